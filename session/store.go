@@ -1,0 +1,88 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"time"
+)
+
+// ErrNotFound: no session matches (unknown id or token, or a token that was
+// rotated away).
+var ErrNotFound = errors.New("session: not found")
+
+// TokenHash is the SHA-256 of a session token: the only form of the token a
+// Store ever sees.
+type TokenHash [sha256.Size]byte
+
+// Store keeps sessions. Implementations are in store/memstore,
+// store/sqlitestore and store/pgstore; store/storetest checks them.
+//
+// All methods are safe for concurrent use. Times come from the caller's
+// clock and are kept to at least millisecond precision. A missing session is
+// ErrNotFound; other failures are the backend's errors wrapped with %w.
+type Store interface {
+	// CreateSession inserts s, findable by h.
+	CreateSession(ctx context.Context, s Session, h TokenHash) error
+
+	// SessionByTokenHash returns the session whose current token hashes to
+	// h, revoked or expired alike (the Manager judges), or ErrNotFound. It
+	// is the hot path of every signed-in request: one indexed lookup.
+	SessionByTokenHash(ctx context.Context, h TokenHash) (Session, error)
+
+	// SessionByID returns the session with this id, or ErrNotFound.
+	SessionByID(ctx context.Context, id string) (Session, error)
+
+	// TouchSession sets the session's LastSeenAt to at, or returns
+	// ErrNotFound.
+	TouchSession(ctx context.Context, id string, at time.Time) error
+
+	// RotateSessionToken replaces the session's token hash old with new and
+	// sets LastSeenAt to at, only if old is still its current hash and it is
+	// not revoked: of concurrent rotations of one token exactly one wins,
+	// the others get ErrNotFound.
+	RotateSessionToken(ctx context.Context, id string, old, new TokenHash, at time.Time) error
+
+	// ListSessions returns a page of the user's sessions, revoked and
+	// expired ones included, ordered by id (ids sort by creation time).
+	ListSessions(ctx context.Context, userID string, p ListParams) ([]Session, error)
+
+	// RevokeSession sets RevokedAt to at for one session unless it is
+	// already revoked (revoking twice is not an error), or returns
+	// ErrNotFound.
+	RevokeSession(ctx context.Context, id string, at time.Time) error
+
+	// RevokeUserSessions revokes every active session of the user at at and
+	// returns how many it revoked.
+	RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error)
+
+	// PurgeSessions deletes sessions that expired or were revoked before
+	// before, and returns how many.
+	PurgeSessions(ctx context.Context, before time.Time) (int64, error)
+}
+
+// ListParams selects a page of sessions, as WorkOS's list endpoints do.
+type ListParams struct {
+	Limit  int    // at most this many; the Store treats <= 0 as 10
+	Before string // when set, only ids that sort before this one (id < Before)
+	After  string // when set, only ids that sort after this one (id > After)
+	Desc   bool   // newest first; the page is then the highest matching ids
+}
+
+// Session is one signed-in device.
+type Session struct {
+	ID         string // "session_" + ULID
+	UserID     string
+	CreatedAt  time.Time
+	LastSeenAt time.Time // for the idle timeout
+	ExpiresAt  time.Time // the absolute timeout
+	RevokedAt  time.Time // zero while not revoked
+	UserAgent  string
+	IPAddress  string
+}
+
+// Active reports whether s is neither revoked nor expired at now. The idle
+// timeout is the Manager's to judge.
+func (s Session) Active(now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
+}
