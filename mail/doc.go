@@ -1,0 +1,30 @@
+// Package mail holds the email a password-reset flow sends and the
+// transports that deliver it.
+//
+// A [Message] is one email to one recipient: addresses, a subject, a
+// plain-text body, an HTML body or both, and optional extra headers.
+// [Message.Bytes] renders it as an RFC 5322 message (UTF-8,
+// quoted-printable, multipart/alternative when it has both bodies) after
+// [Message.Validate] has checked it; a header value that contains CR or LF
+// is rejected, never sent.
+//
+// Two transports deliver messages. Each has a method
+//
+//	Send(ctx context.Context, m Message) error
+//
+// which is the shape of the Mailer interface that package reset declares:
+//
+//   - [SMTP] talks to a mail server: STARTTLS (the default), implicit TLS or,
+//     for a development server on the local machine, plain text; AUTH PLAIN
+//     when a username is set. A reply from the server comes back as an
+//     [*SMTPError] that tells a temporary failure (4xx) from a permanent
+//     one (5xx).
+//   - [Dev] is for development: it logs one line per message (recipient and
+//     subject, never the body, which holds the reset link) and keeps the
+//     latest messages in memory, where a development page can show them.
+//
+// Package mailtest provides a Recorder for tests.
+//
+// Neither transport logs or returns in an error a message body or a
+// password.
+package mail

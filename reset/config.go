@@ -1,0 +1,156 @@
+package reset
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/passreset/passreset/mail"
+)
+
+// Mailer sends one email. mail.SMTP, mail.Dev and mailtest.Recorder
+// satisfy it. Send may be called from several goroutines at once.
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) error
+}
+
+// SessionRevoker ends every session of a user. A host whose sessions live
+// outside the Store (another database, a cache, a JWT deny list) supplies
+// one so that a password reset signs the user out everywhere.
+//
+// RevokeUserSessions must be idempotent: a failed call is retried by the
+// dispatcher until it succeeds.
+type SessionRevoker interface {
+	RevokeUserSessions(ctx context.Context, userID string) error
+}
+
+// Hasher turns passwords into stored hashes and checks them. The default is
+// bcrypt at Config.BcryptCost. A host migrating from another hash wraps
+// its own; a benchmark may use one that does no work. Passwords reach a
+// Hasher already NFKC-normalised.
+type Hasher interface {
+	// Hash returns the storable hash of password.
+	Hash(password string) (string, error)
+	// Compare returns nil when password matches hash, ErrInvalidCredentials
+	// when it does not, and another error when hash is unreadable.
+	Compare(hash, password string) error
+}
+
+// Config configures a Service. Store, Mailer and ResetURL are required;
+// every other zero field means the default its comment states.
+type Config struct {
+	// Store keeps users, resets and the outbox. Required.
+	Store Store
+
+	// Mailer sends the reset and password-changed emails. Required.
+	Mailer Mailer
+
+	// Sessions is the host's session revoker. Leave it nil when the
+	// sessions live in Store (session.Manager over the same memstore,
+	// sqlitestore or pgstore): RedeemReset then revokes them in the same
+	// transaction that spends the token. Set it when sessions live
+	// elsewhere; it then runs before ResetPassword reports success, and
+	// a failure is queued and retried by the dispatcher.
+	Sessions SessionRevoker
+
+	// ResetURL is the page of the host's that takes the token, for example
+	// "https://app.example/reset-password". The token is added as the
+	// "token" query parameter. It is configuration, never taken from a
+	// request's Host header. Required; must be an absolute http(s) URL.
+	ResetURL string
+
+	// From is the sender of every email. Default "no-reply@" + ResetURL's
+	// host.
+	From string
+
+	// AppName names the application in emails. Default: ResetURL's host.
+	AppName string
+
+	// TokenTTL is how long a reset token stays usable. Default 15 minutes.
+	TokenTTL time.Duration
+
+	// BcryptCost is the bcrypt cost of the default Hasher. Default 12.
+	BcryptCost int
+
+	// Hasher hashes and checks passwords. Default bcrypt at BcryptCost,
+	// refusing passwords over 72 bytes instead of truncating them.
+	Hasher Hasher
+
+	// Policy decides which new passwords are accepted. The zero Policy is
+	// the default: 8 to 72 bytes (at least 8 characters), not the email.
+	Policy Policy
+
+	// Emails renders the two emails. Nil fields use DefaultEmails'.
+	Emails Emails
+
+	// RateLimit caps reset emails per address. The zero value is the
+	// default: 3 per 15 minutes.
+	RateLimit RateLimit
+
+	// SecretKey, at least 32 bytes, seals queued emails in the outbox
+	// (AES-256-GCM) and keys the rate-limit hash of addresses. Every
+	// instance of an app must share it. Default: a random key per Service,
+	// which suits one process; queued mail that outlives the process then
+	// cannot be opened and fails after its retries.
+	SecretKey []byte
+
+	// Dispatch tunes the outbox dispatcher.
+	Dispatch DispatchConfig
+
+	// Now is the clock. Default time.Now. Tests replace it.
+	Now func() time.Time
+
+	// Rand is the entropy for tokens, ids and nonces. Default crypto/rand.
+	Rand io.Reader
+
+	// Logger receives operational logs, never a token, password or hash.
+	// Default slog.Default().
+	Logger *slog.Logger
+
+	// OnEvent, when set, is called after each password_reset.created and
+	// password_reset.succeeded, synchronously; it must not block for long.
+	OnEvent func(context.Context, Event)
+}
+
+// RateLimit caps how many reset emails one address gets.
+type RateLimit struct {
+	// Limit is the number of requests allowed per Window. Default 3.
+	Limit int
+	// Window is the sliding window. Default 15 minutes.
+	Window time.Duration
+	// Disabled turns the limit off.
+	Disabled bool
+}
+
+// DispatchConfig tunes the outbox dispatcher.
+type DispatchConfig struct {
+	// Interval between polls of the outbox. Default 5 seconds.
+	Interval time.Duration
+	// MaxAttempts is how many times an email is tried before it is marked
+	// failed. Default 8. Session revocations are retried until they succeed.
+	MaxAttempts int
+	// Backoff is the wait after the first failure; it doubles with every
+	// further failure up to MaxBackoff. Default 10 seconds.
+	Backoff time.Duration
+	// MaxBackoff caps the wait between attempts. Default 30 minutes.
+	MaxBackoff time.Duration
+	// Lease is how long one attempt may hold a job before another
+	// dispatcher may take it over. Default 2 minutes.
+	Lease time.Duration
+}
+
+// Event is a notification of something that happened, shaped like a WorkOS
+// event. Data holds no secret: a PasswordReset without token or URL.
+type Event struct {
+	ID        string        `json:"id"`
+	Event     string        `json:"event"`
+	Data      PasswordReset `json:"data"`
+	CreatedAt time.Time     `json:"created_at"`
+}
+
+// Event names.
+const (
+	EventPasswordResetCreated   = "password_reset.created"
+	EventPasswordResetSucceeded = "password_reset.succeeded"
+)

@@ -1,0 +1,85 @@
+package reset
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/passreset/passreset/mail"
+)
+
+// secrets derives the Service's keys from Config.SecretKey: one seals the
+// outbox, one keys the hash of rate-limited addresses. Deriving them keeps a
+// single configuration value without using one key for two purposes.
+type secrets struct {
+	aead    cipher.AEAD
+	rateKey []byte
+	rand    io.Reader
+}
+
+func newSecrets(master []byte, rand io.Reader) (*secrets, error) {
+	if len(master) < 32 {
+		return nil, fmt.Errorf("reset: SecretKey must be at least 32 bytes, got %d", len(master))
+	}
+	block, err := aes.NewCipher(derive(master, "passreset outbox seal v1"))
+	if err != nil {
+		return nil, fmt.Errorf("reset: outbox cipher: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("reset: outbox cipher: %w", err)
+	}
+	return &secrets{aead: aead, rateKey: derive(master, "passreset rate limit v1"), rand: rand}, nil
+}
+
+func derive(master []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+// rateKey is the key under which requests for email are counted: a keyed
+// hash, so the Store never holds the address of an unknown account.
+func (s *secrets) rateLimitKey(email string) string {
+	m := hmac.New(sha256.New, s.rateKey)
+	m.Write([]byte(email))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+var errUnsealable = errors.New("reset: queued message cannot be opened (SecretKey differs from the one that sealed it)")
+
+// seal encrypts a message for the outbox, bound to its job id.
+func (s *secrets) seal(jobID string, m mail.Message) ([]byte, error) {
+	plain, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("reset: seal: %w", err)
+	}
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+	if _, err := io.ReadFull(s.rand, nonce); err != nil {
+		return nil, fmt.Errorf("reset: seal: %w", err)
+	}
+	return s.aead.Seal(nonce, nonce, plain, []byte(jobID)), nil
+}
+
+// open decrypts what seal made for jobID.
+func (s *secrets) open(jobID string, sealed []byte) (mail.Message, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return mail.Message{}, errUnsealable
+	}
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(jobID))
+	if err != nil {
+		return mail.Message{}, errUnsealable
+	}
+	var m mail.Message
+	if err := json.Unmarshal(plain, &m); err != nil {
+		return mail.Message{}, fmt.Errorf("reset: open: %w", err)
+	}
+	return m, nil
+}

@@ -1,0 +1,533 @@
+package reset_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store/memstore"
+)
+
+// clock is a settable clock for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+// countingHasher is bcrypt at its cheapest, counting the hashes it makes.
+type countingHasher struct {
+	reset.BcryptHasher
+	hashes atomic.Int64
+}
+
+func (h *countingHasher) Hash(p string) (string, error) {
+	h.hashes.Add(1)
+	return h.BcryptHasher.Hash(p)
+}
+
+// fixture is a Service over a real memstore, with a clock, a recording
+// mailer, a session manager over the same store and captured logs.
+type fixture struct {
+	svc    *reset.Service
+	store  *memstore.Store
+	mail   *mailtest.Recorder
+	clock  *clock
+	hasher *countingHasher
+	logs   *bytes.Buffer
+	events []reset.Event
+	evMu   sync.Mutex
+	sess   *session.Manager
+}
+
+func newFixture(t *testing.T, mod ...func(*reset.Config)) *fixture {
+	t.Helper()
+	f := &fixture{
+		store:  memstore.New(),
+		mail:   new(mailtest.Recorder),
+		clock:  newClock(),
+		hasher: &countingHasher{BcryptHasher: reset.BcryptHasher{Cost: 4}},
+		logs:   new(bytes.Buffer),
+	}
+	cfg := reset.Config{
+		Store:    f.store,
+		Mailer:   f.mail,
+		ResetURL: "https://app.example/reset-password",
+		Hasher:   f.hasher,
+		Now:      f.clock.Now,
+		Logger:   slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OnEvent: func(_ context.Context, e reset.Event) {
+			f.evMu.Lock()
+			defer f.evMu.Unlock()
+			f.events = append(f.events, e)
+		},
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	var err error
+	f.svc, err = reset.NewService(cfg)
+	require.NoError(t, err)
+	f.sess, err = session.New(session.Config{Store: f.store, Now: f.clock.Now})
+	require.NoError(t, err)
+	return f
+}
+
+const oldPassword = "correct horse battery"
+
+func (f *fixture) user(t *testing.T, email string) reset.User {
+	t.Helper()
+	u, err := f.svc.CreateUser(t.Context(), reset.CreateUserParams{Email: email, Password: oldPassword, FirstName: "Marcelina", LastName: "Davis"})
+	require.NoError(t, err)
+	return u
+}
+
+func TestNewServiceNamesMissingParts(t *testing.T) {
+	st, rec := memstore.New(), new(mailtest.Recorder)
+	for field, cfg := range map[string]reset.Config{
+		"Store":    {Mailer: rec, ResetURL: "https://a.example/r"},
+		"Mailer":   {Store: st, ResetURL: "https://a.example/r"},
+		"ResetURL": {Store: st, Mailer: rec},
+	} {
+		_, err := reset.NewService(cfg)
+		require.ErrorContains(t, err, "Config."+field, field)
+	}
+	_, err := reset.NewService(reset.Config{Store: st, Mailer: rec, ResetURL: "/relative"})
+	require.ErrorContains(t, err, "absolute")
+	_, err = reset.NewService(reset.Config{Store: st, Mailer: rec, ResetURL: "https://a.example/r", SecretKey: []byte("short")})
+	require.ErrorContains(t, err, "SecretKey")
+}
+
+func TestCreatePasswordReset(t *testing.T) {
+	f := newFixture(t)
+	u := f.user(t, "Marcelina.Davis@Example.com")
+
+	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "  MARCELINA.davis@example.com "})
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(pr.ID, "password_reset_"), pr.ID)
+	require.Len(t, pr.ID, len("password_reset_")+26)
+	require.Equal(t, u.ID, pr.UserID)
+	require.Equal(t, "marcelina.davis@example.com", pr.Email)
+	require.Equal(t, f.clock.Now(), pr.CreatedAt)
+	require.Equal(t, f.clock.Now().Add(15*time.Minute), pr.ExpiresAt)
+	require.Len(t, pr.Token, 43)
+
+	link, err := url.Parse(pr.URL)
+	require.NoError(t, err)
+	require.Equal(t, "app.example", link.Host)
+	require.Equal(t, "/reset-password", link.Path)
+	require.Equal(t, pr.Token, link.Query().Get("token"))
+
+	// The email carries the link in both bodies, and says when it expires.
+	m, ok := f.mail.Last()
+	require.True(t, ok)
+	require.Equal(t, "marcelina.davis@example.com", m.To)
+	require.Equal(t, "no-reply@app.example", m.From)
+	require.Contains(t, m.Text, pr.URL)
+	require.Contains(t, m.HTML, strings.ReplaceAll(pr.URL, "&", "&amp;"))
+	require.Contains(t, m.Text, "15 minutes")
+	require.Contains(t, m.Text, "Marcelina Davis")
+	require.NoError(t, m.Validate())
+
+	// Only the hash is stored, and the read-back has no token.
+	stored, err := f.store.ResetByTokenHash(t.Context(), reset.HashToken(pr.Token))
+	require.NoError(t, err)
+	require.Equal(t, pr.ID, stored.ID)
+	got, err := f.svc.GetPasswordReset(t.Context(), pr.ID)
+	require.NoError(t, err)
+	require.Empty(t, got.Token)
+	require.Empty(t, got.URL)
+	require.Equal(t, pr.ExpiresAt, got.ExpiresAt)
+
+	// One event, without the token.
+	require.Len(t, f.events, 1)
+	require.Equal(t, reset.EventPasswordResetCreated, f.events[0].Event)
+	require.Equal(t, pr.ID, f.events[0].Data.ID)
+	require.Empty(t, f.events[0].Data.Token)
+	b, err := json.Marshal(f.events[0])
+	require.NoError(t, err)
+	require.NotContains(t, string(b), pr.Token)
+}
+
+func TestCreatePasswordResetErrors(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "ana@example.com")
+	ctx := t.Context()
+
+	_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "nobody@example.com"})
+	require.ErrorIs(t, err, reset.ErrUserNotFound)
+	for _, bad := range []string{"", "   ", "not-an-email", "Ana <ana@example.com>", "ana@example.com\r\nBcc: x@example.com"} {
+		_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: bad})
+		require.ErrorIs(t, err, reset.ErrInvalidEmail, "%q", bad)
+	}
+	require.Zero(t, f.mail.Len())
+}
+
+func TestRateLimitPerAddress(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "ana@example.com")
+	ctx := t.Context()
+	for i := range 3 {
+		_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+		require.NoError(t, err, i)
+		f.clock.Add(time.Minute)
+	}
+	_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ANA@example.com"})
+	require.ErrorIs(t, err, reset.ErrRateLimited)
+	var rl *reset.RateLimitError
+	require.ErrorAs(t, err, &rl)
+	require.Equal(t, 12*time.Minute, rl.RetryAfter()) // the first request leaves the window 15 min after it
+	require.Equal(t, 3, f.mail.Len())
+
+	// Unknown addresses are limited alike, so a 429 reveals nothing.
+	for range 3 {
+		_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ghost@example.com"})
+		require.ErrorIs(t, err, reset.ErrUserNotFound)
+	}
+	_, err = f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ghost@example.com"})
+	require.ErrorIs(t, err, reset.ErrRateLimited)
+
+	f.clock.Add(12 * time.Minute)
+	_, err = f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+}
+
+func TestResetPassword(t *testing.T) {
+	f := newFixture(t)
+	u := f.user(t, "ana@example.com")
+	ctx := t.Context()
+	_, tokA, err := f.sess.Create(ctx, u.ID, session.Metadata{UserAgent: "laptop"})
+	require.NoError(t, err)
+	_, tokB, err := f.sess.Create(ctx, u.ID, session.Metadata{UserAgent: "phone"})
+	require.NoError(t, err)
+
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	f.clock.Add(time.Minute)
+
+	const newPassword = "a brand new passphrase"
+	got, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: newPassword})
+	require.NoError(t, err)
+	require.Equal(t, u.ID, got.ID)
+	require.True(t, got.EmailVerified)
+
+	// Both sessions are gone, in the same transaction.
+	_, err = f.sess.Validate(ctx, tokA)
+	require.ErrorIs(t, err, session.ErrRevoked)
+	_, err = f.sess.Validate(ctx, tokB)
+	require.ErrorIs(t, err, session.ErrRevoked)
+
+	// Only the new password works.
+	_, err = f.svc.Authenticate(ctx, "ana@example.com", oldPassword)
+	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
+	_, err = f.svc.Authenticate(ctx, "ana@example.com", newPassword)
+	require.NoError(t, err)
+
+	// The token is spent.
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "yet another passphrase"})
+	require.ErrorIs(t, err, reset.ErrInvalidToken)
+
+	// A notice went out after the reset email, and an event.
+	msgs := f.mail.Messages()
+	require.Len(t, msgs, 2)
+	require.Contains(t, msgs[1].Subject, "password was changed")
+	require.NotContains(t, msgs[1].Text, pr.Token)
+	require.Equal(t, reset.EventPasswordResetSucceeded, f.events[len(f.events)-1].Event)
+}
+
+func TestRejectsBadTokensBeforeHashing(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "ana@example.com")
+	ctx := t.Context()
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	before := f.hasher.hashes.Load()
+
+	for _, tok := range []string{"", "short", pr.Token + "x", strings.Repeat("!", 43), strings.Repeat("A", 43)} {
+		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: tok, NewPassword: "a good long passphrase"})
+		require.ErrorIs(t, err, reset.ErrInvalidToken, "%q", tok)
+	}
+	f.clock.Add(15 * time.Minute) // exactly the TTL: expired
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
+	require.ErrorIs(t, err, reset.ErrTokenExpired)
+	_, err = f.svc.CheckToken(ctx, pr.Token)
+	require.ErrorIs(t, err, reset.ErrTokenExpired)
+	require.Equal(t, before, f.hasher.hashes.Load(), "no bcrypt work for a rejected token")
+}
+
+func TestExpiryBoundary(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "ana@example.com")
+	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	f.clock.Add(15*time.Minute - time.Millisecond)
+	_, err = f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "in the nick of time"})
+	require.NoError(t, err)
+}
+
+func TestPolicyFailureKeepsToken(t *testing.T) {
+	f := newFixture(t, func(c *reset.Config) {
+		c.Policy.Check = func(_ context.Context, pw string, _ reset.PolicyUser) error {
+			if pw == "password1234" {
+				return errors.New("This password appears in a list of breached passwords.")
+			}
+			return nil
+		}
+	})
+	f.user(t, "ana@example.com")
+	ctx := t.Context()
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+
+	cases := map[string]string{
+		"short":                 reset.ReasonTooShort,
+		"ana@example.com":       reset.ReasonSameAsEmail,
+		strings.Repeat("é", 37): reset.ReasonTooLong, // 37 characters, 74 bytes
+		"password1234":          reset.ReasonRejected,
+	}
+	for pw, code := range cases {
+		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: pw})
+		require.ErrorIs(t, err, reset.ErrWeakPassword, pw)
+		var pe *reset.PolicyError
+		require.ErrorAs(t, err, &pe)
+		require.Equal(t, code, pe.Reasons[0].Code, pw)
+		require.NotContains(t, err.Error(), pw)
+	}
+	// 72 bytes exactly is fine, and the token still works after the failures.
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: strings.Repeat("é", 36)})
+	require.NoError(t, err)
+}
+
+func TestPasswordsAreNFKCNormalised(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "ana@example.com")
+	ctx := t.Context()
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	// Full-width letters and digits, as some keyboards type them.
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "Ｓｅｃｒｅｔ１２３４"})
+	require.NoError(t, err)
+	_, err = f.svc.Authenticate(ctx, "ana@example.com", "Secret1234")
+	require.NoError(t, err)
+}
+
+func TestAuthenticateRefusesPasswordsPastBcryptLimit(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	long := strings.Repeat("x", 72)
+	_, err := f.svc.CreateUser(ctx, reset.CreateUserParams{Email: "ana@example.com", Password: long})
+	require.NoError(t, err)
+	_, err = f.svc.Authenticate(ctx, "ana@example.com", long)
+	require.NoError(t, err)
+	// bcrypt alone would accept this: it reads only 72 bytes.
+	_, err = f.svc.Authenticate(ctx, "ana@example.com", long+"suffix")
+	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
+	_, err = f.svc.Authenticate(ctx, "nobody@example.com", long)
+	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
+}
+
+func TestNewResetEndsOlderOnes(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "ana@example.com")
+	ctx := t.Context()
+	first, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	second, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: first.Token, NewPassword: "a good long passphrase"})
+	require.ErrorIs(t, err, reset.ErrInvalidToken)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: second.Token, NewPassword: "a good long passphrase"})
+	require.NoError(t, err)
+}
+
+func TestConcurrentResetsOneWins(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "ana@example.com")
+	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	var wins, invalid atomic.Int64
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			_, err := f.svc.ResetPassword(context.Background(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, reset.ErrInvalidToken):
+				invalid.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	require.EqualValues(t, 1, wins.Load())
+	require.EqualValues(t, 19, invalid.Load())
+}
+
+// revoker is a host's own session store that can be made to fail.
+type revoker struct {
+	mu    sync.Mutex
+	fail  error
+	calls []string
+}
+
+func (r *revoker) RevokeUserSessions(_ context.Context, userID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, userID)
+	return r.fail
+}
+
+func TestHostSessionRevokerFailureIsRetried(t *testing.T) {
+	rv := &revoker{fail: errors.New("redis: connection refused")}
+	f := newFixture(t, func(c *reset.Config) { c.Sessions = rv })
+	u := f.user(t, "ana@example.com")
+	ctx := t.Context()
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+
+	got, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
+	require.ErrorIs(t, err, reset.ErrSessionsNotRevoked)
+	require.Equal(t, u.ID, got.ID, "the password was changed all the same")
+	_, err = f.svc.Authenticate(ctx, "ana@example.com", "a good long passphrase")
+	require.NoError(t, err)
+
+	// Not due yet: nothing runs.
+	n, err := f.svc.DispatchOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	rv.mu.Lock()
+	rv.fail = nil
+	rv.mu.Unlock()
+	f.clock.Add(11 * time.Second)
+	n, err = f.svc.DispatchOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, []string{u.ID, u.ID}, rv.calls)
+
+	f.clock.Add(time.Hour)
+	n, err = f.svc.DispatchOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "a finished job never runs again")
+}
+
+func TestMailFailureIsRetriedNotReported(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "ana@example.com")
+	var failing atomic.Bool
+	failing.Store(true)
+	f.mail.FailWith = func(mail.Message) error {
+		if failing.Load() {
+			return errors.New("421 try later")
+		}
+		return nil
+	}
+	ctx := t.Context()
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err, "a mail failure does not change what the caller sees")
+	require.Zero(t, f.mail.Len())
+
+	failing.Store(false)
+	f.clock.Add(10 * time.Second)
+	n, err := f.svc.DispatchOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	m, ok := f.mail.Last()
+	require.True(t, ok)
+	require.Contains(t, m.Text, pr.URL, "the queued message opens to the same link")
+}
+
+func TestMailGivesUpAfterMaxAttempts(t *testing.T) {
+	f := newFixture(t, func(c *reset.Config) { c.Dispatch.MaxAttempts = 3 })
+	f.user(t, "ana@example.com")
+	var attempts atomic.Int64
+	f.mail.FailWith = func(mail.Message) error { attempts.Add(1); return errors.New("421 try later") }
+	ctx := t.Context()
+	_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	for range 10 {
+		f.clock.Add(time.Hour)
+		_, err := f.svc.DispatchOnce(ctx)
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 3, attempts.Load())
+}
+
+func TestNoSecretsInLogsOrErrors(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "ana@example.com")
+	ctx := t.Context()
+	f.mail.FailWith = func(mail.Message) error { return errors.New("450 mailbox busy") }
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	const pw = "a secret new passphrase"
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "short"})
+	require.Error(t, err)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: pw})
+	require.NoError(t, err)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: pw})
+	require.NotContains(t, err.Error(), pr.Token)
+	hash, err := f.store.PasswordHash(ctx, pr.UserID)
+	require.NoError(t, err)
+
+	logs := f.logs.String()
+	require.Contains(t, logs, pr.ID, "the logs do say what happened")
+	for _, secret := range []string{pr.Token, pw, hash, oldPassword, url.QueryEscape(pr.Token)} {
+		require.NotContains(t, logs, secret)
+	}
+}
+
+func TestUserJSONShape(t *testing.T) {
+	u := reset.User{
+		ID: "user_01E4ZCR3C56J083X43JQXF3JK5", Email: "marcelina.davis@example.com", EmailVerified: true,
+		FirstName: "Marcelina", CreatedAt: time.Date(2026, 1, 15, 12, 0, 0, 123456789, time.UTC),
+		UpdatedAt: time.Date(2026, 1, 15, 12, 0, 0, 0, time.FixedZone("CET", 3600)),
+	}
+	b, err := json.Marshal(u)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"object":"user","id":"user_01E4ZCR3C56J083X43JQXF3JK5","email":"marcelina.davis@example.com",
+		"email_verified":true,"first_name":"Marcelina","last_name":null,"name":"Marcelina","profile_picture_url":null,
+		"external_id":null,"locale":null,"metadata":{},"last_sign_in_at":null,
+		"created_at":"2026-01-15T12:00:00.123Z","updated_at":"2026-01-15T11:00:00.000Z"}`, string(b))
+	var back reset.User
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, u.ID, back.ID)
+	require.True(t, back.CreatedAt.Equal(u.CreatedAt.Truncate(time.Millisecond)))
+}
+
+func TestPasswordResetJSONShape(t *testing.T) {
+	at := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+	pr := reset.PasswordReset{ID: "password_reset_01E4ZCR3C56J083X43JQXF3JK5", UserID: "user_01E4ZCR3C56J083X43JQXF3JK5",
+		Email: "marcelina.davis@example.com", CreatedAt: at, ExpiresAt: at, Token: "Z1uX3RbwcIl5fIGJJJCXXisdI",
+		URL: "https://your-app.com/reset-password?token=Z1uX3RbwcIl5fIGJJJCXXisdI"}
+	b, err := json.Marshal(pr)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"object":"password_reset","id":"password_reset_01E4ZCR3C56J083X43JQXF3JK5",
+		"user_id":"user_01E4ZCR3C56J083X43JQXF3JK5","email":"marcelina.davis@example.com",
+		"expires_at":"2026-01-15T12:00:00.000Z","created_at":"2026-01-15T12:00:00.000Z",
+		"password_reset_token":"Z1uX3RbwcIl5fIGJJJCXXisdI",
+		"password_reset_url":"https://your-app.com/reset-password?token=Z1uX3RbwcIl5fIGJJJCXXisdI"}`, string(b))
+	pr.Token, pr.URL = "", ""
+	b, err = json.Marshal(pr)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "password_reset_token")
+}
