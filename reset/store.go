@@ -30,8 +30,9 @@ type Store interface {
 
 	// CreateReset stores a new reset and the jobs that go with it (the reset
 	// email) in one transaction, in which it also ends every other unused
-	// reset of the same user, so that only the newest link works. Nothing is
-	// stored when any part fails.
+	// reset of the same user (EndedAt = r.CreatedAt; spent resets stay as
+	// they are), so that only the newest link works. Nothing is stored when
+	// any part fails; an unknown user is ErrUserNotFound.
 	CreateReset(ctx context.Context, r StoredReset, jobs []Job) error
 
 	// ResetByID returns the reset with this id, spent, ended or expired
@@ -51,8 +52,9 @@ type Store interface {
 	//     or ended, ErrResetNotFound when there is no such reset;
 	//   - set the user's password hash to r.PasswordHash, mark their email
 	//     verified, set UpdatedAt to r.Now;
-	//   - revoke every active session of the user that this Store holds (a
-	//     Store that keeps no sessions revokes none);
+	//   - revoke every active session of the user that this Store holds,
+	//     active meaning session.Session.Active(r.Now): neither revoked nor
+	//     expired (a Store that keeps no sessions revokes none);
 	//   - insert r.Jobs.
 	// It returns the updated user and how many sessions it revoked. When
 	// any step fails, nothing of it is kept.
@@ -167,7 +169,7 @@ const (
 // send or a session revocation to retry. A Service writes it in the same
 // transaction as the reset it belongs to and a dispatcher runs it.
 type Job struct {
-	ID           string // "job_" + ULID
+	ID           string // "job_" + ULID; unique: inserting a taken id fails the whole call
 	Kind         JobKind
 	UserID       string
 	Payload      []byte    // for JobEmail: the message sealed with AES-GCM; never plaintext

@@ -37,11 +37,11 @@ type Store interface {
 	// ErrNotFound.
 	TouchSession(ctx context.Context, id string, at time.Time) error
 
-	// RotateSessionToken replaces the session's token hash old with new and
-	// sets LastSeenAt to at, only if old is still its current hash and it is
+	// RotateSessionToken replaces the session's token hash oldHash with newHash and
+	// sets LastSeenAt to at, only if oldHash is still its current hash and it is
 	// not revoked: of concurrent rotations of one token exactly one wins,
 	// the others get ErrNotFound.
-	RotateSessionToken(ctx context.Context, id string, old, new TokenHash, at time.Time) error
+	RotateSessionToken(ctx context.Context, id string, oldHash, newHash TokenHash, at time.Time) error
 
 	// ListSessions returns a page of the user's sessions, revoked and
 	// expired ones included, ordered by id (ids sort by creation time).
@@ -52,8 +52,8 @@ type Store interface {
 	// ErrNotFound.
 	RevokeSession(ctx context.Context, id string, at time.Time) error
 
-	// RevokeUserSessions revokes every active session of the user at at and
-	// returns how many it revoked.
+	// RevokeUserSessions revokes every active session of the user at at
+	// (active as Session.Active(at) says) and returns how many it revoked.
 	RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error)
 
 	// PurgeSessions deletes sessions that expired or were revoked before
@@ -67,6 +67,9 @@ type ListParams struct {
 	Before string // when set, only ids that sort before this one (id < Before)
 	After  string // when set, only ids that sort after this one (id > After)
 	Desc   bool   // newest first; the page is then the highest matching ids
+	// Before and After bound ids whatever Desc says: ascending with Before
+	// returns the lowest ids below it, so "the page before X, oldest first"
+	// is Desc with Before, reversed.
 }
 
 // Session is one signed-in device.

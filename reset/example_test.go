@@ -1,0 +1,138 @@
+package reset_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store/memstore"
+)
+
+// newExampleService returns a Service over an in-memory store with one
+// user, a dev mailbox, and a fixed clock.
+func newExampleService() (*reset.Service, *mail.Dev) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	mailbox := mail.NewDev(quiet, 10)
+	svc, err := reset.NewService(reset.Config{
+		Store:      memstore.New(),
+		Mailer:     mailbox,
+		ResetURL:   "https://app.example/reset-password",
+		BcryptCost: 4, // cheap for the example; keep the default (12) in production
+		Now:        func() time.Time { return time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC) },
+		Logger:     quiet,
+	})
+	if err != nil {
+		panic(err)
+	}
+	_, err = svc.CreateUser(context.Background(), reset.CreateUserParams{Email: "marcelina.davis@example.com", Password: "the old passphrase"})
+	if err != nil {
+		panic(err)
+	}
+	return svc, mailbox
+}
+
+func ExampleService_CreatePasswordReset() {
+	svc, mailbox := newExampleService()
+	ctx := context.Background()
+
+	pr, err := svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "Marcelina.Davis@example.com"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(pr.Email, "until", reset.FormatTime(pr.ExpiresAt))
+	fmt.Println("token length:", len(pr.Token))
+	m := mailbox.Messages()[0]
+	fmt.Println(m.To, "|", m.Subject)
+
+	_, err = svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "nobody@example.com"})
+	fmt.Println(errors.Is(err, reset.ErrUserNotFound))
+	// Output:
+	// marcelina.davis@example.com until 2026-01-15T12:15:00.000Z
+	// token length: 43
+	// marcelina.davis@example.com | Reset your app.example password
+	// true
+}
+
+func ExampleService_GetPasswordReset() {
+	svc, _ := newExampleService()
+	ctx := context.Background()
+	created, err := svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "marcelina.davis@example.com"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	pr, err := svc.GetPasswordReset(ctx, created.ID)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Only the token's hash is stored: a reset read back has no token.
+	fmt.Println(pr.ID == created.ID, pr.Email, pr.Token == "", pr.URL == "")
+
+	_, err = svc.GetPasswordReset(ctx, "password_reset_01E4ZCR3C56J083X43JQXF3JK5")
+	fmt.Println(errors.Is(err, reset.ErrResetNotFound))
+	// Output:
+	// true marcelina.davis@example.com true true
+	// true
+}
+
+func ExampleService_ResetPassword() {
+	svc, _ := newExampleService()
+	ctx := context.Background()
+	pr, err := svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "marcelina.davis@example.com"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// A weak password is refused with reasons, and the token stays usable.
+	_, err = svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "short"})
+	var weak *reset.PolicyError
+	if errors.As(err, &weak) {
+		fmt.Println(weak.Reasons[0].Code)
+	}
+
+	user, err := svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a much better passphrase"})
+	fmt.Println(user.Email, user.EmailVerified, err)
+
+	// The token works once.
+	_, err = svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a much better passphrase"})
+	fmt.Println(err)
+	// Output:
+	// password_too_short
+	// marcelina.davis@example.com true <nil>
+	// reset: invalid token
+}
+
+// A Policy.Check hook refuses passwords from a breached-password list the
+// host supplies (for example the top entries of a public list, loaded at
+// start).
+func ExamplePolicy_breachedPasswords() {
+	breached := []string{"password1234", "qwertyuiop", "iloveyou123"}
+	slices.Sort(breached)
+	policy := reset.Policy{
+		Check: func(_ context.Context, password string, _ reset.PolicyUser) error {
+			if _, found := slices.BinarySearch(breached, password); found {
+				return errors.New("This password has appeared in a data breach; choose another.")
+			}
+			return nil
+		},
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, _ := reset.NewService(reset.Config{
+		Store: memstore.New(), Mailer: mail.NewDev(quiet, 10), ResetURL: "https://app.example/reset-password",
+		BcryptCost: 4, Policy: policy, Logger: quiet,
+	})
+	_, err := svc.CreateUser(context.Background(), reset.CreateUserParams{Email: "ana@example.com", Password: "qwertyuiop"})
+	fmt.Println(err)
+	// Output:
+	// reset: password rejected: This password has appeared in a data breach; choose another.
+}

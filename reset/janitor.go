@@ -1,0 +1,57 @@
+package reset
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// sessionPurger is the part of a Store that also keeps sessions
+// (session.Store has it); Purge uses it when present.
+type sessionPurger interface {
+	PurgeSessions(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Purge deletes what can no longer be used and has been kept for
+// retention: resets that expired, were spent or ended, finished and failed
+// outbox jobs, old rate-limit records and, when the Store keeps sessions,
+// sessions that expired or were revoked. It returns how many rows went.
+func (s *Service) Purge(ctx context.Context, retention time.Duration) (int64, error) {
+	before := s.clock().Add(-retention)
+	n, err := s.store.Purge(ctx, before)
+	if err != nil {
+		return n, fmt.Errorf("reset: purge: %w", err)
+	}
+	if sp, ok := s.store.(sessionPurger); ok {
+		m, err := sp.PurgeSessions(ctx, before)
+		n += m
+		if err != nil {
+			return n, fmt.Errorf("reset: purge sessions: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// RunJanitor calls Purge every interval until ctx is done, then returns
+// nil. It is opt-in: start it in a goroutine, once per process or once per
+// deployment. Rows are kept for retention after they stop being usable,
+// so that a recent reset can still be looked up; a retention under the
+// rate-limit window shortens the window in effect.
+func (s *Service) RunJanitor(ctx context.Context, interval, retention time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n, err := s.Purge(ctx, retention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.ErrorContext(ctx, "janitor: purge", "err", err)
+		case n > 0:
+			s.log.InfoContext(ctx, "janitor: purged", "rows", n)
+		}
+	}
+}

@@ -1,0 +1,50 @@
+// Package pages serves the HTML pages of the password-reset flow: the
+// "forgot password" form that sends the reset email, and the page the link
+// in that email opens, where the user chooses a new password. A host mounts
+// them on its own http.ServeMux, next to its own sign-in handler:
+//
+//	h, err := pages.New(pages.Config{Service: svc, SignInURL: "/sign-in"})
+//	if err != nil { ... }
+//	h.Register(mux) // GET and POST /forgot-password, GET and POST /reset-password
+//	defer h.Shutdown(ctx)
+//
+// # The pages
+//
+//   - GET /forgot-password: a form with one field, email.
+//   - POST /forgot-password: answers "check your email" at once, with the same
+//     page and status whether the address has an account or not, is rate
+//     limited, or the email fails to send. The reset is created and the email
+//     sent in the background, so the answer's timing tells nothing either.
+//   - GET /reset-password?token=...: the form to choose a new password (the
+//     token in a hidden field, new_password, confirm_password), or a "link
+//     expired or already used" page that offers a new link. A GET never
+//     spends a token: mail scanners fetch links before the user clicks.
+//   - POST /reset-password: checks that both passwords match and redeems the
+//     token (reset.Service.ResetPassword), which signs the user out
+//     everywhere, then redirects to the host's sign-in page with a notice
+//     (see [Notice]). It never signs the user in. A password the policy
+//     refuses re-renders the form with the reasons, and the token stays
+//     usable; a spent, expired or unknown token gets the "link expired" page.
+//
+// # Security
+//
+// Every answer carries Referrer-Policy: no-referrer, Cache-Control:
+// no-store, X-Frame-Options: DENY, X-Content-Type-Options: nosniff and a
+// Content-Security-Policy that allows no script, no framing, only the
+// page's own nonce-tagged style element, and form posts to the page's own
+// origin (and the sign-in page's, when that is another). Cross-origin form
+// posts are refused with http.CrossOriginProtection (403), request bodies
+// are capped (Config.MaxBodyBytes, 413 past it), and tokens and passwords
+// are never logged. The reset page's URL holds the token in its query
+// string: a host's request log should record r.URL.Path, never r.URL or
+// r.RequestURI.
+//
+// # Templates
+//
+// The pages are html/templates that a host may replace (Config.Templates).
+// [DefaultTemplates] returns the built-in set, which a host can start from
+// and redefine one template of, such as "head" and "foot", which frame
+// every page. Each page is executed with a [*Page]. The built-in pages use
+// labelled fields, autocomplete="email" and "new-password", and no
+// JavaScript.
+package pages

@@ -1,0 +1,463 @@
+// Package memstore is an in-memory storage adapter for tests and prototypes:
+// it implements reset.Store, reset.UserCreator, reset.SignInRecorder and
+// session.Store with a set of maps behind one mutex. Its state is lost when
+// the process exits, and it cannot be shared by several processes; use
+// store/sqlitestore or store/pgstore for anything that must last.
+//
+//	st := memstore.New()
+//	svc, err := reset.NewService(reset.Config{Store: st, ...})
+//
+// Every method holds the lock for its whole critical section, so each is
+// atomic, and values go in and out as copies: a caller that changes a
+// returned User's Metadata or a Job's Payload does not change the store.
+package memstore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/session"
+)
+
+var (
+	_ reset.Store          = (*Store)(nil)
+	_ reset.UserCreator    = (*Store)(nil)
+	_ reset.SignInRecorder = (*Store)(nil)
+	_ session.Store        = (*Store)(nil)
+)
+
+// Store is an in-memory store. Its zero value is not usable; call New.
+type Store struct {
+	mu sync.Mutex
+
+	users      map[string]*userRow // by id
+	userEmails map[string]string   // folded email -> user id
+
+	resets      map[string]reset.StoredReset // by id
+	resetHashes map[reset.TokenHash]string   // token hash -> reset id
+	liveResets  map[string]string            // user id -> id of the user's one unused, unended reset
+
+	jobs  map[string]*jobRow
+	rates map[string][]time.Time // key -> the recorded requests, oldest first
+
+	sessions      map[string]*sessionRow
+	sessionHashes map[session.TokenHash]string   // current token hash -> session id
+	userSessions  map[string]map[string]struct{} // user id -> session ids
+}
+
+type userRow struct {
+	user         reset.User
+	passwordHash string
+}
+
+type jobRow struct {
+	job        reset.Job
+	finishedAt time.Time
+	failedAt   time.Time
+	lastError  string
+}
+
+func (j *jobRow) done() bool { return !j.finishedAt.IsZero() || !j.failedAt.IsZero() }
+
+type sessionRow struct {
+	s session.Session
+	h session.TokenHash
+}
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		users:         make(map[string]*userRow),
+		userEmails:    make(map[string]string),
+		resets:        make(map[string]reset.StoredReset),
+		resetHashes:   make(map[reset.TokenHash]string),
+		liveResets:    make(map[string]string),
+		jobs:          make(map[string]*jobRow),
+		rates:         make(map[string][]time.Time),
+		sessions:      make(map[string]*sessionRow),
+		sessionHashes: make(map[session.TokenHash]string),
+		userSessions:  make(map[string]map[string]struct{}),
+	}
+}
+
+// errJobID is returned for a job whose id is empty or already taken.
+var errJobID = errors.New("job id empty or taken")
+
+// ctxErr returns the context's error, wrapped, once it is done.
+func ctxErr(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: %s: %w", op, err)
+	}
+	return nil
+}
+
+// foldEmail is the key under which emails compare without regard to case.
+func foldEmail(email string) string { return strings.ToLower(email) }
+
+func copyUser(u reset.User) reset.User {
+	u.Metadata = maps.Clone(u.Metadata)
+	return u
+}
+
+func copyJob(j reset.Job) reset.Job {
+	j.Payload = bytes.Clone(j.Payload)
+	return j
+}
+
+// CreateUser implements reset.UserCreator.
+func (st *Store) CreateUser(ctx context.Context, u reset.User, passwordHash string) error {
+	if err := ctxErr(ctx, "create user"); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.userEmails[foldEmail(u.Email)]; ok {
+		return reset.ErrEmailTaken
+	}
+	if _, ok := st.users[u.ID]; ok || u.ID == "" {
+		return fmt.Errorf("memstore: create user: id %q empty or taken", u.ID)
+	}
+	st.users[u.ID] = &userRow{user: copyUser(u), passwordHash: passwordHash}
+	st.userEmails[foldEmail(u.Email)] = u.ID
+	return nil
+}
+
+// UserByEmail implements reset.Store.
+func (st *Store) UserByEmail(ctx context.Context, email string) (reset.User, error) {
+	if err := ctxErr(ctx, "user by email"); err != nil {
+		return reset.User{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	id, ok := st.userEmails[foldEmail(email)]
+	if !ok {
+		return reset.User{}, reset.ErrUserNotFound
+	}
+	return copyUser(st.users[id].user), nil
+}
+
+// UserByID implements reset.Store.
+func (st *Store) UserByID(ctx context.Context, id string) (reset.User, error) {
+	if err := ctxErr(ctx, "user by id"); err != nil {
+		return reset.User{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	row, ok := st.users[id]
+	if !ok {
+		return reset.User{}, reset.ErrUserNotFound
+	}
+	return copyUser(row.user), nil
+}
+
+// PasswordHash implements reset.Store.
+func (st *Store) PasswordHash(ctx context.Context, userID string) (string, error) {
+	if err := ctxErr(ctx, "password hash"); err != nil {
+		return "", err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	row, ok := st.users[userID]
+	if !ok {
+		return "", reset.ErrUserNotFound
+	}
+	return row.passwordHash, nil
+}
+
+// RecordSignIn implements reset.SignInRecorder.
+func (st *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) error {
+	if err := ctxErr(ctx, "record sign-in"); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	row, ok := st.users[userID]
+	if !ok {
+		return reset.ErrUserNotFound
+	}
+	row.user.LastSignInAt = at
+	return nil
+}
+
+// checkJobs reports whether jobs can be inserted: every id new and distinct.
+// It runs before a transaction changes anything, so that a failure leaves
+// nothing half-written.
+func (st *Store) checkJobs(jobs []reset.Job) error {
+	seen := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		if _, taken := st.jobs[j.ID]; taken || seen[j.ID] || j.ID == "" {
+			return fmt.Errorf("%w: %q", errJobID, j.ID)
+		}
+		seen[j.ID] = true
+	}
+	return nil
+}
+
+func (st *Store) insertJobs(jobs []reset.Job) {
+	for _, j := range jobs {
+		st.jobs[j.ID] = &jobRow{job: copyJob(j)}
+	}
+}
+
+// CreateReset implements reset.Store. It ends the user's older unused reset
+// at r.CreatedAt. It returns reset.ErrUserNotFound when r.UserID is unknown.
+func (st *Store) CreateReset(ctx context.Context, r reset.StoredReset, jobs []reset.Job) error {
+	if err := ctxErr(ctx, "create reset"); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	// Check everything first: nothing is stored when any part fails.
+	if _, ok := st.users[r.UserID]; !ok {
+		return reset.ErrUserNotFound
+	}
+	if _, ok := st.resets[r.ID]; ok || r.ID == "" {
+		return fmt.Errorf("memstore: create reset: id %q empty or taken", r.ID)
+	}
+	if _, ok := st.resetHashes[r.TokenHash]; ok {
+		return errors.New("memstore: create reset: token hash taken")
+	}
+	if err := st.checkJobs(jobs); err != nil {
+		return fmt.Errorf("memstore: create reset: %w", err)
+	}
+
+	// Every reset comes through here, so a user has at most one unused,
+	// unended reset: the one liveResets names.
+	if id, ok := st.liveResets[r.UserID]; ok {
+		older := st.resets[id]
+		older.EndedAt = r.CreatedAt
+		st.resets[id] = older
+	}
+	r.UsedAt, r.EndedAt = time.Time{}, time.Time{}
+	st.resets[r.ID] = r
+	st.resetHashes[r.TokenHash] = r.ID
+	st.liveResets[r.UserID] = r.ID
+	st.insertJobs(jobs)
+	return nil
+}
+
+// ResetByID implements reset.Store.
+func (st *Store) ResetByID(ctx context.Context, id string) (reset.StoredReset, error) {
+	if err := ctxErr(ctx, "reset by id"); err != nil {
+		return reset.StoredReset{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	r, ok := st.resets[id]
+	if !ok {
+		return reset.StoredReset{}, reset.ErrResetNotFound
+	}
+	return r, nil
+}
+
+// ResetByTokenHash implements reset.Store.
+func (st *Store) ResetByTokenHash(ctx context.Context, h reset.TokenHash) (reset.StoredReset, error) {
+	if err := ctxErr(ctx, "reset by token hash"); err != nil {
+		return reset.StoredReset{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	id, ok := st.resetHashes[h]
+	if !ok {
+		return reset.StoredReset{}, reset.ErrResetNotFound
+	}
+	return st.resets[id], nil
+}
+
+// RedeemReset implements reset.Store. A Redemption whose UserID is not the
+// reset's user is refused with an error, and changes nothing.
+func (st *Store) RedeemReset(ctx context.Context, rd reset.Redemption) (reset.Redeemed, error) {
+	if err := ctxErr(ctx, "redeem reset"); err != nil {
+		return reset.Redeemed{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	// Check everything first: nothing is kept when any step fails.
+	r, ok := st.resets[rd.ResetID]
+	if !ok {
+		return reset.Redeemed{}, reset.ErrResetNotFound
+	}
+	if err := r.Status(rd.Now); err != nil {
+		return reset.Redeemed{}, err
+	}
+	if r.UserID != rd.UserID {
+		return reset.Redeemed{}, errors.New("memstore: redeem reset: the reset belongs to another user")
+	}
+	row, ok := st.users[r.UserID]
+	if !ok {
+		return reset.Redeemed{}, reset.ErrUserNotFound
+	}
+	if err := st.checkJobs(rd.Jobs); err != nil {
+		return reset.Redeemed{}, fmt.Errorf("memstore: redeem reset: %w", err)
+	}
+
+	r.UsedAt = rd.Now
+	st.resets[r.ID] = r
+	if st.liveResets[r.UserID] == r.ID {
+		delete(st.liveResets, r.UserID)
+	}
+	row.passwordHash = rd.PasswordHash
+	row.user.EmailVerified = true
+	row.user.UpdatedAt = rd.Now
+	n := st.revokeUserSessions(r.UserID, rd.Now)
+	st.insertJobs(rd.Jobs)
+	return reset.Redeemed{User: copyUser(row.user), SessionsRevoked: n}, nil
+}
+
+// AllowRequest implements reset.Store. A limit <= 0 refuses every request.
+func (st *Store) AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, time.Time, error) {
+	if err := ctxErr(ctx, "allow request"); err != nil {
+		return false, time.Time{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	from := now.Add(-window)
+	var count int
+	var oldest time.Time
+	for _, at := range st.rates[key] {
+		if at.After(from) && !at.After(now) {
+			if count == 0 || at.Before(oldest) {
+				oldest = at
+			}
+			count++
+		}
+	}
+	if count >= limit {
+		var retryAt time.Time
+		if count > 0 {
+			retryAt = oldest.Add(window)
+		}
+		return false, retryAt, nil
+	}
+	recorded := st.rates[key]
+	i, _ := slices.BinarySearchFunc(recorded, now, time.Time.Compare)
+	st.rates[key] = slices.Insert(recorded, i, now)
+	return true, time.Time{}, nil
+}
+
+// ClaimJobs implements reset.Store. Due jobs are claimed in order of RunAt,
+// then id.
+func (st *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, max int) ([]reset.Job, error) {
+	if err := ctxErr(ctx, "claim jobs"); err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var due []*jobRow
+	for _, j := range st.jobs {
+		if !j.done() && !j.job.RunAt.After(now) && !j.job.ClaimedUntil.After(now) {
+			due = append(due, j)
+		}
+	}
+	slices.SortFunc(due, func(a, b *jobRow) int {
+		return cmp.Or(a.job.RunAt.Compare(b.job.RunAt), strings.Compare(a.job.ID, b.job.ID))
+	})
+	due = due[:min(len(due), max)]
+	claimed := make([]reset.Job, len(due))
+	for i, j := range due {
+		j.job.ClaimedUntil = now.Add(lease)
+		j.job.Attempts++
+		claimed[i] = copyJob(j.job)
+	}
+	return claimed, nil
+}
+
+// FinishJob implements reset.Store. Finishing a failed job changes nothing.
+func (st *Store) FinishJob(ctx context.Context, id string, now time.Time) error {
+	if err := ctxErr(ctx, "finish job"); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if j, ok := st.jobs[id]; ok && !j.done() {
+		j.finishedAt = now
+		j.job.Payload = nil
+		j.job.ClaimedUntil = time.Time{}
+	}
+	return nil
+}
+
+// RetryJob implements reset.Store. It clears the job's lease, so the job is
+// due again at runAt. Retrying a job that is missing, finished or failed
+// changes nothing and returns nil.
+func (st *Store) RetryJob(ctx context.Context, id string, runAt time.Time, lastError string) error {
+	if err := ctxErr(ctx, "retry job"); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if j, ok := st.jobs[id]; ok && !j.done() {
+		j.job.RunAt = runAt
+		j.job.ClaimedUntil = time.Time{}
+		j.lastError = lastError
+	}
+	return nil
+}
+
+// FailJob implements reset.Store. Failing a job that is missing, finished or
+// already failed changes nothing and returns nil.
+func (st *Store) FailJob(ctx context.Context, id string, now time.Time, lastError string) error {
+	if err := ctxErr(ctx, "fail job"); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if j, ok := st.jobs[id]; ok && !j.done() {
+		j.failedAt = now
+		j.lastError = lastError
+		j.job.Payload = nil
+		j.job.ClaimedUntil = time.Time{}
+	}
+	return nil
+}
+
+// Purge implements reset.Store. Each recorded request counts as one row.
+func (st *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
+	if err := ctxErr(ctx, "purge"); err != nil {
+		return 0, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var n int64
+	for id, r := range st.resets {
+		if r.ExpiresAt.Before(before) || beforeNonZero(r.UsedAt, before) || beforeNonZero(r.EndedAt, before) {
+			delete(st.resets, id)
+			delete(st.resetHashes, r.TokenHash)
+			if st.liveResets[r.UserID] == id {
+				delete(st.liveResets, r.UserID)
+			}
+			n++
+		}
+	}
+	for key, recorded := range st.rates {
+		kept := slices.DeleteFunc(recorded, func(at time.Time) bool { return at.Before(before) })
+		n += int64(len(recorded) - len(kept))
+		if len(kept) == 0 {
+			delete(st.rates, key)
+		} else {
+			st.rates[key] = kept
+		}
+	}
+	for id, j := range st.jobs {
+		if beforeNonZero(j.finishedAt, before) || beforeNonZero(j.failedAt, before) {
+			delete(st.jobs, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// beforeNonZero reports whether t is set and before before.
+func beforeNonZero(t, before time.Time) bool { return !t.IsZero() && t.Before(before) }

@@ -1,0 +1,204 @@
+package storetest
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/session"
+)
+
+// base is the suite's clock: every time it hands a store is base plus an
+// explicit offset, at millisecond precision.
+var base = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+
+const (
+	ms      = time.Millisecond
+	oldHash = "$2a$10$old.hash.of.a.seeded.user" // the password hash seedUser stores
+	ttl     = time.Hour                          // the lifetime of a reset newReset builds
+)
+
+func newID(prefix string) string { return prefix + ulid.Make().String() }
+
+// sortedIDs returns n new ids that sort in the order they are returned.
+func sortedIDs(prefix string, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = newID(prefix)
+	}
+	slices.Sort(ids) // ulid.Make is monotonic within a process; this makes sure
+	return ids
+}
+
+// seedUser stores an unverified user whose password hash is oldHash.
+func seedUser(t *testing.T, st Store) reset.User {
+	t.Helper()
+	u := reset.User{
+		ID:        newID("user_"),
+		Email:     "marcelina." + strings.ToLower(ulid.Make().String()) + "@example.com",
+		FirstName: "Marcelina",
+		LastName:  "Davis",
+		Metadata:  map[string]string{"plan": "free"},
+		CreatedAt: base.Add(-48 * time.Hour),
+		UpdatedAt: base.Add(-24 * time.Hour),
+	}
+	require.NoError(t, st.CreateUser(t.Context(), u, oldHash))
+	return u
+}
+
+// newReset returns an unused reset of u created at created, expiring ttl
+// later, for a random token.
+func newReset(u reset.User, created time.Time) reset.StoredReset {
+	return reset.StoredReset{
+		ID:        newID("password_reset_"),
+		UserID:    u.ID,
+		Email:     u.Email,
+		TokenHash: reset.HashToken(rand.Text()),
+		CreatedAt: created,
+		ExpiresAt: created.Add(ttl),
+	}
+}
+
+func seedReset(t *testing.T, st Store, u reset.User, created time.Time) reset.StoredReset {
+	t.Helper()
+	r := newReset(u, created)
+	require.NoError(t, st.CreateReset(t.Context(), r, nil))
+	return r
+}
+
+// newJob returns an email job for userID due at runAt, with a random payload.
+func newJob(userID string, runAt time.Time) reset.Job {
+	return reset.Job{
+		ID:        newID("job_"),
+		Kind:      reset.JobEmail,
+		UserID:    userID,
+		Payload:   []byte(rand.Text()),
+		RunAt:     runAt,
+		CreatedAt: runAt.Add(-time.Minute),
+	}
+}
+
+// seedJobs stores jobs of u the only way a Store takes them: with a reset
+// (which ends u's older resets).
+func seedJobs(t *testing.T, st Store, u reset.User, jobs ...reset.Job) {
+	t.Helper()
+	require.NoError(t, st.CreateReset(t.Context(), newReset(u, base), jobs))
+}
+
+func newSessionHash() session.TokenHash {
+	return session.TokenHash(sha256.Sum256([]byte(rand.Text())))
+}
+
+// newSession returns a session of userID created at created, expiring a day
+// later.
+func newSession(id, userID string, created time.Time) session.Session {
+	return session.Session{
+		ID:         id,
+		UserID:     userID,
+		CreatedAt:  created,
+		LastSeenAt: created,
+		ExpiresAt:  created.Add(24 * time.Hour),
+		UserAgent:  "Mozilla/5.0 (X11; Linux x86_64)",
+		IPAddress:  "203.0.113.7",
+	}
+}
+
+func seedSession(t *testing.T, st Store, userID string, created time.Time) (session.Session, session.TokenHash) {
+	t.Helper()
+	s, h := newSession(newID("session_"), userID, created), newSessionHash()
+	require.NoError(t, st.CreateSession(t.Context(), s, h))
+	return s, h
+}
+
+// norm makes a time comparable with require.Equal: millisecond precision,
+// UTC, no monotonic reading.
+func norm(t time.Time) time.Time { return t.Truncate(ms).UTC() }
+
+func requireSameTime(t *testing.T, want, got time.Time, what string) {
+	t.Helper()
+	require.Truef(t, norm(want).Equal(norm(got)), "%s: want %s, got %s", what, want, got)
+}
+
+func requireSameUser(t *testing.T, want, got reset.User) {
+	t.Helper()
+	normUser := func(u reset.User) reset.User {
+		if len(u.Metadata) == 0 {
+			u.Metadata = nil
+		}
+		u.LastSignInAt, u.CreatedAt, u.UpdatedAt = norm(u.LastSignInAt), norm(u.CreatedAt), norm(u.UpdatedAt)
+		return u
+	}
+	require.Equal(t, normUser(want), normUser(got))
+}
+
+func requireSameReset(t *testing.T, want, got reset.StoredReset) {
+	t.Helper()
+	normReset := func(r reset.StoredReset) reset.StoredReset {
+		r.CreatedAt, r.ExpiresAt, r.UsedAt, r.EndedAt = norm(r.CreatedAt), norm(r.ExpiresAt), norm(r.UsedAt), norm(r.EndedAt)
+		return r
+	}
+	require.Equal(t, normReset(want), normReset(got))
+}
+
+func requireSameSession(t *testing.T, want, got session.Session) {
+	t.Helper()
+	normSession := func(s session.Session) session.Session {
+		s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.RevokedAt = norm(s.CreatedAt), norm(s.LastSeenAt), norm(s.ExpiresAt), norm(s.RevokedAt)
+		return s
+	}
+	require.Equal(t, normSession(want), normSession(got))
+}
+
+// requireSameJob compares a claimed job with the job that was stored, given
+// the claim's expected lease end and attempt count.
+func requireSameJob(t *testing.T, want, got reset.Job, claimedUntil time.Time, attempts int) {
+	t.Helper()
+	want.ClaimedUntil, want.Attempts = claimedUntil, attempts
+	normJob := func(j reset.Job) reset.Job {
+		if len(j.Payload) == 0 {
+			j.Payload = nil
+		}
+		j.RunAt, j.ClaimedUntil, j.CreatedAt = norm(j.RunAt), norm(j.ClaimedUntil), norm(j.CreatedAt)
+		return j
+	}
+	require.Equal(t, normJob(want), normJob(got))
+}
+
+func jobIDs(jobs []reset.Job) []string {
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	return ids
+}
+
+func sessionIDs(ss []session.Session) []string {
+	ids := make([]string, len(ss))
+	for i, s := range ss {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
+// concurrently runs fn(i) for i in [0, n) in n goroutines released at once,
+// and returns when all are done.
+func concurrently(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+}

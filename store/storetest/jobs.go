@@ -1,0 +1,364 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/reset"
+)
+
+func testAllowLimit(t *testing.T, st Store) {
+	ctx := t.Context()
+	key, window := "k_"+ulid.Make().String(), time.Hour
+	for i := range 3 {
+		ok, _, err := st.AllowRequest(ctx, key, base.Add(time.Duration(i)*time.Second), window, 3)
+		require.NoError(t, err)
+		require.True(t, ok, "request %d of 3", i+1)
+	}
+	for i := range 2 {
+		ok, retryAt, err := st.AllowRequest(ctx, key, base.Add(time.Duration(3+i)*time.Second), window, 3)
+		require.NoError(t, err)
+		require.False(t, ok, "request %d over the limit", i+1)
+		requireSameTime(t, base.Add(window), retryAt, "retryAt")
+	}
+}
+
+func testAllowWindowSlides(t *testing.T, st Store) {
+	ctx := t.Context()
+	key, window := "k_"+ulid.Make().String(), time.Hour
+	allow := func(at time.Time) (bool, time.Time) {
+		t.Helper()
+		ok, retryAt, err := st.AllowRequest(ctx, key, at, window, 3)
+		require.NoError(t, err)
+		return ok, retryAt
+	}
+	for i := range 3 {
+		ok, _ := allow(base.Add(time.Duration(i) * time.Second))
+		require.True(t, ok)
+	}
+	ok, _ := allow(base.Add(3 * time.Second)) // refused: not recorded
+	require.False(t, ok)
+
+	ok, retryAt := allow(base.Add(window - ms))
+	require.False(t, ok, "the first request is still in the window")
+	requireSameTime(t, base.Add(window), retryAt, "retryAt")
+
+	ok, _ = allow(base.Add(window)) // the window is (now-window, now]: base has left it
+	require.True(t, ok, "at retryAt the oldest request has left the window (refused ones must not count)")
+
+	ok, retryAt = allow(base.Add(window + ms))
+	require.False(t, ok)
+	requireSameTime(t, base.Add(time.Second+window), retryAt, "retryAt after the window slid")
+}
+
+func testAllowKeysIndependent(t *testing.T, st Store) {
+	ctx := t.Context()
+	k1, k2 := "k_"+ulid.Make().String(), "k_"+ulid.Make().String()
+	for range 3 {
+		ok, _, err := st.AllowRequest(ctx, k1, base, time.Hour, 3)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	ok, _, err := st.AllowRequest(ctx, k1, base, time.Hour, 3)
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	ok, _, err = st.AllowRequest(ctx, k2, base, time.Hour, 3)
+	require.NoError(t, err)
+	require.True(t, ok, "a full key limited another")
+}
+
+func testAllowConcurrent(t *testing.T, st Store) {
+	ctx := t.Context()
+	key := "k_" + ulid.Make().String()
+	const n = 20
+	oks := make([]bool, n)
+	errs := make([]error, n)
+	concurrently(n, func(i int) {
+		oks[i], _, errs[i] = st.AllowRequest(ctx, key, base, time.Hour, 3)
+	})
+	allowed := 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		if oks[i] {
+			allowed++
+		}
+	}
+	require.Equal(t, 3, allowed)
+}
+
+func testClaimDueOnly(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	past, now, future := newJob(u.ID, base.Add(-time.Minute)), newJob(u.ID, base), newJob(u.ID, base.Add(time.Minute))
+	seedJobs(t, st, u, past, now, future)
+	lease := 5 * time.Minute
+
+	claimed, err := st.ClaimJobs(ctx, base, lease, 10)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{past.ID, now.ID}, jobIDs(claimed))
+	for _, j := range claimed {
+		want := past
+		if j.ID == now.ID {
+			want = now
+		}
+		requireSameJob(t, want, j, base.Add(lease), 1)
+	}
+
+	claimed, err = st.ClaimJobs(ctx, future.RunAt, lease, 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{future.ID}, jobIDs(claimed), "only the job that became due; the others are leased")
+}
+
+func testClaimMax(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	seedJobs(t, st, u, newJob(u.ID, base), newJob(u.ID, base), newJob(u.ID, base))
+
+	first, err := st.ClaimJobs(ctx, base, time.Minute, 2)
+	require.NoError(t, err)
+	require.Len(t, first, 2)
+	second, err := st.ClaimJobs(ctx, base, time.Minute, 2)
+	require.NoError(t, err)
+	require.Len(t, second, 1)
+	require.NotContains(t, jobIDs(first), second[0].ID)
+	third, err := st.ClaimJobs(ctx, base, time.Minute, 2)
+	require.NoError(t, err)
+	require.Empty(t, third)
+}
+
+func testClaimLease(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	j := newJob(u.ID, base)
+	seedJobs(t, st, u, j)
+	lease := 5 * time.Minute
+
+	claimed, err := st.ClaimJobs(ctx, base, lease, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+
+	claimed, err = st.ClaimJobs(ctx, base.Add(lease-ms), lease, 10)
+	require.NoError(t, err)
+	require.Empty(t, claimed, "claimed again while the lease runs")
+
+	claimed, err = st.ClaimJobs(ctx, base.Add(lease), lease, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1, "not claimable once the lease ended")
+	requireSameJob(t, j, claimed[0], base.Add(2*lease), 2)
+}
+
+func testFinishJob(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	j := newJob(u.ID, base)
+	seedJobs(t, st, u, j)
+	claimed, err := st.ClaimJobs(ctx, base, time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+
+	require.NoError(t, st.FinishJob(ctx, j.ID, base.Add(time.Second)))
+	claimed, err = st.ClaimJobs(ctx, base.Add(24*time.Hour), time.Minute, 10)
+	require.NoError(t, err)
+	require.Empty(t, claimed, "a finished job was claimed")
+
+	require.NoError(t, st.FinishJob(ctx, j.ID, base.Add(2*time.Second)), "finishing twice")
+	require.NoError(t, st.FinishJob(ctx, newID("job_"), base), "finishing a missing job")
+}
+
+func testRetryJob(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	j := newJob(u.ID, base)
+	seedJobs(t, st, u, j)
+	claimed, err := st.ClaimJobs(ctx, base, time.Hour, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+
+	runAt := base.Add(time.Minute) // well before the hour's lease ends
+	require.NoError(t, st.RetryJob(ctx, j.ID, runAt, "smtp: 451 try again later"))
+
+	claimed, err = st.ClaimJobs(ctx, runAt.Add(-ms), time.Minute, 10)
+	require.NoError(t, err)
+	require.Empty(t, claimed, "claimed before runAt")
+
+	claimed, err = st.ClaimJobs(ctx, runAt, time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1, "not claimable at runAt (RetryJob must release the lease)")
+	want := j
+	want.RunAt = runAt
+	requireSameJob(t, want, claimed[0], runAt.Add(time.Minute), 2)
+}
+
+func testFailJob(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	failed, kept := newJob(u.ID, base), newJob(u.ID, base)
+	seedJobs(t, st, u, failed, kept)
+	claimed, err := st.ClaimJobs(ctx, base, time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 2)
+
+	require.NoError(t, st.FailJob(ctx, failed.ID, base.Add(time.Second), "smtp: 550 mailbox unavailable"))
+	claimed, err = st.ClaimJobs(ctx, base.Add(24*time.Hour), time.Minute, 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{kept.ID}, jobIDs(claimed), "a failed job was claimed, or the other job was lost")
+}
+
+func testJobPayloadRoundTrip(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	all := make([]byte, 256) // every byte value, NUL and invalid UTF-8 included
+	for i := range all {
+		all[i] = byte(i)
+	}
+	withBytes := newJob(u.ID, base)
+	withBytes.Payload = append([]byte(nil), all...)
+	empty := newJob(u.ID, base)
+	empty.Kind, empty.Payload = reset.JobRevokeSessions, nil
+	seedJobs(t, st, u, withBytes, empty)
+	withBytes.Payload[0] = 0xAA // the store must have kept its own copy
+
+	claimed, err := st.ClaimJobs(ctx, base, time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 2)
+	for _, j := range claimed {
+		switch j.ID {
+		case withBytes.ID:
+			require.Equal(t, all, j.Payload)
+			require.Equal(t, reset.JobEmail, j.Kind)
+		case empty.ID:
+			require.Empty(t, j.Payload)
+			require.Equal(t, reset.JobRevokeSessions, j.Kind)
+		default:
+			t.Fatalf("claimed an unknown job %s", j.ID)
+		}
+	}
+}
+
+func testConcurrentClaim(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	jobs := make([]reset.Job, 40)
+	for i := range jobs {
+		jobs[i] = newJob(u.ID, base)
+	}
+	seedJobs(t, st, u, jobs...)
+
+	const workers = 8
+	var (
+		mu      sync.Mutex
+		claimed []string
+		errs    []error
+	)
+	concurrently(workers, func(int) {
+		for {
+			got, err := st.ClaimJobs(ctx, base, time.Minute, 3)
+			mu.Lock()
+			claimed = append(claimed, jobIDs(got)...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			mu.Unlock()
+			if err != nil || len(got) == 0 {
+				return
+			}
+		}
+	})
+	require.Empty(t, errs)
+	seen := make(map[string]bool)
+	for _, id := range claimed {
+		require.False(t, seen[id], "job %s claimed twice", id)
+		seen[id] = true
+	}
+	require.ElementsMatch(t, jobIDs(jobs), claimed)
+}
+
+func testPurgeResetsAndJobs(t *testing.T, st Store) {
+	ctx := t.Context()
+	before := base
+
+	expired := seedReset(t, st, seedUser(t, st), before.Add(-2*time.Hour)) // expired at before-1h
+
+	// Spent and ended before `before`, but not expired by then.
+	unexpired := func(u reset.User, created time.Time) reset.StoredReset {
+		r := newReset(u, created)
+		r.ExpiresAt = before.Add(time.Hour)
+		require.NoError(t, st.CreateReset(ctx, r, nil))
+		return r
+	}
+	spent := unexpired(seedUser(t, st), before.Add(-2*time.Hour))
+	_, err := st.RedeemReset(ctx, redemption(spent, before.Add(-time.Hour)))
+	require.NoError(t, err)
+
+	uc := seedUser(t, st)
+	ended := unexpired(uc, before.Add(-2*time.Hour))
+	newer := seedReset(t, st, uc, before.Add(-30*time.Minute)) // ends the other at before-30m
+
+	spentAtBefore := seedReset(t, st, seedUser(t, st), before.Add(-30*time.Minute))
+	_, err = st.RedeemReset(ctx, redemption(spentAtBefore, before))
+	require.NoError(t, err)
+	expiresAtBefore := seedReset(t, st, seedUser(t, st), before.Add(-ttl))
+	fresh := seedReset(t, st, seedUser(t, st), before.Add(-10*time.Minute))
+
+	uj := seedUser(t, st)
+	finished, failed := newJob(uj.ID, before.Add(-2*time.Hour)), newJob(uj.ID, before.Add(-2*time.Hour))
+	finishedAtBefore, pending := newJob(uj.ID, before.Add(-2*time.Hour)), newJob(uj.ID, before.Add(time.Hour))
+	seedJobs(t, st, uj, finished, failed, finishedAtBefore, pending)
+	require.NoError(t, st.FinishJob(ctx, finished.ID, before.Add(-time.Hour)))
+	require.NoError(t, st.FailJob(ctx, failed.ID, before.Add(-time.Hour), "smtp: 550"))
+	require.NoError(t, st.FinishJob(ctx, finishedAtBefore.ID, before))
+
+	n, err := st.Purge(ctx, before)
+	require.NoError(t, err)
+	require.Equal(t, int64(5), n, "3 resets and 2 jobs")
+
+	for _, r := range []reset.StoredReset{expired, spent, ended} {
+		_, err := st.ResetByID(ctx, r.ID)
+		require.ErrorIs(t, err, reset.ErrResetNotFound, "reset %s was not purged", r.ID)
+		_, err = st.ResetByTokenHash(ctx, r.TokenHash)
+		require.ErrorIs(t, err, reset.ErrResetNotFound, "reset %s was not purged", r.ID)
+	}
+	for _, r := range []reset.StoredReset{newer, spentAtBefore, expiresAtBefore, fresh} {
+		_, err := st.ResetByID(ctx, r.ID)
+		require.NoError(t, err, "reset %s was purged", r.ID)
+	}
+	claimed, err := st.ClaimJobs(ctx, pending.RunAt, time.Minute, 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{pending.ID}, jobIDs(claimed), "a pending job was purged")
+
+	n, err = st.Purge(ctx, before)
+	require.NoError(t, err)
+	require.Zero(t, n, "a second Purge found more to delete")
+}
+
+func testPurgeRateLimits(t *testing.T, st Store) {
+	ctx := t.Context()
+	old, kept := "k_"+ulid.Make().String(), "k_"+ulid.Make().String()
+	window := 24 * time.Hour
+	for i := range 3 {
+		ok, _, err := st.AllowRequest(ctx, old, base.Add(time.Duration(i-3)*time.Hour), window, 3)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, _, err = st.AllowRequest(ctx, kept, base.Add(time.Duration(i)*time.Minute), window, 3) // the first at before
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+
+	n, err := st.Purge(ctx, base)
+	require.NoError(t, err)
+	require.Positive(t, n)
+
+	ok, _, err := st.AllowRequest(ctx, old, base.Add(time.Hour), window, 3)
+	require.NoError(t, err)
+	require.True(t, ok, "requests recorded before `before` still count")
+
+	ok, retryAt, err := st.AllowRequest(ctx, kept, base.Add(time.Hour), window, 3)
+	require.NoError(t, err)
+	require.False(t, ok, "requests recorded at or after `before` were purged")
+	requireSameTime(t, base.Add(window), retryAt, "retryAt")
+}

@@ -1,0 +1,410 @@
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/session"
+)
+
+func testResetRoundTrip(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	r := seedReset(t, st, u, base.Add(3*ms))
+
+	byID, err := st.ResetByID(ctx, r.ID)
+	require.NoError(t, err)
+	requireSameReset(t, r, byID)
+	require.NoError(t, byID.Status(base.Add(time.Minute)))
+
+	byHash, err := st.ResetByTokenHash(ctx, r.TokenHash)
+	require.NoError(t, err)
+	requireSameReset(t, r, byHash)
+}
+
+func testResetNotFound(t *testing.T, st Store) {
+	ctx := t.Context()
+	seedReset(t, st, seedUser(t, st), base)
+
+	_, err := st.ResetByID(ctx, newID("password_reset_"))
+	require.ErrorIs(t, err, reset.ErrResetNotFound)
+	_, err = st.ResetByTokenHash(ctx, reset.HashToken("never issued"))
+	require.ErrorIs(t, err, reset.ErrResetNotFound)
+}
+
+// testOnlyTokenHashStored checks what the interface can show: a Store is
+// handed a reset's token hash, never its token (StoredReset has no token
+// field), keeps those 32 bytes exactly, whatever they are, and finds a reset
+// only by its exact hash. That the database holds nothing else is each
+// adapter's own test.
+func testOnlyTokenHashStored(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	r := newReset(u, base)
+	// Bytes that trip text encodings: NUL, 0xff, an invalid UTF-8 sequence.
+	r.TokenHash[0], r.TokenHash[1], r.TokenHash[2], r.TokenHash[31] = 0x00, 0xff, 0xc3, 0x00
+	require.NoError(t, st.CreateReset(ctx, r, nil))
+
+	got, err := st.ResetByTokenHash(ctx, r.TokenHash)
+	require.NoError(t, err)
+	require.Equal(t, r.ID, got.ID)
+	require.Equal(t, r.TokenHash, got.TokenHash)
+
+	got, err = st.ResetByID(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, r.TokenHash, got.TokenHash)
+
+	near := r.TokenHash
+	near[31] ^= 0x01
+	_, err = st.ResetByTokenHash(ctx, near)
+	require.ErrorIs(t, err, reset.ErrResetNotFound, "a hash one bit away found the reset")
+	var prefix reset.TokenHash
+	copy(prefix[:16], r.TokenHash[:16])
+	_, err = st.ResetByTokenHash(ctx, prefix)
+	require.ErrorIs(t, err, reset.ErrResetNotFound, "a hash sharing only a prefix found the reset")
+}
+
+func testOlderResetsEnded(t *testing.T, st Store) {
+	ctx := t.Context()
+	u, other := seedUser(t, st), seedUser(t, st)
+	others := seedReset(t, st, other, base)
+	first := seedReset(t, st, u, base)
+	second := seedReset(t, st, u, base.Add(10*time.Minute))
+	now := base.Add(11 * time.Minute)
+
+	got, err := st.ResetByID(ctx, first.ID)
+	require.NoError(t, err)
+	require.ErrorIs(t, got.Status(now), reset.ErrInvalidToken)
+	requireSameTime(t, second.CreatedAt, got.EndedAt, "EndedAt of the older reset")
+	require.True(t, got.UsedAt.IsZero(), "an ended reset is not used")
+
+	got, err = st.ResetByTokenHash(ctx, first.TokenHash)
+	require.NoError(t, err, "an ended reset is still found by its hash")
+	require.ErrorIs(t, got.Status(now), reset.ErrInvalidToken)
+
+	got, err = st.ResetByID(ctx, second.ID)
+	require.NoError(t, err)
+	requireSameReset(t, second, got)
+	require.NoError(t, got.Status(now))
+
+	got, err = st.ResetByID(ctx, others.ID)
+	require.NoError(t, err)
+	requireSameReset(t, others, got)
+}
+
+func testSpentResetNotEnded(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	spent := seedReset(t, st, u, base)
+	usedAt := base.Add(time.Minute)
+	_, err := st.RedeemReset(ctx, redemption(spent, usedAt))
+	require.NoError(t, err)
+	seedReset(t, st, u, base.Add(2*time.Minute))
+
+	got, err := st.ResetByID(ctx, spent.ID)
+	require.NoError(t, err)
+	requireSameTime(t, usedAt, got.UsedAt, "UsedAt")
+	require.True(t, got.EndedAt.IsZero(), "a spent reset was ended: EndedAt = %s", got.EndedAt)
+}
+
+func testFailedCreateChangesNothing(t *testing.T, st Store) {
+	u := seedUser(t, st)
+	older := seedReset(t, st, u, base)
+	job := newJob(u.ID, base)
+	dup := newJob(u.ID, base)
+	dup.ID = job.ID
+
+	requireNotCreated := func(t *testing.T, r reset.StoredReset) {
+		t.Helper()
+		ctx := t.Context()
+		_, err := st.ResetByID(ctx, r.ID)
+		require.ErrorIs(t, err, reset.ErrResetNotFound, "the reset of a failed CreateReset was stored")
+		_, err = st.ResetByTokenHash(ctx, r.TokenHash)
+		require.ErrorIs(t, err, reset.ErrResetNotFound, "the reset of a failed CreateReset was stored")
+		got, err := st.ResetByID(ctx, older.ID)
+		require.NoError(t, err)
+		requireSameReset(t, older, got) // not ended
+		claimed, err := st.ClaimJobs(ctx, base.Add(24*time.Hour), time.Minute, 100)
+		require.NoError(t, err)
+		require.NotContains(t, jobIDs(claimed), job.ID, "a job of a failed CreateReset was stored")
+	}
+
+	r := newReset(u, base.Add(time.Minute))
+	require.Error(t, st.CreateReset(t.Context(), r, []reset.Job{job, dup}), "two jobs with one id")
+	requireNotCreated(t, r)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	r = newReset(u, base.Add(time.Minute))
+	require.Error(t, st.CreateReset(ctx, r, []reset.Job{job}), "a cancelled context")
+	requireNotCreated(t, r)
+}
+
+// redemption spends r at now with a fresh password hash.
+func redemption(r reset.StoredReset, now time.Time) reset.Redemption {
+	return reset.Redemption{ResetID: r.ID, UserID: r.UserID, PasswordHash: "$2a$10$new." + rand.Text(), Now: now}
+}
+
+// requireNotRedeemed checks that r is still unused and that u (seeded by
+// seedUser) and its sessions are as they were before a failed RedeemReset.
+func requireNotRedeemed(t *testing.T, st Store, u reset.User, r reset.StoredReset, now time.Time, sessions ...session.Session) {
+	t.Helper()
+	ctx := t.Context()
+	got, err := st.ResetByID(ctx, r.ID)
+	require.NoError(t, err)
+	require.True(t, got.UsedAt.IsZero(), "a failed redemption spent the reset")
+	require.NoError(t, got.Status(now))
+
+	h, err := st.PasswordHash(ctx, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, oldHash, h, "a failed redemption changed the password hash")
+	user, err := st.UserByID(ctx, u.ID)
+	require.NoError(t, err)
+	requireSameUser(t, u, user) // email still unverified, UpdatedAt unchanged
+
+	for _, s := range sessions {
+		got, err := st.SessionByID(ctx, s.ID)
+		require.NoError(t, err)
+		require.True(t, got.RevokedAt.IsZero(), "a failed redemption revoked session %s", s.ID)
+	}
+}
+
+func testRedeemSuccess(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	r := seedReset(t, st, u, base)
+	red := redemption(r, base.Add(5*time.Minute+7*ms))
+
+	out, err := st.RedeemReset(ctx, red)
+	require.NoError(t, err)
+	want := u
+	want.EmailVerified = true
+	want.UpdatedAt = red.Now
+	requireSameUser(t, want, out.User)
+	require.Zero(t, out.SessionsRevoked)
+
+	got, err := st.UserByID(ctx, u.ID)
+	require.NoError(t, err)
+	requireSameUser(t, want, got)
+	h, err := st.PasswordHash(ctx, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, red.PasswordHash, h)
+
+	spent, err := st.ResetByID(ctx, r.ID)
+	require.NoError(t, err)
+	requireSameTime(t, red.Now, spent.UsedAt, "UsedAt")
+	require.True(t, spent.EndedAt.IsZero())
+	require.ErrorIs(t, spent.Status(red.Now), reset.ErrInvalidToken)
+	spent, err = st.ResetByTokenHash(ctx, r.TokenHash)
+	require.NoError(t, err, "a spent reset is still found by its hash")
+	requireSameTime(t, red.Now, spent.UsedAt, "UsedAt")
+}
+
+func testRedeemInsertsJobs(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	r := seedReset(t, st, u, base)
+	red := redemption(r, base.Add(time.Minute))
+	job := newJob(u.ID, red.Now)
+	red.Jobs = []reset.Job{job}
+	_, err := st.RedeemReset(ctx, red)
+	require.NoError(t, err)
+
+	claimed, err := st.ClaimJobs(ctx, red.Now, time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	requireSameJob(t, job, claimed[0], red.Now.Add(time.Minute), 1)
+}
+
+func testRedeemTwice(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	r := seedReset(t, st, u, base)
+	first := redemption(r, base.Add(time.Minute))
+	_, err := st.RedeemReset(ctx, first)
+	require.NoError(t, err)
+
+	_, err = st.RedeemReset(ctx, redemption(r, base.Add(2*time.Minute)))
+	require.ErrorIs(t, err, reset.ErrInvalidToken)
+
+	h, err := st.PasswordHash(ctx, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, first.PasswordHash, h)
+	got, err := st.ResetByID(ctx, r.ID)
+	require.NoError(t, err)
+	requireSameTime(t, first.Now, got.UsedAt, "UsedAt")
+}
+
+func testRedeemExpiryBoundary(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	s, _ := seedSession(t, st, u.ID, base)
+	r := seedReset(t, st, u, base)
+
+	_, err := st.RedeemReset(ctx, redemption(r, r.ExpiresAt))
+	require.ErrorIs(t, err, reset.ErrTokenExpired, "Now == ExpiresAt")
+	requireNotRedeemed(t, st, u, r, r.ExpiresAt.Add(-ms), s)
+
+	out, err := st.RedeemReset(ctx, redemption(r, r.ExpiresAt.Add(-ms)))
+	require.NoError(t, err, "Now == ExpiresAt - 1ms")
+	require.Equal(t, 1, out.SessionsRevoked)
+}
+
+func testRedeemEnded(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	ended := seedReset(t, st, u, base)
+	newer := seedReset(t, st, u, base.Add(time.Minute))
+	now := base.Add(2 * time.Minute)
+
+	_, err := st.RedeemReset(ctx, redemption(ended, now))
+	require.ErrorIs(t, err, reset.ErrInvalidToken)
+	h, err := st.PasswordHash(ctx, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, oldHash, h)
+
+	_, err = st.RedeemReset(ctx, redemption(newer, now))
+	require.NoError(t, err)
+}
+
+// testRedeemSpentAndExpired checks the order of judgement StoredReset.Status
+// sets: spent or ended wins over expired.
+func testRedeemSpentAndExpired(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	ended := seedReset(t, st, u, base)
+	spent := seedReset(t, st, u, base.Add(time.Minute))
+	_, err := st.RedeemReset(ctx, redemption(spent, base.Add(2*time.Minute)))
+	require.NoError(t, err)
+	late := base.Add(ttl + time.Hour)
+
+	_, err = st.RedeemReset(ctx, redemption(spent, late))
+	require.ErrorIs(t, err, reset.ErrInvalidToken, "spent and expired")
+	_, err = st.RedeemReset(ctx, redemption(ended, late))
+	require.ErrorIs(t, err, reset.ErrInvalidToken, "ended and expired")
+}
+
+func testRedeemNotFound(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	r := seedReset(t, st, u, base)
+	red := redemption(r, base.Add(time.Minute))
+	red.ResetID = newID("password_reset_")
+
+	_, err := st.RedeemReset(ctx, red)
+	require.ErrorIs(t, err, reset.ErrResetNotFound)
+	requireNotRedeemed(t, st, u, r, red.Now)
+}
+
+func testConcurrentRedemption(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	r := seedReset(t, st, u, base)
+	now := base.Add(time.Minute)
+
+	const n = 100
+	errs := make([]error, n)
+	hashes := make([]string, n)
+	for i := range hashes {
+		hashes[i] = fmt.Sprintf("$2a$10$concurrent.%03d", i)
+	}
+	concurrently(n, func(i int) {
+		red := redemption(r, now)
+		red.PasswordHash = hashes[i]
+		_, errs[i] = st.RedeemReset(ctx, red)
+	})
+
+	winner := -1
+	for i, err := range errs {
+		if err == nil {
+			require.Equal(t, -1, winner, "two redemptions succeeded: %d and %d", winner, i)
+			winner = i
+			continue
+		}
+		require.ErrorIs(t, err, reset.ErrInvalidToken, "redemption %d", i)
+	}
+	require.NotEqual(t, -1, winner, "no redemption succeeded")
+
+	h, err := st.PasswordHash(ctx, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, hashes[winner], h, "the stored hash is not the winner's")
+	got, err := st.ResetByID(ctx, r.ID)
+	require.NoError(t, err)
+	requireSameTime(t, now, got.UsedAt, "UsedAt")
+}
+
+func testRedeemRevokesSessions(t *testing.T, st Store) {
+	ctx := t.Context()
+	u, other := seedUser(t, st), seedUser(t, st)
+	s1, _ := seedSession(t, st, u.ID, base.Add(-time.Hour))
+	s2, _ := seedSession(t, st, u.ID, base.Add(-time.Hour))
+	revoked, _ := seedSession(t, st, u.ID, base.Add(-time.Hour))
+	revokedAt := base.Add(-30 * time.Minute)
+	require.NoError(t, st.RevokeSession(ctx, revoked.ID, revokedAt))
+	expired, _ := seedSession(t, st, u.ID, base.Add(-48*time.Hour)) // expired at base-24h
+	others, _ := seedSession(t, st, other.ID, base.Add(-time.Hour))
+	r := seedReset(t, st, u, base)
+	now := base.Add(time.Minute)
+
+	out, err := st.RedeemReset(ctx, redemption(r, now))
+	require.NoError(t, err)
+	require.Equal(t, 2, out.SessionsRevoked)
+
+	for _, c := range []struct {
+		s         session.Session
+		revokedAt time.Time
+	}{
+		{s1, now}, {s2, now}, {revoked, revokedAt}, {expired, time.Time{}}, {others, time.Time{}},
+	} {
+		got, err := st.SessionByID(ctx, c.s.ID)
+		require.NoError(t, err)
+		requireSameTime(t, c.revokedAt, got.RevokedAt, "RevokedAt of "+c.s.ID)
+	}
+}
+
+func testFailedRedemptionChangesNothing(t *testing.T, st Store) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	s, _ := seedSession(t, st, u.ID, base)
+	r := seedReset(t, st, u, base)
+	red := redemption(r, base.Add(time.Minute))
+	job := newJob(u.ID, red.Now)
+	dup := newJob(u.ID, red.Now)
+	dup.ID = job.ID
+	red.Jobs = []reset.Job{job, dup}
+
+	_, err := st.RedeemReset(ctx, red)
+	require.Error(t, err, "two jobs with one id")
+	requireNotRedeemed(t, st, u, r, red.Now, s)
+	claimed, err := st.ClaimJobs(ctx, base.Add(24*time.Hour), time.Minute, 100)
+	require.NoError(t, err)
+	require.NotContains(t, jobIDs(claimed), job.ID, "a job of a failed redemption was stored")
+
+	// The failure was the duplicate: without it the same redemption works.
+	red.Jobs = []reset.Job{job}
+	out, err := st.RedeemReset(ctx, red)
+	require.NoError(t, err)
+	require.Equal(t, 1, out.SessionsRevoked)
+}
+
+func testRedeemCancelledContext(t *testing.T, st Store) {
+	u := seedUser(t, st)
+	s, _ := seedSession(t, st, u.ID, base)
+	r := seedReset(t, st, u, base)
+	red := redemption(r, base.Add(time.Minute))
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := st.RedeemReset(ctx, red)
+	require.Error(t, err, "a cancelled context")
+	requireNotRedeemed(t, st, u, r, red.Now, s)
+
+	_, err = st.RedeemReset(t.Context(), red)
+	require.NoError(t, err)
+}

@@ -1,0 +1,168 @@
+// Package storetest is the conformance suite every storage adapter runs:
+// store/memstore, store/sqlitestore, store/pgstore, and a host's own. Each
+// subtest checks one clause of the contracts documented on reset.Store,
+// reset.UserCreator, reset.SignInRecorder and session.Store, so an adapter
+// that passes Run can be handed to reset.NewService and the session Manager.
+//
+// The suite sees a store only through those interfaces. What they cannot
+// show (that the database file holds token hashes and never tokens, that a
+// schema has the indexes its hot paths need) belongs in each adapter's own
+// tests.
+package storetest
+
+import (
+	"testing"
+
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/session"
+)
+
+// Store is what the suite checks: both ports and user creation (for seeding).
+// An adapter that also implements reset.SignInRecorder is checked for it too;
+// otherwise that subtest is skipped.
+type Store interface {
+	reset.Store
+	session.Store
+	reset.UserCreator
+}
+
+// Run runs the conformance suite; newStore returns a fresh, empty, migrated
+// store for each subtest (register cleanup with t.Cleanup). Subtests run one
+// after another, never in parallel, so newStore may reuse one server as long
+// as each store it returns starts empty. The suite never sleeps: every time
+// it passes is explicit, around 2026-01-15T12:00:00Z, at millisecond
+// precision.
+//
+// An adapter wires it in from its own tests:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) storetest.Store {
+//			db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "test.db"))
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			t.Cleanup(func() { db.Close() })
+//			st := mystore.New(db)
+//			if err := st.Migrate(t.Context()); err != nil {
+//				t.Fatal(err)
+//			}
+//			return st
+//		})
+//	}
+//
+// Beyond the letter of the contracts, the suite assumes what follows; an
+// adapter must do the same.
+//   - Job ids are unique: inserting a job whose id is already taken, even
+//     by another job of the same batch, fails, and with it the whole
+//     CreateReset or RedeemReset (the suite injects mid-transaction
+//     failures this way).
+//   - Emails are matched without regard to case (CreateUser of
+//     "Ana@Example.com" is found as "ana@example.com" and makes
+//     "ana@example.com" taken); whether a Store keeps the case it was given
+//     or folds it is not checked, as round trips use lower-case emails.
+//   - CreateReset ends an older reset at the new reset's CreatedAt (the only
+//     time it receives); spent resets are not ended.
+//   - RedeemReset judges a reset as StoredReset.Status does: a spent or ended
+//     reset is ErrInvalidToken even when it has also expired; a reset is
+//     expired from ExpiresAt on (Now == ExpiresAt is ErrTokenExpired).
+//   - "Active session" means session.Session.Active at the time given:
+//     neither revoked nor expired. RedeemReset and RevokeUserSessions revoke
+//     and count those only, setting RevokedAt to that time.
+//   - A job is due when RunAt <= now and its lease is not running:
+//     ClaimedUntil <= now (a lease ending exactly at now has ended).
+//     RetryJob releases the lease, so the job is due again at runAt even
+//     when that is before the old lease ends.
+//   - ListParams filters and orders independently: Before and After are
+//     bounds on the id (id < Before, id > After, both when both are set),
+//     whatever Desc says; Desc only orders the result, newest first, and
+//     the page is the Limit highest matching ids when Desc is set and the
+//     Limit lowest matching ids when it is not.
+//   - Purge's and PurgeSessions' "before before" is strict: a row whose time
+//     equals before is kept. Purge's count is the number of resets and jobs
+//     it deleted, plus however many rows its rate-limit records took (the
+//     suite checks the former exactly and only that the latter is positive).
+func Run(t *testing.T, newStore func(t *testing.T) Store) {
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			for _, c := range g.cases {
+				t.Run(c.name, func(t *testing.T) { c.fn(t, newStore(t)) })
+			}
+		})
+	}
+}
+
+type testCase struct {
+	name string
+	fn   func(t *testing.T, st Store)
+}
+
+var groups = []struct {
+	name  string
+	cases []testCase
+}{
+	{"Users", []testCase{
+		{"RoundTrip", testUserRoundTrip},
+		{"NotFound", testUserNotFound},
+		{"EmailIgnoresCase", testUserEmailIgnoresCase},
+		{"EmailTaken", testUserEmailTaken},
+		{"PasswordHash", testUserPasswordHash},
+		{"ReturnsCopies", testUserReturnsCopies},
+		{"RecordSignIn", testRecordSignIn},
+	}},
+	{"Resets", []testCase{
+		{"RoundTrip", testResetRoundTrip},
+		{"NotFound", testResetNotFound},
+		{"OnlyTokenHashStored", testOnlyTokenHashStored},
+		{"OlderResetsEnded", testOlderResetsEnded},
+		{"SpentResetNotEnded", testSpentResetNotEnded},
+		{"FailedCreateChangesNothing", testFailedCreateChangesNothing},
+	}},
+	{"RedeemReset", []testCase{
+		{"Success", testRedeemSuccess},
+		{"InsertsJobs", testRedeemInsertsJobs},
+		{"SecondRedemption", testRedeemTwice},
+		{"ExpiryBoundary", testRedeemExpiryBoundary},
+		{"Ended", testRedeemEnded},
+		{"SpentAndExpired", testRedeemSpentAndExpired},
+		{"NotFound", testRedeemNotFound},
+		{"ConcurrentRedemption", testConcurrentRedemption},
+		{"RevokesSessionsInSameTransaction", testRedeemRevokesSessions},
+		{"FailedRedemptionChangesNothing", testFailedRedemptionChangesNothing},
+		{"CancelledContextChangesNothing", testRedeemCancelledContext},
+	}},
+	{"AllowRequest", []testCase{
+		{"Limit", testAllowLimit},
+		{"WindowSlides", testAllowWindowSlides},
+		{"KeysIndependent", testAllowKeysIndependent},
+		{"Concurrent", testAllowConcurrent},
+	}},
+	{"Jobs", []testCase{
+		{"ClaimDueOnly", testClaimDueOnly},
+		{"ClaimMax", testClaimMax},
+		{"Lease", testClaimLease},
+		{"FinishJob", testFinishJob},
+		{"RetryJob", testRetryJob},
+		{"FailJob", testFailJob},
+		{"PayloadRoundTrip", testJobPayloadRoundTrip},
+		{"ConcurrentClaim", testConcurrentClaim},
+	}},
+	{"Purge", []testCase{
+		{"ResetsAndJobs", testPurgeResetsAndJobs},
+		{"RateLimitRecords", testPurgeRateLimits},
+	}},
+	{"Sessions", []testCase{
+		{"RoundTrip", testSessionRoundTrip},
+		{"NotFound", testSessionNotFound},
+		{"TouchSession", testTouchSession},
+		{"RotateSessionToken", testRotateSessionToken},
+		{"RotateStaleToken", testRotateStaleToken},
+		{"RotateRevoked", testRotateRevoked},
+		{"ConcurrentRotation", testConcurrentRotation},
+		{"ListOrder", testListOrder},
+		{"ListLimit", testListLimit},
+		{"ListCursors", testListCursors},
+		{"RevokeSession", testRevokeSession},
+		{"RevokeUserSessions", testRevokeUserSessions},
+		{"PurgeSessions", testPurgeSessions},
+	}},
+}
