@@ -59,7 +59,7 @@ type fixture struct {
 	sess   *session.Manager
 }
 
-func newFixture(t *testing.T, mod ...func(*reset.Config)) *fixture {
+func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 	t.Helper()
 	f := &fixture{
 		store:  memstore.New(),
@@ -94,7 +94,7 @@ func newFixture(t *testing.T, mod ...func(*reset.Config)) *fixture {
 
 const oldPassword = "correct horse battery"
 
-func (f *fixture) user(t *testing.T, email string) reset.User {
+func (f *fixture) user(t testing.TB, email string) reset.User {
 	t.Helper()
 	u, err := f.svc.CreateUser(t.Context(), reset.CreateUserParams{Email: email, Password: oldPassword, FirstName: "Marcelina", LastName: "Davis"})
 	require.NoError(t, err)

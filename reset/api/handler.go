@@ -1,0 +1,441 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/session"
+)
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultMaxBodyBytes          = 1 << 20 // 1 MiB
+	DefaultAccessTokenTTL        = 5 * time.Minute
+	DefaultIdempotencyTTL        = 24 * time.Hour
+	DefaultIdempotencyMaxEntries = 10000
+)
+
+// maxIdempotencyKeyLen bounds the Idempotency-Key header.
+const maxIdempotencyKeyLen = 255
+
+// Config configures a Handler. Service, Sessions and APIKeys are required;
+// every other zero field means the default its comment states.
+type Config struct {
+	// Service runs the password-reset flow and keeps the users. Required.
+	// It must be wired so that a reset revokes the sessions Sessions
+	// manages: either both work over the same store (memstore,
+	// sqlitestore, pgstore), or reset.Config.Sessions is that Manager.
+	Service *reset.Service
+
+	// Sessions creates, refreshes, lists and revokes the sessions that
+	// /user_management/authenticate starts. Required.
+	Sessions *session.Manager
+
+	// APIKeys are the secrets a client presents as
+	// "Authorization: Bearer <key>" (or, on /user_management/authenticate,
+	// as client_secret). Every key listed is accepted, so that a key can
+	// be rotated: add the new one, move the clients, remove the old one.
+	// At least one is required; empty keys are an error.
+	APIKeys []string
+
+	// Logger receives a line for each request that failed on the server's
+	// side and for each reset whose session revocation failed; never a
+	// token, password, API key or request body. Default: a logger that
+	// discards everything.
+	Logger *slog.Logger
+
+	// MaxBodyBytes caps a request body; a larger one is answered with 413.
+	// Default 1 MiB ([DefaultMaxBodyBytes]).
+	MaxBodyBytes int64
+
+	// AccessTokenKey signs the access tokens that authenticate issues
+	// (HMAC-SHA256); at least 32 bytes. Every instance serving one set of
+	// clients must share it. Default: 32 random bytes per Handler, so that
+	// access tokens stop validating when the process restarts (clients
+	// then refresh).
+	AccessTokenKey []byte
+
+	// AccessTokenTTL is how long an access token is valid, capped at the
+	// session's own expiry. Default 5 minutes ([DefaultAccessTokenTTL]), as
+	// WorkOS's.
+	AccessTokenTTL time.Duration
+
+	// IdempotencyTTL is how long the answer to a POST carrying an
+	// Idempotency-Key header is kept for replay. Default 24 hours
+	// ([DefaultIdempotencyTTL]); a negative value turns replay off.
+	IdempotencyTTL time.Duration
+
+	// IdempotencyMaxEntries bounds the answers kept for replay; the oldest
+	// are dropped first. Default 10000 ([DefaultIdempotencyMaxEntries]).
+	IdempotencyMaxEntries int
+
+	// Now is the clock that judges sessions and access tokens. Default
+	// time.Now; tests replace it (give the Service and the Manager the
+	// same one).
+	Now func() time.Time
+}
+
+// Handler is an http.Handler that speaks WorkOS's User Management wire
+// format for password resets, users, sign-in and sessions. It is safe for
+// concurrent use. Create one with New.
+type Handler struct {
+	svc       *reset.Service
+	sessions  *session.Manager
+	keys      [][sha256.Size]byte // SHA-256 of each API key
+	log       *slog.Logger
+	maxBody   int64
+	tokenKey  []byte
+	tokenTTL  time.Duration
+	now       func() time.Time
+	idem      *idempotencyCache // nil when replay is off
+	mux       *http.ServeMux
+	endpoints map[string]endpoint // by ServeMux pattern
+}
+
+// endpoint serves one route. body is the request body, already read and
+// capped (nil for GET).
+type endpoint func(ctx context.Context, r *http.Request, body []byte) *reply
+
+// reply is an answer before it is written: a status, a value marshalled
+// as the JSON body, and extra headers.
+type reply struct {
+	status int
+	body   any
+	header http.Header
+	err    error // an unexpected failure behind a 500, for the log
+}
+
+// The routes, as http.ServeMux patterns.
+const (
+	routeCreateReset  = "POST /user_management/password_reset"
+	routeGetReset     = "GET /user_management/password_reset/{id}"
+	routeConfirmReset = "POST /user_management/password_reset/confirm"
+	routeCreateUser   = "POST /user_management/users"
+	routeGetUser      = "GET /user_management/users/{id}"
+	routeListSessions = "GET /user_management/users/{id}/sessions"
+	routeRevoke       = "POST /user_management/sessions/revoke"
+	routeAuthenticate = "POST /user_management/authenticate"
+)
+
+// New checks cfg, fills in its defaults and returns a Handler. A missing
+// Service, Sessions or API key is an error, as is an AccessTokenKey shorter
+// than 32 bytes.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Service == nil {
+		return nil, errors.New("api: Config.Service is required")
+	}
+	if cfg.Sessions == nil {
+		return nil, errors.New("api: Config.Sessions is required")
+	}
+	if len(cfg.APIKeys) == 0 {
+		return nil, errors.New("api: Config.APIKeys needs at least one key")
+	}
+	h := &Handler{
+		svc:      cfg.Service,
+		sessions: cfg.Sessions,
+		log:      cfg.Logger,
+		maxBody:  cfg.MaxBodyBytes,
+		tokenKey: cfg.AccessTokenKey,
+		tokenTTL: cfg.AccessTokenTTL,
+		now:      cfg.Now,
+	}
+	for i, k := range cfg.APIKeys {
+		if strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("api: Config.APIKeys[%d] is empty", i)
+		}
+		h.keys = append(h.keys, sha256.Sum256([]byte(k)))
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.tokenKey == nil {
+		h.tokenKey = make([]byte, 32)
+		if _, err := rand.Read(h.tokenKey); err != nil {
+			return nil, fmt.Errorf("api: generate AccessTokenKey: %w", err)
+		}
+	}
+	if len(h.tokenKey) < 32 {
+		return nil, fmt.Errorf("api: Config.AccessTokenKey must be at least 32 bytes, got %d", len(h.tokenKey))
+	}
+	if h.tokenTTL <= 0 {
+		h.tokenTTL = DefaultAccessTokenTTL
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if cfg.IdempotencyTTL >= 0 {
+		ttl := cfg.IdempotencyTTL
+		if ttl == 0 {
+			ttl = DefaultIdempotencyTTL
+		}
+		n := cfg.IdempotencyMaxEntries
+		if n <= 0 {
+			n = DefaultIdempotencyMaxEntries
+		}
+		h.idem = newIdempotencyCache(ttl, n, h.now)
+	}
+
+	h.endpoints = map[string]endpoint{
+		routeCreateReset:  h.createReset,
+		routeGetReset:     h.getReset,
+		routeConfirmReset: h.confirmReset,
+		routeCreateUser:   h.createUser,
+		routeGetUser:      h.getUser,
+		routeListSessions: h.listSessions,
+		routeRevoke:       h.revokeSession,
+		routeAuthenticate: h.authenticate,
+	}
+	h.mux = http.NewServeMux()
+	for pattern := range h.endpoints {
+		// The mux only finds the pattern; ServeHTTP runs the endpoint.
+		h.mux.Handle(pattern, http.NotFoundHandler())
+	}
+	return h, nil
+}
+
+// ServeHTTP answers one API request. Every answer, errors included, is
+// JSON with Content-Type application/json and Cache-Control no-store, and
+// carries an X-Request-ID header.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("X-Request-ID", newRequestID())
+	hdr.Set("Cache-Control", "no-store")
+	wrote := false
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.log.ErrorContext(r.Context(), "api: panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if !wrote {
+				h.write(w, r, serverError(nil))
+			}
+		}
+	}()
+	rep := h.serve(r)
+	wrote = true
+	h.write(w, r, rep)
+}
+
+// serve routes, authenticates, reads the body and runs the endpoint, with
+// idempotent replay around it.
+func (h *Handler) serve(r *http.Request) *reply {
+	ctx := r.Context()
+	_, pattern := h.mux.Handler(r)
+	keyHash, authed := h.bearer(r)
+	if pattern != routeAuthenticate && !authed {
+		return unauthorized()
+	}
+	ep, ok := h.endpoints[pattern]
+	if !ok {
+		return h.noRoute(r)
+	}
+	var body []byte
+	if r.Method == http.MethodPost {
+		b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.maxBody))
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			return errorReply(http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("The request body is larger than %d bytes.", h.maxBody))
+		case err != nil:
+			return errorReply(http.StatusBadRequest, "invalid_request", "The request body could not be read.")
+		}
+		body = b
+	}
+	if pattern == routeAuthenticate && !authed {
+		// The SDKs send the API key as client_secret in the body, as
+		// WorkOS accepts.
+		var rep *reply
+		if keyHash, rep = h.clientSecret(r, body); rep != nil {
+			return rep
+		}
+	}
+
+	idemKey := r.Header.Get("Idempotency-Key")
+	if r.Method != http.MethodPost || idemKey == "" || h.idem == nil {
+		return ep(ctx, r, body)
+	}
+	if len(idemKey) > maxIdempotencyKeyLen {
+		return invalidParams(fmt.Sprintf("The Idempotency-Key header must be at most %d bytes.", maxIdempotencyKeyLen))
+	}
+	slot := hex.EncodeToString(keyHash[:8]) + "\x00" + r.Method + "\x00" + r.URL.Path + "\x00" + idemKey
+	entry, replay, err := h.idem.begin(ctx, slot, sha256.Sum256(body))
+	switch {
+	case errors.Is(err, errIdempotencyMismatch):
+		return invalidParams("The Idempotency-Key was already used with a different request body.")
+	case err != nil: // the client went away while waiting
+		return &reply{status: statusClientClosed, body: errorBody{Code: "request_cancelled", Message: "The request was cancelled."}}
+	case replay != nil:
+		return replay
+	}
+	rep := ep(ctx, r, body)
+	h.idem.finish(entry, rep)
+	return rep
+}
+
+// statusClientClosed is the status logged when the client went away before
+// the answer was ready; the client never sees it.
+const statusClientClosed = 499
+
+// noRoute answers a request that matches no route: 405 with an Allow
+// header when the path exists for other methods, 404 otherwise.
+func (h *Handler) noRoute(r *http.Request) *reply {
+	probe, _ := h.mux.Handler(r)
+	rec := &headerRecorder{header: http.Header{}}
+	probe.ServeHTTP(rec, r)
+	switch rec.status {
+	case http.StatusMethodNotAllowed:
+		rep := errorReply(http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s is not allowed on %s.", r.Method, r.URL.Path))
+		rep.header = http.Header{"Allow": rec.header.Values("Allow")}
+		return rep
+	case http.StatusMovedPermanently, http.StatusPermanentRedirect, http.StatusTemporaryRedirect:
+		rep := &reply{status: rec.status, body: messageBody{Message: "The resource is at another path."}}
+		rep.header = http.Header{"Location": rec.header.Values("Location")}
+		return rep
+	}
+	return &reply{status: http.StatusNotFound, body: messageBody{Message: "Not found: " + clip(r.URL.Path) + "."}}
+}
+
+// headerRecorder keeps the status and headers a handler writes, and drops
+// the body.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (w *headerRecorder) Header() http.Header { return w.header }
+func (w *headerRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (w *headerRecorder) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+// write sends rep as JSON.
+func (h *Handler) write(w http.ResponseWriter, r *http.Request, rep *reply) {
+	if rep.status >= 500 && rep.status != statusClientClosed {
+		h.log.ErrorContext(r.Context(), "api: request failed", "method", r.Method, "path", r.URL.Path,
+			"status", rep.status, "request_id", w.Header().Get("X-Request-ID"), "err", errText(rep.err))
+	}
+	b, err := marshal(rep.body)
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "api: encode answer", "path", r.URL.Path, "err", err)
+		rep = serverError(err)
+		b, _ = marshal(rep.body)
+	}
+	hdr := w.Header()
+	for k, vs := range rep.header {
+		hdr[k] = vs
+	}
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(b)))
+	if rep.status == http.StatusUnauthorized {
+		hdr.Set("WWW-Authenticate", `Bearer realm="passreset"`)
+	}
+	w.WriteHeader(rep.status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(b)
+	}
+}
+
+// marshal encodes v as JSON without HTML escaping (the answers are not
+// HTML) and without a trailing newline.
+func marshal(v any) ([]byte, error) {
+	var sb strings.Builder
+	enc := json.NewEncoder(&sb)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return []byte(strings.TrimSuffix(sb.String(), "\n")), nil
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// bearer returns the hash of the API key in r's Authorization header and
+// whether it is one of the configured keys.
+func (h *Handler) bearer(r *http.Request) ([sha256.Size]byte, bool) {
+	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return [sha256.Size]byte{}, false
+	}
+	return h.checkKey(strings.TrimSpace(key))
+}
+
+// checkKey compares key with every configured key in constant time: the
+// SHA-256 of each, so that neither the length nor the content of a key
+// leaks through timing, and without stopping at the first match.
+func (h *Handler) checkKey(key string) ([sha256.Size]byte, bool) {
+	if key == "" {
+		return [sha256.Size]byte{}, false
+	}
+	sum := sha256.Sum256([]byte(key))
+	match := 0
+	for i := range h.keys {
+		match |= subtle.ConstantTimeCompare(sum[:], h.keys[i][:])
+	}
+	return sum, match == 1
+}
+
+// clientSecret authenticates an /authenticate request by the client_secret
+// of its body. It answers as OAuth 2.0 does (RFC 6749 section 5.2): 400
+// invalid_client for a wrong secret, 401 when there is none at all.
+func (h *Handler) clientSecret(r *http.Request, body []byte) ([sha256.Size]byte, *reply) {
+	var in struct {
+		ClientSecret any `json:"client_secret"`
+	}
+	var secret string
+	if isForm(r) {
+		secret = formValues(body).Get("client_secret")
+	} else if json.Unmarshal(body, &in) == nil {
+		secret, _ = in.ClientSecret.(string)
+	}
+	if secret == "" {
+		return [sha256.Size]byte{}, unauthorized()
+	}
+	sum, ok := h.checkKey(secret)
+	if !ok {
+		return sum, &reply{status: http.StatusBadRequest, body: oauthErrorBody{Error: "invalid_client", Description: "Invalid client secret."}}
+	}
+	return sum, nil
+}
+
+// isForm reports whether r's body is application/x-www-form-urlencoded.
+func isForm(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "application/x-www-form-urlencoded"
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,503 @@
+package pages
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/passreset/passreset/reset"
+)
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultForgotPath   = "/forgot-password"
+	DefaultResetPath    = "/reset-password"
+	DefaultMaxBodyBytes = 8 << 10
+	DefaultSendTimeout  = 30 * time.Second
+	DefaultMaxPending   = 64
+)
+
+// The notice that the reset page adds to the sign-in page's URL when it
+// redirects there after a successful reset: SignInURL?notice=password_reset.
+// Notice reads it.
+const (
+	NoticeParam         = "notice"
+	NoticePasswordReset = "password_reset"
+)
+
+// Notice returns the sentence a sign-in page should show when r arrived
+// from a successful reset (its URL has the notice parameter), or "".
+func Notice(r *http.Request) string {
+	if r.URL.Query().Get(NoticeParam) == NoticePasswordReset {
+		return "Your password was changed and every device was signed out. Sign in with your new password."
+	}
+	return ""
+}
+
+// Config configures a Handler. Service and SignInURL are required; every
+// other zero field means the default its comment states.
+type Config struct {
+	// Service runs the reset flow. Required. Its Config.ResetURL must be the
+	// absolute URL of ResetPath on this site: it is the link in the email.
+	Service *reset.Service
+
+	// SignInURL is the host's sign-in page, where a successful reset
+	// redirects (with the notice parameter added, see Notice) and which
+	// every page links to. Required: a path such as "/sign-in", or an
+	// absolute http(s) URL.
+	SignInURL string
+
+	// ForgotPath is the path of the "forgot password" page. Default
+	// "/forgot-password" (DefaultForgotPath).
+	ForgotPath string
+
+	// ResetPath is the path of the page the email's link opens. Default
+	// "/reset-password" (DefaultResetPath). It must be the path of the
+	// Service's ResetURL.
+	ResetPath string
+
+	// AppName names the application in page titles. Default: none.
+	AppName string
+
+	// Templates replaces the built-in pages. It must define TemplateForgot,
+	// TemplateForgotSent, TemplateReset, TemplateExpired and TemplateError;
+	// start from DefaultTemplates to change only some. Do not change it
+	// after New. Default: DefaultTemplates().
+	Templates *template.Template
+
+	// Logger receives the outcome of background reset requests and
+	// internal errors; never a token, a password or an email address.
+	// Default slog.Default().
+	Logger *slog.Logger
+
+	// MaxBodyBytes caps the body of a form post; a larger one is answered
+	// 413. Default 8 KiB (DefaultMaxBodyBytes), ample for the fields.
+	MaxBodyBytes int64
+
+	// SendTimeout bounds one background reset request: the lookup, the
+	// reset's creation and the email's first sending attempt (a failed
+	// attempt stays in the outbox for the Service's dispatcher). Default 30
+	// seconds (DefaultSendTimeout).
+	SendTimeout time.Duration
+
+	// MaxPending caps the background reset requests in flight; past it, a
+	// request from the forgot page is logged and dropped (the page answers
+	// as always), so a flood of posts cannot pile up goroutines. Default 64
+	// (DefaultMaxPending).
+	MaxPending int
+
+	// CrossOriginProtection refuses cross-origin form posts. Default:
+	// http.NewCrossOriginProtection(), which trusts no other origin. Pass
+	// the host's own to share its trusted origins.
+	CrossOriginProtection *http.CrossOriginProtection
+}
+
+// Handler serves the forgot-password and reset-password pages. Create one
+// with New, mount it with Register (or route ForgotPath and ResetPath to it
+// yourself: it is an http.Handler), and call Shutdown when the server
+// stops. It is safe for concurrent use.
+type Handler struct {
+	svc        *reset.Service
+	tmpl       *template.Template
+	log        *slog.Logger
+	forgotPath string
+	resetPath  string
+	signInURL  string // as configured, for links
+	doneURL    string // SignInURL with the notice
+	formAction string // the CSP's form-action sources
+	appName    string
+	maxBody    int64
+	timeout    time.Duration
+	maxPending int
+	cop        *http.CrossOriginProtection
+
+	mu      sync.Mutex
+	pending int           // background requests in flight
+	idle    chan struct{} // closed when pending drops to zero
+	closed  bool
+}
+
+// New checks cfg, fills in its defaults and returns a Handler. A missing
+// Service or SignInURL, a path that does not start with "/", equal paths, a
+// sign-in URL that is neither a path nor an absolute http(s) URL, and a
+// template set missing a page are errors.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Service == nil {
+		return nil, errors.New("pages: Config.Service is required")
+	}
+	if cfg.SignInURL == "" {
+		return nil, errors.New("pages: Config.SignInURL is required")
+	}
+	h := &Handler{
+		svc:        cfg.Service,
+		tmpl:       cfg.Templates,
+		log:        cfg.Logger,
+		forgotPath: cfg.ForgotPath,
+		resetPath:  cfg.ResetPath,
+		signInURL:  cfg.SignInURL,
+		appName:    cfg.AppName,
+		maxBody:    cfg.MaxBodyBytes,
+		timeout:    cfg.SendTimeout,
+		maxPending: cfg.MaxPending,
+		cop:        cfg.CrossOriginProtection,
+	}
+	if h.forgotPath == "" {
+		h.forgotPath = DefaultForgotPath
+	}
+	if h.resetPath == "" {
+		h.resetPath = DefaultResetPath
+	}
+	for name, p := range map[string]string{"ForgotPath": h.forgotPath, "ResetPath": h.resetPath} {
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?# {}") {
+			return nil, fmt.Errorf("pages: Config.%s must be a path starting with /, got %q", name, p)
+		}
+	}
+	if h.forgotPath == h.resetPath {
+		return nil, fmt.Errorf("pages: Config.ForgotPath and ResetPath are both %q", h.forgotPath)
+	}
+	u, err := url.Parse(cfg.SignInURL)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("pages: Config.SignInURL: %w", err)
+	case u.IsAbs() && (u.Scheme != "http" && u.Scheme != "https" || u.Host == ""):
+		return nil, fmt.Errorf("pages: Config.SignInURL must be a path or an absolute http(s) URL, got %q", cfg.SignInURL)
+	case !u.IsAbs() && (u.Host != "" || !strings.HasPrefix(u.Path, "/")):
+		return nil, fmt.Errorf("pages: Config.SignInURL must be a path starting with / or an absolute http(s) URL, got %q", cfg.SignInURL)
+	}
+	h.formAction = "'self'"
+	if u.IsAbs() {
+		// The reset form's post redirects there, and browsers apply
+		// form-action to the redirect too.
+		h.formAction += " " + u.Scheme + "://" + u.Host
+	}
+	q := u.Query()
+	q.Set(NoticeParam, NoticePasswordReset)
+	u.RawQuery = q.Encode()
+	u.Fragment = ""
+	h.doneURL = u.String()
+
+	if h.tmpl == nil {
+		h.tmpl = DefaultTemplates()
+	} else if err := checkTemplates(h.tmpl); err != nil {
+		return nil, err
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.timeout <= 0 {
+		h.timeout = DefaultSendTimeout
+	}
+	if h.maxPending <= 0 {
+		h.maxPending = DefaultMaxPending
+	}
+	if h.cop == nil {
+		h.cop = http.NewCrossOriginProtection()
+	}
+	return h, nil
+}
+
+// Register mounts the Handler on mux at ForgotPath and ResetPath, for every
+// method: the Handler answers GET, HEAD and POST, and 405 to the rest.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle(h.forgotPath, h)
+	mux.Handle(h.resetPath, h)
+}
+
+// ForgotPath returns the path of the "forgot password" page.
+func (h *Handler) ForgotPath() string { return h.forgotPath }
+
+// ResetPath returns the path of the page the email's link opens.
+func (h *Handler) ResetPath() string { return h.resetPath }
+
+// ServeHTTP serves the page at r.URL.Path: ForgotPath or ResetPath, 404 for
+// any other path. Mount the Handler at those paths as they appear in the
+// browser, not under http.StripPrefix.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	nonce := newNonce()
+	setHeaders(w.Header(), h.csp(nonce))
+	p := &Page{AppName: h.appName, Nonce: nonce, ForgotPath: h.forgotPath, ResetPath: h.resetPath, SignInURL: h.signInURL}
+
+	var get, post func(http.ResponseWriter, *http.Request, *Page)
+	switch r.URL.Path {
+	case h.forgotPath:
+		get, post = h.forgotForm, h.forgotSubmit
+	case h.resetPath:
+		get, post = h.resetForm, h.resetSubmit
+	default:
+		h.fail(w, r, p, http.StatusNotFound, "Page not found", "There is no page at this address.")
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		get(w, r, p)
+	case http.MethodPost:
+		if err := h.cop.Check(r); err != nil {
+			h.fail(w, r, p, http.StatusForbidden, "Request refused", "This form was sent from another site, so it was refused. Open the page on this site and send the form again.")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+		if err := r.ParseForm(); err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				h.fail(w, r, p, http.StatusRequestEntityTooLarge, "Form too large", "The form sent was too large, so it was refused.")
+				return
+			}
+			h.fail(w, r, p, http.StatusBadRequest, "Form unreadable", "The form sent could not be read. Send it again.")
+			return
+		}
+		post(w, r, p)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		h.fail(w, r, p, http.StatusMethodNotAllowed, "Method not allowed", "This page answers only GET and POST requests.")
+	}
+}
+
+// forgotForm serves GET ForgotPath.
+func (h *Handler) forgotForm(w http.ResponseWriter, r *http.Request, p *Page) {
+	p.Title = "Forgot your password?"
+	h.render(w, r, TemplateForgot, http.StatusOK, p)
+}
+
+// forgotSubmit serves POST ForgotPath: the same answer, at once, for every
+// well-formed address.
+func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
+	p.Title = "Forgot your password?"
+	p.Email = strings.TrimSpace(r.PostForm.Get("email"))
+	if p.Email == "" {
+		p.Errors = []string{"Enter the email address of your account."}
+		h.render(w, r, TemplateForgot, http.StatusUnprocessableEntity, p)
+		return
+	}
+	email, err := reset.NormalizeEmail(p.Email)
+	if err != nil {
+		p.Errors = []string{"Enter an email address like name@example.com."}
+		h.render(w, r, TemplateForgot, http.StatusUnprocessableEntity, p)
+		return
+	}
+	h.requestReset(r.Context(), email)
+	p.Title = "Check your email"
+	p.Email = email
+	h.render(w, r, TemplateForgotSent, http.StatusOK, p)
+}
+
+// requestReset creates the reset and sends its email in the background, so
+// that neither the answer nor its timing depends on whether the address has
+// an account, is rate limited, or the email fails.
+func (h *Handler) requestReset(ctx context.Context, email string) {
+	if !h.begin() {
+		h.log.WarnContext(ctx, "pages: password reset request dropped", "reason", "shutting down or too many in flight")
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		defer h.end()
+		ctx, cancel := context.WithTimeout(ctx, h.timeout)
+		defer cancel()
+		_, err := h.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: email})
+		switch {
+		case err == nil:
+			// The Service logs the reset's id.
+		case errors.Is(err, reset.ErrUserNotFound):
+			h.log.InfoContext(ctx, "pages: password reset requested for an address without an account")
+		case errors.Is(err, reset.ErrRateLimited):
+			var rl *reset.RateLimitError
+			var retry time.Duration
+			if errors.As(err, &rl) {
+				retry = rl.RetryAfter()
+			}
+			h.log.WarnContext(ctx, "pages: password reset request rate limited", "retry_after", retry)
+		default:
+			h.log.ErrorContext(ctx, "pages: password reset request failed", "err", err)
+		}
+	}()
+}
+
+// begin counts a background request in, unless the Handler is shut down or
+// has MaxPending in flight.
+func (h *Handler) begin() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.pending >= h.maxPending {
+		return false
+	}
+	if h.pending == 0 {
+		h.idle = make(chan struct{})
+	}
+	h.pending++
+	return true
+}
+
+// end counts a background request out.
+func (h *Handler) end() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pending--
+	if h.pending == 0 {
+		close(h.idle)
+	}
+}
+
+// Wait blocks until the background reset requests in flight when it is
+// called, and any started meanwhile, have finished: the email of an
+// accepted request has then been sent or queued for retry. Tests use it
+// before looking for the email.
+func (h *Handler) Wait() {
+	h.mu.Lock()
+	if h.pending == 0 {
+		h.mu.Unlock()
+		return
+	}
+	idle := h.idle
+	h.mu.Unlock()
+	<-idle
+}
+
+// Shutdown stops the Handler from starting background work (the forgot
+// page then still answers, but its requests are logged and dropped) and
+// waits for the work in flight to finish, or for ctx to be done, whose
+// error it then returns. Call it after http.Server.Shutdown.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		h.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// resetForm serves GET ResetPath: the form for a usable token, the expired
+// page otherwise. It never spends the token.
+func (h *Handler) resetForm(w http.ResponseWriter, r *http.Request, p *Page) {
+	token := r.URL.Query().Get("token")
+	pr, err := h.svc.CheckToken(r.Context(), token)
+	if err != nil {
+		h.tokenFailed(w, r, p, err)
+		return
+	}
+	p.Title = "Choose a new password"
+	p.Token = token
+	p.Email = pr.Email
+	h.render(w, r, TemplateReset, http.StatusOK, p)
+}
+
+// resetSubmit serves POST ResetPath.
+func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
+	token := r.PostForm.Get("token")
+	pr, err := h.svc.CheckToken(r.Context(), token)
+	if err != nil {
+		h.tokenFailed(w, r, p, err)
+		return
+	}
+	p.Title = "Choose a new password"
+	p.Token = token
+	p.Email = pr.Email
+	password, confirm := r.PostForm.Get("new_password"), r.PostForm.Get("confirm_password")
+	switch {
+	case password == "":
+		p.Errors = []string{"Enter a new password."}
+	case confirm == "":
+		p.Errors = []string{"Enter the new password a second time, to confirm it."}
+	case password != confirm:
+		p.Errors = []string{"The two passwords do not match. Type the same password twice."}
+	}
+	if len(p.Errors) > 0 {
+		h.render(w, r, TemplateReset, http.StatusUnprocessableEntity, p)
+		return
+	}
+
+	_, err = h.svc.ResetPassword(r.Context(), reset.ResetPasswordParams{Token: token, NewPassword: password})
+	if pe, ok := errors.AsType[*reset.PolicyError](err); ok {
+		for _, reason := range pe.Reasons {
+			p.Errors = append(p.Errors, reason.Message)
+		}
+		h.render(w, r, TemplateReset, http.StatusUnprocessableEntity, p)
+		return
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, reset.ErrSessionsNotRevoked):
+		// The password is changed; the revocation is queued and retried.
+		h.log.ErrorContext(r.Context(), "pages: password changed but sessions not revoked yet", "reset_id", pr.ID, "err", err)
+	default:
+		h.tokenFailed(w, r, p, err)
+		return
+	}
+	http.Redirect(w, r, h.doneURL, http.StatusSeeOther)
+}
+
+// tokenFailed answers a token that cannot be used with the expired page,
+// and any other error with the error page.
+func (h *Handler) tokenFailed(w http.ResponseWriter, r *http.Request, p *Page, err error) {
+	if errors.Is(err, reset.ErrInvalidToken) || errors.Is(err, reset.ErrTokenExpired) {
+		p.Title = "Link expired or already used"
+		h.render(w, r, TemplateExpired, http.StatusGone, p)
+		return
+	}
+	h.log.ErrorContext(r.Context(), "pages: reset page failed", "err", err)
+	h.fail(w, r, p, http.StatusInternalServerError, "Something went wrong", "The page could not be served. Your link has not been used: try again in a moment.")
+}
+
+// fail answers status with the error page.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *Page, status int, title, message string) {
+	p.Title, p.Message = title, message
+	h.render(w, r, TemplateError, status, p)
+}
+
+// render executes the template into a buffer first, so that a failing
+// template answers 500 rather than half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, status int, p *Page) {
+	var b bytes.Buffer
+	if err := h.tmpl.ExecuteTemplate(&b, name, p); err != nil {
+		h.log.ErrorContext(r.Context(), "pages: template failed", "template", name, "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintln(w, "Internal Server Error")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
+
+// csp is the Content-Security-Policy of an answer with this nonce.
+func (h *Handler) csp(nonce string) string {
+	return "default-src 'none'; style-src 'nonce-" + nonce + "'; img-src 'self' data:; form-action " + h.formAction +
+		"; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// setHeaders sets the security headers of every answer.
+func setHeaders(hdr http.Header, csp string) {
+	hdr.Set("Content-Security-Policy", csp)
+	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Frame-Options", "DENY")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
+}
+
+// newNonce returns 128 random bits as base64 text.
+func newNonce() string {
+	var b [16]byte
+	rand.Read(b[:]) // crypto/rand.Read never fails
+	return base64.StdEncoding.EncodeToString(b[:])
+}
