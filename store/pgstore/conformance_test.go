@@ -1,0 +1,21 @@
+package pgstore_test
+
+import (
+	"testing"
+
+	"github.com/passreset/passreset/store/storetest"
+)
+
+// TestConformance runs the suite every adapter runs, over a fresh schema per
+// subtest found through the pool's search_path.
+func TestConformance(t *testing.T) {
+	testURL(t)
+	storetest.Run(t, func(t *testing.T) storetest.Store { return newStore(t) })
+}
+
+// TestConformanceWithSchema runs it again with every table name qualified
+// by WithSchema, over a pool that leaves the search_path alone.
+func TestConformanceWithSchema(t *testing.T) {
+	testURL(t)
+	storetest.Run(t, func(t *testing.T) storetest.Store { return newQualifiedStore(t) })
+}

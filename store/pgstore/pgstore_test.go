@@ -1,0 +1,426 @@
+package pgstore_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/oklog/ulid/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store/pgstore"
+)
+
+var base = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+
+func newID(prefix string) string { return prefix + ulid.Make().String() }
+
+func seedUser(t *testing.T, st *pgstore.Store) reset.User {
+	t.Helper()
+	u := reset.User{
+		ID:        newID("user_"),
+		Email:     "marcelina." + strings.ToLower(ulid.Make().String()) + "@example.com",
+		CreatedAt: base.Add(-time.Hour),
+		UpdatedAt: base.Add(-time.Hour),
+	}
+	require.NoError(t, st.CreateUser(t.Context(), u, "$2a$10$seeded"))
+	return u
+}
+
+func newReset(u reset.User, token string) reset.StoredReset {
+	return reset.StoredReset{
+		ID: newID("password_reset_"), UserID: u.ID, Email: u.Email,
+		TokenHash: reset.HashToken(token), CreatedAt: base, ExpiresAt: base.Add(time.Hour),
+	}
+}
+
+// appliedVersions returns how many times each migration version is recorded.
+func appliedVersions(t *testing.T, st *pgstore.Store, table string) map[int64]int {
+	t.Helper()
+	rows, err := st.Pool().Query(t.Context(), "SELECT version, count(*) FROM "+table+" GROUP BY version")
+	require.NoError(t, err)
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]int64, error) {
+		var v [2]int64
+		err := r.Scan(&v[0], &v[1])
+		return v, err
+	})
+	require.NoError(t, err)
+	m := map[int64]int{}
+	for _, v := range got {
+		m[v[0]] = int(v[1])
+	}
+	return m
+}
+
+// TestMigrateConcurrent starts several instances at once, each with its own
+// pool, on one fresh schema: all succeed and every migration is applied once.
+func TestMigrateConcurrent(t *testing.T) {
+	testURL(t)
+	const instances = 4
+	migrateAll := func(t *testing.T, stores []*pgstore.Store) {
+		var wg sync.WaitGroup
+		errs := make([]error, len(stores))
+		start := make(chan struct{})
+		for i, st := range stores {
+			wg.Go(func() {
+				<-start
+				errs[i] = st.Migrate(t.Context())
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			require.NoError(t, err, "instance %d", i)
+		}
+	}
+
+	t.Run("SearchPath", func(t *testing.T) {
+		schema := freshSchema(t)
+		stores := make([]*pgstore.Store, instances)
+		for i := range stores {
+			st, err := pgstore.New(t.Context(), newPool(t, schema))
+			require.NoError(t, err)
+			stores[i] = st
+		}
+		migrateAll(t, stores)
+		assert.Equal(t, map[int64]int{1: 1}, appliedVersions(t, stores[0], "schema_migrations"))
+		seedUser(t, stores[1]) // the tables are there
+	})
+
+	t.Run("WithSchema", func(t *testing.T) {
+		// The schema does not exist yet: Migrate creates it, once.
+		schema := schemaName()
+		dropSchemaOnCleanup(t, schema)
+		stores := make([]*pgstore.Store, instances)
+		for i := range stores {
+			st, err := pgstore.New(t.Context(), newPool(t, ""), pgstore.WithSchema(schema))
+			require.NoError(t, err)
+			stores[i] = st
+		}
+		migrateAll(t, stores)
+		table := pgx.Identifier{schema, "schema_migrations"}.Sanitize()
+		assert.Equal(t, map[int64]int{1: 1}, appliedVersions(t, stores[0], table))
+		seedUser(t, stores[1])
+	})
+}
+
+func TestMigrateAgainChangesNothing(t *testing.T) {
+	st := newStore(t)
+	u := seedUser(t, st)
+	require.NoError(t, st.Migrate(t.Context()))
+	require.NoError(t, st.Migrate(t.Context()))
+	assert.Equal(t, map[int64]int{1: 1}, appliedVersions(t, st, "schema_migrations"))
+	_, err := st.UserByID(t.Context(), u.ID)
+	require.NoError(t, err)
+}
+
+// TestWithSchemaIgnoresSearchPath checks that a Store with WithSchema finds
+// its own tables whatever the search_path holds, even tables of the same
+// names.
+func TestWithSchemaIgnoresSearchPath(t *testing.T) {
+	decoy := newStore(t) // migrated tables in another schema, on the search_path below
+	var decoySchema string
+	require.NoError(t, decoy.Pool().QueryRow(t.Context(), "SELECT current_schema()").Scan(&decoySchema))
+
+	schema := schemaName()
+	dropSchemaOnCleanup(t, schema)
+	st, err := pgstore.New(t.Context(), newPool(t, decoySchema), pgstore.WithSchema(schema))
+	require.NoError(t, err)
+	require.NoError(t, st.Migrate(t.Context()))
+
+	u := seedUser(t, st)
+	_, err = decoy.UserByID(t.Context(), u.ID)
+	require.ErrorIs(t, err, reset.ErrUserNotFound, "the user landed in the search_path's schema")
+	_, err = st.UserByID(t.Context(), u.ID)
+	require.NoError(t, err)
+}
+
+// TestNoPlaintextToken stores a reset and a session for known tokens and
+// reads every row of every table as text: neither token appears anywhere.
+func TestNoPlaintextToken(t *testing.T) {
+	st := newStore(t)
+	ctx := t.Context()
+	u := seedUser(t, st)
+	resetToken, sessionToken := rand.Text(), rand.Text()
+
+	r := newReset(u, resetToken)
+	job := reset.Job{ID: newID("job_"), Kind: reset.JobEmail, UserID: u.ID, Payload: []byte("sealed"), RunAt: base, CreatedAt: base}
+	require.NoError(t, st.CreateReset(ctx, r, []reset.Job{job}))
+	sess := session.Session{ID: newID("session_"), UserID: u.ID, CreatedAt: base, LastSeenAt: base, ExpiresAt: base.Add(time.Hour)}
+	require.NoError(t, st.CreateSession(ctx, sess, session.TokenHash(reset.HashToken(sessionToken))))
+	_, _, err := st.AllowRequest(ctx, "keyed-hash", base, time.Hour, 5)
+	require.NoError(t, err)
+
+	rows, err := st.Pool().Query(ctx, `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+	require.NoError(t, err)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Subset(t, tables, []string{"users", "password_resets", "sessions", "jobs", "rate_limits"})
+
+	seen := 0
+	for _, table := range tables {
+		rows, err := st.Pool().Query(ctx, "SELECT t::text FROM "+pgx.Identifier{table}.Sanitize()+" t")
+		require.NoError(t, err)
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		for _, text := range texts {
+			seen++
+			for _, secret := range []string{resetToken, sessionToken, strings.ToLower(resetToken), strings.ToLower(sessionToken)} {
+				require.NotContains(t, text, secret, "table %s holds a plaintext token", table)
+			}
+		}
+	}
+	require.GreaterOrEqual(t, seen, 5)
+
+	// The hash is what is stored.
+	var stored []byte
+	require.NoError(t, st.Pool().QueryRow(ctx, "SELECT token_hash FROM password_resets WHERE id = $1", r.ID).Scan(&stored))
+	require.Equal(t, r.TokenHash[:], stored)
+}
+
+// TestErrorTextHoldsNoSecret makes the database refuse a token hash and a
+// user and checks that the error text names neither the hash nor the
+// password hash.
+func TestErrorTextHoldsNoSecret(t *testing.T) {
+	st := newStore(t)
+	ctx := t.Context()
+	u := seedUser(t, st)
+	r := newReset(u, rand.Text())
+	require.NoError(t, st.CreateReset(ctx, r, nil))
+
+	dup := newReset(u, "")
+	dup.TokenHash = r.TokenHash
+	err := st.CreateReset(ctx, dup, nil)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), hex.EncodeToString(r.TokenHash[:]))
+	assert.Contains(t, err.Error(), "pgstore: create reset")
+
+	const pwHash = "$2a$10$secret.hash.never.in.errors"
+	err = st.CreateUser(ctx, reset.User{ID: u.ID, Email: "other@example.com", CreatedAt: base, UpdatedAt: base}, pwHash)
+	require.Error(t, err, "a duplicate id")
+	require.NotErrorIs(t, err, reset.ErrEmailTaken, "the id, not the email, is taken")
+	assert.NotContains(t, err.Error(), pwHash)
+}
+
+// TestTimes checks that times are kept to the millisecond and come back in
+// UTC, whatever location they were given in.
+func TestTimes(t *testing.T) {
+	st := newStore(t)
+	ctx := t.Context()
+	warsaw := time.FixedZone("CET", 3600)
+	created := time.Date(2026, 1, 15, 13, 0, 0, 123_456_789, warsaw)
+	u := reset.User{ID: newID("user_"), Email: "times@example.com", CreatedAt: created, UpdatedAt: created, LastSignInAt: created}
+	require.NoError(t, st.CreateUser(ctx, u, ""))
+
+	got, err := st.UserByID(ctx, u.ID)
+	require.NoError(t, err)
+	want := time.Date(2026, 1, 15, 12, 0, 0, 123_000_000, time.UTC)
+	for _, tm := range []time.Time{got.CreatedAt, got.UpdatedAt, got.LastSignInAt} {
+		assert.Equal(t, want, tm) // same instant, same location, no monotonic reading
+	}
+}
+
+func TestCreateResetUnknownUser(t *testing.T) {
+	st := newStore(t)
+	ghost := reset.User{ID: newID("user_"), Email: "ghost@example.com"}
+	r := newReset(ghost, rand.Text())
+	job := reset.Job{ID: newID("job_"), Kind: reset.JobEmail, UserID: ghost.ID, RunAt: base, CreatedAt: base}
+	require.ErrorIs(t, st.CreateReset(t.Context(), r, []reset.Job{job}), reset.ErrUserNotFound)
+	_, err := st.ResetByID(t.Context(), r.ID)
+	require.ErrorIs(t, err, reset.ErrResetNotFound)
+	jobs, err := st.ClaimJobs(t.Context(), base, time.Minute, 10)
+	require.NoError(t, err)
+	require.Empty(t, jobs)
+}
+
+// TestRedeemOtherUsersReset: a redemption naming another user than the
+// reset's changes nothing.
+func TestRedeemOtherUsersReset(t *testing.T) {
+	st := newStore(t)
+	ctx := t.Context()
+	owner, other := seedUser(t, st), seedUser(t, st)
+	r := newReset(owner, rand.Text())
+	require.NoError(t, st.CreateReset(ctx, r, nil))
+
+	_, err := st.RedeemReset(ctx, reset.Redemption{ResetID: r.ID, UserID: other.ID, PasswordHash: "$2a$10$new", Now: base})
+	require.ErrorIs(t, err, reset.ErrInvalidToken)
+	h, err := st.PasswordHash(ctx, other.ID)
+	require.NoError(t, err)
+	require.Equal(t, "$2a$10$seeded", h)
+	got, err := st.ResetByID(ctx, r.ID)
+	require.NoError(t, err)
+	require.NoError(t, got.Status(base), "the reset was spent")
+}
+
+// TestHotPathsUseIndexes checks that the lookups the contract calls hot
+// paths have an index to use (sequential scans are switched off so that
+// the plan shows whether one exists, whatever the table sizes).
+func TestHotPathsUseIndexes(t *testing.T) {
+	st := newStore(t)
+	ctx := t.Context()
+	tx, err := st.Pool().Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, "SET LOCAL enable_seqscan = off")
+	require.NoError(t, err)
+
+	for _, c := range []struct{ query, index string }{
+		{`SELECT id FROM users WHERE email_key = 'a@example.com'`, "users_email_key"},
+		{`SELECT id FROM password_resets WHERE token_hash = '\x00'`, "password_resets_token_hash_key"},
+		{`SELECT id FROM sessions WHERE token_hash = '\x00'`, "sessions_token_hash_key"},
+		{`SELECT id FROM sessions WHERE user_id = 'u' ORDER BY id LIMIT 10`, "sessions_user_id_idx"},
+		{`SELECT id FROM password_resets WHERE user_id = 'u' AND used_at IS NULL`, "password_resets_user_id_idx"},
+		{`SELECT count(*) FROM rate_limits WHERE key = 'k' AND at > now()`, "rate_limits_key_at_idx"},
+		{`SELECT id FROM jobs WHERE finished_at IS NULL AND failed_at IS NULL AND run_at <= now() ORDER BY run_at LIMIT 10`, "jobs_due_idx"},
+	} {
+		rows, err := tx.Query(ctx, "EXPLAIN "+c.query)
+		require.NoError(t, err)
+		plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		assert.Contains(t, strings.Join(plan, "\n"), c.index, c.query)
+	}
+}
+
+func TestOpen(t *testing.T) {
+	url := testURL(t)
+	schema := schemaName()
+	dropSchemaOnCleanup(t, schema)
+	st, err := pgstore.Open(t.Context(), url, pgstore.WithSchema(schema))
+	require.NoError(t, err)
+	require.NoError(t, st.Migrate(t.Context()))
+	seedUser(t, st)
+	st.Close()
+	require.Error(t, st.Pool().Ping(t.Context()), "Close left the pool Open made open")
+
+	_, err = pgstore.Open(t.Context(), "postgres://user:hunter2-secret@127.0.0.1:notaport/db")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "hunter2-secret")
+}
+
+func TestCloseLeavesCallersPool(t *testing.T) {
+	pool := newPool(t, freshSchema(t))
+	st, err := pgstore.New(t.Context(), pool)
+	require.NoError(t, err)
+	st.Close()
+	require.NoError(t, pool.Ping(t.Context()))
+
+	_, err = pgstore.New(t.Context(), nil)
+	require.Error(t, err)
+}
+
+// The tests below run two instances, each with its own pool, on one schema:
+// what the contract's "several processes sharing one database" asks.
+
+func TestTwoPoolsAllowRequest(t *testing.T) {
+	a := newStore(t)
+	var schema string
+	require.NoError(t, a.Pool().QueryRow(t.Context(), "SELECT current_schema()").Scan(&schema))
+	b := newStoreIn(t, schema)
+
+	const n, limit = 40, 7
+	oks := make([]bool, n)
+	errs := make([]error, n)
+	run(n, func(i int) {
+		st := a
+		if i%2 == 1 {
+			st = b
+		}
+		oks[i], _, errs[i] = st.AllowRequest(t.Context(), "key", base, time.Hour, limit)
+	})
+	allowed := 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		if oks[i] {
+			allowed++
+		}
+	}
+	require.Equal(t, limit, allowed)
+}
+
+func TestTwoPoolsClaimJobs(t *testing.T) {
+	a := newStore(t)
+	var schema string
+	require.NoError(t, a.Pool().QueryRow(t.Context(), "SELECT current_schema()").Scan(&schema))
+	b := newStoreIn(t, schema)
+	u := seedUser(t, a)
+	const jobs = 60
+	var js []reset.Job
+	for i := range jobs {
+		js = append(js, reset.Job{ID: newID("job_"), Kind: reset.JobEmail, UserID: u.ID, Payload: []byte{byte(i)},
+			RunAt: base.Add(-time.Duration(i) * time.Second), CreatedAt: base.Add(-time.Hour)})
+	}
+	require.NoError(t, a.CreateReset(t.Context(), newReset(u, rand.Text()), js))
+
+	const claimers = 8
+	got := make([][]reset.Job, claimers)
+	errs := make([]error, claimers)
+	run(claimers, func(i int) {
+		st := a
+		if i%2 == 1 {
+			st = b
+		}
+		got[i], errs[i] = st.ClaimJobs(t.Context(), base, time.Minute, 10)
+	})
+	seen := map[string]bool{}
+	for i := range claimers {
+		require.NoError(t, errs[i])
+		for _, j := range got[i] {
+			require.False(t, seen[j.ID], "job %s claimed twice", j.ID)
+			seen[j.ID] = true
+		}
+	}
+	require.Len(t, seen, jobs)
+}
+
+func TestTwoPoolsRedeemReset(t *testing.T) {
+	a := newStore(t)
+	var schema string
+	require.NoError(t, a.Pool().QueryRow(t.Context(), "SELECT current_schema()").Scan(&schema))
+	b := newStoreIn(t, schema)
+	u := seedUser(t, a)
+	r := newReset(u, rand.Text())
+	require.NoError(t, a.CreateReset(t.Context(), r, nil))
+
+	const n = 50
+	errs := make([]error, n)
+	run(n, func(i int) {
+		st := a
+		if i%2 == 1 {
+			st = b
+		}
+		_, errs[i] = st.RedeemReset(t.Context(), reset.Redemption{ResetID: r.ID, UserID: u.ID, PasswordHash: "$2a$10$new", Now: base.Add(time.Minute)})
+	})
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, reset.ErrInvalidToken):
+			t.Errorf("a losing redemption: %v, want ErrInvalidToken", err)
+		}
+	}
+	require.Equal(t, 1, won)
+}
+
+// run runs fn(i) for i in [0, n) in n goroutines released at once.
+func run(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+}
