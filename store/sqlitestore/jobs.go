@@ -1,0 +1,174 @@
+package sqlitestore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/passreset/passreset/reset"
+)
+
+const (
+	// One statement, so check and record are one atomic step: ?1 key, ?2
+	// now, ?3 now-window, ?4 limit.
+	qAllowRequest = `INSERT INTO rate_limits (key, at) SELECT ?1, ?2
+	WHERE (SELECT count(*) FROM rate_limits WHERE key = ?1 AND at > ?3 AND at <= ?2) < ?4`
+	qOldestRequest = `SELECT min(at) FROM rate_limits WHERE key = ? AND at > ? AND at <= ?`
+
+	// ?1 now, ?2 now+lease, ?3 max. A lease ending exactly at now has ended.
+	qClaimJobs = `UPDATE jobs SET claimed_until = ?2, attempts = attempts + 1
+	WHERE id IN (
+		SELECT id FROM jobs
+		WHERE finished_at IS NULL AND failed_at IS NULL AND run_at <= ?1
+			AND (claimed_until IS NULL OR claimed_until <= ?1)
+		ORDER BY run_at, id LIMIT ?3)
+	RETURNING id, kind, user_id, payload, attempts, run_at, claimed_until, created_at`
+	qFinishJob = `UPDATE jobs SET finished_at = ?, payload = NULL, claimed_until = NULL
+	WHERE id = ? AND finished_at IS NULL`
+	qRetryJob = `UPDATE jobs SET run_at = ?, claimed_until = NULL, last_error = ?
+	WHERE id = ? AND finished_at IS NULL AND failed_at IS NULL`
+	qFailJob = `UPDATE jobs SET failed_at = ?, payload = NULL, claimed_until = NULL, last_error = ?
+	WHERE id = ? AND finished_at IS NULL AND failed_at IS NULL`
+
+	// ?1 is before; the bound is strict.
+	qPurgeResets = `DELETE FROM password_resets
+	WHERE expires_at < ?1 OR used_at < ?1 OR ended_at < ?1`
+	qPurgeRateLimits = `DELETE FROM rate_limits WHERE at < ?1`
+	qPurgeJobs       = `DELETE FROM jobs WHERE finished_at < ?1 OR failed_at < ?1`
+)
+
+// AllowRequest is a sliding-window rate limit over the requests recorded
+// under key in (now-window, now]: with fewer than limit it records one at
+// now and returns true; otherwise it records nothing and returns false and
+// when the oldest counted request leaves the window. The check and the
+// record are one statement, so concurrent callers never exceed limit.
+func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, time.Time, error) {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	at, from := millis(now), millis(now.Add(-window))
+	res, err := p[sAllowRequest].ExecContext(ctx, key, at, from, limit)
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("sqlitestore: allow request: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("sqlitestore: allow request: %w", err)
+	}
+	if n == 1 {
+		return true, time.Time{}, nil
+	}
+	// Refused: the window holds limit requests or more. Reading the oldest
+	// of them needs no lock; rows in the window only come and go with
+	// other callers' requests and with Purge of rows older than the window.
+	var oldest sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, qOldestRequest, key, from, at).Scan(&oldest); err != nil {
+		return false, time.Time{}, fmt.Errorf("sqlitestore: allow request: %w", err)
+	}
+	if !oldest.Valid { // limit <= 0: nothing counted, nothing ever allowed
+		return false, now.Add(window), nil
+	}
+	return false, fromMillis(oldest.Int64).Add(window), nil
+}
+
+// ClaimJobs claims up to maxJobs due jobs in one statement: each gets
+// ClaimedUntil = now+lease and Attempts+1. They come back in the order they
+// are due (RunAt, then id).
+func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, maxJobs int) ([]reset.Job, error) {
+	if maxJobs <= 0 {
+		return nil, nil
+	}
+	rows, err := s.w.QueryContext(ctx, qClaimJobs, millis(now), millis(now.Add(lease)), maxJobs)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: claim jobs: %w", err)
+	}
+	defer rows.Close()
+	var jobs []reset.Job
+	for rows.Next() {
+		var (
+			j                     reset.Job
+			kind                  string
+			runAt, claim, created int64
+		)
+		if err := rows.Scan(&j.ID, &kind, &j.UserID, &j.Payload, &j.Attempts, &runAt, &claim, &created); err != nil {
+			return nil, fmt.Errorf("sqlitestore: claim jobs: %w", err)
+		}
+		j.Kind = reset.JobKind(kind)
+		j.RunAt, j.ClaimedUntil, j.CreatedAt = fromMillis(runAt), fromMillis(claim), fromMillis(created)
+		jobs = append(jobs, j)
+	}
+	// Close commits the claim; check its error, not only Next's.
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: claim jobs: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: claim jobs: %w", err)
+	}
+	// RETURNING yields rows in no particular order.
+	slices.SortFunc(jobs, func(a, b reset.Job) int {
+		return cmp.Or(a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
+	})
+	return jobs, nil
+}
+
+// FinishJob marks a job done and drops its payload. A job already finished,
+// or missing, is not an error.
+func (s *Store) FinishJob(ctx context.Context, id string, now time.Time) error {
+	if _, err := s.w.ExecContext(ctx, qFinishJob, millis(now), id); err != nil {
+		return fmt.Errorf("sqlitestore: finish job: %w", err)
+	}
+	return nil
+}
+
+// RetryJob releases a job's lease so that it is due again at runAt,
+// recording lastError. A missing, finished or failed job is left alone and
+// is not an error.
+func (s *Store) RetryJob(ctx context.Context, id string, runAt time.Time, lastError string) error {
+	if _, err := s.w.ExecContext(ctx, qRetryJob, millis(runAt), lastError, id); err != nil {
+		return fmt.Errorf("sqlitestore: retry job: %w", err)
+	}
+	return nil
+}
+
+// FailJob marks a job failed for good, dropping its payload and keeping
+// lastError. A missing, finished or already failed job is left alone and is
+// not an error.
+func (s *Store) FailJob(ctx context.Context, id string, now time.Time, lastError string) error {
+	if _, err := s.w.ExecContext(ctx, qFailJob, millis(now), lastError, id); err != nil {
+		return fmt.Errorf("sqlitestore: fail job: %w", err)
+	}
+	return nil
+}
+
+// Purge deletes, in one transaction, the resets that expired or were spent
+// or ended before before, the rate-limit records older than before, and the
+// jobs that finished or failed before before. It returns how many rows it
+// deleted. A row whose time equals before is kept.
+func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: purge: %w", err)
+	}
+	defer rollback(tx)
+	b := millis(before)
+	var total int64
+	for _, q := range []string{qPurgeResets, qPurgeRateLimits, qPurgeJobs} {
+		res, err := tx.ExecContext(ctx, q, b)
+		if err != nil {
+			return 0, fmt.Errorf("sqlitestore: purge: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("sqlitestore: purge: %w", err)
+		}
+		total += n
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlitestore: purge: %w", err)
+	}
+	return total, nil
+}

@@ -1,0 +1,237 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/passreset/passreset/reset"
+)
+
+const (
+	qResetByID = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at
+	FROM password_resets WHERE id = ?`
+	// The hash is the one asked for: no need to read it back.
+	qResetByTokenHash = `SELECT id, user_id, email, created_at, expires_at, used_at, ended_at
+	FROM password_resets WHERE token_hash = ?`
+	qEndResets = `UPDATE password_resets SET ended_at = ?
+	WHERE user_id = ? AND used_at IS NULL AND ended_at IS NULL`
+	qInsertReset = `INSERT INTO password_resets
+	(id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertJob = `INSERT INTO jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	// The conditional update that makes exactly one of concurrent
+	// redemptions win: ?1 is now.
+	qSpendReset = `UPDATE password_resets SET used_at = ?1
+	WHERE id = ?2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?1
+	RETURNING user_id`
+	qResetState  = `SELECT expires_at, used_at, ended_at FROM password_resets WHERE id = ?`
+	qSetPassword = `UPDATE users SET password_hash = ?, email_verified = 1, updated_at = ?
+	WHERE id = ? RETURNING ` + userCols
+	// ?1 is now: active sessions are neither revoked nor expired.
+	qRevokeUserSessions = `UPDATE sessions SET revoked_at = ?1
+	WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1`
+)
+
+// CreateReset stores r and jobs in one transaction, in which it first ends
+// every other unused reset of r.UserID at r.CreatedAt. Nothing is stored
+// when any part fails. A reset of a user this Store does not hold fails
+// with an error matching reset.ErrUserNotFound.
+func (s *Store) CreateReset(ctx context.Context, r reset.StoredReset, jobs []reset.Job) error {
+	err := s.createReset(ctx, r, jobs)
+	switch {
+	case err == nil:
+		return nil
+	case isForeignKey(err):
+		return fmt.Errorf("sqlitestore: create reset: %w", reset.ErrUserNotFound)
+	}
+	return fmt.Errorf("sqlitestore: create reset: %w", err)
+}
+
+func (s *Store) createReset(ctx context.Context, r reset.StoredReset, jobs []reset.Job) error {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer rollback(tx)
+	// A write first: the transaction holds the write lock from its start.
+	if _, err := tx.StmtContext(ctx, p[sEndResets]).ExecContext(ctx, millis(r.CreatedAt), r.UserID); err != nil {
+		return err
+	}
+	h := r.TokenHash
+	if _, err := tx.StmtContext(ctx, p[sInsertReset]).ExecContext(ctx,
+		r.ID, r.UserID, r.Email, h[:], millis(r.CreatedAt), millis(r.ExpiresAt),
+		nullMillis(r.UsedAt), nullMillis(r.EndedAt)); err != nil {
+		return err
+	}
+	if err := insertJobs(ctx, tx, p, jobs); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// ResetByID returns the reset with this id, whatever its state, or
+// reset.ErrResetNotFound.
+func (s *Store) ResetByID(ctx context.Context, id string) (reset.StoredReset, error) {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return reset.StoredReset{}, err
+	}
+	var v resetRow // one allocation for every destination
+	err = p[sResetByID].QueryRowContext(ctx, id).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
+		(*hash32)(&v.r.TokenHash), &v.created, &v.expires, &v.used, &v.ended)
+	if err != nil {
+		return reset.StoredReset{}, resetErr("reset by id", err)
+	}
+	return v.reset(), nil
+}
+
+// ResetByTokenHash returns the reset whose token hashes to h, whatever its
+// state, or reset.ErrResetNotFound: one indexed lookup.
+func (s *Store) ResetByTokenHash(ctx context.Context, h reset.TokenHash) (reset.StoredReset, error) {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return reset.StoredReset{}, err
+	}
+	v := resetRow{r: reset.StoredReset{TokenHash: h}}
+	err = p[sResetByTokenHash].QueryRowContext(ctx, v.r.TokenHash[:]).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
+		&v.created, &v.expires, &v.used, &v.ended)
+	if err != nil {
+		return reset.StoredReset{}, resetErr("reset by token hash", err)
+	}
+	return v.reset(), nil
+}
+
+// resetRow gathers the scan destinations of a reset, so that they escape
+// to the heap as one allocation rather than one each.
+type resetRow struct {
+	r                reset.StoredReset
+	created, expires int64
+	used, ended      sql.NullInt64
+}
+
+func (v *resetRow) reset() reset.StoredReset {
+	v.r.CreatedAt, v.r.ExpiresAt = fromMillis(v.created), fromMillis(v.expires)
+	v.r.UsedAt, v.r.EndedAt = fromNullMillis(v.used), fromNullMillis(v.ended)
+	return v.r
+}
+
+func resetErr(op string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return reset.ErrResetNotFound
+	}
+	return fmt.Errorf("sqlitestore: %s: %w", op, err)
+}
+
+// RedeemReset spends the reset, sets the user's password hash, marks the
+// email verified, revokes the user's active sessions and inserts r.Jobs, in
+// one transaction that begins with the conditional update spending the
+// token: of concurrent callers exactly one wins. It returns
+// reset.ErrTokenExpired, reset.ErrInvalidToken (spent or ended, or the reset
+// belongs to a user other than r.UserID) or reset.ErrResetNotFound when the
+// reset cannot be spent, and keeps nothing when any step fails.
+func (s *Store) RedeemReset(ctx context.Context, r reset.Redemption) (reset.Redeemed, error) {
+	out, err := s.redeemReset(ctx, r)
+	switch {
+	case err == nil:
+		return out, nil
+	case errors.Is(err, reset.ErrTokenExpired), errors.Is(err, reset.ErrInvalidToken),
+		errors.Is(err, reset.ErrResetNotFound), errors.Is(err, reset.ErrUserNotFound):
+		return reset.Redeemed{}, err
+	}
+	return reset.Redeemed{}, fmt.Errorf("sqlitestore: redeem reset: %w", err)
+}
+
+func (s *Store) redeemReset(ctx context.Context, r reset.Redemption) (reset.Redeemed, error) {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return reset.Redeemed{}, err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return reset.Redeemed{}, err
+	}
+	defer rollback(tx)
+
+	now := millis(r.Now)
+	var userID string
+	err = tx.StmtContext(ctx, p[sSpendReset]).QueryRowContext(ctx, now, r.ResetID).Scan(&userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return reset.Redeemed{}, whyNotSpent(ctx, tx, r.ResetID, now)
+	}
+	if err != nil {
+		return reset.Redeemed{}, err
+	}
+	if r.UserID != "" && r.UserID != userID {
+		return reset.Redeemed{}, reset.ErrInvalidToken // rolled back
+	}
+
+	var out reset.Redeemed
+	out.User, err = scanUser(tx.StmtContext(ctx, p[sSetPassword]).QueryRowContext(ctx, r.PasswordHash, now, userID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return reset.Redeemed{}, reset.ErrUserNotFound
+	}
+	if err != nil {
+		return reset.Redeemed{}, err
+	}
+	res, err := tx.StmtContext(ctx, p[sRevokeUserSessions]).ExecContext(ctx, now, userID)
+	if err != nil {
+		return reset.Redeemed{}, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return reset.Redeemed{}, err
+	}
+	out.SessionsRevoked = int(n)
+	if err := insertJobs(ctx, tx, p, r.Jobs); err != nil {
+		return reset.Redeemed{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return reset.Redeemed{}, err
+	}
+	return out, nil
+}
+
+// whyNotSpent tells, inside the transaction whose conditional update
+// matched nothing, why the reset could not be spent, judging it as
+// reset.StoredReset.Status does at the stored precision.
+func whyNotSpent(ctx context.Context, tx *sql.Tx, id string, now int64) error {
+	var (
+		expires     int64
+		used, ended sql.NullInt64
+	)
+	err := tx.QueryRowContext(ctx, qResetState, id).Scan(&expires, &used, &ended)
+	if errors.Is(err, sql.ErrNoRows) {
+		return reset.ErrResetNotFound
+	}
+	if err != nil {
+		return err
+	}
+	r := reset.StoredReset{ExpiresAt: fromMillis(expires), UsedAt: fromNullMillis(used), EndedAt: fromNullMillis(ended)}
+	if err := r.Status(fromMillis(now)); err != nil {
+		return err
+	}
+	return reset.ErrInvalidToken // not reached: the update would have matched
+}
+
+// insertJobs inserts jobs inside tx. A job id already taken fails the
+// insert, and with it the transaction.
+func insertJobs(ctx context.Context, tx *sql.Tx, p *statements, jobs []reset.Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	ins := tx.StmtContext(ctx, p[sInsertJob])
+	for _, j := range jobs {
+		if _, err := ins.ExecContext(ctx, j.ID, string(j.Kind), j.UserID, j.Payload, j.Attempts,
+			millis(j.RunAt), nullMillis(j.ClaimedUntil), millis(j.CreatedAt)); err != nil {
+			return fmt.Errorf("insert job: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,233 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/passreset/passreset/session"
+)
+
+const sessionCols = `id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address`
+
+const (
+	qSessionByID        = `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`
+	qSessionByTokenHash = `SELECT ` + sessionCols + ` FROM sessions WHERE token_hash = ?`
+	qInsertSession      = `INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at,
+	expires_at, revoked_at, user_agent, ip_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qTouchSession  = `UPDATE sessions SET last_seen_at = ? WHERE id = ?`
+	qRotateSession = `UPDATE sessions SET token_hash = ?, last_seen_at = ?
+	WHERE id = ? AND token_hash = ? AND revoked_at IS NULL`
+	// Revoking twice keeps the first time and still counts the row as found.
+	qRevokeSession = `UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`
+	// ?1 is before; the bound is strict.
+	qPurgeSessions = `DELETE FROM sessions WHERE expires_at < ?1 OR revoked_at < ?1`
+)
+
+// qListSessions holds the eight forms of the ListSessions query, indexed by
+// listForm.
+var qListSessions = func() (qs [8]string) {
+	for i := range qs {
+		q := `SELECT ` + sessionCols + ` FROM sessions WHERE user_id = ?`
+		if i&listBefore != 0 {
+			q += ` AND id < ?`
+		}
+		if i&listAfter != 0 {
+			q += ` AND id > ?`
+		}
+		if i&listDesc != 0 {
+			q += ` ORDER BY id DESC LIMIT ?`
+		} else {
+			q += ` ORDER BY id LIMIT ?`
+		}
+		qs[i] = q
+	}
+	return qs
+}()
+
+const (
+	listBefore = 1 << iota
+	listAfter
+	listDesc
+)
+
+// CreateSession inserts sess, findable by h.
+func (s *Store) CreateSession(ctx context.Context, sess session.Session, h session.TokenHash) error {
+	_, err := s.w.ExecContext(ctx, qInsertSession, sess.ID, sess.UserID, h[:],
+		millis(sess.CreatedAt), millis(sess.LastSeenAt), millis(sess.ExpiresAt),
+		nullMillis(sess.RevokedAt), sess.UserAgent, sess.IPAddress)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: create session: %w", err)
+	}
+	return nil
+}
+
+// SessionByTokenHash returns the session whose current token hashes to h,
+// revoked or expired alike, or session.ErrNotFound: one indexed lookup.
+func (s *Store) SessionByTokenHash(ctx context.Context, h session.TokenHash) (session.Session, error) {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return session.Session{}, err
+	}
+	sess, err := scanSession(p[sSessionByTokenHash].QueryRowContext(ctx, h[:]))
+	return sess, sessionErr("session by token hash", err)
+}
+
+// SessionByID returns the session with this id, or session.ErrNotFound.
+func (s *Store) SessionByID(ctx context.Context, id string) (session.Session, error) {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return session.Session{}, err
+	}
+	sess, err := scanSession(p[sSessionByID].QueryRowContext(ctx, id))
+	return sess, sessionErr("session by id", err)
+}
+
+// TouchSession sets the session's LastSeenAt to at, or returns
+// session.ErrNotFound.
+func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return err
+	}
+	return oneRow(ctx, "touch session", p[sTouchSession], millis(at), id)
+}
+
+// RotateSessionToken replaces the session's token hash oldHash with newHash
+// and sets LastSeenAt to at, in one conditional update that matches only
+// while oldHash is the current hash and the session is not revoked: of concurrent
+// rotations exactly one wins, the others get session.ErrNotFound.
+func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newHash session.TokenHash, at time.Time) error {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return err
+	}
+	return oneRow(ctx, "rotate session token", p[sRotateSession], newHash[:], millis(at), id, oldHash[:])
+}
+
+// RevokeSession sets RevokedAt to at unless the session is already revoked,
+// or returns session.ErrNotFound.
+func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time) error {
+	res, err := s.w.ExecContext(ctx, qRevokeSession, millis(at), id)
+	return rowFound("revoke session", res, err)
+}
+
+// RevokeUserSessions revokes every active (neither revoked nor expired at
+// at) session of the user at at, and returns how many it revoked.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, qRevokeUserSessions, millis(at), userID)
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: revoke user sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: revoke user sessions: %w", err)
+	}
+	return int(n), nil
+}
+
+// ListSessions returns a page of the user's sessions, revoked and expired
+// ones included, ordered by id: the p.Limit (10 when <= 0) lowest ids that
+// match p.Before and p.After, or the highest, newest first, when p.Desc.
+func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListParams) ([]session.Session, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	form := 0
+	args := make([]any, 1, 4)
+	args[0] = userID
+	if p.Before != "" {
+		form |= listBefore
+		args = append(args, p.Before)
+	}
+	if p.After != "" {
+		form |= listAfter
+		args = append(args, p.After)
+	}
+	if p.Desc {
+		form |= listDesc
+	}
+	args = append(args, limit)
+	rows, err := s.r.QueryContext(ctx, qListSessions[form], args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
+	}
+	defer rows.Close()
+	out := make([]session.Session, 0, min(limit, 16))
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
+	}
+	return out, nil
+}
+
+// PurgeSessions deletes the sessions that expired or were revoked before
+// before (a time equal to before is kept), and returns how many.
+func (s *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, qPurgeSessions, millis(before))
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: purge sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: purge sessions: %w", err)
+	}
+	return n, nil
+}
+
+// scanSession reads the columns of sessionCols.
+func scanSession(sc scanner) (session.Session, error) {
+	// One allocation for every destination, rather than one each.
+	var v struct {
+		s                      session.Session
+		created, seen, expires int64
+		revoked                sql.NullInt64
+	}
+	err := sc.Scan(&v.s.ID, &v.s.UserID, &v.created, &v.seen, &v.expires, &v.revoked, &v.s.UserAgent, &v.s.IPAddress)
+	if err != nil {
+		return session.Session{}, err
+	}
+	v.s.CreatedAt, v.s.LastSeenAt, v.s.ExpiresAt = fromMillis(v.created), fromMillis(v.seen), fromMillis(v.expires)
+	v.s.RevokedAt = fromNullMillis(v.revoked)
+	return v.s, nil
+}
+
+func sessionErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return session.ErrNotFound
+	}
+	return fmt.Errorf("sqlitestore: %s: %w", op, err)
+}
+
+// oneRow runs an update that must match one session.
+func oneRow(ctx context.Context, op string, st *sql.Stmt, args ...any) error {
+	res, err := st.ExecContext(ctx, args...)
+	return rowFound(op, res, err)
+}
+
+// rowFound turns an update that matched no row into session.ErrNotFound.
+func rowFound(op string, res sql.Result, err error) error {
+	if err != nil {
+		return fmt.Errorf("sqlitestore: %s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlitestore: %s: %w", op, err)
+	}
+	if n == 0 {
+		return session.ErrNotFound
+	}
+	return nil
+}

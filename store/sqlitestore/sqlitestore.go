@@ -1,0 +1,332 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	// The driver: importing this package registers "sqlite3". Postgres
+	// users never import this package, so they never compile cgo SQLite.
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/session"
+)
+
+var (
+	_ reset.Store          = (*Store)(nil)
+	_ reset.UserCreator    = (*Store)(nil)
+	_ reset.SignInRecorder = (*Store)(nil)
+	_ session.Store        = (*Store)(nil)
+)
+
+// DefaultBusyTimeout is how long a connection waits for another writer
+// (in this process or another) before giving up with SQLITE_BUSY.
+const DefaultBusyTimeout = 5 * time.Second
+
+// Store keeps users, password resets, sessions, rate-limit records and jobs
+// in one SQLite database. It implements reset.Store, reset.UserCreator,
+// reset.SignInRecorder and session.Store, and is safe for concurrent use by
+// goroutines and by several processes sharing the file.
+type Store struct {
+	w   *sql.DB // writes and transactions
+	r   *sql.DB // reads outside transactions; w itself when built by New
+	own bool    // Close closes w and r (Open opened them)
+
+	stmts  atomic.Pointer[statements] // prepared on first use
+	mu     sync.Mutex                 // guards preparing and closing
+	closed bool                       // guarded by mu
+}
+
+// errClosed: the statements cannot be prepared once the Store is closed.
+var errClosed = errors.New("sqlitestore: store is closed")
+
+// Option changes a setting of Open or DSN.
+type Option func(*config)
+
+type config struct {
+	synchronous string
+	busyTimeout time.Duration
+}
+
+// WithSynchronousNormal sets PRAGMA synchronous=NORMAL instead of the
+// default FULL. In WAL mode NORMAL never corrupts the database, but a
+// transaction committed just before a power loss or OS crash may be rolled
+// back on recovery: a spent token could come back. It makes commits faster
+// by not syncing the WAL on every commit.
+func WithSynchronousNormal() Option {
+	return func(c *config) { c.synchronous = "NORMAL" }
+}
+
+// WithBusyTimeout sets how long a connection waits for the write lock held
+// by another connection before failing with SQLITE_BUSY. The default is
+// DefaultBusyTimeout; it is kept to milliseconds.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(c *config) { c.busyTimeout = max(d, 0) }
+}
+
+// DSN returns the data source name that Open uses for path: a file: URI
+// for the "sqlite3" driver (github.com/mattn/go-sqlite3) whose parameters
+// the driver applies to every connection it opens:
+//
+//	_journal_mode=WAL     readers never block the writer, nor it them
+//	_busy_timeout=5000    wait up to 5 s for another writer (WithBusyTimeout)
+//	_foreign_keys=on      enforce password_resets.user_id -> users.id
+//	_synchronous=FULL     sync the WAL on every commit (WithSynchronousNormal)
+//	_txlock=immediate     every transaction starts with BEGIN IMMEDIATE
+//
+// Use it to open the handle you give New:
+//
+//	db, err := sql.Open("sqlite3", sqlitestore.DSN("app.db"))
+func DSN(path string, opts ...Option) string {
+	c := config{synchronous: "FULL", busyTimeout: DefaultBusyTimeout}
+	for _, o := range opts {
+		o(&c)
+	}
+	// Escape the path so that '?', '#' and '%' in it stay part of the name.
+	return "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_journal_mode=WAL" +
+		"&_busy_timeout=" + strconv.FormatInt(c.busyTimeout.Milliseconds(), 10) +
+		"&_foreign_keys=on" +
+		"&_synchronous=" + c.synchronous +
+		"&_txlock=immediate"
+}
+
+// Open opens (creating it if need be) the SQLite database file at path with
+// the settings DSN describes, and returns a Store over it. It applies the
+// connection settings and nothing else: it does not create or change the
+// schema; call Migrate before first use.
+//
+// Open keeps two pools on the file: one connection for writes, so that the
+// writes of this process queue in Go instead of spinning on SQLite's lock,
+// and several for reads, which WAL lets run beside the writer. Other
+// processes may open the same file; they wait for each other's writes up to
+// the busy timeout.
+//
+// path must name a file: an in-memory database (":memory:") would be a
+// different, empty database on each connection.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	if path == "" || path == ":memory:" {
+		return nil, fmt.Errorf("sqlitestore: open: %q is not a file path", path)
+	}
+	dsn := DSN(path, opts...)
+	w, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	// The first connection creates the file and switches it to WAL before
+	// any reader opens it.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+	}
+	r, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return &Store{w: w, r: r, own: true}, nil
+}
+
+// New returns a Store over db, a handle of the "sqlite3" driver
+// (github.com/mattn/go-sqlite3) that the caller opened and keeps: Close
+// does not close it. db should be opened with the settings DSN puts in its
+// URI, which the driver then applies to every connection of the pool:
+// journal_mode=WAL, a busy_timeout, foreign_keys=on and _txlock=immediate
+// (synchronous=FULL unless you accept losing the last commits on power
+// loss). Without WAL, readers and the writer block each other; without a
+// busy timeout, concurrent writers fail with SQLITE_BUSY at once.
+//
+// New does not touch the database; call Migrate before first use.
+func New(db *sql.DB) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlitestore: New: nil *sql.DB")
+	}
+	if _, ok := db.Driver().(*sqlite3.SQLiteDriver); !ok {
+		return nil, fmt.Errorf("sqlitestore: New: driver %T is not github.com/mattn/go-sqlite3", db.Driver())
+	}
+	return &Store{w: db, r: db}, nil
+}
+
+// Close releases the prepared statements and, when the Store was made by
+// Open, closes the database. A Store made by New leaves its *sql.DB open.
+// Closing twice is not an error. Do not use the Store after Close.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if p := s.stmts.Swap(nil); p != nil {
+		errs = append(errs, p.close())
+	}
+	if s.own {
+		errs = append(errs, s.r.Close(), s.w.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlitestore: close: %w", err)
+	}
+	return nil
+}
+
+// stmt names a prepared statement.
+type stmt int
+
+// The prepared statements: the hot read paths, and the fixed steps of the
+// write paths.
+const (
+	// on the read pool
+	sUserByID stmt = iota
+	sUserByEmail
+	sPasswordHash
+	sResetByID
+	sResetByTokenHash
+	sSessionByID
+	sSessionByTokenHash
+	// on the write pool; the first six run inside transactions (Tx.StmtContext)
+	sEndResets
+	sInsertReset
+	sInsertJob
+	sSpendReset
+	sSetPassword
+	sRevokeUserSessions
+	sTouchSession
+	sRotateSession
+	sAllowRequest
+	numStmts
+
+	numReadStmts = sEndResets // statements below this one read
+)
+
+var stmtText = [numStmts]string{
+	sUserByID:           qUserByID,
+	sUserByEmail:        qUserByEmail,
+	sPasswordHash:       qPasswordHash,
+	sResetByID:          qResetByID,
+	sResetByTokenHash:   qResetByTokenHash,
+	sSessionByID:        qSessionByID,
+	sSessionByTokenHash: qSessionByTokenHash,
+	sEndResets:          qEndResets,
+	sInsertReset:        qInsertReset,
+	sInsertJob:          qInsertJob,
+	sSpendReset:         qSpendReset,
+	sSetPassword:        qSetPassword,
+	sRevokeUserSessions: qRevokeUserSessions,
+	sTouchSession:       qTouchSession,
+	sRotateSession:      qRotateSession,
+	sAllowRequest:       qAllowRequest,
+}
+
+// statements are prepared once per Store, reads on the read pool and
+// writes on the write pool; database/sql re-prepares them on each new
+// connection of a pool as needed.
+type statements [numStmts]*sql.Stmt
+
+// prepared returns the statements, preparing them on first use: SQLite
+// cannot prepare a statement on a table that does not exist yet, so New and
+// Open, which run before Migrate, cannot.
+func (s *Store) prepared(ctx context.Context) (*statements, error) {
+	if p := s.stmts.Load(); p != nil {
+		return p, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.stmts.Load(); p != nil {
+		return p, nil
+	}
+	if s.closed {
+		return nil, errClosed
+	}
+	p := new(statements)
+	for i, text := range stmtText {
+		db := s.w
+		if stmt(i) < numReadStmts {
+			db = s.r
+		}
+		st, err := db.PrepareContext(ctx, text)
+		if err != nil {
+			_ = p.close()
+			return nil, fmt.Errorf("sqlitestore: prepare statements (has Migrate run?): %w", err)
+		}
+		p[i] = st
+	}
+	s.stmts.Store(p)
+	return p, nil
+}
+
+func (p *statements) close() error {
+	var errs []error
+	for _, st := range p {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// millis is how every time is stored: unix milliseconds, UTC.
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// nullMillis stores a zero time as NULL.
+func nullMillis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func fromNullMillis(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(n.Int64).UTC()
+}
+
+// hash32 scans a 32-byte BLOB straight into a token hash, without the
+// intermediate copy database/sql makes for a *[]byte.
+type hash32 [32]byte
+
+func (h *hash32) Scan(src any) error {
+	b, ok := src.([]byte)
+	if !ok || len(b) != len(h) {
+		return fmt.Errorf("token hash: want %d bytes, got %T of length %d", len(h), src, len(b))
+	}
+	copy(h[:], b)
+	return nil
+}
+
+// isForeignKey reports whether err is a FOREIGN KEY constraint violation.
+func isForeignKey(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintForeignKey
+}
+
+// isUnique reports whether err is a UNIQUE constraint violation (not a
+// PRIMARY KEY one, which SQLite reports with its own code).
+func isUnique(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique
+}
+
+// rollback ends a transaction that did not commit; after a Commit it is a
+// no-op.
+func rollback(tx *sql.Tx) { _ = tx.Rollback() }
