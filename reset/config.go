@@ -2,6 +2,7 @@ package reset
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"time"
@@ -143,10 +144,20 @@ type DispatchConfig struct {
 // Event is a notification of something that happened, shaped like a WorkOS
 // event. Data holds no secret: a PasswordReset without token or URL.
 type Event struct {
-	ID        string        `json:"id"`
-	Event     string        `json:"event"`
-	Data      PasswordReset `json:"data"`
-	CreatedAt time.Time     `json:"created_at"`
+	ID        string // "event_" + ULID
+	Event     string // EventPasswordResetCreated or EventPasswordResetSucceeded
+	Data      PasswordReset
+	CreatedAt time.Time
+}
+
+// MarshalJSON encodes e as a WorkOS event: id, event, data, created_at.
+func (e Event) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID        string        `json:"id"`
+		Event     string        `json:"event"`
+		Data      PasswordReset `json:"data"`
+		CreatedAt string        `json:"created_at"`
+	}{e.ID, e.Event, e.Data, FormatTime(e.CreatedAt)})
 }
 
 // Event names.

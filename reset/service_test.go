@@ -166,6 +166,8 @@ func TestCreatePasswordReset(t *testing.T) {
 	b, err := json.Marshal(f.events[0])
 	require.NoError(t, err)
 	require.NotContains(t, string(b), pr.Token)
+	require.Contains(t, string(b), `"created_at":"2026-01-15T12:00:00.000Z"`)
+	require.Contains(t, string(b), `"event":"password_reset.created"`)
 }
 
 func TestCreatePasswordResetErrors(t *testing.T) {

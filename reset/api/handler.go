@@ -204,9 +204,10 @@ func New(cfg Config) (*Handler, error) {
 		routeAuthenticate: h.authenticate,
 	}
 	h.mux = http.NewServeMux()
-	for pattern := range h.endpoints {
-		// The mux only finds the pattern; ServeHTTP runs the endpoint.
-		h.mux.Handle(pattern, http.NotFoundHandler())
+	for pattern, ep := range h.endpoints {
+		h.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.write(w, r, h.serve(r, pattern, ep))
+		}))
 	}
 	return h, nil
 }
@@ -218,35 +219,52 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("X-Request-ID", newRequestID())
 	hdr.Set("Cache-Control", "no-store")
-	wrote := false
+	tw := &trackingWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
 			h.log.ErrorContext(r.Context(), "api: panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			if !wrote {
-				h.write(w, r, serverError(nil))
+			if !tw.wrote {
+				h.write(tw, r, serverError(nil))
 			}
 		}
 	}()
-	rep := h.serve(r)
-	wrote = true
-	h.write(w, r, rep)
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		rep := unauthorized()
+		if _, ok := h.bearer(r); ok {
+			rep = h.noRoute(r)
+		}
+		h.write(tw, r, rep)
+		return
+	}
+	h.mux.ServeHTTP(tw, r)
 }
 
-// serve routes, authenticates, reads the body and runs the endpoint, with
-// idempotent replay around it.
-func (h *Handler) serve(r *http.Request) *reply {
+// trackingWriter records whether the answer has begun.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *trackingWriter) WriteHeader(status int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *trackingWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// serve authenticates, reads the body and runs the endpoint of pattern,
+// with idempotent replay around it.
+func (h *Handler) serve(r *http.Request, pattern string, ep endpoint) *reply {
 	ctx := r.Context()
-	_, pattern := h.mux.Handler(r)
 	keyHash, authed := h.bearer(r)
 	if pattern != routeAuthenticate && !authed {
 		return unauthorized()
-	}
-	ep, ok := h.endpoints[pattern]
-	if !ok {
-		return h.noRoute(r)
 	}
 	var body []byte
 	if r.Method == http.MethodPost {
@@ -286,8 +304,15 @@ func (h *Handler) serve(r *http.Request) *reply {
 	case replay != nil:
 		return replay
 	}
+	finished := false
+	defer func() {
+		if !finished { // the endpoint panicked: free the waiters
+			h.idem.finish(entry, serverError(nil))
+		}
+	}()
 	rep := ep(ctx, r, body)
 	h.idem.finish(entry, rep)
+	finished = true
 	return rep
 }
 

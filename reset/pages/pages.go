@@ -495,9 +495,10 @@ func setHeaders(hdr http.Header, csp string) {
 	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
 }
 
-// newNonce returns 128 random bits as base64 text.
+// newNonce returns 128 random bits as unpadded base64url text: characters
+// that html/template writes into an attribute unescaped.
 func newNonce() string {
 	var b [16]byte
 	rand.Read(b[:]) // crypto/rand.Read never fails
-	return base64.StdEncoding.EncodeToString(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -45,8 +45,12 @@ var defaults = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 //
 // Besides the five page templates (TemplateForgot and the rest), the set
 // defines "head" and "foot", which open and close every page; "style",
-// the CSS that "head" puts in a <style nonce="{{.Nonce}}"> element; and
-// "errors", the list of Page.Errors.
+// the CSS that "head" puts in a <style nonce="{{.Nonce}}"> element;
+// "host-style", empty, which "head" puts after "style" for a host to
+// define with CSS rules of its own; and "errors", the list of Page.Errors.
+// "head" reads .Title, .AppName and .Nonce, and "errors" reads .Errors, so
+// a host that adds pages of its own to the set can execute them with any
+// struct that has those fields.
 func DefaultTemplates() *template.Template {
 	return template.Must(defaults.Clone()) // Clone fails only once defaults was executed, which it never is
 }

@@ -1,0 +1,238 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/reset/api"
+	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store/memstore"
+)
+
+const (
+	apiKey      = "sk_test_primary_key"
+	otherKey    = "sk_test_rotated_key"
+	userEmail   = "marcelina.davis@example.com"
+	oldPassword = "correct horse battery"
+	newPassword = "a much better passphrase"
+)
+
+// clock is a settable clock shared by the Service, the Manager and the
+// Handler.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+// env is a Handler over a memstore with everything a test looks at.
+type env struct {
+	h     *api.Handler
+	svc   *reset.Service
+	sm    *session.Manager
+	store *memstore.Store
+	mail  *mailtest.Recorder
+	clock *clock
+	logs  *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// newEnv builds an env; mod may change the configurations before use.
+func newEnv(t testing.TB, mod ...func(*reset.Config, *api.Config)) *env {
+	t.Helper()
+	e := &env{
+		store: memstore.New(),
+		mail:  new(mailtest.Recorder),
+		clock: &clock{t: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)},
+		logs:  new(syncBuffer),
+	}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var err error
+	e.sm, err = session.New(session.Config{Store: e.store, Now: e.clock.Now, Logger: logger})
+	require.NoError(t, err)
+	rc := reset.Config{
+		Store:    e.store,
+		Mailer:   e.mail,
+		ResetURL: "https://app.example/reset-password",
+		Hasher:   reset.BcryptHasher{Cost: 4},
+		Now:      e.clock.Now,
+		Logger:   logger,
+	}
+	ac := api.Config{APIKeys: []string{apiKey, otherKey}, Logger: logger, Now: e.clock.Now}
+	for _, m := range mod {
+		m(&rc, &ac)
+	}
+	e.svc, err = reset.NewService(rc)
+	require.NoError(t, err)
+	ac.Service, ac.Sessions = e.svc, e.sm
+	e.h, err = api.New(ac)
+	require.NoError(t, err)
+	return e
+}
+
+// resp is an answer, with its body decoded.
+type resp struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+// req describes a request; the zero value of each field is the common
+// case.
+type req struct {
+	method, path string
+	body         any               // marshalled to JSON unless a string or []byte
+	key          *string           // the bearer key; nil means apiKey, "" none
+	header       map[string]string // extra headers
+}
+
+func (e *env) do(t testing.TB, r req) resp {
+	t.Helper()
+	var body io.Reader
+	switch b := r.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		require.NoError(t, err)
+		body = bytes.NewReader(j)
+	}
+	hr := httptest.NewRequestWithContext(t.Context(), r.method, r.path, body)
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	key := apiKey
+	if r.key != nil {
+		key = *r.key
+	}
+	if key != "" {
+		hr.Header.Set("Authorization", "Bearer "+key)
+	}
+	for k, v := range r.header {
+		hr.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, hr)
+	out := resp{status: w.Code, header: w.Header(), raw: w.Body.Bytes()}
+	require.Equal(t, "application/json", w.Header().Get("Content-Type"), "every answer is JSON: %s %s -> %d %s", r.method, r.path, w.Code, w.Body)
+	if r.method != http.MethodHead {
+		require.NoError(t, json.Unmarshal(out.raw, &out.body), "%s %s -> %d %s", r.method, r.path, w.Code, w.Body)
+	}
+	return out
+}
+
+func (e *env) get(t testing.TB, path string) resp {
+	t.Helper()
+	return e.do(t, req{method: http.MethodGet, path: path})
+}
+
+func (e *env) post(t testing.TB, path string, body any) resp {
+	t.Helper()
+	return e.do(t, req{method: http.MethodPost, path: path, body: body})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// discardMailer sends nothing.
+type discardMailer struct{}
+
+func (discardMailer) Send(context.Context, mail.Message) error { return nil }
+
+// createUser creates a user through the API and returns its id.
+func (e *env) createUser(t testing.TB, email string) string {
+	t.Helper()
+	r := e.post(t, "/user_management/users", map[string]any{"email": email, "password": oldPassword, "first_name": "Marcelina", "last_name": "Davis"})
+	require.Equal(t, http.StatusCreated, r.status, string(r.raw))
+	return r.body["id"].(string)
+}
+
+// createReset asks for a reset through the API and returns its id and
+// token.
+func (e *env) createReset(t testing.TB, email string) (id, token string) {
+	t.Helper()
+	r := e.post(t, "/user_management/password_reset", map[string]any{"email": email})
+	require.Equal(t, http.StatusCreated, r.status, string(r.raw))
+	return r.body["id"].(string), r.body["password_reset_token"].(string)
+}
+
+// signIn authenticates with a password through the API and returns the
+// answer's body.
+func (e *env) signIn(t testing.TB, email, password string) map[string]any {
+	t.Helper()
+	r := e.post(t, "/user_management/authenticate", map[string]any{
+		"client_id": "client_123", "client_secret": apiKey, "grant_type": "password",
+		"email": email, "password": password, "ip_address": "203.0.113.42", "user_agent": "Mozilla/5.0",
+	})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	return r.body
+}
+
+// refresh runs the refresh_token grant and returns the answer.
+func (e *env) refresh(t testing.TB, token string) resp {
+	t.Helper()
+	return e.post(t, "/user_management/authenticate", map[string]any{
+		"client_id": "client_123", "client_secret": apiKey, "grant_type": "refresh_token", "refresh_token": token,
+	})
+}
+
+// requireError checks an error answer: its status and its code (or, for
+// a {"message"} body, that message is all there is).
+func requireError(t testing.TB, r resp, status int, code string) {
+	t.Helper()
+	require.Equal(t, status, r.status, string(r.raw))
+	if code == "" {
+		require.Len(t, r.body, 1, string(r.raw))
+		require.NotEmpty(t, r.body["message"], string(r.raw))
+		return
+	}
+	require.Equal(t, code, r.body["code"], string(r.raw))
+	require.NotEmpty(t, r.body["message"], string(r.raw))
+}
+
+// requireResetError checks a 400 password_reset_error and returns its
+// inner codes.
+func requireResetError(t testing.TB, r resp) []string {
+	t.Helper()
+	requireError(t, r, http.StatusBadRequest, "password_reset_error")
+	errs, ok := r.body["errors"].([]any)
+	require.True(t, ok, string(r.raw))
+	var codes []string
+	for _, e := range errs {
+		m := e.(map[string]any)
+		require.NotEmpty(t, m["message"], string(r.raw))
+		codes = append(codes, m["code"].(string))
+	}
+	return codes
+}
