@@ -5,7 +5,7 @@
 //
 //	h, err := pages.New(pages.Config{Service: svc, SignInURL: "/sign-in"})
 //	if err != nil { ... }
-//	h.Register(mux) // GET and POST /forgot-password, GET and POST /reset-password
+//	h.Register(mux) // GET and POST /forgot-password and /reset-password
 //	defer h.Shutdown(ctx)
 //
 // # The pages

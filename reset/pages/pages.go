@@ -209,11 +209,15 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Register mounts the Handler on mux at ForgotPath and ResetPath, for every
-// method: the Handler answers GET, HEAD and POST, and 405 to the rest.
+// Register mounts the Handler on mux for GET (and so HEAD) and POST at
+// ForgotPath and ResetPath. These patterns are more specific than a host's
+// catch-all such as "GET /{path...}", so they sit beside it; mux answers
+// other methods with 405.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle(h.forgotPath, h)
-	mux.Handle(h.resetPath, h)
+	for _, p := range []string{h.forgotPath, h.resetPath} {
+		mux.Handle("GET "+p, h)
+		mux.Handle("POST "+p, h)
+	}
 }
 
 // ForgotPath returns the path of the "forgot password" page.
@@ -296,8 +300,8 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request, p *Page) 
 // that neither the answer nor its timing depends on whether the address has
 // an account, is rate limited, or the email fails.
 func (h *Handler) requestReset(ctx context.Context, email string) {
-	if !h.begin() {
-		h.log.WarnContext(ctx, "pages: password reset request dropped", "reason", "shutting down or too many in flight")
+	if reason := h.begin(); reason != "" {
+		h.log.WarnContext(ctx, "pages: password reset request dropped", "reason", reason)
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
@@ -325,18 +329,21 @@ func (h *Handler) requestReset(ctx context.Context, email string) {
 }
 
 // begin counts a background request in, unless the Handler is shut down or
-// has MaxPending in flight.
-func (h *Handler) begin() bool {
+// has MaxPending in flight, which it then returns as the reason.
+func (h *Handler) begin() (refused string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed || h.pending >= h.maxPending {
-		return false
+	switch {
+	case h.closed:
+		return "shut down"
+	case h.pending >= h.maxPending:
+		return "too many requests in flight"
 	}
 	if h.pending == 0 {
 		h.idle = make(chan struct{})
 	}
 	h.pending++
-	return true
+	return ""
 }
 
 // end counts a background request out.

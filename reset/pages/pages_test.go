@@ -333,8 +333,31 @@ func TestMethodNotAllowed(t *testing.T) {
 	f := newFixture(t, nil)
 	res := f.do(t, http.MethodPut, "/reset-password", nil)
 	require.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)
-	require.Equal(t, "GET, HEAD, POST", res.Header.Get("Allow"))
-	requireHeaders(t, res)
+
+	// Served directly, without Register's patterns.
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, httptest.NewRequest(http.MethodDelete, "/forgot-password", nil))
+	require.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+	require.Equal(t, "GET, HEAD, POST", rec.Header().Get("Allow"))
+	requireHeaders(t, rec.Result())
+	rec = httptest.NewRecorder()
+	f.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/elsewhere", nil))
+	require.Equal(t, http.StatusNotFound, rec.Code)
+}
+
+// TestRegisterBesideCatchAll mounts the pages on a mux that already has a
+// catch-all GET route.
+func TestRegisterBesideCatchAll(t *testing.T) {
+	f := newFixture(t, nil)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{path...}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	f.h.Register(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/forgot-password", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/other", nil))
+	require.Equal(t, http.StatusTeapot, rec.Code)
 }
 
 // TestResetLinkSurvivesGets checks that fetching the link, as mail scanners
@@ -539,7 +562,7 @@ func TestShutdownDropsNewRequests(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.StatusCode, "the page answers as always")
 	f.h.Wait()
 	require.Zero(t, f.mail.Len())
-	require.Contains(t, f.logs.String(), "request dropped")
+	require.Contains(t, f.logs.String(), `request dropped" reason="shut down"`)
 }
 
 func TestShutdownHonoursContext(t *testing.T) {
@@ -562,7 +585,7 @@ func TestMaxPending(t *testing.T) {
 	f.post(t, "/forgot-password", url.Values{"email": {email}})
 	res := f.post(t, "/forgot-password", url.Values{"email": {"other@example.com"}})
 	require.Equal(t, http.StatusOK, res.StatusCode)
-	require.Contains(t, f.logs.String(), "request dropped")
+	require.Contains(t, f.logs.String(), "too many requests in flight")
 	close(release)
 	f.h.Wait()
 }

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store/sqlitestore"
+)
+
+// testClock is the real time plus an offset that a test can move forward,
+// to make a reset link expire.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// syncBuffer is the server log, written by the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testApp is the webapp served on 127.0.0.1 over a SQLite file in a
+// temporary folder, with the dev mailbox, bcrypt cost 4 and a clock the
+// test moves.
+type testApp struct {
+	*httptest.Server
+	srv     *server
+	mailbox *mail.Dev
+	clock   *testClock
+	logs    *syncBuffer
+	dbDir   string
+}
+
+func startApp(t *testing.T) *testApp {
+	t.Helper()
+	a := &testApp{clock: new(testClock), logs: new(syncBuffer), dbDir: t.TempDir()}
+	ctx := t.Context()
+	st, err := sqlitestore.Open(ctx, filepath.Join(a.dbDir, "webapp.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	require.NoError(t, st.Migrate(ctx))
+
+	log := slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a.mailbox = mail.NewDev(log, 50)
+	a.Server = httptest.NewUnstartedServer(nil)
+	a.srv, err = newServer(config{
+		BaseURL:    "http://" + a.Listener.Addr().String(),
+		Store:      st,
+		Mailer:     a.mailbox,
+		DevMail:    a.mailbox,
+		Logger:     log,
+		BcryptCost: 4,
+		Now:        a.clock.Now,
+	})
+	require.NoError(t, err)
+	a.Config.Handler = a.srv
+	a.Start()
+	t.Cleanup(func() {
+		a.Close()
+		require.NoError(t, a.srv.pages.Shutdown(context.Background()))
+	})
+	return a
+}
+
+// createUser adds a user with a password.
+func (a *testApp) createUser(t *testing.T, email, password string) reset.User {
+	t.Helper()
+	u, err := a.srv.svc.CreateUser(t.Context(), reset.CreateUserParams{Email: email, Password: password})
+	require.NoError(t, err)
+	return u
+}
+
+// requireNoSecrets checks that none of secrets is in the server log or in
+// the database files.
+func (a *testApp) requireNoSecrets(t *testing.T, secrets ...string) {
+	t.Helper()
+	logs := a.logs.String()
+	require.NotEmpty(t, logs)
+	files, err := filepath.Glob(filepath.Join(a.dbDir, "*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, s := range secrets {
+		require.NotEmpty(t, s)
+		require.NotContains(t, logs, s, "the server log holds a secret")
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			require.False(t, bytes.Contains(b, []byte(s)), "%s holds a secret", filepath.Base(f))
+		}
+	}
+}

@@ -1,0 +1,266 @@
+// Command webapp is a small monolithic web app built on passreset: sign in,
+// sign out (here or everywhere), "forgot password", the reset page the
+// email's link opens, and a dev mailbox that shows the emails sent.
+//
+//	go run ./examples/webapp
+//
+// then open http://127.0.0.1:8080, sign in as the demo user whose password
+// is printed at start, and try "Forgot your password?": the email lands in
+// the dev mailbox at http://127.0.0.1:8080/dev/mail.
+//
+// Flags:
+//
+//	-addr host:port          where to listen (default 127.0.0.1:8080)
+//	-base-url URL            the site's address as browsers see it, for the
+//	                         link in the email (default http:// + -addr)
+//	-db path                 the SQLite file (default webapp.db in the
+//	                         working folder; created and migrated)
+//	-demo-user EMAIL[:PASS]  create this user at start unless it exists;
+//	                         without :PASS a password is generated and
+//	                         printed once; a given one is never printed;
+//	                         "" creates none (default demo@example.com)
+//	-dev-mail=false          turn the dev mailbox off (on by default)
+//	-bcrypt-cost N           the bcrypt cost of new passwords (default 12)
+//	-smtp host:port          send real mail through this SMTP server
+//	                         instead of the dev mailbox; with -smtp-tls
+//	                         starttls (default), implicit or none,
+//	                         -smtp-user, the password in the environment
+//	                         variable PASSRESET_SMTP_PASSWORD, and -from
+//
+// The session cookie is Secure: browsers accept Secure cookies on
+// http://127.0.0.1 and http://localhost, so plain http works there. On
+// another host, serve the app over https (behind a TLS-terminating proxy,
+// with -base-url https://...).
+//
+// The log has one line per request (method, path without the query,
+// status, duration) and one per event (reset created and redeemed, sign-in,
+// sign-out); never a token or a password.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store/sqlitestore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "webapp:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// options are the command line's settings.
+type options struct {
+	addr, baseURL, db             string
+	demoEmail, demoPass           string // demoPass "" means generate one
+	devMail                       bool
+	bcryptCost                    int
+	smtp, smtpTLS, smtpUser, from string
+}
+
+// parseFlags reads the command line.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("webapp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on")
+	fs.StringVar(&o.baseURL, "base-url", "", "the site's `URL` as browsers see it, for the link in the email (default http:// + -addr)")
+	fs.StringVar(&o.db, "db", "webapp.db", "the SQLite database `file`; created and migrated")
+	demo := fs.String("demo-user", "demo@example.com", "create this user at start unless it exists: `EMAIL` (a password is generated and printed once) or EMAIL:PASSWORD (never printed); \"\" for none")
+	fs.BoolVar(&o.devMail, "dev-mail", true, "keep sent emails in a dev mailbox at /dev/mail instead of sending them")
+	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "the bcrypt `cost` of new passwords, 4 to 31; lower only to make local tests faster")
+	fs.StringVar(&o.smtp, "smtp", "", "send real mail through the SMTP server at `host:port` (turns the dev mailbox off)")
+	fs.StringVar(&o.smtpTLS, "smtp-tls", "starttls", "SMTP connection security: starttls, implicit or none")
+	fs.StringVar(&o.smtpUser, "smtp-user", "", "SMTP user name; the password is read from $PASSRESET_SMTP_PASSWORD")
+	fs.StringVar(&o.from, "from", "", "sender address of the emails (default no-reply@ the base URL's host)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *demo != "" {
+		o.demoEmail, o.demoPass, _ = strings.Cut(*demo, ":")
+		if _, err := reset.NormalizeEmail(o.demoEmail); err != nil {
+			// Not quoted back: it may be a password typed in the wrong place.
+			return o, errors.New("-demo-user: want EMAIL or EMAIL:PASSWORD, and what comes before the first colon is not an email address")
+		}
+	}
+	if o.smtp != "" {
+		o.devMail = false
+		if _, _, err := net.SplitHostPort(o.smtp); err != nil {
+			return o, fmt.Errorf("-smtp: %w", err)
+		}
+	}
+	switch o.smtpTLS {
+	case "starttls", "implicit", "none":
+	default:
+		return o, fmt.Errorf("-smtp-tls: want starttls, implicit or none, got %q", o.smtpTLS)
+	}
+	return o, nil
+}
+
+// run starts the app and serves until ctx is done, then shuts down
+// gracefully. What a user needs to know goes to stdout; the log to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if o.baseURL == "" {
+		o.baseURL = "http://" + browserAddr(ln.Addr().(*net.TCPAddr))
+	}
+	o.baseURL = strings.TrimSuffix(o.baseURL, "/")
+
+	st, err := sqlitestore.Open(ctx, o.db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+
+	var mailer reset.Mailer
+	var devMail *mail.Dev
+	switch {
+	case o.smtp != "":
+		mode := map[string]mail.TLSMode{"starttls": mail.StartTLS, "implicit": mail.ImplicitTLS, "none": mail.Insecure}[o.smtpTLS]
+		mailer = &mail.SMTP{Addr: o.smtp, TLSMode: mode, Username: o.smtpUser, Password: os.Getenv("PASSRESET_SMTP_PASSWORD")}
+	default:
+		// Without the mailbox page the dev transport only logs each
+		// email's recipient and subject.
+		devMail = mail.NewDev(log, 100)
+		mailer = devMail
+		if !o.devMail {
+			devMail = nil
+		}
+	}
+
+	srv, err := newServer(config{BaseURL: o.baseURL, Store: st, Mailer: mailer, DevMail: devMail, From: o.from, Logger: log, BcryptCost: o.bcryptCost})
+	if err != nil {
+		return err
+	}
+
+	demoNote, err := createDemoUser(ctx, srv.svc, o)
+	if err != nil {
+		return err
+	}
+
+	// The dispatcher retries emails whose first attempt failed; the janitor
+	// purges spent resets and ended sessions. Both stop after the server.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	background.Go(func() { srv.svc.RunDispatcher(bgCtx) })
+	background.Go(func() { srv.svc.RunJanitor(bgCtx, time.Hour, 24*time.Hour) })
+
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	say := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
+	say("passreset webapp: listening on %s (database %s)", o.baseURL, o.db)
+	say("  open        %s/", o.baseURL)
+	if devMail != nil {
+		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+			log.Warn("the dev mailbox holds live reset links: it answers only requests from this machine", "addr", ln.Addr().String())
+		}
+		say("  dev mailbox %s/dev/mail: every email the app sends lands there, reset links included (-dev-mail=false turns it off; -smtp host:port sends real mail)", o.baseURL)
+	} else if o.smtp != "" {
+		say("  mail        sent through %s", o.smtp)
+	} else {
+		say("  mail        not delivered: the dev mailbox is off and there is no -smtp server")
+	}
+	if demoNote != "" {
+		say("  %s", demoNote)
+	}
+	say("Press Ctrl+C to stop.")
+	log.Info("started", "addr", ln.Addr().String(), "base_url", o.baseURL)
+
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		log.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = hs.Shutdown(shutdownCtx)
+		if perr := srv.pages.Shutdown(shutdownCtx); err == nil {
+			err = perr
+		}
+	}
+	stopBackground()
+	background.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("stopped")
+	return err
+}
+
+// browserAddr is the host:port a browser on this machine reaches the
+// listener at: localhost when it listens on every address.
+func browserAddr(a *net.TCPAddr) string {
+	host := a.IP.String()
+	if a.IP == nil || a.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, fmt.Sprint(a.Port))
+}
+
+// createDemoUser creates the demo user unless it exists, and returns the
+// line to print about it. A generated password is in that line, once; a
+// password from the command line never is.
+func createDemoUser(ctx context.Context, svc *reset.Service, o options) (string, error) {
+	if o.demoEmail == "" {
+		return "", nil
+	}
+	password, generated := o.demoPass, o.demoPass == ""
+	if generated {
+		password = rand.Text()
+	}
+	_, err := svc.CreateUser(ctx, reset.CreateUserParams{Email: o.demoEmail, Password: password, EmailVerified: true})
+	switch {
+	case errors.Is(err, reset.ErrEmailTaken):
+		return fmt.Sprintf("demo user  %s already exists in %s; its password is unchanged (forgot it? use \"Forgot your password?\")", o.demoEmail, o.db), nil
+	case err != nil:
+		return "", fmt.Errorf("-demo-user: %w", err)
+	case generated:
+		return fmt.Sprintf("demo user  %s, password %s (printed only this once)", o.demoEmail, password), nil
+	}
+	return fmt.Sprintf("demo user  %s, with the password given on the command line", o.demoEmail), nil
+}

@@ -1,0 +1,431 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/reset/pages"
+	"github.com/passreset/passreset/session"
+)
+
+// appName names the example in pages and emails.
+const appName = "passreset webapp"
+
+// store is what the app keeps its users, resets and sessions in:
+// sqlitestore in main, any adapter that holds all three in tests.
+type store interface {
+	reset.Store
+	reset.UserCreator
+	session.Store
+}
+
+// config is what newServer needs.
+type config struct {
+	// BaseURL is the site's address as browsers see it, such as
+	// "http://127.0.0.1:8080". The reset link in the email is built from it,
+	// never from a request's Host header.
+	BaseURL string
+	Store   store
+	// Mailer sends the emails: a *mail.Dev, or mail.SMTP.
+	Mailer reset.Mailer
+	// DevMail, when set, is served at /dev/mail (to loopback clients only).
+	DevMail *mail.Dev
+	// From is the sender of the emails; "" means reset.Config's default.
+	From   string
+	Logger *slog.Logger
+	// BcryptCost, TokenTTL and Now are passed to reset.Config; zero means
+	// its defaults. Tests lower the cost and move the clock.
+	BcryptCost int
+	TokenTTL   time.Duration
+	Now        func() time.Time
+}
+
+// server is the example's web application: the Handler and the parts main
+// and the tests reach into.
+type server struct {
+	http.Handler
+	svc      *reset.Service
+	sessions *session.Manager
+	pages    *pages.Handler
+	tmpl     *template.Template
+	devMail  *mail.Dev
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// newServer wires the session manager, the reset Service and its pages, and
+// the app's own pages into one Handler. It starts nothing: main runs the
+// Service's dispatcher and calls pages.Shutdown when it stops.
+func newServer(cfg config) (*server, error) {
+	// The app's pages live at the root of the site, so the base URL has no
+	// path.
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" ||
+		strings.Trim(base.Path, "/") != "" || base.RawQuery != "" || base.Fragment != "" {
+		return nil, fmt.Errorf("base URL must be an absolute http(s) URL without a path, such as https://app.example, got %q", cfg.BaseURL)
+	}
+	base.Path = ""
+	s := &server{devMail: cfg.DevMail, log: cfg.Logger, now: cfg.Now}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+
+	// Sessions live in the same store as the resets, so a reset revokes them
+	// in the transaction that spends the token: reset.Config.Sessions stays
+	// nil. The cookie is Secure even on http://127.0.0.1 and
+	// http://localhost, where browsers accept Secure cookies.
+	s.sessions, err = session.New(session.Config{Store: cfg.Store, Logger: s.log, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	s.svc, err = reset.NewService(reset.Config{
+		Store:      cfg.Store,
+		Mailer:     cfg.Mailer,
+		ResetURL:   base.String() + pages.DefaultResetPath,
+		AppName:    appName,
+		From:       cfg.From,
+		BcryptCost: cfg.BcryptCost,
+		TokenTTL:   cfg.TokenTTL,
+		Now:        cfg.Now,
+		Logger:     s.log,
+		OnEvent: func(ctx context.Context, e reset.Event) {
+			s.log.InfoContext(ctx, "event", "event", e.Event, "reset_id", e.Data.ID, "user_id", e.Data.UserID)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// The app's own pages join the reset pages' template set, so that they
+	// share its "head", "foot" and style.
+	s.tmpl = pages.DefaultTemplates()
+	if _, err := s.tmpl.ParseFS(templateFS, "templates/*.html"); err != nil {
+		return nil, err
+	}
+	cop := http.NewCrossOriginProtection()
+	s.pages, err = pages.New(pages.Config{
+		Service:               s.svc,
+		SignInURL:             "/sign-in",
+		AppName:               appName,
+		Templates:             s.tmpl,
+		Logger:                s.log,
+		CrossOriginProtection: cop,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", s.sessions.Require("/sign-in")(http.HandlerFunc(s.home)))
+	mux.HandleFunc("GET /sign-in", s.signInForm)
+	mux.Handle("POST /sign-in", cop.Handler(http.HandlerFunc(s.signIn)))
+	mux.Handle("POST /sign-out", cop.Handler(http.HandlerFunc(s.signOut)))
+	s.pages.Register(mux) // /forgot-password and /reset-password
+	if s.devMail != nil {
+		mux.HandleFunc("GET /dev/mail", s.mailbox)
+	}
+	s.Handler = logRequests(s.log, securityHeaders(s.sessions.Middleware(limitBodies(mux))))
+	return s, nil
+}
+
+// view is what the app's own templates are executed with. Title, AppName,
+// Nonce and Errors are the fields the reset pages' "head" and "errors"
+// templates read.
+type view struct {
+	Title    string
+	AppName  string
+	Nonce    string
+	Errors   []string
+	Notice   string
+	Email    string
+	DevMail  bool
+	Sessions []sessionView
+	Messages []messageView
+}
+
+type sessionView struct {
+	Device, IP, Started, LastSeen, Status string
+	Current                               bool
+}
+
+type messageView struct {
+	To, Subject string
+	Text        []textPart
+}
+
+// textPart is a run of an email's text: a link, or plain text.
+type textPart struct {
+	Text string
+	Link bool
+}
+
+// home shows who is signed in and their sessions.
+func (s *server) home(w http.ResponseWriter, r *http.Request) {
+	cur, _ := session.FromContext(r.Context())
+	user, err := s.svc.GetUser(r.Context(), cur.UserID)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	list, err := s.sessions.List(r.Context(), user.ID, session.ListParams{Limit: 20, Desc: true})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	now := s.now()
+	v := &view{Title: "Your account", Email: user.Email}
+	for _, ss := range list {
+		sv := sessionView{
+			Device:   deviceName(ss.UserAgent),
+			IP:       ss.IPAddress,
+			Started:  ss.CreatedAt.Local().Format("2006-01-02 15:04:05"),
+			LastSeen: ss.LastSeenAt.Local().Format("2006-01-02 15:04:05"),
+			Current:  ss.ID == cur.ID,
+		}
+		switch {
+		case sv.Current:
+			sv.Status = "this browser"
+		case !ss.RevokedAt.IsZero():
+			sv.Status = "signed out"
+		case !ss.Active(now):
+			sv.Status = "expired"
+		default:
+			sv.Status = "signed in"
+		}
+		v.Sessions = append(v.Sessions, sv)
+	}
+	s.render(w, r, "home", http.StatusOK, v)
+}
+
+// deviceName sums a User-Agent header up as "browser on system", for the
+// list of sessions.
+func deviceName(ua string) string {
+	browser := "Unknown browser"
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"HeadlessChrome/", "Headless Chrome"},
+		{"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client/", "Go"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	for _, o := range []struct{ token, name string }{
+		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			return browser + " on " + o.name
+		}
+	}
+	return browser
+}
+
+// signInForm serves the sign-in page, with the notice of a finished reset.
+func (s *server) signInForm(w http.ResponseWriter, r *http.Request) {
+	if _, ok := session.FromContext(r.Context()); ok {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, "sign-in", http.StatusOK, &view{Title: "Sign in", Notice: pages.Notice(r), DevMail: s.devMail != nil})
+}
+
+// signIn checks the email and password and starts a session.
+func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
+	email, password := strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password")
+	v := &view{Title: "Sign in", Email: email, DevMail: s.devMail != nil}
+	if email == "" || password == "" {
+		v.Errors = []string{"Enter your email address and your password."}
+		s.render(w, r, "sign-in", http.StatusUnprocessableEntity, v)
+		return
+	}
+	user, err := s.svc.Authenticate(r.Context(), email, password)
+	if errors.Is(err, reset.ErrInvalidCredentials) {
+		s.log.InfoContext(r.Context(), "sign-in refused: wrong email or password")
+		v.Errors = []string{"Wrong email or password."}
+		s.render(w, r, "sign-in", http.StatusUnauthorized, v)
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	ss, err := s.sessions.SignIn(r.Context(), w, r, user.ID)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "signed in", "user_id", user.ID, "session_id", ss.ID)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// signOut ends this browser's session, or with everywhere=1 every session
+// of the user.
+func (s *server) signOut(w http.ResponseWriter, r *http.Request) {
+	cur, ok := session.FromContext(r.Context())
+	var err error
+	switch {
+	case ok && r.PostFormValue("everywhere") != "":
+		s.sessions.ClearCookie(w)
+		err = s.sessions.RevokeUserSessions(r.Context(), cur.UserID)
+		if err == nil {
+			s.log.InfoContext(r.Context(), "signed out everywhere", "user_id", cur.UserID)
+		}
+	default:
+		err = s.sessions.SignOut(r.Context(), w, r)
+		if err == nil && ok {
+			s.log.InfoContext(r.Context(), "signed out", "user_id", cur.UserID, "session_id", cur.ID)
+		}
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/sign-in", http.StatusSeeOther)
+}
+
+// mailbox lists the emails the dev transport caught, newest first, with
+// their links clickable. It holds live reset links, so it answers only
+// requests from this machine.
+func (s *server) mailbox(w http.ResponseWriter, r *http.Request) {
+	if !fromLoopback(r) {
+		http.Error(w, "The dev mailbox answers only requests from this machine.", http.StatusForbidden)
+		return
+	}
+	v := &view{Title: "Dev mailbox"}
+	for _, m := range s.devMail.Messages() {
+		v.Messages = append(v.Messages, messageView{To: m.To, Subject: m.Subject, Text: linkify(m.Text)})
+	}
+	s.render(w, r, "dev-mail", http.StatusOK, v)
+}
+
+// fromLoopback reports whether r came from this machine.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+var linkRE = regexp.MustCompile(`https?://[^\s<>"]+`)
+
+// linkify splits text into plain runs and links.
+func linkify(text string) []textPart {
+	var parts []textPart
+	last := 0
+	for _, m := range linkRE.FindAllStringIndex(text, -1) {
+		if m[0] > last {
+			parts = append(parts, textPart{Text: text[last:m[0]]})
+		}
+		parts = append(parts, textPart{Text: text[m[0]:m[1]], Link: true})
+		last = m[1]
+	}
+	if last < len(text) {
+		parts = append(parts, textPart{Text: text[last:]})
+	}
+	return parts
+}
+
+func (s *server) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "internal error", "path", r.URL.Path, "err", err)
+	http.Error(w, "Something went wrong. Try again in a moment.", http.StatusInternalServerError)
+}
+
+// render executes one of the app's pages with a fresh CSP nonce.
+func (s *server) render(w http.ResponseWriter, r *http.Request, name string, status int, v *view) {
+	v.AppName = appName
+	v.Nonce = newNonce()
+	var b bytes.Buffer
+	if err := s.tmpl.ExecuteTemplate(&b, name, v); err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+v.Nonce+"'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
+
+func newNonce() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// securityHeaders sets the headers every answer of the app carries; pages
+// that render HTML replace the CSP with one that allows their nonce.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBodies caps every request body; the reset pages cap theirs tighter.
+func limitBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logRequests logs one line per request: method, path, status, duration.
+// Never the query string, which holds the token on the reset page.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status),
+			slog.Duration("duration", time.Since(start).Round(time.Microsecond)))
+	})
+}
+
+// statusWriter remembers the status of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,336 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// client is a cookie-keeping HTTP client that does not follow redirects,
+// as one device.
+func client(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &http.Client{
+		Jar:           jar,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// post sends a form as a same-origin browser would.
+func post(t *testing.T, c *http.Client, base, path string, form url.Values) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	res, err := c.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { res.Body.Close() })
+	return res
+}
+
+func get(t *testing.T, c *http.Client, target string) *http.Response {
+	t.Helper()
+	res, err := c.Get(target)
+	require.NoError(t, err)
+	t.Cleanup(func() { res.Body.Close() })
+	return res
+}
+
+func readBody(t *testing.T, res *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func signIn(t *testing.T, c *http.Client, base, email, password string) {
+	t.Helper()
+	res := post(t, c, base, "/sign-in", url.Values{"email": {email}, "password": {password}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	require.Equal(t, "/", res.Header.Get("Location"))
+	require.Equal(t, http.StatusOK, get(t, c, base+"/").StatusCode)
+}
+
+var linkRETest = regexp.MustCompile(`http://[^"\s<]+/reset-password\?token=[A-Za-z0-9_-]+`)
+
+// resetLink asks for a reset and returns the link in the newest email.
+func resetLink(t *testing.T, a *testApp, email string) string {
+	t.Helper()
+	res := post(t, client(t), a.URL, "/forgot-password", url.Values{"email": {email}})
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	a.srv.pages.Wait()
+	msgs := a.mailbox.Messages()
+	require.NotEmpty(t, msgs)
+	link := linkRETest.FindString(msgs[0].Text)
+	require.NotEmpty(t, link)
+	return link
+}
+
+var nonceRETest = regexp.MustCompile(`nonce="[^"]*"`)
+
+func TestForgotAnswersAlikeOverHTTP(t *testing.T) {
+	a := startApp(t)
+	a.createUser(t, "ana@example.com", "the old passphrase")
+	answer := func(email string) (int, string) {
+		res := post(t, client(t), a.URL, "/forgot-password", url.Values{"email": {email}})
+		b := strings.ReplaceAll(readBody(t, res), email, "EMAIL")
+		return res.StatusCode, nonceRETest.ReplaceAllString(b, "")
+	}
+	s1, known := answer("ana@example.com")
+	s2, unknown := answer("nobody@example.com")
+	require.Equal(t, http.StatusOK, s1)
+	require.Equal(t, s1, s2)
+	require.Equal(t, known, unknown)
+	a.srv.pages.Wait()
+	require.Len(t, a.mailbox.Messages(), 1)
+}
+
+// TestResetOverHTTP plays the flow with plain HTTP clients: the link
+// survives two fetches, the page has its headers, the reset signs out both
+// devices, only the new password works, and no secret reaches the log or
+// the database.
+func TestResetOverHTTP(t *testing.T) {
+	a := startApp(t)
+	const email, oldPassword, newPassword = "ana@example.com", "the old passphrase", "a brand new passphrase"
+	a.createUser(t, email, oldPassword)
+	laptop, phone := client(t), client(t)
+	signIn(t, laptop, a.URL, email, oldPassword)
+	signIn(t, phone, a.URL, email, oldPassword)
+	home := readBody(t, get(t, laptop, a.URL+"/"))
+	require.Contains(t, home, email)
+	require.Equal(t, 2, strings.Count(home, `<span class="device">Go</span>`), home)
+
+	link := resetLink(t, a, email)
+	token := link[strings.Index(link, "token=")+len("token="):]
+	for range 2 {
+		res := get(t, client(t), link)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Equal(t, "no-referrer", res.Header.Get("Referrer-Policy"))
+		require.Equal(t, "no-store", res.Header.Get("Cache-Control"))
+		require.Equal(t, "DENY", res.Header.Get("X-Frame-Options"))
+		require.Contains(t, res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+		require.Contains(t, readBody(t, res), `name="new_password"`)
+	}
+
+	res := post(t, client(t), a.URL, "/reset-password", url.Values{"token": {token}, "new_password": {newPassword}, "confirm_password": {newPassword}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	require.Equal(t, "/sign-in?notice=password_reset", res.Header.Get("Location"))
+	require.Empty(t, res.Cookies(), "no automatic sign-in")
+
+	for _, c := range []*http.Client{laptop, phone} {
+		res := get(t, c, a.URL+"/")
+		require.Equal(t, http.StatusSeeOther, res.StatusCode)
+		require.Equal(t, "/sign-in", res.Header.Get("Location"))
+	}
+	res = post(t, client(t), a.URL, "/sign-in", url.Values{"email": {email}, "password": {oldPassword}})
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	require.Contains(t, readBody(t, res), "Wrong email or password.")
+	signIn(t, client(t), a.URL, email, newPassword)
+	require.Equal(t, http.StatusGone, get(t, client(t), link).StatusCode)
+
+	// The request log has the path of the reset page, never its query.
+	logs := a.logs.String()
+	require.Contains(t, logs, "path=/reset-password status=200")
+	require.Contains(t, logs, "event=password_reset.succeeded")
+	a.requireNoSecrets(t, token, oldPassword, newPassword)
+}
+
+func TestSignOutEverywhere(t *testing.T) {
+	a := startApp(t)
+	a.createUser(t, "ana@example.com", "the old passphrase")
+	laptop, phone := client(t), client(t)
+	signIn(t, laptop, a.URL, "ana@example.com", "the old passphrase")
+	signIn(t, phone, a.URL, "ana@example.com", "the old passphrase")
+
+	// Sign out here: the other device stays signed in.
+	res := post(t, laptop, a.URL, "/sign-out", nil)
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	require.Equal(t, http.StatusSeeOther, get(t, laptop, a.URL+"/").StatusCode)
+	require.Equal(t, http.StatusOK, get(t, phone, a.URL+"/").StatusCode)
+
+	// Sign out everywhere.
+	signIn(t, laptop, a.URL, "ana@example.com", "the old passphrase")
+	res = post(t, phone, a.URL, "/sign-out", url.Values{"everywhere": {"1"}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	for _, c := range []*http.Client{laptop, phone} {
+		require.Equal(t, http.StatusSeeOther, get(t, c, a.URL+"/").StatusCode)
+	}
+}
+
+func TestSignInErrorsAndCrossSite(t *testing.T) {
+	a := startApp(t)
+	a.createUser(t, "ana@example.com", "the old passphrase")
+	c := client(t)
+	res := post(t, c, a.URL, "/sign-in", url.Values{"email": {"ana@example.com"}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+	require.Contains(t, readBody(t, res), "Enter your email address and your password.")
+
+	req, err := http.NewRequest(http.MethodPost, a.URL+"/sign-in", strings.NewReader("email=ana%40example.com&password=the+old+passphrase"))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	res, err = c.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusForbidden, res.StatusCode)
+	require.Empty(t, res.Cookies())
+}
+
+func TestPagesHaveSecurityHeaders(t *testing.T) {
+	a := startApp(t)
+	for _, path := range []string{"/sign-in", "/forgot-password", "/reset-password?token=x", "/dev/mail", "/"} {
+		res := get(t, client(t), a.URL+path)
+		require.Equal(t, "no-referrer", res.Header.Get("Referrer-Policy"), path)
+		require.Equal(t, "no-store", res.Header.Get("Cache-Control"), path)
+		require.Equal(t, "DENY", res.Header.Get("X-Frame-Options"), path)
+		require.Contains(t, res.Header.Get("Content-Security-Policy"), "default-src 'none'", path)
+	}
+}
+
+func TestDevMailboxOnlyForLoopback(t *testing.T) {
+	a := startApp(t)
+	req := httptest.NewRequest(http.MethodGet, "/dev/mail", nil)
+	req.RemoteAddr = "192.0.2.7:41234"
+	rec := httptest.NewRecorder()
+	a.srv.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusForbidden, rec.Code)
+
+	req.RemoteAddr = "[::1]:41234"
+	rec = httptest.NewRecorder()
+	a.srv.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Contains(t, rec.Body.String(), "No email yet.")
+}
+
+func TestLinkify(t *testing.T) {
+	parts := linkify("open http://x.example/reset-password?token=abc_-1 now\nor https://y.example.")
+	require.Equal(t, []textPart{
+		{Text: "open "},
+		{Text: "http://x.example/reset-password?token=abc_-1", Link: true},
+		{Text: " now\nor "},
+		{Text: "https://y.example.", Link: true},
+	}, parts)
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, options{addr: "127.0.0.1:8080", db: "webapp.db", demoEmail: "demo@example.com", devMail: true, bcryptCost: 12, smtpTLS: "starttls"}, o)
+
+	o, err = parseFlags([]string{"-demo-user", "ana@example.com:pass:with:colons", "-smtp", "127.0.0.1:1025", "-smtp-tls", "none"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "ana@example.com", o.demoEmail)
+	require.Equal(t, "pass:with:colons", o.demoPass)
+	require.False(t, o.devMail, "-smtp turns the dev mailbox off")
+
+	o, err = parseFlags([]string{"-demo-user="}, io.Discard)
+	require.NoError(t, err)
+	require.Empty(t, o.demoEmail)
+
+	_, err = parseFlags([]string{"-demo-user", "secret-passphrase:ana@example.com"}, io.Discard)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "secret-passphrase")
+
+	for _, bad := range [][]string{{"-demo-user", "not an email"}, {"-smtp", "nohost"}, {"-smtp-tls", "maybe"}, {"extra"}, {"-nope"}} {
+		_, err := parseFlags(bad, io.Discard)
+		require.Error(t, err, bad)
+	}
+}
+
+// started runs the command in the background until the test ends, and
+// returns the address it printed and its stdout so far.
+func started(t *testing.T, logs io.Writer, args ...string) (base, banner string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, args, w, logs)
+		w.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(15 * time.Second):
+			t.Error("the server did not stop")
+		}
+	})
+	lines := bufio.NewScanner(out)
+	var b strings.Builder
+	for lines.Scan() {
+		b.WriteString(lines.Text() + "\n")
+		if strings.HasPrefix(lines.Text(), "Press Ctrl+C") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, out)
+	banner = b.String()
+	m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(banner)
+	require.NotNil(t, m, "no address in %q", banner)
+	return m[1], banner
+}
+
+// TestRun starts the command as a user would, with its flags, and stops it.
+func TestRun(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "app.db")
+	logs := new(syncBuffer)
+
+	// A generated password is printed once, and works.
+	base, banner := started(t, logs, "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db)
+	require.Regexp(t, `^http://127\.0\.0\.1:\d+$`, base)
+	require.Contains(t, banner, base+"/dev/mail")
+	m := regexp.MustCompile(`demo user +demo@example\.com, password (\S+)`).FindStringSubmatch(banner)
+	require.NotNil(t, m, banner)
+	signIn(t, client(t), base, "demo@example.com", m[1])
+	require.NotContains(t, logs.String(), m[1])
+
+	// Given on the command line, a password is never printed; an existing
+	// user is left as it is.
+	logs2 := new(syncBuffer)
+	const given = "a given passphrase"
+	base2, banner2 := started(t, logs2, "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "ana@example.com:"+given, "-dev-mail=false")
+	require.NotContains(t, banner2, given)
+	require.NotContains(t, banner2, "/dev/mail")
+	signIn(t, client(t), base2, "ana@example.com", given)
+	require.Equal(t, http.StatusNotFound, get(t, client(t), base2+"/dev/mail").StatusCode)
+	res := post(t, client(t), base2, "/forgot-password", url.Values{"email": {"ana@example.com"}})
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.NotContains(t, logs2.String(), given)
+
+	_, banner3 := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "ana@example.com:another passphrase")
+	require.Contains(t, banner3, "already exists")
+	require.NotContains(t, banner3, "another passphrase")
+}
+
+func TestRunRefusesBadFlags(t *testing.T) {
+	err := run(t.Context(), []string{"-smtp-tls", "maybe"}, io.Discard, io.Discard)
+	require.ErrorContains(t, err, "-smtp-tls")
+	err = run(t.Context(), []string{"-h"}, io.Discard, io.Discard)
+	require.True(t, errors.Is(err, flag.ErrHelp))
+}
+
+func TestNewServerRefusesBadBaseURL(t *testing.T) {
+	for _, bad := range []string{"", "127.0.0.1:8080", "ftp://app.example", "https://app.example/auth", "https://app.example/?x=1"} {
+		_, err := newServer(config{BaseURL: bad})
+		require.ErrorContains(t, err, "base URL", bad)
+	}
+}
