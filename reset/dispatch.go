@@ -109,7 +109,12 @@ func (s *Service) DispatchOnce(ctx context.Context) (int, error) {
 // several processes may run one each: jobs are claimed atomically, so none
 // runs twice at once. Without a running dispatcher, emails whose first
 // attempt failed are not retried.
+//
+// While a dispatcher runs, ResetPassword leaves the password-changed
+// notice to it instead of sending it in the caller's path.
 func (s *Service) RunDispatcher(ctx context.Context) error {
+	s.dispatchers.Add(1)
+	defer s.dispatchers.Add(-1)
 	t := time.NewTicker(s.dispatch.Interval)
 	defer t.Stop()
 	for {
@@ -120,6 +125,15 @@ func (s *Service) RunDispatcher(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-s.wake:
 		}
+	}
+}
+
+// wakeDispatcher asks a running dispatcher to poll now.
+func (s *Service) wakeDispatcher() {
+	select {
+	case s.wake <- struct{}{}:
+	default: // a wake-up is already pending
 	}
 }

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/mail"
+	netmail "net/mail"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
+	"github.com/passreset/passreset/mail"
 )
 
 // Service runs the password-reset flow. It is safe for concurrent use.
@@ -37,6 +40,11 @@ type Service struct {
 	randMu   sync.Mutex // guards rand for ULIDs and tokens when it is not crypto/rand
 	log      *slog.Logger
 	onEvent  func(context.Context, Event)
+
+	// dispatchers counts running RunDispatcher loops; wake tells one of
+	// them that a job is due now.
+	dispatchers atomic.Int32
+	wake        chan struct{}
 
 	// dummyHash is compared against when a sign-in names an unknown
 	// email, so that both cases cost one hash comparison.
@@ -76,6 +84,7 @@ func NewService(cfg Config) (*Service, error) {
 		rand:     cfg.Rand,
 		log:      cfg.Logger,
 		onEvent:  cfg.OnEvent,
+		wake:     make(chan struct{}, 1),
 	}
 	if s.hasher == nil {
 		s.hasher = BcryptHasher{Cost: cfg.BcryptCost}
@@ -86,7 +95,7 @@ func NewService(cfg Config) (*Service, error) {
 	if s.from == "" {
 		s.from = "no-reply@" + u.Hostname()
 	}
-	if _, err := mail.ParseAddress(s.from); err != nil {
+	if _, err := netmail.ParseAddress(s.from); err != nil {
 		return nil, fmt.Errorf("reset: Config.From: %w", err)
 	}
 	if s.appName == "" {
@@ -152,6 +161,10 @@ func (s *Service) Read(p []byte) (int, error) {
 	return io.ReadFull(s.rand, p)
 }
 
+// ResetURL is the configured reset page, without a token: handlers that
+// serve that page check their path against it.
+func (s *Service) ResetURL() string { return s.resetURL.String() }
+
 // clock returns the current time in UTC, to the millisecond: the precision
 // every Store keeps and the wire format shows.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -199,7 +212,7 @@ func NormalizeEmail(email string) (string, error) {
 	if e == "" || len(e) > 320 {
 		return "", ErrInvalidEmail
 	}
-	a, err := mail.ParseAddress(e)
+	a, err := netmail.ParseAddress(e)
 	if err != nil || a.Address != e || a.Name != "" {
 		return "", ErrInvalidEmail
 	}
@@ -388,6 +401,13 @@ func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (Use
 	if err != nil {
 		return User{}, err
 	}
+	// With a dispatcher running, the notice leaves the caller's path: it
+	// is queued due now and the dispatcher woken. Without one, it is sent
+	// here, after the commit.
+	background := s.dispatchers.Load() > 0
+	if background {
+		noticeJob.ClaimedUntil, noticeJob.Attempts = time.Time{}, 0
+	}
 	jobs = append(jobs, noticeJob)
 
 	red, err := s.store.RedeemReset(ctx, Redemption{ResetID: r.ID, UserID: r.UserID, PasswordHash: hash, Now: now, Jobs: jobs})
@@ -403,11 +423,15 @@ func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (Use
 
 	var revokeErr error
 	if s.sessions != nil {
-		if err := s.runJob(ctx, revoke, notice); err != nil {
+		if err := s.runJob(ctx, revoke, mail.Message{}); err != nil {
 			revokeErr = fmt.Errorf("%w: %w", ErrSessionsNotRevoked, err)
 		}
 	}
-	s.runJob(ctx, noticeJob, notice)
+	if background {
+		s.wakeDispatcher()
+	} else {
+		s.runJob(ctx, noticeJob, notice)
+	}
 	s.emit(ctx, EventPasswordResetSucceeded, r.PasswordReset(), now)
 	return red.User, revokeErr
 }

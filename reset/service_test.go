@@ -533,3 +533,36 @@ func TestPasswordResetJSONShape(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, string(b), "password_reset_token")
 }
+
+func TestNoticeLeavesTheRequestPathWhenADispatcherRuns(t *testing.T) {
+	f := newFixture(t, func(c *reset.Config) { c.Dispatch.Interval = time.Hour })
+	f.user(t, "ana@example.com")
+	release := make(chan struct{})
+	f.mail.FailWith = func(m mail.Message) error {
+		if strings.Contains(m.Subject, "changed") {
+			<-release // a slow mail server
+		}
+		return nil
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- f.svc.RunDispatcher(ctx) }()
+	defer func() { stop(); require.NoError(t, <-done) }()
+	require.Eventually(t, func() bool { n, _ := f.svc.DispatchOnce(t.Context()); return n == 0 }, time.Second, time.Millisecond)
+
+	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	// Give the dispatcher goroutine time to be counted before the reset.
+	require.Eventually(t, func() bool {
+		_, err := f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
+		return err == nil
+	}, time.Second, 10*time.Millisecond)
+	require.Equal(t, 1, f.mail.Len(), "ResetPassword returned while the notice was still being sent")
+
+	close(release)
+	waitCtx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	msgs, err := f.mail.WaitFor(waitCtx, 2)
+	require.NoError(t, err, "the woken dispatcher sends the notice at once, not an hour later")
+	require.Contains(t, msgs[1].Subject, "changed")
+}

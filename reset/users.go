@@ -32,6 +32,13 @@ func (s *Service) CreateUser(ctx context.Context, p CreateUserParams) (User, err
 	if err != nil {
 		return User{}, err
 	}
+	// A taken address is refused before any bcrypt work; the Store still
+	// has the last word when two callers race.
+	if _, err := s.store.UserByEmail(ctx, email); err == nil {
+		return User{}, ErrEmailTaken
+	} else if !errors.Is(err, ErrUserNotFound) {
+		return User{}, fmt.Errorf("reset: create user: %w", err)
+	}
 	var hash string
 	if p.Password != "" {
 		password := NormalizePassword(p.Password)

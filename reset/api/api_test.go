@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -167,7 +168,12 @@ func TestGetPasswordReset(t *testing.T) {
 }
 
 func TestConfirmPasswordReset(t *testing.T) {
-	e := newEnv(t)
+	for name, newStore := range stores {
+		t.Run(name, func(t *testing.T) { testConfirmPasswordReset(t, newEnvOn(t, newStore(t))) })
+	}
+}
+
+func testConfirmPasswordReset(t *testing.T, e *env) {
 	uid := e.createUser(t, userEmail)
 	laptop := e.signIn(t, userEmail, oldPassword)
 	phone := e.signIn(t, userEmail, oldPassword)
@@ -470,7 +476,12 @@ func TestValidateAccessToken(t *testing.T) {
 }
 
 func TestListSessionsPagination(t *testing.T) {
-	e := newEnv(t)
+	for name, newStore := range stores {
+		t.Run(name, func(t *testing.T) { testListSessionsPagination(t, newEnvOn(t, newStore(t))) })
+	}
+}
+
+func testListSessionsPagination(t *testing.T, e *env) {
 	uid := e.createUser(t, userEmail)
 	otherUser := e.createUser(t, "other@example.com")
 	_, _, err := e.sm.Create(t.Context(), otherUser, session.Metadata{})
@@ -572,7 +583,12 @@ func TestListSessionsPagination(t *testing.T) {
 }
 
 func TestSessionStatuses(t *testing.T) {
-	e := newEnv(t)
+	for name, newStore := range stores {
+		t.Run(name, func(t *testing.T) { testSessionStatuses(t, newEnvOn(t, newStore(t))) })
+	}
+}
+
+func testSessionStatuses(t *testing.T, e *env) {
 	uid := e.createUser(t, userEmail)
 	shortLived, err := session.New(session.Config{Store: e.store, Now: e.clock.Now, AbsoluteTimeout: time.Hour, IdleTimeout: -1})
 	require.NoError(t, err)
@@ -650,7 +666,12 @@ func TestBodyTooLarge(t *testing.T) {
 // TestConcurrentConfirm redeems one token 20 times at once: exactly one
 // succeeds.
 func TestConcurrentConfirm(t *testing.T) {
-	e := newEnv(t)
+	for name, newStore := range stores {
+		t.Run(name, func(t *testing.T) { testConcurrentConfirm(t, newEnvOn(t, newStore(t))) })
+	}
+}
+
+func testConcurrentConfirm(t *testing.T, e *env) {
 	e.createUser(t, userEmail)
 	_, token := e.createReset(t, userEmail)
 
@@ -823,4 +844,51 @@ func TestSameStoreRevokesInTransaction(t *testing.T) {
 	require.NoError(t, err)
 	_, err = sm.Validate(t.Context(), tok)
 	require.ErrorIs(t, err, session.ErrRevoked)
+}
+
+// brokenStore fails every user lookup by id, as a database that went away
+// would.
+type brokenStore struct{ *memstore.Store }
+
+func (brokenStore) UserByID(context.Context, string) (reset.User, error) {
+	return reset.User{}, errors.New("database is locked: secret-looking detail")
+}
+
+func TestServerErrorsSayNothing(t *testing.T) {
+	e := newEnvOn(t, brokenStore{memstore.New()})
+	r := e.get(t, "/user_management/users/user_1")
+	requireError(t, r, http.StatusInternalServerError, "server_error")
+	require.NotContains(t, string(r.raw), "database")
+	require.Contains(t, e.logs.String(), "secret-looking detail", "the log has the cause")
+}
+
+func TestPanicsAreAnsweredWithJSON(t *testing.T) {
+	e := newEnv(t, func(rc *reset.Config, _ *api.Config) {
+		rc.Policy.Check = func(context.Context, string, reset.PolicyUser) error { panic("boom") }
+	})
+	r := e.post(t, "/user_management/users", map[string]any{"email": "nopolicy@example.com"}) // no password, no policy
+	require.Equal(t, http.StatusCreated, r.status)
+	r = e.post(t, "/user_management/users", map[string]any{"email": userEmail, "password": oldPassword})
+	requireError(t, r, http.StatusInternalServerError, "server_error")
+	require.Contains(t, e.logs.String(), `"msg":"api: panic"`)
+
+	// A panic under an Idempotency-Key frees the key: the retry runs again.
+	h := map[string]string{"Idempotency-Key": "p"}
+	for range 2 {
+		r = e.do(t, req{method: http.MethodPost, path: "/user_management/users", body: map[string]any{"email": userEmail, "password": oldPassword}, header: h})
+		requireError(t, r, http.StatusInternalServerError, "server_error")
+	}
+}
+
+func TestCancelledRequests(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, userEmail)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	hr := httptest.NewRequestWithContext(ctx, http.MethodPost, "/user_management/password_reset", strings.NewReader(`{"email":"`+userEmail+`"}`))
+	hr.Header.Set("Authorization", "Bearer "+apiKey)
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, hr)
+	require.Equal(t, 499, w.Code, "logged as the client's going, never seen by it")
+	require.NotContains(t, e.logs.String(), `"level":"ERROR"`)
 }

@@ -38,6 +38,7 @@
 //	413  {"code":"request_too_large","message"}             a body over Config.MaxBodyBytes
 //	422  {"code":"invalid_request_parameters","message"}    a missing or ill-typed parameter
 //	404  {"message"}                                        unknown reset, user or route
+//	400  {"message"}                                        unknown session on revoke, as the spec has it
 //	400  {"code":"password_reset_error","message","errors":[{"code","message"}]}
 //	     a token unknown or spent (password_reset_token_invalid), expired
 //	     (password_reset_token_expired), or a new password the policy refuses
@@ -76,7 +77,8 @@
 // 429s are not kept, so a retry runs again. The answers are kept in this
 // process's memory (Config.IdempotencyTTL, 24 hours; at most
 // Config.IdempotencyMaxEntries): several instances behind a load balancer
-// do not share them.
+// do not share them, and the answers kept include the tokens they carried
+// (a reset's token, an authentication's refresh token), in memory only.
 //
 // # Differences from WorkOS
 //

@@ -94,17 +94,16 @@ type Config struct {
 // format for password resets, users, sign-in and sessions. It is safe for
 // concurrent use. Create one with New.
 type Handler struct {
-	svc       *reset.Service
-	sessions  *session.Manager
-	keys      [][sha256.Size]byte // SHA-256 of each API key
-	log       *slog.Logger
-	maxBody   int64
-	tokenKey  []byte
-	tokenTTL  time.Duration
-	now       func() time.Time
-	idem      *idempotencyCache // nil when replay is off
-	mux       *http.ServeMux
-	endpoints map[string]endpoint // by ServeMux pattern
+	svc      *reset.Service
+	sessions *session.Manager
+	keys     [][sha256.Size]byte // SHA-256 of each API key
+	log      *slog.Logger
+	maxBody  int64
+	tokenKey []byte
+	tokenTTL time.Duration
+	now      func() time.Time
+	idem     *idempotencyCache // nil when replay is off
+	mux      *http.ServeMux
 }
 
 // endpoint serves one route. body is the request body, already read and
@@ -193,7 +192,7 @@ func New(cfg Config) (*Handler, error) {
 		h.idem = newIdempotencyCache(ttl, n, h.now)
 	}
 
-	h.endpoints = map[string]endpoint{
+	endpoints := map[string]endpoint{
 		routeCreateReset:  h.createReset,
 		routeGetReset:     h.getReset,
 		routeConfirmReset: h.confirmReset,
@@ -204,12 +203,21 @@ func New(cfg Config) (*Handler, error) {
 		routeAuthenticate: h.authenticate,
 	}
 	h.mux = http.NewServeMux()
-	for pattern, ep := range h.endpoints {
-		h.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h.write(w, r, h.serve(r, pattern, ep))
-		}))
+	for pattern, ep := range endpoints {
+		h.mux.Handle(pattern, route{h, pattern, ep})
 	}
 	return h, nil
+}
+
+// route is the http.Handler of one pattern on the mux.
+type route struct {
+	h       *Handler
+	pattern string
+	ep      endpoint
+}
+
+func (rt route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt.h.write(w, r, rt.h.serve(r, rt.pattern, rt.ep))
 }
 
 // ServeHTTP answers one API request. Every answer, errors included, is
@@ -231,7 +239,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	if _, pattern := h.mux.Handler(r); pattern == "" {
+	// The mux answers what matches no route (404, 405, and redirects to
+	// a cleaned path) with text; noRoute answers it with JSON.
+	if hd, _ := h.mux.Handler(r); !isRoute(hd) {
 		rep := unauthorized()
 		if _, ok := h.bearer(r); ok {
 			rep = h.noRoute(r)
@@ -240,6 +250,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mux.ServeHTTP(tw, r)
+}
+
+func isRoute(hd http.Handler) bool {
+	_, ok := hd.(route)
+	return ok
 }
 
 // trackingWriter records whether the answer has begun.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/passreset/passreset/reset/api"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store/memstore"
+	"github.com/passreset/passreset/store/sqlitestore"
 )
 
 const (
@@ -41,12 +43,30 @@ type clock struct {
 func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
-// env is a Handler over a memstore with everything a test looks at.
+// store keeps users, resets and sessions, as memstore and sqlitestore do.
+type store interface {
+	reset.Store
+	session.Store
+}
+
+// stores are the adapters the store-sensitive tests run on.
+var stores = map[string]func(testing.TB) store{
+	"memstore": func(testing.TB) store { return memstore.New() },
+	"sqlitestore": func(t testing.TB) store {
+		st, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "api.db"))
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		require.NoError(t, st.Migrate(t.Context()))
+		return st
+	},
+}
+
+// env is a Handler over a store with everything a test looks at.
 type env struct {
 	h     *api.Handler
 	svc   *reset.Service
 	sm    *session.Manager
-	store *memstore.Store
+	store store
 	mail  *mailtest.Recorder
 	clock *clock
 	logs  *syncBuffer
@@ -65,11 +85,18 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// newEnv builds an env; mod may change the configurations before use.
+// newEnv builds an env over a memstore; mod may change the configurations
+// before use.
 func newEnv(t testing.TB, mod ...func(*reset.Config, *api.Config)) *env {
 	t.Helper()
+	return newEnvOn(t, memstore.New(), mod...)
+}
+
+// newEnvOn builds an env over st.
+func newEnvOn(t testing.TB, st store, mod ...func(*reset.Config, *api.Config)) *env {
+	t.Helper()
 	e := &env{
-		store: memstore.New(),
+		store: st,
 		mail:  new(mailtest.Recorder),
 		clock: &clock{t: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)},
 		logs:  new(syncBuffer),
