@@ -1,0 +1,244 @@
+// Command apiserver serves passreset's WorkOS-compatible JSON API (package
+// reset/api) over a SQLite database, so that code written against WorkOS's
+// SDKs can point at it by changing only the base URL.
+//
+//	RESET_API_KEY=sk_test_123 go run ./examples/apiserver -addr 127.0.0.1:8081 -db passreset.db
+//
+// The API key comes from the environment variable RESET_API_KEY; several
+// keys separated by commas are all accepted, for rotation. The server
+// refuses to start without one. Emails go to the dev transport, which logs
+// each one's recipient and subject and keeps it in memory; the reset token
+// is in the answer to POST /user_management/password_reset. Every request
+// is logged as one JSON line (method, path, status, duration, request id),
+// never with a header, a query string or a body. SIGINT or SIGTERM stops
+// the server gracefully: requests in flight finish, then the database is
+// closed.
+//
+// Flags:
+//
+//	-addr         the address to listen on (default 127.0.0.1:8081)
+//	-db           the SQLite file, created and migrated if need be (default passreset-api.db)
+//	-reset-url    the page of your app that takes the token (default http://localhost:3000/reset-password)
+//	-bcrypt-cost  bcrypt's cost for new passwords (default 12)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/reset/api"
+	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store/sqlitestore"
+)
+
+// apiKeyEnv names the environment variable that holds the API keys.
+const apiKeyEnv = "RESET_API_KEY"
+
+// shutdownTimeout is how long requests in flight get to finish.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "apiserver:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the server's settings, from flags and the environment.
+type options struct {
+	addr       string
+	db         string
+	resetURL   string
+	bcryptCost int
+	apiKeys    []string
+}
+
+// parseOptions reads the flags in args and the API keys from getenv.
+func parseOptions(args []string, getenv func(string) string, out io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("apiserver", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8081", "the `address` to listen on, HOST:PORT")
+	fs.StringVar(&o.db, "db", "passreset-api.db", "the SQLite database `file`; created and migrated if need be")
+	fs.StringVar(&o.resetURL, "reset-url", "http://localhost:3000/reset-password", "the `URL` of the page that takes the token, for the reset emails")
+	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "bcrypt's `cost` for new passwords")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	for _, k := range strings.Split(getenv(apiKeyEnv), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			o.apiKeys = append(o.apiKeys, k)
+		}
+	}
+	if len(o.apiKeys) == 0 {
+		return options{}, fmt.Errorf("%s is not set: put the API key (or several, comma-separated) clients send as \"Authorization: Bearer <key>\" in it", apiKeyEnv)
+	}
+	return o, nil
+}
+
+// app is the server's parts, wired: what main runs and the tests build.
+type app struct {
+	store   *sqlitestore.Store
+	service *reset.Service
+	api     *api.Handler
+	mailbox *mail.Dev
+	handler http.Handler // api with the request log around it
+}
+
+// newApp opens and migrates the database and builds the Handler.
+func newApp(ctx context.Context, o options, logger *slog.Logger) (*app, error) {
+	st, err := sqlitestore.Open(ctx, o.db)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{store: st, mailbox: mail.NewDev(logger, 100)}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	// The sessions live in the same store as the resets, so a reset revokes
+	// them in its own transaction (reset.Config.Sessions stays nil).
+	sessions, err := session.New(session.Config{Store: st, Logger: logger})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.service, err = reset.NewService(reset.Config{
+		Store:      st,
+		Mailer:     a.mailbox,
+		ResetURL:   o.resetURL,
+		BcryptCost: o.bcryptCost,
+		Logger:     logger,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.api, err = api.New(api.Config{Service: a.service, Sessions: sessions, APIKeys: o.apiKeys, Logger: logger})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.handler = logRequests(logger, a.api)
+	return a, nil
+}
+
+// Close closes the database.
+func (a *app) Close() error { return a.store.Close() }
+
+// run serves until ctx is done, then shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, logOut io.Writer) error {
+	o, err := parseOptions(args, getenv, logOut)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(logOut, nil))
+	a, err := newApp(ctx, o, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	// The dispatcher retries the emails whose first attempt failed.
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = a.service.RunDispatcher(ctx) })
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("apiserver: listening", "addr", ln.Addr().String(), "db", o.db, "api_keys", len(o.apiKeys))
+
+	select {
+	case err = <-served: // the listener failed
+	case <-ctx.Done():
+		logger.Info("apiserver: shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+		if err == nil {
+			err = <-served
+		}
+	}
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	logger.Info("apiserver: stopped", "err", err)
+	return err
+}
+
+// logRequests logs one line per request: method, path, status, bytes,
+// duration in milliseconds, the request id the API set and the client's
+// address. Never a header, a query string or a body, which hold keys,
+// tokens and passwords; the paths of this API hold only ids.
+func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status),
+			slog.Int("bytes", sw.bytes),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("request_id", w.Header().Get("X-Request-ID")),
+			slog.String("remote_addr", r.RemoteAddr),
+		)
+	})
+}
+
+// statusWriter records the status and size of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status, bytes int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}

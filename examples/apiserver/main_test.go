@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	testKey     = "sk_test_apiserver_key"
+	email       = "marcelina.davis@example.com"
+	oldPassword = "correct horse battery"
+	newPassword = "a much better passphrase"
+)
+
+// TestMain runs main itself when asked to, so that a test can start the
+// real command as a child process and signal it.
+func TestMain(m *testing.M) {
+	if os.Getenv("APISERVER_TEST_RUN_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func getenv(key string) func(string) string {
+	return func(name string) string {
+		if name == apiKeyEnv {
+			return key
+		}
+		return ""
+	}
+}
+
+func TestRefusesToStartWithoutAPIKey(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "x.db")
+	for _, key := range []string{"", " ", " , "} {
+		err := run(t.Context(), []string{"-db", db}, getenv(key), io.Discard)
+		require.ErrorContains(t, err, "RESET_API_KEY is not set")
+	}
+	require.NoFileExists(t, db, "nothing is opened before the key is checked")
+
+	o, err := parseOptions([]string{"-addr", "127.0.0.1:9", "-db", db}, getenv(" sk_a , sk_b "), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{"sk_a", "sk_b"}, o.apiKeys, "several keys, for rotation")
+	_, err = parseOptions([]string{"extra"}, getenv("k"), io.Discard)
+	require.Error(t, err)
+}
+
+// client calls the API of a test server.
+type client struct {
+	t   *testing.T
+	url string
+}
+
+func (c client) call(method, path string, body any) (int, map[string]any) {
+	c.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(c.t, err)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(c.t.Context(), method, c.url+path, r)
+	require.NoError(c.t, err)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(c.t, err)
+	defer res.Body.Close()
+	require.Equal(c.t, "application/json", res.Header.Get("Content-Type"))
+	var out map[string]any
+	require.NoError(c.t, json.NewDecoder(res.Body).Decode(&out))
+	return res.StatusCode, out
+}
+
+// TestFlowLeavesNoSecretInTheDatabase runs every route against the app
+// main builds, on SQLite, then reads the database files byte by byte: no
+// token, password or API key is in them, nor in the log.
+func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "api.db")
+	logs := new(syncBuffer)
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	o, err := parseOptions([]string{"-db", db, "-bcrypt-cost", "4"}, getenv(testKey), io.Discard)
+	require.NoError(t, err)
+	a, err := newApp(t.Context(), o, logger)
+	require.NoError(t, err)
+	closed := false
+	defer func() {
+		if !closed {
+			a.Close()
+		}
+	}()
+	srv := httptest.NewServer(a.handler)
+	defer srv.Close()
+	c := client{t, srv.URL}
+
+	status, user := c.call("POST", "/user_management/users", map[string]any{"email": email, "password": oldPassword, "first_name": "Marcelina"})
+	require.Equal(t, http.StatusCreated, status, user)
+	uid := user["id"].(string)
+
+	status, auth := c.call("POST", "/user_management/authenticate", map[string]any{
+		"client_id": "client_1", "client_secret": testKey, "grant_type": "password", "email": email, "password": oldPassword})
+	require.Equal(t, http.StatusOK, status, auth)
+	status, refreshed := c.call("POST", "/user_management/authenticate", map[string]any{
+		"client_id": "client_1", "client_secret": testKey, "grant_type": "refresh_token", "refresh_token": auth["refresh_token"]})
+	require.Equal(t, http.StatusOK, status, refreshed)
+
+	status, pr := c.call("POST", "/user_management/password_reset", map[string]any{"email": email})
+	require.Equal(t, http.StatusCreated, status, pr)
+	token := pr["password_reset_token"].(string)
+	require.NotEmpty(t, a.mailbox.Messages(), "the dev transport kept the email")
+	status, got := c.call("GET", "/user_management/password_reset/"+pr["id"].(string), nil)
+	require.Equal(t, http.StatusOK, status)
+	require.NotContains(t, got, "password_reset_token")
+
+	status, confirmed := c.call("POST", "/user_management/password_reset/confirm", map[string]any{"token": token, "new_password": newPassword})
+	require.Equal(t, http.StatusOK, status, confirmed)
+	require.Equal(t, uid, confirmed["user"].(map[string]any)["id"])
+
+	// The reset revoked the session: its refresh token is dead and the
+	// list shows it revoked.
+	status, dead := c.call("POST", "/user_management/authenticate", map[string]any{
+		"client_secret": testKey, "grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"]})
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, "invalid_grant", dead["error"])
+	status, after := c.call("POST", "/user_management/authenticate", map[string]any{
+		"client_secret": testKey, "grant_type": "password", "email": email, "password": newPassword})
+	require.Equal(t, http.StatusOK, status, after)
+	status, list := c.call("GET", "/user_management/users/"+uid+"/sessions", nil)
+	require.Equal(t, http.StatusOK, status)
+	data := list["data"].([]any)
+	require.Len(t, data, 2)
+	require.Equal(t, "active", data[0].(map[string]any)["status"])
+	require.Equal(t, "revoked", data[1].(map[string]any)["status"])
+	status, _ = c.call("POST", "/user_management/sessions/revoke", map[string]any{"session_id": data[0].(map[string]any)["id"]})
+	require.Equal(t, http.StatusOK, status)
+
+	secrets := map[string]string{
+		"old password": oldPassword, "new password": newPassword, "reset token": token, "API key": testKey,
+		"refresh token 1": auth["refresh_token"].(string), "refresh token 2": refreshed["refresh_token"].(string),
+		"refresh token 3": after["refresh_token"].(string), "access token": auth["access_token"].(string),
+		"access token 3": after["access_token"].(string),
+	}
+	requireNoSecrets := func(when string) {
+		t.Helper()
+		files, err := filepath.Glob(db + "*") // the database, -wal and -shm
+		require.NoError(t, err)
+		require.Contains(t, files, db)
+		var all []byte
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			all = append(all, b...)
+		}
+		require.Contains(t, string(all), email, "%s: the files hold the data (a sanity check of the search)", when)
+		for name, s := range secrets {
+			require.NotContains(t, string(all), s, "%s: the %s is in the database files", when, name)
+		}
+	}
+	requireNoSecrets("while open")
+	srv.Close()
+	require.NoError(t, a.Close())
+	closed = true
+	requireNoSecrets("after close")
+
+	// The log has a line per request, and no secret either.
+	log := logs.String()
+	require.Contains(t, log, `"msg":"request","method":"POST","path":"/user_management/password_reset/confirm","status":200`)
+	for name, s := range secrets {
+		require.NotContains(t, log, s, "the %s is in the log", name)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func waitUp(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(url)
+		if err == nil {
+			res.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not up: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRunShutsDownWhenDone serves with run and stops it by its context,
+// as main's signal handling does.
+func TestRunShutsDownWhenDone(t *testing.T) {
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	logs := new(syncBuffer)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", addr, "-db", filepath.Join(t.TempDir(), "run.db"), "-bcrypt-cost", "4"}, getenv(testKey), logs)
+	}()
+	waitUp(t, "http://"+addr+"/")
+	status, body := client{t, "http://" + addr}.call("GET", "/user_management/users/user_nope", nil)
+	require.Equal(t, http.StatusNotFound, status, body)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return")
+	}
+	require.Contains(t, logs.String(), `"msg":"apiserver: shutting down"`)
+	require.Contains(t, logs.String(), `"path":"/user_management/users/user_nope","status":404`)
+	require.NotContains(t, logs.String(), testKey)
+	_, err := http.Get("http://" + addr + "/")
+	require.Error(t, err, "the listener is closed")
+}
+
+// TestSignalsStopTheServer starts the command itself in a child process and
+// sends it SIGTERM, then SIGINT: each time it exits cleanly.
+func TestSignalsStopTheServer(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			addr := freeAddr(t)
+			var out syncBuffer
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-addr", addr, "-db", filepath.Join(t.TempDir(), "sig.db"))
+			cmd.Env = append(os.Environ(), "APISERVER_TEST_RUN_MAIN=1", apiKeyEnv+"="+testKey)
+			cmd.Stdout, cmd.Stderr = &out, &out
+			require.NoError(t, cmd.Start())
+			waitUp(t, "http://"+addr+"/")
+			require.NoError(t, cmd.Process.Signal(sig))
+			err := cmd.Wait()
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				t.Fatalf("exit %d: %s", exit.ExitCode(), out.String())
+			}
+			require.NoError(t, err, out.String())
+			require.True(t, strings.Contains(out.String(), `"msg":"apiserver: stopped"`), out.String())
+		})
+	}
+}
