@@ -299,6 +299,22 @@ func (m *Manager) lookup(ctx context.Context, token string) (Session, TokenHash,
 }
 
 // judge returns nil when s is usable at now, or why not.
+// Status judges s as Validate would now: nil while usable, ErrRevoked,
+// or ErrExpired past its absolute or its idle timeout. A list of sessions
+// uses it to show which are still active.
+func (m *Manager) Status(s Session) error { return m.judge(s, m.now()) }
+
+// EndsAt is when s stops being usable if nothing else happens: its
+// absolute expiry or, sooner, the end of its idle timeout.
+func (m *Manager) EndsAt(s Session) time.Time {
+	if m.idle > 0 {
+		if idle := s.LastSeenAt.Add(m.idle); idle.Before(s.ExpiresAt) {
+			return idle
+		}
+	}
+	return s.ExpiresAt
+}
+
 func (m *Manager) judge(s Session, now time.Time) error {
 	switch {
 	case !s.RevokedAt.IsZero():

@@ -892,3 +892,18 @@ func TestCancelledRequests(t *testing.T) {
 	require.Equal(t, 499, w.Code, "logged as the client's going, never seen by it")
 	require.NotContains(t, e.logs.String(), `"level":"ERROR"`)
 }
+
+func TestSessionListJudgesTheIdleTimeout(t *testing.T) {
+	e := newEnv(t)
+	uid := e.createUser(t, userEmail)
+	s, _, err := e.sm.Create(t.Context(), uid, session.Metadata{})
+	require.NoError(t, err)
+	e.clock.Add(25 * time.Hour) // past the default 24 h idle timeout, long before the 30-day expiry
+
+	r := e.get(t, "/user_management/users/"+uid+"/sessions")
+	data := r.body["data"].([]any)
+	require.Len(t, data, 1)
+	got := data[0].(map[string]any)
+	require.Equal(t, "expired", got["status"])
+	require.Equal(t, reset.FormatTime(s.LastSeenAt.Add(24*time.Hour)), got["ended_at"])
+}

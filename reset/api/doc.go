@@ -94,6 +94,4 @@
 //     ignored on creation.
 //   - The rate limit's code is rate_limit_exceeded, not
 //     daily_quota_exceeded.
-//   - Sessions past their idle timeout (session.Config.IdleTimeout) are
-//     listed as active until their absolute expiry; refreshing one fails.
 package api

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
@@ -38,10 +37,10 @@ type sessionJSON struct {
 	UpdatedAt  string  `json:"updated_at"`
 }
 
-// sessionObject renders s as judged at now: revoked, expired (past its
-// absolute timeout) or active. ended_at is when it was revoked or expired;
-// updated_at its latest change or use.
-func sessionObject(s session.Session, now time.Time) sessionJSON {
+// sessionObject renders s as the Manager judges it: revoked, expired (past
+// its absolute or idle timeout) or active. ended_at is when it was revoked
+// or expired; updated_at its latest change or use.
+func sessionObject(s session.Session, m *session.Manager) sessionJSON {
 	v := sessionJSON{
 		Object:     "session",
 		ID:         s.ID,
@@ -64,9 +63,9 @@ func sessionObject(s session.Session, now time.Time) sessionJSON {
 		if s.RevokedAt.After(updated) {
 			updated = s.RevokedAt
 		}
-	case !s.Active(now):
+	case m.Status(s) != nil:
 		v.Status = statusExpired
-		v.EndedAt = nullable(reset.FormatTime(s.ExpiresAt))
+		v.EndedAt = nullable(reset.FormatTime(m.EndsAt(s)))
 	}
 	v.UpdatedAt = reset.FormatTime(updated)
 	return v
@@ -142,10 +141,9 @@ func (h *Handler) listSessions(ctx context.Context, r *http.Request, _ []byte) *
 	if err != nil {
 		return unexpected(ctx, err)
 	}
-	now := h.now()
 	out := listJSON{Object: "list", Data: make([]sessionJSON, 0, len(page))}
 	for _, s := range page {
-		out.Data = append(out.Data, sessionObject(s, now))
+		out.Data = append(out.Data, sessionObject(s, h.sessions))
 	}
 	var first, last *string
 	if len(page) > 0 {
