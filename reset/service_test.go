@@ -566,3 +566,25 @@ func TestNoticeLeavesTheRequestPathWhenADispatcherRuns(t *testing.T) {
 	require.NoError(t, err, "the woken dispatcher sends the notice at once, not an hour later")
 	require.Contains(t, msgs[1].Subject, "changed")
 }
+
+func TestRejectCurrentPassword(t *testing.T) {
+	f := newFixture(t, func(c *reset.Config) { c.Policy.RejectCurrent = true })
+	f.user(t, "ana@example.com")
+	ctx := t.Context()
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: oldPassword})
+	var pe *reset.PolicyError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, reset.ReasonReused, pe.Reasons[0].Code)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "something else entirely"})
+	require.NoError(t, err, "the refusal did not spend the token")
+
+	// Off by default: the same password is accepted.
+	g := newFixture(t)
+	g.user(t, "ana@example.com")
+	pr, err = g.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	_, err = g.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: oldPassword})
+	require.NoError(t, err)
+}
