@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/passreset/passreset/mail"
@@ -49,15 +50,20 @@ func (s *Service) runJob(ctx context.Context, job Job, msg mail.Message) error {
 // settle records the outcome of an attempt at job.
 func (s *Service) settle(ctx context.Context, job Job, runErr error) {
 	now := s.clock()
-	log := s.log.With("job_id", job.ID, "kind", string(job.Kind), "user_id", job.UserID, "attempt", job.Attempts)
+	// Built only when there is something to say: a job that succeeds, the
+	// common case, costs the Logger nothing.
+	jobLog := func() *slog.Logger {
+		return s.log.With("job_id", job.ID, "kind", string(job.Kind), "user_id", job.UserID, "attempt", job.Attempts)
+	}
 	if runErr == nil {
 		if err := s.store.FinishJob(ctx, job.ID, now); err != nil {
 			// The work is done; a job left unfinished would run again when
 			// its lease ends, so say so loudly.
-			log.ErrorContext(ctx, "outbox: job done but not marked finished", "err", err)
+			jobLog().ErrorContext(ctx, "outbox: job done but not marked finished", "err", err)
 		}
 		return
 	}
+	log := jobLog()
 	if job.Kind == JobEmail && (job.Attempts >= s.dispatch.MaxAttempts || permanent(runErr)) {
 		log.ErrorContext(ctx, "outbox: giving up", "err", runErr)
 		if err := s.store.FailJob(ctx, job.ID, now, runErr.Error()); err != nil {
@@ -77,10 +83,13 @@ func (s *Service) settle(ctx context.Context, job Job, runErr error) {
 }
 
 // permanent reports whether err says retrying cannot help: an SMTP 5xx
-// reply, or a message sealed under another key.
+// reply, or a message sealed under another key. Nothing else is: not a
+// refused or dropped connection, a timeout or a 4xx reply. (Network
+// errors also have a Temporary method, which says false for a refused
+// connection: it cannot be the test.)
 func permanent(err error) bool {
-	var t interface{ Temporary() bool }
-	return errors.Is(err, errUnsealable) || errors.As(err, &t) && !t.Temporary()
+	smtpErr, isReply := errors.AsType[*mail.SMTPError](err)
+	return errors.Is(err, errUnsealable) || isReply && !smtpErr.Temporary()
 }
 
 // DispatchOnce claims the jobs that are due and runs them: emails whose

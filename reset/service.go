@@ -41,6 +41,11 @@ type Service struct {
 	log      *slog.Logger
 	onEvent  func(context.Context, Event)
 
+	// renderReset and renderNotice render the two emails: the templates
+	// of emails, or, for an email left to the defaults, the same bytes
+	// written out in Go (defaultemails.go).
+	renderReset, renderNotice func(from string, d EmailData) (mail.Message, error)
+
 	// dispatchers counts running RunDispatcher loops; wake tells one of
 	// them that a job is due now.
 	dispatchers atomic.Int32
@@ -132,6 +137,13 @@ func NewService(cfg Config) (*Service, error) {
 		Reset:           cfg.Emails.Reset.withDefaults(def.Reset),
 		PasswordChanged: cfg.Emails.PasswordChanged.withDefaults(def.PasswordChanged),
 	}
+	s.renderReset, s.renderNotice = s.emails.Reset.render, s.emails.PasswordChanged.render
+	if cfg.Emails.Reset == (EmailTemplate{}) {
+		s.renderReset = renderDefaultReset
+	}
+	if cfg.Emails.PasswordChanged == (EmailTemplate{}) {
+		s.renderNotice = renderDefaultPasswordChanged
+	}
 	key := cfg.SecretKey
 	if key == nil {
 		key = make([]byte, 32)
@@ -196,13 +208,21 @@ func wellFormedToken(tok string) bool {
 		return false
 	}
 	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+		if !tokenAlphabet[tok[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// tokenAlphabet tells the bytes of unpadded URL-safe base64: one lookup a
+// character keeps the cheap rejection cheap.
+var tokenAlphabet = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
 
 // NormalizeEmail trims an address and lower-cases it, and checks that it is
 // a bare address ("name@example.com", no display name). It returns
@@ -265,7 +285,7 @@ func (s *Service) CreatePasswordReset(ctx context.Context, p CreatePasswordReset
 		Token:     token,
 		URL:       s.linkFor(token),
 	}
-	msg, err := s.emails.Reset.render(s.from, EmailData{
+	msg, err := s.renderReset(s.from, EmailData{
 		AppName: s.appName, Email: user.Email, Name: user.Name(), URL: pr.URL,
 		ExpiresAt: pr.ExpiresAt, ExpiresIn: humanDuration(s.ttl), Time: now,
 	})
@@ -393,7 +413,7 @@ func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (Use
 		revoke = Job{ID: id, Kind: JobRevokeSessions, UserID: r.UserID, RunAt: now, ClaimedUntil: now.Add(s.dispatch.Lease), CreatedAt: now}
 		jobs = append(jobs, revoke)
 	}
-	notice, err := s.emails.PasswordChanged.render(s.from, EmailData{AppName: s.appName, Email: r.Email, Time: now})
+	notice, err := s.renderNotice(s.from, EmailData{AppName: s.appName, Email: r.Email, Time: now})
 	if err != nil {
 		return User{}, fmt.Errorf("reset: render notice: %w", err)
 	}

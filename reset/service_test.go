@@ -534,8 +534,21 @@ func TestPasswordResetJSONShape(t *testing.T) {
 	require.NotContains(t, string(b), "password_reset_token")
 }
 
+// claimWatch is memstore telling when a dispatcher first polls it.
+type claimWatch struct {
+	*memstore.Store
+	once   sync.Once
+	polled chan struct{}
+}
+
+func (s *claimWatch) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, max int) ([]reset.Job, error) {
+	s.once.Do(func() { close(s.polled) })
+	return s.Store.ClaimJobs(ctx, now, lease, max)
+}
+
 func TestNoticeLeavesTheRequestPathWhenADispatcherRuns(t *testing.T) {
-	f := newFixture(t, func(c *reset.Config) { c.Dispatch.Interval = time.Hour })
+	st := &claimWatch{Store: memstore.New(), polled: make(chan struct{})}
+	f := newFixture(t, func(c *reset.Config) { c.Store = st; c.Dispatch.Interval = time.Hour })
 	f.user(t, "ana@example.com")
 	release := make(chan struct{})
 	f.mail.FailWith = func(m mail.Message) error {
@@ -544,27 +557,38 @@ func TestNoticeLeavesTheRequestPathWhenADispatcherRuns(t *testing.T) {
 		}
 		return nil
 	}
+	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- f.svc.RunDispatcher(ctx) }()
-	defer func() { stop(); require.NoError(t, <-done) }()
-	require.Eventually(t, func() bool { n, _ := f.svc.DispatchOnce(t.Context()); return n == 0 }, time.Second, time.Millisecond)
+	defer func() { close(release); stop(); require.NoError(t, <-done) }()
+	<-st.polled // the dispatcher is running
 
-	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
-	// Give the dispatcher goroutine time to be counted before the reset.
-	require.Eventually(t, func() bool {
-		_, err := f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
-		return err == nil
-	}, time.Second, 10*time.Millisecond)
-	require.Equal(t, 1, f.mail.Len(), "ResetPassword returned while the notice was still being sent")
+	returned := make(chan error, 1)
+	go func() {
+		_, err := f.svc.ResetPassword(t.Context(), resetParams(pr.Token))
+		returned <- err
+	}()
+	select {
+	case err := <-returned:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("ResetPassword waited for the slow mail server")
+	}
+	require.Equal(t, 1, f.mail.Len(), "the notice is still being sent")
 
-	close(release)
+	release <- struct{}{} // the notice goes through
 	waitCtx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	msgs, err := f.mail.WaitFor(waitCtx, 2)
 	require.NoError(t, err, "the woken dispatcher sends the notice at once, not an hour later")
 	require.Contains(t, msgs[1].Subject, "changed")
+}
+
+func resetParams(token string) reset.ResetPasswordParams {
+	return reset.ResetPasswordParams{Token: token, NewPassword: "a good long passphrase"}
 }
 
 func TestRejectCurrentPassword(t *testing.T) {

@@ -61,11 +61,13 @@ type Store interface {
 	RedeemReset(ctx context.Context, r Redemption) (Redeemed, error)
 
 	// AllowRequest is a sliding-window rate limit: it counts the requests
-	// recorded under key in (now-window, now]. When there are fewer than
-	// limit it records one at now and returns ok true; otherwise it records
-	// nothing and returns ok false and the instant the oldest counted
-	// request leaves the window. Check and record are one atomic step, so
-	// concurrent callers never exceed limit together. key is a keyed hash,
+	// recorded under key after now-window, those recorded after now
+	// included (a concurrent caller may read its clock later yet get here
+	// first). When there are fewer than limit it records one at now and
+	// returns ok true; otherwise it records nothing and returns ok false and
+	// the instant the oldest counted request leaves the window. Check and
+	// record are one atomic step, so concurrent callers never exceed limit
+	// together, whatever the order of their clocks. key is a keyed hash,
 	// never an address.
 	AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (ok bool, retryAt time.Time, err error)
 

@@ -16,10 +16,15 @@
 //
 // Flags:
 //
-//	-addr         the address to listen on (default 127.0.0.1:8081)
-//	-db           the SQLite file, created and migrated if need be (default passreset-api.db)
-//	-reset-url    the page of your app that takes the token (default http://localhost:3000/reset-password)
-//	-bcrypt-cost  bcrypt's cost for new passwords (default 12)
+//	-addr             the address to listen on (default 127.0.0.1:8081)
+//	-db               the SQLite file, created and migrated if need be (default passreset-api.db)
+//	-reset-url        the page of your app that takes the token (default http://localhost:3000/reset-password)
+//	-bcrypt-cost      bcrypt's cost for new passwords (default 12)
+//	-trusted-proxies  comma-separated networks (CIDR) of the reverse proxies in
+//	                  front of the server: the limit per client of the reset
+//	                  routes (60 a minute) then counts the address they forward
+//	                  in X-Forwarded-For; without it that header is ignored
+//	                  (default none)
 package main
 
 import (
@@ -31,6 +36,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -41,6 +47,7 @@ import (
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/reset/api"
+	"github.com/passreset/passreset/reset/iplimit"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
@@ -62,11 +69,12 @@ func main() {
 
 // options are the server's settings, from flags and the environment.
 type options struct {
-	addr       string
-	db         string
-	resetURL   string
-	bcryptCost int
-	apiKeys    []string
+	addr           string
+	db             string
+	resetURL       string
+	bcryptCost     int
+	apiKeys        []string
+	trustedProxies []netip.Prefix
 }
 
 // parseOptions reads the flags in args and the API keys from getenv.
@@ -78,8 +86,13 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	fs.StringVar(&o.db, "db", "passreset-api.db", "the SQLite database `file`; created and migrated if need be")
 	fs.StringVar(&o.resetURL, "reset-url", "http://localhost:3000/reset-password", "the `URL` of the page that takes the token, for the reset emails")
 	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "bcrypt's `cost` for new passwords")
+	proxies := fs.String("trusted-proxies", "", "comma-separated `networks` (CIDR) of the reverse proxies in front of the server, whose X-Forwarded-For header tells the client's address to the per-client limit; default none: the header is ignored")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
+	}
+	var err error
+	if o.trustedProxies, err = iplimit.ParsePrefixes(*proxies); err != nil {
+		return options{}, fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
@@ -133,7 +146,8 @@ func newApp(ctx context.Context, o options, logger *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	a.api, err = api.New(api.Config{Service: a.service, Sessions: sessions, APIKeys: o.apiKeys, Logger: logger})
+	a.api, err = api.New(api.Config{Service: a.service, Sessions: sessions, APIKeys: o.apiKeys, Logger: logger,
+		ClientLimit: iplimit.Config{TrustedProxies: o.trustedProxies}})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -110,7 +111,8 @@ func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "api.db")
 	logs := new(syncBuffer)
-	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	// Every line, debug included.
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o, err := parseOptions([]string{"-db", db, "-bcrypt-cost", "4"}, getenv(testKey), io.Discard)
 	require.NoError(t, err)
 	a, err := newApp(t.Context(), o, logger)
@@ -128,6 +130,8 @@ func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
 	status, user := c.call("POST", "/user_management/users", map[string]any{"email": email, "password": oldPassword, "first_name": "Marcelina"})
 	require.Equal(t, http.StatusCreated, status, user)
 	uid := user["id"].(string)
+	oldHash, err := a.store.PasswordHash(t.Context(), uid)
+	require.NoError(t, err)
 
 	status, auth := c.call("POST", "/user_management/authenticate", map[string]any{
 		"client_id": "client_1", "client_secret": testKey, "grant_type": "password", "email": email, "password": oldPassword})
@@ -189,10 +193,16 @@ func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
 		}
 	}
 	requireNoSecrets("while open")
+	newHash, err := a.store.PasswordHash(t.Context(), uid)
+	require.NoError(t, err)
+	secrets["old password hash"], secrets["new password hash"] = oldHash, newHash // for the log only: the database holds them
 	srv.Close()
 	require.NoError(t, a.Close())
 	closed = true
+	delete(secrets, "old password hash")
+	delete(secrets, "new password hash")
 	requireNoSecrets("after close")
+	secrets["old password hash"], secrets["new password hash"] = oldHash, newHash
 
 	// The log has a line per request, and no secret either.
 	log := logs.String()
@@ -200,6 +210,58 @@ func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
 	for name, s := range secrets {
 		require.NotContains(t, log, s, "the %s is in the log", name)
 	}
+}
+
+// TestClientLimit checks the limit per client of the reset routes in the
+// app main builds: the 61st request in a minute from one client is 429 with
+// Retry-After, and with -trusted-proxies the clients a proxy forwards are
+// told apart.
+func TestClientLimit(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		args := []string{"-db", filepath.Join(t.TempDir(), "limit.db"), "-bcrypt-cost", "4"}
+		if trusted {
+			args = append(args, "-trusted-proxies", "127.0.0.0/8, ::1")
+		}
+		o, err := parseOptions(args, getenv(testKey), io.Discard)
+		require.NoError(t, err)
+		a, err := newApp(t.Context(), o, slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		defer a.Close()
+		srv := httptest.NewServer(a.handler)
+		defer srv.Close()
+
+		ask := func(i int, forwardedFor string) (int, string) {
+			b, err := json.Marshal(map[string]any{"email": fmt.Sprintf("nobody%d@example.com", i)})
+			require.NoError(t, err)
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/user_management/password_reset", bytes.NewReader(b))
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+testKey)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-For", forwardedFor)
+			res, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			res.Body.Close()
+			return res.StatusCode, res.Header.Get("Retry-After")
+		}
+		// Ask until refused: the bucket refills one a second meanwhile.
+		start, allowed := time.Now(), 0
+		status, retry := ask(0, "198.51.100.1")
+		for ; status == http.StatusNotFound && allowed < 1000; status, retry = ask(allowed, "198.51.100.1") {
+			allowed++
+		}
+		require.Equal(t, http.StatusTooManyRequests, status)
+		require.Equal(t, "1", retry)
+		require.GreaterOrEqual(t, allowed, 60, "a burst of 60")
+		require.LessOrEqual(t, allowed, 61+int(time.Since(start)/time.Second), "and one more a second")
+		status, _ = ask(allowed+1, "198.51.100.2")
+		if trusted {
+			require.Equal(t, http.StatusNotFound, status, "another client behind the trusted proxy")
+		} else {
+			require.Equal(t, http.StatusTooManyRequests, status, "an untrusted peer's X-Forwarded-For is ignored")
+		}
+	}
+	_, err := parseOptions([]string{"-trusted-proxies", "proxy.internal"}, getenv(testKey), io.Discard)
+	require.ErrorContains(t, err, "-trusted-proxies")
 }
 
 func freeAddr(t *testing.T) string {

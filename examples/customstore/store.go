@@ -634,8 +634,8 @@ const (
 	// Postgres two such statements can both see limit-1: take a lock on the
 	// key first, as store/pgstore does.)
 	qAllowRequest = `INSERT INTO passreset_rate_limits (key, at) SELECT ?1, ?2
-	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3 AND at <= ?2) < ?4`
-	qOldestRequest = `SELECT min(at) FROM passreset_rate_limits WHERE key = ? AND at > ? AND at <= ?`
+	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3) < ?4`
+	qOldestRequest = `SELECT min(at) FROM passreset_rate_limits WHERE key = ? AND at > ?`
 
 	// One statement: ?1 now, ?2 now+lease, ?3 max. A lease ending exactly
 	// at now has ended.
@@ -660,7 +660,8 @@ const (
 )
 
 // AllowRequest is a sliding-window rate limit over the requests recorded
-// under key in (now-window, now]: with fewer than limit it records one at
+// under key after now-window (those a concurrent caller recorded at a
+// later instant included): with fewer than limit it records one at
 // now and returns true; otherwise it records nothing and returns false and
 // when the oldest counted request leaves the window.
 func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, time.Time, error) {
@@ -674,7 +675,7 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 	}
 	// Refused. The oldest request in the window says when to retry.
 	var oldest sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, qOldestRequest, key, from, at).Scan(&oldest); err != nil {
+	if err := s.db.QueryRowContext(ctx, qOldestRequest, key, from).Scan(&oldest); err != nil {
 		return false, time.Time{}, wrap("allow request", err)
 	}
 	if !oldest.Valid { // limit <= 0: nothing counted, nothing ever allowed

@@ -65,9 +65,11 @@ type testApp struct {
 	clock   *testClock
 	logs    *syncBuffer
 	dbDir   string
+	store   *sqlitestore.Store
 }
 
-func startApp(t *testing.T) *testApp {
+// startApp starts the app; mod, when given, changes its config first.
+func startApp(t *testing.T, mod ...func(*config)) *testApp {
 	t.Helper()
 	a := &testApp{clock: new(testClock), logs: new(syncBuffer), dbDir: t.TempDir()}
 	ctx := t.Context()
@@ -78,8 +80,9 @@ func startApp(t *testing.T) *testApp {
 
 	log := slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a.mailbox = mail.NewDev(log, 50)
+	a.store = st
 	a.Server = httptest.NewUnstartedServer(nil)
-	a.srv, err = newServer(config{
+	cfg := config{
 		BaseURL:    "http://" + a.Listener.Addr().String(),
 		Store:      st,
 		Mailer:     a.mailbox,
@@ -87,7 +90,11 @@ func startApp(t *testing.T) *testApp {
 		Logger:     log,
 		BcryptCost: 4,
 		Now:        a.clock.Now,
-	})
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	a.srv, err = newServer(cfg)
 	require.NoError(t, err)
 	a.Config.Handler = a.srv
 	a.Start()

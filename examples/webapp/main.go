@@ -26,6 +26,12 @@
 //	                         starttls (default), implicit or none,
 //	                         -smtp-user, the password in the environment
 //	                         variable PASSRESET_SMTP_PASSWORD, and -from
+//	-trusted-proxies CIDRS   the reverse proxies in front of the app, such
+//	                         as 127.0.0.1/32 or 10.0.0.0/8,fd00::/8: the
+//	                         reset pages' limit per client (10 form posts a
+//	                         minute) then counts the client address these
+//	                         proxies forward in X-Forwarded-For. Without it
+//	                         the header is ignored (default none)
 //
 // The session cookie is Secure: browsers accept Secure cookies on
 // http://127.0.0.1 and http://localhost, so plain http works there. On
@@ -47,6 +53,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -56,6 +63,7 @@ import (
 
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/reset/iplimit"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
 
@@ -77,6 +85,7 @@ type options struct {
 	devMail                       bool
 	bcryptCost                    int
 	smtp, smtpTLS, smtpUser, from string
+	trustedProxies                []netip.Prefix
 }
 
 // parseFlags reads the command line.
@@ -94,8 +103,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.smtpTLS, "smtp-tls", "starttls", "SMTP connection security: starttls, implicit or none")
 	fs.StringVar(&o.smtpUser, "smtp-user", "", "SMTP user name; the password is read from $PASSRESET_SMTP_PASSWORD")
 	fs.StringVar(&o.from, "from", "", "sender address of the emails (default no-reply@ the base URL's host)")
+	proxies := fs.String("trusted-proxies", "", "comma-separated `networks` (CIDR) of the reverse proxies in front of the app, whose X-Forwarded-For header tells the client's address to the per-client limit; default none: the header is ignored")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	var err error
+	if o.trustedProxies, err = iplimit.ParsePrefixes(*proxies); err != nil {
+		return o, fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -165,7 +179,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	srv, err := newServer(config{BaseURL: o.baseURL, Store: st, Mailer: mailer, DevMail: devMail, From: o.from, Logger: log, BcryptCost: o.bcryptCost})
+	srv, err := newServer(config{BaseURL: o.baseURL, Store: st, Mailer: mailer, DevMail: devMail, From: o.from, Logger: log, BcryptCost: o.bcryptCost,
+		ClientLimit: iplimit.Config{TrustedProxies: o.trustedProxies}})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/reset/iplimit"
 	"github.com/passreset/passreset/reset/pages"
 	"github.com/passreset/passreset/session"
 )
@@ -52,6 +53,9 @@ type config struct {
 	BcryptCost int
 	TokenTTL   time.Duration
 	Now        func() time.Time
+	// ClientLimit is the reset pages' limit per client; the zero value is
+	// pages' default (10 form posts a minute).
+	ClientLimit iplimit.Config
 }
 
 // server is the example's web application: the Handler and the parts main
@@ -127,6 +131,7 @@ func newServer(cfg config) (*server, error) {
 		Templates:             s.tmpl,
 		Logger:                s.log,
 		CrossOriginProtection: cop,
+		ClientLimit:           cfg.ClientLimit,
 	})
 	if err != nil {
 		return nil, err

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -17,6 +19,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/reset/iplimit"
 )
 
 // client is a cookie-keeping HTTP client that does not follow redirects,
@@ -109,7 +113,9 @@ func TestForgotAnswersAlikeOverHTTP(t *testing.T) {
 func TestResetOverHTTP(t *testing.T) {
 	a := startApp(t)
 	const email, oldPassword, newPassword = "ana@example.com", "the old passphrase", "a brand new passphrase"
-	a.createUser(t, email, oldPassword)
+	user := a.createUser(t, email, oldPassword)
+	oldHash, err := a.store.PasswordHash(t.Context(), user.ID)
+	require.NoError(t, err)
 	laptop, phone := client(t), client(t)
 	signIn(t, laptop, a.URL, email, oldPassword)
 	signIn(t, phone, a.URL, email, oldPassword)
@@ -150,7 +156,110 @@ func TestResetOverHTTP(t *testing.T) {
 	require.Contains(t, logs, "path=/reset-password status=200")
 	require.Contains(t, logs, "event=password_reset.succeeded")
 	a.requireNoSecrets(t, token, oldPassword, newPassword)
+	// Nor the password hashes, which the database does hold.
+	newHash, err := a.store.PasswordHash(t.Context(), user.ID)
+	require.NoError(t, err)
+	require.NotEqual(t, oldHash, newHash)
+	for _, h := range []string{oldHash, newHash, url.QueryEscape(token)} {
+		require.NotContains(t, a.logs.String(), h)
+	}
 }
+
+// TestTenResetRequestsForOneAddress asks the running app for a reset of
+// one address ten times, as a client would: at most three emails go out
+// (the per-address limit), and all ten answers look alike once the CSP
+// nonce is taken out.
+func TestTenResetRequestsForOneAddress(t *testing.T) {
+	a := startApp(t)
+	const email = "ana@example.com"
+	a.createUser(t, email, "the old passphrase")
+	var first answer
+	for i := range 10 {
+		got := forgot(t, a, client(t), email)
+		if i == 0 {
+			first = got
+			require.Equal(t, http.StatusOK, got.status)
+			require.Contains(t, got.body, "Check your email")
+			continue
+		}
+		require.Equal(t, first, got, "answer %d differs from the first", i+1)
+	}
+	a.srv.pages.Wait()
+	msgs := a.mailbox.Messages()
+	require.NotEmpty(t, msgs)
+	require.LessOrEqual(t, len(msgs), 3)
+	require.Contains(t, a.logs.String(), "password reset request rate limited")
+}
+
+// TestClientLimitOverHTTP checks the per-client limit of the running app:
+// the eleventh reset request in a minute from one client, for an address
+// that is not limited, gets the same answer and no email; behind a trusted
+// proxy, the clients it forwards are told apart.
+func TestClientLimitOverHTTP(t *testing.T) {
+	a := startApp(t)
+	for i := range 11 {
+		a.createUser(t, fmt.Sprintf("user%d@example.com", i), "the old passphrase")
+	}
+	var first answer
+	for i := range 11 {
+		got := forgot(t, a, client(t), fmt.Sprintf("user%d@example.com", i))
+		got.body = strings.ReplaceAll(got.body, fmt.Sprintf("user%d@example.com", i), "EMAIL")
+		if i == 0 {
+			first = got
+		}
+		require.Equal(t, first, got, "answer %d", i+1)
+	}
+	a.srv.pages.Wait()
+	require.Len(t, a.mailbox.Messages(), 10, "no email for the eleventh")
+	require.Contains(t, a.logs.String(), `reason="client rate limited"`)
+
+	// Behind a proxy on this machine, trusted: every forwarded client has
+	// its own allowance.
+	b := startApp(t, func(c *config) {
+		c.ClientLimit = iplimit.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	})
+	for i := range 11 {
+		b.createUser(t, fmt.Sprintf("user%d@example.com", i), "the old passphrase")
+	}
+	for i := range 11 {
+		forgot(t, b, client(t), fmt.Sprintf("user%d@example.com", i), "X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+	}
+	b.srv.pages.Wait()
+	require.Len(t, b.mailbox.Messages(), 11)
+}
+
+// answer is what a client sees of an answer, the nonce taken out.
+type answer struct {
+	status       int
+	contentType  string
+	csp, referer string
+	body         string
+}
+
+// forgot posts the forgot-password form for email, with extra headers as
+// name, value pairs.
+func forgot(t *testing.T, a *testApp, c *http.Client, email string, header ...string) answer {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, a.URL+"/forgot-password", strings.NewReader(url.Values{"email": {email}}.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", a.URL)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := c.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	return answer{
+		status:      res.StatusCode,
+		contentType: res.Header.Get("Content-Type"),
+		csp:         cspNonceRETest.ReplaceAllString(res.Header.Get("Content-Security-Policy"), ""),
+		referer:     res.Header.Get("Referrer-Policy"),
+		body:        nonceRETest.ReplaceAllString(readBody(t, res), ""),
+	}
+}
+
+var cspNonceRETest = regexp.MustCompile(`'nonce-[^']*'`)
 
 func TestSignOutEverywhere(t *testing.T) {
 	a := startApp(t)
@@ -244,11 +353,15 @@ func TestParseFlags(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, o.demoEmail)
 
+	o, err = parseFlags([]string{"-trusted-proxies", "127.0.0.1, 10.0.0.0/8"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}, o.trustedProxies)
+
 	_, err = parseFlags([]string{"-demo-user", "secret-passphrase:ana@example.com"}, io.Discard)
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "secret-passphrase")
 
-	for _, bad := range [][]string{{"-demo-user", "not an email"}, {"-smtp", "nohost"}, {"-smtp-tls", "maybe"}, {"extra"}, {"-nope"}} {
+	for _, bad := range [][]string{{"-demo-user", "not an email"}, {"-smtp", "nohost"}, {"-smtp-tls", "maybe"}, {"extra"}, {"-nope"}, {"-trusted-proxies", "proxy.internal"}} {
 		_, err := parseFlags(bad, io.Discard)
 		require.Error(t, err, bad)
 	}

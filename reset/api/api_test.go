@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/reset/api"
+	"github.com/passreset/passreset/reset/iplimit"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store/memstore"
 )
@@ -906,4 +908,75 @@ func TestSessionListJudgesTheIdleTimeout(t *testing.T) {
 	got := data[0].(map[string]any)
 	require.Equal(t, "expired", got["status"])
 	require.Equal(t, reset.FormatTime(s.LastSeenAt.Add(24*time.Hour)), got["ended_at"])
+}
+
+// TestClientLimit checks the per-client limit of the reset routes: 429
+// rate_limit_exceeded with Retry-After, counted over create and confirm
+// together, per client, with other routes untouched, and the forwarding
+// headers believed only from a trusted proxy.
+func TestClientLimit(t *testing.T) {
+	e := newEnv(t, func(_ *reset.Config, ac *api.Config) {
+		ac.ClientLimit = iplimit.Config{Requests: 3, Per: time.Minute, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	})
+	uid := e.createUser(t, userEmail)
+	const me = "192.0.2.10:1"
+	create := func(email string) req {
+		return req{method: http.MethodPost, path: "/user_management/password_reset", body: map[string]any{"email": email}, remote: me}
+	}
+	confirm := func(token, password string) req {
+		return req{method: http.MethodPost, path: "/user_management/password_reset/confirm", body: map[string]any{"token": token, "new_password": password}, remote: me}
+	}
+	_, token := e.createReset(t, userEmail) // from httptest's 192.0.2.1
+	requireError(t, e.do(t, create("nobody@example.com")), http.StatusNotFound, "")
+	requireResetError(t, e.do(t, confirm(token, "short")))
+	r := e.do(t, create(userEmail))
+	require.Equal(t, http.StatusCreated, r.status)
+	token = r.body["password_reset_token"].(string)
+
+	// The fourth within the minute, on either route, from this client,
+	// whatever forwarding header it sends.
+	spoofed := create(userEmail)
+	spoofed.header = map[string]string{"X-Forwarded-For": "198.51.100.1"}
+	for _, rq := range []req{create(userEmail), confirm(token, newPassword), spoofed} {
+		r = e.do(t, rq)
+		requireError(t, r, http.StatusTooManyRequests, "rate_limit_exceeded")
+		require.Equal(t, "20", r.header.Get("Retry-After"), "3 per minute: one more every 20 s")
+		require.Contains(t, r.body["message"], "client")
+	}
+	require.Equal(t, 2, e.mail.Len(), "the refused requests sent nothing")
+	_, err := e.svc.CheckToken(t.Context(), token)
+	require.NoError(t, err, "the refused confirmation did not spend the token")
+
+	// Other routes are not counted.
+	require.Equal(t, http.StatusOK, e.do(t, req{method: http.MethodGet, path: "/user_management/users/" + uid, remote: me}).status)
+
+	// The clients behind a trusted proxy have their own.
+	behind := confirm(token, newPassword)
+	behind.remote, behind.header = "10.0.0.2:1", map[string]string{"X-Forwarded-For": "198.51.100.7"}
+	r = e.do(t, behind)
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+
+	// The limit refills with the handler's clock.
+	e.clock.Add(20 * time.Second)
+	requireError(t, e.do(t, create("nobody@example.com")), http.StatusNotFound, "")
+}
+
+func TestClientLimitDefaultAndDisabled(t *testing.T) {
+	e := newEnv(t)
+	for i := range api.DefaultClientRequests {
+		r := e.post(t, "/user_management/password_reset", map[string]any{"email": "nobody" + strconv.Itoa(i) + "@example.com"})
+		requireError(t, r, http.StatusNotFound, "")
+	}
+	r := e.post(t, "/user_management/password_reset", map[string]any{"email": "someone@example.com"})
+	requireError(t, r, http.StatusTooManyRequests, "rate_limit_exceeded")
+	require.Equal(t, "1", r.header.Get("Retry-After"))
+
+	e = newEnv(t, func(_ *reset.Config, ac *api.Config) { ac.ClientLimit.Disabled = true })
+	for i := range 100 {
+		r := e.post(t, "/user_management/password_reset", map[string]any{"email": "nobody" + strconv.Itoa(i) + "@example.com"})
+		requireError(t, r, http.StatusNotFound, "")
+	}
+
+	_, err := api.New(api.Config{Service: e.svc, Sessions: e.sm, APIKeys: []string{apiKey}, ClientLimit: iplimit.Config{TrustedProxies: []netip.Prefix{{}}}})
+	require.ErrorContains(t, err, "ClientLimit")
 }

@@ -47,7 +47,8 @@
 //	     on user creation: a weak password; an email in use (email_not_available)
 //	400  {"code":"invalid_credentials","message"}           a wrong email or password
 //	400  {"error":"invalid_grant","error_description"}      a refresh token unknown, rotated away, revoked or expired
-//	429  {"code":"rate_limit_exceeded","message"}           too many resets for an address; Retry-After in seconds
+//	429  {"code":"rate_limit_exceeded","message"}           too many resets for an address, or too many reset
+//	     requests from one client (Config.ClientLimit); Retry-After in seconds
 //	500  {"code":"server_error","message"}                  a failure on the server's side, with no detail
 //
 // Unknown JSON fields are ignored, and null counts as absent.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/passreset/passreset/reset"
@@ -107,6 +108,16 @@ func unexpected(ctx context.Context, err error) *reply {
 		return &reply{status: statusClientClosed, err: err, body: errorBody{Code: "request_cancelled", Message: "The request was cancelled."}}
 	}
 	return serverError(err)
+}
+
+// clientRateLimited is the 429 of a client over Config.ClientLimit.
+func clientRateLimited(retry time.Duration) *reply {
+	secs := strconv.FormatInt(int64(retry/time.Second), 10)
+	return &reply{
+		status: http.StatusTooManyRequests,
+		body:   errorBody{Code: codeRateLimited, Message: "Too many requests from this client; retry after " + secs + " seconds."},
+		header: http.Header{"Retry-After": {secs}},
+	}
 }
 
 // resetError is the 400 password_reset_error of a confirmation.

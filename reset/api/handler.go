@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/reset/iplimit"
 	"github.com/passreset/passreset/session"
 )
 
@@ -28,6 +29,7 @@ const (
 	DefaultAccessTokenTTL        = 5 * time.Minute
 	DefaultIdempotencyTTL        = 24 * time.Hour
 	DefaultIdempotencyMaxEntries = 10000
+	DefaultClientRequests        = 60 // per minute, see Config.ClientLimit
 )
 
 // maxIdempotencyKeyLen bounds the Idempotency-Key header.
@@ -88,6 +90,18 @@ type Config struct {
 	// time.Now; tests replace it (give the Service and the Manager the
 	// same one).
 	Now func() time.Time
+
+	// ClientLimit caps the requests one client (one IP address, one /64
+	// for IPv6) may make to POST /user_management/password_reset and
+	// /user_management/password_reset/confirm together; past it they are
+	// answered 429 {"code":"rate_limit_exceeded"} with Retry-After in
+	// whole seconds. The zero value is the default, on: 60 per minute
+	// ([DefaultClientRequests]), in bursts of up to 60 (the clients of this
+	// API are usually a few backends, each asking for many users);
+	// ClientLimit.Disabled turns it off. Behind a reverse proxy, list it in
+	// ClientLimit.TrustedProxies, or every client looks like the proxy.
+	// ClientLimit.Now defaults to Now. See package iplimit.
+	ClientLimit iplimit.Config
 }
 
 // Handler is an http.Handler that speaks WorkOS's User Management wire
@@ -103,6 +117,7 @@ type Handler struct {
 	tokenTTL time.Duration
 	now      func() time.Time
 	idem     *idempotencyCache // nil when replay is off
+	limit    *iplimit.Limiter  // per client, on the routes of limitedRoutes
 	mux      *http.ServeMux
 }
 
@@ -130,6 +145,10 @@ const (
 	routeRevoke       = "POST /user_management/sessions/revoke"
 	routeAuthenticate = "POST /user_management/authenticate"
 )
+
+// limitedRoutes are the routes Config.ClientLimit counts: the ones that
+// send email or try a token.
+var limitedRoutes = map[string]bool{routeCreateReset: true, routeConfirmReset: true}
 
 // New checks cfg, fills in its defaults and returns a Handler. A missing
 // Service, Sessions or API key is an error, as is an AccessTokenKey shorter
@@ -179,6 +198,17 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	lc := cfg.ClientLimit
+	if lc.Requests == 0 {
+		lc.Requests = DefaultClientRequests
+	}
+	if lc.Now == nil {
+		lc.Now = h.now
+	}
+	var err error
+	if h.limit, err = iplimit.New(lc); err != nil {
+		return nil, fmt.Errorf("api: Config.ClientLimit: %w", err)
 	}
 	if cfg.IdempotencyTTL >= 0 {
 		ttl := cfg.IdempotencyTTL
@@ -280,6 +310,11 @@ func (h *Handler) serve(r *http.Request, pattern string, ep endpoint) *reply {
 	keyHash, authed := h.bearer(r)
 	if pattern != routeAuthenticate && !authed {
 		return unauthorized()
+	}
+	if limitedRoutes[pattern] {
+		if ok, retry := h.limit.Allow(r); !ok {
+			return clientRateLimited(retry)
+		}
 	}
 	var body []byte
 	if r.Method == http.MethodPost {

@@ -140,6 +140,7 @@ type req struct {
 	body         any               // marshalled to JSON unless a string or []byte
 	key          *string           // the bearer key; nil means apiKey, "" none
 	header       map[string]string // extra headers
+	remote       string            // the client's address; "" means httptest's 192.0.2.1
 }
 
 func (e *env) do(t testing.TB, r req) resp {
@@ -169,6 +170,9 @@ func (e *env) do(t testing.TB, r req) resp {
 	}
 	for k, v := range r.header {
 		hr.Header.Set(k, v)
+	}
+	if r.remote != "" {
+		hr.RemoteAddr = r.remote
 	}
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, hr)

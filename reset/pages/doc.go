@@ -13,8 +13,10 @@
 //   - GET /forgot-password: a form with one field, email.
 //   - POST /forgot-password: answers "check your email" at once, with the same
 //     page and status whether the address has an account or not, is rate
-//     limited, or the email fails to send. The reset is created and the email
-//     sent in the background, so the answer's timing tells nothing either.
+//     limited (per address, or the client per IP), or the email fails to
+//     send. The answer is sent first; only then are the reset created and
+//     the email sent, in the background, so the answer's timing tells
+//     nothing either (BenchmarkForgotPasswordEnumeration measures it).
 //   - GET /reset-password?token=...: the form to choose a new password (the
 //     token in a hidden field, new_password, confirm_password), or a "link
 //     expired or already used" page that offers a new link. A GET never
@@ -35,7 +37,10 @@
 // origin (and the sign-in page's, when that is another). Cross-origin form
 // posts are refused with http.CrossOriginProtection (403), request bodies
 // are capped (Config.MaxBodyBytes, 413 past it), and tokens and passwords
-// are never logged. The reset page's URL holds the token in its query
+// are never logged. Each client (IP address) may post the two forms 10
+// times a minute (Config.ClientLimit); behind a reverse proxy, list it in
+// ClientLimit.TrustedProxies so that clients are told apart by the address
+// it forwards. The reset page's URL holds the token in its query
 // string: a host's request log should record r.URL.Path, never r.URL or
 // r.RequestURI.
 //

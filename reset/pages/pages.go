@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/reset/iplimit"
 )
 
 // Defaults of the Config fields left zero.
@@ -100,6 +102,18 @@ type Config struct {
 	// http.NewCrossOriginProtection(), which trusts no other origin. Pass
 	// the host's own to share its trusted origins.
 	CrossOriginProtection *http.CrossOriginProtection
+
+	// ClientLimit caps the form posts one client (one IP address, one /64
+	// for IPv6) may make to the two pages together. The zero value is the
+	// default, on: 10 per minute, in bursts of up to 10; ClientLimit.Disabled
+	// turns it off. Behind a reverse proxy, list it in
+	// ClientLimit.TrustedProxies, or every client looks like the proxy. A
+	// well-formed post to the forgot page over the limit gets the very
+	// answer every other gets, and no email is sent; a post to the reset
+	// page over it gets a "too many attempts" page, status 429 with
+	// Retry-After, and its token is not touched. Malformed forgot posts,
+	// which do no work, are not counted. See package iplimit.
+	ClientLimit iplimit.Config
 }
 
 // Handler serves the forgot-password and reset-password pages. Create one
@@ -120,6 +134,7 @@ type Handler struct {
 	timeout    time.Duration
 	maxPending int
 	cop        *http.CrossOriginProtection
+	limit      *iplimit.Limiter
 
 	mu      sync.Mutex
 	pending int           // background requests in flight
@@ -206,6 +221,9 @@ func New(cfg Config) (*Handler, error) {
 	if h.cop == nil {
 		h.cop = http.NewCrossOriginProtection()
 	}
+	if h.limit, err = iplimit.New(cfg.ClientLimit); err != nil {
+		return nil, fmt.Errorf("pages: Config.ClientLimit: %w", err)
+	}
 	return h, nil
 }
 
@@ -290,20 +308,33 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request, p *Page) 
 		h.render(w, r, TemplateForgot, http.StatusUnprocessableEntity, p)
 		return
 	}
-	h.requestReset(r.Context(), email)
+	accepted := false
+	if ok, _ := h.limit.Allow(r); !ok {
+		// The answer is the same as ever: the limit tells nothing either.
+		h.log.WarnContext(r.Context(), "pages: password reset request dropped", "reason", "client rate limited")
+	} else if reason := h.begin(); reason != "" {
+		h.log.WarnContext(r.Context(), "pages: password reset request dropped", "reason", reason)
+	} else {
+		accepted = true
+	}
 	p.Title = "Check your email"
 	p.Email = email
 	h.render(w, r, TemplateForgotSent, http.StatusOK, p)
+	if accepted {
+		// The answer leaves before the work starts, so that the work's
+		// cost, which differs by case, cannot show in the time the answer
+		// takes. (A writer that cannot flush sends it when the handler
+		// returns, as the work starts.)
+		_ = http.NewResponseController(w).Flush()
+		h.requestReset(r.Context(), email)
+	}
 }
 
 // requestReset creates the reset and sends its email in the background, so
 // that neither the answer nor its timing depends on whether the address has
-// an account, is rate limited, or the email fails.
+// an account, is rate limited, or the email fails. The caller has counted
+// it in with begin.
 func (h *Handler) requestReset(ctx context.Context, email string) {
-	if reason := h.begin(); reason != "" {
-		h.log.WarnContext(ctx, "pages: password reset request dropped", "reason", reason)
-		return
-	}
 	ctx = context.WithoutCancel(ctx)
 	go func() {
 		defer h.end()
@@ -409,6 +440,12 @@ func (h *Handler) resetForm(w http.ResponseWriter, r *http.Request, p *Page) {
 
 // resetSubmit serves POST ResetPath.
 func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
+	if ok, retry := h.limit.Allow(r); !ok {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(retry/time.Second), 10))
+		h.fail(w, r, p, http.StatusTooManyRequests, "Too many attempts",
+			"Too many attempts came from your network. Wait a minute, then send the form again; your link has not been used.")
+		return
+	}
 	token := r.PostForm.Get("token")
 	pr, err := h.svc.CheckToken(r.Context(), token)
 	if err != nil {
@@ -482,6 +519,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, st
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	w.WriteHeader(status)
 	w.Write(b.Bytes())
 }

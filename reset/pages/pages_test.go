@@ -75,7 +75,7 @@ type fixture struct {
 // newFixture builds a Service over a memstore, a session Manager over the
 // same store, and the Handler mounted on a mux. edit, when set, changes the
 // Handler's Config.
-func newFixture(t *testing.T, edit func(*pages.Config)) *fixture {
+func newFixture(t testing.TB, edit func(*pages.Config)) *fixture {
 	t.Helper()
 	f := &fixture{
 		mail:  new(mailtest.Recorder),
@@ -140,7 +140,7 @@ func (f *fixture) get(t *testing.T, target string) *http.Response {
 }
 
 // token creates a reset for the user and returns its token.
-func (f *fixture) token(t *testing.T) string {
+func (f *fixture) token(t testing.TB) string {
 	t.Helper()
 	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: email})
 	require.NoError(t, err)

@@ -324,7 +324,9 @@ func (st *Store) AllowRequest(ctx context.Context, key string, now time.Time, wi
 	var count int
 	var oldest time.Time
 	for _, at := range st.rates[key] {
-		if at.After(from) && !at.After(now) {
+		// A request recorded after now counts too: a concurrent caller
+		// read its clock later, but got here first.
+		if at.After(from) {
 			if count == 0 || at.Before(oldest) {
 				oldest = at
 			}

@@ -44,6 +44,12 @@
 //   - ClaimJobs claims with FOR UPDATE SKIP LOCKED, so dispatchers on
 //     several instances never claim one job twice.
 //
+// Two bookkeeping writes commit with synchronous_commit off for their own
+// transaction: AllowRequest's record of a request and FinishJob. A crash
+// of the server may forget the last of them (never corrupting anything),
+// which at worst allows one more reset email or sends one email again, as
+// an outbox may; it spares the hot paths a WAL flush each.
+//
 // The hot paths (ResetByTokenHash, SessionByTokenHash, UserByEmail) are
 // one indexed lookup each. Every method but Migrate is one statement, or
 // one batch, so one round trip once pgx has prepared it on the connection;

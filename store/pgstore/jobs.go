@@ -18,7 +18,10 @@ import (
 // together. It costs one round trip.
 func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, time.Time, error) {
 	now = ms(now)
+	// The record is bookkeeping that a crash may forget (at worst one more
+	// email): its commit does not wait for the disk (qCommitUnsynced).
 	b := &pgx.Batch{}
+	b.Queue(s.q[qCommitUnsynced])
 	b.Queue(s.q[qRateLimitLock], key)
 	b.Queue(s.q[qRateLimitCount], key, now.Add(-window), now, int64(limit))
 	br := s.pool.SendBatch(ctx, b)
@@ -27,6 +30,9 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 		oldest pgtype.Timestamptz
 	)
 	_, err := br.Exec()
+	if err == nil {
+		_, err = br.Exec()
+	}
 	if err == nil {
 		err = br.QueryRow().Scan(&n, &oldest)
 	}
@@ -84,7 +90,13 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 // FinishJob marks the job done and drops its payload. A job already
 // finished, or missing, is not an error.
 func (s *Store) FinishJob(ctx context.Context, id string, now time.Time) error {
-	if _, err := s.pool.Exec(ctx, s.q[qFinishJob], id, ms(now)); err != nil {
+	// A crash may forget that a job finished: it then runs again when its
+	// lease ends, which an outbox allows already. So the update's commit
+	// does not wait for the disk (qCommitUnsynced).
+	b := &pgx.Batch{}
+	b.Queue(s.q[qCommitUnsynced])
+	b.Queue(s.q[qFinishJob], id, ms(now))
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return wrap("finish job", err)
 	}
 	return nil

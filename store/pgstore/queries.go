@@ -29,6 +29,7 @@ const (
 
 	qRateLimitLock
 	qRateLimitCount
+	qCommitUnsynced
 
 	qClaimJobs
 	qFinishJob
@@ -135,15 +136,23 @@ var queryText = [numQueries]string{
 	// Sent as one batch, so one implicit transaction: the advisory lock
 	// serialises the callers of one key, across instances, until commit, and
 	// the second statement's snapshot, taken once the lock is held, sees
-	// every request recorded before.
+	// every request recorded before. Requests recorded after $3 count too:
+	// a concurrent caller read its clock later but got the lock first.
 	qRateLimitLock: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockRateLimit) + `, hashtext($1))`,
 	qRateLimitCount: `WITH w AS (
 		SELECT count(*) AS n, min(at) AS oldest FROM {s}rate_limits
-		WHERE key = $1 AND at > $2 AND at <= $3
+		WHERE key = $1 AND at > $2
 	), ins AS (
 		INSERT INTO {s}rate_limits (key, at) SELECT $1, $3 FROM w WHERE w.n < $4
 	)
 	SELECT n, oldest FROM w`,
+
+	// Sent first in a batch (one implicit transaction), it lets that
+	// transaction commit without waiting for its WAL record to reach the
+	// disk: for bookkeeping that a crash of the server may forget without
+	// harm (a rate-limit record, a finished job). It never breaks the
+	// database's consistency.
+	qCommitUnsynced: `SELECT set_config('synchronous_commit', 'off', true)`,
 
 	qClaimJobs: `UPDATE {s}jobs SET claimed_until = $2, attempts = attempts + 1
 	WHERE id IN (

@@ -40,7 +40,15 @@
 //   - foreign_keys=ON;
 //   - synchronous=FULL: a commit is on disk when it returns, so a spent
 //     token stays spent across a power loss. WithSynchronousNormal trades
-//     that for faster commits (the database never corrupts either way);
+//     that for faster commits (the database never corrupts either way).
+//     Two bookkeeping writes commit without a disk flush of their own
+//     (the connection runs them at NORMAL, then returns to its level):
+//     AllowRequest's record of a request and FinishJob. They survive a
+//     crash of the process, and reach the disk with the next synced commit
+//     (CreateReset's, right after a known address's request) or
+//     checkpoint; a power loss before that may forget them, which at worst
+//     allows one more reset email or sends one email again, as an outbox
+//     may. It spares the hot paths one flush each;
 //   - _txlock=immediate: every transaction begins with BEGIN IMMEDIATE and
 //     so holds the write lock from its start. (Each transaction of the Store
 //     also begins with a write, so it is safe under a plain BEGIN too.)

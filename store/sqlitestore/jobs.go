@@ -15,8 +15,8 @@ const (
 	// One statement, so check and record are one atomic step: ?1 key, ?2
 	// now, ?3 now-window, ?4 limit.
 	qAllowRequest = `INSERT INTO rate_limits (key, at) SELECT ?1, ?2
-	WHERE (SELECT count(*) FROM rate_limits WHERE key = ?1 AND at > ?3 AND at <= ?2) < ?4`
-	qOldestRequest = `SELECT min(at) FROM rate_limits WHERE key = ? AND at > ? AND at <= ?`
+	WHERE (SELECT count(*) FROM rate_limits WHERE key = ?1 AND at > ?3) < ?4`
+	qOldestRequest = `SELECT min(at) FROM rate_limits WHERE key = ? AND at > ?`
 
 	// ?1 now, ?2 now+lease, ?3 max. A lease ending exactly at now has ended.
 	qClaimJobs = `UPDATE jobs SET claimed_until = ?2, attempts = attempts + 1
@@ -41,7 +41,8 @@ const (
 )
 
 // AllowRequest is a sliding-window rate limit over the requests recorded
-// under key in (now-window, now]: with fewer than limit it records one at
+// under key after now-window (those a concurrent caller recorded at a
+// later instant included): with fewer than limit it records one at
 // now and returns true; otherwise it records nothing and returns false and
 // when the oldest counted request leaves the window. The check and the
 // record are one statement, so concurrent callers never exceed limit.
@@ -51,11 +52,17 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 		return false, time.Time{}, err
 	}
 	at, from := millis(now), millis(now.Add(-window))
-	res, err := p[sAllowRequest].ExecContext(ctx, key, at, from, limit)
-	if err != nil {
-		return false, time.Time{}, fmt.Errorf("sqlitestore: allow request: %w", err)
-	}
-	n, err := res.RowsAffected()
+	// The record is bookkeeping that a power loss may forget: at worst one
+	// more email. It is not synced on its own (see unsynced).
+	var n int64
+	err = s.unsynced(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, p[sAllowRequest]).ExecContext(ctx, key, at, from, limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("sqlitestore: allow request: %w", err)
 	}
@@ -66,7 +73,7 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 	// of them needs no lock; rows in the window only come and go with
 	// other callers' requests and with Purge of rows older than the window.
 	var oldest sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, qOldestRequest, key, from, at).Scan(&oldest); err != nil {
+	if err := s.r.QueryRowContext(ctx, qOldestRequest, key, from).Scan(&oldest); err != nil {
 		return false, time.Time{}, fmt.Errorf("sqlitestore: allow request: %w", err)
 	}
 	if !oldest.Valid { // limit <= 0: nothing counted, nothing ever allowed
@@ -116,9 +123,20 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 }
 
 // FinishJob marks a job done and drops its payload. A job already finished,
-// or missing, is not an error.
+// or missing, is not an error. The update is not synced on its own (see
+// unsynced): a power loss may forget it, and the job then runs again when
+// its lease ends, which an outbox allows already (a process can die
+// between the work and FinishJob).
 func (s *Store) FinishJob(ctx context.Context, id string, now time.Time) error {
-	if _, err := s.w.ExecContext(ctx, qFinishJob, millis(now), id); err != nil {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.unsynced(ctx, func(tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, p[sFinishJob]).ExecContext(ctx, millis(now), id)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("sqlitestore: finish job: %w", err)
 	}
 	return nil

@@ -71,7 +71,11 @@ func (s *Store) SessionByTokenHash(ctx context.Context, h session.TokenHash) (se
 	if err != nil {
 		return session.Session{}, err
 	}
-	sess, err := scanSession(p[sSessionByTokenHash].QueryRowContext(ctx, h[:]))
+	// The hash goes into the row's scan buffer, which is on the heap
+	// anyway, rather than onto the heap by itself.
+	v := new(sessionRow)
+	v.h = h
+	sess, err := v.scan(p[sSessionByTokenHash].QueryRowContext(ctx, v.h[:]))
 	return sess, sessionErr("session by token hash", err)
 }
 
@@ -185,20 +189,29 @@ func (s *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, err
 }
 
 // scanSession reads the columns of sessionCols.
-func scanSession(sc scanner) (session.Session, error) {
-	// One allocation for every destination, rather than one each.
-	var v struct {
-		s                      session.Session
-		created, seen, expires int64
-		revoked                sql.NullInt64
-	}
-	err := sc.Scan(&v.s.ID, &v.s.UserID, &v.created, &v.seen, &v.expires, &v.revoked, &v.s.UserAgent, &v.s.IPAddress)
-	if err != nil {
+func scanSession(sc scanner) (session.Session, error) { return new(sessionRow).scan(sc) }
+
+// sessionRow gathers the scan destinations of a session, and the list of
+// them Scan takes, so that they reach the heap as one allocation rather
+// than one each.
+type sessionRow struct {
+	id, userID, userAgent, ip string
+	created, seen, expires    int64
+	revoked                   sql.NullInt64
+	dest                      [8]any
+	h                         session.TokenHash // the argument of a lookup by hash
+}
+
+func (v *sessionRow) scan(sc scanner) (session.Session, error) {
+	v.dest = [8]any{&v.id, &v.userID, &v.created, &v.seen, &v.expires, &v.revoked, &v.userAgent, &v.ip}
+	if err := sc.Scan(v.dest[:]...); err != nil {
 		return session.Session{}, err
 	}
-	v.s.CreatedAt, v.s.LastSeenAt, v.s.ExpiresAt = fromMillis(v.created), fromMillis(v.seen), fromMillis(v.expires)
-	v.s.RevokedAt = fromNullMillis(v.revoked)
-	return v.s, nil
+	return session.Session{
+		ID: v.id, UserID: v.userID, UserAgent: v.userAgent, IPAddress: v.ip,
+		CreatedAt: fromMillis(v.created), LastSeenAt: fromMillis(v.seen), ExpiresAt: fromMillis(v.expires),
+		RevokedAt: fromNullMillis(v.revoked),
+	}, nil
 }
 
 func sessionErr(op string, err error) error {

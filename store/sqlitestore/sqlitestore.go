@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -39,6 +40,9 @@ type Store struct {
 	w   *sql.DB // writes and transactions
 	r   *sql.DB // reads outside transactions; w itself when built by New
 	own bool    // Close closes w and r (Open opened them)
+	// level is the synchronous level Open gave every connection (2 FULL,
+	// 1 NORMAL), or 0 when New's caller chose it: unsynced then reads it.
+	level int
 
 	stmts  atomic.Pointer[statements] // prepared on first use
 	mu     sync.Mutex                 // guards preparing and closing
@@ -86,10 +90,7 @@ func WithBusyTimeout(d time.Duration) Option {
 //
 //	db, err := sql.Open("sqlite3", sqlitestore.DSN("app.db"))
 func DSN(path string, opts ...Option) string {
-	c := config{synchronous: "FULL", busyTimeout: DefaultBusyTimeout}
-	for _, o := range opts {
-		o(&c)
-	}
+	c := newConfig(opts)
 	// Escape the path so that '?', '#' and '%' in it stay part of the name.
 	return "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_journal_mode=WAL" +
@@ -97,6 +98,14 @@ func DSN(path string, opts ...Option) string {
 		"&_foreign_keys=on" +
 		"&_synchronous=" + c.synchronous +
 		"&_txlock=immediate"
+}
+
+func newConfig(opts []Option) config {
+	c := config{synchronous: "FULL", busyTimeout: DefaultBusyTimeout}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
 }
 
 // Open opens (creating it if need be) the SQLite database file at path with
@@ -137,7 +146,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{w: w, r: r, own: true}, nil
+	level := 2
+	if newConfig(opts).synchronous == "NORMAL" {
+		level = 1
+	}
+	return &Store{w: w, r: r, own: true, level: level}, nil
 }
 
 // New returns a Store over db, a handle of the "sqlite3" driver
@@ -206,7 +219,8 @@ const (
 	sRevokeUserSessions
 	sTouchSession
 	sRotateSession
-	sAllowRequest
+	sAllowRequest // in unsynced transactions, as is sFinishJob
+	sFinishJob
 	numStmts
 
 	numReadStmts = sEndResets // statements below this one read
@@ -229,6 +243,7 @@ var stmtText = [numStmts]string{
 	sTouchSession:       qTouchSession,
 	sRotateSession:      qRotateSession,
 	sAllowRequest:       qAllowRequest,
+	sFinishJob:          qFinishJob,
 }
 
 // statements are prepared once per Store, reads on the read pool and
@@ -330,3 +345,46 @@ func isUnique(err error) bool {
 // rollback ends a transaction that did not commit; after a Commit it is a
 // no-op.
 func rollback(tx *sql.Tx) { _ = tx.Rollback() }
+
+// unsynced runs fn in a transaction whose commit does not wait for the disk:
+// the connection runs it with synchronous=NORMAL, and gets its own level
+// back afterwards. It is for bookkeeping that a power loss may forget
+// without harm (a rate-limit record, a sent email's job marked finished),
+// and that would otherwise cost a disk flush each: in WAL mode such a
+// commit survives a crash of the process, and reaches the disk with the
+// next synced commit or checkpoint. It never corrupts the database.
+func (s *Store) unsynced(ctx context.Context, fn func(*sql.Tx) error) error {
+	c, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	level := s.level
+	if level == 0 {
+		if err := c.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&level); err != nil {
+			return err
+		}
+	}
+	if level > 1 { // FULL or EXTRA; NORMAL and OFF already do not sync a commit
+		if _, err := c.ExecContext(ctx, `PRAGMA synchronous=NORMAL`); err != nil {
+			return err
+		}
+		defer func() {
+			// Restore the level even when ctx is done; a connection that
+			// would sync less than it was opened to never goes back to
+			// the pool.
+			if _, err := c.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous=`+strconv.Itoa(level)); err != nil {
+				_ = c.Raw(func(any) error { return driver.ErrBadConn })
+			}
+		}()
+	}
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer rollback(tx)
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -91,6 +91,41 @@ func testAllowConcurrent(t *testing.T, st Store) {
 	require.Equal(t, 3, allowed)
 }
 
+// testAllowOutOfOrder: concurrent callers read their clocks before the
+// Store serialises them, so a request recorded at a later instant may be
+// checked first. It still counts: otherwise ten requests at once, each a
+// millisecond apart, would let more than limit through.
+func testAllowOutOfOrder(t *testing.T, st Store) {
+	ctx := t.Context()
+	key, window := "k_"+ulid.Make().String(), time.Hour
+	for i := range 3 {
+		ok, _, err := st.AllowRequest(ctx, key, base.Add(time.Duration(3-i)*time.Millisecond), window, 3)
+		require.NoError(t, err)
+		require.True(t, ok, "request %d of 3", i+1)
+	}
+	ok, retryAt, err := st.AllowRequest(ctx, key, base, window, 3)
+	require.NoError(t, err)
+	require.False(t, ok, "the requests recorded a few milliseconds after now count too")
+	requireSameTime(t, base.Add(time.Millisecond+window), retryAt, "retryAt: when the oldest leaves the window")
+
+	// And concurrently, each caller a millisecond apart.
+	key = "k_" + ulid.Make().String()
+	const n = 20
+	oks := make([]bool, n)
+	errs := make([]error, n)
+	concurrently(n, func(i int) {
+		oks[i], _, errs[i] = st.AllowRequest(ctx, key, base.Add(time.Duration(i)*time.Millisecond), window, 3)
+	})
+	allowed := 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		if oks[i] {
+			allowed++
+		}
+	}
+	require.Equal(t, 3, allowed)
+}
+
 func testClaimDueOnly(t *testing.T, st Store) {
 	ctx := t.Context()
 	u := seedUser(t, st)

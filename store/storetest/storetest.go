@@ -135,6 +135,7 @@ var groups = []struct {
 		{"WindowSlides", testAllowWindowSlides},
 		{"KeysIndependent", testAllowKeysIndependent},
 		{"Concurrent", testAllowConcurrent},
+		{"ConcurrentOutOfOrder", testAllowOutOfOrder},
 	}},
 	{"Jobs", []testCase{
 		{"ClaimDueOnly", testClaimDueOnly},

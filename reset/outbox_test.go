@@ -1,0 +1,304 @@
+package reset_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store/memstore"
+	"github.com/passreset/passreset/store/sqlitestore"
+)
+
+// flakyMailer fails the first attempts at each message, then delivers it,
+// slowly; it records every delivery and catches two sends of one message
+// at once.
+type flakyMailer struct {
+	failures int // attempts that fail before one succeeds, per message
+
+	mu        sync.Mutex
+	attempts  map[string]int // by recipient: one message each
+	inFlight  map[string]bool
+	delivered map[string]int
+	overlaps  int
+}
+
+func newFlakyMailer(failures int) *flakyMailer {
+	return &flakyMailer{failures: failures, attempts: map[string]int{}, inFlight: map[string]bool{}, delivered: map[string]int{}}
+}
+
+func (m *flakyMailer) Send(ctx context.Context, msg mail.Message) error {
+	m.mu.Lock()
+	if m.inFlight[msg.To] {
+		m.overlaps++
+	}
+	m.inFlight[msg.To] = true
+	m.attempts[msg.To]++
+	fail := m.attempts[msg.To] <= m.failures
+	m.mu.Unlock()
+
+	time.Sleep(time.Millisecond) // a real server takes a while: long enough for the other dispatcher to try
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.inFlight[msg.To] = false
+	if fail {
+		return &mail.SMTPError{Code: 421, Message: "4.7.0 try again later"}
+	}
+	m.delivered[msg.To]++
+	return nil
+}
+
+// TestTwoDispatchersNeverSendTwice runs two Services, as two instances of
+// an app, over one SQLite file through two handles, dispatching the same
+// outbox at once, with a mail server that refuses each message twice
+// before taking it: every message is delivered exactly once, and never
+// sent by both at the same time.
+func TestTwoDispatchersNeverSendTwice(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	stA, stB := openSQLite(t, path), openSQLite(t, path)
+	key := []byte(strings.Repeat("k", 32))
+	mailer := newFlakyMailer(2)
+	clk := newClock()
+	cfg := func(st reset.Store) func(*reset.Config) {
+		return func(c *reset.Config) {
+			c.Store, c.Mailer, c.SecretKey, c.Now = st, mailer, key, clk.Now
+			c.Dispatch = reset.DispatchConfig{Backoff: time.Second, MaxBackoff: time.Second, MaxAttempts: 10}
+		}
+	}
+	a, b := newFixture(t, cfg(stA)), newFixture(t, cfg(stB))
+
+	const n = 120 // more than one claim takes (50), so that both dispatchers get some
+	for i := range n {
+		svc := a.svc
+		if i%2 == 1 {
+			svc = b.svc
+		}
+		email := fmt.Sprintf("user%d@example.com", i)
+		_, err := svc.CreateUser(t.Context(), reset.CreateUserParams{Email: email})
+		require.NoError(t, err)
+		_, err = svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: email})
+		require.NoError(t, err, "the refused first attempt does not reach the caller")
+	}
+
+	// Rounds: both dispatchers at once, each polling several times; then
+	// the clock moves past the backoff. Within a round the clock stands
+	// still, so no lease runs out under a send in flight.
+	var ran [2]int
+	for round := 0; round < 10; round++ {
+		clk.Add(2 * time.Second)
+		var wg sync.WaitGroup
+		for i, svc := range []*reset.Service{a.svc, b.svc} {
+			wg.Go(func() {
+				for range 5 {
+					k, err := svc.DispatchOnce(context.Background())
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					ran[i] += k
+				}
+			})
+		}
+		wg.Wait()
+	}
+
+	mailer.mu.Lock()
+	defer mailer.mu.Unlock()
+	require.Zero(t, mailer.overlaps, "a message was being sent by both dispatchers at once")
+	require.Len(t, mailer.delivered, n)
+	for to, k := range mailer.delivered {
+		require.Equal(t, 1, k, "%s got %d copies", to, k)
+		require.Equal(t, 3, mailer.attempts[to], "%s: two refusals, one delivery", to)
+	}
+	require.Equal(t, 2*n, ran[0]+ran[1], "each message was retried twice by the dispatchers")
+	require.Positive(t, ran[0], "both dispatchers took part")
+	require.Positive(t, ran[1], "both dispatchers took part")
+}
+
+// failingRetryStore is a Store whose RetryJob fails, as if the process died
+// between an attempt and recording its outcome: the job keeps its lease.
+type failingRetryStore struct{ *sqlitestore.Store }
+
+func (failingRetryStore) RetryJob(context.Context, string, time.Time, string) error {
+	return errors.New("process died before recording the outcome")
+}
+
+// blockingRevoker is a host's session store that hangs, as a process that
+// is killed during the call would.
+type blockingRevoker struct{ called chan struct{} }
+
+func (r blockingRevoker) RevokeUserSessions(ctx context.Context, _ string) error {
+	close(r.called)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestRevocationSurvivesACrash redeems a token on an instance whose
+// SessionRevoker hangs and which then dies before recording anything
+// about the attempt. Another instance over the same database, once the
+// lease of the dead one has run out, revokes the sessions.
+func TestRevocationSurvivesACrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crash.db")
+	key := []byte(strings.Repeat("k", 32))
+	clk := newClock()
+	// The host's sessions live elsewhere: a session.Manager over a store of
+	// their own, reached through reset.Config.Sessions.
+	sessions, err := session.New(session.Config{Store: memstore.New(), Now: clk.Now})
+	require.NoError(t, err)
+
+	revoker := blockingRevoker{called: make(chan struct{})}
+	dying := newFixture(t, func(c *reset.Config) {
+		c.Store = failingRetryStore{openSQLite(t, path)}
+		c.SecretKey, c.Now, c.Sessions = key, clk.Now, revoker
+	})
+	u := dying.user(t, "ana@example.com")
+	_, laptop, err := sessions.Create(t.Context(), u.ID, session.Metadata{})
+	require.NoError(t, err)
+	_, phone, err := sessions.Create(t.Context(), u.ID, session.Metadata{})
+	require.NoError(t, err)
+	pr, err := dying.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+
+	ctx, kill := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := dying.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
+		done <- err
+	}()
+	<-revoker.called // the redemption has committed; the revocation hangs
+	kill()
+	require.ErrorIs(t, <-done, reset.ErrSessionsNotRevoked)
+	require.Contains(t, dying.logs.String(), "process died before recording the outcome")
+	require.Equal(t, 1, dying.mail.Len(), "the reset email only: the notice died with the process")
+
+	// The password is changed; the sessions are not revoked yet.
+	_, err = dying.svc.Authenticate(t.Context(), "ana@example.com", "a good long passphrase")
+	require.NoError(t, err)
+	for _, tok := range []string{laptop, phone} {
+		_, err := sessions.Validate(t.Context(), tok)
+		require.NoError(t, err)
+	}
+
+	// Another instance, with a working revoker and its own handle on the
+	// database.
+	survivor := newFixture(t, func(c *reset.Config) {
+		c.Store = openSQLite(t, path)
+		c.SecretKey, c.Now, c.Sessions = key, clk.Now, sessions
+	})
+	clk.Add(time.Minute)
+	n, err := survivor.svc.DispatchOnce(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, n, "the dead instance's lease still runs")
+
+	clk.Add(time.Minute) // the lease (2 minutes) has run out
+	n, err = survivor.svc.DispatchOnce(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "the revocation, and the notice the dead instance never sent")
+	for _, tok := range []string{laptop, phone} {
+		_, err := sessions.Validate(t.Context(), tok)
+		require.ErrorIs(t, err, session.ErrRevoked)
+	}
+	msgs := survivor.mail.Messages()
+	require.Len(t, msgs, 1)
+	require.Contains(t, msgs[0].Subject, "password was changed")
+
+	clk.Add(time.Hour)
+	n, err = survivor.svc.DispatchOnce(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, n, "done for good")
+}
+
+// lockDatabase holds SQLite's write lock on path, from another connection,
+// until the test ends or the returned func is called.
+func lockDatabase(t *testing.T, path string) (unlock func()) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", sqlitestore.DSN(path))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	conn, err := db.Conn(t.Context())
+	require.NoError(t, err)
+	_, err = conn.ExecContext(t.Context(), "BEGIN EXCLUSIVE")
+	require.NoError(t, err)
+	var once sync.Once
+	unlock = func() {
+		once.Do(func() {
+			_, err := conn.ExecContext(context.Background(), "ROLLBACK")
+			require.NoError(t, err)
+			require.NoError(t, conn.Close())
+		})
+	}
+	t.Cleanup(unlock)
+	return unlock
+}
+
+// requireBusy checks that err is a clear error that wraps SQLite's busy
+// error.
+func requireBusy(t *testing.T, err error, op string) {
+	t.Helper()
+	var se sqlite3.Error
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, sqlite3.ErrBusy, se.Code, "%v", err)
+	require.ErrorContains(t, err, op)
+	require.ErrorContains(t, err, "database is locked")
+}
+
+// TestLockedDatabase holds the write lock of the SQLite file from another
+// connection past the store's busy timeout: CreatePasswordReset and
+// ResetPassword fail with an error that wraps the driver's busy error, and
+// leave nothing half-written.
+func TestLockedDatabase(t *testing.T) {
+	for _, limited := range []bool{true, false} {
+		// With the per-address limit, its record is the first write and
+		// fails; without, the reset's own transaction does.
+		name, op := "rate limit record", "rate limit"
+		if !limited {
+			name, op = "reset transaction", "create reset"
+		}
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "locked.db")
+			f := newFixture(t, func(c *reset.Config) {
+				c.Store = openSQLite(t, path, sqlitestore.WithBusyTimeout(50*time.Millisecond))
+				c.RateLimit.Disabled = !limited
+			})
+			f.user(t, "ana@example.com")
+			ctx := t.Context()
+			older, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+			require.NoError(t, err)
+			f.mail.Reset()
+
+			unlock := lockDatabase(t, path)
+			start := time.Now()
+			_, err = f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+			requireBusy(t, err, op)
+			require.Less(t, time.Since(start), 5*time.Second, "the short busy timeout applies")
+			require.Zero(t, f.mail.Len(), "no email for a reset that was not stored")
+
+			_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: older.Token, NewPassword: "a good long passphrase"})
+			requireBusy(t, err, "redeem")
+			require.NotContains(t, err.Error(), older.Token)
+			require.Zero(t, f.mail.Len(), "no notice for a reset that did not happen")
+			unlock()
+
+			_, err = f.svc.CheckToken(ctx, older.Token)
+			require.NoError(t, err, "the older reset was not ended, nor its token spent")
+			_, err = f.svc.Authenticate(ctx, "ana@example.com", oldPassword)
+			require.NoError(t, err, "the password is unchanged")
+			_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: older.Token, NewPassword: "a good long passphrase"})
+			require.NoError(t, err, "the token is still usable")
+			_, err = f.svc.Authenticate(ctx, "ana@example.com", "a good long passphrase")
+			require.NoError(t, err)
+		})
+	}
+}

@@ -1,0 +1,31 @@
+package sqlitestore
+
+// BenchSQL is the text of every statement a hot path of the Store issues,
+// by name. The paired benchmarks write the same statements by hand for
+// their raw side; TestBenchRawSQLIsTheStores checks that they are these.
+var BenchSQL = map[string]string{
+	"AllowRequest":       qAllowRequest,
+	"UserByEmail":        qUserByEmail,
+	"EndResets":          qEndResets,
+	"InsertReset":        qInsertReset,
+	"InsertJob":          qInsertJob,
+	"FinishJob":          qFinishJob,
+	"ResetByID":          qResetByID,
+	"ResetByTokenHash":   qResetByTokenHash,
+	"SpendReset":         qSpendReset,
+	"SetPassword":        qSetPassword,
+	"RevokeUserSessions": qRevokeUserSessions,
+	"SessionByTokenHash": qSessionByTokenHash,
+	"TouchSession":       qTouchSession,
+}
+
+// BenchSchemaVersion is the version of the newest embedded migration: it
+// names the growth benchmarks' cached databases, so that a schema change
+// builds new ones.
+func BenchSchemaVersion() int {
+	ms, err := migrationList()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
