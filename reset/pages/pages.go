@@ -104,8 +104,10 @@ type Config struct {
 	CrossOriginProtection *http.CrossOriginProtection
 
 	// ClientLimit caps the form posts one client (one IP address, one /64
-	// for IPv6) may make to the two pages together. The zero value is the
-	// default, on: 10 per minute, in bursts of up to 10; ClientLimit.Disabled
+	// for IPv6) may make to each of the two pages, counted apart: a user
+	// who asked for many emails can still set the password. The zero value
+	// is the default, on: 10 per minute per page, in bursts of up to 10;
+	// ClientLimit.Disabled
 	// turns it off. Behind a reverse proxy, list it in
 	// ClientLimit.TrustedProxies, or every client looks like the proxy. A
 	// well-formed post to the forgot page over the limit gets the very
@@ -121,20 +123,21 @@ type Config struct {
 // yourself: it is an http.Handler), and call Shutdown when the server
 // stops. It is safe for concurrent use.
 type Handler struct {
-	svc        *reset.Service
-	tmpl       *template.Template
-	log        *slog.Logger
-	forgotPath string
-	resetPath  string
-	signInURL  string // as configured, for links
-	doneURL    string // SignInURL with the notice
-	formAction string // the CSP's form-action sources
-	appName    string
-	maxBody    int64
-	timeout    time.Duration
-	maxPending int
-	cop        *http.CrossOriginProtection
-	limit      *iplimit.Limiter
+	svc         *reset.Service
+	tmpl        *template.Template
+	log         *slog.Logger
+	forgotPath  string
+	resetPath   string
+	signInURL   string // as configured, for links
+	doneURL     string // SignInURL with the notice
+	formAction  string // the CSP's form-action sources
+	appName     string
+	maxBody     int64
+	timeout     time.Duration
+	maxPending  int
+	cop         *http.CrossOriginProtection
+	forgotLimit *iplimit.Limiter // posts to ForgotPath
+	resetLimit  *iplimit.Limiter // posts to ResetPath
 
 	mu      sync.Mutex
 	pending int           // background requests in flight
@@ -221,7 +224,10 @@ func New(cfg Config) (*Handler, error) {
 	if h.cop == nil {
 		h.cop = http.NewCrossOriginProtection()
 	}
-	if h.limit, err = iplimit.New(cfg.ClientLimit); err != nil {
+	if h.forgotLimit, err = iplimit.New(cfg.ClientLimit); err != nil {
+		return nil, fmt.Errorf("pages: Config.ClientLimit: %w", err)
+	}
+	if h.resetLimit, err = iplimit.New(cfg.ClientLimit); err != nil {
 		return nil, fmt.Errorf("pages: Config.ClientLimit: %w", err)
 	}
 	return h, nil
@@ -309,7 +315,7 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request, p *Page) 
 		return
 	}
 	accepted := false
-	if ok, _ := h.limit.Allow(r); !ok {
+	if ok, _ := h.forgotLimit.Allow(r); !ok {
 		// The answer is the same as ever: the limit tells nothing either.
 		h.log.WarnContext(r.Context(), "pages: password reset request dropped", "reason", "client rate limited")
 	} else if reason := h.begin(); reason != "" {
@@ -440,7 +446,7 @@ func (h *Handler) resetForm(w http.ResponseWriter, r *http.Request, p *Page) {
 
 // resetSubmit serves POST ResetPath.
 func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
-	if ok, retry := h.limit.Allow(r); !ok {
+	if ok, retry := h.resetLimit.Allow(r); !ok {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(retry/time.Second), 10))
 		h.fail(w, r, p, http.StatusTooManyRequests, "Too many attempts",
 			"Too many attempts came from your network. Wait a minute, then send the form again; your link has not been used.")
