@@ -105,7 +105,6 @@ func TestResetOverClientLimit(t *testing.T) {
 	_, err = f.svc.Authenticate(t.Context(), email, oldPassword)
 	require.NoError(t, err)
 
-
 	// Another client goes through.
 	res = f.postFrom(t, "198.51.100.20:1", "/reset-password", url.Values{"token": {tok}, "new_password": {newPassword}, "confirm_password": {newPassword}})
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)
