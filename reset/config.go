@@ -89,6 +89,13 @@ type Config struct {
 	// default: 3 per 15 minutes.
 	RateLimit RateLimit
 
+	// SignInLimit caps Authenticate's attempts per address, counted in
+	// the Store before the password is checked, successful ones included:
+	// throttling, not lockout, so an attacker who knows an address can
+	// delay its owner by at most one Window. The zero value is the
+	// default: 10 per 15 minutes.
+	SignInLimit RateLimit
+
 	// SecretKey, at least 32 bytes, seals queued emails in the outbox
 	// (AES-256-GCM) and keys the rate-limit hash of addresses. Every
 	// instance of an app must share it. Default: a random key per Service,
@@ -114,9 +121,12 @@ type Config struct {
 	OnEvent func(context.Context, Event)
 }
 
-// RateLimit caps how many reset emails one address gets.
+// RateLimit caps how many requests one address may make in a sliding
+// window: reset emails (Config.RateLimit) or sign-in attempts
+// (Config.SignInLimit).
 type RateLimit struct {
-	// Limit is the number of requests allowed per Window. Default 3.
+	// Limit is the number of requests allowed per Window. Default 3 for
+	// RateLimit, 10 for SignInLimit.
 	Limit int
 	// Window is the sliding window. Default 15 minutes.
 	Window time.Duration

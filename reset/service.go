@@ -29,6 +29,7 @@ type Service struct {
 	policy   Policy
 	emails   Emails
 	limit    RateLimit
+	signIn   RateLimit
 	dispatch DispatchConfig
 	secrets  *secrets
 	resetURL *url.URL
@@ -80,6 +81,7 @@ func NewService(cfg Config) (*Service, error) {
 		hasher:   cfg.Hasher,
 		policy:   cfg.Policy,
 		limit:    cfg.RateLimit,
+		signIn:   cfg.SignInLimit,
 		dispatch: cfg.Dispatch,
 		resetURL: u,
 		from:     cfg.From,
@@ -123,6 +125,12 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if s.limit.Window <= 0 {
 		s.limit.Window = 15 * time.Minute
+	}
+	if s.signIn.Limit <= 0 {
+		s.signIn.Limit = 10
+	}
+	if s.signIn.Window <= 0 {
+		s.signIn.Window = 15 * time.Minute
 	}
 	d := &s.dispatch
 	d.Interval = orDefault(d.Interval, 5*time.Second)
@@ -261,7 +269,7 @@ func (s *Service) CreatePasswordReset(ctx context.Context, p CreatePasswordReset
 		return PasswordReset{}, err
 	}
 	now := s.clock()
-	if err := s.allow(ctx, email, now); err != nil {
+	if err := s.allow(ctx, s.limit, email, now); err != nil {
 		return PasswordReset{}, err
 	}
 	user, err := s.store.UserByEmail(ctx, email)
@@ -306,12 +314,14 @@ func (s *Service) CreatePasswordReset(ctx context.Context, p CreatePasswordReset
 	return pr, nil
 }
 
-// allow applies the per-address rate limit.
-func (s *Service) allow(ctx context.Context, email string, now time.Time) error {
-	if s.limit.Disabled {
+// allow applies a per-address rate limit, counted under key: the address
+// itself for reset emails, or the address behind a prefix no address can
+// carry (a colon is not allowed unquoted) for sign-in attempts.
+func (s *Service) allow(ctx context.Context, limit RateLimit, key string, now time.Time) error {
+	if limit.Disabled {
 		return nil
 	}
-	ok, retryAt, err := s.store.AllowRequest(ctx, s.secrets.rateLimitKey(email), now, s.limit.Window, s.limit.Limit)
+	ok, retryAt, err := s.store.AllowRequest(ctx, s.secrets.rateLimitKey(key), now, limit.Window, limit.Limit)
 	if err != nil {
 		return fmt.Errorf("reset: rate limit: %w", err)
 	}

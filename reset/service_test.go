@@ -37,7 +37,12 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c
 // countingHasher is bcrypt at its cheapest, counting the hashes it makes.
 type countingHasher struct {
 	reset.BcryptHasher
-	hashes atomic.Int64
+	hashes, compares atomic.Int64
+}
+
+func (h *countingHasher) Compare(hash, p string) error {
+	h.compares.Add(1)
+	return h.BcryptHasher.Compare(hash, p)
 }
 
 func (h *countingHasher) Hash(p string) (string, error) {
@@ -610,5 +615,39 @@ func TestRejectCurrentPassword(t *testing.T) {
 	pr, err = g.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
 	require.NoError(t, err)
 	_, err = g.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: oldPassword})
+	require.NoError(t, err)
+}
+
+func TestSignInAttemptsAreThrottledPerAddress(t *testing.T) {
+	f := newFixture(t, func(c *reset.Config) { c.SignInLimit = reset.RateLimit{Limit: 3, Window: time.Minute} })
+	f.user(t, "ana@example.com")
+	f.user(t, "bo@example.com")
+	ctx := t.Context()
+	for range 3 {
+		_, err := f.svc.Authenticate(ctx, "ana@example.com", "a wrong guess")
+		require.ErrorIs(t, err, reset.ErrInvalidCredentials)
+	}
+	before := f.hasher.compares.Load()
+	_, err := f.svc.Authenticate(ctx, "ANA@example.com", oldPassword)
+	var rl *reset.RateLimitError
+	require.ErrorAs(t, err, &rl, "the right password too: the limit comes first")
+	require.Equal(t, time.Minute, rl.RetryAfter())
+	require.Equal(t, before, f.hasher.compares.Load(), "no bcrypt work past the limit")
+
+	_, err = f.svc.Authenticate(ctx, "bo@example.com", oldPassword)
+	require.NoError(t, err, "another address is not affected")
+	for range 3 {
+		_, err := f.svc.Authenticate(ctx, "ghost@example.com", "a guess")
+		require.ErrorIs(t, err, reset.ErrInvalidCredentials)
+	}
+	_, err = f.svc.Authenticate(ctx, "ghost@example.com", "a guess")
+	require.ErrorIs(t, err, reset.ErrRateLimited, "unknown addresses alike")
+
+	// Sign-in attempts and reset emails are counted apart.
+	_, err = f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+
+	f.clock.Add(time.Minute)
+	_, err = f.svc.Authenticate(ctx, "ana@example.com", oldPassword)
 	require.NoError(t, err)
 }

@@ -80,11 +80,18 @@ func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
 // are all ErrInvalidCredentials, and cost the same: one hash comparison.
 // The password is NFKC-normalised first, as it was when it was set. When
 // the Store implements SignInRecorder, the user's LastSignInAt is updated.
+//
+// Attempts per address are capped by Config.SignInLimit, known addresses
+// and unknown alike: past it, Authenticate returns a *RateLimitError
+// (matching ErrRateLimited) without checking the password.
 func (s *Service) Authenticate(ctx context.Context, email, password string) (User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		s.compareDummy(password)
 		return User{}, ErrInvalidCredentials
+	}
+	if err := s.allow(ctx, s.signIn, "sign-in:"+email, s.clock()); err != nil {
+		return User{}, err
 	}
 	password = NormalizePassword(password)
 	u, err := s.store.UserByEmail(ctx, email)

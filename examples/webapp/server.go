@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -266,6 +267,14 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.log.InfoContext(r.Context(), "sign-in refused: wrong email or password")
 		v.Errors = []string{"Wrong email or password."}
 		s.render(w, r, "sign-in", http.StatusUnauthorized, v)
+		return
+	}
+	var limited *reset.RateLimitError
+	if errors.As(err, &limited) {
+		s.log.WarnContext(r.Context(), "sign-in refused: too many attempts for the address")
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(limited.RetryAfter()/time.Second), 10))
+		v.Errors = []string{"Too many sign-in attempts for this address. Wait a few minutes, then try again."}
+		s.render(w, r, "sign-in", http.StatusTooManyRequests, v)
 		return
 	}
 	if err != nil {

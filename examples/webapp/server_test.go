@@ -447,3 +447,20 @@ func TestNewServerRefusesBadBaseURL(t *testing.T) {
 		require.ErrorContains(t, err, "base URL", bad)
 	}
 }
+
+func TestSignInAttemptsAreThrottled(t *testing.T) {
+	a := startApp(t)
+	a.createUser(t, "ana@example.com", "the old passphrase")
+	c := client(t)
+	for i := range 10 {
+		res := post(t, c, a.URL, "/sign-in", url.Values{"email": {"ana@example.com"}, "password": {"a wrong guess"}})
+		res.Body.Close()
+		require.Equal(t, http.StatusUnauthorized, res.StatusCode, "attempt %d", i+1)
+	}
+	// The eleventh is refused before the password is looked at, even the right one.
+	res := post(t, c, a.URL, "/sign-in", url.Values{"email": {"ana@example.com"}, "password": {"the old passphrase"}})
+	require.Equal(t, http.StatusTooManyRequests, res.StatusCode)
+	require.NotEmpty(t, res.Header.Get("Retry-After"))
+	require.Contains(t, readBody(t, res), "Too many sign-in attempts")
+	require.Empty(t, res.Cookies())
+}

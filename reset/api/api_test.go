@@ -980,3 +980,16 @@ func TestClientLimitDefaultAndDisabled(t *testing.T) {
 	_, err := api.New(api.Config{Service: e.svc, Sessions: e.sm, APIKeys: []string{apiKey}, ClientLimit: iplimit.Config{TrustedProxies: []netip.Prefix{{}}}})
 	require.ErrorContains(t, err, "ClientLimit")
 }
+
+func TestAuthenticateIsThrottledPerAddress(t *testing.T) {
+	e := newEnv(t, func(c *reset.Config, _ *api.Config) { c.SignInLimit = reset.RateLimit{Limit: 2, Window: time.Minute} })
+	e.createUser(t, userEmail)
+	body := map[string]any{"client_secret": apiKey, "grant_type": "password", "email": userEmail, "password": "a wrong guess"}
+	for range 2 {
+		requireError(t, e.post(t, "/user_management/authenticate", body), http.StatusBadRequest, "invalid_credentials")
+	}
+	body["password"] = oldPassword
+	r := e.post(t, "/user_management/authenticate", body)
+	requireError(t, r, http.StatusTooManyRequests, "rate_limit_exceeded")
+	require.Equal(t, "60", r.header.Get("Retry-After"))
+}

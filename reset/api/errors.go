@@ -95,7 +95,7 @@ func unexpected(ctx context.Context, err error) *reply {
 		secs := int64(rl.RetryAfter().Seconds())
 		return &reply{
 			status: http.StatusTooManyRequests,
-			body:   errorBody{Code: codeRateLimited, Message: "Too many password reset requests for this address; retry after " + strconv.FormatInt(secs, 10) + " seconds."},
+			body:   errorBody{Code: codeRateLimited, Message: "Too many requests for this address; retry after " + strconv.FormatInt(secs, 10) + " seconds."},
 			header: http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}},
 		}
 	case errors.Is(err, reset.ErrRateLimited):
