@@ -111,11 +111,24 @@ func newSession(id, userID string, created time.Time) session.Session {
 	}
 }
 
-func seedSession(t *testing.T, st Store, userID string, created time.Time) (session.Session, session.TokenHash) {
+func seedSession(t *testing.T, st session.Store, userID string, created time.Time) (session.Session, session.TokenHash) {
 	t.Helper()
 	s, h := newSession(newID("session_"), userID, created), newSessionHash()
 	require.NoError(t, st.CreateSession(t.Context(), s, h))
 	return s, h
+}
+
+// sessionsOf seeds one session of userID when st keeps sessions, and
+// none otherwise: the reset clauses that check sessions are left alone by
+// a failed redemption, and revoked by a successful one, run on both kinds.
+func sessionsOf(t *testing.T, st Store, userID string, created time.Time) []session.Session {
+	t.Helper()
+	ss, ok := st.(SessionStore)
+	if !ok {
+		return nil
+	}
+	s, _ := seedSession(t, ss, userID, created)
+	return []session.Session{s}
 }
 
 // norm makes a time comparable with require.Equal: millisecond precision,

@@ -11,7 +11,7 @@ import (
 	"github.com/passreset/passreset/session"
 )
 
-func testSessionRoundTrip(t *testing.T, st Store) {
+func testSessionRoundTrip(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	s := session.Session{
@@ -35,7 +35,7 @@ func testSessionRoundTrip(t *testing.T, st Store) {
 	requireSameSession(t, s, byID)
 }
 
-func testSessionNotFound(t *testing.T, st Store) {
+func testSessionNotFound(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	_, h := seedSession(t, st, seedUser(t, st).ID, base)
 
@@ -49,7 +49,7 @@ func testSessionNotFound(t *testing.T, st Store) {
 	require.ErrorIs(t, err, session.ErrNotFound, "a hash one bit away found the session")
 }
 
-func testTouchSession(t *testing.T, st Store) {
+func testTouchSession(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	s, h := seedSession(t, st, seedUser(t, st).ID, base)
 	at := base.Add(time.Hour + 5*ms)
@@ -64,7 +64,7 @@ func testTouchSession(t *testing.T, st Store) {
 	require.ErrorIs(t, st.TouchSession(ctx, newID("session_"), at), session.ErrNotFound)
 }
 
-func testRotateSessionToken(t *testing.T, st Store) {
+func testRotateSessionToken(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	s, old := seedSession(t, st, seedUser(t, st).ID, base)
 	rotated, at := newSessionHash(), base.Add(time.Hour)
@@ -79,7 +79,7 @@ func testRotateSessionToken(t *testing.T, st Store) {
 	requireSameSession(t, want, got)
 }
 
-func testRotateStaleToken(t *testing.T, st Store) {
+func testRotateStaleToken(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	s, old := seedSession(t, st, seedUser(t, st).ID, base)
 	current, stale := newSessionHash(), newSessionHash()
@@ -97,7 +97,7 @@ func testRotateStaleToken(t *testing.T, st Store) {
 	require.ErrorIs(t, err, session.ErrNotFound, "unknown id")
 }
 
-func testRotateRevoked(t *testing.T, st Store) {
+func testRotateRevoked(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	s, h := seedSession(t, st, seedUser(t, st).ID, base)
 	require.NoError(t, st.RevokeSession(ctx, s.ID, base.Add(time.Minute)))
@@ -111,7 +111,7 @@ func testRotateRevoked(t *testing.T, st Store) {
 	require.NoError(t, err, "a revoked session is still found by its hash")
 }
 
-func testConcurrentRotation(t *testing.T, st Store) {
+func testConcurrentRotation(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	s, old := seedSession(t, st, seedUser(t, st).ID, base)
 	const n = 20
@@ -149,7 +149,7 @@ func testConcurrentRotation(t *testing.T, st Store) {
 
 // seedSessions stores n sessions of userID with ids that sort in the order
 // returned, inserting them newest first so that an order by insertion shows.
-func seedSessions(t *testing.T, st Store, userID string, n int) []string {
+func seedSessions(t *testing.T, st SessionStore, userID string, n int) []string {
 	t.Helper()
 	ids := sortedIDs("session_", n)
 	for i := n - 1; i >= 0; i-- {
@@ -159,7 +159,7 @@ func seedSessions(t *testing.T, st Store, userID string, n int) []string {
 	return ids
 }
 
-func testListOrder(t *testing.T, st Store) {
+func testListOrder(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	u, other := seedUser(t, st), seedUser(t, st)
 	ids := seedSessions(t, st, u.ID, 5)
@@ -182,7 +182,7 @@ func testListOrder(t *testing.T, st Store) {
 	require.Empty(t, none)
 }
 
-func testListLimit(t *testing.T, st Store) {
+func testListLimit(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	ids := seedSessions(t, st, u.ID, 12)
@@ -206,7 +206,7 @@ func testListLimit(t *testing.T, st Store) {
 
 // testListCursors checks that Before and After bound the id whatever the
 // order, and that Desc picks the highest matching ids.
-func testListCursors(t *testing.T, st Store) {
+func testListCursors(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	ids := seedSessions(t, st, u.ID, 6)
@@ -245,7 +245,7 @@ func nilIfEmpty(ids []string) []string {
 	return ids
 }
 
-func testRevokeSession(t *testing.T, st Store) {
+func testRevokeSession(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	s, h := seedSession(t, st, u.ID, base)
@@ -271,7 +271,7 @@ func testRevokeSession(t *testing.T, st Store) {
 	require.ErrorIs(t, st.RevokeSession(ctx, newID("session_"), at), session.ErrNotFound)
 }
 
-func testRevokeUserSessions(t *testing.T, st Store) {
+func testRevokeUserSessions(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	u, other := seedUser(t, st), seedUser(t, st)
 	s1, _ := seedSession(t, st, u.ID, base.Add(-time.Hour))
@@ -301,7 +301,7 @@ func testRevokeUserSessions(t *testing.T, st Store) {
 	require.Zero(t, n, "nothing left to revoke")
 }
 
-func testPurgeSessions(t *testing.T, st Store) {
+func testPurgeSessions(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	uid := seedUser(t, st).ID
 	before := base
