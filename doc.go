@@ -20,7 +20,7 @@
 //     net/http middleware. It satisfies reset.SessionRevoker.
 //   - Stores: store/memstore (tests, prototypes), store/sqlitestore (the
 //     embedded default, one machine) and store/pgstore (several machines).
-//     Each implements reset.Store and session.Store.
+//     Each implements store.Store and session.Store.
 //   - [github.com/passreset/passreset/mail]: the Message type and the
 //     transports (SMTP, and Dev, which keeps a mailbox in memory for a dev
 //     page); mail/mailtest records messages in tests.
@@ -47,7 +47,7 @@
 // A host that keeps its users in its own tables writes a Store adapter. It
 // must provide:
 //
-//   - reset.Store: users by email (without regard to case) and by id, the
+//   - store.Store: users by email (without regard to case) and by id, the
 //     password hash, resets by id and by token hash, and the atomic calls
 //     CreateReset (insert and end the older resets), RedeemReset (spend the
 //     token only if unused and unexpired, set the hash, mark the email

@@ -2,12 +2,13 @@ package reset
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/password"
+	"github.com/passreset/passreset/store"
 )
 
 // Mailer sends one email. mail.SMTP, mail.Dev and mailtest.Recorder
@@ -26,23 +27,13 @@ type SessionRevoker interface {
 	RevokeUserSessions(ctx context.Context, userID string) error
 }
 
-// Hasher turns passwords into stored hashes and checks them. The default is
-// bcrypt at Config.BcryptCost. A host migrating from another hash wraps
-// its own; a benchmark may use one that does no work. Passwords reach a
-// Hasher already NFKC-normalised.
-type Hasher interface {
-	// Hash returns the storable hash of password.
-	Hash(password string) (string, error)
-	// Compare returns nil when password matches hash, ErrInvalidCredentials
-	// when it does not, and another error when hash is unreadable.
-	Compare(hash, password string) error
-}
-
 // Config configures a Service. Store, Mailer and ResetURL are required;
 // every other zero field means the default its comment states.
 type Config struct {
-	// Store keeps users, resets and the outbox. Required.
-	Store Store
+	// Store reads the host's users and keeps passreset's resets, rate-limit
+	// records and outbox. Required: store/sqlitestore, store/pgstore (over
+	// the host's users table or passreset's own) or store/memstore.
+	Store store.Store
 
 	// Mailer sends the reset and password-changed emails. Required.
 	Mailer Mailer
@@ -71,16 +62,13 @@ type Config struct {
 	// TokenTTL is how long a reset token stays usable. Default 15 minutes.
 	TokenTTL time.Duration
 
-	// BcryptCost is the bcrypt cost of the default Hasher. Default 12.
-	BcryptCost int
-
-	// Hasher hashes and checks passwords. Default bcrypt at BcryptCost,
-	// refusing passwords over 72 bytes instead of truncating them.
-	Hasher Hasher
+	// Hasher hashes and checks passwords. Default password.Bcrypt at cost
+	// 12, which refuses passwords over 72 bytes instead of truncating them.
+	Hasher password.Hasher
 
 	// Policy decides which new passwords are accepted. The zero Policy is
 	// the default: 8 to 72 bytes (at least 8 characters), not the email.
-	Policy Policy
+	Policy password.Policy
 
 	// Emails renders the two emails. Nil fields use DefaultEmails'.
 	Emails Emails
@@ -152,22 +140,13 @@ type DispatchConfig struct {
 }
 
 // Event is a notification of something that happened, shaped like a WorkOS
-// event. Data holds no secret: a PasswordReset without token or URL.
+// event (package workos writes it as that JSON). Data holds no secret: a
+// PasswordReset without token or URL.
 type Event struct {
 	ID        string // "event_" + ULID
 	Event     string // EventPasswordResetCreated or EventPasswordResetSucceeded
 	Data      PasswordReset
 	CreatedAt time.Time
-}
-
-// MarshalJSON encodes e as a WorkOS event: id, event, data, created_at.
-func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		ID        string        `json:"id"`
-		Event     string        `json:"event"`
-		Data      PasswordReset `json:"data"`
-		CreatedAt string        `json:"created_at"`
-	}{e.ID, e.Event, e.Data, FormatTime(e.CreatedAt)})
 }
 
 // Event names.

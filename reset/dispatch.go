@@ -8,33 +8,34 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/store"
 )
 
-// emailJob seals msg into a JobEmail claimed by this process for one lease:
+// emailJob seals msg into a store.JobEmail claimed by this process for one lease:
 // the Service sends it right after the commit, and only if that attempt
 // dies with the process does a dispatcher pick it up when the lease ends.
-func (s *Service) emailJob(userID string, msg mail.Message, now time.Time) (Job, error) {
+func (s *Service) emailJob(userID string, msg mail.Message, now time.Time) (store.Job, error) {
 	id, err := s.newID("job_", now)
 	if err != nil {
-		return Job{}, err
+		return store.Job{}, err
 	}
 	payload, err := s.secrets.seal(id, msg)
 	if err != nil {
-		return Job{}, err
+		return store.Job{}, err
 	}
-	return Job{ID: id, Kind: JobEmail, UserID: userID, Payload: payload, RunAt: now, ClaimedUntil: now.Add(s.dispatch.Lease), Attempts: 1, CreatedAt: now}, nil
+	return store.Job{ID: id, Kind: store.JobEmail, UserID: userID, Payload: payload, RunAt: now, ClaimedUntil: now.Add(s.dispatch.Lease), Attempts: 1, CreatedAt: now}, nil
 }
 
 // runJob makes one attempt at a job this process holds, and records the
 // outcome: finished, retried later, or failed for good. msg is the job's
 // message when the caller has it in the clear already. The outcome is
 // recorded even when ctx was cancelled mid-attempt.
-func (s *Service) runJob(ctx context.Context, job Job, msg mail.Message) error {
+func (s *Service) runJob(ctx context.Context, job store.Job, msg mail.Message) error {
 	var err error
 	switch job.Kind {
-	case JobEmail:
+	case store.JobEmail:
 		err = s.mailer.Send(ctx, msg)
-	case JobRevokeSessions:
+	case store.JobRevokeSessions:
 		if s.sessions == nil {
 			err = errors.New("no SessionRevoker configured")
 		} else {
@@ -48,7 +49,7 @@ func (s *Service) runJob(ctx context.Context, job Job, msg mail.Message) error {
 }
 
 // settle records the outcome of an attempt at job.
-func (s *Service) settle(ctx context.Context, job Job, runErr error) {
+func (s *Service) settle(ctx context.Context, job store.Job, runErr error) {
 	now := s.clock()
 	// Built only when there is something to say: a job that succeeds, the
 	// common case, costs the Logger nothing.
@@ -64,7 +65,7 @@ func (s *Service) settle(ctx context.Context, job Job, runErr error) {
 		return
 	}
 	log := jobLog()
-	if job.Kind == JobEmail && (job.Attempts >= s.dispatch.MaxAttempts || permanent(runErr)) {
+	if job.Kind == store.JobEmail && (job.Attempts >= s.dispatch.MaxAttempts || permanent(runErr)) {
 		log.ErrorContext(ctx, "outbox: giving up", "err", runErr)
 		if err := s.store.FailJob(ctx, job.ID, now, runErr.Error()); err != nil {
 			log.ErrorContext(ctx, "outbox: mark failed", "err", err)
@@ -102,7 +103,7 @@ func (s *Service) DispatchOnce(ctx context.Context) (int, error) {
 	}
 	for _, job := range jobs {
 		var msg mail.Message
-		if job.Kind == JobEmail {
+		if job.Kind == store.JobEmail {
 			if msg, err = s.secrets.open(job.ID, job.Payload); err != nil {
 				s.settle(context.WithoutCancel(ctx), job, err)
 				continue

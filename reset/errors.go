@@ -3,75 +3,46 @@ package reset
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/passreset/passreset/password"
+	"github.com/passreset/passreset/store"
 )
 
 // Sentinel errors, matched with errors.Is. The Service wraps them with
-// context; their text never holds a token, a password or a hash.
+// context; their text never holds a token, a password or a hash. Those a
+// Store returns are package store's, under the same names.
 var (
 	// ErrUserNotFound: no user has this email or id.
-	ErrUserNotFound = errors.New("reset: user not found")
+	ErrUserNotFound = store.ErrUserNotFound
 	// ErrResetNotFound: no reset has this id.
-	ErrResetNotFound = errors.New("reset: password reset not found")
+	ErrResetNotFound = store.ErrResetNotFound
 	// ErrInvalidToken: the token is malformed, unknown, already spent, or
 	// ended by a newer reset.
-	ErrInvalidToken = errors.New("reset: invalid token")
+	ErrInvalidToken = store.ErrInvalidToken
 	// ErrTokenExpired: the token was valid but its TTL has run out.
-	ErrTokenExpired = errors.New("reset: token expired")
-	// ErrRateLimited: too many reset requests for this address; the error
-	// is a *RateLimitError that says when to retry.
-	ErrRateLimited = errors.New("reset: rate limited")
+	ErrTokenExpired = store.ErrTokenExpired
+	// ErrEmailTaken: another user already has this email.
+	ErrEmailTaken = store.ErrEmailTaken
 	// ErrWeakPassword: the new password fails the policy; the error is a
-	// *PolicyError that lists the reasons.
-	ErrWeakPassword = errors.New("reset: password rejected by policy")
+	// *password.PolicyError that lists the reasons.
+	ErrWeakPassword = password.ErrWeak
+	// ErrRateLimited: too many requests for this address; the error is a
+	// *RateLimitError that says when to retry.
+	ErrRateLimited = errors.New("reset: rate limited")
 	// ErrSessionsNotRevoked: the password was changed but the host's
 	// SessionRevoker failed; the revocation is queued and retried by the
-	// dispatcher. The reset itself succeeded.
+	// dispatcher. The reset itself succeeded, and the sessions' credential
+	// stamps (see Stamp) no longer match.
 	ErrSessionsNotRevoked = errors.New("reset: sessions not revoked yet")
 	// ErrInvalidEmail: the address is empty or not an email address.
 	ErrInvalidEmail = errors.New("reset: invalid email address")
-	// ErrEmailTaken: another user already has this email.
-	ErrEmailTaken = errors.New("reset: email already taken")
 	// ErrInvalidCredentials: the email or the password is wrong.
 	ErrInvalidCredentials = errors.New("reset: invalid credentials")
 	// ErrNoUserCreator: the Store cannot create users (it does not
-	// implement UserCreator).
+	// implement store.UserCreator).
 	ErrNoUserCreator = errors.New("reset: store cannot create users")
 )
-
-// PolicyError lists why a new password was rejected. It matches
-// ErrWeakPassword with errors.Is.
-type PolicyError struct {
-	Reasons []PolicyReason
-}
-
-// PolicyReason is one rule a password broke.
-type PolicyReason struct {
-	Code    string // machine-readable: "password_too_short", "password_too_long", ...
-	Message string // for the user; never contains the password
-}
-
-// Policy reason codes of the default policy.
-const (
-	ReasonTooShort    = "password_too_short"
-	ReasonTooLong     = "password_too_long"
-	ReasonSameAsEmail = "password_same_as_email"
-	ReasonInvalidUTF8 = "password_invalid_utf8"
-	ReasonReused      = "password_reused"
-	ReasonRejected    = "password_rejected"
-)
-
-func (e *PolicyError) Error() string {
-	msgs := make([]string, len(e.Reasons))
-	for i, r := range e.Reasons {
-		msgs[i] = r.Message
-	}
-	return "reset: password rejected: " + strings.Join(msgs, "; ")
-}
-
-// Is reports whether target is ErrWeakPassword.
-func (e *PolicyError) Is(target error) bool { return target == ErrWeakPassword }
 
 // RateLimitError says when a rate-limited caller may retry. It matches
 // ErrRateLimited with errors.Is.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store/memstore"
 )
@@ -20,12 +21,12 @@ func newExampleService() (*reset.Service, *mail.Dev) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mailbox := mail.NewDev(quiet, 10)
 	svc, err := reset.NewService(reset.Config{
-		Store:      memstore.New(),
-		Mailer:     mailbox,
-		ResetURL:   "https://app.example/reset-password",
-		BcryptCost: 4, // cheap for the example; keep the default (12) in production
-		Now:        func() time.Time { return time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC) },
-		Logger:     quiet,
+		Store:    memstore.New(),
+		Mailer:   mailbox,
+		ResetURL: "https://app.example/reset-password",
+		Hasher:   password.Bcrypt{Cost: 4}, // cheap for the example; keep the default (12) in production
+		Now:      func() time.Time { return time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC) },
+		Logger:   quiet,
 	})
 	if err != nil {
 		panic(err)
@@ -46,7 +47,7 @@ func ExampleService_CreatePasswordReset() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(pr.Email, "until", reset.FormatTime(pr.ExpiresAt))
+	fmt.Println(pr.Email, "until", pr.ExpiresAt.Format(time.RFC3339))
 	fmt.Println("token length:", len(pr.Token))
 	m := mailbox.Messages()[0]
 	fmt.Println(m.To, "|", m.Subject)
@@ -54,7 +55,7 @@ func ExampleService_CreatePasswordReset() {
 	_, err = svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "nobody@example.com"})
 	fmt.Println(errors.Is(err, reset.ErrUserNotFound))
 	// Output:
-	// marcelina.davis@example.com until 2026-01-15T12:15:00.000Z
+	// marcelina.davis@example.com until 2026-01-15T12:15:00Z
 	// token length: 43
 	// marcelina.davis@example.com | Reset your app.example password
 	// true
@@ -95,7 +96,7 @@ func ExampleService_ResetPassword() {
 
 	// A weak password is refused with reasons, and the token stays usable.
 	_, err = svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "short"})
-	var weak *reset.PolicyError
+	var weak *password.PolicyError
 	if errors.As(err, &weak) {
 		fmt.Println(weak.Reasons[0].Code)
 	}
@@ -118,8 +119,8 @@ func ExampleService_ResetPassword() {
 func ExamplePolicy_breachedPasswords() {
 	breached := []string{"password1234", "qwertyuiop", "iloveyou123"}
 	slices.Sort(breached)
-	policy := reset.Policy{
-		Check: func(_ context.Context, password string, _ reset.PolicyUser) error {
+	policy := password.Policy{
+		Check: func(_ context.Context, password string, _ password.PolicyUser) error {
 			if _, found := slices.BinarySearch(breached, password); found {
 				return errors.New("This password has appeared in a data breach; choose another.")
 			}
@@ -129,7 +130,7 @@ func ExamplePolicy_breachedPasswords() {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, _ := reset.NewService(reset.Config{
 		Store: memstore.New(), Mailer: mail.NewDev(quiet, 10), ResetURL: "https://app.example/reset-password",
-		BcryptCost: 4, Policy: policy, Logger: quiet,
+		Hasher: password.Bcrypt{Cost: 4}, Policy: policy, Logger: quiet,
 	})
 	_, err := svc.CreateUser(context.Background(), reset.CreateUserParams{Email: "ana@example.com", Password: "qwertyuiop"})
 	fmt.Println(err)

@@ -12,7 +12,9 @@ import (
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/memstore"
+	"github.com/passreset/passreset/token"
 )
 
 func FuzzNormalizeEmail(f *testing.F) {
@@ -85,23 +87,23 @@ func (s *faultyStore) UserByEmail(ctx context.Context, email string) (reset.User
 	return s.Store.UserByEmail(ctx, email)
 }
 
-func (s *faultyStore) CreateReset(ctx context.Context, r reset.StoredReset, jobs []reset.Job) error {
+func (s *faultyStore) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job) error {
 	if err := s.fail("CreateReset"); err != nil {
 		return err
 	}
 	return s.Store.CreateReset(ctx, r, jobs)
 }
 
-func (s *faultyStore) ResetByTokenHash(ctx context.Context, h reset.TokenHash) (reset.StoredReset, error) {
+func (s *faultyStore) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset, error) {
 	if err := s.fail("ResetByTokenHash"); err != nil {
-		return reset.StoredReset{}, err
+		return store.Reset{}, err
 	}
 	return s.Store.ResetByTokenHash(ctx, h)
 }
 
-func (s *faultyStore) RedeemReset(ctx context.Context, r reset.Redemption) (reset.Redeemed, error) {
+func (s *faultyStore) RedeemReset(ctx context.Context, r store.Redemption) (store.Redeemed, error) {
 	if err := s.fail("RedeemReset"); err != nil {
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
 	return s.Store.RedeemReset(ctx, r)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/memstore"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
@@ -71,7 +72,7 @@ func TestTwoDispatchersNeverSendTwice(t *testing.T) {
 	key := []byte(strings.Repeat("k", 32))
 	mailer := newFlakyMailer(2)
 	clk := newClock()
-	cfg := func(st reset.Store) func(*reset.Config) {
+	cfg := func(st store.Store) func(*reset.Config) {
 		return func(c *reset.Config) {
 			c.Store, c.Mailer, c.SecretKey, c.Now = st, mailer, key, clk.Now
 			c.Dispatch = reset.DispatchConfig{Backoff: time.Second, MaxBackoff: time.Second, MaxAttempts: 10}

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/store"
 )
 
 // The default emails are rendered by Go code (defaultemails.go) rather
@@ -113,7 +114,7 @@ func TestNewServiceRendersDefaultsInGo(t *testing.T) {
 // nopStore and nopMailer satisfy NewService's checks; the test calls
 // neither.
 type (
-	nopStore  struct{ Store }
+	nopStore  struct{ store.Store }
 	nopMailer struct{ Mailer }
 )
 

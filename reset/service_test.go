@@ -3,7 +3,6 @@ package reset_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/url"
@@ -17,9 +16,12 @@ import (
 
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/memstore"
+	"github.com/passreset/passreset/token"
 )
 
 // clock is a settable clock for tests.
@@ -36,18 +38,18 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c
 
 // countingHasher is bcrypt at its cheapest, counting the hashes it makes.
 type countingHasher struct {
-	reset.BcryptHasher
+	password.Bcrypt
 	hashes, compares atomic.Int64
 }
 
 func (h *countingHasher) Compare(hash, p string) error {
 	h.compares.Add(1)
-	return h.BcryptHasher.Compare(hash, p)
+	return h.Bcrypt.Compare(hash, p)
 }
 
 func (h *countingHasher) Hash(p string) (string, error) {
 	h.hashes.Add(1)
-	return h.BcryptHasher.Hash(p)
+	return h.Bcrypt.Hash(p)
 }
 
 // fixture is a Service over a real memstore, with a clock, a recording
@@ -70,7 +72,7 @@ func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 		store:  memstore.New(),
 		mail:   new(mailtest.Recorder),
 		clock:  newClock(),
-		hasher: &countingHasher{BcryptHasher: reset.BcryptHasher{Cost: 4}},
+		hasher: &countingHasher{Bcrypt: password.Bcrypt{Cost: 4}},
 		logs:   new(bytes.Buffer),
 	}
 	cfg := reset.Config{
@@ -154,7 +156,7 @@ func TestCreatePasswordReset(t *testing.T) {
 	require.NoError(t, m.Validate())
 
 	// Only the hash is stored, and the read-back has no token.
-	stored, err := f.store.ResetByTokenHash(t.Context(), reset.HashToken(pr.Token))
+	stored, err := f.store.ResetByTokenHash(t.Context(), token.Sum(pr.Token))
 	require.NoError(t, err)
 	require.Equal(t, pr.ID, stored.ID)
 	got, err := f.svc.GetPasswordReset(t.Context(), pr.ID)
@@ -168,11 +170,7 @@ func TestCreatePasswordReset(t *testing.T) {
 	require.Equal(t, reset.EventPasswordResetCreated, f.events[0].Event)
 	require.Equal(t, pr.ID, f.events[0].Data.ID)
 	require.Empty(t, f.events[0].Data.Token)
-	b, err := json.Marshal(f.events[0])
-	require.NoError(t, err)
-	require.NotContains(t, string(b), pr.Token)
-	require.Contains(t, string(b), `"created_at":"2026-01-15T12:00:00.000Z"`)
-	require.Contains(t, string(b), `"event":"password_reset.created"`)
+	require.Equal(t, pr.CreatedAt, f.events[0].CreatedAt)
 }
 
 func TestCreatePasswordResetErrors(t *testing.T) {
@@ -293,7 +291,7 @@ func TestExpiryBoundary(t *testing.T) {
 
 func TestPolicyFailureKeepsToken(t *testing.T) {
 	f := newFixture(t, func(c *reset.Config) {
-		c.Policy.Check = func(_ context.Context, pw string, _ reset.PolicyUser) error {
+		c.Policy.Check = func(_ context.Context, pw string, _ password.PolicyUser) error {
 			if pw == "password1234" {
 				return errors.New("This password appears in a list of breached passwords.")
 			}
@@ -306,15 +304,15 @@ func TestPolicyFailureKeepsToken(t *testing.T) {
 	require.NoError(t, err)
 
 	cases := map[string]string{
-		"short":                 reset.ReasonTooShort,
-		"ana@example.com":       reset.ReasonSameAsEmail,
-		strings.Repeat("é", 37): reset.ReasonTooLong, // 37 characters, 74 bytes
-		"password1234":          reset.ReasonRejected,
+		"short":                 password.ReasonTooShort,
+		"ana@example.com":       password.ReasonSameAsEmail,
+		strings.Repeat("é", 37): password.ReasonTooLong, // 37 characters, 74 bytes
+		"password1234":          password.ReasonRejected,
 	}
 	for pw, code := range cases {
 		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: pw})
 		require.ErrorIs(t, err, reset.ErrWeakPassword, pw)
-		var pe *reset.PolicyError
+		var pe *password.PolicyError
 		require.ErrorAs(t, err, &pe)
 		require.Equal(t, code, pe.Reasons[0].Code, pw)
 		require.NotContains(t, err.Error(), pw)
@@ -503,42 +501,6 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	}
 }
 
-func TestUserJSONShape(t *testing.T) {
-	u := reset.User{
-		ID: "user_01E4ZCR3C56J083X43JQXF3JK5", Email: "marcelina.davis@example.com", EmailVerified: true,
-		FirstName: "Marcelina", CreatedAt: time.Date(2026, 1, 15, 12, 0, 0, 123456789, time.UTC),
-		UpdatedAt: time.Date(2026, 1, 15, 12, 0, 0, 0, time.FixedZone("CET", 3600)),
-	}
-	b, err := json.Marshal(u)
-	require.NoError(t, err)
-	require.JSONEq(t, `{"object":"user","id":"user_01E4ZCR3C56J083X43JQXF3JK5","email":"marcelina.davis@example.com",
-		"email_verified":true,"first_name":"Marcelina","last_name":null,"name":"Marcelina","profile_picture_url":null,
-		"external_id":null,"locale":null,"metadata":{},"last_sign_in_at":null,
-		"created_at":"2026-01-15T12:00:00.123Z","updated_at":"2026-01-15T11:00:00.000Z"}`, string(b))
-	var back reset.User
-	require.NoError(t, json.Unmarshal(b, &back))
-	require.Equal(t, u.ID, back.ID)
-	require.True(t, back.CreatedAt.Equal(u.CreatedAt.Truncate(time.Millisecond)))
-}
-
-func TestPasswordResetJSONShape(t *testing.T) {
-	at := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
-	pr := reset.PasswordReset{ID: "password_reset_01E4ZCR3C56J083X43JQXF3JK5", UserID: "user_01E4ZCR3C56J083X43JQXF3JK5",
-		Email: "marcelina.davis@example.com", CreatedAt: at, ExpiresAt: at, Token: "Z1uX3RbwcIl5fIGJJJCXXisdI",
-		URL: "https://your-app.com/reset-password?token=Z1uX3RbwcIl5fIGJJJCXXisdI"}
-	b, err := json.Marshal(pr)
-	require.NoError(t, err)
-	require.JSONEq(t, `{"object":"password_reset","id":"password_reset_01E4ZCR3C56J083X43JQXF3JK5",
-		"user_id":"user_01E4ZCR3C56J083X43JQXF3JK5","email":"marcelina.davis@example.com",
-		"expires_at":"2026-01-15T12:00:00.000Z","created_at":"2026-01-15T12:00:00.000Z",
-		"password_reset_token":"Z1uX3RbwcIl5fIGJJJCXXisdI",
-		"password_reset_url":"https://your-app.com/reset-password?token=Z1uX3RbwcIl5fIGJJJCXXisdI"}`, string(b))
-	pr.Token, pr.URL = "", ""
-	b, err = json.Marshal(pr)
-	require.NoError(t, err)
-	require.NotContains(t, string(b), "password_reset_token")
-}
-
 // claimWatch is memstore telling when a dispatcher first polls it.
 type claimWatch struct {
 	*memstore.Store
@@ -546,7 +508,7 @@ type claimWatch struct {
 	polled chan struct{}
 }
 
-func (s *claimWatch) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, max int) ([]reset.Job, error) {
+func (s *claimWatch) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Job, error) {
 	s.once.Do(func() { close(s.polled) })
 	return s.Store.ClaimJobs(ctx, now, lease, max)
 }
@@ -592,8 +554,8 @@ func TestNoticeLeavesTheRequestPathWhenADispatcherRuns(t *testing.T) {
 	require.Contains(t, msgs[1].Subject, "changed")
 }
 
-func resetParams(token string) reset.ResetPasswordParams {
-	return reset.ResetPasswordParams{Token: token, NewPassword: "a good long passphrase"}
+func resetParams(tok string) reset.ResetPasswordParams {
+	return reset.ResetPasswordParams{Token: tok, NewPassword: "a good long passphrase"}
 }
 
 func TestRejectCurrentPassword(t *testing.T) {
@@ -603,9 +565,9 @@ func TestRejectCurrentPassword(t *testing.T) {
 	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
 	require.NoError(t, err)
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: oldPassword})
-	var pe *reset.PolicyError
+	var pe *password.PolicyError
 	require.ErrorAs(t, err, &pe)
-	require.Equal(t, reset.ReasonReused, pe.Reasons[0].Code)
+	require.Equal(t, password.ReasonReused, pe.Reasons[0].Code)
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "something else entirely"})
 	require.NoError(t, err, "the refusal did not spend the token")
 

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/token"
 )
 
 func BenchmarkValidate(b *testing.B) {
@@ -39,7 +40,7 @@ func TestValidateAllocations(t *testing.T) {
 	require.NoError(t, err)
 	_, tok, err := m.Create(ctx, "user_1", session.Metadata{})
 	require.NoError(t, err)
-	h := session.HashToken(tok)
+	h := token.Sum(tok)
 
 	lookup := testing.AllocsPerRun(100, func() { _, _ = st.SessionByTokenHash(ctx, h) })
 	validate := testing.AllocsPerRun(100, func() { _, _ = m.Validate(ctx, tok) })

@@ -13,7 +13,7 @@
 // [Manager.Create] starts a session for a user and returns it with its
 // token: 32 bytes from crypto/rand as 43 characters of base64url text. The
 // token exists only in that return value and in the client's cookie; the
-// Store keeps its SHA-256 ([HashToken]), so a copy of the database signs
+// Store keeps its SHA-256 ([token.Sum]), so a copy of the database signs
 // nobody in. [Manager.Validate] turns a token back into its [Session], with
 // one Store lookup: a malformed token is [ErrNotFound] before any lookup,
 // an unknown one [ErrNotFound], a revoked session [ErrRevoked], and one past

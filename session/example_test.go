@@ -62,7 +62,7 @@ func ExampleManager_Middleware() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		// ... check the user's password, then:
-		if _, err := sm.SignIn(r.Context(), w, r, "user_42"); err != nil {
+		if _, err := sm.SignIn(r.Context(), w, r, "user_42", ""); err != nil {
 			http.Error(w, "cannot sign in", http.StatusInternalServerError)
 			return
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store/memstore"
+	"github.com/passreset/passreset/token"
 )
 
 // newStore returns the real Store the tests run against.
@@ -50,7 +51,7 @@ type recorder struct {
 
 	mu     sync.Mutex
 	calls  map[string]int
-	hashes []session.TokenHash
+	hashes []token.Hash
 	err    error
 }
 
@@ -84,7 +85,7 @@ func (r *recorder) Fail(err error) {
 	r.err = err
 }
 
-func (r *recorder) CreateSession(ctx context.Context, s session.Session, h session.TokenHash) error {
+func (r *recorder) CreateSession(ctx context.Context, s session.Session, h token.Hash) error {
 	r.count("CreateSession")
 	r.mu.Lock()
 	r.hashes = append(r.hashes, h)
@@ -92,7 +93,7 @@ func (r *recorder) CreateSession(ctx context.Context, s session.Session, h sessi
 	return r.Store.CreateSession(ctx, s, h)
 }
 
-func (r *recorder) SessionByTokenHash(ctx context.Context, h session.TokenHash) (session.Session, error) {
+func (r *recorder) SessionByTokenHash(ctx context.Context, h token.Hash) (session.Session, error) {
 	r.count("SessionByTokenHash")
 	r.mu.Lock()
 	err := r.err
@@ -113,7 +114,7 @@ func (r *recorder) TouchSession(ctx context.Context, id string, at time.Time) er
 	return r.Store.TouchSession(ctx, id, at)
 }
 
-func (r *recorder) RotateSessionToken(ctx context.Context, id string, old, next session.TokenHash, at time.Time) error {
+func (r *recorder) RotateSessionToken(ctx context.Context, id string, old, next token.Hash, at time.Time) error {
 	r.count("RotateSessionToken")
 	return r.Store.RotateSessionToken(ctx, id, old, next, at)
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/passreset/passreset/token"
 )
 
 // SetCookie sets the session cookie to token on w: HttpOnly, Secure (unless
@@ -13,9 +15,9 @@ import (
 // Domain, expiring at s.ExpiresAt. It also marks the response as not to be
 // cached with its Set-Cookie header. Call it before the response's
 // WriteHeader or first Write.
-func (m *Manager) SetCookie(w http.ResponseWriter, token string, s Session) {
+func (m *Manager) SetCookie(w http.ResponseWriter, tok string, s Session) {
 	c := m.cookie
-	c.Value = token
+	c.Value = tok
 	c.Expires = s.ExpiresAt
 	setCookie(w, &c)
 }
@@ -66,13 +68,17 @@ func (m *Manager) TokenFromRequest(r *http.Request) string {
 // a trusted middleware rewrite RemoteAddr, or call Create with your own
 // Metadata followed by SetCookie and Revoke.
 //
+// stamp is the credential stamp of the password the sign-in checked
+// (reset.SignIn.Stamp): with Config.Stamps, the session ends once it no
+// longer matches. "" makes a session that no stamp check ends.
+//
 // On error no cookie is set. Call SignIn before writing the response, and
 // typically answer with a redirect.
-func (m *Manager) SignIn(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string) (Session, error) {
+func (m *Manager) SignIn(ctx context.Context, w http.ResponseWriter, r *http.Request, userID, stamp string) (Session, error) {
 	if err := m.revokeToken(ctx, m.TokenFromRequest(r)); err != nil {
 		return Session{}, err
 	}
-	s, tok, err := m.Create(ctx, userID, Metadata{UserAgent: r.UserAgent(), IPAddress: remoteIP(r)})
+	s, tok, err := m.Create(ctx, userID, Metadata{UserAgent: r.UserAgent(), IPAddress: remoteIP(r), Stamp: stamp})
 	if err != nil {
 		return Session{}, err
 	}
@@ -90,11 +96,11 @@ func (m *Manager) SignOut(ctx context.Context, w http.ResponseWriter, r *http.Re
 
 // revokeToken revokes the session of token unless there is none or it is
 // already revoked.
-func (m *Manager) revokeToken(ctx context.Context, token string) error {
-	if !wellFormed(token) {
+func (m *Manager) revokeToken(ctx context.Context, tok string) error {
+	if !token.WellFormed(tok) {
 		return nil
 	}
-	s, err := m.store.SessionByTokenHash(ctx, HashToken(token))
+	s, err := m.store.SessionByTokenHash(ctx, token.Sum(tok))
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil

@@ -36,7 +36,7 @@ func (f *fixture) signIn(t *testing.T, userID string, cookie *http.Cookie) (sess
 		req.AddCookie(cookie)
 	}
 	rec := httptest.NewRecorder()
-	s, err := f.m.SignIn(req.Context(), rec, req, userID)
+	s, err := f.m.SignIn(req.Context(), rec, req, userID, "")
 	require.NoError(t, err)
 	c := sessionCookie(t, rec)
 	require.NotNil(t, c)
@@ -95,7 +95,7 @@ func TestSignInCookieConfig(t *testing.T) {
 	})
 	req := httptest.NewRequest(http.MethodPost, "/app/login", nil)
 	rec := httptest.NewRecorder()
-	_, err := f.m.SignIn(req.Context(), rec, req, "user_1")
+	_, err := f.m.SignIn(req.Context(), rec, req, "user_1", "")
 	require.NoError(t, err)
 	cs := rec.Result().Cookies()
 	require.Len(t, cs, 1)

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/passreset/passreset/token"
 )
 
 // Defaults of the Config fields left zero.
@@ -91,6 +92,13 @@ type Config struct {
 	// concurrent use. Never anything but crypto/rand in production.
 	Rand io.Reader
 
+	// Stamps checks, on every Validate and Refresh, that a session's
+	// credential stamp (Metadata.Stamp) still matches its user's: pass the
+	// reset.Service. A session created without a stamp is not checked.
+	// Default nil: no check, and a session lives until it is revoked or
+	// expires.
+	Stamps StampChecker
+
 	// Logger receives warnings (a failed LastSeenAt write) and errors (a
 	// Store failure in Middleware), and an informational line when a user's
 	// sessions are revoked. It never receives a token or a hash. Default: a
@@ -98,12 +106,25 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Metadata describes the device a session is created for, for the user's
-// list of signed-in devices. Each field is kept to its first 512 bytes of
-// valid UTF-8.
+// Metadata describes the sign-in a session is created for: the device, for
+// the user's list of signed-in devices (each field kept to its first 512
+// bytes of valid UTF-8), and the credential stamp it was made with.
 type Metadata struct {
 	UserAgent string // the User-Agent header
 	IPAddress string // the client's IP address, without a port
+	// Stamp is the credential stamp of the password the sign-in checked
+	// (reset.SignIn.Stamp). With Config.Stamps set, the session is refused
+	// once the stamp no longer matches its user's, that is once the
+	// password changed, even when it was created after the change
+	// committed by a sign-in that had checked the old password.
+	Stamp string
+}
+
+// StampChecker tells whether a session's credential stamp still matches its
+// user's; it returns an error only when it cannot tell. *reset.Service
+// satisfies it.
+type StampChecker interface {
+	StampMatches(ctx context.Context, userID, stamp string) (bool, error)
 }
 
 // Manager creates, validates, lists and revokes sessions, and carries them
@@ -112,6 +133,7 @@ type Metadata struct {
 // *Manager satisfies reset.SessionRevoker through RevokeUserSessions.
 type Manager struct {
 	store    Store
+	stamps   StampChecker  // nil: sessions are not checked against a stamp
 	idle     time.Duration // <= 0: no idle timeout
 	absolute time.Duration
 	touch    time.Duration // >= 0
@@ -134,6 +156,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{
 		store:    cfg.Store,
+		stamps:   cfg.Stamps,
 		idle:     cfg.IdleTimeout,
 		absolute: cfg.AbsoluteTimeout,
 		touch:    cfg.TouchInterval,
@@ -188,7 +211,7 @@ func New(cfg Config) (*Manager, error) {
 		m.cookie.Path = DefaultCookiePath
 	}
 	probe := m.cookie
-	probe.Value = strings.Repeat("A", tokenLen)
+	probe.Value = strings.Repeat("A", token.Len)
 	if err := probe.Valid(); err != nil {
 		return nil, fmt.Errorf("session: Config cookie attributes: %w", err)
 	}
@@ -202,10 +225,10 @@ func (m *Manager) now() time.Time {
 }
 
 // newToken returns a fresh token and its hash.
-func (m *Manager) newToken() (string, TokenHash, error) {
+func (m *Manager) newToken() (string, token.Hash, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return newToken(m.rand)
+	return token.New(m.rand)
 }
 
 // newID returns "session_" + a ULID for now; ids of one millisecond
@@ -245,6 +268,7 @@ func (m *Manager) Create(ctx context.Context, userID string, meta Metadata) (Ses
 		ExpiresAt:  now.Add(m.absolute),
 		UserAgent:  cleanMetadata(meta.UserAgent),
 		IPAddress:  cleanMetadata(meta.IPAddress),
+		Stamp:      meta.Stamp,
 	}
 	if err := m.store.CreateSession(ctx, s, h); err != nil {
 		return Session{}, "", fmt.Errorf("session: create: %w", err)
@@ -262,8 +286,8 @@ func (m *Manager) Create(ctx context.Context, userID string, meta Metadata) (Ses
 // Validate writes LastSeenAt only when it is TouchInterval or more behind
 // the clock; otherwise it costs a single Store lookup. A failed write is
 // logged and does not fail the validation.
-func (m *Manager) Validate(ctx context.Context, token string) (Session, error) {
-	s, _, now, err := m.lookup(ctx, token)
+func (m *Manager) Validate(ctx context.Context, tok string) (Session, error) {
+	s, _, now, err := m.lookup(ctx, tok)
 	if err != nil {
 		return Session{}, err
 	}
@@ -282,20 +306,44 @@ func (m *Manager) Validate(ctx context.Context, token string) (Session, error) {
 
 // lookup finds the session of token and judges it at the current time,
 // without writing.
-func (m *Manager) lookup(ctx context.Context, token string) (Session, TokenHash, time.Time, error) {
-	if !wellFormed(token) {
-		return Session{}, TokenHash{}, time.Time{}, ErrNotFound
+func (m *Manager) lookup(ctx context.Context, tok string) (Session, token.Hash, time.Time, error) {
+	if !token.WellFormed(tok) {
+		return Session{}, token.Hash{}, time.Time{}, ErrNotFound
 	}
-	h := HashToken(token)
+	h := token.Sum(tok)
 	s, err := m.store.SessionByTokenHash(ctx, h)
 	if err != nil {
-		return Session{}, TokenHash{}, time.Time{}, storeErr("validate", err)
+		return Session{}, token.Hash{}, time.Time{}, storeErr("validate", err)
 	}
 	now := m.now()
 	if err := m.judge(s, now); err != nil {
-		return Session{}, TokenHash{}, time.Time{}, err
+		return Session{}, token.Hash{}, time.Time{}, err
+	}
+	if err := m.checkStamp(ctx, s, now); err != nil {
+		return Session{}, token.Hash{}, time.Time{}, err
 	}
 	return s, h, now, nil
+}
+
+// checkStamp refuses, as revoked, a session whose credential stamp no
+// longer matches its user's, and revokes it in the Store so that lists
+// show it ended. A session made without a stamp, or a Manager without
+// Config.Stamps, is not checked.
+func (m *Manager) checkStamp(ctx context.Context, s Session, now time.Time) error {
+	if m.stamps == nil || s.Stamp == "" {
+		return nil
+	}
+	ok, err := m.stamps.StampMatches(ctx, s.UserID, s.Stamp)
+	if err != nil {
+		return fmt.Errorf("session: check stamp: %w", err)
+	}
+	if ok {
+		return nil
+	}
+	if err := m.store.RevokeSession(ctx, s.ID, now); err != nil && !errors.Is(err, ErrNotFound) {
+		m.log.WarnContext(ctx, "session: cannot revoke a session whose stamp is stale", "session_id", s.ID, "err", err)
+	}
+	return ErrRevoked
 }
 
 // judge returns nil when s is usable at now, or why not.
@@ -333,8 +381,8 @@ func (m *Manager) judge(s Session, now time.Time) error {
 // refreshes of one token exactly one succeeds; the others get ErrNotFound,
 // as a token already rotated away does. Refresh sets LastSeenAt but does not
 // move ExpiresAt: the absolute timeout still counts from sign-in.
-func (m *Manager) Refresh(ctx context.Context, token string) (Session, string, error) {
-	s, old, now, err := m.lookup(ctx, token)
+func (m *Manager) Refresh(ctx context.Context, tok string) (Session, string, error) {
+	s, old, now, err := m.lookup(ctx, tok)
 	if err != nil {
 		return Session{}, "", err
 	}

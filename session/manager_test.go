@@ -15,6 +15,7 @@ import (
 
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/token"
 )
 
 // *Manager is the SessionRevoker that package reset consumes.
@@ -105,8 +106,8 @@ func TestTokenNotStored(t *testing.T) {
 
 	require.Len(t, f.store.hashes, 1)
 	h := f.store.hashes[0]
-	require.Equal(t, session.TokenHash(sha256.Sum256([]byte(tok))), h)
-	require.Equal(t, h, session.HashToken(tok))
+	require.Equal(t, token.Hash(sha256.Sum256([]byte(tok))), h)
+	require.Equal(t, h, token.Sum(tok))
 	require.NotEqual(t, tok, string(h[:]))
 	require.NotContains(t, string(h[:]), tok)
 

@@ -2,18 +2,15 @@ package session
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"time"
+
+	"github.com/passreset/passreset/token"
 )
 
 // ErrNotFound: no session matches (unknown id or token, or a token that was
 // rotated away).
 var ErrNotFound = errors.New("session: not found")
-
-// TokenHash is the SHA-256 of a session token: the only form of the token a
-// Store ever sees.
-type TokenHash [sha256.Size]byte
 
 // Store keeps sessions. Implementations are in store/memstore,
 // store/sqlitestore and store/pgstore; store/storetest checks them.
@@ -23,12 +20,12 @@ type TokenHash [sha256.Size]byte
 // ErrNotFound; other failures are the backend's errors wrapped with %w.
 type Store interface {
 	// CreateSession inserts s, findable by h.
-	CreateSession(ctx context.Context, s Session, h TokenHash) error
+	CreateSession(ctx context.Context, s Session, h token.Hash) error
 
 	// SessionByTokenHash returns the session whose current token hashes to
 	// h, revoked or expired alike (the Manager judges), or ErrNotFound. It
 	// is the hot path of every signed-in request: one indexed lookup.
-	SessionByTokenHash(ctx context.Context, h TokenHash) (Session, error)
+	SessionByTokenHash(ctx context.Context, h token.Hash) (Session, error)
 
 	// SessionByID returns the session with this id, or ErrNotFound.
 	SessionByID(ctx context.Context, id string) (Session, error)
@@ -41,7 +38,7 @@ type Store interface {
 	// sets LastSeenAt to at, only if oldHash is still its current hash and it is
 	// not revoked: of concurrent rotations of one token exactly one wins,
 	// the others get ErrNotFound.
-	RotateSessionToken(ctx context.Context, id string, oldHash, newHash TokenHash, at time.Time) error
+	RotateSessionToken(ctx context.Context, id string, oldHash, newHash token.Hash, at time.Time) error
 
 	// ListSessions returns a page of the user's sessions, revoked and
 	// expired ones included, ordered by id (ids sort by creation time).
@@ -82,6 +79,7 @@ type Session struct {
 	RevokedAt  time.Time // zero while not revoked
 	UserAgent  string
 	IPAddress  string
+	Stamp      string // the credential stamp the session was created with; "" for none
 }
 
 // Active reports whether s is neither revoked nor expired at now. The idle

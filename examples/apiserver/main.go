@@ -44,12 +44,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/reset/api"
-	"github.com/passreset/passreset/reset/iplimit"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store/sqlitestore"
+	"github.com/passreset/passreset/workos"
 )
 
 // apiKeyEnv names the environment variable that holds the API keys.
@@ -91,7 +92,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 		return options{}, err
 	}
 	var err error
-	if o.trustedProxies, err = iplimit.ParsePrefixes(*proxies); err != nil {
+	if o.trustedProxies, err = clientlimit.ParsePrefixes(*proxies); err != nil {
 		return options{}, fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	if fs.NArg() > 0 {
@@ -112,7 +113,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 type app struct {
 	store   *sqlitestore.Store
 	service *reset.Service
-	api     *api.Handler
+	api     *workos.Handler
 	mailbox *mail.Dev
 	handler http.Handler // api with the request log around it
 }
@@ -136,18 +137,18 @@ func newApp(ctx context.Context, o options, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.service, err = reset.NewService(reset.Config{
-		Store:      st,
-		Mailer:     a.mailbox,
-		ResetURL:   o.resetURL,
-		BcryptCost: o.bcryptCost,
-		Logger:     logger,
+		Store:    st,
+		Mailer:   a.mailbox,
+		ResetURL: o.resetURL,
+		Hasher:   password.Bcrypt{Cost: o.bcryptCost},
+		Logger:   logger,
 	})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	a.api, err = api.New(api.Config{Service: a.service, Sessions: sessions, APIKeys: o.apiKeys, Logger: logger,
-		ClientLimit: iplimit.Config{TrustedProxies: o.trustedProxies}})
+	a.api, err = workos.New(workos.Config{Service: a.service, Sessions: sessions, APIKeys: o.apiKeys, Logger: logger,
+		ClientLimit: clientlimit.Config{TrustedProxies: o.trustedProxies}})
 	if err != nil {
 		st.Close()
 		return nil, err

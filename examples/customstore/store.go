@@ -15,13 +15,15 @@ import (
 
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/token"
 )
 
 // The ports Store implements, checked at compile time.
 var (
-	_ reset.Store          = (*Store)(nil)
-	_ reset.UserCreator    = (*Store)(nil)
-	_ reset.SignInRecorder = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.UserCreator    = (*Store)(nil)
+	_ store.SignInRecorder = (*Store)(nil)
 	_ session.Store        = (*Store)(nil)
 )
 
@@ -42,8 +44,8 @@ var (
 // Everything else lives in tables of passreset's own, prefixed passreset_,
 // which Migrate creates: passreset_users (what passreset knows of an account
 // that accounts has no column for), passreset_resets, passreset_sessions,
-// passreset_rate_limits and passreset_jobs. Store implements reset.Store,
-// reset.UserCreator, reset.SignInRecorder and session.Store, and passes
+// passreset_rate_limits and passreset_jobs. Store implements store.Store,
+// store.UserCreator, store.SignInRecorder and session.Store, and passes
 // store/storetest. To adapt it to your own table, change the statements
 // that name accounts (qCheckAccounts, selectUser, qUserByEmail,
 // qHostAccount, qPasswordHash, qInsertAccount, qSetPassword) and the
@@ -174,7 +176,7 @@ CREATE TABLE IF NOT EXISTS passreset_resets (
     id         TEXT    NOT NULL PRIMARY KEY,
     user_id    TEXT    NOT NULL,                      -- a passreset id: "acct_42" or "user_..."
     email      TEXT    NOT NULL,
-    token_hash BLOB    NOT NULL UNIQUE,               -- SHA-256 of the token, never the token
+    token_hash BLOB    NOT NULL UNIQUE,               -- SHA-256 of the tok, never the tok
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
     used_at    INTEGER,
@@ -185,7 +187,7 @@ CREATE INDEX IF NOT EXISTS passreset_resets_user_id ON passreset_resets (user_id
 CREATE TABLE IF NOT EXISTS passreset_sessions (
     id           TEXT    NOT NULL PRIMARY KEY,
     user_id      TEXT    NOT NULL,
-    token_hash   BLOB    NOT NULL UNIQUE,             -- SHA-256 of the current token
+    token_hash   BLOB    NOT NULL UNIQUE,             -- SHA-256 of the current tok
     created_at   INTEGER NOT NULL,
     last_seen_at INTEGER NOT NULL,
     expires_at   INTEGER NOT NULL,
@@ -485,7 +487,7 @@ const (
 // CreateReset stores r and jobs in one transaction, in which it first ends
 // every other unused reset of r.UserID at r.CreatedAt. Nothing is stored
 // when any part fails; an unknown user is reset.ErrUserNotFound.
-func (s *Store) CreateReset(ctx context.Context, r reset.StoredReset, jobs []reset.Job) error {
+func (s *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// A write first (see Transactions).
 		if _, err := tx.ExecContext(ctx, qEndResets, millis(r.CreatedAt), r.UserID); err != nil {
@@ -505,14 +507,14 @@ func (s *Store) CreateReset(ctx context.Context, r reset.StoredReset, jobs []res
 
 // ResetByID returns the reset with this id, whatever its state, or
 // reset.ErrResetNotFound.
-func (s *Store) ResetByID(ctx context.Context, id string) (reset.StoredReset, error) {
+func (s *Store) ResetByID(ctx context.Context, id string) (store.Reset, error) {
 	r, err := scanReset(s.db.QueryRowContext(ctx, qResetByID, id))
 	return r, wrap("reset by id", err)
 }
 
 // ResetByTokenHash returns the reset whose token hashes to h, whatever its
 // state, or reset.ErrResetNotFound: one lookup in token_hash's UNIQUE index.
-func (s *Store) ResetByTokenHash(ctx context.Context, h reset.TokenHash) (reset.StoredReset, error) {
+func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset, error) {
 	r, err := scanReset(s.db.QueryRowContext(ctx, qResetByTokenHash, h[:]))
 	return r, wrap("reset by token hash", err)
 }
@@ -524,8 +526,8 @@ func (s *Store) ResetByTokenHash(ctx context.Context, h reset.TokenHash) (reset.
 // reset.ErrTokenExpired, reset.ErrInvalidToken (spent or ended, or the
 // reset of another user than r.UserID) or reset.ErrResetNotFound when the
 // reset cannot be spent, and keeps nothing when any step fails.
-func (s *Store) RedeemReset(ctx context.Context, r reset.Redemption) (reset.Redeemed, error) {
-	var out reset.Redeemed
+func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Redeemed, error) {
+	var out store.Redeemed
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := millis(r.Now)
 		var userID string
@@ -560,14 +562,14 @@ func (s *Store) RedeemReset(ctx context.Context, r reset.Redemption) (reset.Rede
 		return insertJobs(ctx, tx, r.Jobs)
 	})
 	if err != nil {
-		return reset.Redeemed{}, wrap("redeem reset", err)
+		return store.Redeemed{}, wrap("redeem reset", err)
 	}
 	return out, nil
 }
 
 // whyNotSpent tells, inside the transaction whose conditional update
 // matched nothing, why the reset could not be spent, judging it as
-// reset.StoredReset.Status does (spent or ended before expired), at the
+// store.Reset.Status does (spent or ended before expired), at the
 // stored precision.
 func whyNotSpent(ctx context.Context, tx *sql.Tx, id string, now time.Time) error {
 	var (
@@ -581,7 +583,7 @@ func whyNotSpent(ctx context.Context, tx *sql.Tx, id string, now time.Time) erro
 	if err != nil {
 		return err
 	}
-	r := reset.StoredReset{ExpiresAt: fromMillis(expires), UsedAt: fromNullMillis(used), EndedAt: fromNullMillis(ended)}
+	r := store.Reset{ExpiresAt: fromMillis(expires), UsedAt: fromNullMillis(used), EndedAt: fromNullMillis(ended)}
 	if err := r.Status(now); err != nil {
 		return err
 	}
@@ -591,7 +593,7 @@ func whyNotSpent(ctx context.Context, tx *sql.Tx, id string, now time.Time) erro
 // insertJobs inserts jobs inside tx. A job id already taken, even by
 // another job of the same batch, fails the PRIMARY KEY, and with it the
 // transaction.
-func insertJobs(ctx context.Context, tx *sql.Tx, jobs []reset.Job) error {
+func insertJobs(ctx context.Context, tx *sql.Tx, jobs []store.Job) error {
 	for _, j := range jobs {
 		if _, err := tx.ExecContext(ctx, qInsertJob, j.ID, string(j.Kind), j.UserID, j.Payload,
 			j.Attempts, millis(j.RunAt), nullMillis(j.ClaimedUntil), millis(j.CreatedAt)); err != nil {
@@ -603,22 +605,22 @@ func insertJobs(ctx context.Context, tx *sql.Tx, jobs []reset.Job) error {
 
 // scanReset reads the columns of selectReset, and turns no row into
 // reset.ErrResetNotFound.
-func scanReset(row *sql.Row) (reset.StoredReset, error) {
+func scanReset(row *sql.Row) (store.Reset, error) {
 	var (
-		r                reset.StoredReset
+		r                store.Reset
 		hash             []byte
 		created, expires int64
 		used, ended      sql.NullInt64
 	)
 	err := row.Scan(&r.ID, &r.UserID, &r.Email, &hash, &created, &expires, &used, &ended)
 	if errors.Is(err, sql.ErrNoRows) {
-		return reset.StoredReset{}, reset.ErrResetNotFound
+		return store.Reset{}, reset.ErrResetNotFound
 	}
 	if err != nil {
-		return reset.StoredReset{}, err
+		return store.Reset{}, err
 	}
 	if len(hash) != len(r.TokenHash) {
-		return reset.StoredReset{}, fmt.Errorf("token_hash of %s: %d bytes", r.ID, len(hash))
+		return store.Reset{}, fmt.Errorf("token_hash of %s: %d bytes", r.ID, len(hash))
 	}
 	copy(r.TokenHash[:], hash)
 	r.CreatedAt, r.ExpiresAt = fromMillis(created), fromMillis(expires)
@@ -686,7 +688,7 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 
 // ClaimJobs claims up to maxJobs due jobs in one statement: each gets
 // ClaimedUntil = now+lease and Attempts+1.
-func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, maxJobs int) ([]reset.Job, error) {
+func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, maxJobs int) ([]store.Job, error) {
 	if maxJobs <= 0 {
 		return nil, nil // and not LIMIT -1, which SQLite reads as no limit
 	}
@@ -695,17 +697,17 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 		return nil, wrap("claim jobs", err)
 	}
 	defer rows.Close()
-	var jobs []reset.Job
+	var jobs []store.Job
 	for rows.Next() {
 		var (
-			j                     reset.Job
+			j                     store.Job
 			kind                  string
 			runAt, claim, created int64
 		)
 		if err := rows.Scan(&j.ID, &kind, &j.UserID, &j.Payload, &j.Attempts, &runAt, &claim, &created); err != nil {
 			return nil, wrap("claim jobs", err)
 		}
-		j.Kind = reset.JobKind(kind)
+		j.Kind = store.JobKind(kind)
 		j.RunAt, j.ClaimedUntil, j.CreatedAt = fromMillis(runAt), fromMillis(claim), fromMillis(created)
 		jobs = append(jobs, j)
 	}
@@ -781,7 +783,7 @@ const (
 
 // CreateSession inserts sess, findable by h. The user need not be one of
 // accounts: the session Manager checks nothing of the kind either.
-func (s *Store) CreateSession(ctx context.Context, sess session.Session, h session.TokenHash) error {
+func (s *Store) CreateSession(ctx context.Context, sess session.Session, h token.Hash) error {
 	_, err := s.db.ExecContext(ctx, qInsertSession, sess.ID, sess.UserID, h[:],
 		millis(sess.CreatedAt), millis(sess.LastSeenAt), millis(sess.ExpiresAt),
 		nullMillis(sess.RevokedAt), sess.UserAgent, sess.IPAddress)
@@ -790,7 +792,7 @@ func (s *Store) CreateSession(ctx context.Context, sess session.Session, h sessi
 
 // SessionByTokenHash returns the session whose current token hashes to h,
 // revoked or expired alike, or session.ErrNotFound.
-func (s *Store) SessionByTokenHash(ctx context.Context, h session.TokenHash) (session.Session, error) {
+func (s *Store) SessionByTokenHash(ctx context.Context, h token.Hash) (session.Session, error) {
 	sess, err := scanSession(s.db.QueryRowContext(ctx, qSessionByTokenHash, h[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return session.Session{}, session.ErrNotFound
@@ -816,7 +818,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 // RotateSessionToken replaces the session's token hash oldHash with newHash
 // and sets LastSeenAt to at, in one conditional update: of concurrent
 // rotations exactly one wins, the others get session.ErrNotFound.
-func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newHash session.TokenHash, at time.Time) error {
+func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newHash token.Hash, at time.Time) error {
 	return wrap("rotate session token", oneSession(s.db.ExecContext(ctx, qRotateSession, newHash[:], millis(at), id, oldHash[:])))
 }
 

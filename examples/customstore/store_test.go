@@ -16,9 +16,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store/storetest"
+	"github.com/passreset/passreset/token"
 )
 
 // newHostDB opens a fresh SQLite file in a temporary folder and creates the
@@ -86,7 +88,7 @@ func TestResetFlow(t *testing.T) {
 	var outbox mailtest.Recorder
 	svc, err := reset.NewService(reset.Config{
 		Store: st, Mailer: &outbox, ResetURL: "https://app.example/reset-password",
-		BcryptCost: 4, Now: clock, Logger: quiet,
+		Hasher: password.Bcrypt{Cost: 4}, Now: clock, Logger: quiet,
 	})
 	require.NoError(t, err)
 
@@ -120,7 +122,7 @@ func TestResetFlow(t *testing.T) {
 		Scan(&digest, &verified, &modified)
 	require.NoError(t, err)
 	require.NotEqual(t, string(oldDigest), digest)
-	require.NoError(t, bcrypt.CompareHashAndPassword([]byte(digest), []byte(reset.NormalizePassword(newPassword))))
+	require.NoError(t, bcrypt.CompareHashAndPassword([]byte(digest), []byte(password.Normalize(newPassword))))
 	cost, err := bcrypt.Cost([]byte(digest))
 	require.NoError(t, err)
 	require.Equal(t, 4, cost)
@@ -154,7 +156,7 @@ func TestResetFlow(t *testing.T) {
 		require.NoError(t, err)
 		files = append(files, b...)
 	}
-	h := reset.HashToken(pr.Token)
+	h := token.Sum(pr.Token)
 	require.True(t, bytes.Contains(files, h[:]), "the token's hash is not in the files: wrong files?")
 	require.True(t, bytes.Contains(files, []byte(pr.ID)), "the reset's id is not in the files: wrong files?")
 	for what, secret := range map[string]string{"token": pr.Token, "new password": newPassword, "old password": oldPassword} {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
@@ -89,7 +90,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	say("4. Asked for a reset: %s, valid until %s.", pr.ID, reset.FormatTime(pr.ExpiresAt))
+	say("4. Asked for a reset: %s, valid until %s.", pr.ID, pr.ExpiresAt.Format(time.RFC3339))
 
 	// 5. The email the dev transport caught.
 	msgs := mailbox.Messages()

@@ -61,9 +61,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/reset/iplimit"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
 
@@ -108,7 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, err
 	}
 	var err error
-	if o.trustedProxies, err = iplimit.ParsePrefixes(*proxies); err != nil {
+	if o.trustedProxies, err = clientlimit.ParsePrefixes(*proxies); err != nil {
 		return o, fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	if fs.NArg() > 0 {
@@ -180,7 +180,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	srv, err := newServer(config{BaseURL: o.baseURL, Store: st, Mailer: mailer, DevMail: devMail, From: o.from, Logger: log, BcryptCost: o.bcryptCost,
-		ClientLimit: iplimit.Config{TrustedProxies: o.trustedProxies}})
+		ClientLimit: clientlimit.Config{TrustedProxies: o.trustedProxies}})
 	if err != nil {
 		return err
 	}

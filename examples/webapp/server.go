@@ -17,21 +17,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/reset/iplimit"
 	"github.com/passreset/passreset/reset/pages"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 )
 
 // appName names the example in pages and emails.
 const appName = "passreset webapp"
 
-// store is what the app keeps its users, resets and sessions in:
+// appStore is what the app keeps its users, resets and sessions in:
 // sqlitestore in main, any adapter that holds all three in tests.
-type store interface {
-	reset.Store
-	reset.UserCreator
+type appStore interface {
+	store.Store
+	store.UserCreator
 	session.Store
 }
 
@@ -41,7 +43,7 @@ type config struct {
 	// "http://127.0.0.1:8080". The reset link in the email is built from it,
 	// never from a request's Host header.
 	BaseURL string
-	Store   store
+	Store   appStore
 	// Mailer sends the emails: a *mail.Dev, or mail.SMTP.
 	Mailer reset.Mailer
 	// DevMail, when set, is served at /dev/mail (to loopback clients only).
@@ -56,7 +58,7 @@ type config struct {
 	Now        func() time.Time
 	// ClientLimit is the reset pages' limit per client; the zero value is
 	// pages' default (10 form posts a minute).
-	ClientLimit iplimit.Config
+	ClientLimit clientlimit.Config
 }
 
 // server is the example's web application: the Handler and the parts main
@@ -101,15 +103,15 @@ func newServer(cfg config) (*server, error) {
 		return nil, err
 	}
 	s.svc, err = reset.NewService(reset.Config{
-		Store:      cfg.Store,
-		Mailer:     cfg.Mailer,
-		ResetURL:   base.String() + pages.DefaultResetPath,
-		AppName:    appName,
-		From:       cfg.From,
-		BcryptCost: cfg.BcryptCost,
-		TokenTTL:   cfg.TokenTTL,
-		Now:        cfg.Now,
-		Logger:     s.log,
+		Store:    cfg.Store,
+		Mailer:   cfg.Mailer,
+		ResetURL: base.String() + pages.DefaultResetPath,
+		AppName:  appName,
+		From:     cfg.From,
+		Hasher:   password.Bcrypt{Cost: cfg.BcryptCost},
+		TokenTTL: cfg.TokenTTL,
+		Now:      cfg.Now,
+		Logger:   s.log,
 		OnEvent: func(ctx context.Context, e reset.Event) {
 			s.log.InfoContext(ctx, "event", "event", e.Event, "reset_id", e.Data.ID, "user_id", e.Data.UserID)
 		},
@@ -262,7 +264,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, "sign-in", http.StatusUnprocessableEntity, v)
 		return
 	}
-	user, err := s.svc.Authenticate(r.Context(), email, password)
+	in, err := s.svc.Authenticate(r.Context(), email, password)
 	if errors.Is(err, reset.ErrInvalidCredentials) {
 		s.log.InfoContext(r.Context(), "sign-in refused: wrong email or password")
 		v.Errors = []string{"Wrong email or password."}
@@ -281,12 +283,12 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	ss, err := s.sessions.SignIn(r.Context(), w, r, user.ID)
+	ss, err := s.sessions.SignIn(r.Context(), w, r, in.User.ID, in.Stamp)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	s.log.InfoContext(r.Context(), "signed in", "user_id", user.ID, "session_id", ss.ID)
+	s.log.InfoContext(r.Context(), "signed in", "user_id", in.User.ID, "session_id", ss.ID)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

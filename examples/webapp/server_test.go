@@ -20,7 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/passreset/passreset/reset/iplimit"
+	"github.com/passreset/passreset/clientlimit"
 )
 
 // client is a cookie-keeping HTTP client that does not follow redirects,
@@ -216,7 +216,7 @@ func TestClientLimitOverHTTP(t *testing.T) {
 	// Behind a proxy on this machine, trusted: every forwarded client has
 	// its own allowance.
 	b := startApp(t, func(c *config) {
-		c.ClientLimit = iplimit.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+		c.ClientLimit = clientlimit.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 	})
 	for i := range 11 {
 		b.createUser(t, fmt.Sprintf("user%d@example.com", i), "the old passphrase")

@@ -22,10 +22,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/reset/iplimit"
 	"github.com/passreset/passreset/reset/pages"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
@@ -84,7 +85,7 @@ func newTimingBench(tb testing.TB) *timingBench {
 		return nil
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	e.svc, err = reset.NewService(reset.Config{Store: st, Mailer: rec, ResetURL: origin + "/reset-password", BcryptCost: 4, Now: e.clock.Now, Logger: quiet})
+	e.svc, err = reset.NewService(reset.Config{Store: st, Mailer: rec, ResetURL: origin + "/reset-password", Hasher: password.Bcrypt{Cost: 4}, Now: e.clock.Now, Logger: quiet})
 	require.NoError(tb, err)
 	for _, addr := range []string{knownAddr, throttledAddr, mailFailsAddr} {
 		_, err := e.svc.CreateUser(tb.Context(), reset.CreateUserParams{Email: addr, Password: oldPassword})
@@ -93,7 +94,7 @@ func newTimingBench(tb testing.TB) *timingBench {
 	// The posts come through a proxy on loopback that forwards the client's
 	// address, so that each may come from a client of its own.
 	e.h, err = pages.New(pages.Config{Service: e.svc, SignInURL: "/sign-in", Logger: quiet,
-		ClientLimit: iplimit.Config{Requests: 1, Per: 24 * time.Hour, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
+		ClientLimit: clientlimit.Config{Requests: 1, Per: 24 * time.Hour, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
 	require.NoError(tb, err)
 	mux := http.NewServeMux()
 	e.h.Register(mux)

@@ -57,12 +57,12 @@ func Example() {
 			template.HTMLEscapeString(pages.Notice(r)))
 	})
 	mux.HandleFunc("POST /sign-in", func(w http.ResponseWriter, r *http.Request) {
-		user, err := svc.Authenticate(r.Context(), r.PostFormValue("email"), r.PostFormValue("password"))
+		in, err := svc.Authenticate(r.Context(), r.PostFormValue("email"), r.PostFormValue("password"))
 		if err != nil {
 			http.Error(w, "Wrong email or password.", http.StatusUnauthorized)
 			return
 		}
-		if _, err := sessions.SignIn(r.Context(), w, r, user.ID); err != nil {
+		if _, err := sessions.SignIn(r.Context(), w, r, in.User.ID, in.Stamp); err != nil {
 			http.Error(w, "Try again.", http.StatusInternalServerError)
 			return
 		}

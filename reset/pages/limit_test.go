@@ -12,8 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/reset/iplimit"
 	"github.com/passreset/passreset/reset/pages"
 )
 
@@ -50,7 +50,7 @@ func comparable(t *testing.T, res *http.Response) (int, http.Header, string) {
 // it, and sends nothing; that malformed posts are not counted; and that
 // other clients are not affected.
 func TestForgotOverClientLimitAnswersAlike(t *testing.T) {
-	f := newFixture(t, func(c *pages.Config) { c.ClientLimit = iplimit.Config{Requests: 2, Per: time.Hour} })
+	f := newFixture(t, func(c *pages.Config) { c.ClientLimit = clientlimit.Config{Requests: 2, Per: time.Hour} })
 	const me, other = "192.0.2.10:5555", "198.51.100.20:5555"
 
 	for range 3 {
@@ -86,7 +86,7 @@ func TestForgotOverClientLimitAnswersAlike(t *testing.T) {
 // answered 429 with Retry-After before the token is looked at, and that
 // the token stays usable.
 func TestResetOverClientLimit(t *testing.T) {
-	f := newFixture(t, func(c *pages.Config) { c.ClientLimit = iplimit.Config{Requests: 1, Per: time.Hour} })
+	f := newFixture(t, func(c *pages.Config) { c.ClientLimit = clientlimit.Config{Requests: 1, Per: time.Hour} })
 	tok := f.token(t)
 	const me = "192.0.2.10:5555"
 	res := f.postFrom(t, me, "/reset-password", url.Values{"token": {tok}, "new_password": {newPassword}, "confirm_password": {"typo"}})
@@ -125,7 +125,7 @@ func TestResetOverClientLimit(t *testing.T) {
 // clients behind it are told apart by X-Forwarded-For.
 func TestClientLimitBehindProxy(t *testing.T) {
 	f := newFixture(t, func(c *pages.Config) {
-		c.ClientLimit = iplimit.Config{Requests: 1, Per: time.Hour, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+		c.ClientLimit = clientlimit.Config{Requests: 1, Per: time.Hour, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
 	})
 	const proxy = "10.0.0.2:40000"
 	tok := f.token(t)
@@ -153,14 +153,14 @@ func TestClientLimitDefaultAndDisabled(t *testing.T) {
 		require.Equal(t, http.StatusUnprocessableEntity, g.post(t, "/reset-password", form).StatusCode, i)
 	}
 
-	_, err := pages.New(pages.Config{Service: f.svc, SignInURL: "/sign-in", ClientLimit: iplimit.Config{Requests: -1}})
+	_, err := pages.New(pages.Config{Service: f.svc, SignInURL: "/sign-in", ClientLimit: clientlimit.Config{Requests: -1}})
 	require.ErrorContains(t, err, "ClientLimit")
 }
 
 // TestForgotPerAddressAndPerClient checks that the Service's per-address
 // limit still holds for a client well within its own limit.
 func TestForgotPerAddressAndPerClient(t *testing.T) {
-	f := newFixture(t, func(c *pages.Config) { c.ClientLimit = iplimit.Config{Requests: 100, Per: time.Minute} })
+	f := newFixture(t, func(c *pages.Config) { c.ClientLimit = clientlimit.Config{Requests: 100, Per: time.Minute} })
 	for i := range 5 {
 		res := f.postFrom(t, "192.0.2.10:1", "/forgot-password", url.Values{"email": {email}})
 		require.Equal(t, http.StatusOK, res.StatusCode, i)

@@ -16,8 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/reset/iplimit"
 )
 
 // Defaults of the Config fields left zero.
@@ -114,8 +115,8 @@ type Config struct {
 	// answer every other gets, and no email is sent; a post to the reset
 	// page over it gets a "too many attempts" page, status 429 with
 	// Retry-After, and its token is not touched. Malformed forgot posts,
-	// which do no work, are not counted. See package iplimit.
-	ClientLimit iplimit.Config
+	// which do no work, are not counted. See package clientlimit.
+	ClientLimit clientlimit.Config
 }
 
 // Handler serves the forgot-password and reset-password pages. Create one
@@ -136,8 +137,8 @@ type Handler struct {
 	timeout     time.Duration
 	maxPending  int
 	cop         *http.CrossOriginProtection
-	forgotLimit *iplimit.Limiter // posts to ForgotPath
-	resetLimit  *iplimit.Limiter // posts to ResetPath
+	forgotLimit *clientlimit.Limiter // posts to ForgotPath
+	resetLimit  *clientlimit.Limiter // posts to ResetPath
 
 	mu      sync.Mutex
 	pending int           // background requests in flight
@@ -224,10 +225,10 @@ func New(cfg Config) (*Handler, error) {
 	if h.cop == nil {
 		h.cop = http.NewCrossOriginProtection()
 	}
-	if h.forgotLimit, err = iplimit.New(cfg.ClientLimit); err != nil {
+	if h.forgotLimit, err = clientlimit.New(cfg.ClientLimit); err != nil {
 		return nil, fmt.Errorf("pages: Config.ClientLimit: %w", err)
 	}
-	if h.resetLimit, err = iplimit.New(cfg.ClientLimit); err != nil {
+	if h.resetLimit, err = clientlimit.New(cfg.ClientLimit); err != nil {
 		return nil, fmt.Errorf("pages: Config.ClientLimit: %w", err)
 	}
 	return h, nil
@@ -461,13 +462,13 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
 	p.Title = "Choose a new password"
 	p.Token = token
 	p.Email = pr.Email
-	password, confirm := r.PostForm.Get("new_password"), r.PostForm.Get("confirm_password")
+	pw, confirm := r.PostForm.Get("new_password"), r.PostForm.Get("confirm_password")
 	switch {
-	case password == "":
+	case pw == "":
 		p.Errors = []string{"Enter a new password."}
 	case confirm == "":
 		p.Errors = []string{"Enter the new password a second time, to confirm it."}
-	case password != confirm:
+	case pw != confirm:
 		p.Errors = []string{"The two passwords do not match. Type the same password twice."}
 	}
 	if len(p.Errors) > 0 {
@@ -475,8 +476,8 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
 		return
 	}
 
-	_, err = h.svc.ResetPassword(r.Context(), reset.ResetPasswordParams{Token: token, NewPassword: password})
-	if pe, ok := errors.AsType[*reset.PolicyError](err); ok {
+	_, err = h.svc.ResetPassword(r.Context(), reset.ResetPasswordParams{Token: token, NewPassword: pw})
+	if pe, ok := errors.AsType[*password.PolicyError](err); ok {
 		for _, reason := range pe.Reasons {
 			p.Errors = append(p.Errors, reason.Message)
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/reset/pages"
 	"github.com/passreset/passreset/session"
@@ -88,12 +89,12 @@ func newFixture(t testing.TB, edit func(*pages.Config)) *fixture {
 	f.sess, err = session.New(session.Config{Store: st, Now: f.clock.Now, Logger: log})
 	require.NoError(t, err)
 	f.svc, err = reset.NewService(reset.Config{
-		Store:      st,
-		Mailer:     f.mail,
-		ResetURL:   origin + "/reset-password",
-		BcryptCost: 4,
-		Now:        f.clock.Now,
-		Logger:     log,
+		Store:    st,
+		Mailer:   f.mail,
+		ResetURL: origin + "/reset-password",
+		Hasher:   password.Bcrypt{Cost: 4},
+		Now:      f.clock.Now,
+		Logger:   log,
 	})
 	require.NoError(t, err)
 	f.user, err = f.svc.CreateUser(t.Context(), reset.CreateUserParams{Email: email, Password: oldPassword})

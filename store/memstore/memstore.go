@@ -1,5 +1,5 @@
 // Package memstore is an in-memory storage adapter for tests and prototypes:
-// it implements reset.Store, reset.UserCreator, reset.SignInRecorder and
+// it implements store.Store, store.UserCreator, store.SignInRecorder and
 // session.Store with a set of maps behind one mutex. Its state is lost when
 // the process exits, and it cannot be shared by several processes; use
 // store/sqlitestore or store/pgstore for anything that must last.
@@ -26,12 +26,14 @@ import (
 
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/token"
 )
 
 var (
-	_ reset.Store          = (*Store)(nil)
-	_ reset.UserCreator    = (*Store)(nil)
-	_ reset.SignInRecorder = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.UserCreator    = (*Store)(nil)
+	_ store.SignInRecorder = (*Store)(nil)
 	_ session.Store        = (*Store)(nil)
 )
 
@@ -42,15 +44,15 @@ type Store struct {
 	users      map[string]*userRow // by id
 	userEmails map[string]string   // folded email -> user id
 
-	resets      map[string]reset.StoredReset // by id
-	resetHashes map[reset.TokenHash]string   // token hash -> reset id
-	liveResets  map[string]string            // user id -> id of the user's one unused, unended reset
+	resets      map[string]store.Reset // by id
+	resetHashes map[token.Hash]string  // token hash -> reset id
+	liveResets  map[string]string      // user id -> id of the user's one unused, unended reset
 
 	jobs  map[string]*jobRow
 	rates map[string][]time.Time // key -> the recorded requests, oldest first
 
 	sessions      map[string]*sessionRow
-	sessionHashes map[session.TokenHash]string   // current token hash -> session id
+	sessionHashes map[token.Hash]string          // current token hash -> session id
 	userSessions  map[string]map[string]struct{} // user id -> session ids
 }
 
@@ -60,7 +62,7 @@ type userRow struct {
 }
 
 type jobRow struct {
-	job        reset.Job
+	job        store.Job
 	finishedAt time.Time
 	failedAt   time.Time
 	lastError  string
@@ -70,7 +72,7 @@ func (j *jobRow) done() bool { return !j.finishedAt.IsZero() || !j.failedAt.IsZe
 
 type sessionRow struct {
 	s session.Session
-	h session.TokenHash
+	h token.Hash
 }
 
 // New returns an empty store.
@@ -78,13 +80,13 @@ func New() *Store {
 	return &Store{
 		users:         make(map[string]*userRow),
 		userEmails:    make(map[string]string),
-		resets:        make(map[string]reset.StoredReset),
-		resetHashes:   make(map[reset.TokenHash]string),
+		resets:        make(map[string]store.Reset),
+		resetHashes:   make(map[token.Hash]string),
 		liveResets:    make(map[string]string),
 		jobs:          make(map[string]*jobRow),
 		rates:         make(map[string][]time.Time),
 		sessions:      make(map[string]*sessionRow),
-		sessionHashes: make(map[session.TokenHash]string),
+		sessionHashes: make(map[token.Hash]string),
 		userSessions:  make(map[string]map[string]struct{}),
 	}
 }
@@ -108,12 +110,12 @@ func copyUser(u reset.User) reset.User {
 	return u
 }
 
-func copyJob(j reset.Job) reset.Job {
+func copyJob(j store.Job) store.Job {
 	j.Payload = bytes.Clone(j.Payload)
 	return j
 }
 
-// CreateUser implements reset.UserCreator.
+// CreateUser implements store.UserCreator.
 func (st *Store) CreateUser(ctx context.Context, u reset.User, passwordHash string) error {
 	if err := ctxErr(ctx, "create user"); err != nil {
 		return err
@@ -131,7 +133,7 @@ func (st *Store) CreateUser(ctx context.Context, u reset.User, passwordHash stri
 	return nil
 }
 
-// UserByEmail implements reset.Store.
+// UserByEmail implements store.Store.
 func (st *Store) UserByEmail(ctx context.Context, email string) (reset.User, error) {
 	if err := ctxErr(ctx, "user by email"); err != nil {
 		return reset.User{}, err
@@ -145,7 +147,7 @@ func (st *Store) UserByEmail(ctx context.Context, email string) (reset.User, err
 	return copyUser(st.users[id].user), nil
 }
 
-// UserByID implements reset.Store.
+// UserByID implements store.Store.
 func (st *Store) UserByID(ctx context.Context, id string) (reset.User, error) {
 	if err := ctxErr(ctx, "user by id"); err != nil {
 		return reset.User{}, err
@@ -159,7 +161,7 @@ func (st *Store) UserByID(ctx context.Context, id string) (reset.User, error) {
 	return copyUser(row.user), nil
 }
 
-// PasswordHash implements reset.Store.
+// PasswordHash implements store.Store.
 func (st *Store) PasswordHash(ctx context.Context, userID string) (string, error) {
 	if err := ctxErr(ctx, "password hash"); err != nil {
 		return "", err
@@ -173,7 +175,7 @@ func (st *Store) PasswordHash(ctx context.Context, userID string) (string, error
 	return row.passwordHash, nil
 }
 
-// RecordSignIn implements reset.SignInRecorder.
+// RecordSignIn implements store.SignInRecorder.
 func (st *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) error {
 	if err := ctxErr(ctx, "record sign-in"); err != nil {
 		return err
@@ -191,7 +193,7 @@ func (st *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) 
 // checkJobs reports whether jobs can be inserted: every id new and distinct.
 // It runs before a transaction changes anything, so that a failure leaves
 // nothing half-written.
-func (st *Store) checkJobs(jobs []reset.Job) error {
+func (st *Store) checkJobs(jobs []store.Job) error {
 	seen := make(map[string]bool, len(jobs))
 	for _, j := range jobs {
 		if _, taken := st.jobs[j.ID]; taken || seen[j.ID] || j.ID == "" {
@@ -202,15 +204,15 @@ func (st *Store) checkJobs(jobs []reset.Job) error {
 	return nil
 }
 
-func (st *Store) insertJobs(jobs []reset.Job) {
+func (st *Store) insertJobs(jobs []store.Job) {
 	for _, j := range jobs {
 		st.jobs[j.ID] = &jobRow{job: copyJob(j)}
 	}
 }
 
-// CreateReset implements reset.Store. It ends the user's older unused reset
+// CreateReset implements store.Store. It ends the user's older unused reset
 // at r.CreatedAt. It returns reset.ErrUserNotFound when r.UserID is unknown.
-func (st *Store) CreateReset(ctx context.Context, r reset.StoredReset, jobs []reset.Job) error {
+func (st *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job) error {
 	if err := ctxErr(ctx, "create reset"); err != nil {
 		return err
 	}
@@ -245,59 +247,59 @@ func (st *Store) CreateReset(ctx context.Context, r reset.StoredReset, jobs []re
 	return nil
 }
 
-// ResetByID implements reset.Store.
-func (st *Store) ResetByID(ctx context.Context, id string) (reset.StoredReset, error) {
+// ResetByID implements store.Store.
+func (st *Store) ResetByID(ctx context.Context, id string) (store.Reset, error) {
 	if err := ctxErr(ctx, "reset by id"); err != nil {
-		return reset.StoredReset{}, err
+		return store.Reset{}, err
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	r, ok := st.resets[id]
 	if !ok {
-		return reset.StoredReset{}, reset.ErrResetNotFound
+		return store.Reset{}, reset.ErrResetNotFound
 	}
 	return r, nil
 }
 
-// ResetByTokenHash implements reset.Store.
-func (st *Store) ResetByTokenHash(ctx context.Context, h reset.TokenHash) (reset.StoredReset, error) {
+// ResetByTokenHash implements store.Store.
+func (st *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset, error) {
 	if err := ctxErr(ctx, "reset by token hash"); err != nil {
-		return reset.StoredReset{}, err
+		return store.Reset{}, err
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	id, ok := st.resetHashes[h]
 	if !ok {
-		return reset.StoredReset{}, reset.ErrResetNotFound
+		return store.Reset{}, reset.ErrResetNotFound
 	}
 	return st.resets[id], nil
 }
 
-// RedeemReset implements reset.Store. A Redemption whose UserID is not the
+// RedeemReset implements store.Store. A Redemption whose UserID is not the
 // reset's user is refused with an error, and changes nothing.
-func (st *Store) RedeemReset(ctx context.Context, rd reset.Redemption) (reset.Redeemed, error) {
+func (st *Store) RedeemReset(ctx context.Context, rd store.Redemption) (store.Redeemed, error) {
 	if err := ctxErr(ctx, "redeem reset"); err != nil {
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	// Check everything first: nothing is kept when any step fails.
 	r, ok := st.resets[rd.ResetID]
 	if !ok {
-		return reset.Redeemed{}, reset.ErrResetNotFound
+		return store.Redeemed{}, reset.ErrResetNotFound
 	}
 	if err := r.Status(rd.Now); err != nil {
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
 	if r.UserID != rd.UserID {
-		return reset.Redeemed{}, errors.New("memstore: redeem reset: the reset belongs to another user")
+		return store.Redeemed{}, errors.New("memstore: redeem reset: the reset belongs to another user")
 	}
 	row, ok := st.users[r.UserID]
 	if !ok {
-		return reset.Redeemed{}, reset.ErrUserNotFound
+		return store.Redeemed{}, reset.ErrUserNotFound
 	}
 	if err := st.checkJobs(rd.Jobs); err != nil {
-		return reset.Redeemed{}, fmt.Errorf("memstore: redeem reset: %w", err)
+		return store.Redeemed{}, fmt.Errorf("memstore: redeem reset: %w", err)
 	}
 
 	r.UsedAt = rd.Now
@@ -310,10 +312,10 @@ func (st *Store) RedeemReset(ctx context.Context, rd reset.Redemption) (reset.Re
 	row.user.UpdatedAt = rd.Now
 	n := st.revokeUserSessions(r.UserID, rd.Now)
 	st.insertJobs(rd.Jobs)
-	return reset.Redeemed{User: copyUser(row.user), SessionsRevoked: n}, nil
+	return store.Redeemed{User: copyUser(row.user), SessionsRevoked: n}, nil
 }
 
-// AllowRequest implements reset.Store. A limit <= 0 refuses every request.
+// AllowRequest implements store.Store. A limit <= 0 refuses every request.
 func (st *Store) AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, time.Time, error) {
 	if err := ctxErr(ctx, "allow request"); err != nil {
 		return false, time.Time{}, err
@@ -346,9 +348,9 @@ func (st *Store) AllowRequest(ctx context.Context, key string, now time.Time, wi
 	return true, time.Time{}, nil
 }
 
-// ClaimJobs implements reset.Store. Due jobs are claimed in order of RunAt,
+// ClaimJobs implements store.Store. Due jobs are claimed in order of RunAt,
 // then id.
-func (st *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, max int) ([]reset.Job, error) {
+func (st *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Job, error) {
 	if err := ctxErr(ctx, "claim jobs"); err != nil {
 		return nil, err
 	}
@@ -367,7 +369,7 @@ func (st *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Durati
 		return cmp.Or(a.job.RunAt.Compare(b.job.RunAt), strings.Compare(a.job.ID, b.job.ID))
 	})
 	due = due[:min(len(due), max)]
-	claimed := make([]reset.Job, len(due))
+	claimed := make([]store.Job, len(due))
 	for i, j := range due {
 		j.job.ClaimedUntil = now.Add(lease)
 		j.job.Attempts++
@@ -376,7 +378,7 @@ func (st *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Durati
 	return claimed, nil
 }
 
-// FinishJob implements reset.Store. Finishing a failed job changes nothing.
+// FinishJob implements store.Store. Finishing a failed job changes nothing.
 func (st *Store) FinishJob(ctx context.Context, id string, now time.Time) error {
 	if err := ctxErr(ctx, "finish job"); err != nil {
 		return err
@@ -391,7 +393,7 @@ func (st *Store) FinishJob(ctx context.Context, id string, now time.Time) error 
 	return nil
 }
 
-// RetryJob implements reset.Store. It clears the job's lease, so the job is
+// RetryJob implements store.Store. It clears the job's lease, so the job is
 // due again at runAt. Retrying a job that is missing, finished or failed
 // changes nothing and returns nil.
 func (st *Store) RetryJob(ctx context.Context, id string, runAt time.Time, lastError string) error {
@@ -408,7 +410,7 @@ func (st *Store) RetryJob(ctx context.Context, id string, runAt time.Time, lastE
 	return nil
 }
 
-// FailJob implements reset.Store. Failing a job that is missing, finished or
+// FailJob implements store.Store. Failing a job that is missing, finished or
 // already failed changes nothing and returns nil.
 func (st *Store) FailJob(ctx context.Context, id string, now time.Time, lastError string) error {
 	if err := ctxErr(ctx, "fail job"); err != nil {
@@ -425,7 +427,7 @@ func (st *Store) FailJob(ctx context.Context, id string, now time.Time, lastErro
 	return nil
 }
 
-// Purge implements reset.Store. Each recorded request counts as one row.
+// Purge implements store.Store. Each recorded request counts as one row.
 func (st *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := ctxErr(ctx, "purge"); err != nil {
 		return 0, err

@@ -3,7 +3,7 @@ package memstore_test
 import (
 	"testing"
 
-	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/memstore"
 	"github.com/passreset/passreset/store/storetest"
 )
@@ -16,8 +16,8 @@ func TestConformance(t *testing.T) {
 // whose sessions live elsewhere would: the suite skips the session clauses
 // and checks the rest.
 type resetOnly struct {
-	reset.Store
-	reset.UserCreator
+	store.Store
+	store.UserCreator
 }
 
 func TestConformanceWithoutSessions(t *testing.T) {

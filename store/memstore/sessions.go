@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/token"
 )
 
 // defaultListLimit is the page size when ListParams.Limit is <= 0.
 const defaultListLimit = 10
 
 // CreateSession implements session.Store.
-func (st *Store) CreateSession(ctx context.Context, s session.Session, h session.TokenHash) error {
+func (st *Store) CreateSession(ctx context.Context, s session.Session, h token.Hash) error {
 	if err := ctxErr(ctx, "create session"); err != nil {
 		return err
 	}
@@ -39,7 +40,7 @@ func (st *Store) CreateSession(ctx context.Context, s session.Session, h session
 }
 
 // SessionByTokenHash implements session.Store.
-func (st *Store) SessionByTokenHash(ctx context.Context, h session.TokenHash) (session.Session, error) {
+func (st *Store) SessionByTokenHash(ctx context.Context, h token.Hash) (session.Session, error) {
 	if err := ctxErr(ctx, "session by token hash"); err != nil {
 		return session.Session{}, err
 	}
@@ -82,7 +83,7 @@ func (st *Store) TouchSession(ctx context.Context, id string, at time.Time) erro
 }
 
 // RotateSessionToken implements session.Store.
-func (st *Store) RotateSessionToken(ctx context.Context, id string, old, new session.TokenHash, at time.Time) error {
+func (st *Store) RotateSessionToken(ctx context.Context, id string, old, new token.Hash, at time.Time) error {
 	if err := ctxErr(ctx, "rotate session token"); err != nil {
 		return err
 	}

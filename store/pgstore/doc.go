@@ -1,7 +1,7 @@
 // Package pgstore keeps passreset's users, password resets, sessions,
 // rate-limit records and job outbox in PostgreSQL, for apps that run on
-// more than one machine. A *Store implements reset.Store,
-// reset.UserCreator, reset.SignInRecorder and session.Store, so one Store
+// more than one machine. A *Store implements store.Store,
+// store.UserCreator, store.SignInRecorder and session.Store, so one Store
 // serves both reset.NewService and session.New, and a password reset then
 // revokes the user's sessions in the transaction that spends the token.
 // It uses github.com/jackc/pgx/v5 and never compiles SQLite.

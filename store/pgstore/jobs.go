@@ -8,11 +8,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-
-	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store"
 )
 
-// AllowRequest is the sliding-window rate limit of reset.Store. The check
+// AllowRequest is the sliding-window rate limit of store.Store. The check
 // and the record are one transaction holding an advisory lock on the key,
 // so concurrent callers on any number of instances never exceed limit
 // together. It costs one round trip.
@@ -53,7 +52,7 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 
 // ClaimJobs claims up to max due jobs, oldest RunAt first, in one statement
 // that skips rows another dispatcher is claiming at the same instant.
-func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, max int) ([]reset.Job, error) {
+func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Job, error) {
 	if max <= 0 {
 		return nil, nil
 	}
@@ -63,17 +62,17 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 		return nil, wrap("claim jobs", err)
 	}
 	defer rows.Close()
-	var jobs []reset.Job
+	var jobs []store.Job
 	for rows.Next() {
 		var (
-			j       reset.Job
+			j       store.Job
 			kind    string
 			claimed pgtype.Timestamptz
 		)
 		if err := rows.Scan(&j.ID, &kind, &j.UserID, &j.Payload, &j.Attempts, &j.RunAt, &claimed, &j.CreatedAt); err != nil {
 			return nil, wrap("claim jobs", err)
 		}
-		j.Kind = reset.JobKind(kind)
+		j.Kind = store.JobKind(kind)
 		j.RunAt = j.RunAt.UTC()
 		j.CreatedAt = j.CreatedAt.UTC()
 		j.ClaimedUntil = fromNull(claimed)
@@ -133,7 +132,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 
 // appendJobArrays appends jobs to args as the eight parallel arrays that
 // insertJobs unnests.
-func appendJobArrays(args []any, jobs []reset.Job) []any {
+func appendJobArrays(args []any, jobs []store.Job) []any {
 	var (
 		ids      = make([]string, len(jobs))
 		kinds    = make([]string, len(jobs))
@@ -152,8 +151,8 @@ func appendJobArrays(args []any, jobs []reset.Job) []any {
 	return append(args, ids, kinds, users, payloads, attempts, runAt, claimed, created)
 }
 
-func sortJobs(jobs []reset.Job) {
-	slices.SortFunc(jobs, func(a, b reset.Job) int {
+func sortJobs(jobs []store.Job) {
+	slices.SortFunc(jobs, func(a, b store.Job) int {
 		if c := a.RunAt.Compare(b.RunAt); c != 0 {
 			return c
 		}

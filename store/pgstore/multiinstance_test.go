@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store/pgstore"
@@ -133,7 +134,7 @@ func TestMultiInstanceConcurrentRedemption(t *testing.T) {
 	// The stored hash is the winner's.
 	h, err := insts[0].store.PasswordHash(ctx, u.ID)
 	require.NoError(t, err)
-	require.NoError(t, fastHasher{}.Compare(h, reset.NormalizePassword(passwords[winner])))
+	require.NoError(t, fastHasher{}.Compare(h, password.Normalize(passwords[winner])))
 	// The reset email and one password-changed notice, no more.
 	require.Equal(t, 2, insts[0].mail.Len()+insts[1].mail.Len())
 }

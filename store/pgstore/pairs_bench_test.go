@@ -36,8 +36,10 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/pgstore"
 )
 
@@ -181,7 +183,7 @@ func (noWorkHasher) Compare(hash, _ string) error {
 	return nil
 }
 
-func newBenchService(tb testing.TB, st reset.Store, hasher reset.Hasher, m reset.Mailer) *reset.Service {
+func newBenchService(tb testing.TB, st store.Store, hasher password.Hasher, m reset.Mailer) *reset.Service {
 	tb.Helper()
 	if m == nil {
 		m = discardMailer{}

@@ -16,20 +16,20 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 )
 
 var (
-	_ reset.Store          = (*Store)(nil)
-	_ reset.UserCreator    = (*Store)(nil)
-	_ reset.SignInRecorder = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.UserCreator    = (*Store)(nil)
+	_ store.SignInRecorder = (*Store)(nil)
 	_ session.Store        = (*Store)(nil)
 )
 
 // Store keeps users, password resets, sessions, rate-limit records and the
-// job outbox in Postgres. It implements reset.Store, reset.UserCreator,
-// reset.SignInRecorder and session.Store. It is safe for concurrent use, by
+// job outbox in Postgres. It implements store.Store, store.UserCreator,
+// store.SignInRecorder and session.Store. It is safe for concurrent use, by
 // goroutines and by any number of processes sharing the database.
 type Store struct {
 	pool   *pgxpool.Pool

@@ -16,7 +16,9 @@ import (
 
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/pgstore"
+	"github.com/passreset/passreset/token"
 )
 
 var base = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
@@ -35,10 +37,10 @@ func seedUser(t *testing.T, st *pgstore.Store) reset.User {
 	return u
 }
 
-func newReset(u reset.User, token string) reset.StoredReset {
-	return reset.StoredReset{
+func newReset(u reset.User, tok string) store.Reset {
+	return store.Reset{
 		ID: newID("password_reset_"), UserID: u.ID, Email: u.Email,
-		TokenHash: reset.HashToken(token), CreatedAt: base, ExpiresAt: base.Add(time.Hour),
+		TokenHash: token.Sum(tok), CreatedAt: base, ExpiresAt: base.Add(time.Hour),
 	}
 }
 
@@ -152,10 +154,10 @@ func TestNoPlaintextToken(t *testing.T) {
 	resetToken, sessionToken := rand.Text(), rand.Text()
 
 	r := newReset(u, resetToken)
-	job := reset.Job{ID: newID("job_"), Kind: reset.JobEmail, UserID: u.ID, Payload: []byte("sealed"), RunAt: base, CreatedAt: base}
-	require.NoError(t, st.CreateReset(ctx, r, []reset.Job{job}))
+	job := store.Job{ID: newID("job_"), Kind: store.JobEmail, UserID: u.ID, Payload: []byte("sealed"), RunAt: base, CreatedAt: base}
+	require.NoError(t, st.CreateReset(ctx, r, []store.Job{job}))
 	sess := session.Session{ID: newID("session_"), UserID: u.ID, CreatedAt: base, LastSeenAt: base, ExpiresAt: base.Add(time.Hour)}
-	require.NoError(t, st.CreateSession(ctx, sess, session.TokenHash(reset.HashToken(sessionToken))))
+	require.NoError(t, st.CreateSession(ctx, sess, token.Hash(token.Sum(sessionToken))))
 	_, _, err := st.AllowRequest(ctx, "keyed-hash", base, time.Hour, 5)
 	require.NoError(t, err)
 
@@ -233,8 +235,8 @@ func TestCreateResetUnknownUser(t *testing.T) {
 	st := newStore(t)
 	ghost := reset.User{ID: newID("user_"), Email: "ghost@example.com"}
 	r := newReset(ghost, rand.Text())
-	job := reset.Job{ID: newID("job_"), Kind: reset.JobEmail, UserID: ghost.ID, RunAt: base, CreatedAt: base}
-	require.ErrorIs(t, st.CreateReset(t.Context(), r, []reset.Job{job}), reset.ErrUserNotFound)
+	job := store.Job{ID: newID("job_"), Kind: store.JobEmail, UserID: ghost.ID, RunAt: base, CreatedAt: base}
+	require.ErrorIs(t, st.CreateReset(t.Context(), r, []store.Job{job}), reset.ErrUserNotFound)
 	_, err := st.ResetByID(t.Context(), r.ID)
 	require.ErrorIs(t, err, reset.ErrResetNotFound)
 	jobs, err := st.ClaimJobs(t.Context(), base, time.Minute, 10)
@@ -251,7 +253,7 @@ func TestRedeemOtherUsersReset(t *testing.T) {
 	r := newReset(owner, rand.Text())
 	require.NoError(t, st.CreateReset(ctx, r, nil))
 
-	_, err := st.RedeemReset(ctx, reset.Redemption{ResetID: r.ID, UserID: other.ID, PasswordHash: "$2a$10$new", Now: base})
+	_, err := st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: other.ID, PasswordHash: "$2a$10$new", Now: base})
 	require.ErrorIs(t, err, reset.ErrInvalidToken)
 	h, err := st.PasswordHash(ctx, other.ID)
 	require.NoError(t, err)
@@ -353,15 +355,15 @@ func TestTwoPoolsClaimJobs(t *testing.T) {
 	b := newStoreIn(t, schema)
 	u := seedUser(t, a)
 	const jobs = 60
-	var js []reset.Job
+	var js []store.Job
 	for i := range jobs {
-		js = append(js, reset.Job{ID: newID("job_"), Kind: reset.JobEmail, UserID: u.ID, Payload: []byte{byte(i)},
+		js = append(js, store.Job{ID: newID("job_"), Kind: store.JobEmail, UserID: u.ID, Payload: []byte{byte(i)},
 			RunAt: base.Add(-time.Duration(i) * time.Second), CreatedAt: base.Add(-time.Hour)})
 	}
 	require.NoError(t, a.CreateReset(t.Context(), newReset(u, rand.Text()), js))
 
 	const claimers = 8
-	got := make([][]reset.Job, claimers)
+	got := make([][]store.Job, claimers)
 	errs := make([]error, claimers)
 	run(claimers, func(i int) {
 		st := a
@@ -397,7 +399,7 @@ func TestTwoPoolsRedeemReset(t *testing.T) {
 		if i%2 == 1 {
 			st = b
 		}
-		_, errs[i] = st.RedeemReset(t.Context(), reset.Redemption{ResetID: r.ID, UserID: u.ID, PasswordHash: "$2a$10$new", Now: base.Add(time.Minute)})
+		_, errs[i] = st.RedeemReset(t.Context(), store.Redemption{ResetID: r.ID, UserID: u.ID, PasswordHash: "$2a$10$new", Now: base.Add(time.Minute)})
 	})
 	won := 0
 	for _, err := range errs {

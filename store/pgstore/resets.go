@@ -11,12 +11,14 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/token"
 )
 
 // CreateReset stores r and jobs in one statement, which also ends every
 // other unused reset of r.UserID at r.CreatedAt. Nothing is stored when any
 // part fails; an unknown user is reset.ErrUserNotFound.
-func (s *Store) CreateReset(ctx context.Context, r reset.StoredReset, jobs []reset.Job) error {
+func (s *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job) error {
 	args := make([]any, 0, 16)
 	args = append(args, r.ID, r.UserID, r.Email, r.TokenHash[:], ms(r.CreatedAt), ms(r.ExpiresAt),
 		nullTime(r.UsedAt), nullTime(r.EndedAt))
@@ -32,20 +34,20 @@ func (s *Store) CreateReset(ctx context.Context, r reset.StoredReset, jobs []res
 }
 
 // ResetByID returns the reset with this id, or reset.ErrResetNotFound.
-func (s *Store) ResetByID(ctx context.Context, id string) (reset.StoredReset, error) {
+func (s *Store) ResetByID(ctx context.Context, id string) (store.Reset, error) {
 	r, err := scanReset(s.pool.QueryRow(ctx, s.q[qResetByID], id))
 	if err != nil {
-		return reset.StoredReset{}, resetErr("reset by id", err)
+		return store.Reset{}, resetErr("reset by id", err)
 	}
 	return r, nil
 }
 
 // ResetByTokenHash returns the reset whose token hashes to h, or
 // reset.ErrResetNotFound: one lookup in the unique index on token_hash.
-func (s *Store) ResetByTokenHash(ctx context.Context, h reset.TokenHash) (reset.StoredReset, error) {
+func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset, error) {
 	r, err := scanReset(s.pool.QueryRow(ctx, s.q[qResetByTokenHash], h[:]))
 	if err != nil {
-		return reset.StoredReset{}, resetErr("reset by token hash", err)
+		return store.Reset{}, resetErr("reset by token hash", err)
 	}
 	return r, nil
 }
@@ -57,7 +59,7 @@ func (s *Store) ResetByTokenHash(ctx context.Context, h reset.TokenHash) (reset.
 // wins. When the reset cannot be spent it returns reset.ErrResetNotFound,
 // reset.ErrTokenExpired or reset.ErrInvalidToken (also for a reset of
 // another user than r.UserID), and changes nothing.
-func (s *Store) RedeemReset(ctx context.Context, r reset.Redemption) (reset.Redeemed, error) {
+func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Redeemed, error) {
 	now := ms(r.Now)
 	args := make([]any, 0, 12)
 	args = append(args, r.ResetID, r.UserID, now, r.PasswordHash)
@@ -65,28 +67,28 @@ func (s *Store) RedeemReset(ctx context.Context, r reset.Redemption) (reset.Rede
 	var revoked int64
 	u, err := scanUser(s.pool.QueryRow(ctx, s.q[qRedeemReset], args...), &revoked)
 	if err == nil {
-		return reset.Redeemed{User: u, SessionsRevoked: int(revoked)}, nil
+		return store.Redeemed{User: u, SessionsRevoked: int(revoked)}, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return reset.Redeemed{}, wrap("redeem reset", err)
+		return store.Redeemed{}, wrap("redeem reset", err)
 	}
 	// Nothing was changed: tell why. This read is off the hot path, and sees
 	// the reset as the winner of a race left it.
 	var (
-		st      reset.StoredReset
+		st      store.Reset
 		used    pgtype.Timestamptz
 		ended   pgtype.Timestamptz
 		expires time.Time
 	)
 	err = s.pool.QueryRow(ctx, s.q[qResetState], r.ResetID).Scan(&st.UserID, &used, &ended, &expires)
 	if err != nil {
-		return reset.Redeemed{}, resetErr("redeem reset", err)
+		return store.Redeemed{}, resetErr("redeem reset", err)
 	}
 	st.UsedAt, st.EndedAt, st.ExpiresAt = fromNull(used), fromNull(ended), expires
 	if err := st.Status(now); err != nil {
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
-	return reset.Redeemed{}, reset.ErrInvalidToken
+	return store.Redeemed{}, reset.ErrInvalidToken
 }
 
 func resetErr(op string, err error) error {
@@ -96,17 +98,17 @@ func resetErr(op string, err error) error {
 	return wrap(op, err)
 }
 
-func scanReset(row pgx.Row) (reset.StoredReset, error) {
+func scanReset(row pgx.Row) (store.Reset, error) {
 	var (
-		r           reset.StoredReset
+		r           store.Reset
 		h           []byte
 		used, ended pgtype.Timestamptz
 	)
 	if err := row.Scan(&r.ID, &r.UserID, &r.Email, &h, &r.CreatedAt, &r.ExpiresAt, &used, &ended); err != nil {
-		return reset.StoredReset{}, err
+		return store.Reset{}, err
 	}
 	if len(h) != len(r.TokenHash) {
-		return reset.StoredReset{}, fmt.Errorf("token hash of %d bytes", len(h))
+		return store.Reset{}, fmt.Errorf("token hash of %d bytes", len(h))
 	}
 	copy(r.TokenHash[:], h)
 	r.CreatedAt = r.CreatedAt.UTC()

@@ -9,10 +9,11 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/token"
 )
 
 // CreateSession inserts sess, findable by h.
-func (s *Store) CreateSession(ctx context.Context, sess session.Session, h session.TokenHash) error {
+func (s *Store) CreateSession(ctx context.Context, sess session.Session, h token.Hash) error {
 	_, err := s.pool.Exec(ctx, s.q[qCreateSession], sess.ID, sess.UserID, h[:],
 		ms(sess.CreatedAt), ms(sess.LastSeenAt), ms(sess.ExpiresAt), nullTime(sess.RevokedAt),
 		sess.UserAgent, sess.IPAddress)
@@ -24,7 +25,7 @@ func (s *Store) CreateSession(ctx context.Context, sess session.Session, h sessi
 
 // SessionByTokenHash returns the session whose current token hashes to h,
 // or session.ErrNotFound: one lookup in the unique index on token_hash.
-func (s *Store) SessionByTokenHash(ctx context.Context, h session.TokenHash) (session.Session, error) {
+func (s *Store) SessionByTokenHash(ctx context.Context, h token.Hash) (session.Session, error) {
 	sess, err := scanSession(s.pool.QueryRow(ctx, s.q[qSessionByTokenHash], h[:]))
 	if err != nil {
 		return session.Session{}, sessionErr("session by token hash", err)
@@ -50,7 +51,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 // RotateSessionToken replaces the token hash oldHash with newHash, only while oldHash
 // is current and the session is not revoked; otherwise, as for the losers
 // of concurrent rotations, it returns session.ErrNotFound.
-func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newHash session.TokenHash, at time.Time) error {
+func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newHash token.Hash, at time.Time) error {
 	return s.execOne(ctx, "rotate session token", qRotateSessionToken, id, oldHash[:], newHash[:], ms(at))
 }
 

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/token"
 )
 
 // The hot paths, with the default settings (synchronous=FULL) on a file.
@@ -28,7 +29,7 @@ func BenchmarkResetByTokenHash(b *testing.B) {
 func BenchmarkResetByTokenHashMissing(b *testing.B) {
 	st := newStore(b)
 	seedReset(b, st, seedUser(b, st), rand.Text())
-	h := reset.HashToken("never issued")
+	h := token.Sum("never issued")
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -42,7 +43,7 @@ func BenchmarkSessionByTokenHash(b *testing.B) {
 	st := newStore(b)
 	tok := rand.Text()
 	seedSession(b, st, "user_x", tok)
-	h := session.TokenHash(sha256.Sum256([]byte(tok)))
+	h := token.Hash(sha256.Sum256([]byte(tok)))
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -117,9 +118,9 @@ func BenchmarkRedeemReset(b *testing.B) {
 		b.StopTimer()
 		r := seedReset(b, st, u, rand.Text())
 		seedSession(b, st, u.ID, rand.Text())
-		jobs := []reset.Job{{ID: "job_" + rand.Text(), Kind: reset.JobEmail, UserID: u.ID, Payload: []byte("sealed"), RunAt: base, CreatedAt: base}}
+		jobs := []store.Job{{ID: "job_" + rand.Text(), Kind: store.JobEmail, UserID: u.ID, Payload: []byte("sealed"), RunAt: base, CreatedAt: base}}
 		b.StartTimer()
-		if _, err := st.RedeemReset(ctx, reset.Redemption{ResetID: r.ID, UserID: u.ID, PasswordHash: "$2a$10$new", Now: base.Add(time.Minute), Jobs: jobs}); err != nil {
+		if _, err := st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: u.ID, PasswordHash: "$2a$10$new", Now: base.Add(time.Minute), Jobs: jobs}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -131,8 +132,8 @@ func BenchmarkCreateReset(b *testing.B) {
 	u := seedUser(b, st)
 	b.ReportAllocs()
 	for b.Loop() {
-		r := reset.StoredReset{ID: "password_reset_" + rand.Text(), UserID: u.ID, Email: u.Email, TokenHash: reset.HashToken(rand.Text()), CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
-		jobs := []reset.Job{{ID: "job_" + rand.Text(), Kind: reset.JobEmail, UserID: u.ID, Payload: []byte("sealed"), RunAt: base, CreatedAt: base}}
+		r := store.Reset{ID: "password_reset_" + rand.Text(), UserID: u.ID, Email: u.Email, TokenHash: token.Sum(rand.Text()), CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+		jobs := []store.Job{{ID: "job_" + rand.Text(), Kind: store.JobEmail, UserID: u.ID, Payload: []byte("sealed"), RunAt: base, CreatedAt: base}}
 		if err := st.CreateReset(ctx, r, jobs); err != nil {
 			b.Fatal(err)
 		}

@@ -1,7 +1,7 @@
 // Package sqlitestore is passreset's embedded default storage: users,
 // password resets, sessions, rate-limit records and the job outbox in one
 // SQLite file, through github.com/mattn/go-sqlite3 (cgo). Its Store
-// implements reset.Store, reset.UserCreator, reset.SignInRecorder and
+// implements store.Store, store.UserCreator, store.SignInRecorder and
 // session.Store, and passes store/storetest.
 //
 // Several processes on one machine may share the file; for an app on more

@@ -47,8 +47,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(u.ID, u.Email, reset.FormatTime(u.CreatedAt))
-	// Output: user_01E4ZCR3C56J083X43JQXF3JK5 Marcelina.Davis@example.com 2026-01-15T12:00:00.000Z
+	fmt.Println(u.ID, u.Email, u.CreatedAt.Format(time.RFC3339))
+	// Output: user_01E4ZCR3C56J083X43JQXF3JK5 Marcelina.Davis@example.com 2026-01-15T12:00:00Z
 }
 
 // A Store over a handle the app opened itself, with the settings DSN puts

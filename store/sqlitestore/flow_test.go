@@ -14,6 +14,7 @@ import (
 
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store/sqlitestore"
@@ -30,7 +31,7 @@ func TestFlowLeavesNoSecretInTheFile(t *testing.T) {
 	require.NoError(t, st.Migrate(ctx))
 	rec := new(mailtest.Recorder)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := reset.NewService(reset.Config{Store: st, Mailer: rec, ResetURL: "https://app.example/reset-password", BcryptCost: 4, Logger: quiet})
+	svc, err := reset.NewService(reset.Config{Store: st, Mailer: rec, ResetURL: "https://app.example/reset-password", Hasher: password.Bcrypt{Cost: 4}, Logger: quiet})
 	require.NoError(t, err)
 	sessions, err := session.New(session.Config{Store: st, Logger: quiet})
 	require.NoError(t, err)

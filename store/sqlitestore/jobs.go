@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store"
 )
 
 const (
@@ -85,7 +85,7 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 // ClaimJobs claims up to maxJobs due jobs in one statement: each gets
 // ClaimedUntil = now+lease and Attempts+1. They come back in the order they
 // are due (RunAt, then id).
-func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, maxJobs int) ([]reset.Job, error) {
+func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, maxJobs int) ([]store.Job, error) {
 	if maxJobs <= 0 {
 		return nil, nil
 	}
@@ -94,17 +94,17 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 		return nil, fmt.Errorf("sqlitestore: claim jobs: %w", err)
 	}
 	defer rows.Close()
-	var jobs []reset.Job
+	var jobs []store.Job
 	for rows.Next() {
 		var (
-			j                     reset.Job
+			j                     store.Job
 			kind                  string
 			runAt, claim, created int64
 		)
 		if err := rows.Scan(&j.ID, &kind, &j.UserID, &j.Payload, &j.Attempts, &runAt, &claim, &created); err != nil {
 			return nil, fmt.Errorf("sqlitestore: claim jobs: %w", err)
 		}
-		j.Kind = reset.JobKind(kind)
+		j.Kind = store.JobKind(kind)
 		j.RunAt, j.ClaimedUntil, j.CreatedAt = fromMillis(runAt), fromMillis(claim), fromMillis(created)
 		jobs = append(jobs, j)
 	}
@@ -116,7 +116,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 		return nil, fmt.Errorf("sqlitestore: claim jobs: %w", err)
 	}
 	// RETURNING yields rows in no particular order.
-	slices.SortFunc(jobs, func(a, b reset.Job) int {
+	slices.SortFunc(jobs, func(a, b store.Job) int {
 		return cmp.Or(a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
 	})
 	return jobs, nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/token"
 )
 
 const (
@@ -39,7 +41,7 @@ const (
 // every other unused reset of r.UserID at r.CreatedAt. Nothing is stored
 // when any part fails. A reset of a user this Store does not hold fails
 // with an error matching reset.ErrUserNotFound.
-func (s *Store) CreateReset(ctx context.Context, r reset.StoredReset, jobs []reset.Job) error {
+func (s *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job) error {
 	err := s.createReset(ctx, r, jobs)
 	switch {
 	case err == nil:
@@ -50,7 +52,7 @@ func (s *Store) CreateReset(ctx context.Context, r reset.StoredReset, jobs []res
 	return fmt.Errorf("sqlitestore: create reset: %w", err)
 }
 
-func (s *Store) createReset(ctx context.Context, r reset.StoredReset, jobs []reset.Job) error {
+func (s *Store) createReset(ctx context.Context, r store.Reset, jobs []store.Job) error {
 	p, err := s.prepared(ctx)
 	if err != nil {
 		return err
@@ -78,32 +80,32 @@ func (s *Store) createReset(ctx context.Context, r reset.StoredReset, jobs []res
 
 // ResetByID returns the reset with this id, whatever its state, or
 // reset.ErrResetNotFound.
-func (s *Store) ResetByID(ctx context.Context, id string) (reset.StoredReset, error) {
+func (s *Store) ResetByID(ctx context.Context, id string) (store.Reset, error) {
 	p, err := s.prepared(ctx)
 	if err != nil {
-		return reset.StoredReset{}, err
+		return store.Reset{}, err
 	}
 	var v resetRow // one allocation for every destination
 	err = p[sResetByID].QueryRowContext(ctx, id).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
 		(*hash32)(&v.r.TokenHash), &v.created, &v.expires, &v.used, &v.ended)
 	if err != nil {
-		return reset.StoredReset{}, resetErr("reset by id", err)
+		return store.Reset{}, resetErr("reset by id", err)
 	}
 	return v.reset(), nil
 }
 
 // ResetByTokenHash returns the reset whose token hashes to h, whatever its
 // state, or reset.ErrResetNotFound: one indexed lookup.
-func (s *Store) ResetByTokenHash(ctx context.Context, h reset.TokenHash) (reset.StoredReset, error) {
+func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset, error) {
 	p, err := s.prepared(ctx)
 	if err != nil {
-		return reset.StoredReset{}, err
+		return store.Reset{}, err
 	}
-	v := resetRow{r: reset.StoredReset{TokenHash: h}}
+	v := resetRow{r: store.Reset{TokenHash: h}}
 	err = p[sResetByTokenHash].QueryRowContext(ctx, v.r.TokenHash[:]).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
 		&v.created, &v.expires, &v.used, &v.ended)
 	if err != nil {
-		return reset.StoredReset{}, resetErr("reset by token hash", err)
+		return store.Reset{}, resetErr("reset by token hash", err)
 	}
 	return v.reset(), nil
 }
@@ -111,12 +113,12 @@ func (s *Store) ResetByTokenHash(ctx context.Context, h reset.TokenHash) (reset.
 // resetRow gathers the scan destinations of a reset, so that they escape
 // to the heap as one allocation rather than one each.
 type resetRow struct {
-	r                reset.StoredReset
+	r                store.Reset
 	created, expires int64
 	used, ended      sql.NullInt64
 }
 
-func (v *resetRow) reset() reset.StoredReset {
+func (v *resetRow) reset() store.Reset {
 	v.r.CreatedAt, v.r.ExpiresAt = fromMillis(v.created), fromMillis(v.expires)
 	v.r.UsedAt, v.r.EndedAt = fromNullMillis(v.used), fromNullMillis(v.ended)
 	return v.r
@@ -136,26 +138,26 @@ func resetErr(op string, err error) error {
 // reset.ErrTokenExpired, reset.ErrInvalidToken (spent or ended, or the reset
 // belongs to a user other than r.UserID) or reset.ErrResetNotFound when the
 // reset cannot be spent, and keeps nothing when any step fails.
-func (s *Store) RedeemReset(ctx context.Context, r reset.Redemption) (reset.Redeemed, error) {
+func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Redeemed, error) {
 	out, err := s.redeemReset(ctx, r)
 	switch {
 	case err == nil:
 		return out, nil
 	case errors.Is(err, reset.ErrTokenExpired), errors.Is(err, reset.ErrInvalidToken),
 		errors.Is(err, reset.ErrResetNotFound), errors.Is(err, reset.ErrUserNotFound):
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
-	return reset.Redeemed{}, fmt.Errorf("sqlitestore: redeem reset: %w", err)
+	return store.Redeemed{}, fmt.Errorf("sqlitestore: redeem reset: %w", err)
 }
 
-func (s *Store) redeemReset(ctx context.Context, r reset.Redemption) (reset.Redeemed, error) {
+func (s *Store) redeemReset(ctx context.Context, r store.Redemption) (store.Redeemed, error) {
 	p, err := s.prepared(ctx)
 	if err != nil {
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
 	defer rollback(tx)
 
@@ -163,44 +165,44 @@ func (s *Store) redeemReset(ctx context.Context, r reset.Redemption) (reset.Rede
 	var userID string
 	err = tx.StmtContext(ctx, p[sSpendReset]).QueryRowContext(ctx, now, r.ResetID).Scan(&userID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return reset.Redeemed{}, whyNotSpent(ctx, tx, r.ResetID, now)
+		return store.Redeemed{}, whyNotSpent(ctx, tx, r.ResetID, now)
 	}
 	if err != nil {
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
 	if r.UserID != "" && r.UserID != userID {
-		return reset.Redeemed{}, reset.ErrInvalidToken // rolled back
+		return store.Redeemed{}, reset.ErrInvalidToken // rolled back
 	}
 
-	var out reset.Redeemed
+	var out store.Redeemed
 	out.User, err = scanUser(tx.StmtContext(ctx, p[sSetPassword]).QueryRowContext(ctx, r.PasswordHash, now, userID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return reset.Redeemed{}, reset.ErrUserNotFound
+		return store.Redeemed{}, reset.ErrUserNotFound
 	}
 	if err != nil {
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
 	res, err := tx.StmtContext(ctx, p[sRevokeUserSessions]).ExecContext(ctx, now, userID)
 	if err != nil {
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
 	out.SessionsRevoked = int(n)
 	if err := insertJobs(ctx, tx, p, r.Jobs); err != nil {
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
 	if err := tx.Commit(); err != nil {
-		return reset.Redeemed{}, err
+		return store.Redeemed{}, err
 	}
 	return out, nil
 }
 
 // whyNotSpent tells, inside the transaction whose conditional update
 // matched nothing, why the reset could not be spent, judging it as
-// reset.StoredReset.Status does at the stored precision.
+// store.Reset.Status does at the stored precision.
 func whyNotSpent(ctx context.Context, tx *sql.Tx, id string, now int64) error {
 	var (
 		expires     int64
@@ -213,7 +215,7 @@ func whyNotSpent(ctx context.Context, tx *sql.Tx, id string, now int64) error {
 	if err != nil {
 		return err
 	}
-	r := reset.StoredReset{ExpiresAt: fromMillis(expires), UsedAt: fromNullMillis(used), EndedAt: fromNullMillis(ended)}
+	r := store.Reset{ExpiresAt: fromMillis(expires), UsedAt: fromNullMillis(used), EndedAt: fromNullMillis(ended)}
 	if err := r.Status(fromMillis(now)); err != nil {
 		return err
 	}
@@ -222,7 +224,7 @@ func whyNotSpent(ctx context.Context, tx *sql.Tx, id string, now int64) error {
 
 // insertJobs inserts jobs inside tx. A job id already taken fails the
 // insert, and with it the transaction.
-func insertJobs(ctx context.Context, tx *sql.Tx, p *statements, jobs []reset.Job) error {
+func insertJobs(ctx context.Context, tx *sql.Tx, p *statements, jobs []store.Job) error {
 	if len(jobs) == 0 {
 		return nil
 	}

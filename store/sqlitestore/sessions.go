@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/token"
 )
 
 const sessionCols = `id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address`
@@ -54,7 +55,7 @@ const (
 )
 
 // CreateSession inserts sess, findable by h.
-func (s *Store) CreateSession(ctx context.Context, sess session.Session, h session.TokenHash) error {
+func (s *Store) CreateSession(ctx context.Context, sess session.Session, h token.Hash) error {
 	_, err := s.w.ExecContext(ctx, qInsertSession, sess.ID, sess.UserID, h[:],
 		millis(sess.CreatedAt), millis(sess.LastSeenAt), millis(sess.ExpiresAt),
 		nullMillis(sess.RevokedAt), sess.UserAgent, sess.IPAddress)
@@ -66,7 +67,7 @@ func (s *Store) CreateSession(ctx context.Context, sess session.Session, h sessi
 
 // SessionByTokenHash returns the session whose current token hashes to h,
 // revoked or expired alike, or session.ErrNotFound: one indexed lookup.
-func (s *Store) SessionByTokenHash(ctx context.Context, h session.TokenHash) (session.Session, error) {
+func (s *Store) SessionByTokenHash(ctx context.Context, h token.Hash) (session.Session, error) {
 	p, err := s.prepared(ctx)
 	if err != nil {
 		return session.Session{}, err
@@ -103,7 +104,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 // and sets LastSeenAt to at, in one conditional update that matches only
 // while oldHash is the current hash and the session is not revoked: of concurrent
 // rotations exactly one wins, the others get session.ErrNotFound.
-func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newHash session.TokenHash, at time.Time) error {
+func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newHash token.Hash, at time.Time) error {
 	p, err := s.prepared(ctx)
 	if err != nil {
 		return err
@@ -199,7 +200,7 @@ type sessionRow struct {
 	created, seen, expires    int64
 	revoked                   sql.NullInt64
 	dest                      [8]any
-	h                         session.TokenHash // the argument of a lookup by hash
+	h                         token.Hash // the argument of a lookup by hash
 }
 
 func (v *sessionRow) scan(sc scanner) (session.Session, error) {

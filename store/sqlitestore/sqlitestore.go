@@ -17,14 +17,14 @@ import (
 	// users never import this package, so they never compile cgo SQLite.
 	"github.com/mattn/go-sqlite3"
 
-	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 )
 
 var (
-	_ reset.Store          = (*Store)(nil)
-	_ reset.UserCreator    = (*Store)(nil)
-	_ reset.SignInRecorder = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.UserCreator    = (*Store)(nil)
+	_ store.SignInRecorder = (*Store)(nil)
 	_ session.Store        = (*Store)(nil)
 )
 
@@ -33,8 +33,8 @@ var (
 const DefaultBusyTimeout = 5 * time.Second
 
 // Store keeps users, password resets, sessions, rate-limit records and jobs
-// in one SQLite database. It implements reset.Store, reset.UserCreator,
-// reset.SignInRecorder and session.Store, and is safe for concurrent use by
+// in one SQLite database. It implements store.Store, store.UserCreator,
+// store.SignInRecorder and session.Store, and is safe for concurrent use by
 // goroutines and by several processes sharing the file.
 type Store struct {
 	w   *sql.DB // writes and transactions

@@ -22,8 +22,10 @@ import (
 
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/sqlitestore"
 	"github.com/passreset/passreset/store/storetest"
+	"github.com/passreset/passreset/token"
 )
 
 var base = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
@@ -79,13 +81,13 @@ func seedUser(t testing.TB, st *sqlitestore.Store) reset.User {
 	return u
 }
 
-func seedReset(t testing.TB, st *sqlitestore.Store, u reset.User, token string) reset.StoredReset {
+func seedReset(t testing.TB, st *sqlitestore.Store, u reset.User, tok string) store.Reset {
 	t.Helper()
-	r := reset.StoredReset{
+	r := store.Reset{
 		ID:        newID("password_reset_"),
 		UserID:    u.ID,
 		Email:     u.Email,
-		TokenHash: reset.HashToken(token),
+		TokenHash: token.Sum(tok),
 		CreatedAt: base,
 		ExpiresAt: base.Add(time.Hour),
 	}
@@ -93,14 +95,14 @@ func seedReset(t testing.TB, st *sqlitestore.Store, u reset.User, token string) 
 	return r
 }
 
-func seedSession(t testing.TB, st *sqlitestore.Store, userID, token string) session.Session {
+func seedSession(t testing.TB, st *sqlitestore.Store, userID, tok string) session.Session {
 	t.Helper()
 	s := session.Session{
 		ID: newID("session_"), UserID: userID,
 		CreatedAt: base, LastSeenAt: base, ExpiresAt: base.Add(24 * time.Hour),
 		UserAgent: "Mozilla/5.0", IPAddress: "203.0.113.7",
 	}
-	require.NoError(t, st.CreateSession(context.Background(), s, sha256.Sum256([]byte(token))))
+	require.NoError(t, st.CreateSession(context.Background(), s, sha256.Sum256([]byte(tok))))
 	return s
 }
 
@@ -272,7 +274,7 @@ func TestConcurrentRedemptionsTwoHandles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "passreset.db")
 	a, b := openStore(t, path), openStore(t, path)
 	const n = 100
-	resets := make([]reset.StoredReset, n)
+	resets := make([]store.Reset, n)
 	for i := range resets {
 		u := seedUser(t, a)
 		resets[i] = seedReset(t, a, u, rand.Text())
@@ -287,9 +289,9 @@ func TestConcurrentRedemptionsTwoHandles(t *testing.T) {
 			st = b
 		}
 		r := resets[i]
-		out, err := st.RedeemReset(context.Background(), reset.Redemption{
+		out, err := st.RedeemReset(context.Background(), store.Redemption{
 			ResetID: r.ID, UserID: r.UserID, PasswordHash: "$2a$10$new", Now: base.Add(time.Minute),
-			Jobs: []reset.Job{{ID: newID("job_"), Kind: reset.JobEmail, UserID: r.UserID, Payload: []byte("sealed"), RunAt: base, CreatedAt: base}},
+			Jobs: []store.Job{{ID: newID("job_"), Kind: store.JobEmail, UserID: r.UserID, Payload: []byte("sealed"), RunAt: base, CreatedAt: base}},
 		})
 		errs[i], revoked[i] = err, out.SessionsRevoked
 	})
@@ -313,7 +315,7 @@ func TestConcurrentRedemptionOfOneToken(t *testing.T) {
 		if i%2 == 1 {
 			st = b
 		}
-		_, errs[i] = st.RedeemReset(context.Background(), reset.Redemption{
+		_, errs[i] = st.RedeemReset(context.Background(), store.Redemption{
 			ResetID: r.ID, UserID: r.UserID, PasswordHash: "$2a$10$new", Now: base.Add(time.Minute),
 		})
 	})
@@ -357,8 +359,8 @@ func TestConcurrentMixedWorkload(t *testing.T) {
 		for i := range 25 {
 			now := base.Add(time.Duration(i) * time.Second)
 			tok := rand.Text()
-			r := reset.StoredReset{ID: newID("password_reset_"), UserID: u.ID, Email: u.Email, TokenHash: reset.HashToken(tok), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-			record(st.CreateReset(ctx, r, []reset.Job{{ID: newID("job_"), Kind: reset.JobEmail, UserID: u.ID, RunAt: now, CreatedAt: now}}))
+			r := store.Reset{ID: newID("password_reset_"), UserID: u.ID, Email: u.Email, TokenHash: token.Sum(tok), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			record(st.CreateReset(ctx, r, []store.Job{{ID: newID("job_"), Kind: store.JobEmail, UserID: u.ID, RunAt: now, CreatedAt: now}}))
 			_, err := st.ResetByTokenHash(ctx, r.TokenHash)
 			record(err)
 			_, _, err = st.AllowRequest(ctx, "key", now, time.Minute, 1000)
@@ -419,7 +421,7 @@ func TestNoPlaintextInFile(t *testing.T) {
 	u := seedUser(t, st)
 	r := seedReset(t, st, u, resetToken)
 	seedSession(t, st, u.ID, sessionToken)
-	_, err = st.ResetByTokenHash(ctx, reset.HashToken(resetToken))
+	_, err = st.ResetByTokenHash(ctx, token.Sum(resetToken))
 	require.NoError(t, err)
 	sessionHash := sha256.Sum256([]byte(sessionToken))
 
@@ -568,7 +570,7 @@ func TestClosedStore(t *testing.T) {
 	_, err = st.UserByID(ctx, "user_x")
 	require.Error(t, err)
 	require.NotErrorIs(t, err, reset.ErrUserNotFound)
-	_, err = st.RedeemReset(ctx, reset.Redemption{ResetID: "password_reset_x", Now: base})
+	_, err = st.RedeemReset(ctx, store.Redemption{ResetID: "password_reset_x", Now: base})
 	require.Error(t, err)
 	require.NoError(t, st.Close(), "closing twice")
 }
@@ -577,9 +579,9 @@ func TestClosedStore(t *testing.T) {
 // Store does not hold.
 func TestCreateResetUnknownUser(t *testing.T) {
 	st := newStore(t)
-	err := st.CreateReset(t.Context(), reset.StoredReset{
+	err := st.CreateReset(t.Context(), store.Reset{
 		ID: newID("password_reset_"), UserID: newID("user_"), Email: "nobody@example.com",
-		TokenHash: reset.HashToken(rand.Text()), CreatedAt: base, ExpiresAt: base.Add(time.Hour),
+		TokenHash: token.Sum(rand.Text()), CreatedAt: base, ExpiresAt: base.Add(time.Hour),
 	}, nil)
 	require.ErrorIs(t, err, reset.ErrUserNotFound)
 }
@@ -663,7 +665,7 @@ func TestRedeemChecksTheUser(t *testing.T) {
 	u, other := seedUser(t, st), seedUser(t, st)
 	r := seedReset(t, st, u, rand.Text())
 
-	_, err := st.RedeemReset(ctx, reset.Redemption{ResetID: r.ID, UserID: other.ID, PasswordHash: "$2a$10$x", Now: base.Add(time.Minute)})
+	_, err := st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: other.ID, PasswordHash: "$2a$10$x", Now: base.Add(time.Minute)})
 	require.ErrorIs(t, err, reset.ErrInvalidToken)
 	got, err := st.ResetByID(ctx, r.ID)
 	require.NoError(t, err)
@@ -672,7 +674,7 @@ func TestRedeemChecksTheUser(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "$2a$10$old", h)
 
-	out, err := st.RedeemReset(ctx, reset.Redemption{ResetID: r.ID, PasswordHash: "$2a$10$y", Now: base.Add(time.Minute)})
+	out, err := st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, PasswordHash: "$2a$10$y", Now: base.Add(time.Minute)})
 	require.NoError(t, err)
 	require.Equal(t, u.ID, out.User.ID)
 	require.True(t, out.User.EmailVerified)
@@ -683,13 +685,13 @@ func TestClaimJobsOrder(t *testing.T) {
 	ctx := t.Context()
 	st := newStore(t)
 	u := seedUser(t, st)
-	var jobs []reset.Job
+	var jobs []store.Job
 	for _, d := range []time.Duration{3, 1, 2, 1, 0} {
 		at := base.Add(-d * time.Minute)
-		jobs = append(jobs, reset.Job{ID: newID("job_"), Kind: reset.JobEmail, UserID: u.ID, RunAt: at, CreatedAt: at})
+		jobs = append(jobs, store.Job{ID: newID("job_"), Kind: store.JobEmail, UserID: u.ID, RunAt: at, CreatedAt: at})
 	}
 	r := seedReset(t, st, u, rand.Text())
-	r.ID, r.TokenHash = newID("password_reset_"), reset.HashToken(rand.Text())
+	r.ID, r.TokenHash = newID("password_reset_"), token.Sum(rand.Text())
 	require.NoError(t, st.CreateReset(ctx, r, jobs))
 
 	claimed, err := st.ClaimJobs(ctx, base, time.Minute, 10)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/token"
 )
 
 // base is the suite's clock: every time it hands a store is base plus an
@@ -56,18 +58,18 @@ func seedUser(t *testing.T, st Store) reset.User {
 
 // newReset returns an unused reset of u created at created, expiring ttl
 // later, for a random token.
-func newReset(u reset.User, created time.Time) reset.StoredReset {
-	return reset.StoredReset{
+func newReset(u reset.User, created time.Time) store.Reset {
+	return store.Reset{
 		ID:        newID("password_reset_"),
 		UserID:    u.ID,
 		Email:     u.Email,
-		TokenHash: reset.HashToken(rand.Text()),
+		TokenHash: token.Sum(rand.Text()),
 		CreatedAt: created,
 		ExpiresAt: created.Add(ttl),
 	}
 }
 
-func seedReset(t *testing.T, st Store, u reset.User, created time.Time) reset.StoredReset {
+func seedReset(t *testing.T, st Store, u reset.User, created time.Time) store.Reset {
 	t.Helper()
 	r := newReset(u, created)
 	require.NoError(t, st.CreateReset(t.Context(), r, nil))
@@ -75,10 +77,10 @@ func seedReset(t *testing.T, st Store, u reset.User, created time.Time) reset.St
 }
 
 // newJob returns an email job for userID due at runAt, with a random payload.
-func newJob(userID string, runAt time.Time) reset.Job {
-	return reset.Job{
+func newJob(userID string, runAt time.Time) store.Job {
+	return store.Job{
 		ID:        newID("job_"),
-		Kind:      reset.JobEmail,
+		Kind:      store.JobEmail,
 		UserID:    userID,
 		Payload:   []byte(rand.Text()),
 		RunAt:     runAt,
@@ -88,13 +90,13 @@ func newJob(userID string, runAt time.Time) reset.Job {
 
 // seedJobs stores jobs of u the only way a Store takes them: with a reset
 // (which ends u's older resets).
-func seedJobs(t *testing.T, st Store, u reset.User, jobs ...reset.Job) {
+func seedJobs(t *testing.T, st Store, u reset.User, jobs ...store.Job) {
 	t.Helper()
 	require.NoError(t, st.CreateReset(t.Context(), newReset(u, base), jobs))
 }
 
-func newSessionHash() session.TokenHash {
-	return session.TokenHash(sha256.Sum256([]byte(rand.Text())))
+func newSessionHash() token.Hash {
+	return token.Hash(sha256.Sum256([]byte(rand.Text())))
 }
 
 // newSession returns a session of userID created at created, expiring a day
@@ -111,7 +113,7 @@ func newSession(id, userID string, created time.Time) session.Session {
 	}
 }
 
-func seedSession(t *testing.T, st session.Store, userID string, created time.Time) (session.Session, session.TokenHash) {
+func seedSession(t *testing.T, st session.Store, userID string, created time.Time) (session.Session, token.Hash) {
 	t.Helper()
 	s, h := newSession(newID("session_"), userID, created), newSessionHash()
 	require.NoError(t, st.CreateSession(t.Context(), s, h))
@@ -152,9 +154,9 @@ func requireSameUser(t *testing.T, want, got reset.User) {
 	require.Equal(t, normUser(want), normUser(got))
 }
 
-func requireSameReset(t *testing.T, want, got reset.StoredReset) {
+func requireSameReset(t *testing.T, want, got store.Reset) {
 	t.Helper()
-	normReset := func(r reset.StoredReset) reset.StoredReset {
+	normReset := func(r store.Reset) store.Reset {
 		r.CreatedAt, r.ExpiresAt, r.UsedAt, r.EndedAt = norm(r.CreatedAt), norm(r.ExpiresAt), norm(r.UsedAt), norm(r.EndedAt)
 		return r
 	}
@@ -172,10 +174,10 @@ func requireSameSession(t *testing.T, want, got session.Session) {
 
 // requireSameJob compares a claimed job with the job that was stored, given
 // the claim's expected lease end and attempt count.
-func requireSameJob(t *testing.T, want, got reset.Job, claimedUntil time.Time, attempts int) {
+func requireSameJob(t *testing.T, want, got store.Job, claimedUntil time.Time, attempts int) {
 	t.Helper()
 	want.ClaimedUntil, want.Attempts = claimedUntil, attempts
-	normJob := func(j reset.Job) reset.Job {
+	normJob := func(j store.Job) store.Job {
 		if len(j.Payload) == 0 {
 			j.Payload = nil
 		}
@@ -185,7 +187,7 @@ func requireSameJob(t *testing.T, want, got reset.Job, claimedUntil time.Time, a
 	require.Equal(t, normJob(want), normJob(got))
 }
 
-func jobIDs(jobs []reset.Job) []string {
+func jobIDs(jobs []store.Job) []string {
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {
 		ids[i] = j.ID

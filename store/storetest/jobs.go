@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store"
 )
 
 func testAllowLimit(t *testing.T, st Store) {
@@ -254,7 +255,7 @@ func testJobPayloadRoundTrip(t *testing.T, st Store) {
 	withBytes := newJob(u.ID, base)
 	withBytes.Payload = append([]byte(nil), all...)
 	empty := newJob(u.ID, base)
-	empty.Kind, empty.Payload = reset.JobRevokeSessions, nil
+	empty.Kind, empty.Payload = store.JobRevokeSessions, nil
 	seedJobs(t, st, u, withBytes, empty)
 	withBytes.Payload[0] = 0xAA // the store must have kept its own copy
 
@@ -265,10 +266,10 @@ func testJobPayloadRoundTrip(t *testing.T, st Store) {
 		switch j.ID {
 		case withBytes.ID:
 			require.Equal(t, all, j.Payload)
-			require.Equal(t, reset.JobEmail, j.Kind)
+			require.Equal(t, store.JobEmail, j.Kind)
 		case empty.ID:
 			require.Empty(t, j.Payload)
-			require.Equal(t, reset.JobRevokeSessions, j.Kind)
+			require.Equal(t, store.JobRevokeSessions, j.Kind)
 		default:
 			t.Fatalf("claimed an unknown job %s", j.ID)
 		}
@@ -278,7 +279,7 @@ func testJobPayloadRoundTrip(t *testing.T, st Store) {
 func testConcurrentClaim(t *testing.T, st Store) {
 	ctx := t.Context()
 	u := seedUser(t, st)
-	jobs := make([]reset.Job, 40)
+	jobs := make([]store.Job, 40)
 	for i := range jobs {
 		jobs[i] = newJob(u.ID, base)
 	}
@@ -320,7 +321,7 @@ func testPurgeResetsAndJobs(t *testing.T, st Store) {
 	expired := seedReset(t, st, seedUser(t, st), before.Add(-2*time.Hour)) // expired at before-1h
 
 	// Spent and ended before `before`, but not expired by then.
-	unexpired := func(u reset.User, created time.Time) reset.StoredReset {
+	unexpired := func(u reset.User, created time.Time) store.Reset {
 		r := newReset(u, created)
 		r.ExpiresAt = before.Add(time.Hour)
 		require.NoError(t, st.CreateReset(ctx, r, nil))
@@ -352,13 +353,13 @@ func testPurgeResetsAndJobs(t *testing.T, st Store) {
 	require.NoError(t, err)
 	require.Equal(t, int64(5), n, "3 resets and 2 jobs")
 
-	for _, r := range []reset.StoredReset{expired, spent, ended} {
+	for _, r := range []store.Reset{expired, spent, ended} {
 		_, err := st.ResetByID(ctx, r.ID)
 		require.ErrorIs(t, err, reset.ErrResetNotFound, "reset %s was not purged", r.ID)
 		_, err = st.ResetByTokenHash(ctx, r.TokenHash)
 		require.ErrorIs(t, err, reset.ErrResetNotFound, "reset %s was not purged", r.ID)
 	}
-	for _, r := range []reset.StoredReset{newer, spentAtBefore, expiresAtBefore, fresh} {
+	for _, r := range []store.Reset{newer, spentAtBefore, expiresAtBefore, fresh} {
 		_, err := st.ResetByID(ctx, r.ID)
 		require.NoError(t, err, "reset %s was purged", r.ID)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/token"
 )
 
 func testResetRoundTrip(t *testing.T, st Store) {
@@ -34,7 +36,7 @@ func testResetNotFound(t *testing.T, st Store) {
 
 	_, err := st.ResetByID(ctx, newID("password_reset_"))
 	require.ErrorIs(t, err, reset.ErrResetNotFound)
-	_, err = st.ResetByTokenHash(ctx, reset.HashToken("never issued"))
+	_, err = st.ResetByTokenHash(ctx, token.Sum("never issued"))
 	require.ErrorIs(t, err, reset.ErrResetNotFound)
 }
 
@@ -64,7 +66,7 @@ func testOnlyTokenHashStored(t *testing.T, st Store) {
 	near[31] ^= 0x01
 	_, err = st.ResetByTokenHash(ctx, near)
 	require.ErrorIs(t, err, reset.ErrResetNotFound, "a hash one bit away found the reset")
-	var prefix reset.TokenHash
+	var prefix token.Hash
 	copy(prefix[:16], r.TokenHash[:16])
 	_, err = st.ResetByTokenHash(ctx, prefix)
 	require.ErrorIs(t, err, reset.ErrResetNotFound, "a hash sharing only a prefix found the reset")
@@ -120,7 +122,7 @@ func testFailedCreateChangesNothing(t *testing.T, st Store) {
 	dup := newJob(u.ID, base)
 	dup.ID = job.ID
 
-	requireNotCreated := func(t *testing.T, r reset.StoredReset) {
+	requireNotCreated := func(t *testing.T, r store.Reset) {
 		t.Helper()
 		ctx := t.Context()
 		_, err := st.ResetByID(ctx, r.ID)
@@ -136,24 +138,24 @@ func testFailedCreateChangesNothing(t *testing.T, st Store) {
 	}
 
 	r := newReset(u, base.Add(time.Minute))
-	require.Error(t, st.CreateReset(t.Context(), r, []reset.Job{job, dup}), "two jobs with one id")
+	require.Error(t, st.CreateReset(t.Context(), r, []store.Job{job, dup}), "two jobs with one id")
 	requireNotCreated(t, r)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	r = newReset(u, base.Add(time.Minute))
-	require.Error(t, st.CreateReset(ctx, r, []reset.Job{job}), "a cancelled context")
+	require.Error(t, st.CreateReset(ctx, r, []store.Job{job}), "a cancelled context")
 	requireNotCreated(t, r)
 }
 
 // redemption spends r at now with a fresh password hash.
-func redemption(r reset.StoredReset, now time.Time) reset.Redemption {
-	return reset.Redemption{ResetID: r.ID, UserID: r.UserID, PasswordHash: "$2a$10$new." + rand.Text(), Now: now}
+func redemption(r store.Reset, now time.Time) store.Redemption {
+	return store.Redemption{ResetID: r.ID, UserID: r.UserID, PasswordHash: "$2a$10$new." + rand.Text(), Now: now}
 }
 
 // requireNotRedeemed checks that r is still unused and that u (seeded by
 // seedUser) and its sessions are as they were before a failed RedeemReset.
-func requireNotRedeemed(t *testing.T, st Store, u reset.User, r reset.StoredReset, now time.Time, sessions ...session.Session) {
+func requireNotRedeemed(t *testing.T, st Store, u reset.User, r store.Reset, now time.Time, sessions ...session.Session) {
 	t.Helper()
 	ctx := t.Context()
 	got, err := st.ResetByID(ctx, r.ID)
@@ -212,7 +214,7 @@ func testRedeemInsertsJobs(t *testing.T, st Store) {
 	r := seedReset(t, st, u, base)
 	red := redemption(r, base.Add(time.Minute))
 	job := newJob(u.ID, red.Now)
-	red.Jobs = []reset.Job{job}
+	red.Jobs = []store.Job{job}
 	_, err := st.RedeemReset(ctx, red)
 	require.NoError(t, err)
 
@@ -377,7 +379,7 @@ func testFailedRedemptionChangesNothing(t *testing.T, st Store) {
 	job := newJob(u.ID, red.Now)
 	dup := newJob(u.ID, red.Now)
 	dup.ID = job.ID
-	red.Jobs = []reset.Job{job, dup}
+	red.Jobs = []store.Job{job, dup}
 
 	_, err := st.RedeemReset(ctx, red)
 	require.Error(t, err, "two jobs with one id")
@@ -387,7 +389,7 @@ func testFailedRedemptionChangesNothing(t *testing.T, st Store) {
 	require.NotContains(t, jobIDs(claimed), job.ID, "a job of a failed redemption was stored")
 
 	// The failure was the duplicate: without it the same redemption works.
-	red.Jobs = []reset.Job{job}
+	red.Jobs = []store.Job{job}
 	out, err := st.RedeemReset(ctx, red)
 	require.NoError(t, err)
 	require.Equal(t, len(sessions), out.SessionsRevoked)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/token"
 )
 
 func testSessionRoundTrip(t *testing.T, st SessionStore) {
@@ -115,7 +116,7 @@ func testConcurrentRotation(t *testing.T, st SessionStore) {
 	ctx := t.Context()
 	s, old := seedSession(t, st, seedUser(t, st).ID, base)
 	const n = 20
-	hashes := make([]session.TokenHash, n)
+	hashes := make([]token.Hash, n)
 	for i := range hashes {
 		hashes[i] = newSessionHash()
 	}
@@ -321,7 +322,7 @@ func testPurgeSessions(t *testing.T, st SessionStore) {
 
 	for _, gone := range []struct {
 		id string
-		h  session.TokenHash
+		h  token.Hash
 	}{{expired.ID, expiredHash}, {revoked.ID, revokedHash}} {
 		_, err := st.SessionByID(ctx, gone.id)
 		require.ErrorIs(t, err, session.ErrNotFound, "session %s was not purged", gone.id)

@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite every storage adapter runs:
 // store/memstore, store/sqlitestore, store/pgstore, and a host's own. Each
-// subtest checks one clause of the contracts documented on reset.Store,
-// reset.UserCreator, reset.SignInRecorder and session.Store, so an adapter
+// subtest checks one clause of the contracts documented on store.Store,
+// store.UserCreator, store.SignInRecorder and session.Store, so an adapter
 // that passes Run can be handed to reset.NewService and the session Manager.
 //
 // The suite sees a store only through those interfaces. What they cannot
@@ -13,18 +13,18 @@ package storetest
 import (
 	"testing"
 
-	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 )
 
-// Store is what the suite checks: reset.Store and user creation (for
+// Store is what the suite checks: store.Store and user creation (for
 // seeding). An adapter that also implements session.Store (a SessionStore)
-// or reset.SignInRecorder is checked for those too; otherwise their
+// or store.SignInRecorder is checked for those too; otherwise their
 // subtests are skipped, so an adapter whose sessions live elsewhere, with
 // a reset.SessionRevoker of the host's, runs the suite as well.
 type Store interface {
-	reset.Store
-	reset.UserCreator
+	store.Store
+	store.UserCreator
 }
 
 // SessionStore is a Store that also keeps sessions, so that RedeemReset

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store"
 )
 
 func testUserRoundTrip(t *testing.T, st Store) {
@@ -121,9 +122,9 @@ func testUserReturnsCopies(t *testing.T, st Store) {
 }
 
 func testRecordSignIn(t *testing.T, st Store) {
-	rec, ok := st.(reset.SignInRecorder)
+	rec, ok := st.(store.SignInRecorder)
 	if !ok {
-		t.Skip("the store does not implement reset.SignInRecorder")
+		t.Skip("the store does not implement store.SignInRecorder")
 	}
 	ctx := t.Context()
 	u := seedUser(t, st)

@@ -1,4 +1,4 @@
-package api_test
+package workos_test
 
 import (
 	"context"
@@ -10,10 +10,11 @@ import (
 	"strings"
 
 	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/reset/api"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store/memstore"
+	"github.com/passreset/passreset/workos"
 )
 
 // The API over an in-memory store: create a user, ask for a reset, confirm
@@ -22,11 +23,11 @@ func Example() {
 	st := memstore.New() // users, resets and sessions in one store
 	quiet := slog.New(slog.DiscardHandler)
 	svc, err := reset.NewService(reset.Config{
-		Store:      st,
-		Mailer:     mail.NewDev(quiet, 10),
-		ResetURL:   "https://app.example/reset-password",
-		Logger:     quiet,
-		BcryptCost: 4, // fast for the example; leave it 0 (cost 12) in production
+		Store:    st,
+		Mailer:   mail.NewDev(quiet, 10),
+		ResetURL: "https://app.example/reset-password",
+		Logger:   quiet,
+		Hasher:   password.Bcrypt{Cost: 4}, // fast for the example; leave it 0 (cost 12) in production
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -37,7 +38,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	h, err := api.New(api.Config{Service: svc, Sessions: sm, APIKeys: []string{"sk_example"}})
+	h, err := workos.New(workos.Config{Service: svc, Sessions: sm, APIKeys: []string{"sk_example"}})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,4 +1,4 @@
-package api
+package workos
 
 import (
 	"container/list"

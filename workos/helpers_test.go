@@ -1,4 +1,4 @@
-package api_test
+package workos_test
 
 import (
 	"bytes"
@@ -18,11 +18,13 @@ import (
 
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/reset/api"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/memstore"
 	"github.com/passreset/passreset/store/sqlitestore"
+	"github.com/passreset/passreset/workos"
 )
 
 const (
@@ -44,15 +46,15 @@ func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 // store keeps users, resets and sessions, as memstore and sqlitestore do.
-type store interface {
-	reset.Store
+type testStore interface {
+	store.Store
 	session.Store
 }
 
 // stores are the adapters the store-sensitive tests run on.
-var stores = map[string]func(testing.TB) store{
-	"memstore": func(testing.TB) store { return memstore.New() },
-	"sqlitestore": func(t testing.TB) store {
+var stores = map[string]func(testing.TB) testStore{
+	"memstore": func(testing.TB) testStore { return memstore.New() },
+	"sqlitestore": func(t testing.TB) testStore {
 		st, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "api.db"))
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
@@ -63,10 +65,10 @@ var stores = map[string]func(testing.TB) store{
 
 // env is a Handler over a store with everything a test looks at.
 type env struct {
-	h     *api.Handler
+	h     *workos.Handler
 	svc   *reset.Service
 	sm    *session.Manager
-	store store
+	store testStore
 	mail  *mailtest.Recorder
 	clock *clock
 	logs  *syncBuffer
@@ -87,13 +89,13 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // newEnv builds an env over a memstore; mod may change the configurations
 // before use.
-func newEnv(t testing.TB, mod ...func(*reset.Config, *api.Config)) *env {
+func newEnv(t testing.TB, mod ...func(*reset.Config, *workos.Config)) *env {
 	t.Helper()
 	return newEnvOn(t, memstore.New(), mod...)
 }
 
 // newEnvOn builds an env over st.
-func newEnvOn(t testing.TB, st store, mod ...func(*reset.Config, *api.Config)) *env {
+func newEnvOn(t testing.TB, st testStore, mod ...func(*reset.Config, *workos.Config)) *env {
 	t.Helper()
 	e := &env{
 		store: st,
@@ -109,18 +111,18 @@ func newEnvOn(t testing.TB, st store, mod ...func(*reset.Config, *api.Config)) *
 		Store:    e.store,
 		Mailer:   e.mail,
 		ResetURL: "https://app.example/reset-password",
-		Hasher:   reset.BcryptHasher{Cost: 4},
+		Hasher:   password.Bcrypt{Cost: 4},
 		Now:      e.clock.Now,
 		Logger:   logger,
 	}
-	ac := api.Config{APIKeys: []string{apiKey, otherKey}, Logger: logger, Now: e.clock.Now}
+	ac := workos.Config{APIKeys: []string{apiKey, otherKey}, Logger: logger, Now: e.clock.Now}
 	for _, m := range mod {
 		m(&rc, &ac)
 	}
 	e.svc, err = reset.NewService(rc)
 	require.NoError(t, err)
 	ac.Service, ac.Sessions = e.svc, e.sm
-	e.h, err = api.New(ac)
+	e.h, err = workos.New(ac)
 	require.NoError(t, err)
 	return e
 }

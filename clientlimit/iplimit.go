@@ -23,7 +23,7 @@
 //
 // Memory is bounded: a client whose bucket has refilled is forgotten, and
 // at most Config.MaxClients are kept, the least recently seen going first.
-package iplimit
+package clientlimit
 
 import (
 	"container/list"

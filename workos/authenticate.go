@@ -1,4 +1,4 @@
-package api
+package workos
 
 import (
 	"context"
@@ -15,10 +15,10 @@ const authenticationMethod = "Password"
 
 // authenticateResponse is WorkOS's UserlandAuthenticateResponse.
 type authenticateResponse struct {
-	User                 reset.User `json:"user"`
-	AccessToken          string     `json:"access_token"`
-	RefreshToken         string     `json:"refresh_token"`
-	AuthenticationMethod string     `json:"authentication_method"`
+	User                 User   `json:"user"`
+	AccessToken          string `json:"access_token"`
+	RefreshToken         string `json:"refresh_token"`
+	AuthenticationMethod string `json:"authentication_method"`
 }
 
 // authenticateParams are the parameters of /authenticate this server
@@ -66,18 +66,18 @@ func (h *Handler) passwordGrant(ctx context.Context, in authenticateParams) *rep
 	case in.Password == "":
 		return invalidParams("password is required.")
 	}
-	user, err := h.svc.Authenticate(ctx, in.Email, in.Password)
+	signIn, err := h.svc.Authenticate(ctx, in.Email, in.Password)
 	switch {
 	case errors.Is(err, reset.ErrInvalidCredentials):
 		return errorReply(http.StatusBadRequest, codeInvalidCredentials, "Invalid credentials.")
 	case err != nil:
 		return unexpected(ctx, err)
 	}
-	s, refresh, err := h.sessions.Create(ctx, user.ID, session.Metadata{UserAgent: in.UserAgent, IPAddress: in.IPAddress})
+	s, refresh, err := h.sessions.Create(ctx, signIn.User.ID, session.Metadata{UserAgent: in.UserAgent, IPAddress: in.IPAddress, Stamp: signIn.Stamp})
 	if err != nil {
 		return unexpected(ctx, err)
 	}
-	return h.tokens(user, s, refresh)
+	return h.tokens(signIn.User, s, refresh)
 }
 
 // refreshGrant rotates a session's refresh token.
@@ -113,5 +113,5 @@ func (h *Handler) tokens(user reset.User, s session.Session, refresh string) *re
 		return serverError(err)
 	}
 	return &reply{status: http.StatusOK, body: authenticateResponse{
-		User: user, AccessToken: access, RefreshToken: refresh, AuthenticationMethod: authenticationMethod}}
+		User: User(user), AccessToken: access, RefreshToken: refresh, AuthenticationMethod: authenticationMethod}}
 }

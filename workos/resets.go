@@ -1,10 +1,11 @@
-package api
+package workos
 
 import (
 	"context"
 	"errors"
 	"net/http"
 
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 )
 
@@ -29,7 +30,7 @@ func (h *Handler) createReset(ctx context.Context, r *http.Request, body []byte)
 	case err != nil:
 		return unexpected(ctx, err)
 	}
-	return &reply{status: http.StatusCreated, body: pr}
+	return &reply{status: http.StatusCreated, body: PasswordReset(pr)}
 }
 
 // getReset serves GET /user_management/password_reset/{id}: the
@@ -44,7 +45,7 @@ func (h *Handler) getReset(ctx context.Context, r *http.Request, _ []byte) *repl
 	case err != nil:
 		return unexpected(ctx, err)
 	}
-	return &reply{status: http.StatusOK, body: pr}
+	return &reply{status: http.StatusOK, body: PasswordReset(pr)}
 }
 
 // confirmReset serves POST /user_management/password_reset/confirm: it
@@ -65,7 +66,7 @@ func (h *Handler) confirmReset(ctx context.Context, r *http.Request, body []byte
 		return invalidParams("new_password is required.")
 	}
 	user, err := h.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: in.Token, NewPassword: in.NewPassword})
-	var pe *reset.PolicyError
+	var pe *password.PolicyError
 	switch {
 	case errors.Is(err, reset.ErrSessionsNotRevoked):
 		// The password was changed; the revocation is queued and retried.
@@ -81,10 +82,10 @@ func (h *Handler) confirmReset(ctx context.Context, r *http.Request, body []byte
 	case err != nil:
 		return unexpected(ctx, err)
 	}
-	return &reply{status: http.StatusOK, body: userResponse{User: user}}
+	return &reply{status: http.StatusOK, body: userResponse{User: User(user)}}
 }
 
 // userResponse is {"user": {...}}, the answer to a reset confirmation.
 type userResponse struct {
-	User reset.User `json:"user"`
+	User User `json:"user"`
 }

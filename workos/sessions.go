@@ -1,4 +1,4 @@
-package api
+package workos
 
 import (
 	"context"
@@ -49,8 +49,8 @@ func sessionObject(s session.Session, m *session.Manager) sessionJSON {
 		UserAgent:  nullable(s.UserAgent),
 		AuthMethod: authMethod,
 		Status:     statusActive,
-		ExpiresAt:  reset.FormatTime(s.ExpiresAt),
-		CreatedAt:  reset.FormatTime(s.CreatedAt),
+		ExpiresAt:  FormatTime(s.ExpiresAt),
+		CreatedAt:  FormatTime(s.CreatedAt),
 	}
 	updated := s.CreatedAt
 	if s.LastSeenAt.After(updated) {
@@ -59,23 +59,16 @@ func sessionObject(s session.Session, m *session.Manager) sessionJSON {
 	switch {
 	case !s.RevokedAt.IsZero():
 		v.Status = statusRevoked
-		v.EndedAt = nullable(reset.FormatTime(s.RevokedAt))
+		v.EndedAt = nullable(FormatTime(s.RevokedAt))
 		if s.RevokedAt.After(updated) {
 			updated = s.RevokedAt
 		}
 	case m.Status(s) != nil:
 		v.Status = statusExpired
-		v.EndedAt = nullable(reset.FormatTime(m.EndsAt(s)))
+		v.EndedAt = nullable(FormatTime(m.EndsAt(s)))
 	}
-	v.UpdatedAt = reset.FormatTime(updated)
+	v.UpdatedAt = FormatTime(updated)
 	return v
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 // listJSON is WorkOS's list: {"object":"list","data":[...],"list_metadata":{...}}.

@@ -3,7 +3,7 @@
 // it, so that code written against WorkOS's official SDKs works against
 // passreset by changing only the SDK's base URL.
 //
-//	h, err := api.New(api.Config{Service: svc, Sessions: sm, APIKeys: []string{key}})
+//	h, err := workos.New(workos.Config{Service: svc, Sessions: sm, APIKeys: []string{key}})
 //	http.ListenAndServe(addr, h)
 //
 // The contract is WorkOS's OpenAPI spec. The routes:
@@ -95,4 +95,4 @@
 //     ignored on creation.
 //   - The rate limit's code is rate_limit_exceeded, not
 //     daily_quota_exceeded.
-package api
+package workos

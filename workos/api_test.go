@@ -1,4 +1,4 @@
-package api_test
+package workos_test
 
 import (
 	"context"
@@ -15,23 +15,24 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/reset/api"
-	"github.com/passreset/passreset/reset/iplimit"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store/memstore"
+	"github.com/passreset/passreset/workos"
 )
 
 func TestNewNamesMissingParts(t *testing.T) {
 	e := newEnv(t)
-	for name, cfg := range map[string]api.Config{
+	for name, cfg := range map[string]workos.Config{
 		"Config.Service":        {Sessions: e.sm, APIKeys: []string{apiKey}},
 		"Config.Sessions":       {Service: e.svc, APIKeys: []string{apiKey}},
 		"Config.APIKeys":        {Service: e.svc, Sessions: e.sm},
 		"Config.APIKeys[1]":     {Service: e.svc, Sessions: e.sm, APIKeys: []string{apiKey, " "}},
 		"Config.AccessTokenKey": {Service: e.svc, Sessions: e.sm, APIKeys: []string{apiKey}, AccessTokenKey: []byte("short")},
 	} {
-		_, err := api.New(cfg)
+		_, err := workos.New(cfg)
 		require.ErrorContains(t, err, name)
 	}
 }
@@ -202,7 +203,7 @@ func testConfirmPasswordReset(t *testing.T, e *env) {
 		require.Equal(t, http.StatusBadRequest, r.status)
 		require.Equal(t, "invalid_grant", r.body["error"])
 		_, err := e.h.ValidateAccessToken(t.Context(), s["access_token"].(string))
-		require.ErrorIs(t, err, api.ErrInvalidAccessToken)
+		require.ErrorIs(t, err, workos.ErrInvalidAccessToken)
 	}
 	list := e.get(t, "/user_management/users/"+uid+"/sessions")
 	require.Equal(t, http.StatusOK, list.status)
@@ -267,7 +268,7 @@ func (failingRevoker) RevokeUserSessions(context.Context, string) error {
 }
 
 func TestConfirmWhenSessionRevocationFails(t *testing.T) {
-	e := newEnv(t, func(rc *reset.Config, _ *api.Config) { rc.Sessions = failingRevoker{} })
+	e := newEnv(t, func(rc *reset.Config, _ *workos.Config) { rc.Sessions = failingRevoker{} })
 	uid := e.createUser(t, userEmail)
 	_, token := e.createReset(t, userEmail)
 	r := e.post(t, "/user_management/password_reset/confirm", map[string]any{"token": token, "new_password": newPassword})
@@ -460,13 +461,13 @@ func TestValidateAccessToken(t *testing.T) {
 		"other claims": parts[0] + ".eyJzaWQiOiJ4In0." + parts[2],
 	} {
 		_, err := e.h.ValidateAccessToken(t.Context(), bad)
-		require.ErrorIs(t, err, api.ErrInvalidAccessToken, name)
+		require.ErrorIs(t, err, workos.ErrInvalidAccessToken, name)
 	}
 	// Another Handler (another key) does not accept it.
-	other, err := api.New(api.Config{Service: e.svc, Sessions: e.sm, APIKeys: []string{apiKey}})
+	other, err := workos.New(workos.Config{Service: e.svc, Sessions: e.sm, APIKeys: []string{apiKey}})
 	require.NoError(t, err)
 	_, err = other.ValidateAccessToken(t.Context(), tok)
-	require.ErrorIs(t, err, api.ErrInvalidAccessToken)
+	require.ErrorIs(t, err, workos.ErrInvalidAccessToken)
 
 	// It lasts five minutes.
 	e.clock.Add(5*time.Minute - time.Second)
@@ -474,7 +475,7 @@ func TestValidateAccessToken(t *testing.T) {
 	require.NoError(t, err)
 	e.clock.Add(time.Second)
 	_, err = e.h.ValidateAccessToken(t.Context(), tok)
-	require.ErrorIs(t, err, api.ErrInvalidAccessToken)
+	require.ErrorIs(t, err, workos.ErrInvalidAccessToken)
 }
 
 func TestListSessionsPagination(t *testing.T) {
@@ -642,7 +643,7 @@ func TestRevokeSession(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	require.Equal(t, "{}", string(r.raw))
 	_, err = e.h.ValidateAccessToken(t.Context(), body["access_token"].(string))
-	require.ErrorIs(t, err, api.ErrInvalidAccessToken)
+	require.ErrorIs(t, err, workos.ErrInvalidAccessToken)
 	require.Equal(t, "invalid_grant", e.refresh(t, body["refresh_token"].(string)).body["error"])
 	// Revoking again is fine.
 	require.Equal(t, http.StatusOK, e.post(t, "/user_management/sessions/revoke", map[string]any{"session_id": s.ID}).status)
@@ -653,7 +654,7 @@ func TestRevokeSession(t *testing.T) {
 }
 
 func TestBodyTooLarge(t *testing.T) {
-	e := newEnv(t, func(_ *reset.Config, ac *api.Config) { ac.MaxBodyBytes = 64 })
+	e := newEnv(t, func(_ *reset.Config, ac *workos.Config) { ac.MaxBodyBytes = 64 })
 	r := e.post(t, "/user_management/password_reset", `{"email":"`+strings.Repeat("a", 100)+`@example.com"}`)
 	requireError(t, r, http.StatusRequestEntityTooLarge, "request_too_large")
 	r = e.post(t, "/user_management/password_reset", `{"email":"a@example.com"}`)
@@ -781,7 +782,7 @@ func TestIdempotencyKeyConcurrentRepeats(t *testing.T) {
 }
 
 func TestIdempotencyBounded(t *testing.T) {
-	e := newEnv(t, func(_ *reset.Config, ac *api.Config) { ac.IdempotencyMaxEntries = 2 })
+	e := newEnv(t, func(_ *reset.Config, ac *workos.Config) { ac.IdempotencyMaxEntries = 2 })
 	post := func(key, email string) resp {
 		return e.do(t, req{method: http.MethodPost, path: "/user_management/users", body: map[string]any{"email": email},
 			header: map[string]string{"Idempotency-Key": key}})
@@ -792,7 +793,7 @@ func TestIdempotencyBounded(t *testing.T) {
 	require.Equal(t, "true", post("c", "c@example.com").header.Get("Idempotent-Replayed"))
 	requireError(t, post("a", "a@example.com"), http.StatusBadRequest, "user_creation_error") // "a" was dropped
 
-	off := newEnv(t, func(_ *reset.Config, ac *api.Config) { ac.IdempotencyTTL = -1 })
+	off := newEnv(t, func(_ *reset.Config, ac *workos.Config) { ac.IdempotencyTTL = -1 })
 	body := map[string]any{"email": "a@example.com"}
 	h := map[string]string{"Idempotency-Key": "a"}
 	require.Equal(t, http.StatusCreated, off.do(t, req{method: http.MethodPost, path: "/user_management/users", body: body, header: h}).status)
@@ -810,7 +811,7 @@ func TestHEAD(t *testing.T) {
 // TestNoSecretsInLogs runs every route, failures included, and checks that
 // no password, token or API key reached the log.
 func TestNoSecretsInLogs(t *testing.T) {
-	e := newEnv(t, func(rc *reset.Config, _ *api.Config) { rc.Sessions = failingRevoker{} })
+	e := newEnv(t, func(rc *reset.Config, _ *workos.Config) { rc.Sessions = failingRevoker{} })
 	uid := e.createUser(t, userEmail)
 	auth := e.signIn(t, userEmail, oldPassword)
 	ref := e.refresh(t, auth["refresh_token"].(string))
@@ -832,7 +833,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 // own transaction (reset.Config.Sessions nil, one store).
 func TestSameStoreRevokesInTransaction(t *testing.T) {
 	st := memstore.New()
-	svc, err := reset.NewService(reset.Config{Store: st, Mailer: discardMailer{}, ResetURL: "https://a.example/r", Hasher: reset.BcryptHasher{Cost: 4}})
+	svc, err := reset.NewService(reset.Config{Store: st, Mailer: discardMailer{}, ResetURL: "https://a.example/r", Hasher: password.Bcrypt{Cost: 4}})
 	require.NoError(t, err)
 	sm, err := session.New(session.Config{Store: st})
 	require.NoError(t, err)
@@ -865,8 +866,8 @@ func TestServerErrorsSayNothing(t *testing.T) {
 }
 
 func TestPanicsAreAnsweredWithJSON(t *testing.T) {
-	e := newEnv(t, func(rc *reset.Config, _ *api.Config) {
-		rc.Policy.Check = func(context.Context, string, reset.PolicyUser) error { panic("boom") }
+	e := newEnv(t, func(rc *reset.Config, _ *workos.Config) {
+		rc.Policy.Check = func(context.Context, string, password.PolicyUser) error { panic("boom") }
 	})
 	r := e.post(t, "/user_management/users", map[string]any{"email": "nopolicy@example.com"}) // no password, no policy
 	require.Equal(t, http.StatusCreated, r.status)
@@ -907,7 +908,7 @@ func TestSessionListJudgesTheIdleTimeout(t *testing.T) {
 	require.Len(t, data, 1)
 	got := data[0].(map[string]any)
 	require.Equal(t, "expired", got["status"])
-	require.Equal(t, reset.FormatTime(s.LastSeenAt.Add(24*time.Hour)), got["ended_at"])
+	require.Equal(t, workos.FormatTime(s.LastSeenAt.Add(24*time.Hour)), got["ended_at"])
 }
 
 // TestClientLimit checks the per-client limit of the reset routes: 429
@@ -915,8 +916,8 @@ func TestSessionListJudgesTheIdleTimeout(t *testing.T) {
 // together, per client, with other routes untouched, and the forwarding
 // headers believed only from a trusted proxy.
 func TestClientLimit(t *testing.T) {
-	e := newEnv(t, func(_ *reset.Config, ac *api.Config) {
-		ac.ClientLimit = iplimit.Config{Requests: 3, Per: time.Minute, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	e := newEnv(t, func(_ *reset.Config, ac *workos.Config) {
+		ac.ClientLimit = clientlimit.Config{Requests: 3, Per: time.Minute, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
 	})
 	uid := e.createUser(t, userEmail)
 	const me = "192.0.2.10:1"
@@ -963,7 +964,7 @@ func TestClientLimit(t *testing.T) {
 
 func TestClientLimitDefaultAndDisabled(t *testing.T) {
 	e := newEnv(t)
-	for i := range api.DefaultClientRequests {
+	for i := range workos.DefaultClientRequests {
 		r := e.post(t, "/user_management/password_reset", map[string]any{"email": "nobody" + strconv.Itoa(i) + "@example.com"})
 		requireError(t, r, http.StatusNotFound, "")
 	}
@@ -971,18 +972,20 @@ func TestClientLimitDefaultAndDisabled(t *testing.T) {
 	requireError(t, r, http.StatusTooManyRequests, "rate_limit_exceeded")
 	require.Equal(t, "1", r.header.Get("Retry-After"))
 
-	e = newEnv(t, func(_ *reset.Config, ac *api.Config) { ac.ClientLimit.Disabled = true })
+	e = newEnv(t, func(_ *reset.Config, ac *workos.Config) { ac.ClientLimit.Disabled = true })
 	for i := range 100 {
 		r := e.post(t, "/user_management/password_reset", map[string]any{"email": "nobody" + strconv.Itoa(i) + "@example.com"})
 		requireError(t, r, http.StatusNotFound, "")
 	}
 
-	_, err := api.New(api.Config{Service: e.svc, Sessions: e.sm, APIKeys: []string{apiKey}, ClientLimit: iplimit.Config{TrustedProxies: []netip.Prefix{{}}}})
+	_, err := workos.New(workos.Config{Service: e.svc, Sessions: e.sm, APIKeys: []string{apiKey}, ClientLimit: clientlimit.Config{TrustedProxies: []netip.Prefix{{}}}})
 	require.ErrorContains(t, err, "ClientLimit")
 }
 
 func TestAuthenticateIsThrottledPerAddress(t *testing.T) {
-	e := newEnv(t, func(c *reset.Config, _ *api.Config) { c.SignInLimit = reset.RateLimit{Limit: 2, Window: time.Minute} })
+	e := newEnv(t, func(c *reset.Config, _ *workos.Config) {
+		c.SignInLimit = reset.RateLimit{Limit: 2, Window: time.Minute}
+	})
 	e.createUser(t, userEmail)
 	body := map[string]any{"client_secret": apiKey, "grant_type": "password", "email": userEmail, "password": "a wrong guess"}
 	for range 2 {

@@ -1,4 +1,4 @@
-package api_test
+package workos_test
 
 import (
 	"net/http"

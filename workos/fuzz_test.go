@@ -1,4 +1,4 @@
-package api_test
+package workos_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/reset/api"
+	"github.com/passreset/passreset/workos"
 )
 
 // fuzzRoutes are the routes FuzzRequestBodies sends to. For the GET
@@ -33,7 +33,7 @@ var fuzzRoutes = []struct{ method, path string }{
 func FuzzRequestBodies(f *testing.F) {
 	// Without the per-client limit, which would soon answer every input
 	// to the reset routes with 429 before reading it.
-	e := newEnv(f, func(_ *reset.Config, ac *api.Config) { ac.ClientLimit.Disabled = true })
+	e := newEnv(f, func(_ *reset.Config, ac *workos.Config) { ac.ClientLimit.Disabled = true })
 	uid := e.createUser(f, userEmail)
 	_, token := e.createReset(f, userEmail)
 	refresh := e.signIn(f, userEmail, oldPassword)["refresh_token"].(string)

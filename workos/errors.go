@@ -1,4 +1,4 @@
-package api
+package workos
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 )
 
@@ -127,7 +128,7 @@ func resetError(message string, details ...errorDetail) *reply {
 
 // policyDetails lists the reasons of a policy failure, each as
 // password_too_weak with the reason's message.
-func policyDetails(pe *reset.PolicyError) []errorDetail {
+func policyDetails(pe *password.PolicyError) []errorDetail {
 	d := make([]errorDetail, 0, len(pe.Reasons))
 	for _, r := range pe.Reasons {
 		d = append(d, errorDetail{Code: codePasswordTooWeak, Message: r.Message})

@@ -1,4 +1,4 @@
-package api
+package workos
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/reset/iplimit"
 	"github.com/passreset/passreset/session"
 )
 
@@ -100,8 +100,8 @@ type Config struct {
 	// API are usually a few backends, each asking for many users);
 	// ClientLimit.Disabled turns it off. Behind a reverse proxy, list it in
 	// ClientLimit.TrustedProxies, or every client looks like the proxy.
-	// ClientLimit.Now defaults to Now. See package iplimit.
-	ClientLimit iplimit.Config
+	// ClientLimit.Now defaults to Now. See package clientlimit.
+	ClientLimit clientlimit.Config
 }
 
 // Handler is an http.Handler that speaks WorkOS's User Management wire
@@ -116,8 +116,8 @@ type Handler struct {
 	tokenKey []byte
 	tokenTTL time.Duration
 	now      func() time.Time
-	idem     *idempotencyCache // nil when replay is off
-	limit    *iplimit.Limiter  // per client, on the routes of limitedRoutes
+	idem     *idempotencyCache    // nil when replay is off
+	limit    *clientlimit.Limiter // per client, on the routes of limitedRoutes
 	mux      *http.ServeMux
 }
 
@@ -207,7 +207,7 @@ func New(cfg Config) (*Handler, error) {
 		lc.Now = h.now
 	}
 	var err error
-	if h.limit, err = iplimit.New(lc); err != nil {
+	if h.limit, err = clientlimit.New(lc); err != nil {
 		return nil, fmt.Errorf("api: Config.ClientLimit: %w", err)
 	}
 	if cfg.IdempotencyTTL >= 0 {

@@ -1,4 +1,4 @@
-package api
+package workos
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"unicode/utf8"
 
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 )
 
@@ -54,7 +55,7 @@ func (h *Handler) createUser(ctx context.Context, r *http.Request, body []byte) 
 		ExternalID:    in.ExternalID,
 		Metadata:      in.Metadata,
 	})
-	var pe *reset.PolicyError
+	var pe *password.PolicyError
 	switch {
 	case errors.Is(err, reset.ErrInvalidEmail):
 		return invalidParams("email must be a valid email address.")
@@ -71,7 +72,7 @@ func (h *Handler) createUser(ctx context.Context, r *http.Request, body []byte) 
 	case err != nil:
 		return unexpected(ctx, err)
 	}
-	return &reply{status: http.StatusCreated, body: u}
+	return &reply{status: http.StatusCreated, body: User(u)}
 }
 
 // checkUserParams applies the spec's limits to the parameters of a new
@@ -114,5 +115,5 @@ func (h *Handler) getUser(ctx context.Context, r *http.Request, _ []byte) *reply
 	case err != nil:
 		return unexpected(ctx, err)
 	}
-	return &reply{status: http.StatusOK, body: u}
+	return &reply{status: http.StatusOK, body: User(u)}
 }

@@ -1,4 +1,4 @@
-package iplimit_test
+package clientlimit_test
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/passreset/passreset/reset/iplimit"
+	"github.com/passreset/passreset/clientlimit"
 )
 
 // clock is a settable clock.
@@ -35,16 +35,16 @@ func request(remote string, header ...string) *http.Request {
 	return r
 }
 
-func newLimiter(t *testing.T, cfg iplimit.Config) *iplimit.Limiter {
+func newLimiter(t *testing.T, cfg clientlimit.Config) *clientlimit.Limiter {
 	t.Helper()
-	l, err := iplimit.New(cfg)
+	l, err := clientlimit.New(cfg)
 	require.NoError(t, err)
 	return l
 }
 
 func TestDefaultLimit(t *testing.T) {
 	c := newClock()
-	l := newLimiter(t, iplimit.Config{Now: c.Now})
+	l := newLimiter(t, clientlimit.Config{Now: c.Now})
 	r := request("192.0.2.1:1234")
 	for i := range 10 {
 		ok, _ := l.Allow(r)
@@ -71,7 +71,7 @@ func TestDefaultLimit(t *testing.T) {
 
 func TestConfiguredLimit(t *testing.T) {
 	c := newClock()
-	l := newLimiter(t, iplimit.Config{Requests: 2, Per: time.Hour, Burst: 1, Now: c.Now})
+	l := newLimiter(t, clientlimit.Config{Requests: 2, Per: time.Hour, Burst: 1, Now: c.Now})
 	r := request("192.0.2.1:1234")
 	ok, _ := l.Allow(r)
 	require.True(t, ok)
@@ -85,7 +85,7 @@ func TestConfiguredLimit(t *testing.T) {
 
 func TestRetryAfterIsWholeSeconds(t *testing.T) {
 	c := newClock()
-	l := newLimiter(t, iplimit.Config{Requests: 1000, Per: time.Second, Burst: 1, Now: c.Now})
+	l := newLimiter(t, clientlimit.Config{Requests: 1000, Per: time.Second, Burst: 1, Now: c.Now})
 	a := netip.MustParseAddr("192.0.2.1")
 	ok, _ := l.AllowAddr(a)
 	require.True(t, ok)
@@ -95,7 +95,7 @@ func TestRetryAfterIsWholeSeconds(t *testing.T) {
 }
 
 func TestDisabled(t *testing.T) {
-	l := newLimiter(t, iplimit.Config{Disabled: true, Requests: 1})
+	l := newLimiter(t, clientlimit.Config{Disabled: true, Requests: 1})
 	for range 100 {
 		ok, _ := l.Allow(request("192.0.2.1:1"))
 		require.True(t, ok)
@@ -104,7 +104,7 @@ func TestDisabled(t *testing.T) {
 }
 
 func TestIPv6CountedByNetwork(t *testing.T) {
-	l := newLimiter(t, iplimit.Config{Requests: 1, Now: newClock().Now})
+	l := newLimiter(t, clientlimit.Config{Requests: 1, Now: newClock().Now})
 	ok, _ := l.Allow(request("[2001:db8:1:2::1]:443"))
 	require.True(t, ok)
 	ok, _ = l.Allow(request("[2001:db8:1:2:ffff::9]:443"))
@@ -120,7 +120,7 @@ func TestIPv6CountedByNetwork(t *testing.T) {
 
 func TestIdleClientsForgotten(t *testing.T) {
 	c := newClock()
-	l := newLimiter(t, iplimit.Config{Requests: 10, Per: time.Minute, Now: c.Now})
+	l := newLimiter(t, clientlimit.Config{Requests: 10, Per: time.Minute, Now: c.Now})
 	for i := range 50 {
 		l.AllowAddr(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}))
 	}
@@ -134,7 +134,7 @@ func TestIdleClientsForgotten(t *testing.T) {
 }
 
 func TestMaxClients(t *testing.T) {
-	l := newLimiter(t, iplimit.Config{Requests: 1, MaxClients: 3, Now: newClock().Now})
+	l := newLimiter(t, clientlimit.Config{Requests: 1, MaxClients: 3, Now: newClock().Now})
 	for i := range 10 {
 		ok, _ := l.AllowAddr(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}))
 		require.True(t, ok)
@@ -147,7 +147,7 @@ func TestMaxClients(t *testing.T) {
 }
 
 func TestConcurrentRequestsNeverExceedBurst(t *testing.T) {
-	l := newLimiter(t, iplimit.Config{Requests: 5, Per: time.Hour, Now: newClock().Now})
+	l := newLimiter(t, clientlimit.Config{Requests: 5, Per: time.Hour, Now: newClock().Now})
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
 	for range 100 {
@@ -162,7 +162,7 @@ func TestConcurrentRequestsNeverExceedBurst(t *testing.T) {
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {
-	for _, cfg := range []iplimit.Config{
+	for _, cfg := range []clientlimit.Config{
 		{Requests: -1},
 		{Per: -time.Second},
 		{Burst: -1},
@@ -170,7 +170,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{Requests: 10, Per: 5 * time.Nanosecond},
 		{TrustedProxies: []netip.Prefix{{}}},
 	} {
-		_, err := iplimit.New(cfg)
+		_, err := clientlimit.New(cfg)
 		require.Error(t, err, "%+v", cfg)
 	}
 }
@@ -207,14 +207,14 @@ func TestClientIP(t *testing.T) {
 		{"no address", "@", []string{"X-Forwarded-For", "198.51.100.7"}, "invalid IP"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := iplimit.ClientIP(request(tc.remote, tc.header...), proxies)
+			got := clientlimit.ClientIP(request(tc.remote, tc.header...), proxies)
 			require.Equal(t, tc.want, got.String())
 		})
 	}
 }
 
 func TestLimiterUsesForwardedClient(t *testing.T) {
-	l := newLimiter(t, iplimit.Config{Requests: 1, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, Now: newClock().Now})
+	l := newLimiter(t, clientlimit.Config{Requests: 1, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, Now: newClock().Now})
 	ok, _ := l.Allow(request("127.0.0.1:5000", "X-Forwarded-For", "198.51.100.7"))
 	require.True(t, ok)
 	ok, _ = l.Allow(request("127.0.0.1:5001", "X-Forwarded-For", "198.51.100.8"))
@@ -225,13 +225,13 @@ func TestLimiterUsesForwardedClient(t *testing.T) {
 }
 
 func TestParsePrefixes(t *testing.T) {
-	got, err := iplimit.ParsePrefixes(" 10.0.0.0/8, 127.0.0.1 ,fd00::/8,::1,,192.168.1.7/24")
+	got, err := clientlimit.ParsePrefixes(" 10.0.0.0/8, 127.0.0.1 ,fd00::/8,::1,,192.168.1.7/24")
 	require.NoError(t, err)
 	require.Equal(t, "[10.0.0.0/8 127.0.0.1/32 fd00::/8 ::1/128 192.168.1.0/24]", fmt.Sprint(got))
-	got, err = iplimit.ParsePrefixes("")
+	got, err = clientlimit.ParsePrefixes("")
 	require.NoError(t, err)
 	require.Empty(t, got)
-	_, err = iplimit.ParsePrefixes("10.0.0.0/8,proxy.internal")
+	_, err = clientlimit.ParsePrefixes("10.0.0.0/8,proxy.internal")
 	require.ErrorContains(t, err, "proxy.internal")
 }
 
@@ -248,14 +248,14 @@ func FuzzClientIP(f *testing.F) {
 		r := request(remote)
 		r.Header["X-Forwarded-For"] = []string{xff}
 		r.Header["X-Real-Ip"] = []string{realIP}
-		got := iplimit.ClientIP(r, proxies)
-		peer := iplimit.ClientIP(request(remote), nil)
+		got := clientlimit.ClientIP(r, proxies)
+		peer := clientlimit.ClientIP(request(remote), nil)
 		if !peer.IsValid() || !netip.MustParsePrefix("10.0.0.0/8").Contains(peer) {
 			require.Equal(t, peer, got)
 			return
 		}
 		require.True(t, got.IsValid())
-		l := newLimiter(t, iplimit.Config{TrustedProxies: proxies})
+		l := newLimiter(t, clientlimit.Config{TrustedProxies: proxies})
 		ok, _ := l.Allow(r)
 		require.True(t, ok)
 	})

@@ -1,0 +1,227 @@
+package reset
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/passreset/passreset/password"
+	"github.com/passreset/passreset/store"
+)
+
+// CreateUserParams are the inputs of CreateUser.
+type CreateUserParams struct {
+	Email         string
+	Password      string // optional; when set it must pass the Policy
+	FirstName     string
+	LastName      string
+	EmailVerified bool
+	ExternalID    string
+	Metadata      map[string]string
+}
+
+// CreateUser creates a user with an optional password, for apps that let
+// passreset keep their users. It needs a Store that implements
+// store.UserCreator (ErrNoUserCreator otherwise).
+//
+// Errors: ErrInvalidEmail, a *password.PolicyError for a weak password,
+// ErrEmailTaken when the address is in use without regard to case.
+func (s *Service) CreateUser(ctx context.Context, p CreateUserParams) (User, error) {
+	creator, ok := s.store.(store.UserCreator)
+	if !ok {
+		return User{}, ErrNoUserCreator
+	}
+	email, err := NormalizeEmail(p.Email)
+	if err != nil {
+		return User{}, err
+	}
+	// A taken address is refused before any bcrypt work; the Store still
+	// has the last word when two callers race.
+	if _, err := s.store.UserByEmail(ctx, email); err == nil {
+		return User{}, ErrEmailTaken
+	} else if !errors.Is(err, ErrUserNotFound) {
+		return User{}, fmt.Errorf("reset: create user: %w", err)
+	}
+	var hash string
+	if p.Password != "" {
+		pw := password.Normalize(p.Password)
+		if err := s.checkPolicy(ctx, pw, password.PolicyUser{Email: email}); err != nil {
+			return User{}, err
+		}
+		if hash, err = s.hasher.Hash(pw); err != nil {
+			return User{}, fmt.Errorf("reset: hash password: %w", err)
+		}
+	}
+	now := s.clock()
+	id, err := s.newID("user_", now)
+	if err != nil {
+		return User{}, err
+	}
+	u := User{
+		ID: id, Email: email, EmailVerified: p.EmailVerified,
+		FirstName: p.FirstName, LastName: p.LastName,
+		ExternalID: p.ExternalID, Metadata: p.Metadata,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if err := creator.CreateUser(ctx, u, hash); err != nil {
+		return User{}, fmt.Errorf("reset: create user: %w", err)
+	}
+	return u, nil
+}
+
+// GetUser returns the user with this id, or ErrUserNotFound.
+func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return User{}, fmt.Errorf("reset: get user: %w", err)
+	}
+	return u, nil
+}
+
+// SignIn is a successful Authenticate: the user, and the credential stamp
+// of the password that was checked, to keep in the session (see Stamp).
+type SignIn struct {
+	User  User
+	Stamp string
+}
+
+// Authenticate checks an email and password for sign-in. A wrong password,
+// an unknown email and a user without a password are all
+// ErrInvalidCredentials, and cost the same: one hash comparison. The
+// password is normalised first, as it was when it was set. When the Store
+// implements store.SignInRecorder, the user's LastSignInAt is updated.
+//
+// The SignIn carries the credential stamp of the hash the password matched:
+// keep it in the session and check it on every request (StampMatches), so
+// that a sign-in that was past its comparison when a reset committed is
+// refused on its first request.
+//
+// Attempts per address are capped by Config.SignInLimit, known addresses
+// and unknown alike: past it, Authenticate returns a *RateLimitError
+// (matching ErrRateLimited) without checking the password.
+func (s *Service) Authenticate(ctx context.Context, email, pw string) (SignIn, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		s.compareDummy(pw)
+		return SignIn{}, ErrInvalidCredentials
+	}
+	if err := s.allow(ctx, s.signIn, "sign-in:"+email, s.clock()); err != nil {
+		return SignIn{}, err
+	}
+	pw = password.Normalize(pw)
+	u, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, ErrUserNotFound) {
+		s.compareDummy(pw)
+		return SignIn{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return SignIn{}, fmt.Errorf("reset: authenticate: %w", err)
+	}
+	hash, err := s.store.PasswordHash(ctx, u.ID)
+	if err != nil {
+		return SignIn{}, fmt.Errorf("reset: authenticate: %w", err)
+	}
+	if hash == "" {
+		s.compareDummy(pw)
+		return SignIn{}, ErrInvalidCredentials
+	}
+	if err := s.hasher.Compare(hash, pw); err != nil {
+		if errors.Is(err, password.ErrMismatch) {
+			return SignIn{}, ErrInvalidCredentials
+		}
+		return SignIn{}, fmt.Errorf("reset: authenticate: %w", err)
+	}
+	if rec, ok := s.store.(store.SignInRecorder); ok {
+		now := s.clock()
+		if err := rec.RecordSignIn(ctx, u.ID, now); err != nil {
+			return SignIn{}, fmt.Errorf("reset: authenticate: %w", err)
+		}
+		u.LastSignInAt = now
+	}
+	return SignIn{User: u, Stamp: Stamp(hash)}, nil
+}
+
+// CheckPassword compares a password a user typed with the hash a host's own
+// login read from its table, as passreset compares it: normalised, through
+// the Service's Hasher. It returns the credential stamp of hash on a match,
+// ErrInvalidCredentials on a mismatch (an empty hash never matches), and
+// another error for an unreadable hash. A host that keeps its own login
+// calls it instead of comparing the hash itself, so that a password set
+// through a reset, whatever its characters, signs in.
+func (s *Service) CheckPassword(hash, pw string) (stamp string, err error) {
+	pw = password.Normalize(pw)
+	if hash == "" {
+		s.compareDummy(pw)
+		return "", ErrInvalidCredentials
+	}
+	if err := s.hasher.Compare(hash, pw); err != nil {
+		if errors.Is(err, password.ErrMismatch) {
+			return "", ErrInvalidCredentials
+		}
+		return "", fmt.Errorf("reset: check password: %w", err)
+	}
+	return Stamp(hash), nil
+}
+
+// compareDummy spends the time of one hash comparison, so that an unknown
+// email answers as slowly as a wrong password.
+func (s *Service) compareDummy(pw string) {
+	s.dummyOnce.Do(func() {
+		s.dummyHash, _ = s.hasher.Hash("passreset dummy password for timing")
+	})
+	if s.dummyHash != "" {
+		_ = s.hasher.Compare(s.dummyHash, pw)
+	}
+}
+
+// Stamp returns the credential stamp of a password hash: 22 characters that
+// change whenever the password does, by a reset, a change, or the host's
+// own write. A host keeps the stamp of the hash a sign-in checked in the
+// session (scs, gorilla/sessions, a JWT claim, session.Manager's Metadata)
+// and checks it on every request with StampMatches: a session begun before
+// the password changed then stops being served at the commit, wherever it
+// is kept, even one that a request in flight wrote back after it was
+// deleted.
+//
+// It is a truncated SHA-256 of the hash: it reveals nothing of the password
+// (finding one from it means knowing the hash's random salt), and it needs
+// no key, so every instance of an app, and every restart, agrees on it.
+func Stamp(passwordHash string) string {
+	sum := sha256.Sum256([]byte("passreset credential stamp v1\x00" + passwordHash))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// StampMatches reports whether a session's credential stamp still matches
+// its user: true when it does; false when the password changed since, the
+// user is gone, or stamp is empty; and an error only when the Store fails.
+// It costs one lookup of the user's password hash by id. A host checks it
+// on every request that a session authenticates, and ends the session on
+// false.
+func (s *Service) StampMatches(ctx context.Context, userID, stamp string) (bool, error) {
+	if stamp == "" || userID == "" {
+		return false, nil
+	}
+	hash, err := s.store.PasswordHash(ctx, userID)
+	switch {
+	case errors.Is(err, ErrUserNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reset: check stamp: %w", err)
+	}
+	return subtle.ConstantTimeCompare([]byte(Stamp(hash)), []byte(stamp)) == 1, nil
+}
+
+// CurrentStamp returns the user's credential stamp now, for a host that
+// signs a user in without a password (a link, SSO) and still wants its
+// session ended by a later reset. It returns ErrUserNotFound for an
+// unknown user.
+func (s *Service) CurrentStamp(ctx context.Context, userID string) (string, error) {
+	hash, err := s.store.PasswordHash(ctx, userID)
+	if err != nil {
+		return "", fmt.Errorf("reset: stamp: %w", err)
+	}
+	return Stamp(hash), nil
+}

@@ -1,0 +1,143 @@
+package reset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	netmail "net/mail"
+	"strings"
+
+	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/token"
+)
+
+// NormalizeEmail trims an address and lower-cases it, and checks that it is
+// a bare address ("name@example.com", no display name). It returns
+// ErrInvalidEmail otherwise.
+func NormalizeEmail(email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	if e == "" || len(e) > 320 {
+		return "", ErrInvalidEmail
+	}
+	a, err := netmail.ParseAddress(e)
+	if err != nil || a.Address != e || a.Name != "" {
+		return "", ErrInvalidEmail
+	}
+	return e, nil
+}
+
+// CreatePasswordResetParams are the inputs of CreatePasswordReset.
+type CreatePasswordResetParams struct {
+	Email string
+}
+
+// CreatePasswordReset issues a one-time reset token for the user with this
+// email, queues the reset email and sends it, and returns the reset with
+// its token and URL: the only time they exist outside the email.
+//
+// Creating a reset ends the user's older unused resets. A failure to send
+// the email is not an error: the email stays in the outbox, and the
+// dispatcher (RunDispatcher) retries it.
+//
+// Errors: ErrInvalidEmail; a *RateLimitError (matching ErrRateLimited) when
+// the address has had too many resets lately, known or not;
+// ErrUserNotFound when no user has the address.
+func (s *Service) CreatePasswordReset(ctx context.Context, p CreatePasswordResetParams) (PasswordReset, error) {
+	email, err := NormalizeEmail(p.Email)
+	if err != nil {
+		return PasswordReset{}, err
+	}
+	now := s.clock()
+	if err := s.allow(ctx, s.limit, email, now); err != nil {
+		return PasswordReset{}, err
+	}
+	user, err := s.store.UserByEmail(ctx, email)
+	if err != nil {
+		return PasswordReset{}, fmt.Errorf("reset: create: %w", err)
+	}
+	tok, hash, err := token.New(s.rand)
+	if err != nil {
+		return PasswordReset{}, fmt.Errorf("reset: create: %w", err)
+	}
+	id, err := s.newID("password_reset_", now)
+	if err != nil {
+		return PasswordReset{}, err
+	}
+	pr := PasswordReset{
+		ID:        id,
+		UserID:    user.ID,
+		Email:     user.Email,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.ttl),
+		Token:     tok,
+		URL:       s.linkFor(tok),
+	}
+	msg, err := s.renderReset(s.from, EmailData{
+		AppName: s.appName, Email: user.Email, Name: user.Name(), URL: pr.URL,
+		ExpiresAt: pr.ExpiresAt, ExpiresIn: humanDuration(s.ttl), Time: now,
+	})
+	if err != nil {
+		return PasswordReset{}, fmt.Errorf("reset: render reset email: %w", err)
+	}
+	job, err := s.emailJob(user.ID, msg, now)
+	if err != nil {
+		return PasswordReset{}, err
+	}
+	stored := store.Reset{ID: pr.ID, UserID: pr.UserID, Email: pr.Email, TokenHash: hash, CreatedAt: now, ExpiresAt: pr.ExpiresAt}
+	if err := s.store.CreateReset(ctx, stored, []store.Job{job}); err != nil {
+		return PasswordReset{}, fmt.Errorf("reset: create: %w", err)
+	}
+	s.log.InfoContext(ctx, "password reset created", "reset_id", pr.ID, "user_id", pr.UserID)
+	s.runJob(ctx, job, msg)
+	s.emit(ctx, EventPasswordResetCreated, pr, now)
+	return pr, nil
+}
+
+func (s *Service) linkFor(tok string) string {
+	u := *s.resetURL
+	q := u.Query()
+	q.Set("token", tok)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// GetPasswordReset returns the reset with this id, without its token or URL
+// (only the token's hash is kept), or ErrResetNotFound.
+func (s *Service) GetPasswordReset(ctx context.Context, id string) (PasswordReset, error) {
+	r, err := s.store.ResetByID(ctx, id)
+	if err != nil {
+		return PasswordReset{}, fmt.Errorf("reset: get: %w", err)
+	}
+	return public(r), nil
+}
+
+// CheckToken reports whether tok can still reset a password, without
+// spending it: a reset page calls it on GET, which mail scanners also
+// send. It returns the reset (without token) or ErrInvalidToken or
+// ErrTokenExpired, in microseconds.
+func (s *Service) CheckToken(ctx context.Context, tok string) (PasswordReset, error) {
+	r, err := s.lookup(ctx, tok)
+	if err != nil {
+		return PasswordReset{}, err
+	}
+	return public(r), nil
+}
+
+// lookup finds the usable reset a token belongs to: the cheap rejection that
+// comes before any bcrypt work.
+func (s *Service) lookup(ctx context.Context, tok string) (store.Reset, error) {
+	if !token.WellFormed(tok) {
+		return store.Reset{}, ErrInvalidToken
+	}
+	r, err := s.store.ResetByTokenHash(ctx, token.Sum(tok))
+	if errors.Is(err, ErrResetNotFound) {
+		return store.Reset{}, ErrInvalidToken
+	}
+	if err != nil {
+		return store.Reset{}, fmt.Errorf("reset: look up token: %w", err)
+	}
+	if err := r.Status(s.clock()); err != nil {
+		return store.Reset{}, err
+	}
+	return r, nil
+}

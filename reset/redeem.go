@@ -1,0 +1,102 @@
+package reset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/password"
+	"github.com/passreset/passreset/store"
+)
+
+// ResetPasswordParams are the inputs of ResetPassword.
+type ResetPasswordParams struct {
+	Token       string
+	NewPassword string
+}
+
+// ResetPassword redeems a token: it sets the user's new password, marks
+// their email verified and signs them out everywhere, then sends a
+// password-changed notice.
+//
+// A malformed, unknown, spent or expired token is refused before any
+// password hashing (ErrInvalidToken, ErrTokenExpired). A password the
+// policy refuses is a *password.PolicyError (matching ErrWeakPassword) and
+// leaves the token usable. Of concurrent calls with one token exactly one
+// succeeds.
+//
+// Signing out everywhere holds whoever keeps the sessions: sessions in the
+// Store are revoked in the transaction that spends the token; Config.Sessions,
+// when set, runs before ResetPassword returns; and every session that
+// carries a credential stamp (see Stamp) stops matching at the commit.
+// When Config.Sessions fails, the password is changed all the same and the
+// user is returned with an error matching ErrSessionsNotRevoked; the
+// revocation is retried by the dispatcher.
+func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (User, error) {
+	r, err := s.lookup(ctx, p.Token)
+	if err != nil {
+		return User{}, err
+	}
+	pw := password.Normalize(p.NewPassword)
+	if err := s.checkPolicy(ctx, pw, password.PolicyUser{ID: r.UserID, Email: r.Email}); err != nil {
+		return User{}, err
+	}
+	hash, err := s.hasher.Hash(pw)
+	if err != nil {
+		return User{}, fmt.Errorf("reset: hash password: %w", err)
+	}
+	now := s.clock()
+	var jobs []store.Job
+	var revoke store.Job
+	if s.sessions != nil {
+		id, err := s.newID("job_", now)
+		if err != nil {
+			return User{}, err
+		}
+		revoke = store.Job{ID: id, Kind: store.JobRevokeSessions, UserID: r.UserID, RunAt: now, ClaimedUntil: now.Add(s.dispatch.Lease), CreatedAt: now}
+		jobs = append(jobs, revoke)
+	}
+	notice, err := s.renderNotice(s.from, EmailData{AppName: s.appName, Email: r.Email, Time: now})
+	if err != nil {
+		return User{}, fmt.Errorf("reset: render notice: %w", err)
+	}
+	noticeJob, err := s.emailJob(r.UserID, notice, now)
+	if err != nil {
+		return User{}, err
+	}
+	// With a dispatcher running, the notice leaves the caller's path: it
+	// is queued due now and the dispatcher woken. Without one, it is sent
+	// here, after the commit.
+	background := s.dispatchers.Load() > 0
+	if background {
+		noticeJob.ClaimedUntil, noticeJob.Attempts = time.Time{}, 0
+	}
+	jobs = append(jobs, noticeJob)
+
+	red, err := s.store.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: r.UserID, PasswordHash: hash, Now: now, Jobs: jobs})
+	switch {
+	case errors.Is(err, ErrResetNotFound):
+		return User{}, ErrInvalidToken // purged since the lookup
+	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrTokenExpired):
+		return User{}, err
+	case err != nil:
+		return User{}, fmt.Errorf("reset: redeem: %w", err)
+	}
+	s.log.InfoContext(ctx, "password reset redeemed", "reset_id", r.ID, "user_id", r.UserID, "sessions_revoked", red.SessionsRevoked)
+
+	var revokeErr error
+	if s.sessions != nil {
+		if err := s.runJob(ctx, revoke, mail.Message{}); err != nil {
+			revokeErr = fmt.Errorf("%w: %w", ErrSessionsNotRevoked, err)
+		}
+	}
+	if background {
+		s.wakeDispatcher()
+	} else {
+		s.runJob(ctx, noticeJob, notice)
+	}
+	s.emit(ctx, EventPasswordResetSucceeded, public(r), now)
+	return red.User, revokeErr
+}
