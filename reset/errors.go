@@ -39,9 +39,9 @@ var (
 	ErrInvalidEmail = errors.New("reset: invalid email address")
 	// ErrInvalidCredentials: the email or the password is wrong.
 	ErrInvalidCredentials = errors.New("reset: invalid credentials")
-	// ErrNoUserCreator: the Store cannot create users (it does not
-	// implement store.UserCreator).
-	ErrNoUserCreator = errors.New("reset: store cannot create users")
+	// ErrNoUserCreator: the Store cannot create users: it does not
+	// implement store.UserCreator, or its users are the host's.
+	ErrNoUserCreator = store.ErrNoUserCreator
 )
 
 // RateLimitError says when a rate-limited caller may retry. It matches

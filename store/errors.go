@@ -18,4 +18,7 @@ var (
 	ErrTokenExpired = errors.New("reset: token expired")
 	// ErrEmailTaken: another user already has this email.
 	ErrEmailTaken = errors.New("reset: email already taken")
+	// ErrNoUserCreator: the Store does not create users: the users are the
+	// host's (a SQL store over a host's table returns it from CreateUser).
+	ErrNoUserCreator = errors.New("reset: store cannot create users")
 )

@@ -19,6 +19,7 @@ import (
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/storetest"
 	"github.com/passreset/passreset/token"
 )
@@ -59,10 +60,10 @@ func insertAccount(t *testing.T, db *sql.DB, mail, pwDigest, name string) int64 
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Store {
+	storetest.Run(t, storetest.Harness{NewStore: func(t *testing.T) store.Store {
 		db, _ := newHostDB(t)
 		return newStore(t, db)
-	})
+	}})
 }
 
 // TestResetFlow runs a whole reset through reset.Service over the adapter,

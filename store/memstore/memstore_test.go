@@ -9,7 +9,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Store { return memstore.New() })
+	storetest.Run(t, storetest.Harness{NewStore: func(t *testing.T) store.Store { return memstore.New() }})
 }
 
 // resetOnly hides memstore's sessions, as an adapter over a host's tables
@@ -21,8 +21,8 @@ type resetOnly struct {
 }
 
 func TestConformanceWithoutSessions(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Store {
+	storetest.Run(t, storetest.Harness{NewStore: func(t *testing.T) store.Store {
 		st := memstore.New()
 		return resetOnly{Store: st, UserCreator: st}
-	})
+	}})
 }

@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"testing"
 
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/storetest"
 )
 
@@ -10,12 +11,12 @@ import (
 // subtest found through the pool's search_path.
 func TestConformance(t *testing.T) {
 	testURL(t)
-	storetest.Run(t, func(t *testing.T) storetest.Store { return newStore(t) })
+	storetest.Run(t, storetest.Harness{NewStore: func(t *testing.T) store.Store { return newStore(t) }})
 }
 
 // TestConformanceWithSchema runs it again with every table name qualified
 // by WithSchema, over a pool that leaves the search_path alone.
 func TestConformanceWithSchema(t *testing.T) {
 	testURL(t)
-	storetest.Run(t, func(t *testing.T) storetest.Store { return newQualifiedStore(t) })
+	storetest.Run(t, storetest.Harness{NewStore: func(t *testing.T) store.Store { return newQualifiedStore(t) }})
 }

@@ -137,7 +137,7 @@ func fill(ctx context.Context, conn *sql.Conn, spec seedSpec) error {
 	now := spec.now.UnixMilli()
 	created := spec.now.Add(-48 * time.Hour).UnixMilli()
 
-	insUser, err := tx.PrepareContext(ctx, `INSERT INTO users (id, email, email_key, email_verified,
+	insUser, err := tx.PrepareContext(ctx, `INSERT INTO passreset_users (id, email, email_key, email_verified,
 	first_name, last_name, password_hash, created_at, updated_at) VALUES (?, ?, ?, 0, 'Marcelina', 'Davis', ?, ?, ?)`)
 	if err != nil {
 		return err
@@ -149,7 +149,7 @@ func fill(ctx context.Context, conn *sql.Conn, spec seedSpec) error {
 		}
 	}
 
-	insReset, err := tx.PrepareContext(ctx, `INSERT INTO password_resets
+	insReset, err := tx.PrepareContext(ctx, `INSERT INTO passreset_resets
 	(id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)`)
 	if err != nil {
 		return err
@@ -170,7 +170,7 @@ func fill(ctx context.Context, conn *sql.Conn, spec seedSpec) error {
 		return err
 	}
 
-	insSession, err := tx.PrepareContext(ctx, `INSERT INTO sessions (id, user_id, token_hash, created_at,
+	insSession, err := tx.PrepareContext(ctx, `INSERT INTO passreset_sessions (id, user_id, token_hash, created_at,
 	last_seen_at, expires_at, revoked_at, user_agent, ip_address) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)`)
 	if err != nil {
 		return err

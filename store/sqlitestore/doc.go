@@ -1,7 +1,7 @@
-// Package sqlitestore is passreset's embedded default storage: users,
-// password resets, sessions, rate-limit records and the job outbox in one
-// SQLite file, through github.com/mattn/go-sqlite3 (cgo). Its Store
-// implements store.Store, store.UserCreator, store.SignInRecorder and
+// Package sqlitestore is passreset's embedded default storage: password
+// resets, sessions, rate-limit records and the job outbox in one SQLite
+// file, beside the users, through github.com/mattn/go-sqlite3 (cgo). Its
+// Store implements store.Store, store.UserCreator, store.SignInRecorder and
 // session.Store, and passes store/storetest.
 //
 // Several processes on one machine may share the file; for an app on more
@@ -9,10 +9,11 @@
 //
 // # Usage
 //
-// Open the file, then create or update the schema with Migrate. Open
-// applies connection settings only; it never changes the schema by itself.
+// Open the file, then create or update passreset's tables with Migrate.
+// Open applies connection settings only; it never changes the schema by
+// itself.
 //
-//	st, err := sqlitestore.Open(ctx, "passreset.db")
+//	st, err := sqlitestore.Open(ctx, "app.db")
 //	if err != nil {
 //		return err
 //	}
@@ -22,12 +23,41 @@
 //	}
 //	svc, err := reset.NewService(reset.Config{Store: st, ...})
 //
+// # Your users table, or passreset's
+//
+// An app that already has a users table describes it with WithUsers, and
+// passreset reads its users from there and keeps only its own state beside
+// it, in tables named passreset_*:
+//
+//	st, err := sqlitestore.Open(ctx, "app.db", sqlitestore.WithUsers(store.UsersTable{
+//		Table:        "accounts",
+//		ID:           "account_id",    // INTEGER PRIMARY KEY: ids show as "user_42"
+//		Email:        "email_address",
+//		PasswordHash: "pw_digest",
+//		Verified:     "is_verified",   // optional: set to 1 by a reset
+//		UpdatedAt:    "modified_at",   // optional: set to the reset's time
+//	}))
+//
+// The table is the app's: passreset never creates or alters it, and writes
+// only PasswordHash (and Verified and UpdatedAt, where named) of the row
+// whose password is reset, in the transaction that spends the token.
+// Migrate checks the description against the table. Addresses are matched
+// without regard to case, in full Unicode: one indexed equality finds an
+// address stored as typed or in lower case; an address stored with capital
+// letters is found by a second query that reads the rows matching it
+// without regard to ASCII case (LIKE, so it scans the table) and compares
+// them in Go. Store addresses in lower case, as passreset's pages send
+// them, and the second query never runs for a known address.
+//
+// Without WithUsers, passreset keeps its own users table, passreset_users,
+// with WorkOS's profile fields, and creates users (store.UserCreator).
+//
 // New wraps a *sql.DB the caller opened and keeps; open it with the DSN
 // this package builds, so that every connection gets the settings below:
 //
-//	db, err := sql.Open("sqlite3", sqlitestore.DSN("passreset.db"))
+//	db, err := sql.Open("sqlite3", sqlitestore.DSN("app.db"))
 //	...
-//	st, err := sqlitestore.New(db)
+//	st, err := sqlitestore.New(db, sqlitestore.WithUsers(...))
 //
 // # Settings
 //
@@ -59,10 +89,10 @@
 //
 // Each method that must be atomic is one transaction, or one statement:
 // CreateReset, RedeemReset (which begins with the conditional update that
-// spends the token, so that of concurrent redemptions exactly one wins),
-// Purge and Migrate are transactions; AllowRequest (check and record),
-// ClaimJobs, RotateSessionToken and the other updates are single
-// statements. The hot
+// spends the token, so that of concurrent redemptions exactly one wins, and
+// writes the user's row in the same transaction), Purge and Migrate are
+// transactions; AllowRequest (check and record), ClaimJobs,
+// RotateSessionToken and the other updates are single statements. The hot
 // lookups (ResetByTokenHash, SessionByTokenHash, UserByID, UserByEmail) are
 // one prepared statement each; statements are prepared on first use,
 // after Migrate, and released by Close.
@@ -70,31 +100,16 @@
 // # Schema
 //
 // Times are INTEGER unix milliseconds, UTC; NULL means "not yet". Tokens
-// are stored as their SHA-256 only, passwords as their bcrypt hash only.
-// Migrate records each applied file in schema_migrations (version, name,
-// applied_at). Version 1:
+// are stored as their SHA-256 only, passwords as their hash only. Migrate
+// records each applied file in passreset_migrations (name, applied_at). A
+// database made by a passreset older than the passreset_ prefix is adopted:
+// its tables are renamed, once, and kept.
 //
-//	CREATE TABLE users (
-//	    id                  TEXT    NOT NULL PRIMARY KEY,
-//	    email               TEXT    NOT NULL,            -- as given
-//	    email_key           TEXT    NOT NULL,            -- Unicode lower case of email: lookups and uniqueness
-//	    email_verified      INTEGER NOT NULL DEFAULT 0,
-//	    first_name          TEXT    NOT NULL DEFAULT '',
-//	    last_name           TEXT    NOT NULL DEFAULT '',
-//	    profile_picture_url TEXT    NOT NULL DEFAULT '',
-//	    external_id         TEXT    NOT NULL DEFAULT '',
-//	    locale              TEXT    NOT NULL DEFAULT '',
-//	    metadata            TEXT,                        -- JSON object of strings; NULL when none
-//	    password_hash       TEXT    NOT NULL DEFAULT '', -- bcrypt; '' when the user has no password
-//	    last_sign_in_at     INTEGER,
-//	    created_at          INTEGER NOT NULL,
-//	    updated_at          INTEGER NOT NULL
-//	) STRICT;
-//	CREATE UNIQUE INDEX users_email_key ON users (email_key);
+// passreset's own state (migrations/0001_state.sql):
 //
-//	CREATE TABLE password_resets (
+//	CREATE TABLE passreset_resets (
 //	    id         TEXT    NOT NULL PRIMARY KEY,
-//	    user_id    TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+//	    user_id    TEXT    NOT NULL,
 //	    email      TEXT    NOT NULL,
 //	    token_hash BLOB    NOT NULL UNIQUE,              -- SHA-256 of the token, never the token
 //	    created_at INTEGER NOT NULL,
@@ -102,10 +117,9 @@
 //	    used_at    INTEGER,
 //	    ended_at   INTEGER
 //	) STRICT;
-//	CREATE INDEX password_resets_user_id ON password_resets (user_id);
+//	CREATE INDEX passreset_resets_user_id ON passreset_resets (user_id);
 //
-//	-- No foreign key to users: a host may keep sessions for users stored elsewhere.
-//	CREATE TABLE sessions (
+//	CREATE TABLE passreset_sessions (
 //	    id           TEXT    NOT NULL PRIMARY KEY,
 //	    user_id      TEXT    NOT NULL,
 //	    token_hash   BLOB    NOT NULL UNIQUE,            -- SHA-256 of the current token
@@ -114,18 +128,19 @@
 //	    expires_at   INTEGER NOT NULL,
 //	    revoked_at   INTEGER,
 //	    user_agent   TEXT    NOT NULL DEFAULT '',
-//	    ip_address   TEXT    NOT NULL DEFAULT ''
+//	    ip_address   TEXT    NOT NULL DEFAULT '',
+//	    stamp        TEXT    NOT NULL DEFAULT ''         -- the credential stamp the session was made with
 //	) STRICT;
-//	CREATE INDEX sessions_user_id ON sessions (user_id, id);
+//	CREATE INDEX passreset_sessions_user_id ON passreset_sessions (user_id, id);
 //
 //	-- One row per counted request; key is a keyed hash, never an address.
-//	CREATE TABLE rate_limits (
+//	CREATE TABLE passreset_rate_limits (
 //	    key TEXT    NOT NULL,
 //	    at  INTEGER NOT NULL
 //	) STRICT;
-//	CREATE INDEX rate_limits_key_at ON rate_limits (key, at);
+//	CREATE INDEX passreset_rate_limits_key_at ON passreset_rate_limits (key, at);
 //
-//	CREATE TABLE jobs (
+//	CREATE TABLE passreset_jobs (
 //	    id            TEXT    NOT NULL PRIMARY KEY,
 //	    kind          TEXT    NOT NULL,
 //	    user_id       TEXT    NOT NULL DEFAULT '',
@@ -138,11 +153,32 @@
 //	    failed_at     INTEGER,
 //	    last_error    TEXT    NOT NULL DEFAULT ''
 //	) STRICT;
-//	CREATE INDEX jobs_due ON jobs (run_at, id) WHERE finished_at IS NULL AND failed_at IS NULL;
+//	CREATE INDEX passreset_jobs_due ON passreset_jobs (run_at, id) WHERE finished_at IS NULL AND failed_at IS NULL;
 //
-// Emails are compared by email_key, the Go lower case of the address,
-// because SQLite's NOCASE and lower() fold ASCII letters only; a host that
-// writes users into the table itself must fill email_key the same way.
-// A nil Metadata is stored as NULL and an empty one as '{}', so each reads
-// back as it was given.
+// The users table passreset keeps when there is no WithUsers
+// (migrations/users/0001_users.sql):
+//
+//	CREATE TABLE passreset_users (
+//	    id                  TEXT    NOT NULL PRIMARY KEY,
+//	    email               TEXT    NOT NULL,            -- as given
+//	    email_key           TEXT    NOT NULL,            -- Unicode lower case of email: lookups and uniqueness
+//	    email_verified      INTEGER NOT NULL DEFAULT 0,
+//	    first_name          TEXT    NOT NULL DEFAULT '',
+//	    last_name           TEXT    NOT NULL DEFAULT '',
+//	    profile_picture_url TEXT    NOT NULL DEFAULT '',
+//	    external_id         TEXT    NOT NULL DEFAULT '',
+//	    locale              TEXT    NOT NULL DEFAULT '',
+//	    metadata            TEXT,                        -- JSON object of strings; NULL when none
+//	    password_hash       TEXT    NOT NULL DEFAULT '', -- the Hasher's; '' when the user has no password
+//	    last_sign_in_at     INTEGER,
+//	    created_at          INTEGER NOT NULL,
+//	    updated_at          INTEGER NOT NULL
+//	) STRICT;
+//	CREATE UNIQUE INDEX passreset_users_email_key ON passreset_users (email_key);
+//
+// Emails in passreset_users are compared by email_key, the Go lower case of
+// the address, because SQLite's NOCASE and lower() fold ASCII letters only;
+// a host that writes users into that table itself must fill email_key the
+// same way. A nil Metadata is stored as NULL and an empty one as '{}', so
+// each reads back as it was given.
 package sqlitestore

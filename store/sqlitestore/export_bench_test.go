@@ -1,5 +1,7 @@
 package sqlitestore
 
+import "github.com/passreset/passreset/store/internal/migrate"
+
 // BenchSQL is the text of every statement a hot path of the Store issues,
 // by name. The paired benchmarks write the same statements by hand for
 // their raw side; TestBenchRawSQLIsTheStores checks that they are these.
@@ -23,9 +25,9 @@ var BenchSQL = map[string]string{
 // names the growth benchmarks' cached databases, so that a schema change
 // builds new ones.
 func BenchSchemaVersion() int {
-	ms, err := migrationList()
+	ms, err := migrate.List(migrationFiles, "migrations")
 	if err != nil || len(ms) == 0 {
 		return 0
 	}
-	return ms[len(ms)-1].version
+	return ms[len(ms)-1].Version
 }

@@ -14,30 +14,30 @@ import (
 const (
 	// One statement, so check and record are one atomic step: ?1 key, ?2
 	// now, ?3 now-window, ?4 limit.
-	qAllowRequest = `INSERT INTO rate_limits (key, at) SELECT ?1, ?2
-	WHERE (SELECT count(*) FROM rate_limits WHERE key = ?1 AND at > ?3) < ?4`
-	qOldestRequest = `SELECT min(at) FROM rate_limits WHERE key = ? AND at > ?`
+	qAllowRequest = `INSERT INTO passreset_rate_limits (key, at) SELECT ?1, ?2
+	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3) < ?4`
+	qOldestRequest = `SELECT min(at) FROM passreset_rate_limits WHERE key = ? AND at > ?`
 
 	// ?1 now, ?2 now+lease, ?3 max. A lease ending exactly at now has ended.
-	qClaimJobs = `UPDATE jobs SET claimed_until = ?2, attempts = attempts + 1
+	qClaimJobs = `UPDATE passreset_jobs SET claimed_until = ?2, attempts = attempts + 1
 	WHERE id IN (
-		SELECT id FROM jobs
+		SELECT id FROM passreset_jobs
 		WHERE finished_at IS NULL AND failed_at IS NULL AND run_at <= ?1
 			AND (claimed_until IS NULL OR claimed_until <= ?1)
 		ORDER BY run_at, id LIMIT ?3)
 	RETURNING id, kind, user_id, payload, attempts, run_at, claimed_until, created_at`
-	qFinishJob = `UPDATE jobs SET finished_at = ?, payload = NULL, claimed_until = NULL
+	qFinishJob = `UPDATE passreset_jobs SET finished_at = ?, payload = NULL, claimed_until = NULL
 	WHERE id = ? AND finished_at IS NULL`
-	qRetryJob = `UPDATE jobs SET run_at = ?, claimed_until = NULL, last_error = ?
+	qRetryJob = `UPDATE passreset_jobs SET run_at = ?, claimed_until = NULL, last_error = ?
 	WHERE id = ? AND finished_at IS NULL AND failed_at IS NULL`
-	qFailJob = `UPDATE jobs SET failed_at = ?, payload = NULL, claimed_until = NULL, last_error = ?
+	qFailJob = `UPDATE passreset_jobs SET failed_at = ?, payload = NULL, claimed_until = NULL, last_error = ?
 	WHERE id = ? AND finished_at IS NULL AND failed_at IS NULL`
 
 	// ?1 is before; the bound is strict.
-	qPurgeResets = `DELETE FROM password_resets
+	qPurgeResets = `DELETE FROM passreset_resets
 	WHERE expires_at < ?1 OR used_at < ?1 OR ended_at < ?1`
-	qPurgeRateLimits = `DELETE FROM rate_limits WHERE at < ?1`
-	qPurgeJobs       = `DELETE FROM jobs WHERE finished_at < ?1 OR failed_at < ?1`
+	qPurgeRateLimits = `DELETE FROM passreset_rate_limits WHERE at < ?1`
+	qPurgeJobs       = `DELETE FROM passreset_jobs WHERE finished_at < ?1 OR failed_at < ?1`
 )
 
 // AllowRequest is a sliding-window rate limit over the requests recorded

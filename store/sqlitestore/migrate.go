@@ -4,92 +4,85 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
+
+	"github.com/passreset/passreset/store/internal/migrate"
 )
 
-// The schema, one versioned file per change: NNNN_name.sql. A file, once
-// released, is never edited; a change is a new file.
+// The schema, one versioned file per change: passreset's own state in
+// migrations/, and the users table it keeps when the host has none in
+// migrations/users/.
 //
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/users/*.sql
 var migrationFiles embed.FS
 
-const qCreateSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    INTEGER NOT NULL PRIMARY KEY,
-    name       TEXT    NOT NULL,
-    applied_at INTEGER NOT NULL -- unix milliseconds, UTC
+const qCreateMigrations = `CREATE TABLE IF NOT EXISTS passreset_migrations (
+    name       TEXT    NOT NULL PRIMARY KEY, -- the file, e.g. migrations/0001_state.sql
+    applied_at INTEGER NOT NULL              -- unix milliseconds, UTC
 ) STRICT`
 
-// Claiming the version is the transaction's first statement, a write: it
-// takes the write lock, so that of two processes migrating at once one
-// applies the file and the other, once the lock is free, finds it applied.
-const qClaimVersion = `INSERT INTO schema_migrations (version, name, applied_at)
-VALUES (?, ?, CAST(unixepoch('subsec') * 1000 AS INTEGER))
-ON CONFLICT (version) DO NOTHING`
+// Claiming the file is the transaction's first statement, a write: it takes
+// the write lock, so that of two processes migrating at once one applies the
+// file and the other, once the lock is free, finds it applied.
+const qClaimMigration = `INSERT INTO passreset_migrations (name, applied_at)
+VALUES (?, CAST(unixepoch('subsec') * 1000 AS INTEGER))
+ON CONFLICT (name) DO NOTHING`
 
-type migration struct {
-	version int
-	name    string // the file name
-}
-
-// migrationList returns the embedded migrations in version order.
-func migrationList() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	ms := make([]migration, 0, len(names))
-	for _, path := range names {
-		name := strings.TrimPrefix(path, "migrations/")
-		digits, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(digits)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration file %q: name is not NNNN_name.sql", name)
-		}
-		ms = append(ms, migration{version: v, name: name})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migration files %q and %q: same version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
-}
-
-// Migrate brings the schema up to date: it applies, in version order, each
-// embedded migration not yet recorded in the schema_migrations table, each
-// file in its own transaction together with its record. Running it again,
-// or from several processes at once, applies nothing twice.
+// Migrate brings passreset's tables up to date: it applies, in version
+// order, each embedded migration not yet recorded in passreset_migrations,
+// each file in its own transaction together with its record. Running it
+// again, or from several processes at once, applies nothing twice. It
+// never touches a host's users table (WithUsers), whose description it
+// checks against the table.
+//
+// A database made by an older passreset, whose tables had no passreset_
+// prefix, is adopted: its tables are renamed, in one transaction, and kept.
 func (s *Store) Migrate(ctx context.Context) error {
-	ms, err := migrationList()
-	if err != nil {
+	if err := s.migrate(ctx); err != nil {
 		return fmt.Errorf("sqlitestore: migrate: %w", err)
 	}
-	if _, err := s.w.ExecContext(ctx, qCreateSchemaMigrations); err != nil {
-		return fmt.Errorf("sqlitestore: migrate: %w", err)
-	}
-	for _, m := range ms {
-		if err := s.apply(ctx, m); err != nil {
-			return fmt.Errorf("sqlitestore: migrate %s: %w", m.name, err)
+	if s.host != nil {
+		if err := s.host.inspect(ctx, s.r); err != nil {
+			return fmt.Errorf("sqlitestore: WithUsers: %w", err)
 		}
 	}
 	return nil
 }
 
-func (s *Store) apply(ctx context.Context, m migration) error {
-	text, err := migrationFiles.ReadFile("migrations/" + m.name)
+func (s *Store) migrate(ctx context.Context) error {
+	files, err := migrate.List(migrationFiles, "migrations")
 	if err != nil {
 		return err
 	}
+	if s.host == nil {
+		users, err := migrate.List(migrationFiles, "migrations/users")
+		if err != nil {
+			return err
+		}
+		files = append(files, users...)
+	}
+	if _, err := s.w.ExecContext(ctx, qCreateMigrations); err != nil {
+		return err
+	}
+	if s.host == nil {
+		if err := s.adoptLegacy(ctx); err != nil {
+			return fmt.Errorf("adopt the tables of an older version: %w", err)
+		}
+	}
+	for _, f := range files {
+		if err := s.apply(ctx, f); err != nil {
+			return fmt.Errorf("%s: %w", f.Name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) apply(ctx context.Context, f migrate.File) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer rollback(tx)
-	res, err := tx.ExecContext(ctx, qClaimVersion, m.version, m.name)
+	res, err := tx.ExecContext(ctx, qClaimMigration, f.Name)
 	if err != nil {
 		return err
 	}
@@ -98,7 +91,54 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 	} else if n == 0 {
 		return nil // applied before
 	}
-	if _, err := tx.ExecContext(ctx, string(text)); err != nil {
+	if _, err := tx.ExecContext(ctx, f.SQL); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// qLegacy renames the tables of passreset before its tables were prefixed
+// (its one migration was 0001_init.sql, recorded in schema_migrations), adds
+// what the current 0001 files have beyond them, and records those as
+// applied.
+const qLegacy = `
+ALTER TABLE users RENAME TO passreset_users;
+ALTER TABLE password_resets RENAME TO passreset_resets;
+ALTER TABLE sessions RENAME TO passreset_sessions;
+ALTER TABLE rate_limits RENAME TO passreset_rate_limits;
+ALTER TABLE jobs RENAME TO passreset_jobs;
+ALTER TABLE passreset_sessions ADD COLUMN stamp TEXT NOT NULL DEFAULT '';
+INSERT INTO passreset_migrations (name, applied_at) VALUES
+    ('migrations/0001_state.sql', CAST(unixepoch('subsec') * 1000 AS INTEGER)),
+    ('migrations/users/0001_users.sql', CAST(unixepoch('subsec') * 1000 AS INTEGER));
+DROP TABLE schema_migrations;`
+
+// adoptLegacy renames an older version's tables, once, in one transaction.
+func (s *Store) adoptLegacy(ctx context.Context) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer rollback(tx)
+	// A write first, to hold the write lock while deciding.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM passreset_migrations WHERE 0`); err != nil {
+		return err
+	}
+	var legacy bool
+	err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')
+		AND EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'password_resets')
+		AND NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'passreset_resets')`).Scan(&legacy)
+	if err != nil || !legacy {
+		return err
+	}
+	var ours bool
+	err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = '0001_init.sql')`).Scan(&ours)
+	if err != nil || !ours {
+		// Another tool's schema_migrations (without passreset's record, or
+		// without a name column at all): not passreset's to touch.
+		return nil //nolint:nilerr // the error says "not ours", not a failure
+	}
+	if _, err := tx.ExecContext(ctx, qLegacy); err != nil {
 		return err
 	}
 	return tx.Commit()

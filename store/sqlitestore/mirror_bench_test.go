@@ -209,7 +209,7 @@ func TestUnsyncedWritesKeepTheLevel(t *testing.T) {
 				}
 			}
 			var unfinished int
-			if err := r.QueryRowContext(t.Context(), `SELECT count(*) FROM jobs WHERE finished_at IS NULL`).Scan(&unfinished); err != nil {
+			if err := r.QueryRowContext(t.Context(), `SELECT count(*) FROM passreset_jobs WHERE finished_at IS NULL`).Scan(&unfinished); err != nil {
 				t.Fatal(err)
 			}
 			if unfinished != 0 {

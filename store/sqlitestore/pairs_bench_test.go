@@ -139,7 +139,7 @@ type payloadSizer struct {
 
 func (p *payloadSizer) Send(ctx context.Context, _ mail.Message) error {
 	var n int
-	err := p.db.QueryRowContext(ctx, `SELECT length(payload) FROM jobs WHERE finished_at IS NULL`).Scan(&n)
+	err := p.db.QueryRowContext(ctx, `SELECT length(payload) FROM passreset_jobs WHERE finished_at IS NULL`).Scan(&n)
 	p.sizes = append(p.sizes, n)
 	return err
 }

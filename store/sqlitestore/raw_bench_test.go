@@ -23,34 +23,34 @@ import (
 
 // The statements, as the Store has them (TestBenchRawSQLIsTheStores).
 const (
-	rawAllowRequest = `INSERT INTO rate_limits (key, at) SELECT ?1, ?2
-	WHERE (SELECT count(*) FROM rate_limits WHERE key = ?1 AND at > ?3) < ?4`
+	rawAllowRequest = `INSERT INTO passreset_rate_limits (key, at) SELECT ?1, ?2
+	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3) < ?4`
 	rawUserByEmail = `SELECT id, email, email_verified, first_name, last_name, profile_picture_url,
-	external_id, locale, metadata, last_sign_in_at, created_at, updated_at FROM users WHERE email_key = ?`
-	rawEndResets = `UPDATE password_resets SET ended_at = ?
+	external_id, locale, metadata, last_sign_in_at, created_at, updated_at FROM passreset_users WHERE email_key = ?`
+	rawEndResets = `UPDATE passreset_resets SET ended_at = ?
 	WHERE user_id = ? AND used_at IS NULL AND ended_at IS NULL`
-	rawInsertReset = `INSERT INTO password_resets
+	rawInsertReset = `INSERT INTO passreset_resets
 	(id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	rawInsertJob = `INSERT INTO jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
+	rawInsertJob = `INSERT INTO passreset_jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	rawFinishJob = `UPDATE jobs SET finished_at = ?, payload = NULL, claimed_until = NULL
+	rawFinishJob = `UPDATE passreset_jobs SET finished_at = ?, payload = NULL, claimed_until = NULL
 	WHERE id = ? AND finished_at IS NULL`
 	rawResetByID = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at
-	FROM password_resets WHERE id = ?`
+	FROM passreset_resets WHERE id = ?`
 	rawResetByTokenHash = `SELECT id, user_id, email, created_at, expires_at, used_at, ended_at
-	FROM password_resets WHERE token_hash = ?`
-	rawSpendReset = `UPDATE password_resets SET used_at = ?1
+	FROM passreset_resets WHERE token_hash = ?`
+	rawSpendReset = `UPDATE passreset_resets SET used_at = ?1
 	WHERE id = ?2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?1
 	RETURNING user_id`
-	rawSetPassword = `UPDATE users SET password_hash = ?, email_verified = 1, updated_at = ?
-	WHERE id = ? RETURNING id, email, email_verified, first_name, last_name, profile_picture_url,
+	rawSetPassword = `UPDATE passreset_users SET password_hash = ?1, email_verified = 1, updated_at = ?2
+	WHERE id = ?3 RETURNING id, email, email_verified, first_name, last_name, profile_picture_url,
 	external_id, locale, metadata, last_sign_in_at, created_at, updated_at`
-	rawRevokeUserSessions = `UPDATE sessions SET revoked_at = ?1
+	rawRevokeUserSessions = `UPDATE passreset_sessions SET revoked_at = ?1
 	WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1`
-	rawSessionByTokenHash = `SELECT id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address
-	FROM sessions WHERE token_hash = ?`
-	rawTouchSession = `UPDATE sessions SET last_seen_at = ? WHERE id = ?`
+	rawSessionByTokenHash = `SELECT id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp
+	FROM passreset_sessions WHERE token_hash = ?`
+	rawTouchSession = `UPDATE passreset_sessions SET last_seen_at = ? WHERE id = ?`
 )
 
 // rawSQL names the raw statements as sqlitestore.BenchSQL does.
@@ -351,9 +351,9 @@ func (db *rawDB) redeem(ctx context.Context, token, passwordHash string, payload
 
 // rawSession is a sessions row.
 type rawSession struct {
-	id, userID, userAgent, ip string
-	created, seen, expires    int64
-	revoked                   sql.NullInt64
+	id, userID, userAgent, ip, stamp string
+	created, seen, expires           int64
+	revoked                          sql.NullInt64
 }
 
 // validate is session.Manager.Validate's statements: the lookup, judged at
@@ -362,7 +362,7 @@ func (db *rawDB) validate(ctx context.Context, token string) (rawSession, error)
 	h := sha256.Sum256([]byte(token))
 	var s rawSession
 	err := db.sessionByTokenHash.QueryRowContext(ctx, h[:]).Scan(&s.id, &s.userID, &s.created,
-		&s.seen, &s.expires, &s.revoked, &s.userAgent, &s.ip)
+		&s.seen, &s.expires, &s.revoked, &s.userAgent, &s.ip, &s.stamp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return rawSession{}, errRawNotFound
 	}

@@ -6,50 +6,43 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/token"
 )
 
 const (
 	qResetByID = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at
-	FROM password_resets WHERE id = ?`
+	FROM passreset_resets WHERE id = ?`
 	// The hash is the one asked for: no need to read it back.
 	qResetByTokenHash = `SELECT id, user_id, email, created_at, expires_at, used_at, ended_at
-	FROM password_resets WHERE token_hash = ?`
-	qEndResets = `UPDATE password_resets SET ended_at = ?
+	FROM passreset_resets WHERE token_hash = ?`
+	qEndResets = `UPDATE passreset_resets SET ended_at = ?
 	WHERE user_id = ? AND used_at IS NULL AND ended_at IS NULL`
-	qInsertReset = `INSERT INTO password_resets
+	qInsertReset = `INSERT INTO passreset_resets
 	(id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	qInsertJob = `INSERT INTO jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
+	qInsertJob = `INSERT INTO passreset_jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	// The conditional update that makes exactly one of concurrent
 	// redemptions win: ?1 is now.
-	qSpendReset = `UPDATE password_resets SET used_at = ?1
+	qSpendReset = `UPDATE passreset_resets SET used_at = ?1
 	WHERE id = ?2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?1
 	RETURNING user_id`
-	qResetState  = `SELECT expires_at, used_at, ended_at FROM password_resets WHERE id = ?`
-	qSetPassword = `UPDATE users SET password_hash = ?, email_verified = 1, updated_at = ?
-	WHERE id = ? RETURNING ` + userCols
+	qResetState = `SELECT expires_at, used_at, ended_at FROM passreset_resets WHERE id = ?`
 	// ?1 is now: active sessions are neither revoked nor expired.
-	qRevokeUserSessions = `UPDATE sessions SET revoked_at = ?1
+	qRevokeUserSessions = `UPDATE passreset_sessions SET revoked_at = ?1
 	WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1`
 )
 
 // CreateReset stores r and jobs in one transaction, in which it first ends
 // every other unused reset of r.UserID at r.CreatedAt. Nothing is stored
 // when any part fails. A reset of a user this Store does not hold fails
-// with an error matching reset.ErrUserNotFound.
+// with an error matching store.ErrUserNotFound.
 func (s *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job) error {
-	err := s.createReset(ctx, r, jobs)
-	switch {
-	case err == nil:
-		return nil
-	case isForeignKey(err):
-		return fmt.Errorf("sqlitestore: create reset: %w", reset.ErrUserNotFound)
+	if err := s.createReset(ctx, r, jobs); err != nil {
+		return fmt.Errorf("sqlitestore: create reset: %w", err)
 	}
-	return fmt.Errorf("sqlitestore: create reset: %w", err)
+	return nil
 }
 
 func (s *Store) createReset(ctx context.Context, r store.Reset, jobs []store.Job) error {
@@ -66,6 +59,14 @@ func (s *Store) createReset(ctx context.Context, r store.Reset, jobs []store.Job
 	if _, err := tx.StmtContext(ctx, p[sEndResets]).ExecContext(ctx, millis(r.CreatedAt), r.UserID); err != nil {
 		return err
 	}
+	key, ok := s.userKey(r.UserID)
+	if !ok {
+		return store.ErrUserNotFound
+	}
+	var one int
+	if err := tx.StmtContext(ctx, p[sUserExists]).QueryRowContext(ctx, key).Scan(&one); err != nil {
+		return userErr("user by id", err)
+	}
 	h := r.TokenHash
 	if _, err := tx.StmtContext(ctx, p[sInsertReset]).ExecContext(ctx,
 		r.ID, r.UserID, r.Email, h[:], millis(r.CreatedAt), millis(r.ExpiresAt),
@@ -79,7 +80,7 @@ func (s *Store) createReset(ctx context.Context, r store.Reset, jobs []store.Job
 }
 
 // ResetByID returns the reset with this id, whatever its state, or
-// reset.ErrResetNotFound.
+// store.ErrResetNotFound.
 func (s *Store) ResetByID(ctx context.Context, id string) (store.Reset, error) {
 	p, err := s.prepared(ctx)
 	if err != nil {
@@ -95,7 +96,7 @@ func (s *Store) ResetByID(ctx context.Context, id string) (store.Reset, error) {
 }
 
 // ResetByTokenHash returns the reset whose token hashes to h, whatever its
-// state, or reset.ErrResetNotFound: one indexed lookup.
+// state, or store.ErrResetNotFound: one indexed lookup.
 func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset, error) {
 	p, err := s.prepared(ctx)
 	if err != nil {
@@ -126,7 +127,7 @@ func (v *resetRow) reset() store.Reset {
 
 func resetErr(op string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return reset.ErrResetNotFound
+		return store.ErrResetNotFound
 	}
 	return fmt.Errorf("sqlitestore: %s: %w", op, err)
 }
@@ -135,16 +136,16 @@ func resetErr(op string, err error) error {
 // email verified, revokes the user's active sessions and inserts r.Jobs, in
 // one transaction that begins with the conditional update spending the
 // token: of concurrent callers exactly one wins. It returns
-// reset.ErrTokenExpired, reset.ErrInvalidToken (spent or ended, or the reset
-// belongs to a user other than r.UserID) or reset.ErrResetNotFound when the
+// store.ErrTokenExpired, store.ErrInvalidToken (spent or ended, or the reset
+// belongs to a user other than r.UserID) or store.ErrResetNotFound when the
 // reset cannot be spent, and keeps nothing when any step fails.
 func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Redeemed, error) {
 	out, err := s.redeemReset(ctx, r)
 	switch {
 	case err == nil:
 		return out, nil
-	case errors.Is(err, reset.ErrTokenExpired), errors.Is(err, reset.ErrInvalidToken),
-		errors.Is(err, reset.ErrResetNotFound), errors.Is(err, reset.ErrUserNotFound):
+	case errors.Is(err, store.ErrTokenExpired), errors.Is(err, store.ErrInvalidToken),
+		errors.Is(err, store.ErrResetNotFound), errors.Is(err, store.ErrUserNotFound):
 		return store.Redeemed{}, err
 	}
 	return store.Redeemed{}, fmt.Errorf("sqlitestore: redeem reset: %w", err)
@@ -171,13 +172,13 @@ func (s *Store) redeemReset(ctx context.Context, r store.Redemption) (store.Rede
 		return store.Redeemed{}, err
 	}
 	if r.UserID != "" && r.UserID != userID {
-		return store.Redeemed{}, reset.ErrInvalidToken // rolled back
+		return store.Redeemed{}, store.ErrInvalidToken // rolled back
 	}
 
 	var out store.Redeemed
-	out.User, err = scanUser(tx.StmtContext(ctx, p[sSetPassword]).QueryRowContext(ctx, r.PasswordHash, now, userID))
+	out.User, err = s.setPassword(ctx, tx, p, userID, r.PasswordHash, r.Now)
 	if errors.Is(err, sql.ErrNoRows) {
-		return store.Redeemed{}, reset.ErrUserNotFound
+		return store.Redeemed{}, store.ErrUserNotFound
 	}
 	if err != nil {
 		return store.Redeemed{}, err
@@ -210,7 +211,7 @@ func whyNotSpent(ctx context.Context, tx *sql.Tx, id string, now int64) error {
 	)
 	err := tx.QueryRowContext(ctx, qResetState, id).Scan(&expires, &used, &ended)
 	if errors.Is(err, sql.ErrNoRows) {
-		return reset.ErrResetNotFound
+		return store.ErrResetNotFound
 	}
 	if err != nil {
 		return err
@@ -219,7 +220,7 @@ func whyNotSpent(ctx context.Context, tx *sql.Tx, id string, now int64) error {
 	if err := r.Status(fromMillis(now)); err != nil {
 		return err
 	}
-	return reset.ErrInvalidToken // not reached: the update would have matched
+	return store.ErrInvalidToken // not reached: the update would have matched
 }
 
 // insertJobs inserts jobs inside tx. A job id already taken fails the

@@ -11,27 +11,27 @@ import (
 	"github.com/passreset/passreset/token"
 )
 
-const sessionCols = `id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address`
+const sessionCols = `id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp`
 
 const (
-	qSessionByID        = `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`
-	qSessionByTokenHash = `SELECT ` + sessionCols + ` FROM sessions WHERE token_hash = ?`
-	qInsertSession      = `INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at,
-	expires_at, revoked_at, user_agent, ip_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qTouchSession  = `UPDATE sessions SET last_seen_at = ? WHERE id = ?`
-	qRotateSession = `UPDATE sessions SET token_hash = ?, last_seen_at = ?
+	qSessionByID        = `SELECT ` + sessionCols + ` FROM passreset_sessions WHERE id = ?`
+	qSessionByTokenHash = `SELECT ` + sessionCols + ` FROM passreset_sessions WHERE token_hash = ?`
+	qInsertSession      = `INSERT INTO passreset_sessions (id, user_id, token_hash, created_at, last_seen_at,
+	expires_at, revoked_at, user_agent, ip_address, stamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qTouchSession  = `UPDATE passreset_sessions SET last_seen_at = ? WHERE id = ?`
+	qRotateSession = `UPDATE passreset_sessions SET token_hash = ?, last_seen_at = ?
 	WHERE id = ? AND token_hash = ? AND revoked_at IS NULL`
 	// Revoking twice keeps the first time and still counts the row as found.
-	qRevokeSession = `UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`
+	qRevokeSession = `UPDATE passreset_sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`
 	// ?1 is before; the bound is strict.
-	qPurgeSessions = `DELETE FROM sessions WHERE expires_at < ?1 OR revoked_at < ?1`
+	qPurgeSessions = `DELETE FROM passreset_sessions WHERE expires_at < ?1 OR revoked_at < ?1`
 )
 
 // qListSessions holds the eight forms of the ListSessions query, indexed by
 // listForm.
 var qListSessions = func() (qs [8]string) {
 	for i := range qs {
-		q := `SELECT ` + sessionCols + ` FROM sessions WHERE user_id = ?`
+		q := `SELECT ` + sessionCols + ` FROM passreset_sessions WHERE user_id = ?`
 		if i&listBefore != 0 {
 			q += ` AND id < ?`
 		}
@@ -58,7 +58,7 @@ const (
 func (s *Store) CreateSession(ctx context.Context, sess session.Session, h token.Hash) error {
 	_, err := s.w.ExecContext(ctx, qInsertSession, sess.ID, sess.UserID, h[:],
 		millis(sess.CreatedAt), millis(sess.LastSeenAt), millis(sess.ExpiresAt),
-		nullMillis(sess.RevokedAt), sess.UserAgent, sess.IPAddress)
+		nullMillis(sess.RevokedAt), sess.UserAgent, sess.IPAddress, sess.Stamp)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: create session: %w", err)
 	}
@@ -196,20 +196,20 @@ func scanSession(sc scanner) (session.Session, error) { return new(sessionRow).s
 // them Scan takes, so that they reach the heap as one allocation rather
 // than one each.
 type sessionRow struct {
-	id, userID, userAgent, ip string
-	created, seen, expires    int64
-	revoked                   sql.NullInt64
-	dest                      [8]any
-	h                         token.Hash // the argument of a lookup by hash
+	id, userID, userAgent, ip, stamp string
+	created, seen, expires           int64
+	revoked                          sql.NullInt64
+	dest                             [9]any
+	h                                token.Hash // the argument of a lookup by hash
 }
 
 func (v *sessionRow) scan(sc scanner) (session.Session, error) {
-	v.dest = [8]any{&v.id, &v.userID, &v.created, &v.seen, &v.expires, &v.revoked, &v.userAgent, &v.ip}
+	v.dest = [9]any{&v.id, &v.userID, &v.created, &v.seen, &v.expires, &v.revoked, &v.userAgent, &v.ip, &v.stamp}
 	if err := sc.Scan(v.dest[:]...); err != nil {
 		return session.Session{}, err
 	}
 	return session.Session{
-		ID: v.id, UserID: v.userID, UserAgent: v.userAgent, IPAddress: v.ip,
+		ID: v.id, UserID: v.userID, UserAgent: v.userAgent, IPAddress: v.ip, Stamp: v.stamp,
 		CreatedAt: fromMillis(v.created), LastSeenAt: fromMillis(v.seen), ExpiresAt: fromMillis(v.expires),
 		RevokedAt: fromNullMillis(v.revoked),
 	}, nil

@@ -32,14 +32,16 @@ var (
 // (in this process or another) before giving up with SQLITE_BUSY.
 const DefaultBusyTimeout = 5 * time.Second
 
-// Store keeps users, password resets, sessions, rate-limit records and jobs
-// in one SQLite database. It implements store.Store, store.UserCreator,
-// store.SignInRecorder and session.Store, and is safe for concurrent use by
-// goroutines and by several processes sharing the file.
+// Store keeps password resets, sessions, rate-limit records and jobs in one
+// SQLite database, beside the users: the host's own table (WithUsers) or
+// passreset's own, passreset_users. It implements store.Store,
+// store.UserCreator, store.SignInRecorder and session.Store, and is safe for
+// concurrent use by goroutines and by several processes sharing the file.
 type Store struct {
-	w   *sql.DB // writes and transactions
-	r   *sql.DB // reads outside transactions; w itself when built by New
-	own bool    // Close closes w and r (Open opened them)
+	w    *sql.DB    // writes and transactions
+	r    *sql.DB    // reads outside transactions; w itself when built by New
+	own  bool       // Close closes w and r (Open opened them)
+	host *hostTable // the host's users table (WithUsers); nil: passreset_users
 	// level is the synchronous level Open gave every connection (2 FULL,
 	// 1 NORMAL), or 0 when New's caller chose it: unsynced then reads it.
 	level int
@@ -58,6 +60,20 @@ type Option func(*config)
 type config struct {
 	synchronous string
 	busyTimeout time.Duration
+	users       *store.UsersTable
+}
+
+// WithUsers makes the Store read users from the host's own table, described
+// by t, instead of keeping passreset_users: the Store then writes to that
+// table only a reset's new password hash and, where t names them, the
+// verified flag and the updated time, in the transaction that spends the
+// token. Whether the key is an integer is read from the table's declared
+// type; an UpdatedAt column of INTEGER affinity gets unix seconds, any
+// other the UTC text "2006-01-02 15:04:05.000" (the form of SQLite's date
+// functions). The table must exist before Migrate, which checks the
+// description against it.
+func WithUsers(t store.UsersTable) Option {
+	return func(c *config) { c.users = &t }
 }
 
 // WithSynchronousNormal sets PRAGMA synchronous=NORMAL instead of the
@@ -89,6 +105,8 @@ func WithBusyTimeout(d time.Duration) Option {
 // Use it to open the handle you give New:
 //
 //	db, err := sql.Open("sqlite3", sqlitestore.DSN("app.db"))
+//
+// Options other than those of the connection (WithUsers) are ignored.
 func DSN(path string, opts ...Option) string {
 	c := newConfig(opts)
 	// Escape the path so that '?', '#' and '%' in it stay part of the name.
@@ -125,6 +143,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" || path == ":memory:" {
 		return nil, fmt.Errorf("sqlitestore: open: %q is not a file path", path)
 	}
+	c := newConfig(opts)
+	host, err := c.hostTable()
+	if err != nil {
+		return nil, err
+	}
 	dsn := DSN(path, opts...)
 	w, err := sql.Open("sqlite3", dsn)
 	if err != nil {
@@ -147,10 +170,21 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	level := 2
-	if newConfig(opts).synchronous == "NORMAL" {
+	if c.synchronous == "NORMAL" {
 		level = 1
 	}
-	return &Store{w: w, r: r, own: true, level: level}, nil
+	return &Store{w: w, r: r, own: true, level: level, host: host}, nil
+}
+
+// hostTable checks the users table's description, if any.
+func (c config) hostTable() (*hostTable, error) {
+	if c.users == nil {
+		return nil, nil
+	}
+	if err := c.users.Check(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: WithUsers: %w", err)
+	}
+	return newHostTable(*c.users), nil
 }
 
 // New returns a Store over db, a handle of the "sqlite3" driver
@@ -162,15 +196,20 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 // loss). Without WAL, readers and the writer block each other; without a
 // busy timeout, concurrent writers fail with SQLITE_BUSY at once.
 //
-// New does not touch the database; call Migrate before first use.
-func New(db *sql.DB) (*Store, error) {
+// New does not touch the database; call Migrate before first use. Of the
+// options, only WithUsers applies: the others are the DSN's.
+func New(db *sql.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlitestore: New: nil *sql.DB")
 	}
 	if _, ok := db.Driver().(*sqlite3.SQLiteDriver); !ok {
 		return nil, fmt.Errorf("sqlitestore: New: driver %T is not github.com/mattn/go-sqlite3", db.Driver())
 	}
-	return &Store{w: db, r: db}, nil
+	host, err := newConfig(opts).hostTable()
+	if err != nil {
+		return nil, err
+	}
+	return &Store{w: db, r: db, host: host}, nil
 }
 
 // Close releases the prepared statements and, when the Store was made by
@@ -205,12 +244,14 @@ const (
 	// on the read pool
 	sUserByID stmt = iota
 	sUserByEmail
+	sUserByEmailLike // over a host's table only
 	sPasswordHash
 	sResetByID
 	sResetByTokenHash
 	sSessionByID
 	sSessionByTokenHash
-	// on the write pool; the first six run inside transactions (Tx.StmtContext)
+	// on the write pool; the first seven run inside transactions (Tx.StmtContext)
+	sUserExists
 	sEndResets
 	sInsertReset
 	sInsertJob
@@ -223,13 +264,16 @@ const (
 	sFinishJob
 	numStmts
 
-	numReadStmts = sEndResets // statements below this one read
+	numReadStmts = sUserExists // statements below this one read
 )
 
+// stmtText is the text of every statement; over a host's table, those of
+// the users are rewritten (statements).
 var stmtText = [numStmts]string{
 	sUserByID:           qUserByID,
 	sUserByEmail:        qUserByEmail,
 	sPasswordHash:       qPasswordHash,
+	sUserExists:         qUserExists,
 	sResetByID:          qResetByID,
 	sResetByTokenHash:   qResetByTokenHash,
 	sSessionByID:        qSessionByID,
@@ -266,8 +310,21 @@ func (s *Store) prepared(ctx context.Context) (*statements, error) {
 	if s.closed {
 		return nil, errClosed
 	}
+	texts := stmtText
+	if s.host != nil {
+		if err := s.host.inspect(ctx, s.r); err != nil {
+			return nil, fmt.Errorf("sqlitestore: WithUsers: %w", err)
+		}
+		s.host.write()
+		h := s.host
+		texts[sUserByID], texts[sUserByEmail], texts[sUserByEmailLike] = h.byID, h.byEmail, h.byEmailLike
+		texts[sPasswordHash], texts[sUserExists], texts[sSetPassword] = h.hash, h.exists, h.setPassword
+	}
 	p := new(statements)
-	for i, text := range stmtText {
+	for i, text := range texts {
+		if text == "" {
+			continue // sUserByEmailLike over passreset's own table
+		}
 		db := s.w
 		if stmt(i) < numReadStmts {
 			db = s.r

@@ -47,13 +47,13 @@ func newStore(t testing.TB, opts ...sqlitestore.Option) *sqlitestore.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Store { return newStore(t) })
+	storetest.Run(t, storetest.Harness{NewStore: func(t *testing.T) store.Store { return newStore(t) }})
 }
 
 // TestConformanceNew runs the suite on a Store made by New over a handle
 // the test opened with DSN: one pool for reads and writes.
 func TestConformanceNew(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Store {
+	storetest.Run(t, storetest.Harness{NewStore: func(t *testing.T) store.Store {
 		db, err := sql.Open("sqlite3", sqlitestore.DSN(filepath.Join(t.TempDir(), "passreset.db")))
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, db.Close()) })
@@ -62,7 +62,7 @@ func TestConformanceNew(t *testing.T) {
 		t.Cleanup(func() { require.NoError(t, st.Close()) })
 		require.NoError(t, st.Migrate(t.Context()))
 		return st
-	})
+	}})
 }
 
 func newID(prefix string) string { return prefix + ulid.Make().String() }
@@ -113,28 +113,27 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	u := seedUser(t, st)
 
 	type applied struct {
-		Version   int
 		Name      string
 		AppliedAt int64
 	}
 	list := func() []applied {
 		w, _ := sqlitestore.Pools(st)
-		rows, err := w.QueryContext(ctx, `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+		rows, err := w.QueryContext(ctx, `SELECT name, applied_at FROM passreset_migrations ORDER BY name`)
 		require.NoError(t, err)
 		defer rows.Close()
 		var out []applied
 		for rows.Next() {
 			var a applied
-			require.NoError(t, rows.Scan(&a.Version, &a.Name, &a.AppliedAt))
+			require.NoError(t, rows.Scan(&a.Name, &a.AppliedAt))
 			out = append(out, a)
 		}
 		require.NoError(t, rows.Err())
 		return out
 	}
 	first := list()
-	require.Len(t, first, 1)
-	require.Equal(t, 1, first[0].Version)
-	require.Equal(t, "0001_init.sql", first[0].Name)
+	require.Len(t, first, 2)
+	require.Equal(t, "migrations/0001_state.sql", first[0].Name)
+	require.Equal(t, "migrations/users/0001_users.sql", first[1].Name)
 	require.Positive(t, first[0].AppliedAt)
 
 	require.NoError(t, st.Migrate(ctx))
@@ -156,7 +155,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		tables = append(tables, name)
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"jobs", "password_resets", "rate_limits", "schema_migrations", "sessions", "users"}, tables)
+	require.Equal(t, []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_resets", "passreset_sessions", "passreset_users"}, tables)
 }
 
 // TestMigrateConcurrently: two processes starting at once on a new file
@@ -181,8 +180,8 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 	w, _ := sqlitestore.Pools(stores[0])
 	var n int
-	require.NoError(t, w.QueryRowContext(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n))
-	require.Equal(t, 1, n)
+	require.NoError(t, w.QueryRowContext(t.Context(), `SELECT count(*) FROM passreset_migrations`).Scan(&n))
+	require.Equal(t, 2, n)
 }
 
 func TestUseBeforeMigrate(t *testing.T) {
@@ -519,7 +518,7 @@ func TestNew(t *testing.T) {
 
 	require.NoError(t, db.PingContext(ctx), "Close closed the caller's handle")
 	var email string
-	require.NoError(t, db.QueryRowContext(ctx, `SELECT email FROM users WHERE id = ?`, u.ID).Scan(&email))
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT email FROM passreset_users WHERE id = ?`, u.ID).Scan(&email))
 	require.Equal(t, u.Email, email)
 
 	_, err = sqlitestore.New(nil)
@@ -613,34 +612,35 @@ func TestHotPathsUseIndexes(t *testing.T) {
 	}
 }
 
-// TestDocShowsTheSchema: the DDL in the package doc is the migration's.
+// TestDocShowsTheSchema: the DDL in the package doc is the migrations'.
 func TestDocShowsTheSchema(t *testing.T) {
 	doc, err := os.ReadFile("doc.go")
 	require.NoError(t, err)
-	migration, err := os.ReadFile("migrations/0001_init.sql")
-	require.NoError(t, err)
-
-	// The doc's code block after "Version 1:", comment markers removed.
-	_, after, ok := strings.Cut(string(doc), "applied_at). Version 1:\n//\n")
-	require.True(t, ok)
-	var shown []string
-	for line := range strings.Lines(after) {
-		if !strings.HasPrefix(line, "//\t") && line != "//\n" {
-			break
+	// The doc's code blocks, comment markers removed.
+	var shown strings.Builder
+	for line := range strings.Lines(string(doc)) {
+		switch {
+		case strings.HasPrefix(line, "//\t"):
+			shown.WriteString(strings.TrimPrefix(line, "//\t"))
+		case line == "//\n":
+			shown.WriteString("\n")
 		}
-		shown = append(shown, strings.TrimPrefix(strings.TrimPrefix(line, "//"), "\t"))
 	}
-	// The migration without its leading comment block.
-	var want []string
-	started := false
-	for line := range strings.Lines(string(migration)) {
-		if !started && (strings.HasPrefix(line, "--") || line == "\n") {
-			continue
+	for _, name := range []string{"migrations/0001_state.sql", "migrations/users/0001_users.sql"} {
+		migration, err := os.ReadFile(name)
+		require.NoError(t, err)
+		// The migration without its leading comment block.
+		var want []string
+		started := false
+		for line := range strings.Lines(string(migration)) {
+			if !started && (strings.HasPrefix(line, "--") || line == "\n") {
+				continue
+			}
+			started = true
+			want = append(want, line)
 		}
-		started = true
-		want = append(want, line)
+		require.Contains(t, shown.String(), strings.TrimSpace(strings.Join(want, "")), name)
 	}
-	require.Equal(t, strings.TrimSpace(strings.Join(want, "")), strings.TrimSpace(strings.Join(shown, "")))
 }
 
 // concurrently runs fn(i) for i in [0, n) in goroutines released at once.

@@ -12,7 +12,6 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/token"
@@ -40,25 +39,32 @@ func sortedIDs(prefix string, n int) []string {
 	return ids
 }
 
-// seedUser stores an unverified user whose password hash is oldHash.
-func seedUser(t *testing.T, st Store) reset.User {
+// addUser adds a user to the host's data through the harness, or through
+// CreateUser by default, and returns its id.
+func (st *subject) addUser(t *testing.T, email, passwordHash string) string {
 	t.Helper()
-	u := reset.User{
-		ID:        newID("user_"),
-		Email:     "marcelina." + strings.ToLower(ulid.Make().String()) + "@example.com",
-		FirstName: "Marcelina",
-		LastName:  "Davis",
-		Metadata:  map[string]string{"plan": "free"},
-		CreatedAt: base.Add(-48 * time.Hour),
-		UpdatedAt: base.Add(-24 * time.Hour),
+	if st.h.AddUser != nil {
+		return st.h.AddUser(t, st.Store, email, passwordHash)
 	}
-	require.NoError(t, st.CreateUser(t.Context(), u, oldHash))
-	return u
+	c, ok := st.Store.(store.UserCreator)
+	if !ok {
+		t.Fatal("storetest: Harness.AddUser is required for a store that does not implement store.UserCreator")
+	}
+	u := store.User{ID: newID("user_"), Email: email, CreatedAt: base.Add(-48 * time.Hour), UpdatedAt: base.Add(-24 * time.Hour)}
+	require.NoError(t, c.CreateUser(t.Context(), u, passwordHash))
+	return u.ID
+}
+
+// seedUser adds an unverified user whose password hash is oldHash.
+func seedUser(t *testing.T, st *subject) store.User {
+	t.Helper()
+	email := "marcelina." + strings.ToLower(ulid.Make().String()) + "@example.com"
+	return store.User{ID: st.addUser(t, email, oldHash), Email: email}
 }
 
 // newReset returns an unused reset of u created at created, expiring ttl
 // later, for a random token.
-func newReset(u reset.User, created time.Time) store.Reset {
+func newReset(u store.User, created time.Time) store.Reset {
 	return store.Reset{
 		ID:        newID("password_reset_"),
 		UserID:    u.ID,
@@ -69,7 +75,7 @@ func newReset(u reset.User, created time.Time) store.Reset {
 	}
 }
 
-func seedReset(t *testing.T, st Store, u reset.User, created time.Time) store.Reset {
+func seedReset(t *testing.T, st *subject, u store.User, created time.Time) store.Reset {
 	t.Helper()
 	r := newReset(u, created)
 	require.NoError(t, st.CreateReset(t.Context(), r, nil))
@@ -90,7 +96,7 @@ func newJob(userID string, runAt time.Time) store.Job {
 
 // seedJobs stores jobs of u the only way a Store takes them: with a reset
 // (which ends u's older resets).
-func seedJobs(t *testing.T, st Store, u reset.User, jobs ...store.Job) {
+func seedJobs(t *testing.T, st *subject, u store.User, jobs ...store.Job) {
 	t.Helper()
 	require.NoError(t, st.CreateReset(t.Context(), newReset(u, base), jobs))
 }
@@ -123,9 +129,9 @@ func seedSession(t *testing.T, st session.Store, userID string, created time.Tim
 // sessionsOf seeds one session of userID when st keeps sessions, and
 // none otherwise: the reset clauses that check sessions are left alone by
 // a failed redemption, and revoked by a successful one, run on both kinds.
-func sessionsOf(t *testing.T, st Store, userID string, created time.Time) []session.Session {
+func sessionsOf(t *testing.T, st *subject, userID string, created time.Time) []session.Session {
 	t.Helper()
-	ss, ok := st.(SessionStore)
+	ss, ok := st.Store.(session.Store)
 	if !ok {
 		return nil
 	}
@@ -142,9 +148,11 @@ func requireSameTime(t *testing.T, want, got time.Time, what string) {
 	require.Truef(t, norm(want).Equal(norm(got)), "%s: want %s, got %s", what, want, got)
 }
 
-func requireSameUser(t *testing.T, want, got reset.User) {
+// requireSameUser compares every field of two users, as a store that keeps
+// WorkOS's profile fields must keep them.
+func requireSameUser(t *testing.T, want, got store.User) {
 	t.Helper()
-	normUser := func(u reset.User) reset.User {
+	normUser := func(u store.User) store.User {
 		if len(u.Metadata) == 0 {
 			u.Metadata = nil
 		}
@@ -152,6 +160,18 @@ func requireSameUser(t *testing.T, want, got reset.User) {
 		return u
 	}
 	require.Equal(t, normUser(want), normUser(got))
+}
+
+// requireUser checks what every store keeps of a user: the id, the email
+// without regard to case, and, where the host keeps the flag, whether the
+// email is verified.
+func requireUser(t *testing.T, st *subject, want, got store.User) {
+	t.Helper()
+	require.Equal(t, want.ID, got.ID)
+	require.Equal(t, strings.ToLower(want.Email), strings.ToLower(got.Email))
+	if !st.h.NoVerifiedFlag {
+		require.Equal(t, want.EmailVerified, got.EmailVerified, "EmailVerified")
+	}
 }
 
 func requireSameReset(t *testing.T, want, got store.Reset) {

@@ -8,11 +8,10 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store"
 )
 
-func testAllowLimit(t *testing.T, st Store) {
+func testAllowLimit(t *testing.T, st *subject) {
 	ctx := t.Context()
 	key, window := "k_"+ulid.Make().String(), time.Hour
 	for i := range 3 {
@@ -28,7 +27,7 @@ func testAllowLimit(t *testing.T, st Store) {
 	}
 }
 
-func testAllowWindowSlides(t *testing.T, st Store) {
+func testAllowWindowSlides(t *testing.T, st *subject) {
 	ctx := t.Context()
 	key, window := "k_"+ulid.Make().String(), time.Hour
 	allow := func(at time.Time) (bool, time.Time) {
@@ -56,7 +55,7 @@ func testAllowWindowSlides(t *testing.T, st Store) {
 	requireSameTime(t, base.Add(time.Second+window), retryAt, "retryAt after the window slid")
 }
 
-func testAllowKeysIndependent(t *testing.T, st Store) {
+func testAllowKeysIndependent(t *testing.T, st *subject) {
 	ctx := t.Context()
 	k1, k2 := "k_"+ulid.Make().String(), "k_"+ulid.Make().String()
 	for range 3 {
@@ -73,7 +72,7 @@ func testAllowKeysIndependent(t *testing.T, st Store) {
 	require.True(t, ok, "a full key limited another")
 }
 
-func testAllowConcurrent(t *testing.T, st Store) {
+func testAllowConcurrent(t *testing.T, st *subject) {
 	ctx := t.Context()
 	key := "k_" + ulid.Make().String()
 	const n = 20
@@ -96,7 +95,7 @@ func testAllowConcurrent(t *testing.T, st Store) {
 // Store serialises them, so a request recorded at a later instant may be
 // checked first. It still counts: otherwise ten requests at once, each a
 // millisecond apart, would let more than limit through.
-func testAllowOutOfOrder(t *testing.T, st Store) {
+func testAllowOutOfOrder(t *testing.T, st *subject) {
 	ctx := t.Context()
 	key, window := "k_"+ulid.Make().String(), time.Hour
 	for i := range 3 {
@@ -127,7 +126,7 @@ func testAllowOutOfOrder(t *testing.T, st Store) {
 	require.Equal(t, 3, allowed)
 }
 
-func testClaimDueOnly(t *testing.T, st Store) {
+func testClaimDueOnly(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	past, now, future := newJob(u.ID, base.Add(-time.Minute)), newJob(u.ID, base), newJob(u.ID, base.Add(time.Minute))
@@ -150,7 +149,7 @@ func testClaimDueOnly(t *testing.T, st Store) {
 	require.Equal(t, []string{future.ID}, jobIDs(claimed), "only the job that became due; the others are leased")
 }
 
-func testClaimMax(t *testing.T, st Store) {
+func testClaimMax(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	seedJobs(t, st, u, newJob(u.ID, base), newJob(u.ID, base), newJob(u.ID, base))
@@ -167,7 +166,7 @@ func testClaimMax(t *testing.T, st Store) {
 	require.Empty(t, third)
 }
 
-func testClaimLease(t *testing.T, st Store) {
+func testClaimLease(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	j := newJob(u.ID, base)
@@ -188,7 +187,7 @@ func testClaimLease(t *testing.T, st Store) {
 	requireSameJob(t, j, claimed[0], base.Add(2*lease), 2)
 }
 
-func testFinishJob(t *testing.T, st Store) {
+func testFinishJob(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	j := newJob(u.ID, base)
@@ -206,7 +205,7 @@ func testFinishJob(t *testing.T, st Store) {
 	require.NoError(t, st.FinishJob(ctx, newID("job_"), base), "finishing a missing job")
 }
 
-func testRetryJob(t *testing.T, st Store) {
+func testRetryJob(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	j := newJob(u.ID, base)
@@ -230,7 +229,7 @@ func testRetryJob(t *testing.T, st Store) {
 	requireSameJob(t, want, claimed[0], runAt.Add(time.Minute), 2)
 }
 
-func testFailJob(t *testing.T, st Store) {
+func testFailJob(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	failed, kept := newJob(u.ID, base), newJob(u.ID, base)
@@ -245,7 +244,7 @@ func testFailJob(t *testing.T, st Store) {
 	require.Equal(t, []string{kept.ID}, jobIDs(claimed), "a failed job was claimed, or the other job was lost")
 }
 
-func testJobPayloadRoundTrip(t *testing.T, st Store) {
+func testJobPayloadRoundTrip(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	all := make([]byte, 256) // every byte value, NUL and invalid UTF-8 included
@@ -276,7 +275,7 @@ func testJobPayloadRoundTrip(t *testing.T, st Store) {
 	}
 }
 
-func testConcurrentClaim(t *testing.T, st Store) {
+func testConcurrentClaim(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	jobs := make([]store.Job, 40)
@@ -314,14 +313,14 @@ func testConcurrentClaim(t *testing.T, st Store) {
 	require.ElementsMatch(t, jobIDs(jobs), claimed)
 }
 
-func testPurgeResetsAndJobs(t *testing.T, st Store) {
+func testPurgeResetsAndJobs(t *testing.T, st *subject) {
 	ctx := t.Context()
 	before := base
 
 	expired := seedReset(t, st, seedUser(t, st), before.Add(-2*time.Hour)) // expired at before-1h
 
 	// Spent and ended before `before`, but not expired by then.
-	unexpired := func(u reset.User, created time.Time) store.Reset {
+	unexpired := func(u store.User, created time.Time) store.Reset {
 		r := newReset(u, created)
 		r.ExpiresAt = before.Add(time.Hour)
 		require.NoError(t, st.CreateReset(ctx, r, nil))
@@ -355,9 +354,9 @@ func testPurgeResetsAndJobs(t *testing.T, st Store) {
 
 	for _, r := range []store.Reset{expired, spent, ended} {
 		_, err := st.ResetByID(ctx, r.ID)
-		require.ErrorIs(t, err, reset.ErrResetNotFound, "reset %s was not purged", r.ID)
+		require.ErrorIs(t, err, store.ErrResetNotFound, "reset %s was not purged", r.ID)
 		_, err = st.ResetByTokenHash(ctx, r.TokenHash)
-		require.ErrorIs(t, err, reset.ErrResetNotFound, "reset %s was not purged", r.ID)
+		require.ErrorIs(t, err, store.ErrResetNotFound, "reset %s was not purged", r.ID)
 	}
 	for _, r := range []store.Reset{newer, spentAtBefore, expiresAtBefore, fresh} {
 		_, err := st.ResetByID(ctx, r.ID)
@@ -372,7 +371,7 @@ func testPurgeResetsAndJobs(t *testing.T, st Store) {
 	require.Zero(t, n, "a second Purge found more to delete")
 }
 
-func testPurgeRateLimits(t *testing.T, st Store) {
+func testPurgeRateLimits(t *testing.T, st *subject) {
 	ctx := t.Context()
 	old, kept := "k_"+ulid.Make().String(), "k_"+ulid.Make().String()
 	window := 24 * time.Hour

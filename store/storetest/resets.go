@@ -9,13 +9,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/token"
 )
 
-func testResetRoundTrip(t *testing.T, st Store) {
+func testResetRoundTrip(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	r := seedReset(t, st, u, base.Add(3*ms))
@@ -30,14 +29,14 @@ func testResetRoundTrip(t *testing.T, st Store) {
 	requireSameReset(t, r, byHash)
 }
 
-func testResetNotFound(t *testing.T, st Store) {
+func testResetNotFound(t *testing.T, st *subject) {
 	ctx := t.Context()
 	seedReset(t, st, seedUser(t, st), base)
 
 	_, err := st.ResetByID(ctx, newID("password_reset_"))
-	require.ErrorIs(t, err, reset.ErrResetNotFound)
+	require.ErrorIs(t, err, store.ErrResetNotFound)
 	_, err = st.ResetByTokenHash(ctx, token.Sum("never issued"))
-	require.ErrorIs(t, err, reset.ErrResetNotFound)
+	require.ErrorIs(t, err, store.ErrResetNotFound)
 }
 
 // testOnlyTokenHashStored checks what the interface can show: a Store is
@@ -45,7 +44,7 @@ func testResetNotFound(t *testing.T, st Store) {
 // field), keeps those 32 bytes exactly, whatever they are, and finds a reset
 // only by its exact hash. That the database holds nothing else is each
 // adapter's own test.
-func testOnlyTokenHashStored(t *testing.T, st Store) {
+func testOnlyTokenHashStored(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	r := newReset(u, base)
@@ -65,14 +64,14 @@ func testOnlyTokenHashStored(t *testing.T, st Store) {
 	near := r.TokenHash
 	near[31] ^= 0x01
 	_, err = st.ResetByTokenHash(ctx, near)
-	require.ErrorIs(t, err, reset.ErrResetNotFound, "a hash one bit away found the reset")
+	require.ErrorIs(t, err, store.ErrResetNotFound, "a hash one bit away found the reset")
 	var prefix token.Hash
 	copy(prefix[:16], r.TokenHash[:16])
 	_, err = st.ResetByTokenHash(ctx, prefix)
-	require.ErrorIs(t, err, reset.ErrResetNotFound, "a hash sharing only a prefix found the reset")
+	require.ErrorIs(t, err, store.ErrResetNotFound, "a hash sharing only a prefix found the reset")
 }
 
-func testOlderResetsEnded(t *testing.T, st Store) {
+func testOlderResetsEnded(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u, other := seedUser(t, st), seedUser(t, st)
 	others := seedReset(t, st, other, base)
@@ -82,13 +81,13 @@ func testOlderResetsEnded(t *testing.T, st Store) {
 
 	got, err := st.ResetByID(ctx, first.ID)
 	require.NoError(t, err)
-	require.ErrorIs(t, got.Status(now), reset.ErrInvalidToken)
+	require.ErrorIs(t, got.Status(now), store.ErrInvalidToken)
 	requireSameTime(t, second.CreatedAt, got.EndedAt, "EndedAt of the older reset")
 	require.True(t, got.UsedAt.IsZero(), "an ended reset is not used")
 
 	got, err = st.ResetByTokenHash(ctx, first.TokenHash)
 	require.NoError(t, err, "an ended reset is still found by its hash")
-	require.ErrorIs(t, got.Status(now), reset.ErrInvalidToken)
+	require.ErrorIs(t, got.Status(now), store.ErrInvalidToken)
 
 	got, err = st.ResetByID(ctx, second.ID)
 	require.NoError(t, err)
@@ -100,7 +99,7 @@ func testOlderResetsEnded(t *testing.T, st Store) {
 	requireSameReset(t, others, got)
 }
 
-func testSpentResetNotEnded(t *testing.T, st Store) {
+func testSpentResetNotEnded(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	spent := seedReset(t, st, u, base)
@@ -115,7 +114,7 @@ func testSpentResetNotEnded(t *testing.T, st Store) {
 	require.True(t, got.EndedAt.IsZero(), "a spent reset was ended: EndedAt = %s", got.EndedAt)
 }
 
-func testFailedCreateChangesNothing(t *testing.T, st Store) {
+func testFailedCreateChangesNothing(t *testing.T, st *subject) {
 	u := seedUser(t, st)
 	older := seedReset(t, st, u, base)
 	job := newJob(u.ID, base)
@@ -126,9 +125,9 @@ func testFailedCreateChangesNothing(t *testing.T, st Store) {
 		t.Helper()
 		ctx := t.Context()
 		_, err := st.ResetByID(ctx, r.ID)
-		require.ErrorIs(t, err, reset.ErrResetNotFound, "the reset of a failed CreateReset was stored")
+		require.ErrorIs(t, err, store.ErrResetNotFound, "the reset of a failed CreateReset was stored")
 		_, err = st.ResetByTokenHash(ctx, r.TokenHash)
-		require.ErrorIs(t, err, reset.ErrResetNotFound, "the reset of a failed CreateReset was stored")
+		require.ErrorIs(t, err, store.ErrResetNotFound, "the reset of a failed CreateReset was stored")
 		got, err := st.ResetByID(ctx, older.ID)
 		require.NoError(t, err)
 		requireSameReset(t, older, got) // not ended
@@ -155,7 +154,7 @@ func redemption(r store.Reset, now time.Time) store.Redemption {
 
 // requireNotRedeemed checks that r is still unused and that u (seeded by
 // seedUser) and its sessions are as they were before a failed RedeemReset.
-func requireNotRedeemed(t *testing.T, st Store, u reset.User, r store.Reset, now time.Time, sessions ...session.Session) {
+func requireNotRedeemed(t *testing.T, st *subject, u store.User, r store.Reset, now time.Time, sessions ...session.Session) {
 	t.Helper()
 	ctx := t.Context()
 	got, err := st.ResetByID(ctx, r.ID)
@@ -168,16 +167,16 @@ func requireNotRedeemed(t *testing.T, st Store, u reset.User, r store.Reset, now
 	require.Equal(t, oldHash, h, "a failed redemption changed the password hash")
 	user, err := st.UserByID(ctx, u.ID)
 	require.NoError(t, err)
-	requireSameUser(t, u, user) // email still unverified, UpdatedAt unchanged
+	requireUser(t, st, u, user) // email still unverified
 
 	for _, s := range sessions {
-		got, err := st.(session.Store).SessionByID(ctx, s.ID)
+		got, err := st.Store.(session.Store).SessionByID(ctx, s.ID)
 		require.NoError(t, err)
 		require.True(t, got.RevokedAt.IsZero(), "a failed redemption revoked session %s", s.ID)
 	}
 }
 
-func testRedeemSuccess(t *testing.T, st Store) {
+func testRedeemSuccess(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	r := seedReset(t, st, u, base)
@@ -187,13 +186,12 @@ func testRedeemSuccess(t *testing.T, st Store) {
 	require.NoError(t, err)
 	want := u
 	want.EmailVerified = true
-	want.UpdatedAt = red.Now
-	requireSameUser(t, want, out.User)
+	requireUser(t, st, want, out.User)
 	require.Zero(t, out.SessionsRevoked)
 
 	got, err := st.UserByID(ctx, u.ID)
 	require.NoError(t, err)
-	requireSameUser(t, want, got)
+	requireUser(t, st, want, got)
 	h, err := st.PasswordHash(ctx, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, red.PasswordHash, h)
@@ -202,13 +200,13 @@ func testRedeemSuccess(t *testing.T, st Store) {
 	require.NoError(t, err)
 	requireSameTime(t, red.Now, spent.UsedAt, "UsedAt")
 	require.True(t, spent.EndedAt.IsZero())
-	require.ErrorIs(t, spent.Status(red.Now), reset.ErrInvalidToken)
+	require.ErrorIs(t, spent.Status(red.Now), store.ErrInvalidToken)
 	spent, err = st.ResetByTokenHash(ctx, r.TokenHash)
 	require.NoError(t, err, "a spent reset is still found by its hash")
 	requireSameTime(t, red.Now, spent.UsedAt, "UsedAt")
 }
 
-func testRedeemInsertsJobs(t *testing.T, st Store) {
+func testRedeemInsertsJobs(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	r := seedReset(t, st, u, base)
@@ -224,7 +222,7 @@ func testRedeemInsertsJobs(t *testing.T, st Store) {
 	requireSameJob(t, job, claimed[0], red.Now.Add(time.Minute), 1)
 }
 
-func testRedeemTwice(t *testing.T, st Store) {
+func testRedeemTwice(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	r := seedReset(t, st, u, base)
@@ -233,7 +231,7 @@ func testRedeemTwice(t *testing.T, st Store) {
 	require.NoError(t, err)
 
 	_, err = st.RedeemReset(ctx, redemption(r, base.Add(2*time.Minute)))
-	require.ErrorIs(t, err, reset.ErrInvalidToken)
+	require.ErrorIs(t, err, store.ErrInvalidToken)
 
 	h, err := st.PasswordHash(ctx, u.ID)
 	require.NoError(t, err)
@@ -243,14 +241,14 @@ func testRedeemTwice(t *testing.T, st Store) {
 	requireSameTime(t, first.Now, got.UsedAt, "UsedAt")
 }
 
-func testRedeemExpiryBoundary(t *testing.T, st Store) {
+func testRedeemExpiryBoundary(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	sessions := sessionsOf(t, st, u.ID, base)
 	r := seedReset(t, st, u, base)
 
 	_, err := st.RedeemReset(ctx, redemption(r, r.ExpiresAt))
-	require.ErrorIs(t, err, reset.ErrTokenExpired, "Now == ExpiresAt")
+	require.ErrorIs(t, err, store.ErrTokenExpired, "Now == ExpiresAt")
 	requireNotRedeemed(t, st, u, r, r.ExpiresAt.Add(-ms), sessions...)
 
 	out, err := st.RedeemReset(ctx, redemption(r, r.ExpiresAt.Add(-ms)))
@@ -258,7 +256,7 @@ func testRedeemExpiryBoundary(t *testing.T, st Store) {
 	require.Equal(t, len(sessions), out.SessionsRevoked)
 }
 
-func testRedeemEnded(t *testing.T, st Store) {
+func testRedeemEnded(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	ended := seedReset(t, st, u, base)
@@ -266,7 +264,7 @@ func testRedeemEnded(t *testing.T, st Store) {
 	now := base.Add(2 * time.Minute)
 
 	_, err := st.RedeemReset(ctx, redemption(ended, now))
-	require.ErrorIs(t, err, reset.ErrInvalidToken)
+	require.ErrorIs(t, err, store.ErrInvalidToken)
 	h, err := st.PasswordHash(ctx, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, oldHash, h)
@@ -277,7 +275,7 @@ func testRedeemEnded(t *testing.T, st Store) {
 
 // testRedeemSpentAndExpired checks the order of judgement StoredReset.Status
 // sets: spent or ended wins over expired.
-func testRedeemSpentAndExpired(t *testing.T, st Store) {
+func testRedeemSpentAndExpired(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	ended := seedReset(t, st, u, base)
@@ -287,12 +285,12 @@ func testRedeemSpentAndExpired(t *testing.T, st Store) {
 	late := base.Add(ttl + time.Hour)
 
 	_, err = st.RedeemReset(ctx, redemption(spent, late))
-	require.ErrorIs(t, err, reset.ErrInvalidToken, "spent and expired")
+	require.ErrorIs(t, err, store.ErrInvalidToken, "spent and expired")
 	_, err = st.RedeemReset(ctx, redemption(ended, late))
-	require.ErrorIs(t, err, reset.ErrInvalidToken, "ended and expired")
+	require.ErrorIs(t, err, store.ErrInvalidToken, "ended and expired")
 }
 
-func testRedeemNotFound(t *testing.T, st Store) {
+func testRedeemNotFound(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	r := seedReset(t, st, u, base)
@@ -300,11 +298,11 @@ func testRedeemNotFound(t *testing.T, st Store) {
 	red.ResetID = newID("password_reset_")
 
 	_, err := st.RedeemReset(ctx, red)
-	require.ErrorIs(t, err, reset.ErrResetNotFound)
+	require.ErrorIs(t, err, store.ErrResetNotFound)
 	requireNotRedeemed(t, st, u, r, red.Now)
 }
 
-func testConcurrentRedemption(t *testing.T, st Store) {
+func testConcurrentRedemption(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	r := seedReset(t, st, u, base)
@@ -329,7 +327,7 @@ func testConcurrentRedemption(t *testing.T, st Store) {
 			winner = i
 			continue
 		}
-		require.ErrorIs(t, err, reset.ErrInvalidToken, "redemption %d", i)
+		require.ErrorIs(t, err, store.ErrInvalidToken, "redemption %d", i)
 	}
 	require.NotEqual(t, -1, winner, "no redemption succeeded")
 
@@ -341,9 +339,9 @@ func testConcurrentRedemption(t *testing.T, st Store) {
 	requireSameTime(t, now, got.UsedAt, "UsedAt")
 }
 
-func testRedeemRevokesSessions(t *testing.T, st SessionStore) {
+func testRedeemRevokesSessions(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	u, other := seedUser(t, st), seedUser(t, st)
+	u, other := seedUser(t, st.subject), seedUser(t, st.subject)
 	s1, _ := seedSession(t, st, u.ID, base.Add(-time.Hour))
 	s2, _ := seedSession(t, st, u.ID, base.Add(-time.Hour))
 	revoked, _ := seedSession(t, st, u.ID, base.Add(-time.Hour))
@@ -351,7 +349,7 @@ func testRedeemRevokesSessions(t *testing.T, st SessionStore) {
 	require.NoError(t, st.RevokeSession(ctx, revoked.ID, revokedAt))
 	expired, _ := seedSession(t, st, u.ID, base.Add(-48*time.Hour)) // expired at base-24h
 	others, _ := seedSession(t, st, other.ID, base.Add(-time.Hour))
-	r := seedReset(t, st, u, base)
+	r := seedReset(t, st.subject, u, base)
 	now := base.Add(time.Minute)
 
 	out, err := st.RedeemReset(ctx, redemption(r, now))
@@ -370,7 +368,7 @@ func testRedeemRevokesSessions(t *testing.T, st SessionStore) {
 	}
 }
 
-func testFailedRedemptionChangesNothing(t *testing.T, st Store) {
+func testFailedRedemptionChangesNothing(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	sessions := sessionsOf(t, st, u.ID, base)
@@ -395,7 +393,7 @@ func testFailedRedemptionChangesNothing(t *testing.T, st Store) {
 	require.Equal(t, len(sessions), out.SessionsRevoked)
 }
 
-func testRedeemCancelledContext(t *testing.T, st Store) {
+func testRedeemCancelledContext(t *testing.T, st *subject) {
 	u := seedUser(t, st)
 	sessions := sessionsOf(t, st, u.ID, base)
 	r := seedReset(t, st, u, base)

@@ -12,9 +12,9 @@ import (
 	"github.com/passreset/passreset/token"
 )
 
-func testSessionRoundTrip(t *testing.T, st SessionStore) {
+func testSessionRoundTrip(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	u := seedUser(t, st)
+	u := seedUser(t, st.subject)
 	s := session.Session{
 		ID:         newID("session_"),
 		UserID:     u.ID,
@@ -36,9 +36,9 @@ func testSessionRoundTrip(t *testing.T, st SessionStore) {
 	requireSameSession(t, s, byID)
 }
 
-func testSessionNotFound(t *testing.T, st SessionStore) {
+func testSessionNotFound(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	_, h := seedSession(t, st, seedUser(t, st).ID, base)
+	_, h := seedSession(t, st, seedUser(t, st.subject).ID, base)
 
 	_, err := st.SessionByID(ctx, newID("session_"))
 	require.ErrorIs(t, err, session.ErrNotFound)
@@ -50,9 +50,9 @@ func testSessionNotFound(t *testing.T, st SessionStore) {
 	require.ErrorIs(t, err, session.ErrNotFound, "a hash one bit away found the session")
 }
 
-func testTouchSession(t *testing.T, st SessionStore) {
+func testTouchSession(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	s, h := seedSession(t, st, seedUser(t, st).ID, base)
+	s, h := seedSession(t, st, seedUser(t, st.subject).ID, base)
 	at := base.Add(time.Hour + 5*ms)
 	require.NoError(t, st.TouchSession(ctx, s.ID, at))
 
@@ -65,9 +65,9 @@ func testTouchSession(t *testing.T, st SessionStore) {
 	require.ErrorIs(t, st.TouchSession(ctx, newID("session_"), at), session.ErrNotFound)
 }
 
-func testRotateSessionToken(t *testing.T, st SessionStore) {
+func testRotateSessionToken(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	s, old := seedSession(t, st, seedUser(t, st).ID, base)
+	s, old := seedSession(t, st, seedUser(t, st.subject).ID, base)
 	rotated, at := newSessionHash(), base.Add(time.Hour)
 	require.NoError(t, st.RotateSessionToken(ctx, s.ID, old, rotated, at))
 
@@ -80,9 +80,9 @@ func testRotateSessionToken(t *testing.T, st SessionStore) {
 	requireSameSession(t, want, got)
 }
 
-func testRotateStaleToken(t *testing.T, st SessionStore) {
+func testRotateStaleToken(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	s, old := seedSession(t, st, seedUser(t, st).ID, base)
+	s, old := seedSession(t, st, seedUser(t, st.subject).ID, base)
 	current, stale := newSessionHash(), newSessionHash()
 	require.NoError(t, st.RotateSessionToken(ctx, s.ID, old, current, base.Add(time.Minute)))
 
@@ -98,9 +98,9 @@ func testRotateStaleToken(t *testing.T, st SessionStore) {
 	require.ErrorIs(t, err, session.ErrNotFound, "unknown id")
 }
 
-func testRotateRevoked(t *testing.T, st SessionStore) {
+func testRotateRevoked(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	s, h := seedSession(t, st, seedUser(t, st).ID, base)
+	s, h := seedSession(t, st, seedUser(t, st.subject).ID, base)
 	require.NoError(t, st.RevokeSession(ctx, s.ID, base.Add(time.Minute)))
 	rotated := newSessionHash()
 
@@ -112,9 +112,9 @@ func testRotateRevoked(t *testing.T, st SessionStore) {
 	require.NoError(t, err, "a revoked session is still found by its hash")
 }
 
-func testConcurrentRotation(t *testing.T, st SessionStore) {
+func testConcurrentRotation(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	s, old := seedSession(t, st, seedUser(t, st).ID, base)
+	s, old := seedSession(t, st, seedUser(t, st.subject).ID, base)
 	const n = 20
 	hashes := make([]token.Hash, n)
 	for i := range hashes {
@@ -150,7 +150,7 @@ func testConcurrentRotation(t *testing.T, st SessionStore) {
 
 // seedSessions stores n sessions of userID with ids that sort in the order
 // returned, inserting them newest first so that an order by insertion shows.
-func seedSessions(t *testing.T, st SessionStore, userID string, n int) []string {
+func seedSessions(t *testing.T, st sessionSubject, userID string, n int) []string {
 	t.Helper()
 	ids := sortedIDs("session_", n)
 	for i := n - 1; i >= 0; i-- {
@@ -160,9 +160,9 @@ func seedSessions(t *testing.T, st SessionStore, userID string, n int) []string 
 	return ids
 }
 
-func testListOrder(t *testing.T, st SessionStore) {
+func testListOrder(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	u, other := seedUser(t, st), seedUser(t, st)
+	u, other := seedUser(t, st.subject), seedUser(t, st.subject)
 	ids := seedSessions(t, st, u.ID, 5)
 	seedSessions(t, st, other.ID, 2)
 	require.NoError(t, st.RevokeSession(ctx, ids[1], base.Add(time.Minute)))
@@ -183,9 +183,9 @@ func testListOrder(t *testing.T, st SessionStore) {
 	require.Empty(t, none)
 }
 
-func testListLimit(t *testing.T, st SessionStore) {
+func testListLimit(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	u := seedUser(t, st)
+	u := seedUser(t, st.subject)
 	ids := seedSessions(t, st, u.ID, 12)
 
 	for _, c := range []struct {
@@ -207,9 +207,9 @@ func testListLimit(t *testing.T, st SessionStore) {
 
 // testListCursors checks that Before and After bound the id whatever the
 // order, and that Desc picks the highest matching ids.
-func testListCursors(t *testing.T, st SessionStore) {
+func testListCursors(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	u := seedUser(t, st)
+	u := seedUser(t, st.subject)
 	ids := seedSessions(t, st, u.ID, 6)
 	lowest := "session_" + strings.Repeat("0", 26) // a cursor no session has
 
@@ -246,9 +246,9 @@ func nilIfEmpty(ids []string) []string {
 	return ids
 }
 
-func testRevokeSession(t *testing.T, st SessionStore) {
+func testRevokeSession(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	u := seedUser(t, st)
+	u := seedUser(t, st.subject)
 	s, h := seedSession(t, st, u.ID, base)
 	other, _ := seedSession(t, st, u.ID, base)
 	at := base.Add(time.Hour)
@@ -272,9 +272,9 @@ func testRevokeSession(t *testing.T, st SessionStore) {
 	require.ErrorIs(t, st.RevokeSession(ctx, newID("session_"), at), session.ErrNotFound)
 }
 
-func testRevokeUserSessions(t *testing.T, st SessionStore) {
+func testRevokeUserSessions(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	u, other := seedUser(t, st), seedUser(t, st)
+	u, other := seedUser(t, st.subject), seedUser(t, st.subject)
 	s1, _ := seedSession(t, st, u.ID, base.Add(-time.Hour))
 	s2, _ := seedSession(t, st, u.ID, base.Add(-time.Hour))
 	revoked, _ := seedSession(t, st, u.ID, base.Add(-time.Hour))
@@ -302,9 +302,9 @@ func testRevokeUserSessions(t *testing.T, st SessionStore) {
 	require.Zero(t, n, "nothing left to revoke")
 }
 
-func testPurgeSessions(t *testing.T, st SessionStore) {
+func testPurgeSessions(t *testing.T, st sessionSubject) {
 	ctx := t.Context()
-	uid := seedUser(t, st).ID
+	uid := seedUser(t, st.subject).ID
 	before := base
 
 	expired, expiredHash := seedSession(t, st, uid, before.Add(-25*time.Hour)) // expired at before-1h

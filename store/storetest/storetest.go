@@ -11,61 +11,101 @@
 package storetest
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
+	"github.com/stretchr/testify/require"
 )
 
-// Store is what the suite checks: store.Store and user creation (for
-// seeding). An adapter that also implements session.Store (a SessionStore)
-// or store.SignInRecorder is checked for those too; otherwise their
-// subtests are skipped, so an adapter whose sessions live elsewhere, with
-// a reset.SessionRevoker of the host's, runs the suite as well.
-type Store interface {
-	store.Store
-	store.UserCreator
+// Harness is what an adapter gives the suite: how to make a store, and how
+// to add a user to the host's data it reads.
+type Harness struct {
+	// NewStore returns a fresh, empty, migrated store for one subtest
+	// (register cleanup with t.Cleanup). Required.
+	NewStore func(t *testing.T) store.Store
+
+	// AddUser adds an unverified user to the host's data behind st, with
+	// this email exactly as given (the suite passes mixed case to check
+	// case-insensitive lookups) and this password hash ("" for none), and
+	// returns the user's id as st shows it. Default: st's CreateUser, for a
+	// store that implements store.UserCreator.
+	AddUser func(t *testing.T, st store.Store, email, passwordHash string) (id string)
+
+	// NoVerifiedFlag says the host keeps no email-verified flag, so
+	// RedeemReset has none to set; the suite then does not check it.
+	NoVerifiedFlag bool
 }
 
-// SessionStore is a Store that also keeps sessions, so that RedeemReset
+// subject is the store under test with the harness that made it.
+type subject struct {
+	store.Store
+	h *Harness
+}
+
+// sessionSubject is a subject that also keeps sessions, so that RedeemReset
 // revokes them in its own transaction.
-type SessionStore interface {
-	Store
+type sessionSubject struct {
+	*subject
 	session.Store
 }
 
 // withSessions runs fn when st keeps sessions, and skips otherwise.
-func withSessions(fn func(*testing.T, SessionStore)) func(*testing.T, Store) {
-	return func(t *testing.T, st Store) {
-		ss, ok := st.(SessionStore)
+func withSessions(fn func(*testing.T, sessionSubject)) func(*testing.T, *subject) {
+	return func(t *testing.T, st *subject) {
+		ss, ok := st.Store.(session.Store)
 		if !ok {
 			t.Skip("the store keeps no sessions: it does not implement session.Store")
 		}
-		fn(t, ss)
+		fn(t, sessionSubject{st, ss})
 	}
 }
 
-// Run runs the conformance suite; newStore returns a fresh, empty, migrated
-// store for each subtest (register cleanup with t.Cleanup). Subtests run one
-// after another, never in parallel, so newStore may reuse one server as long
-// as each store it returns starts empty. The suite never sleeps: every time
+// withCreator runs fn when st creates users (keeping WorkOS's profile
+// fields), and skips otherwise: when it does not implement
+// store.UserCreator, or its CreateUser says store.ErrNoUserCreator (a store
+// over a host's users table).
+func withCreator(fn func(*testing.T, *subject, store.UserCreator)) func(*testing.T, *subject) {
+	return func(t *testing.T, st *subject) {
+		c, ok := st.Store.(store.UserCreator)
+		if !ok {
+			t.Skip("the store does not create users: it does not implement store.UserCreator")
+		}
+		probe := store.User{ID: newID("user_"), Email: "probe." + strings.ToLower(ulid.Make().String()) + "@example.com", CreatedAt: base, UpdatedAt: base}
+		if err := c.CreateUser(t.Context(), probe, ""); errors.Is(err, store.ErrNoUserCreator) {
+			t.Skip("the store does not create users: its users are the host's")
+		} else {
+			require.NoError(t, err)
+		}
+		fn(t, st, c)
+	}
+}
+
+// Run runs the conformance suite; h.NewStore returns a fresh, empty,
+// migrated store for each subtest. Subtests run one after another, never in
+// parallel, so NewStore may reuse one server as long as each store it
+// returns starts empty. The suite never sleeps: every time
 // it passes is explicit, around 2026-01-15T12:00:00Z, at millisecond
 // precision.
 //
 // An adapter wires it in from its own tests:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) storetest.Store {
-//			db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "test.db"))
-//			if err != nil {
-//				t.Fatal(err)
-//			}
-//			t.Cleanup(func() { db.Close() })
-//			st := mystore.New(db)
-//			if err := st.Migrate(t.Context()); err != nil {
-//				t.Fatal(err)
-//			}
-//			return st
+//		storetest.Run(t, storetest.Harness{
+//			NewStore: func(t *testing.T) store.Store {
+//				st := mystore.New(openTestDB(t))
+//				if err := st.Migrate(t.Context()); err != nil {
+//					t.Fatal(err)
+//				}
+//				return st
+//			},
+//			AddUser: func(t *testing.T, st store.Store, email, hash string) string {
+//				id := insertAccount(t, st.(*mystore.Store).DB(), email, hash)
+//				return mystore.PublicID(id)
+//			},
 //		})
 //	}
 //
@@ -75,10 +115,11 @@ func withSessions(fn func(*testing.T, SessionStore)) func(*testing.T, Store) {
 //     by another job of the same batch, fails, and with it the whole
 //     CreateReset or RedeemReset (the suite injects mid-transaction
 //     failures this way).
-//   - Emails are matched without regard to case (CreateUser of
-//     "Ana@Example.com" is found as "ana@example.com" and makes
-//     "ana@example.com" taken); whether a Store keeps the case it was given
-//     or folds it is not checked, as round trips use lower-case emails.
+//   - Emails are matched without regard to case, in full Unicode (a user
+//     added as "Ünal@Example.com" is found as "ünal@example.com"); whether a
+//     Store keeps the case it was given or folds it is not checked.
+//   - A user's id is whatever the Store shows; the suite passes back the
+//     ids AddUser returned.
 //   - CreateReset ends an older reset at the new reset's CreatedAt (the only
 //     time it receives); spent resets are not ended.
 //   - RedeemReset judges a reset as StoredReset.Status does: a spent or ended
@@ -100,11 +141,14 @@ func withSessions(fn func(*testing.T, SessionStore)) func(*testing.T, Store) {
 //     equals before is kept. Purge's count is the number of resets and jobs
 //     it deleted, plus however many rows its rate-limit records took (the
 //     suite checks the former exactly and only that the latter is positive).
-func Run(t *testing.T, newStore func(t *testing.T) Store) {
+func Run(t *testing.T, h Harness) {
+	if h.NewStore == nil {
+		t.Fatal("storetest: Harness.NewStore is required")
+	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			for _, c := range g.cases {
-				t.Run(c.name, func(t *testing.T) { c.fn(t, newStore(t)) })
+				t.Run(c.name, func(t *testing.T) { c.fn(t, &subject{Store: h.NewStore(t), h: &h}) })
 			}
 		})
 	}
@@ -112,7 +156,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 
 type testCase struct {
 	name string
-	fn   func(t *testing.T, st Store)
+	fn   func(t *testing.T, st *subject)
 }
 
 var groups = []struct {
@@ -120,13 +164,17 @@ var groups = []struct {
 	cases []testCase
 }{
 	{"Users", []testCase{
-		{"RoundTrip", testUserRoundTrip},
 		{"NotFound", testUserNotFound},
 		{"EmailIgnoresCase", testUserEmailIgnoresCase},
-		{"EmailTaken", testUserEmailTaken},
+		{"EmailIgnoresUnicodeCase", testUserEmailIgnoresUnicodeCase},
 		{"PasswordHash", testUserPasswordHash},
-		{"ReturnsCopies", testUserReturnsCopies},
-		{"RecordSignIn", testRecordSignIn},
+	}},
+	{"Profile", []testCase{
+		{"RoundTrip", withCreator(testUserRoundTrip)},
+		{"EmailTaken", withCreator(testUserEmailTaken)},
+		{"ReturnsCopies", withCreator(testUserReturnsCopies)},
+		{"UpdatedAtOnRedemption", withCreator(testUpdatedAtOnRedemption)},
+		{"RecordSignIn", withCreator(testRecordSignIn)},
 	}},
 	{"Resets", []testCase{
 		{"RoundTrip", testResetRoundTrip},

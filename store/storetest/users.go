@@ -1,18 +1,18 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store"
 )
 
-func testUserRoundTrip(t *testing.T, st Store) {
+func testUserRoundTrip(t *testing.T, st *subject, c store.UserCreator) {
 	ctx := t.Context()
-	full := reset.User{
+	full := store.User{
 		ID:                newID("user_"),
 		Email:             "marcelina.davis@example.com",
 		EmailVerified:     true,
@@ -28,14 +28,14 @@ func testUserRoundTrip(t *testing.T, st Store) {
 	}
 	// Only the required fields: empty ones must come back empty, zero times
 	// zero.
-	bare := reset.User{
+	bare := store.User{
 		ID:        newID("user_"),
 		Email:     "bare@example.com",
 		CreatedAt: base.Add(1 * ms),
 		UpdatedAt: base.Add(2 * ms),
 	}
-	for _, u := range []reset.User{full, bare} {
-		require.NoError(t, st.CreateUser(ctx, u, oldHash))
+	for _, u := range []store.User{full, bare} {
+		require.NoError(t, c.CreateUser(ctx, u, oldHash))
 
 		byID, err := st.UserByID(ctx, u.ID)
 		require.NoError(t, err)
@@ -47,68 +47,90 @@ func testUserRoundTrip(t *testing.T, st Store) {
 	}
 }
 
-func testUserNotFound(t *testing.T, st Store) {
+func testUserNotFound(t *testing.T, st *subject) {
 	ctx := t.Context()
 	seedUser(t, st)
 
 	_, err := st.UserByID(ctx, newID("user_"))
-	require.ErrorIs(t, err, reset.ErrUserNotFound)
+	require.ErrorIs(t, err, store.ErrUserNotFound)
 	_, err = st.UserByEmail(ctx, "nobody@example.com")
-	require.ErrorIs(t, err, reset.ErrUserNotFound)
+	require.ErrorIs(t, err, store.ErrUserNotFound)
 }
 
-func testUserEmailIgnoresCase(t *testing.T, st Store) {
+func testUserEmailIgnoresCase(t *testing.T, st *subject) {
 	ctx := t.Context()
-	u := reset.User{ID: newID("user_"), Email: "Ana@Example.com", CreatedAt: base, UpdatedAt: base}
-	require.NoError(t, st.CreateUser(ctx, u, oldHash))
+	id := st.addUser(t, "Ana@Example.com", oldHash)
+	st.addUser(t, "ana.other@example.com", oldHash)
 
-	got, err := st.UserByEmail(ctx, "ana@example.com")
+	for _, email := range []string{"ana@example.com", "Ana@Example.com"} {
+		got, err := st.UserByEmail(ctx, email)
+		require.NoError(t, err, email)
+		require.Equal(t, id, got.ID, email)
+	}
+	_, err := st.UserByEmail(ctx, "an@example.com")
+	require.ErrorIs(t, err, store.ErrUserNotFound)
+}
+
+// testUserEmailIgnoresUnicodeCase: case is folded in full Unicode, not in
+// ASCII only (SQL's lower() and NOCASE fold ASCII alone in many databases).
+func testUserEmailIgnoresUnicodeCase(t *testing.T, st *subject) {
+	ctx := t.Context()
+	id := st.addUser(t, "Ünal.ÇELİK@Bücher.Example", oldHash)
+	other := st.addUser(t, "őrs@example.com", oldHash)
+
+	got, err := st.UserByEmail(ctx, strings.ToLower("Ünal.ÇELİK@Bücher.Example"))
 	require.NoError(t, err)
-	require.Equal(t, u.ID, got.ID)
+	require.Equal(t, id, got.ID)
+	got, err = st.UserByEmail(ctx, "őrs@example.com")
+	require.NoError(t, err)
+	require.Equal(t, other, got.ID)
+	// A different letter is a different address, even where it folds
+	// alike in ASCII.
+	_, err = st.UserByEmail(ctx, "ors@example.com")
+	require.ErrorIs(t, err, store.ErrUserNotFound)
 }
 
-func testUserEmailTaken(t *testing.T, st Store) {
+func testUserEmailTaken(t *testing.T, st *subject, c store.UserCreator) {
 	ctx := t.Context()
-	u := reset.User{ID: newID("user_"), Email: "Ana@Example.com", CreatedAt: base, UpdatedAt: base}
-	require.NoError(t, st.CreateUser(ctx, u, oldHash))
+	u := store.User{ID: newID("user_"), Email: "Ana@Example.com", CreatedAt: base, UpdatedAt: base}
+	require.NoError(t, c.CreateUser(ctx, u, oldHash))
 
 	for _, email := range []string{"Ana@Example.com", "ana@example.com", "ANA@EXAMPLE.COM"} {
-		dup := reset.User{ID: newID("user_"), Email: email, CreatedAt: base, UpdatedAt: base}
-		err := st.CreateUser(ctx, dup, "other-hash")
-		require.ErrorIs(t, err, reset.ErrEmailTaken, email)
+		dup := store.User{ID: newID("user_"), Email: email, CreatedAt: base, UpdatedAt: base}
+		err := c.CreateUser(ctx, dup, "other-hash")
+		require.ErrorIs(t, err, store.ErrEmailTaken, email)
 
 		_, err = st.UserByID(ctx, dup.ID)
-		require.ErrorIs(t, err, reset.ErrUserNotFound, "the rejected user was stored")
+		require.ErrorIs(t, err, store.ErrUserNotFound, "the rejected user was stored")
 	}
 	got, err := st.UserByEmail(ctx, "ana@example.com")
 	require.NoError(t, err)
 	require.Equal(t, u.ID, got.ID)
 }
 
-func testUserPasswordHash(t *testing.T, st Store) {
+func testUserPasswordHash(t *testing.T, st *subject) {
 	ctx := t.Context()
 	u := seedUser(t, st)
 	h, err := st.PasswordHash(ctx, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, oldHash, h)
 
-	nopw := reset.User{ID: newID("user_"), Email: "nopassword@example.com", CreatedAt: base, UpdatedAt: base}
-	require.NoError(t, st.CreateUser(ctx, nopw, ""))
-	h, err = st.PasswordHash(ctx, nopw.ID)
+	nopw := st.addUser(t, "nopassword@example.com", "")
+	h, err = st.PasswordHash(ctx, nopw)
 	require.NoError(t, err)
 	require.Empty(t, h)
 
 	_, err = st.PasswordHash(ctx, newID("user_"))
-	require.ErrorIs(t, err, reset.ErrUserNotFound)
+	require.ErrorIs(t, err, store.ErrUserNotFound)
 }
 
 // testUserReturnsCopies checks that neither the map given to CreateUser nor
 // the one returned aliases the store's own.
-func testUserReturnsCopies(t *testing.T, st Store) {
+func testUserReturnsCopies(t *testing.T, st *subject, c store.UserCreator) {
 	ctx := t.Context()
 	md := map[string]string{"plan": "pro"}
-	u := reset.User{ID: newID("user_"), Email: "copies@example.com", Metadata: md, CreatedAt: base, UpdatedAt: base}
-	require.NoError(t, st.CreateUser(ctx, u, oldHash))
+	u := store.User{ID: newID("user_"), Email: "copies@example.com", Metadata: md, CreatedAt: base, UpdatedAt: base}
+	require.NoError(t, c.CreateUser(ctx, u, oldHash))
 	md["plan"] = "changed after CreateUser"
 
 	got, err := st.UserByID(ctx, u.ID)
@@ -121,8 +143,8 @@ func testUserReturnsCopies(t *testing.T, st Store) {
 	require.Equal(t, map[string]string{"plan": "pro"}, again.Metadata)
 }
 
-func testRecordSignIn(t *testing.T, st Store) {
-	rec, ok := st.(store.SignInRecorder)
+func testRecordSignIn(t *testing.T, st *subject, _ store.UserCreator) {
+	rec, ok := st.Store.(store.SignInRecorder)
 	if !ok {
 		t.Skip("the store does not implement store.SignInRecorder")
 	}
@@ -136,5 +158,25 @@ func testRecordSignIn(t *testing.T, st Store) {
 	requireSameTime(t, at, got.LastSignInAt, "LastSignInAt")
 	require.Equal(t, u.Email, got.Email)
 
-	require.ErrorIs(t, rec.RecordSignIn(ctx, newID("user_"), at), reset.ErrUserNotFound)
+	require.ErrorIs(t, rec.RecordSignIn(ctx, newID("user_"), at), store.ErrUserNotFound)
+}
+
+// testUpdatedAtOnRedemption: a store that keeps WorkOS's profile sets the
+// user's UpdatedAt to the redemption's time, to the millisecond, and leaves
+// the rest of the profile alone.
+func testUpdatedAtOnRedemption(t *testing.T, st *subject, c store.UserCreator) {
+	ctx := t.Context()
+	u := store.User{ID: newID("user_"), Email: "profile@example.com", FirstName: "Ada", Metadata: map[string]string{"k": "v"},
+		CreatedAt: base.Add(-time.Hour), UpdatedAt: base.Add(-time.Hour)}
+	require.NoError(t, c.CreateUser(ctx, u, oldHash))
+	r := seedReset(t, st, u, base)
+	red := redemption(r, base.Add(time.Minute+7*ms))
+	out, err := st.RedeemReset(ctx, red)
+	require.NoError(t, err)
+	want := u
+	want.EmailVerified, want.UpdatedAt = true, red.Now
+	requireSameUser(t, want, out.User)
+	got, err := st.UserByID(ctx, u.ID)
+	require.NoError(t, err)
+	requireSameUser(t, want, got)
 }

@@ -1,0 +1,92 @@
+// Package hostusers holds what every SQL store needs to read a host's users
+// table by description (store.UsersTable): the mapping between the table's
+// keys and the ids passreset shows, and email matching without regard to
+// case in full Unicode, which no SQL database does the same way.
+package hostusers
+
+import (
+	"strconv"
+	"strings"
+)
+
+// IDs maps a table's keys to the ids a Store shows and back.
+type IDs struct {
+	// Integer says the key column holds integers: the id shown is Prefix
+	// and the key in decimal. Otherwise the id is the key itself.
+	Integer bool
+	Prefix  string
+}
+
+// Public returns the id shown for an integer key.
+func (m IDs) Public(key int64) string { return m.Prefix + strconv.FormatInt(key, 10) }
+
+// Key returns the key, an int64 or a string, of the row an id shown names,
+// and false when id cannot name one (a malformed integer id), which a
+// lookup answers as not found.
+func (m IDs) Key(id string) (any, bool) {
+	if !m.Integer {
+		return id, id != ""
+	}
+	digits, ok := strings.CutPrefix(id, m.Prefix)
+	if !ok || digits == "" || digits[0] == '+' || (len(digits) > 1 && digits[0] == '0') {
+		return nil, false // one key, one id: no "user_042" for 42
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return nil, false
+	}
+	return n, true
+}
+
+// Fold is the form in which two addresses are compared: Unicode lower case.
+// The Service hands stores addresses already folded.
+func Fold(email string) string { return strings.ToLower(email) }
+
+// LikePattern returns a LIKE pattern that matches, without regard to ASCII
+// case (as LIKE and ILIKE compare in every database), every address whose
+// Fold could be email: each run of non-ASCII characters becomes the
+// any-length wildcard (a fold may change the number of characters: İ folds
+// to i and a combining dot), the letters that a non-ASCII capital folds to
+// (i from İ, k from the Kelvin sign) the one-character wildcard, and the
+// pattern characters and esc are escaped with esc. The candidates it finds
+// are then compared with Pick.
+func LikePattern(email string, esc byte) string {
+	var b strings.Builder
+	b.Grow(len(email) + 4)
+	wild := false // the last byte written is a '%' wildcard
+	for _, r := range email {
+		if r >= 0x80 {
+			if !wild {
+				b.WriteByte('%')
+				wild = true
+			}
+			continue
+		}
+		wild = false
+		switch {
+		case r == 'i' || r == 'k':
+			b.WriteByte('_')
+		case r == '%' || r == '_' || r == rune(esc):
+			b.WriteByte(esc)
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Pick returns the index of the address among candidates that folds to
+// email (already folded), preferring one stored exactly as email, or -1.
+func Pick(email string, candidates []string) int {
+	found := -1
+	for i, c := range candidates {
+		switch {
+		case c == email:
+			return i
+		case found < 0 && Fold(c) == email:
+			found = i
+		}
+	}
+	return found
+}
