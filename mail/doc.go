@@ -27,4 +27,18 @@
 //
 // Neither transport logs or returns in an error a message body or a
 // password.
+//
+// # Permanent and temporary failures
+//
+// A failed Send is taken as temporary, worth trying again later (a server
+// that cannot be reached, a timeout, a 4xx reply), unless its error
+// matches [ErrPermanent] with errors.Is: then sending the same message
+// again cannot succeed, and a sender such as package reset's outbox gives
+// it up at once. An [*SMTPError] with a 5xx code matches it. A transport
+// of one's own, such as a client of an HTTP email API, says "permanent"
+// by wrapping ErrPermanent in its error:
+//
+//	if resp.StatusCode == http.StatusUnprocessableEntity { // the API refuses the address
+//		return fmt.Errorf("%w: %s", mail.ErrPermanent, resp.Status)
+//	}
 package mail

@@ -59,11 +59,45 @@ func ExampleSMTP() {
 		Text:    "Open https://app.example/reset-password?token=... to choose a new password.",
 		HTML:    `<p><a href="https://app.example/reset-password?token=...">Choose a new password</a></p>`,
 	})
-	if smtpErr, ok := errors.AsType[*mail.SMTPError](err); ok && smtpErr.Temporary() {
+	switch {
+	case errors.Is(err, mail.ErrPermanent): // a 5xx reply
+		log.Printf("not sent, and never will be: %v", err)
+	case err != nil:
 		log.Printf("will try again later: %v", err)
-	} else if err != nil {
-		log.Printf("not sent: %v", err)
 	}
+}
+
+// apiStatusError is the error of a transport of one's own: a client of an
+// HTTP email API that answered with a status other than success.
+type apiStatusError struct{ status int }
+
+func (e *apiStatusError) Error() string { return fmt.Sprintf("emailapi: status %d", e.status) }
+
+// Is says which failures are permanent: the API refused the request
+// itself; anything else (a 429, a 5xx) may pass later.
+func (e *apiStatusError) Is(target error) bool {
+	return target == mail.ErrPermanent && e.status >= 400 && e.status < 500 && e.status != 429
+}
+
+func ExampleErrPermanent() {
+	for _, err := range []error{
+		// A transport wraps ErrPermanent...
+		fmt.Errorf("emailapi: recipient address rejected: %w", mail.ErrPermanent),
+		// ...or gives its error type an Is method.
+		&apiStatusError{status: 422},
+		&apiStatusError{status: 503},
+		// An SMTP server's 5xx reply is permanent, its 4xx reply is not.
+		fmt.Errorf("mail: SMTP RCPT TO: %w", &mail.SMTPError{Code: 550, Message: "5.1.1 no such user"}),
+		fmt.Errorf("mail: SMTP RCPT TO: %w", &mail.SMTPError{Code: 451, Message: "4.3.0 try again later"}),
+	} {
+		fmt.Printf("%v: permanent=%t\n", err, errors.Is(err, mail.ErrPermanent))
+	}
+	// Output:
+	// emailapi: recipient address rejected: mail: permanent failure: permanent=true
+	// emailapi: status 422: permanent=true
+	// emailapi: status 503: permanent=false
+	// mail: SMTP RCPT TO: 550 5.1.1 no such user: permanent=true
+	// mail: SMTP RCPT TO: 451 4.3.0 try again later: permanent=false
 }
 
 func ExampleSMTP_localDevelopment() {

@@ -23,6 +23,21 @@ import (
 // Sending such a message again will fail again.
 var ErrInvalidMessage = errors.New("mail: invalid message")
 
+// ErrPermanent is matched, with errors.Is, by an error from Send that says
+// sending the same message again cannot succeed: a recipient that does not
+// exist, a sender the server refuses, a message rejected as spam. A sender
+// of email, such as package reset's outbox, then gives the message up at
+// once instead of retrying it; every other error is taken as temporary.
+//
+// Any transport can say so: wrap ErrPermanent in the error it returns, as
+// in
+//
+//	return fmt.Errorf("%w: %w", mail.ErrPermanent, apiErr)
+//
+// or give its error type an Is method that reports it. An [*SMTPError]
+// with a 5xx code matches ErrPermanent.
+var ErrPermanent = errors.New("mail: permanent failure")
+
 // A Message is an email to one recipient.
 type Message struct {
 	// From is the sender's address in a form net/mail.ParseAddress

@@ -86,7 +86,8 @@ type SMTP struct {
 }
 
 // SMTPError is a reply from an SMTP server that refused a command. Send
-// returns it wrapped; match it with errors.As.
+// returns it wrapped; match it with errors.As. One with a 5xx code is a
+// permanent failure, which errors.Is(err, [ErrPermanent]) reports.
 type SMTPError struct {
 	// Code is the reply code, such as 451 or 550.
 	Code int
@@ -108,13 +109,20 @@ func (e *SMTPError) Temporary() bool {
 	return e.Code >= 400 && e.Code < 500
 }
 
+// Is reports whether target is [ErrPermanent] and the reply is a permanent
+// failure (a 5xx code), so that errors.Is(err, ErrPermanent) holds for an
+// error that wraps such a reply.
+func (e *SMTPError) Is(target error) bool {
+	return target == ErrPermanent && e.Code >= 500 && e.Code < 600
+}
+
 // Send delivers m to the server at s.Addr over a new connection, and
 // returns once the server has accepted the message or failed.
 //
-// An error that is a refusal by the server wraps an [*SMTPError]. When ctx
-// is done or the Timeout passes first, Send closes the connection and
-// returns an error that wraps context.Canceled or
-// context.DeadlineExceeded. An invalid message is an error that wraps
+// An error that is a refusal by the server wraps an [*SMTPError]; a
+// permanent refusal (5xx) also matches [ErrPermanent]. When ctx is done or
+// the Timeout passes first, Send closes the connection and returns an
+// error that wraps context.Canceled or context.DeadlineExceeded. An invalid message is an error that wraps
 // [ErrInvalidMessage], and nothing is sent. Errors never hold the body of
 // the message or the password.
 func (s *SMTP) Send(ctx context.Context, m Message) error {

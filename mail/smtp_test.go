@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/textproto"
@@ -113,6 +114,7 @@ func TestSMTPAuth(t *testing.T) {
 		require.True(t, ok, "got %v", err)
 		require.Equal(t, 535, smtpErr.Code)
 		require.False(t, smtpErr.Temporary())
+		require.ErrorIs(t, err, mail.ErrPermanent)
 		require.NotContains(t, err.Error(), wrong)
 		require.NotContains(t, err.Error(), "token=")
 		require.Len(t, srv.Messages(), 1)
@@ -214,6 +216,7 @@ func TestSMTPReplies(t *testing.T) {
 			require.ErrorAs(t, err, &smtpErr)
 			require.Equal(t, tt.code, smtpErr.Code)
 			require.Equal(t, tt.temporary, smtpErr.Temporary())
+			require.Equal(t, !tt.temporary, errors.Is(err, mail.ErrPermanent), "a 5xx reply, and only one, is permanent")
 			require.ErrorContains(t, err, tt.step)
 			require.NotContains(t, err.Error(), "token=", "the body stays out of errors")
 		})
@@ -245,6 +248,7 @@ func TestSMTPTimeout(t *testing.T) {
 	err := s.Send(t.Context(), testMessage())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorContains(t, err, "SMTP timeout of 200ms exceeded")
+	require.NotErrorIs(t, err, mail.ErrPermanent, "a timeout is worth retrying")
 	require.Less(t, time.Since(start), 5*time.Second)
 }
 
@@ -300,6 +304,7 @@ func TestSMTPConnectionDroppedMidData(t *testing.T) {
 	require.ErrorContains(t, err, "DATA")
 	_, isReply := errors.AsType[*mail.SMTPError](err)
 	require.False(t, isReply, "got %v", err)
+	require.NotErrorIs(t, err, mail.ErrPermanent, "a dropped connection is worth retrying")
 	require.NotErrorIs(t, err, context.Canceled)
 	require.NotErrorIs(t, err, context.DeadlineExceeded)
 }
@@ -337,6 +342,19 @@ func TestSMTPErrorTemporary(t *testing.T) {
 	require.False(t, (&mail.SMTPError{Code: 500}).Temporary())
 	require.False(t, (&mail.SMTPError{Code: 550}).Temporary())
 	require.Equal(t, "550 5.1.1 no such user here", (&mail.SMTPError{Code: 550, Message: "5.1.1 no such user\nhere"}).Error())
+}
+
+// TestSMTPErrorPermanent checks that a wrapped 5xx reply, and no other,
+// matches ErrPermanent, and that nothing else matches through it.
+func TestSMTPErrorPermanent(t *testing.T) {
+	for code, permanent := range map[int]bool{250: false, 354: false, 421: false, 451: false, 500: true, 535: true, 550: true, 554: true} {
+		err := fmt.Errorf("mail: SMTP RCPT TO: %w", &mail.SMTPError{Code: code, Message: "x"})
+		require.Equal(t, permanent, errors.Is(err, mail.ErrPermanent), "%d", code)
+	}
+	reply := &mail.SMTPError{Code: 550}
+	require.NotErrorIs(t, reply, mail.ErrInvalidMessage)
+	require.NotErrorIs(t, reply, context.DeadlineExceeded)
+	require.False(t, reply.Is(errors.New("mail: permanent failure")), "matched by identity, not by text")
 }
 
 func TestTLSModeString(t *testing.T) {

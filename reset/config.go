@@ -13,6 +13,13 @@ import (
 
 // Mailer sends one email. mail.SMTP, mail.Dev and mailtest.Recorder
 // satisfy it. Send may be called from several goroutines at once.
+//
+// A failed Send is retried by the dispatcher (Service.RunDispatcher), with
+// backoff, up to DispatchConfig.MaxAttempts attempts in all, unless its
+// error matches mail.ErrPermanent (errors.Is): then the email is given up
+// at once. A Mailer says a failure is permanent by wrapping
+// mail.ErrPermanent, as mail.SMTP does for a 5xx reply; a client of an
+// HTTP email API might do so when the API refuses the address.
 type Mailer interface {
 	Send(ctx context.Context, m mail.Message) error
 }

@@ -83,14 +83,12 @@ func (s *Service) settle(ctx context.Context, job store.Job, runErr error) {
 	}
 }
 
-// permanent reports whether err says retrying cannot help: an SMTP 5xx
-// reply, or a message sealed under another key. Nothing else is: not a
-// refused or dropped connection, a timeout or a 4xx reply. (Network
-// errors also have a Temporary method, which says false for a refused
-// connection: it cannot be the test.)
+// permanent reports whether err says retrying cannot help: the Mailer's
+// error matches mail.ErrPermanent (as an SMTP 5xx reply does), or the
+// message was sealed under another key. Nothing else is: not a refused or
+// dropped connection, a timeout or a 4xx reply.
 func permanent(err error) bool {
-	smtpErr, isReply := errors.AsType[*mail.SMTPError](err)
-	return errors.Is(err, errUnsealable) || isReply && !smtpErr.Temporary()
+	return errors.Is(err, mail.ErrPermanent) || errors.Is(err, errUnsealable)
 }
 
 // DispatchOnce claims the jobs that are due and runs them: emails whose

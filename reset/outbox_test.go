@@ -303,3 +303,74 @@ func TestLockedDatabase(t *testing.T) {
 		})
 	}
 }
+
+// apiMailer is a Mailer of a host's own, such as a client of an HTTP email
+// API: its n-th attempt fails with errs[n-1], and every attempt past the
+// list delivers.
+type apiMailer struct {
+	errs []error
+
+	mu        sync.Mutex
+	attempts  int
+	delivered []mail.Message
+}
+
+func (m *apiMailer) Send(_ context.Context, msg mail.Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.attempts++
+	if m.attempts <= len(m.errs) {
+		return m.errs[m.attempts-1]
+	}
+	m.delivered = append(m.delivered, msg)
+	return nil
+}
+
+// TestCustomMailerFailures checks that the outbox classifies the failures
+// of any Mailer by behaviour, not by type: an error that wraps
+// mail.ErrPermanent fails the email at once, for good; any other is
+// retried until the email is delivered, once.
+func TestCustomMailerFailures(t *testing.T) {
+	permanent := fmt.Errorf("emailapi: 422 recipient address rejected: %w", mail.ErrPermanent)
+	temporary := errors.New("emailapi: 503 service unavailable")
+	for _, tc := range []struct {
+		name      string
+		errs      []error
+		delivered bool
+		attempts  int // attempts at the reset email in the end
+	}{
+		{"permanent", []error{permanent}, false, 1},
+		{"permanent, wrapped again", []error{fmt.Errorf("send: %w", permanent)}, false, 1},
+		{"temporary", []error{temporary}, true, 2},
+		{"temporary twice", []error{temporary, temporary}, true, 3},
+		{"temporary then permanent", []error{temporary, permanent}, false, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mailer := &apiMailer{errs: tc.errs}
+			f := newFixture(t, func(c *reset.Config) { c.Mailer = mailer })
+			f.user(t, "ana@example.com")
+			ctx := t.Context()
+
+			pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+			require.NoError(t, err, "a mail failure never reaches the caller")
+			for range 10 {
+				f.clock.Add(time.Hour)
+				_, err := f.svc.DispatchOnce(ctx)
+				require.NoError(t, err)
+			}
+
+			mailer.mu.Lock()
+			defer mailer.mu.Unlock()
+			require.Equal(t, tc.attempts, mailer.attempts)
+			if tc.delivered {
+				require.Len(t, mailer.delivered, 1)
+				require.Contains(t, mailer.delivered[0].Text, pr.Token)
+				require.NotContains(t, f.logs.String(), "outbox: giving up")
+			} else {
+				require.Empty(t, mailer.delivered)
+				require.Contains(t, f.logs.String(), "outbox: giving up")
+				require.Contains(t, f.logs.String(), "recipient address rejected")
+			}
+		})
+	}
+}
