@@ -2,7 +2,14 @@ package reset_test
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -373,4 +380,70 @@ func TestCustomMailerFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// keyRecordingStore is a memstore that records the keys AllowRequest
+// counts under.
+type keyRecordingStore struct {
+	*memstore.Store
+
+	mu   sync.Mutex
+	keys []string
+}
+
+func (s *keyRecordingStore) AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, time.Time, error) {
+	s.mu.Lock()
+	s.keys = append(s.keys, key)
+	s.mu.Unlock()
+	return s.Store.AllowRequest(ctx, key, now, window, limit)
+}
+
+// TestSecretKeyDerivation pins the keys derived from Config.SecretKey, as
+// the docs describe them: HKDF-SHA256 of SecretKey, without salt, told
+// apart by their info. A queued email is sealed with AES-256-GCM under the
+// outbox key, the job id as additional data; an address is counted under
+// the hex HMAC-SHA256 of it, keyed with the rate-limit key. Another
+// instance with the same SecretKey must open the one and count under the
+// other, so neither may change unnoticed.
+func TestSecretKeyDerivation(t *testing.T) {
+	secret := []byte(strings.Repeat("k", 32))
+	st := &keyRecordingStore{Store: memstore.New()}
+	mailer := &apiMailer{errs: []error{errors.New("emailapi: 503 service unavailable")}}
+	f := newFixture(t, func(c *reset.Config) { c.Store, c.Mailer, c.SecretKey = st, mailer, secret })
+	f.user(t, "ana@example.com")
+	ctx := t.Context()
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+
+	rateKey, err := hkdf.Key(sha256.New, secret, nil, "passreset rate limit v1", 32)
+	require.NoError(t, err)
+	m := hmac.New(sha256.New, rateKey)
+	m.Write([]byte("ana@example.com"))
+	st.mu.Lock()
+	require.Equal(t, []string{hex.EncodeToString(m.Sum(nil))}, st.keys)
+	st.mu.Unlock()
+
+	// The first attempt failed: the email waits in the outbox, sealed.
+	f.clock.Add(time.Hour)
+	jobs, err := st.ClaimJobs(ctx, f.clock.Now(), time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, jobs, 1)
+	require.NotContains(t, string(jobs[0].Payload), pr.Token)
+	sealKey, err := hkdf.Key(sha256.New, secret, nil, "passreset outbox seal v1", 32)
+	require.NoError(t, err)
+	block, err := aes.NewCipher(sealKey)
+	require.NoError(t, err)
+	aead, err := cipher.NewGCM(block)
+	require.NoError(t, err)
+	payload := jobs[0].Payload
+	n := aead.NonceSize()
+	require.Greater(t, len(payload), n)
+	plain, err := aead.Open(nil, payload[:n], payload[n:], []byte(jobs[0].ID))
+	require.NoError(t, err, "the payload opens under the documented key, bound to its job id")
+	var msg mail.Message
+	require.NoError(t, json.Unmarshal(plain, &msg))
+	require.Equal(t, "ana@example.com", msg.To)
+	require.Contains(t, msg.Text, pr.Token)
+	_, err = aead.Open(nil, payload[:n], payload[n:], []byte("job_another"))
+	require.Error(t, err, "bound to its job id")
 }

@@ -3,6 +3,7 @@ package reset
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,20 +15,37 @@ import (
 	"github.com/passreset/passreset/mail"
 )
 
-// secrets derives the Service's keys from Config.SecretKey: one seals the
-// outbox, one keys the hash of rate-limited addresses. Deriving them keeps a
-// single configuration value without using one key for two purposes.
+// secrets derives the Service's keys from Config.SecretKey with HKDF
+// (RFC 5869, SHA-256), one per purpose told apart by HKDF's info: one seals
+// the outbox, one keys the hash of rate-limited addresses. Deriving them
+// keeps a single configuration value without using one key for two
+// purposes.
 type secrets struct {
 	aead    cipher.AEAD
 	rateKey []byte
 	rand    io.Reader
 }
 
+// The HKDF info of each derived key. Changing one changes the key: mail
+// sealed under the old one can no longer be opened.
+const (
+	infoOutboxSeal = "passreset outbox seal v1"
+	infoRateLimit  = "passreset rate limit v1"
+)
+
 func newSecrets(master []byte, rand io.Reader) (*secrets, error) {
 	if len(master) < 32 {
 		return nil, fmt.Errorf("reset: SecretKey must be at least 32 bytes, got %d", len(master))
 	}
-	block, err := aes.NewCipher(derive(master, "passreset outbox seal v1"))
+	sealKey, err := hkdf.Key(sha256.New, master, nil, infoOutboxSeal, 32) // AES-256
+	if err != nil {
+		return nil, fmt.Errorf("reset: derive outbox key: %w", err)
+	}
+	rateKey, err := hkdf.Key(sha256.New, master, nil, infoRateLimit, sha256.Size)
+	if err != nil {
+		return nil, fmt.Errorf("reset: derive rate-limit key: %w", err)
+	}
+	block, err := aes.NewCipher(sealKey)
 	if err != nil {
 		return nil, fmt.Errorf("reset: outbox cipher: %w", err)
 	}
@@ -35,17 +53,11 @@ func newSecrets(master []byte, rand io.Reader) (*secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reset: outbox cipher: %w", err)
 	}
-	return &secrets{aead: aead, rateKey: derive(master, "passreset rate limit v1"), rand: rand}, nil
+	return &secrets{aead: aead, rateKey: rateKey, rand: rand}, nil
 }
 
-func derive(master []byte, purpose string) []byte {
-	m := hmac.New(sha256.New, master)
-	m.Write([]byte(purpose))
-	return m.Sum(nil)
-}
-
-// rateKey is the key under which requests for email are counted: a keyed
-// hash, so the Store never holds the address of an unknown account.
+// rateLimitKey is the key under which requests for email are counted: a
+// keyed hash, so the Store never holds the address of an unknown account.
 func (s *secrets) rateLimitKey(email string) string {
 	m := hmac.New(sha256.New, s.rateKey)
 	m.Write([]byte(email))
