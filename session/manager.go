@@ -346,11 +346,24 @@ func (m *Manager) checkStamp(ctx context.Context, s Session, now time.Time) erro
 	return ErrRevoked
 }
 
-// judge returns nil when s is usable at now, or why not.
-// Status judges s as Validate would now: nil while usable, ErrRevoked,
-// or ErrExpired past its absolute or its idle timeout. A list of sessions
-// uses it to show which are still active.
+// Status judges s as Validate would now, by its times alone: nil while
+// usable, ErrRevoked, or ErrExpired past its absolute or its idle timeout.
+// A list of sessions uses it to show which are still active.
 func (m *Manager) Status(s Session) error { return m.judge(s, m.now()) }
+
+// Verify judges a session found by other means than its token (a signed
+// access token that names it, for example) as Validate judges one found by
+// its token: ErrRevoked, ErrExpired past its absolute or its idle timeout,
+// ErrRevoked when its credential stamp no longer matches (Config.Stamps;
+// the session is then revoked in the Store), an error when the stamp cannot
+// be checked, or nil.
+func (m *Manager) Verify(ctx context.Context, s Session) error {
+	now := m.now()
+	if err := m.judge(s, now); err != nil {
+		return err
+	}
+	return m.checkStamp(ctx, s, now)
+}
 
 // EndsAt is when s stops being usable if nothing else happens: its
 // absolute expiry or, sooner, the end of its idle timeout.
@@ -363,6 +376,7 @@ func (m *Manager) EndsAt(s Session) time.Time {
 	return s.ExpiresAt
 }
 
+// judge returns nil when s is usable at now, or why not.
 func (m *Manager) judge(s Session, now time.Time) error {
 	switch {
 	case !s.RevokedAt.IsZero():

@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/mail"
@@ -23,6 +26,7 @@ import (
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/memstore"
+	"github.com/passreset/passreset/store/pgstore"
 	"github.com/passreset/passreset/store/sqlitestore"
 	"github.com/passreset/passreset/workos"
 )
@@ -51,8 +55,29 @@ type testStore interface {
 	session.Store
 }
 
-// stores are the adapters the store-sensitive tests run on.
+// stores are the adapters the store-sensitive tests run on: Postgres too
+// when PASSRESET_POSTGRES_URL names a server (each test in a schema of its
+// own, dropped afterwards).
 var stores = map[string]func(testing.TB) testStore{
+	"pgstore": func(t testing.TB) testStore {
+		url := os.Getenv("PASSRESET_POSTGRES_URL")
+		if url == "" {
+			t.Skip("PASSRESET_POSTGRES_URL is not set: set it to a Postgres URL, such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run this test on Postgres")
+		}
+		schema := "workos_test_" + strings.ToLower(ulid.Make().String())
+		st, err := pgstore.Open(t.Context(), url, pgstore.WithSchema(schema))
+		require.NoError(t, err)
+		require.NoError(t, st.Migrate(t.Context()))
+		t.Cleanup(func() {
+			st.Close()
+			pool, err := pgxpool.New(context.Background(), url)
+			require.NoError(t, err)
+			defer pool.Close()
+			_, err = pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			require.NoError(t, err)
+		})
+		return st
+	},
 	"memstore": func(testing.TB) testStore { return memstore.New() },
 	"sqlitestore": func(t testing.TB) testStore {
 		st, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "api.db"))
@@ -105,8 +130,6 @@ func newEnvOn(t testing.TB, st testStore, mod ...func(*reset.Config, *workos.Con
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
-	e.sm, err = session.New(session.Config{Store: e.store, Now: e.clock.Now, Logger: logger})
-	require.NoError(t, err)
 	rc := reset.Config{
 		Store:    e.store,
 		Mailer:   e.mail,
@@ -120,6 +143,8 @@ func newEnvOn(t testing.TB, st testStore, mod ...func(*reset.Config, *workos.Con
 		m(&rc, &ac)
 	}
 	e.svc, err = reset.NewService(rc)
+	require.NoError(t, err)
+	e.sm, err = session.New(session.Config{Store: e.store, Stamps: e.svc, Now: e.clock.Now, Logger: logger})
 	require.NoError(t, err)
 	ac.Service, ac.Sessions = e.svc, e.sm
 	e.h, err = workos.New(ac)

@@ -59,8 +59,10 @@ func (h *Handler) mac(signed string) []byte {
 // ValidateAccessToken checks an access token that /user_management/authenticate
 // issued and returns its session. The token must carry this Handler's
 // signature (Config.AccessTokenKey), be unexpired, and belong to a session
-// that is neither revoked nor expired; otherwise the error is
-// ErrInvalidAccessToken. A Store failure is returned as it is.
+// that is neither revoked nor expired (past its absolute or its idle
+// timeout) and whose credential stamp still matches (session.Config.Stamps);
+// otherwise the error is ErrInvalidAccessToken. A Store failure is
+// returned as it is.
 //
 // Access tokens are HS256 JWTs whose claims are sub (the user id), sid
 // (the session id), iat and exp, but clients should treat them as opaque:
@@ -96,8 +98,16 @@ func (h *Handler) ValidateAccessToken(ctx context.Context, token string) (sessio
 		return session.Session{}, ErrInvalidAccessToken
 	case err != nil:
 		return session.Session{}, err
-	case s.UserID != c.Subject || !s.Active(now):
+	case s.UserID != c.Subject:
 		return session.Session{}, ErrInvalidAccessToken
+	}
+	// Judged as the session's refresh token would be: revoked, past its
+	// absolute or idle timeout, or begun before a password change.
+	switch err := h.sessions.Verify(ctx, s); {
+	case errors.Is(err, session.ErrRevoked), errors.Is(err, session.ErrExpired):
+		return session.Session{}, ErrInvalidAccessToken
+	case err != nil:
+		return session.Session{}, err
 	}
 	return s, nil
 }

@@ -129,13 +129,6 @@ func newApp(ctx context.Context, o options, logger *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	// The sessions live in the same store as the resets, so a reset revokes
-	// them in its own transaction (reset.Config.Sessions stays nil).
-	sessions, err := session.New(session.Config{Store: st, Logger: logger})
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
 	a.service, err = reset.NewService(reset.Config{
 		Store:    st,
 		Mailer:   a.mailbox,
@@ -143,6 +136,15 @@ func newApp(ctx context.Context, o options, logger *slog.Logger) (*app, error) {
 		Hasher:   password.Bcrypt{Cost: o.bcryptCost},
 		Logger:   logger,
 	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	// The sessions live in the same store as the resets, so a reset revokes
+	// them in its own transaction (reset.Config.Sessions stays nil), and
+	// each carries the credential stamp of its sign-in, so that a sign-in
+	// racing a reset cannot outlive it.
+	sessions, err := session.New(session.Config{Store: st, Stamps: a.service, Logger: logger})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -94,14 +94,6 @@ func newServer(cfg config) (*server, error) {
 		s.now = time.Now
 	}
 
-	// Sessions live in the same store as the resets, so a reset revokes them
-	// in the transaction that spends the token: reset.Config.Sessions stays
-	// nil. The cookie is Secure even on http://127.0.0.1 and
-	// http://localhost, where browsers accept Secure cookies.
-	s.sessions, err = session.New(session.Config{Store: cfg.Store, Logger: s.log, Now: cfg.Now})
-	if err != nil {
-		return nil, err
-	}
 	s.svc, err = reset.NewService(reset.Config{
 		Store:    cfg.Store,
 		Mailer:   cfg.Mailer,
@@ -116,6 +108,18 @@ func newServer(cfg config) (*server, error) {
 			s.log.InfoContext(ctx, "event", "event", e.Event, "reset_id", e.Data.ID, "user_id", e.Data.UserID)
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
+
+	// Sessions live in the same store as the resets, so a reset revokes them
+	// in the transaction that spends the token: reset.Config.Sessions stays
+	// nil. Each carries the credential stamp of its sign-in, which the
+	// Service checks on every request, so that a sign-in that checked the
+	// old password just before a reset committed is refused too. The cookie
+	// is Secure even on http://127.0.0.1 and http://localhost, where
+	// browsers accept Secure cookies.
+	s.sessions, err = session.New(session.Config{Store: cfg.Store, Stamps: s.svc, Logger: s.log, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}
