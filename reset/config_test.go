@@ -1,0 +1,30 @@
+package reset_test
+
+import (
+	"log/slog"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store/memstore"
+)
+
+// TestSecretKeyUnset: an empty SecretKey, as an unset environment variable
+// gives ([]byte(os.Getenv(...))), means what nil means: a key of the
+// Service's own. A key that is set but short is refused with a message that
+// says what to set.
+func TestSecretKeyUnset(t *testing.T) {
+	cfg := reset.Config{Store: memstore.New(), Mailer: new(mailtest.Recorder), ResetURL: "https://app.example/reset-password",
+		Logger: slog.New(slog.DiscardHandler)}
+	for _, key := range [][]byte{nil, {}, []byte(os.Getenv("PASSRESET_TEST_SURELY_UNSET_VARIABLE"))} {
+		cfg.SecretKey = key
+		_, err := reset.NewService(cfg)
+		require.NoError(t, err, "SecretKey %q", key)
+	}
+	cfg.SecretKey = []byte("too short")
+	_, err := reset.NewService(cfg)
+	require.ErrorContains(t, err, "SecretKey must be at least 32 bytes")
+}
