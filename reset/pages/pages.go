@@ -80,7 +80,7 @@ type Config struct {
 
 	// Logger receives the outcome of background reset requests and
 	// internal errors; never a token, a password or an email address.
-	// Default slog.Default().
+	// Default: the Service's Logger (reset.Config.Logger).
 	Logger *slog.Logger
 
 	// MaxBodyBytes caps the body of a form post; a larger one is answered
@@ -211,7 +211,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	if h.log == nil {
-		h.log = slog.Default()
+		h.log = h.svc.Logger()
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes

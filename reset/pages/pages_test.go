@@ -249,6 +249,19 @@ func TestForgotAnswersAlike(t *testing.T) {
 	}
 }
 
+// TestLoggerDefaultsToTheService checks that a Handler given no Logger
+// logs through the Service's: the outcome of a background request lands
+// where the host sends the Service's logs, not in slog.Default.
+func TestLoggerDefaultsToTheService(t *testing.T) {
+	f := newFixture(t, func(c *pages.Config) { c.Logger = nil })
+	res := f.post(t, "/forgot-password", url.Values{"email": {"nobody@example.com"}})
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	f.h.Wait()
+	logs := f.logs.String()
+	require.Contains(t, logs, "pages: password reset requested for an address without an account")
+	require.NotContains(t, logs, "nobody@example.com")
+}
+
 // TestForgotDoesNotWaitForTheEmail checks that the answer comes before the
 // email is sent.
 func TestForgotDoesNotWaitForTheEmail(t *testing.T) {
