@@ -250,10 +250,44 @@ func TestJanitorPurges(t *testing.T) {
 	_, err = f.sess.Get(ctx, sess.ID)
 	require.ErrorIs(t, err, session.ErrNotFound, "revoked session purged")
 
-	// The janitor loop stops with its context.
+	// The janitor purges on its own: a reset spent now is gone once the
+	// clock has moved past the retention and a tick has come.
+	late, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: late.Token, NewPassword: "yet another password"})
+	require.NoError(t, err)
+	f.clock.Add(2 * time.Minute)
 	jctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- f.svc.RunJanitor(jctx, time.Millisecond, time.Minute) }()
+	require.Eventually(t, func() bool {
+		_, err := f.svc.GetPasswordReset(ctx, late.ID)
+		return errors.Is(err, reset.ErrResetNotFound)
+	}, 10*time.Second, time.Millisecond, "the janitor never purged the spent reset")
+	// The janitor loop stops with its context.
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// TestPurgeRefusesNegativeRetention: a negative retention would put the
+// cut-off in the future and delete live resets and sessions; it is refused
+// and deletes nothing. A janitor that could not tick is refused too.
+func TestPurgeRefusesNegativeRetention(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t)
+	u := f.user(t, "ana@example.com")
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
+	require.NoError(t, err)
+	sess, _, err := f.sess.Create(ctx, u.ID, session.Metadata{})
+	require.NoError(t, err)
+
+	n, err := f.svc.Purge(ctx, -time.Hour)
+	require.Error(t, err)
+	require.Zero(t, n)
+	require.Error(t, f.svc.RunJanitor(ctx, time.Minute, -time.Hour))
+	require.Error(t, f.svc.RunJanitor(ctx, 0, time.Hour))
+	_, err = f.svc.CheckToken(ctx, pr.Token)
+	require.NoError(t, err, "a live reset was purged")
+	_, err = f.sess.Get(ctx, sess.ID)
+	require.NoError(t, err, "a live session was purged")
 }

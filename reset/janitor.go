@@ -16,7 +16,13 @@ type sessionPurger interface {
 // retention: resets that expired, were spent or ended, finished and failed
 // outbox jobs, old rate-limit records and, when the Store keeps sessions,
 // sessions that expired or were revoked. It returns how many rows went.
+//
+// A negative retention is refused: it would put the cut-off in the future
+// and delete resets and sessions still in use.
 func (s *Service) Purge(ctx context.Context, retention time.Duration) (int64, error) {
+	if retention < 0 {
+		return 0, fmt.Errorf("reset: purge: retention %v is negative", retention)
+	}
 	before := s.clock().Add(-retention)
 	n, err := s.store.Purge(ctx, before)
 	if err != nil {
@@ -36,8 +42,15 @@ func (s *Service) Purge(ctx context.Context, retention time.Duration) (int64, er
 // nil. It is opt-in: start it in a goroutine, once per process or once per
 // deployment. Rows are kept for retention after they stop being usable,
 // so that a recent reset can still be looked up; a retention under the
-// rate-limit window shortens the window in effect.
+// rate-limit window shortens the window in effect. An interval that is not
+// positive, or a negative retention, is refused at once with an error.
 func (s *Service) RunJanitor(ctx context.Context, interval, retention time.Duration) error {
+	switch {
+	case interval <= 0:
+		return fmt.Errorf("reset: janitor: interval %v is not positive", interval)
+	case retention < 0:
+		return fmt.Errorf("reset: janitor: retention %v is negative", retention)
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

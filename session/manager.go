@@ -460,7 +460,13 @@ func (m *Manager) RevokeUserSessions(ctx context.Context, userID string) error {
 // and returns how many. Nothing calls it for you: a host runs it now and
 // then (for example daily, with before a week ago, keeping recent sign-outs
 // visible in List).
+//
+// A before later than the clock is refused: it would delete sessions that
+// are still in use.
 func (m *Manager) Purge(ctx context.Context, before time.Time) (int64, error) {
+	if before.After(m.now()) {
+		return 0, fmt.Errorf("session: purge: %s is in the future", before.UTC().Format(time.RFC3339))
+	}
 	n, err := m.store.PurgeSessions(ctx, before)
 	if err != nil {
 		return 0, fmt.Errorf("session: purge: %w", err)

@@ -427,3 +427,16 @@ func TestPurge(t *testing.T) {
 	_, err = f.m.Get(ctx, kept.ID)
 	require.NoError(t, err)
 }
+
+// TestPurgeRefusesTheFuture: a cut-off after the clock would delete live
+// sessions; it is refused and deletes nothing.
+func TestPurgeRefusesTheFuture(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, func(c *session.Config) { c.AbsoluteTimeout = time.Hour })
+	live, _ := f.create(t, "user_1")
+	n, err := f.m.Purge(ctx, f.clock.Now().Add(2*time.Hour))
+	require.Error(t, err)
+	require.Zero(t, n)
+	_, err = f.m.Get(ctx, live.ID)
+	require.NoError(t, err, "a live session was purged")
+}
