@@ -56,11 +56,12 @@ type Config struct {
 	// ResetURL is the page of the host's that takes the token, for example
 	// "https://app.example/reset-password". The token is added as the
 	// "token" query parameter. It is configuration, never taken from a
-	// request's Host header. Required; must be an absolute http(s) URL.
+	// request's Host header. Required: an absolute https URL (http only
+	// for a loopback host), without user information; see CheckResetURL.
 	ResetURL string
 
 	// From is the sender of every email. Default "no-reply@" + ResetURL's
-	// host.
+	// host ("no-reply@localhost" when that host is an IP address).
 	From string
 
 	// AppName names the application in emails. Default: ResetURL's host.

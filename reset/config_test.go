@@ -28,3 +28,32 @@ func TestSecretKeyUnset(t *testing.T) {
 	_, err := reset.NewService(cfg)
 	require.ErrorContains(t, err, "SecretKey must be at least 32 bytes")
 }
+
+// TestResetURLChecks: a reset link must go where it reads, and not in the
+// clear across a network.
+func TestResetURLChecks(t *testing.T) {
+	cfg := reset.Config{Store: memstore.New(), Mailer: new(mailtest.Recorder), Logger: slog.New(slog.DiscardHandler)}
+	for raw, ok := range map[string]bool{
+		"https://app.example/reset-password":                  true,
+		"http://localhost:8080/reset-password":                true,
+		"http://127.0.0.1:8080/reset-password":                true,
+		"http://[::1]:8080/reset-password":                    true,
+		"http://app.localhost/reset-password":                 true,
+		"https://good.example@evil.example/reset-password":    false,
+		"https://good.example:pw@evil.example/reset-password": false,
+		"http://app.example/reset-password":                   false,
+		"http://10.0.0.5/reset-password":                      false,
+		"ftp://app.example/reset":                             false,
+		"/reset-password":                                     false,
+		"https:///reset-password":                             false,
+		"mailto:x@example.com":                                false,
+	} {
+		cfg.ResetURL = raw
+		_, err := reset.NewService(cfg)
+		if ok {
+			require.NoError(t, err, raw)
+		} else {
+			require.Error(t, err, raw)
+		}
+	}
+}

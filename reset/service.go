@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	netmail "net/mail"
+	"net/netip"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,9 +71,9 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.ResetURL == "" {
 		return nil, errors.New("reset: Config.ResetURL is required")
 	}
-	u, err := url.Parse(cfg.ResetURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("reset: Config.ResetURL must be an absolute http(s) URL, got %q", cfg.ResetURL)
+	u, err := CheckResetURL(cfg.ResetURL)
+	if err != nil {
+		return nil, err
 	}
 	s := &Service{
 		store:    cfg.Store,
@@ -101,6 +103,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if s.from == "" {
 		s.from = "no-reply@" + u.Hostname()
+		if _, err := netip.ParseAddr(u.Hostname()); err == nil {
+			s.from = "no-reply@localhost" // an address has no mail domain
+		}
 	}
 	if _, err := netmail.ParseAddress(s.from); err != nil {
 		return nil, fmt.Errorf("reset: Config.From: %w", err)
@@ -164,6 +169,39 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// CheckResetURL parses the URL of a reset page as Config.ResetURL takes
+// it: absolute, https (http only for a loopback host: localhost,
+// 127.0.0.0/8, ::1, where the token does not cross a network), and without
+// user information, which reads as one host and goes to another
+// ("https://good.example@evil.example/..."). Hosts that build ResetURL from
+// their own settings check them with it at start.
+func CheckResetURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return nil, fmt.Errorf("reset: Config.ResetURL must be an absolute https URL, got %q", raw)
+	case u.User != nil:
+		return nil, errors.New("reset: Config.ResetURL must not hold user information (name@ before the host): the link would go to another host than it shows")
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http":
+		return nil, fmt.Errorf("reset: Config.ResetURL must be https unless its host is loopback (the token would cross the network in clear), got %q", raw)
+	default:
+		return nil, fmt.Errorf("reset: Config.ResetURL must be an absolute https URL, got %q", raw)
+	}
+	return u, nil
+}
+
+// isLoopback reports whether host names this machine: localhost or a
+// loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 func orDefault(d, def time.Duration) time.Duration {

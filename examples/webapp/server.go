@@ -86,6 +86,11 @@ func newServer(cfg config) (*server, error) {
 		return nil, fmt.Errorf("base URL must be an absolute http(s) URL without a path, such as https://app.example, got %q", cfg.BaseURL)
 	}
 	base.Path = ""
+	// The reset link is built from it: it must go where it reads, and not
+	// in the clear across a network.
+	if _, err := reset.CheckResetURL(base.String() + pages.DefaultResetPath); err != nil {
+		return nil, fmt.Errorf("base URL %q: user information is not allowed, and it must be https unless its host is loopback", cfg.BaseURL)
+	}
 	s := &server{devMail: cfg.DevMail, log: cfg.Logger, now: cfg.Now}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -442,7 +442,8 @@ func TestRunRefusesBadFlags(t *testing.T) {
 }
 
 func TestNewServerRefusesBadBaseURL(t *testing.T) {
-	for _, bad := range []string{"", "127.0.0.1:8080", "ftp://app.example", "https://app.example/auth", "https://app.example/?x=1"} {
+	for _, bad := range []string{"", "127.0.0.1:8080", "ftp://app.example", "https://app.example/auth", "https://app.example/?x=1",
+		"https://good.example@evil.example", "http://app.example", "http://192.0.2.10:8080"} {
 		_, err := newServer(config{BaseURL: bad})
 		require.ErrorContains(t, err, "base URL", bad)
 	}

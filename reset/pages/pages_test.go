@@ -31,7 +31,7 @@ const (
 	email       = "ana@example.com"
 	oldPassword = "the old passphrase"
 	newPassword = "a brand new passphrase"
-	origin      = "http://app.example"
+	origin      = "https://app.example"
 )
 
 // clock is a settable clock shared by the Service and the session Manager.
