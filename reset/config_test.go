@@ -57,3 +57,17 @@ func TestResetURLChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestDummyHashMadeUpFront: the hash an unknown address's sign-in is
+// compared with exists before the first sign-in, so that the first
+// unknown address costs one comparison, as a wrong password does, and no
+// hashing on top.
+func TestDummyHashMadeUpFront(t *testing.T) {
+	f := newFixture(t)
+	made := f.hasher.hashes.Load()
+	require.EqualValues(t, 1, made, "NewService made the dummy hash")
+	_, err := f.svc.Authenticate(t.Context(), "nobody@example.com", "a password")
+	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
+	require.Equal(t, made, f.hasher.hashes.Load(), "the first unknown-address sign-in hashed")
+	require.EqualValues(t, 1, f.hasher.compares.Load())
+}
