@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store/memstore"
 )
@@ -18,7 +19,7 @@ import (
 // says what to set.
 func TestSecretKeyUnset(t *testing.T) {
 	cfg := reset.Config{Store: memstore.New(), Mailer: new(mailtest.Recorder), ResetURL: "https://app.example/reset-password",
-		Logger: slog.New(slog.DiscardHandler)}
+		Hasher: password.Bcrypt{Cost: 4}, Logger: slog.New(slog.DiscardHandler)}
 	for _, key := range [][]byte{nil, {}, []byte(os.Getenv("PASSRESET_TEST_SURELY_UNSET_VARIABLE"))} {
 		cfg.SecretKey = key
 		_, err := reset.NewService(cfg)
@@ -32,7 +33,7 @@ func TestSecretKeyUnset(t *testing.T) {
 // TestResetURLChecks: a reset link must go where it reads, and not in the
 // clear across a network.
 func TestResetURLChecks(t *testing.T) {
-	cfg := reset.Config{Store: memstore.New(), Mailer: new(mailtest.Recorder), Logger: slog.New(slog.DiscardHandler)}
+	cfg := reset.Config{Store: memstore.New(), Mailer: new(mailtest.Recorder), Hasher: password.Bcrypt{Cost: 4}, Logger: slog.New(slog.DiscardHandler)}
 	for raw, ok := range map[string]bool{
 		"https://app.example/reset-password":                  true,
 		"http://localhost:8080/reset-password":                true,
