@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/store"
@@ -27,8 +29,10 @@ type CreateUserParams struct {
 // passreset keep their users. It needs a Store that implements
 // store.UserCreator (ErrNoUserCreator otherwise).
 //
-// Errors: ErrInvalidEmail, a *password.PolicyError for a weak password,
-// ErrEmailTaken when the address is in use without regard to case.
+// Errors: ErrInvalidEmail; ErrInvalidName for a name with a control,
+// line-breaking or bidirectional character or over MaxNameLength
+// characters; a *password.PolicyError for a weak password; ErrEmailTaken
+// when the address is in use without regard to case.
 func (s *Service) CreateUser(ctx context.Context, p CreateUserParams) (User, error) {
 	creator, ok := s.store.(store.UserCreator)
 	if !ok {
@@ -37,6 +41,11 @@ func (s *Service) CreateUser(ctx context.Context, p CreateUserParams) (User, err
 	email, err := NormalizeEmail(p.Email)
 	if err != nil {
 		return User{}, err
+	}
+	for field, name := range map[string]string{"first name": p.FirstName, "last name": p.LastName} {
+		if err := checkName(name); err != nil {
+			return User{}, fmt.Errorf("%w: the %s %s", ErrInvalidName, field, err)
+		}
 	}
 	// A taken address is refused before any bcrypt work; the Store still
 	// has the last word when two callers race.
@@ -70,6 +79,31 @@ func (s *Service) CreateUser(ctx context.Context, p CreateUserParams) (User, err
 		return User{}, fmt.Errorf("reset: create user: %w", err)
 	}
 	return u, nil
+}
+
+// MaxNameLength is the most characters a first or last name may have.
+const MaxNameLength = 100
+
+// checkName refuses a name that could break the text of an email or a log
+// line, or reorder what is shown around it: control characters (CR and LF
+// among them), the Unicode line and paragraph separators, and the
+// bidirectional formatting characters; and a name over MaxNameLength
+// characters.
+func checkName(name string) error {
+	if !utf8.ValidString(name) {
+		return errors.New("is not valid UTF-8")
+	}
+	if utf8.RuneCountInString(name) > MaxNameLength {
+		return fmt.Errorf("is longer than %d characters", MaxNameLength)
+	}
+	for _, r := range name {
+		switch {
+		case unicode.IsControl(r), r == '\u2028', r == '\u2029',
+			r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069', r == '\u200e', r == '\u200f', r == '\u061c':
+			return fmt.Errorf("holds the character %U", r)
+		}
+	}
+	return nil
 }
 
 // GetUser returns the user with this id, or ErrUserNotFound.

@@ -37,6 +37,10 @@ var (
 	ErrSessionsNotRevoked = errors.New("reset: sessions not revoked yet")
 	// ErrInvalidEmail: the address is empty or not an email address.
 	ErrInvalidEmail = errors.New("reset: invalid email address")
+	// ErrInvalidName: a first or last name holds a control, line-breaking
+	// or bidirectional formatting character, or is longer than
+	// MaxNameLength characters.
+	ErrInvalidName = errors.New("reset: invalid name")
 	// ErrInvalidCredentials: the email or the password is wrong.
 	ErrInvalidCredentials = errors.New("reset: invalid credentials")
 	// ErrNoUserCreator: the Store cannot create users: it does not

@@ -31,3 +31,11 @@ func TestDuplicateAndCaseVariantKeys(t *testing.T) {
 	r = e.do(t, req{method: http.MethodPost, path: "/user_management/password_reset", body: `{"email":"` + userEmail + `","organization_id":"org_1"}`})
 	require.Equal(t, http.StatusCreated, r.status, string(r.raw))
 }
+
+// TestCreateUserRefusesUnsafeNames: a name with a line break is 422 over
+// the API too.
+func TestCreateUserRefusesUnsafeNames(t *testing.T) {
+	e := newEnv(t)
+	r := e.post(t, "/user_management/users", map[string]any{"email": "n@example.com", "password": "a long password", "first_name": "Ana\r\nBcc: x@example.com"})
+	requireError(t, r, http.StatusUnprocessableEntity, "invalid_request_parameters")
+}

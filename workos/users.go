@@ -59,6 +59,8 @@ func (h *Handler) createUser(ctx context.Context, r *http.Request, body []byte) 
 	switch {
 	case errors.Is(err, reset.ErrInvalidEmail):
 		return invalidParams("email must be a valid email address.")
+	case errors.Is(err, reset.ErrInvalidName):
+		return invalidParams(fmt.Sprintf("first_name and last_name must be at most %d characters, without control, line-breaking or bidirectional formatting characters.", reset.MaxNameLength))
 	case errors.As(err, &pe):
 		return &reply{status: http.StatusBadRequest, body: detailedErrorBody{
 			Code: codePasswordStrength, Message: "The password does not meet the password policy.", Errors: policyDetails(pe)}}

@@ -1,6 +1,7 @@
 package reset_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -82,4 +83,26 @@ func TestStamps(t *testing.T) {
 	require.NotEqual(t, in.Stamp, after.Stamp)
 	_, err = f.svc.CurrentStamp(ctx, "user_nobody")
 	require.ErrorIs(t, err, reset.ErrUserNotFound)
+}
+
+// TestCreateUserRefusesUnsafeNames: a name lands verbatim in the text of an
+// email; one that breaks lines, hides text or never ends is refused, and
+// nothing is stored.
+func TestCreateUserRefusesUnsafeNames(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t)
+	for _, name := range []string{
+		"Ana\r\nBcc: victim@example.com", "Ana\nEve", "Ana\x00", "Ana\u2028Eve", "\u202eevE", "Ana\u2066x",
+		strings.Repeat("a", reset.MaxNameLength+1), "\xff",
+	} {
+		_, err := f.svc.CreateUser(ctx, reset.CreateUserParams{Email: "n@example.com", FirstName: name})
+		require.ErrorIs(t, err, reset.ErrInvalidName, "%q", name)
+		_, err = f.svc.CreateUser(ctx, reset.CreateUserParams{Email: "n@example.com", LastName: name})
+		require.ErrorIs(t, err, reset.ErrInvalidName, "%q", name)
+	}
+	_, err := f.store.UserByEmail(ctx, "n@example.com")
+	require.ErrorIs(t, err, reset.ErrUserNotFound)
+	u, err := f.svc.CreateUser(ctx, reset.CreateUserParams{Email: "n@example.com", FirstName: "Zoë", LastName: strings.Repeat("Ł", reset.MaxNameLength)})
+	require.NoError(t, err)
+	require.Equal(t, "Zoë", u.FirstName)
 }
