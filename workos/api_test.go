@@ -873,7 +873,7 @@ func TestPanicsAreAnsweredWithJSON(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.status)
 	r = e.post(t, "/user_management/users", map[string]any{"email": userEmail, "password": oldPassword})
 	requireError(t, r, http.StatusInternalServerError, "server_error")
-	require.Contains(t, e.logs.String(), `"msg":"api: panic"`)
+	require.Contains(t, e.logs.String(), `"msg":"workos: panic"`)
 
 	// A panic under an Idempotency-Key frees the key: the retry runs again.
 	h := map[string]string{"Idempotency-Key": "p"}

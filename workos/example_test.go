@@ -33,12 +33,15 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	sm, err := session.New(session.Config{Store: st})
+	sm, err := session.New(session.Config{Store: st, Stamps: svc})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	h, err := workos.New(workos.Config{Service: svc, Sessions: sm, APIKeys: []string{"sk_example"}})
+	// In production, the key comes from the environment: at least 32
+	// bytes, for example `openssl rand -hex 32`.
+	const apiKey = "sk_example_1d9c0f5a8e2b4c7d9e0f1a2b3c4d5e6f"
+	h, err := workos.New(workos.Config{Service: svc, Sessions: sm, APIKeys: []string{apiKey}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -48,7 +51,7 @@ func Example() {
 
 	call := func(path, body string) string {
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer sk_example")
+		req.Header.Set("Authorization", "Bearer "+apiKey)
 		req.Header.Set("Content-Type", "application/json")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {

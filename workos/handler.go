@@ -30,6 +30,13 @@ const (
 	DefaultIdempotencyTTL        = 24 * time.Hour
 	DefaultIdempotencyMaxEntries = 10000
 	DefaultClientRequests        = 60 // per minute, see Config.ClientLimit
+	// DefaultAuthFailures is how many requests with a missing or wrong API
+	// key one client may make per minute, in bursts of as many, before
+	// its further failures are answered 429: guessing a key is slow, and a
+	// client that holds the right key is never refused for it.
+	DefaultAuthFailures = 10
+	// MinAPIKeyBytes is the shortest API key New accepts.
+	MinAPIKeyBytes = 32
 )
 
 // maxIdempotencyKeyLen bounds the Idempotency-Key header.
@@ -52,7 +59,10 @@ type Config struct {
 	// "Authorization: Bearer <key>" (or, on /user_management/authenticate,
 	// as client_secret). Every key listed is accepted, so that a key can
 	// be rotated: add the new one, move the clients, remove the old one.
-	// At least one is required; empty keys are an error.
+	// At least one is required, and each must be at least MinAPIKeyBytes
+	// long (32 random bytes, hex- or base64-encoded, are more). A key can
+	// do everything, for every user: create users and resets (the answer
+	// holds the token), sign users in, list and revoke their sessions.
 	APIKeys []string
 
 	// Logger receives a line for each request that failed on the server's
@@ -108,17 +118,18 @@ type Config struct {
 // format for password resets, users, sign-in and sessions. It is safe for
 // concurrent use. Create one with New.
 type Handler struct {
-	svc      *reset.Service
-	sessions *session.Manager
-	keys     [][sha256.Size]byte // SHA-256 of each API key
-	log      *slog.Logger
-	maxBody  int64
-	tokenKey []byte
-	tokenTTL time.Duration
-	now      func() time.Time
-	idem     *idempotencyCache    // nil when replay is off
-	limit    *clientlimit.Limiter // per client, on the routes of limitedRoutes
-	mux      *http.ServeMux
+	svc          *reset.Service
+	sessions     *session.Manager
+	keys         [][sha256.Size]byte // SHA-256 of each API key
+	log          *slog.Logger
+	maxBody      int64
+	tokenKey     []byte
+	tokenTTL     time.Duration
+	now          func() time.Time
+	idem         *idempotencyCache    // nil when replay is off
+	limit        *clientlimit.Limiter // per client, on the routes of limitedRoutes
+	authFailures *clientlimit.Limiter // per client, requests with a missing or wrong API key
+	mux          *http.ServeMux
 }
 
 // endpoint serves one route. body is the request body, already read and
@@ -155,13 +166,13 @@ var limitedRoutes = map[string]bool{routeCreateReset: true, routeConfirmReset: t
 // than 32 bytes.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Service == nil {
-		return nil, errors.New("api: Config.Service is required")
+		return nil, errors.New("workos: Config.Service is required")
 	}
 	if cfg.Sessions == nil {
-		return nil, errors.New("api: Config.Sessions is required")
+		return nil, errors.New("workos: Config.Sessions is required")
 	}
 	if len(cfg.APIKeys) == 0 {
-		return nil, errors.New("api: Config.APIKeys needs at least one key")
+		return nil, errors.New("workos: Config.APIKeys needs at least one key")
 	}
 	h := &Handler{
 		svc:      cfg.Service,
@@ -173,8 +184,8 @@ func New(cfg Config) (*Handler, error) {
 		now:      cfg.Now,
 	}
 	for i, k := range cfg.APIKeys {
-		if strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("api: Config.APIKeys[%d] is empty", i)
+		if n := len(strings.TrimSpace(k)); n < MinAPIKeyBytes {
+			return nil, fmt.Errorf("workos: Config.APIKeys[%d] is %d bytes: an API key must be at least %d bytes (for example 32 random bytes, hex-encoded)", i, n, MinAPIKeyBytes)
 		}
 		h.keys = append(h.keys, sha256.Sum256([]byte(k)))
 	}
@@ -187,11 +198,11 @@ func New(cfg Config) (*Handler, error) {
 	if h.tokenKey == nil {
 		h.tokenKey = make([]byte, 32)
 		if _, err := rand.Read(h.tokenKey); err != nil {
-			return nil, fmt.Errorf("api: generate AccessTokenKey: %w", err)
+			return nil, fmt.Errorf("workos: generate AccessTokenKey: %w", err)
 		}
 	}
 	if len(h.tokenKey) < 32 {
-		return nil, fmt.Errorf("api: Config.AccessTokenKey must be at least 32 bytes, got %d", len(h.tokenKey))
+		return nil, fmt.Errorf("workos: Config.AccessTokenKey must be at least 32 bytes, got %d", len(h.tokenKey))
 	}
 	if h.tokenTTL <= 0 {
 		h.tokenTTL = DefaultAccessTokenTTL
@@ -208,7 +219,13 @@ func New(cfg Config) (*Handler, error) {
 	}
 	var err error
 	if h.limit, err = clientlimit.New(lc); err != nil {
-		return nil, fmt.Errorf("api: Config.ClientLimit: %w", err)
+		return nil, fmt.Errorf("workos: Config.ClientLimit: %w", err)
+	}
+	// Failed authentication is limited whatever ClientLimit says, by the
+	// same client addresses.
+	fc := clientlimit.Config{Requests: DefaultAuthFailures, TrustedProxies: lc.TrustedProxies, MaxClients: lc.MaxClients, Now: lc.Now}
+	if h.authFailures, err = clientlimit.New(fc); err != nil {
+		return nil, fmt.Errorf("workos: Config.ClientLimit: %w", err)
 	}
 	if cfg.IdempotencyTTL >= 0 {
 		ttl := cfg.IdempotencyTTL
@@ -263,7 +280,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			h.log.ErrorContext(r.Context(), "api: panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			h.log.ErrorContext(r.Context(), "workos: panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if !tw.wrote {
 				h.write(tw, r, serverError(nil))
 			}
@@ -272,7 +289,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The mux answers what matches no route (404, 405, and redirects to
 	// a cleaned path) with text; noRoute answers it with JSON.
 	if hd, _ := h.mux.Handler(r); !isRoute(hd) {
-		rep := unauthorized()
+		rep := h.authFailed(r, unauthorized())
 		if _, ok := h.bearer(r); ok {
 			rep = h.noRoute(r)
 		}
@@ -309,7 +326,7 @@ func (h *Handler) serve(r *http.Request, pattern string, ep endpoint) *reply {
 	ctx := r.Context()
 	keyHash, authed := h.bearer(r)
 	if pattern != routeAuthenticate && !authed {
-		return unauthorized()
+		return h.authFailed(r, unauthorized())
 	}
 	if limitedRoutes[pattern] {
 		if ok, retry := h.limit.Allow(r); !ok {
@@ -333,7 +350,7 @@ func (h *Handler) serve(r *http.Request, pattern string, ep endpoint) *reply {
 		// WorkOS accepts.
 		var rep *reply
 		if keyHash, rep = h.clientSecret(r, body); rep != nil {
-			return rep
+			return h.authFailed(r, rep)
 		}
 	}
 
@@ -412,12 +429,12 @@ func (w *headerRecorder) WriteHeader(status int) {
 // write sends rep as JSON.
 func (h *Handler) write(w http.ResponseWriter, r *http.Request, rep *reply) {
 	if rep.status >= 500 && rep.status != statusClientClosed {
-		h.log.ErrorContext(r.Context(), "api: request failed", "method", r.Method, "path", r.URL.Path,
+		h.log.ErrorContext(r.Context(), "workos: request failed", "method", r.Method, "path", r.URL.Path,
 			"status", rep.status, "request_id", w.Header().Get("X-Request-ID"), "err", errText(rep.err))
 	}
 	b, err := marshal(rep.body)
 	if err != nil {
-		h.log.ErrorContext(r.Context(), "api: encode answer", "path", r.URL.Path, "err", err)
+		h.log.ErrorContext(r.Context(), "workos: encode answer", "path", r.URL.Path, "err", err)
 		rep = serverError(err)
 		b, _ = marshal(rep.body)
 	}
@@ -463,6 +480,19 @@ func (h *Handler) bearer(r *http.Request) ([sha256.Size]byte, bool) {
 		return [sha256.Size]byte{}, false
 	}
 	return h.checkKey(strings.TrimSpace(key))
+}
+
+// authFailed logs a request whose API key was missing or wrong, never the
+// key, and answers it with rep, or with 429 once its client has failed
+// DefaultAuthFailures times within a minute.
+func (h *Handler) authFailed(r *http.Request, rep *reply) *reply {
+	ip := h.authFailures.ClientIP(r)
+	if ok, retry := h.authFailures.Allow(r); !ok {
+		h.log.WarnContext(r.Context(), "workos: authentication refused: too many failures from the client", "client", ip.String(), "path", r.URL.Path)
+		return clientRateLimited(retry)
+	}
+	h.log.WarnContext(r.Context(), "workos: authentication failed", "client", ip.String(), "path", r.URL.Path)
+	return rep
 }
 
 // checkKey compares key with every configured key in constant time: the

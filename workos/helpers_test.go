@@ -32,8 +32,8 @@ import (
 )
 
 const (
-	apiKey      = "sk_test_primary_key"
-	otherKey    = "sk_test_rotated_key"
+	apiKey      = "sk_test_primary_key_0123456789abcdef"
+	otherKey    = "sk_test_rotated_key_0123456789abcdef"
 	userEmail   = "marcelina.davis@example.com"
 	oldPassword = "correct horse battery"
 	newPassword = "a much better passphrase"

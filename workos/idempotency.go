@@ -11,7 +11,7 @@ import (
 )
 
 // errIdempotencyMismatch: the key was used before with another body.
-var errIdempotencyMismatch = errors.New("api: idempotency key reused with another body")
+var errIdempotencyMismatch = errors.New("workos: idempotency key reused with another body")
 
 // idempotencyCache keeps the answers to POSTs that carried an
 // Idempotency-Key, in this process's memory, so that a retry gets the

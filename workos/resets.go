@@ -70,7 +70,7 @@ func (h *Handler) confirmReset(ctx context.Context, r *http.Request, body []byte
 	switch {
 	case errors.Is(err, reset.ErrSessionsNotRevoked):
 		// The password was changed; the revocation is queued and retried.
-		h.log.ErrorContext(ctx, "api: password reset, but sessions not revoked yet", "user_id", user.ID, "err", err)
+		h.log.ErrorContext(ctx, "workos: password reset, but sessions not revoked yet", "user_id", user.ID, "err", err)
 	case errors.Is(err, reset.ErrInvalidToken):
 		return resetError("The password reset token is invalid.",
 			errorDetail{Code: codeTokenInvalid, Message: "The password reset token is invalid, or has already been used."})

@@ -16,7 +16,7 @@ import (
 // ErrInvalidAccessToken is the error of ValidateAccessToken for a token
 // that is malformed, not signed with this Handler's key, expired, or whose
 // session has ended.
-var ErrInvalidAccessToken = errors.New("api: invalid access token")
+var ErrInvalidAccessToken = errors.New("workos: invalid access token")
 
 // accessHeader is the encoded JOSE header of every access token. A token
 // whose header differs is refused outright, so that no "alg" a client
@@ -44,7 +44,7 @@ func (h *Handler) signAccessToken(s session.Session) (string, error) {
 	}
 	claims, err := json.Marshal(accessClaims{Issuer: accessIssuer, Subject: s.UserID, SessionID: s.ID, IssuedAt: now.Unix(), Expires: exp.Unix()})
 	if err != nil {
-		return "", fmt.Errorf("api: encode access token: %w", err)
+		return "", fmt.Errorf("workos: encode access token: %w", err)
 	}
 	signed := accessHeader + "." + base64.RawURLEncoding.EncodeToString(claims)
 	return signed + "." + base64.RawURLEncoding.EncodeToString(h.mac(signed)), nil

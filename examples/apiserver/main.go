@@ -1,12 +1,13 @@
 // Command apiserver serves passreset's WorkOS-compatible JSON API (package
-// reset/api) over a SQLite database, so that code written against WorkOS's
+// workos) over a SQLite database, so that code written against WorkOS's
 // SDKs can point at it by changing only the base URL.
 //
-//	RESET_API_KEY=sk_test_123 go run ./examples/apiserver -addr 127.0.0.1:8081 -db passreset.db
+//	RESET_API_KEY=sk_$(openssl rand -hex 32) go run ./examples/apiserver -addr 127.0.0.1:8081 -db passreset.db
 //
 // The API key comes from the environment variable RESET_API_KEY; several
 // keys separated by commas are all accepted, for rotation. The server
-// refuses to start without one. Emails go to the dev transport, which logs
+// refuses to start without one, or with one shorter than 32 bytes: a key
+// can do everything, for every user. Emails go to the dev transport, which logs
 // each one's recipient and subject and keeps it in memory; the reset token
 // is in the answer to POST /user_management/password_reset. Every request
 // is logged as one JSON line (method, path, status, duration, request id),

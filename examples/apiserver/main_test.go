@@ -24,7 +24,7 @@ import (
 )
 
 const (
-	testKey     = "sk_test_apiserver_key"
+	testKey     = "sk_test_apiserver_key_0123456789abcdef"
 	email       = "marcelina.davis@example.com"
 	oldPassword = "correct horse battery"
 	newPassword = "a much better passphrase"

@@ -2,7 +2,7 @@
 // (@workos-inc/node), unchanged but for its base URL, and checks that every
 // call behaves as WorkOS documents. See README.md beside it.
 //
-//   RESET_API_KEY=sk_test_sdkcheck APISERVER=http://127.0.0.1:8081 node check.mjs
+//   RESET_API_KEY=sk_test_sdkcheck_0123456789abcdef0123 APISERVER=http://127.0.0.1:8081 node check.mjs
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
