@@ -18,19 +18,20 @@ import (
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/storetest"
 	"github.com/passreset/passreset/token"
 )
 
-// newHostDB opens a fresh SQLite file in a temporary folder and creates the
-// host's accounts table in it, as the host did before passreset came. It
-// returns the handle and the folder.
+var signedUp = time.Date(2025, 3, 2, 9, 15, 0, 0, time.UTC)
+
+// newHostDB opens a fresh SQLite file in a temporary folder with the host's
+// tables in it, as they were before passreset. It returns the handle and
+// the folder.
 func newHostDB(t *testing.T) (*sql.DB, string) {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := sql.Open("sqlite3", DSN(filepath.Join(dir, "host.db")))
+	db, err := sql.Open("sqlite3", DSN(filepath.Join(dir, "app.db")))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, db.Close()) })
 	_, err = db.ExecContext(t.Context(), hostSchema)
@@ -38,7 +39,6 @@ func newHostDB(t *testing.T) (*sql.DB, string) {
 	return db, dir
 }
 
-// newStore wraps db and creates passreset's tables.
 func newStore(t *testing.T, db *sql.DB) *Store {
 	t.Helper()
 	st, err := New(db)
@@ -47,105 +47,123 @@ func newStore(t *testing.T, db *sql.DB) *Store {
 	return st
 }
 
-// insertAccount writes an account the way the host does, and returns its
-// account_id.
-func insertAccount(t *testing.T, db *sql.DB, mail, pwDigest, name string) int64 {
-	t.Helper()
-	var id int64
-	err := db.QueryRowContext(t.Context(), `INSERT INTO accounts (mail, pw_digest, display_name, created, modified)
-		VALUES (?, ?, ?, '2025-03-02T09:15:00Z', '2025-03-02T09:15:00Z') RETURNING account_id`,
-		mail, pwDigest, name).Scan(&id)
-	require.NoError(t, err)
-	return id
-}
-
+// TestConformance runs passreset's suite, seeding users through the host's
+// own sign-up.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, storetest.Harness{NewStore: func(t *testing.T) store.Store {
-		db, _ := newHostDB(t)
-		return newStore(t, db)
-	}})
+	storetest.Run(t, storetest.Harness{
+		NewStore: func(t *testing.T) store.Store {
+			db, _ := newHostDB(t)
+			return newStore(t, db)
+		},
+		AddUser: func(t *testing.T, st store.Store, email, hash string) string {
+			s := st.(*Store)
+			id, err := signUp(t.Context(), s.db, "", email, hash, signedUp)
+			require.NoError(t, err)
+			return UserID(id)
+		},
+	})
 }
 
-// TestResetFlow runs a whole reset through reset.Service over the adapter,
-// for an account the host created, and checks what it did to the host's
-// table and what it left in the database files.
+// TestResetFlow runs a whole reset through reset.Service over the Store and
+// the host's own sign-in and sessions, and checks what it did to the
+// host's tables and what it left in the database files.
 func TestResetFlow(t *testing.T) {
 	ctx := t.Context()
 	db, dir := newHostDB(t)
-	const oldPassword, newPassword = "analytical engine", "correct horse battery staple"
-	oldDigest, err := bcrypt.GenerateFromPassword([]byte(oldPassword), bcrypt.MinCost)
+	const oldPassword, newPassword = "analytical engine", "corréct horse battery staple" // é: normalised, as CheckPassword must
+	digest, err := bcrypt.GenerateFromPassword([]byte(oldPassword), bcrypt.MinCost)
 	require.NoError(t, err)
-	insertAccount(t, db, "Ada.Lovelace@Example.com", string(oldDigest), "Ada Lovelace")
-	insertAccount(t, db, "grace.hopper@example.com", string(oldDigest), "Grace Hopper")
+	ada, err := signUp(ctx, db, "Ada Lovelace", "ada@example.com", string(digest), signedUp)
+	require.NoError(t, err)
+	require.NoError(t, addEmail(ctx, db, ada, "Ada.Lovelace@Bücher.Example", signedUp.Add(time.Hour)))
+	require.NoError(t, addEmail(ctx, db, ada, "ada@old-job.example", time.Time{}))
+	grace, err := signUp(ctx, db, "Grace Hopper", "grace@example.com", string(digest), signedUp)
+	require.NoError(t, err)
 	st := newStore(t, db)
-	before, err := readAccounts(ctx, db)
-	require.NoError(t, err)
+	graceBefore := hostRows(t, db, grace)
 
 	now := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sessions, err := session.New(session.Config{Store: st, Now: clock, Logger: quiet})
-	require.NoError(t, err)
 	var outbox mailtest.Recorder
-	svc, err := reset.NewService(reset.Config{
-		Store: st, Mailer: &outbox, ResetURL: "https://app.example/reset-password",
-		Hasher: password.Bcrypt{Cost: 4}, Now: clock, Logger: quiet,
+	h := &host{db: db, sessions: map[string]hostSession{}}
+	h.svc, err = reset.NewService(reset.Config{
+		Store: st, Mailer: &outbox, Sessions: h, ResetURL: "https://app.example/reset-password",
+		Hasher: password.Bcrypt{Cost: 4}, Now: func() time.Time { return now }, Logger: quiet,
 	})
 	require.NoError(t, err)
 
-	ada, err := st.UserByEmail(ctx, "ada.lovelace@example.com")
+	laptop, err := h.signIn(ctx, "ada@example.com", oldPassword)
 	require.NoError(t, err)
-	require.Equal(t, "acct_1", ada.ID)
-	_, laptop, err := sessions.Create(ctx, ada.ID, session.Metadata{UserAgent: "laptop"})
+	adaID, err := h.current(ctx, laptop)
 	require.NoError(t, err)
+	require.Equal(t, "user_1", adaID)
+	cookie := h.sessions[laptop] // as a cookie session would hold it, out of the revoker's reach
 
-	pr, err := svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ADA.LOVELACE@EXAMPLE.COM"})
+	// An unverified second address gets no link; a verified one does, in
+	// any case, at the address as stored.
+	_, err = h.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ada@old-job.example"})
+	require.ErrorIs(t, err, reset.ErrUserNotFound)
+	require.Zero(t, outbox.Len())
+	first, err := h.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ADA.LOVELACE@BÜCHER.EXAMPLE"})
 	require.NoError(t, err)
-	require.Equal(t, ada.ID, pr.UserID)
+	require.Equal(t, adaID, first.UserID)
 	m, ok := outbox.Last()
 	require.True(t, ok)
-	require.Equal(t, "Ada.Lovelace@Example.com", m.To)
-	require.Contains(t, m.Text, pr.URL)
+	require.Equal(t, "Ada.Lovelace@Bücher.Example", m.To)
+	require.Contains(t, m.Text, first.URL)
+
+	// A second request, at the unverified primary address, ends the first.
+	now = now.Add(time.Minute)
+	pr, err := h.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "Ada@Example.com"})
+	require.NoError(t, err)
+	m, _ = outbox.Last()
+	require.Equal(t, "ada@example.com", m.To)
 
 	now = now.Add(time.Minute + 7*time.Millisecond)
-	user, err := svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: newPassword})
+	user, err := h.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: newPassword})
 	require.NoError(t, err)
-	require.Equal(t, ada.ID, user.ID)
+	require.Equal(t, adaID, user.ID)
+	require.Equal(t, "ada@example.com", user.Email)
 	require.True(t, user.EmailVerified)
 	require.True(t, now.Equal(user.UpdatedAt), "UpdatedAt %s", user.UpdatedAt)
 
-	// The host's row: a bcrypt hash of the new password (at the Service's
-	// cost, so passreset's), verified, modified in the host's format.
-	var digest string
-	var verified int
-	var modified string
-	err = db.QueryRowContext(ctx, `SELECT pw_digest, verified, modified FROM accounts WHERE account_id = 1`).
-		Scan(&digest, &verified, &modified)
+	// The host's rows: a new credential, the old one kept; the primary
+	// address verified at the reset; the others as they were.
+	rows := hostRows(t, db, ada)
+	require.Equal(t, []string{
+		"account Ada Lovelace 2025-03-02T09:15:00.000Z 2026-01-15T12:02:00.007Z",
+		"email Ada.Lovelace@Bücher.Example 0 2025-03-02T10:15:00.000Z",
+		"email ada@example.com 1 2026-01-15T12:02:00.007Z",
+		"email ada@old-job.example 0 -",
+		"credential 2025-03-02T09:15:00.000Z",
+		"credential 2026-01-15T12:02:00.007Z",
+	}, rows)
+	hash, err := st.PasswordHash(ctx, adaID)
 	require.NoError(t, err)
-	require.NotEqual(t, string(oldDigest), digest)
-	require.NoError(t, bcrypt.CompareHashAndPassword([]byte(digest), []byte(password.Normalize(newPassword))))
-	cost, err := bcrypt.Cost([]byte(digest))
-	require.NoError(t, err)
-	require.Equal(t, 4, cost)
-	require.Equal(t, 1, verified)
-	require.Equal(t, "2026-01-15T12:01:00.007Z", modified)
+	require.NotEqual(t, string(digest), hash)
+	require.Equal(t, graceBefore, hostRows(t, db, grace), "another account changed")
 
-	// Nothing else in accounts changed.
-	after, err := readAccounts(ctx, db)
+	// Signed out everywhere: the revoker dropped the laptop's session, and
+	// the stamp of a session it cannot reach no longer matches.
+	_, err = h.current(ctx, laptop)
+	require.ErrorIs(t, err, errSignedOut)
+	matches, err := h.svc.StampMatches(ctx, cookie.userID, cookie.stamp)
 	require.NoError(t, err)
-	require.Len(t, after, 2)
-	require.Equal(t, before[1], after[1], "the other account changed")
-	require.Equal(t, before[0][:3], after[0][:3], "account_id, mail or display_name changed")
+	require.False(t, matches, "a session from before the reset still matches")
 
-	// Signed out everywhere; only the new password works; the link works once.
-	_, err = sessions.Validate(ctx, laptop)
-	require.ErrorIs(t, err, session.ErrRevoked)
-	_, err = svc.Authenticate(ctx, "ada.lovelace@example.com", oldPassword)
+	// The host's own sign-in: the old password refused, the new one taken.
+	_, err = h.signIn(ctx, "ada@example.com", oldPassword)
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	_, err = svc.Authenticate(ctx, "ada.lovelace@example.com", newPassword)
+	phone, err := h.signIn(ctx, "ada.lovelace@bücher.example", newPassword)
 	require.NoError(t, err)
-	_, err = svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "and once more, please"})
-	require.ErrorIs(t, err, reset.ErrInvalidToken)
+	_, err = h.current(ctx, phone)
+	require.NoError(t, err)
+
+	// Each link works once, and the older one not at all.
+	for _, tok := range []string{pr.Token, first.Token} {
+		_, err = h.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: tok, NewPassword: "and once more, please"})
+		require.ErrorIs(t, err, reset.ErrInvalidToken)
+	}
 
 	// No token and no password in the database files (the main file and
 	// its write-ahead log), but the token's hash is there.
@@ -157,142 +175,98 @@ func TestResetFlow(t *testing.T) {
 		require.NoError(t, err)
 		files = append(files, b...)
 	}
-	h := token.Sum(pr.Token)
-	require.True(t, bytes.Contains(files, h[:]), "the token's hash is not in the files: wrong files?")
+	sum := token.Sum(pr.Token)
+	require.True(t, bytes.Contains(files, sum[:]), "the token's hash is not in the files: wrong files?")
 	require.True(t, bytes.Contains(files, []byte(pr.ID)), "the reset's id is not in the files: wrong files?")
-	for what, secret := range map[string]string{"token": pr.Token, "new password": newPassword, "old password": oldPassword} {
+	for what, secret := range map[string]string{
+		"token": pr.Token, "first token": first.Token, "new password": newPassword,
+		"new password, normalised": password.Normalize(newPassword), "old password": oldPassword,
+	} {
 		require.False(t, bytes.Contains(files, []byte(secret)), "the %s is in the database files", what)
 	}
 }
 
-// TestIDs checks the id mapping: "acct_" + account_id for the host's
-// accounts, the Service's own id for accounts passreset created, and one id
-// per account.
+// hostRows describes an account's rows in the host's tables, one line each.
+func hostRows(t *testing.T, db *sql.DB, accountID int64) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `
+		SELECT 'account ' || display_name || ' ' || created_at || ' ' || updated_at FROM accounts WHERE id = ?1
+		UNION ALL SELECT * FROM (SELECT 'email ' || address || ' ' || is_primary || ' ' || coalesce(verified_at, '-')
+			FROM emails WHERE account_id = ?1 ORDER BY address)
+		UNION ALL SELECT * FROM (SELECT 'credential ' || created_at FROM credentials WHERE account_id = ?1 ORDER BY id)`,
+		accountID)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		require.NoError(t, rows.Scan(&s))
+		out = append(out, s)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// TestIDs checks that an account has one id, both ways.
 func TestIDs(t *testing.T) {
-	ctx := t.Context()
-	db, _ := newHostDB(t)
-	st := newStore(t, db)
-	hostID := insertAccount(t, db, "ada@example.com", "", "Ada Lovelace")
-	require.Equal(t, int64(1), hostID)
-
-	u, err := st.UserByID(ctx, "acct_1")
-	require.NoError(t, err)
-	require.Equal(t, "acct_1", u.ID)
-	require.Equal(t, "ada@example.com", u.Email)
-	for _, id := range []string{"acct_01", "acct_+1", "acct_1 ", "1", "acct_2", "acct_", "user_1", ""} {
-		_, err := st.UserByID(ctx, id)
-		require.ErrorIs(t, err, reset.ErrUserNotFound, "%q", id)
+	require.Equal(t, "user_42", UserID(42))
+	n, ok := AccountID("user_42")
+	require.True(t, ok)
+	require.Equal(t, int64(42), n)
+	for _, id := range []string{"user_042", "user_+42", "user_42 ", "user_", "42", "acct_42", "user_01E4ZCR3C56J083X43JQXF3JK5", ""} {
+		_, ok := AccountID(id)
+		require.False(t, ok, "%q", id)
 	}
-
-	created := reset.User{
-		ID: "user_01E4ZCR3C56J083X43JQXF3JK5", Email: "grace@example.com", FirstName: "Grace", LastName: "Hopper",
-		CreatedAt: time.Date(2026, 1, 15, 12, 0, 0, 5e6, time.UTC), UpdatedAt: time.Date(2026, 1, 15, 12, 0, 0, 5e6, time.UTC),
-	}
-	require.NoError(t, st.CreateUser(ctx, created, ""))
-	got, err := st.UserByID(ctx, created.ID)
-	require.NoError(t, err)
-	require.Equal(t, created, got)
-	var accountID int64
-	var createdText string
-	require.NoError(t, db.QueryRowContext(ctx, `SELECT account_id, created FROM accounts WHERE mail = 'grace@example.com'`).
-		Scan(&accountID, &createdText))
-	require.Equal(t, int64(2), accountID, "CreateUser takes the host's next account_id")
-	require.Equal(t, "2026-01-15T12:00:00.005Z", createdText)
-	_, err = st.UserByID(ctx, "acct_2")
-	require.ErrorIs(t, err, reset.ErrUserNotFound, "an account passreset created has one id, not two")
-	n, err := st.AccountID(ctx, created.ID)
-	require.NoError(t, err)
-	require.Equal(t, accountID, n)
-	n, err = st.AccountID(ctx, "acct_1")
-	require.NoError(t, err)
-	require.Equal(t, hostID, n)
-	_, err = st.AccountID(ctx, "acct_2")
-	require.ErrorIs(t, err, reset.ErrUserNotFound)
-
-	err = st.CreateUser(ctx, reset.User{ID: "acct_9", Email: "nine@example.com", CreatedAt: created.CreatedAt, UpdatedAt: created.UpdatedAt}, "")
-	require.Error(t, err, "an id in the host's form")
-	require.NotErrorIs(t, err, reset.ErrEmailTaken)
-
-	// A sign-in of a host account gives it a passreset_users row under the
-	// same id.
-	at := time.Date(2026, 1, 15, 13, 0, 0, 0, time.UTC)
-	require.NoError(t, st.RecordSignIn(ctx, "acct_1", at))
-	u, err = st.UserByEmail(ctx, "ADA@example.com")
-	require.NoError(t, err)
-	require.Equal(t, "acct_1", u.ID)
-	require.True(t, at.Equal(u.LastSignInAt))
-	_, err = st.UserByID(ctx, "acct_1")
-	require.NoError(t, err)
 }
 
-// TestNames checks the mapping of display_name to FirstName and LastName.
-func TestNames(t *testing.T) {
-	ctx := t.Context()
-	db, _ := newHostDB(t)
-	st := newStore(t, db)
-	insertAccount(t, db, "jan@example.com", "", "Jan van der Berg")
-
-	u, err := st.UserByID(ctx, "acct_1")
-	require.NoError(t, err)
-	require.Equal(t, "Jan van der Berg", u.FirstName, "a host's name is not split")
-	require.Empty(t, u.LastName)
-
-	when := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
-	mary := reset.User{ID: "user_01", Email: "mary@example.com", FirstName: "Mary Ann", LastName: "Smith", CreatedAt: when, UpdatedAt: when}
-	require.NoError(t, st.CreateUser(ctx, mary, ""))
-	var display string
-	require.NoError(t, db.QueryRowContext(ctx, `SELECT display_name FROM accounts WHERE mail = ?`, mary.Email).Scan(&display))
-	require.Equal(t, "Mary Ann Smith", display)
-	u, err = st.UserByID(ctx, mary.ID)
-	require.NoError(t, err)
-	require.Equal(t, [2]string{"Mary Ann", "Smith"}, [2]string{u.FirstName, u.LastName})
-
-	// The host renames her: its display_name wins.
-	_, err = db.ExecContext(ctx, `UPDATE accounts SET display_name = 'Mary Ann Jones' WHERE mail = ?`, mary.Email)
-	require.NoError(t, err)
-	u, err = st.UserByID(ctx, mary.ID)
-	require.NoError(t, err)
-	require.Equal(t, [2]string{"Mary Ann Jones", ""}, [2]string{u.FirstName, u.LastName})
-}
-
-// TestMigrate checks that Migrate may run again, never changes accounts,
-// and refuses a database without the columns the Store maps.
+// TestMigrate checks that Migrate may run again, never changes the host's
+// tables, and refuses a database without them, creating nothing.
 func TestMigrate(t *testing.T) {
 	ctx := t.Context()
 	db, _ := newHostDB(t)
-	ddl, err := accountsDDL(ctx, db)
+	before, err := schemaOf(ctx, db)
 	require.NoError(t, err)
 	st := newStore(t, db)
 	require.NoError(t, st.Migrate(ctx), "a second Migrate")
-	again, err := accountsDDL(ctx, db)
+	after, err := schemaOf(ctx, db)
 	require.NoError(t, err)
-	require.Equal(t, ddl, again, "Migrate changed accounts' schema")
-	tables, err := passresetTables(ctx, db)
-	require.NoError(t, err)
-	require.Equal(t, []string{"passreset_jobs", "passreset_rate_limits", "passreset_resets", "passreset_sessions", "passreset_users"}, tables)
+	require.Equal(t, before, after, "Migrate changed the host's tables")
+	require.Equal(t, []string{"passreset_jobs", "passreset_rate_limits", "passreset_resets"}, passresetTables(t, db))
 
-	for name, host := range map[string]string{
-		"no accounts table": ``,
-		"a column of its own": `CREATE TABLE accounts (account_id INTEGER PRIMARY KEY, email TEXT, pw_digest TEXT,
-			display_name TEXT, verified INTEGER, created TEXT, modified TEXT)`,
+	for name, ddl := range map[string]string{
+		"no host tables": ``,
+		"no credentials": strings.Split(hostSchema, "CREATE TABLE credentials")[0],
 	} {
 		t.Run(name, func(t *testing.T) {
-			db, err := sql.Open("sqlite3", DSN(filepath.Join(t.TempDir(), "host.db")))
+			db, err := sql.Open("sqlite3", DSN(filepath.Join(t.TempDir(), "app.db")))
 			require.NoError(t, err)
 			defer db.Close()
-			if host != "" {
-				_, err := db.ExecContext(ctx, host)
+			if ddl != "" {
+				_, err := db.ExecContext(ctx, ddl)
 				require.NoError(t, err)
 			}
 			st, err := New(db)
 			require.NoError(t, err)
-			err = st.Migrate(ctx)
-			require.ErrorContains(t, err, "accounts")
-			tables, err := passresetTables(ctx, db)
-			require.NoError(t, err)
-			require.Empty(t, tables, "a failed Migrate created tables")
+			require.ErrorContains(t, st.Migrate(ctx), "the host's tables")
+			require.Empty(t, passresetTables(t, db), "a failed Migrate created tables")
 		})
 	}
+}
+
+func passresetTables(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `SELECT name FROM sqlite_schema
+		WHERE type = 'table' AND name LIKE 'passreset\_%' ESCAPE '\' ORDER BY name`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		require.NoError(t, rows.Scan(&name))
+		names = append(names, name)
+	}
+	require.NoError(t, rows.Err())
+	return names
 }
 
 // TestDemo runs the command.
@@ -302,6 +276,7 @@ func TestDemo(t *testing.T) {
 	}
 	var out strings.Builder
 	require.NoError(t, run(context.Background(), &out))
-	require.Contains(t, out.String(), "account 2: nothing")
-	require.Contains(t, out.String(), "accepts the new password")
+	require.Contains(t, out.String(), "mailed to Ada.Lovelace@Bücher.Example")
+	require.Contains(t, out.String(), "Her laptop's session: signed out.")
+	require.Contains(t, out.String(), "takes the new one")
 }
