@@ -1,17 +1,18 @@
 package reset
 
 import (
+	"strings"
 	"testing"
+	texttemplate "text/template"
 	"time"
-	"unicode/utf8"
 
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/store"
 )
 
-// The default emails are rendered by Go code (defaultemails.go) rather
-// than by executing DefaultEmails' templates; these tests hold the two to
-// the same bytes.
+// The default emails render through the templates of DefaultEmails, as
+// custom ones do: html/template does the escaping. These tests pin the
+// bytes they render and the escaping the HTML bodies rely on.
 
 var renderCases = []EmailData{
 	{AppName: "app.example", Email: "marcelina.davis@example.com", Name: "Marcelina Davis",
@@ -30,111 +31,218 @@ var renderCases = []EmailData{
 	{URL: "\x00\x01\x7f\x80 \t\n"},
 }
 
-func checkDefaultRender(t *testing.T, d EmailData) {
-	t.Helper()
-	def := DefaultEmails()
-	for _, c := range []struct {
-		name string
-		tmpl EmailTemplate
-		fast func(string, EmailData) (mail.Message, error)
-	}{
-		{"Reset", def.Reset, renderDefaultReset},
-		{"PasswordChanged", def.PasswordChanged, renderDefaultPasswordChanged},
-	} {
-		want, err := c.tmpl.render("no-reply@app.example", d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := c.fast("no-reply@app.example", d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range []struct{ name, got, want string }{
-			{"To", got.To, want.To}, {"From", got.From, want.From}, {"Subject", got.Subject, want.Subject},
-			{"Text", got.Text, want.Text}, {"HTML", got.HTML, want.HTML},
-		} {
-			if f.got != f.want {
-				t.Errorf("%s %s for %+q:\n got %q\nwant %q", c.name, f.name, d, f.got, f.want)
-			}
-		}
-		if got.Headers != nil {
-			t.Errorf("%s: headers %v", c.name, got.Headers)
-		}
+// defaultService is a Service whose Config leaves the emails unset.
+func defaultService(tb testing.TB, emails Emails) *Service {
+	tb.Helper()
+	svc, err := NewService(Config{Store: nopStore{}, Mailer: nopMailer{}, ResetURL: "https://app.example/r", Emails: emails})
+	if err != nil {
+		tb.Fatal(err)
 	}
+	return svc
 }
 
-func TestDefaultEmailsRenderAsTheirTemplates(t *testing.T) {
-	for _, d := range renderCases {
-		checkDefaultRender(t, d)
-	}
-}
-
-func FuzzDefaultEmailsRenderAsTheirTemplates(f *testing.F) {
-	for _, d := range renderCases {
-		f.Add(d.AppName, d.Email, d.Name, d.URL, d.ExpiresIn, d.Time.Unix())
-	}
-	f.Fuzz(func(t *testing.T, app, email, name, url, in string, at int64) {
-		if !utf8.ValidString(app + email + name + url + in) {
-			// Templates and Go code alike pass invalid bytes through; the
-			// table above covers them. Valid text keeps failures readable.
-			t.Skip()
-		}
-		checkDefaultRender(t, EmailData{AppName: app, Email: email, Name: name, URL: url, ExpiresIn: in,
-			Time: time.Unix(at%(1<<40), 0).UTC()})
-	})
-}
-
-// TestNewServiceRendersDefaultsInGo: the Go renderers serve exactly the
-// emails whose templates Config leaves unset.
-func TestNewServiceRendersDefaultsInGo(t *testing.T) {
-	custom := DefaultEmails().Reset
-	custom.Subject = nil // one field set is enough to keep the templates
-	custom.Text = DefaultEmails().Reset.Text
-	svc, err := NewService(Config{Store: nopStore{}, Mailer: nopMailer{}, ResetURL: "https://app.example/r",
-		Emails: Emails{Reset: custom}})
+// TestDefaultEmails pins, byte for byte, the two default emails of the
+// common case: what the Service sent before it rendered them through
+// their templates, and what it sends now.
+func TestDefaultEmails(t *testing.T) {
+	svc, d := defaultService(t, Emails{}), renderCases[0]
+	got, err := svc.renderReset("no-reply@app.example", d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := renderCases[0]
-	got, _ := svc.renderReset("f@example.com", d)
-	want, _ := svc.emails.Reset.render("f@example.com", d)
-	if got.Subject != want.Subject || got.Text != want.Text || got.HTML != want.HTML {
-		t.Error("a configured reset email is not rendered by its templates")
+	checkMessage(t, "Reset", got, mail.Message{
+		To:      "marcelina.davis@example.com",
+		From:    "no-reply@app.example",
+		Subject: "Reset your app.example password",
+		Text: `Hello Marcelina Davis,
+
+Someone asked to reset the password of the app.example account for marcelina.davis@example.com.
+To choose a new password, open this link within 15 minutes:
+
+https://app.example/reset-password?token=Z1uX3RbwcIl5fIGJJJCXXisdIZ1uX3RbwcIl5fIGJJJC
+
+The link works once. If you did not ask for this, ignore this email:
+your password stays as it is.
+`,
+		HTML: `<!doctype html>
+<html><body style="font-family:sans-serif;line-height:1.5">
+<p>Hello Marcelina Davis,</p>
+<p>Someone asked to reset the password of the app.example account for marcelina.davis@example.com.
+To choose a new password, open this link within 15 minutes:</p>
+<p><a href="https://app.example/reset-password?token=Z1uX3RbwcIl5fIGJJJCXXisdIZ1uX3RbwcIl5fIGJJJC">Choose a new password</a></p>
+<p style="color:#555">The link works once. If you did not ask for this, ignore this email: your password stays as it is.</p>
+</body></html>
+`,
+	})
+
+	got, err = svc.renderNotice("no-reply@app.example", d)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if svc.renderNotice == nil {
-		t.Fatal("no notice renderer")
+	checkMessage(t, "PasswordChanged", got, mail.Message{
+		To:      "marcelina.davis@example.com",
+		From:    "no-reply@app.example",
+		Subject: "Your app.example password was changed",
+		Text: `Hello Marcelina Davis,
+
+The password of the app.example account for marcelina.davis@example.com was changed at
+2026-01-15 12:00 UTC, and every device signed in to it was signed out.
+
+If this was not you, reset your password at once and contact us.
+`,
+		HTML: `<!doctype html>
+<html><body style="font-family:sans-serif;line-height:1.5">
+<p>Hello Marcelina Davis,</p>
+<p>The password of the app.example account for marcelina.davis@example.com was changed at
+2026-01-15 12:00 UTC, and every device signed in to it was signed out.</p>
+<p>If this was not you, reset your password at once and contact us.</p>
+</body></html>
+`,
+	})
+}
+
+func checkMessage(t *testing.T, name string, got, want mail.Message) {
+	t.Helper()
+	for _, f := range []struct{ name, got, want string }{
+		{"To", got.To, want.To}, {"From", got.From, want.From}, {"Subject", got.Subject, want.Subject},
+		{"Text", got.Text, want.Text}, {"HTML", got.HTML, want.HTML},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s %s:\n got %q\nwant %q", name, f.name, f.got, f.want)
+		}
 	}
-	got, _ = svc.renderNotice("f@example.com", d)
-	want, _ = renderDefaultPasswordChanged("f@example.com", d)
-	if got.HTML != want.HTML || got.Text != want.Text {
-		t.Error("the default notice is not rendered in Go")
+	if got.Headers != nil {
+		t.Errorf("%s: headers %v", name, got.Headers)
 	}
 }
 
-// nopStore and nopMailer satisfy NewService's checks; the test calls
+// TestDefaultEmailsEscape checks that the HTML bodies escape what a user or
+// a host puts in them, and that only an http(s), mailto or relative link
+// becomes one, while the plain-text bodies carry the values as they are.
+func TestDefaultEmailsEscape(t *testing.T) {
+	svc := defaultService(t, Emails{})
+	for _, tc := range []struct {
+		d        EmailData
+		html     []string // in the HTML body of both emails (href: the reset email's only)
+		href     string
+		notInAny string // in neither HTML body
+	}{
+		{
+			d: renderCases[2],
+			html: []string{
+				"<p>Hello Zoë \uFFFD &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;,</p>",
+				"Tom &amp; Jerry&#39;s &lt;App&gt; &#34;quoted&#34; &#43;1 account for o&#39;brien&#43;tag@example.com",
+			},
+			href:     `https://app.example/r?a=1&amp;b=%3cx%3e&amp;c=%22y%22&amp;d=%27z%27&amp;e=%41%254&amp;f=%25zz&amp;g=caf%5cu00e9%20space#frag`,
+			notInAny: "<script>",
+		},
+		{d: renderCases[3], href: "#ZgotmplZ", notInAny: "javascript:"},
+		{d: renderCases[4], href: "HTTPS://Example.com/%E2%9C%93?x=[1]&amp;y=%282%29~!*$,;:@/"},
+		{d: renderCases[5], href: "/relative/path:with-colon?q=1"},
+		{d: renderCases[6], href: "mailto:someone@example.com"},
+		{d: renderCases[7], href: "#ZgotmplZ", notInAny: "data:"},
+		{d: renderCases[8], href: "%00%01%7f%80%20%09%0a"},
+	} {
+		rst, err := svc.renderReset("no-reply@app.example", tc.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		notice, err := svc.renderNotice("no-reply@app.example", tc.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `<a href="` + tc.href + `">`; !strings.Contains(rst.HTML, want) {
+			t.Errorf("reset email for %q: no %s in\n%s", tc.d.URL, want, rst.HTML)
+		}
+		if !strings.Contains(rst.Text, "\n\n"+tc.d.URL+"\n\n") {
+			t.Errorf("reset email for %q: the text body does not carry the link as it is:\n%s", tc.d.URL, rst.Text)
+		}
+		for _, m := range []mail.Message{rst, notice} {
+			for _, want := range tc.html {
+				if !strings.Contains(m.HTML, want) {
+					t.Errorf("%s: no %q in\n%s", m.Subject, want, m.HTML)
+				}
+			}
+			if tc.notInAny != "" && strings.Contains(m.HTML, tc.notInAny) {
+				t.Errorf("%s: %q in\n%s", m.Subject, tc.notInAny, m.HTML)
+			}
+			if tc.d.Name != "" && !strings.Contains(m.Text, "Hello "+tc.d.Name+",") {
+				t.Errorf("%s: the text body does not carry the name as it is:\n%s", m.Subject, m.Text)
+			}
+		}
+	}
+}
+
+// TestServiceRendersEmailsByTheirTemplates: a Service renders every email
+// through templates, DefaultEmails' for the ones Config leaves unset and
+// for the unset fields of the others.
+func TestServiceRendersEmailsByTheirTemplates(t *testing.T) {
+	def := DefaultEmails()
+	svc := defaultService(t, Emails{})
+	for _, d := range renderCases {
+		for _, c := range []struct {
+			name   string
+			render func(string, EmailData) (mail.Message, error)
+			tmpl   EmailTemplate
+		}{
+			{"Reset", svc.renderReset, def.Reset},
+			{"PasswordChanged", svc.renderNotice, def.PasswordChanged},
+		} {
+			got, err := c.render("no-reply@app.example", d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := c.tmpl.render("no-reply@app.example", d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkMessage(t, c.name, got, want)
+		}
+	}
+
+	// One field set: the others are DefaultEmails'.
+	custom := EmailTemplate{Text: texttemplate.Must(texttemplate.New("text").Parse(`Open {{.URL}}`))}
+	svc = defaultService(t, Emails{Reset: custom})
+	d := renderCases[0]
+	got, err := svc.renderReset("no-reply@app.example", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := def.Reset.render("no-reply@app.example", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Text = "Open " + d.URL
+	checkMessage(t, "custom Reset", got, want)
+}
+
+// nopStore and nopMailer satisfy NewService's checks; the tests call
 // neither.
 type (
 	nopStore  struct{ store.Store }
 	nopMailer struct{ Mailer }
 )
 
+// BenchmarkRenderResetEmail renders the default reset email as the
+// Service does.
 func BenchmarkRenderResetEmail(b *testing.B) {
-	d := renderCases[0]
-	b.Run("templates", func(b *testing.B) {
-		t := DefaultEmails().Reset
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := t.render("no-reply@app.example", d); err != nil {
-				b.Fatal(err)
-			}
+	svc, d := defaultService(b, Emails{}), renderCases[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := svc.renderReset("no-reply@app.example", d); err != nil {
+			b.Fatal(err)
 		}
-	})
-	b.Run("go", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := renderDefaultReset("no-reply@app.example", d); err != nil {
-				b.Fatal(err)
-			}
+	}
+}
+
+// BenchmarkRenderPasswordChangedEmail renders the default notice as the
+// Service does.
+func BenchmarkRenderPasswordChangedEmail(b *testing.B) {
+	svc, d := defaultService(b, Emails{}), renderCases[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := svc.renderNotice("no-reply@app.example", d); err != nil {
+			b.Fatal(err)
 		}
-	})
+	}
 }

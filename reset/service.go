@@ -43,9 +43,8 @@ type Service struct {
 	log      *slog.Logger
 	onEvent  func(context.Context, Event)
 
-	// renderReset and renderNotice render the two emails: the templates
-	// of emails, or, for an email left to the defaults, the same bytes
-	// written out in Go (defaultemails.go).
+	// renderReset and renderNotice render the two emails through the
+	// templates of emails, DefaultEmails' where Config left them unset.
 	renderReset, renderNotice func(from string, d EmailData) (mail.Message, error)
 
 	// dispatchers counts running RunDispatcher loops; wake tells one of
@@ -156,12 +155,6 @@ func NewService(cfg Config) (*Service, error) {
 		PasswordChanged: cfg.Emails.PasswordChanged.withDefaults(def.PasswordChanged),
 	}
 	s.renderReset, s.renderNotice = s.emails.Reset.render, s.emails.PasswordChanged.render
-	if cfg.Emails.Reset == (EmailTemplate{}) {
-		s.renderReset = renderDefaultReset
-	}
-	if cfg.Emails.PasswordChanged == (EmailTemplate{}) {
-		s.renderNotice = renderDefaultPasswordChanged
-	}
 	key := cfg.SecretKey
 	if len(key) == 0 {
 		key = make([]byte, 32)
