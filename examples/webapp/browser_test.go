@@ -176,6 +176,7 @@ func (b *browser) signIn(base, email, password string) {
 // mailbox and returns the link of the newest email.
 func (b *browser) requestReset(app *testApp, email string) string {
 	b.t.Helper()
+	before := len(app.mailbox.Messages())
 	b.do(
 		chromedp.Navigate(app.URL+"/forgot-password"),
 		chromedp.WaitVisible(chromedp.ID("email")),
@@ -184,7 +185,7 @@ func (b *browser) requestReset(app *testApp, email string) string {
 		chromedp.WaitVisible(chromedp.ID("sent")),
 	)
 	require.Contains(b.t, b.text("#sent"), email)
-	app.srv.pages.Wait() // the email goes out in the background
+	app.waitForMail(b.t, before+1) // the email goes out in the background
 	const link = `.mail a[href*="/reset-password?token="]`
 	b.do(chromedp.Navigate(app.URL+"/dev/mail"), chromedp.WaitVisible(chromedp.CSS(link)))
 	href := value(b, chromedp.AttributeValue(chromedp.CSS(link), "href"))

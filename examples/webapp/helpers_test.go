@@ -105,6 +105,22 @@ func startApp(t *testing.T, mod ...func(*config)) *testApp {
 	return a
 }
 
+// waitForMail waits until the dev mailbox holds n messages: the forgot
+// page answers before its email goes out.
+func (a *testApp) waitForMail(t testing.TB, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(a.mailbox.Messages()) >= n }, 10*time.Second, time.Millisecond,
+		"the mailbox never held %d messages", n)
+}
+
+// finishBackground shuts the reset pages down, which waits for their
+// background requests to finish: the test can then count every email sent
+// and read every line logged. The app takes no more reset requests.
+func (a *testApp) finishBackground(t testing.TB) {
+	t.Helper()
+	require.NoError(t, a.srv.pages.Shutdown(t.Context()))
+}
+
 // createUser adds a user with a password.
 func (a *testApp) createUser(t *testing.T, email, password string) reset.User {
 	t.Helper()

@@ -12,7 +12,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/reset/pages"
 	"github.com/passreset/passreset/session"
@@ -25,8 +25,8 @@ func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	quiet := slog.New(slog.DiscardHandler)
-	st := memstore.New() // sqlitestore or pgstore in a real app
-	mailbox := mail.NewDev(quiet, 10)
+	st := memstore.New()              // sqlitestore or pgstore in a real app
+	mailbox := new(mailtest.Recorder) // mail.SMTP in a real app
 	sessions, err := session.New(session.Config{Store: st})
 	if err != nil {
 		log.Fatal(err)
@@ -82,8 +82,11 @@ func Example() {
 	fmt.Println("forgot:", rec.Code, strings.Contains(rec.Body.String(), "Check your email"))
 
 	// The email arrives, and its link opens the reset page.
-	resetPages.Wait()
-	link := mailbox.Messages()[0].Text
+	msgs, err := mailbox.WaitFor(ctx, 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	link := msgs[0].Text
 	link = link[strings.Index(link, "https://"):]
 	link = link[:strings.IndexByte(link, '\n')]
 	rec = httptest.NewRecorder()

@@ -394,11 +394,11 @@ func (h *Handler) end() {
 	}
 }
 
-// Wait blocks until the background reset requests in flight when it is
+// wait blocks until the background reset requests in flight when it is
 // called, and any started meanwhile, have finished: the email of an
-// accepted request has then been sent or queued for retry. Tests use it
-// before looking for the email.
-func (h *Handler) Wait() {
+// accepted request has then been sent or queued for retry. Shutdown uses
+// it; so do this package's tests, through export_test.go.
+func (h *Handler) wait() {
 	h.mu.Lock()
 	if h.pending == 0 {
 		h.mu.Unlock()
@@ -419,7 +419,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
-		h.Wait()
+		h.wait()
 		close(done)
 	}()
 	select {
