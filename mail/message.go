@@ -20,8 +20,15 @@ import (
 // ErrInvalidMessage is wrapped by every error that reports a Message that
 // cannot be sent as it is: a missing or malformed address, no body, a
 // header that is malformed, reserved, or would inject further headers.
-// Sending such a message again will fail again.
-var ErrInvalidMessage = errors.New("mail: invalid message")
+// Sending such a message again will fail again, so it matches ErrPermanent
+// too.
+var ErrInvalidMessage error = &permanentError{"mail: invalid message"}
+
+// permanentError is a sentinel that also matches ErrPermanent.
+type permanentError struct{ msg string }
+
+func (e *permanentError) Error() string        { return e.msg }
+func (e *permanentError) Is(target error) bool { return target == ErrPermanent }
 
 // ErrPermanent is matched, with errors.Is, by an error from Send that says
 // sending the same message again cannot succeed: a recipient that does not

@@ -2,6 +2,8 @@ package mail_test
 
 import (
 	"bytes"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -128,4 +130,13 @@ func TestMessageValidate(t *testing.T) {
 			require.Nil(t, raw)
 		})
 	}
+}
+
+// TestInvalidMessageIsPermanent: a message that cannot be sent as it is
+// will not be sent by trying again, so an outbox gives it up at once.
+func TestInvalidMessageIsPermanent(t *testing.T) {
+	err := mail.NewDev(slog.New(slog.DiscardHandler), 1).Send(t.Context(), mail.Message{From: "a@example.com", To: "b@example.com", Subject: "no body"})
+	require.ErrorIs(t, err, mail.ErrInvalidMessage)
+	require.ErrorIs(t, err, mail.ErrPermanent)
+	require.NotErrorIs(t, errors.New("timeout"), mail.ErrPermanent)
 }
