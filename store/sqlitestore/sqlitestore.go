@@ -386,12 +386,6 @@ func (h *hash32) Scan(src any) error {
 	return nil
 }
 
-// isForeignKey reports whether err is a FOREIGN KEY constraint violation.
-func isForeignKey(err error) bool {
-	var se sqlite3.Error
-	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintForeignKey
-}
-
 // isUnique reports whether err is a UNIQUE constraint violation (not a
 // PRIMARY KEY one, which SQLite reports with its own code).
 func isUnique(err error) bool {
