@@ -1,10 +1,12 @@
-// Package pgstore keeps passreset's users, password resets, sessions,
-// rate-limit records and job outbox in PostgreSQL, for apps that run on
-// more than one machine. A *Store implements store.Store,
+// Package pgstore keeps passreset's password resets, sessions, rate-limit
+// records and job outbox in PostgreSQL, for apps that run on more than one
+// machine, beside the users: the app's own users table, described to it,
+// or one passreset keeps. A *Store implements store.Store,
 // store.UserCreator, store.SignInRecorder and session.Store, so one Store
 // serves both reset.NewService and session.New, and a password reset then
-// revokes the user's sessions in the transaction that spends the token.
-// It uses github.com/jackc/pgx/v5 and never compiles SQLite.
+// writes the new hash and revokes the user's sessions in the statement that
+// spends the token. It uses github.com/jackc/pgx/v5 and never compiles
+// SQLite.
 //
 // # Usage
 //
@@ -21,24 +23,67 @@
 //	svc, err := reset.NewService(reset.Config{Store: st, Mailer: m, ResetURL: "https://app.example/reset-password"})
 //
 // An app that already has a *pgxpool.Pool passes it to New instead, and
-// keeps closing it itself. WithSchema keeps the tables in a schema of their
-// own (created by Migrate), apart from a host's own users or sessions
-// tables; without it the tables are found through the connections'
-// search_path.
+// keeps closing it itself. WithSchema keeps passreset's tables in a schema
+// of their own (created by Migrate); without it they are found through the
+// connections' search_path. Either way they are named passreset_*, so
+// that none meets one of the app's.
 //
 // Call Migrate at start-up on every instance: the migrations are embedded,
-// versioned SQL files, each applied in one transaction and recorded in the
-// schema_migrations table, under a transaction-level advisory lock, so that
-// instances starting at once apply each one exactly once.
+// versioned SQL files, each applied in one transaction and recorded by
+// file name in the passreset_migrations table (name, applied_at), under a
+// transaction-level advisory lock, so that instances starting at once
+// apply each one exactly once.
+//
+// # Your users table, or passreset's
+//
+// An app that already has a users table describes it with WithUsers, and
+// passreset reads its users from there and keeps only its own state beside
+// it:
+//
+//	st, err := pgstore.New(ctx, pool, pgstore.WithSchema("passreset"), pgstore.WithUsers(store.UsersTable{
+//		Table:        "public.accounts", // or "accounts", found through the search_path
+//		ID:           "account_id",      // bigserial: ids show as "user_42"
+//		Email:        "email_address",
+//		PasswordHash: "pw_digest",
+//		Verified:     "is_verified",     // optional: boolean set true (or integer set 1) by a reset
+//		UpdatedAt:    "modified_at",     // optional: timestamptz, timestamp or unix seconds
+//	}))
+//
+// The table is the app's: passreset never creates or alters it, and writes
+// only PasswordHash (and Verified and UpdatedAt, where named) of the row
+// whose password is reset, in the statement that spends the token. The
+// connections need SELECT on it and UPDATE on those columns. Migrate checks
+// the description against the table, naming any column that is missing or
+// of a type it cannot use, and learns the key's type: an integer key shows
+// as IDPrefix ("user_" by default) and the number, and maps back without an
+// extra column; a text (or uuid) key shows as it is. CreateUser then refuses with
+// store.ErrNoUserCreator, and RecordSignIn does nothing.
+//
+// Addresses are matched without regard to case, in full Unicode, whatever
+// the database's collation or ctype (lower() and ILIKE fold ASCII letters
+// alone under the C locale, and a nondeterministic collation refuses
+// ILIKE): one equality on the email column, indexed where the app indexed
+// it, finds an address stored as typed or in lower case; only when it
+// finds nothing does a second query read the rows whose address matches
+// without regard to ASCII case, with its non-ASCII letters as wildcards
+// (ILIKE under the "C" collation, which scans the table), and compare
+// them in Go. Store addresses in lower case, as passreset's pages send
+// them, and the second query never runs for a known address.
+//
+// Without WithUsers, passreset keeps its own users table, passreset_users,
+// with WorkOS's profile fields, and creates users (store.UserCreator).
 //
 // # Many instances
 //
 // Every guarantee of the contracts holds across processes, enforced by the
 // database, with no lock in the process:
 //   - RedeemReset is one statement whose first step is a conditional
-//     UPDATE (unused, not ended, not expired): of concurrent redemptions of
-//     one token, on any instances, exactly one wins; the password, the
-//     revoked sessions and the queued jobs are written only with it.
+//     UPDATE (unused, not ended, not expired, the user's row there and
+//     locked): of concurrent redemptions of one token, on any instances,
+//     exactly one wins; the password, the revoked sessions and the queued
+//     jobs are written only with it.
+//   - CreateReset is one statement that checks the user's row (and keeps
+//     it from being deleted until the commit) before it writes anything.
 //   - AllowRequest counts and records under pg_advisory_xact_lock on the
 //     key, in one implicit transaction sent as one batch.
 //   - ClaimJobs claims with FOR UPDATE SKIP LOCKED, so dispatchers on
@@ -53,19 +98,76 @@
 // The hot paths (ResetByTokenHash, SessionByTokenHash, UserByEmail) are
 // one indexed lookup each. Every method but Migrate is one statement, or
 // one batch, so one round trip once pgx has prepared it on the connection;
-// RedeemReset adds a second read only when it refuses, to tell why.
+// RedeemReset adds a second read only when it refuses, to tell why, and
+// UserByEmail over a host's table only for an address it did not find as
+// given.
 //
 // # Data
 //
 // Tokens are never stored, only their SHA-256 (bytea); passwords never,
 // only the Hasher's hash. Times are timestamptz, written truncated to
 // milliseconds and read back in UTC; a zero time is NULL. Empty optional
-// text is the empty string, not NULL. Emails are kept as given; email_key holds
-// the email lower-cased in Go, as the Service lower-cases the addresses it
-// looks up, so that lookups and uniqueness never depend on the database's
-// locale. The schema, as Migrate creates it:
+// text is the empty string, not NULL. A session keeps the credential stamp
+// it was created with (session.Session.Stamp). user_id columns hold the
+// id the Store shows for a user.
 //
-//	CREATE TABLE users (
+// passreset's own state (migrations/0001_state.sql), as Migrate creates it:
+//
+//	CREATE TABLE passreset_resets (
+//	    id         text        PRIMARY KEY,
+//	    user_id    text        NOT NULL,
+//	    email      text        NOT NULL,
+//	    token_hash bytea       NOT NULL UNIQUE CHECK (octet_length(token_hash) = 32),
+//	    created_at timestamptz NOT NULL,
+//	    expires_at timestamptz NOT NULL,
+//	    used_at    timestamptz,  -- set once, by the redemption that wins
+//	    ended_at   timestamptz   -- set when a newer reset of the user ended this one
+//	);
+//	CREATE INDEX passreset_resets_user_id_idx ON passreset_resets (user_id);
+//
+//	CREATE TABLE passreset_sessions (
+//	    id           text        PRIMARY KEY,
+//	    user_id      text        NOT NULL,
+//	    token_hash   bytea       NOT NULL UNIQUE CHECK (octet_length(token_hash) = 32),
+//	    created_at   timestamptz NOT NULL,
+//	    last_seen_at timestamptz NOT NULL,
+//	    expires_at   timestamptz NOT NULL,
+//	    revoked_at   timestamptz,
+//	    user_agent   text        NOT NULL DEFAULT '',
+//	    ip_address   text        NOT NULL DEFAULT '',
+//	    stamp        text        NOT NULL DEFAULT ''  -- the credential stamp the session was made with
+//	);
+//	CREATE INDEX passreset_sessions_user_id_idx ON passreset_sessions (user_id, id);
+//
+//	CREATE TABLE passreset_rate_limits (
+//	    key text        NOT NULL,  -- a keyed hash, never an address
+//	    at  timestamptz NOT NULL
+//	);
+//	CREATE INDEX passreset_rate_limits_key_at_idx ON passreset_rate_limits (key, at);
+//
+//	CREATE TABLE passreset_jobs (
+//	    id            text        PRIMARY KEY,
+//	    kind          text        NOT NULL,
+//	    user_id       text        NOT NULL DEFAULT '',
+//	    payload       bytea,                  -- sealed; dropped when the job finishes or fails
+//	    attempts      integer     NOT NULL DEFAULT 0,
+//	    run_at        timestamptz NOT NULL,
+//	    claimed_until timestamptz,
+//	    created_at    timestamptz NOT NULL,
+//	    finished_at   timestamptz,
+//	    failed_at     timestamptz,
+//	    last_error    text        NOT NULL DEFAULT ''
+//	);
+//	CREATE INDEX passreset_jobs_due_idx ON passreset_jobs (run_at, id) WHERE finished_at IS NULL AND failed_at IS NULL;
+//
+// Sessions have no foreign key to users, so a host may keep its users
+// elsewhere and still use the Store for sessions; nor have resets, so that
+// they can belong to a host's users.
+//
+// The users table passreset keeps when there is no WithUsers
+// (migrations/users/0001_users.sql):
+//
+//	CREATE TABLE passreset_users (
 //	    id                  text        PRIMARY KEY,
 //	    email               text        NOT NULL,               -- as given
 //	    email_key           text        NOT NULL,               -- strings.ToLower(email): lookups, uniqueness
@@ -81,57 +183,30 @@
 //	    created_at          timestamptz NOT NULL,
 //	    updated_at          timestamptz NOT NULL
 //	);
-//	CREATE UNIQUE INDEX users_email_key ON users (email_key);
+//	CREATE UNIQUE INDEX passreset_users_email_key ON passreset_users (email_key);
 //
-//	CREATE TABLE password_resets (
-//	    id         text        PRIMARY KEY,
-//	    user_id    text        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-//	    email      text        NOT NULL,
-//	    token_hash bytea       NOT NULL UNIQUE CHECK (octet_length(token_hash) = 32),
-//	    created_at timestamptz NOT NULL,
-//	    expires_at timestamptz NOT NULL,
-//	    used_at    timestamptz,  -- set once, by the redemption that wins
-//	    ended_at   timestamptz   -- set when a newer reset of the user ended this one
-//	);
-//	CREATE INDEX password_resets_user_id_idx ON password_resets (user_id);
+// Emails in passreset_users are kept as given; email_key holds the email
+// lower-cased in Go, as the Service lower-cases the addresses it looks up,
+// so that lookups and uniqueness never depend on the database's locale. A
+// host that writes users into that table itself must fill email_key the
+// same way.
 //
-//	-- No foreign key to users: a host may keep its users elsewhere.
-//	CREATE TABLE sessions (
-//	    id           text        PRIMARY KEY,
-//	    user_id      text        NOT NULL,
-//	    token_hash   bytea       NOT NULL UNIQUE CHECK (octet_length(token_hash) = 32),
-//	    created_at   timestamptz NOT NULL,
-//	    last_seen_at timestamptz NOT NULL,
-//	    expires_at   timestamptz NOT NULL,
-//	    revoked_at   timestamptz,
-//	    user_agent   text        NOT NULL DEFAULT '',
-//	    ip_address   text        NOT NULL DEFAULT ''
-//	);
-//	CREATE INDEX sessions_user_id_idx ON sessions (user_id, id);
+// # Upgrading from an older pgstore
 //
-//	CREATE TABLE rate_limits (
-//	    key text        NOT NULL,  -- a keyed hash, never an address
-//	    at  timestamptz NOT NULL
-//	);
-//	CREATE INDEX rate_limits_key_at_idx ON rate_limits (key, at);
-//
-//	CREATE TABLE jobs (
-//	    id            text        PRIMARY KEY,
-//	    kind          text        NOT NULL,
-//	    user_id       text        NOT NULL DEFAULT '',
-//	    payload       bytea,                  -- sealed; dropped when the job finishes or fails
-//	    attempts      integer     NOT NULL DEFAULT 0,
-//	    run_at        timestamptz NOT NULL,
-//	    claimed_until timestamptz,
-//	    created_at    timestamptz NOT NULL,
-//	    finished_at   timestamptz,
-//	    failed_at     timestamptz,
-//	    last_error    text        NOT NULL DEFAULT ''
-//	);
-//	CREATE INDEX jobs_due_idx ON jobs (run_at, id) WHERE finished_at IS NULL AND failed_at IS NULL;
-//
-// Sessions have no foreign key to users, so a host may keep its users
-// elsewhere and still use the Store for sessions.
+// A pgstore older than the passreset_ prefix kept its tables as users,
+// password_resets, sessions, rate_limits and jobs, and recorded
+// 0001_init.sql in a schema_migrations table. Migrate adopts such a
+// database, in WithSchema's schema or the search_path's: in one
+// transaction it renames the tables, their indexes and their constraints
+// to today's names, drops the foreign key from resets to users, adds the
+// sessions' stamp column, records the migrations they now amount to, and
+// removes the old record (and schema_migrations with it once nothing else
+// is in it). Nothing else is lost: users, unspent resets, sessions and
+// queued jobs carry on. With WithUsers the old users table is renamed to
+// passreset_users too, unless it is the table WithUsers names. A
+// schema_migrations table of another tool, golang-migrate's (version,
+// dirty) for one, is left alone. Stop the older version's instances
+// first: they know only the old names.
 //
 // # Moving from sqlitestore
 //
@@ -139,20 +214,21 @@
 // times as INTEGER Unix milliseconds, booleans as 0 or 1, metadata as JSON
 // text or NULL. To move, stop the app (or accept that resets issued
 // meanwhile are lost: users ask again), drain the outbox, run Migrate on
-// the Postgres side, then copy users, and sessions if users should stay
+// the Postgres side, then copy passreset_users (unless the users are the
+// app's own, WithUsers), and passreset_sessions if users should stay
 // signed in; resets, rate-limit records and finished jobs need not move.
 // For example, with the sqlite3 and psql shells:
 //
 //	sqlite3 -csv app.db "SELECT id, email, email_key, email_verified, first_name, last_name,
 //	    profile_picture_url, external_id, locale, coalesce(metadata, '{}'), password_hash,
-//	    last_sign_in_at, created_at, updated_at FROM users" > users.csv
+//	    last_sign_in_at, created_at, updated_at FROM passreset_users" > users.csv
 //
 //	CREATE TEMP TABLE u (id text, email text, email_key text, email_verified int,
 //	    first_name text, last_name text, profile_picture_url text, external_id text,
 //	    locale text, metadata text, password_hash text, last_sign_in_at bigint,
 //	    created_at bigint, updated_at bigint);
 //	\copy u FROM 'users.csv' WITH (FORMAT csv)
-//	INSERT INTO passreset.users
+//	INSERT INTO passreset.passreset_users
 //	SELECT id, email, email_key, email_verified <> 0, first_name, last_name,
 //	    profile_picture_url, external_id, locale, metadata::jsonb, password_hash,
 //	    to_timestamp(last_sign_in_at / 1000.0), to_timestamp(created_at / 1000.0),

@@ -5,13 +5,16 @@ import (
 	"log"
 	"os"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/pgstore"
 )
 
-// Open connects, Migrate brings the schema up to date (safe on every
+// Open connects, Migrate brings passreset's tables up to date (safe on every
 // instance at once), and the one Store serves both the reset Service and
 // the session Manager.
 func Example() {
@@ -39,4 +42,53 @@ func Example() {
 		log.Fatal(err)
 	}
 	_, _ = sessions, svc
+}
+
+// An app with its own accounts table describes it, and passreset keeps
+// only its own tables (passreset_*, here in a schema of their own) beside
+// it. The app keeps its pool; Migrate checks the description against the
+// table and never changes the table.
+func ExampleWithUsers() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL")) // the app's own pool
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+
+	st, err := pgstore.New(ctx, pool,
+		pgstore.WithSchema("passreset"),
+		pgstore.WithUsers(store.UsersTable{
+			Table:        "public.accounts", // account_id bigserial: ids show as "user_42"
+			ID:           "account_id",
+			Email:        "email_address",
+			PasswordHash: "pw_digest",
+			Verified:     "is_verified", // optional
+			UpdatedAt:    "modified_at", // optional
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		log.Fatal(err) // names any column the table lacks
+	}
+
+	svc, err := reset.NewService(reset.Config{
+		Store:     st,
+		Mailer:    mail.NewDev(nil, 100),
+		ResetURL:  "https://app.example/reset-password",
+		SecretKey: []byte(os.Getenv("PASSRESET_SECRET_KEY")),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The app's own login checks a password against the hash it read from
+	// accounts.pw_digest as passreset stored it, and keeps the stamp in
+	// its session (StampMatches on each request).
+	var digest string
+	if err := pool.QueryRow(ctx, `SELECT pw_digest FROM accounts WHERE email_address = $1`, "ana@example.com").Scan(&digest); err != nil {
+		log.Fatal(err)
+	}
+	stamp, err := svc.CheckPassword(digest, "the password typed")
+	_, _ = stamp, err
 }

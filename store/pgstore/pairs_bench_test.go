@@ -126,12 +126,12 @@ func seed(tb testing.TB, pool *pgxpool.Pool, spec seedSpec) {
 			tb.Fatalf("seed %s: %v", table, err)
 		}
 	}
-	copyRows("users", []string{"id", "email", "email_key", "first_name", "last_name", "password_hash", "created_at", "updated_at"},
+	copyRows("passreset_users", []string{"id", "email", "email_key", "first_name", "last_name", "password_hash", "created_at", "updated_at"},
 		spec.users, func(i int) []any {
 			e := benchEmail(i)
 			return []any{benchUserID(i), e, e, "Marcelina", "Davis", benchPasswordHash, created, created}
 		})
-	copyRows("password_resets", []string{"id", "user_id", "email", "token_hash", "created_at", "expires_at", "ended_at"},
+	copyRows("passreset_resets", []string{"id", "user_id", "email", "token_hash", "created_at", "expires_at", "ended_at"},
 		spec.resets, func(i int) []any {
 			var ended pgtype.Timestamptz
 			if i < spec.resets-spec.users {
@@ -141,12 +141,12 @@ func seed(tb testing.TB, pool *pgxpool.Pool, spec seedSpec) {
 			return []any{benchResetID(i), benchUserID(u), benchEmail(u), tokenHash(benchToken(resetToken, i)),
 				now.Add(-time.Minute), now.Add(time.Hour), ended}
 		})
-	copyRows("sessions", []string{"id", "user_id", "token_hash", "created_at", "last_seen_at", "expires_at", "user_agent", "ip_address"},
+	copyRows("passreset_sessions", []string{"id", "user_id", "token_hash", "created_at", "last_seen_at", "expires_at", "user_agent", "ip_address"},
 		spec.sessions, func(i int) []any {
 			return []any{benchSessionID(i), benchUserID(i % spec.users), tokenHash(benchToken(sessionToken, i)),
 				now.Add(-time.Minute), now, now.Add(30 * 24 * time.Hour), benchUserAgent, benchIP}
 		})
-	if _, err := pool.Exec(ctx, "ANALYZE users, password_resets, sessions"); err != nil {
+	if _, err := pool.Exec(ctx, "ANALYZE passreset_users, passreset_resets, passreset_sessions"); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -221,7 +221,7 @@ type payloadSizer struct {
 
 func (p *payloadSizer) Send(ctx context.Context, _ mail.Message) error {
 	var n int
-	err := p.pool.QueryRow(ctx, `SELECT length(payload) FROM jobs WHERE finished_at IS NULL`).Scan(&n)
+	err := p.pool.QueryRow(ctx, `SELECT length(payload) FROM passreset_jobs WHERE finished_at IS NULL`).Scan(&n)
 	p.sizes = append(p.sizes, n)
 	return err
 }
@@ -277,49 +277,54 @@ const (
 	rawCommitUnsynced = `SELECT set_config('synchronous_commit', 'off', true)`
 	rawRateLimitLock  = `SELECT pg_advisory_xact_lock(1886548786, hashtext($1))`
 	rawRateLimitCount = `WITH w AS (
-		SELECT count(*) AS n, min(at) AS oldest FROM rate_limits
+		SELECT count(*) AS n, min(at) AS oldest FROM passreset_rate_limits
 		WHERE key = $1 AND at > $2
 	), ins AS (
-		INSERT INTO rate_limits (key, at) SELECT $1, $3 FROM w WHERE w.n < $4
+		INSERT INTO passreset_rate_limits (key, at) SELECT $1, $3 FROM w WHERE w.n < $4
 	)
 	SELECT n, oldest FROM w`
 	rawUserByEmail = `SELECT id, email, email_verified, first_name, last_name, profile_picture_url,
-	external_id, locale, metadata, last_sign_in_at, created_at, updated_at FROM users WHERE email_key = $1`
-	rawCreateReset = `WITH ended AS (
-		UPDATE password_resets SET ended_at = $5
-		WHERE user_id = $2 AND used_at IS NULL AND ended_at IS NULL
+	external_id, locale, metadata, last_sign_in_at, created_at, updated_at FROM passreset_users WHERE email_key = $1`
+	rawCreateReset = `WITH usr AS (
+		SELECT FROM passreset_users WHERE id = $2 FOR KEY SHARE
+	), ended AS (
+		UPDATE passreset_resets SET ended_at = $5
+		WHERE user_id = $2 AND used_at IS NULL AND ended_at IS NULL AND EXISTS (SELECT FROM usr)
 	), created AS (
-		INSERT INTO password_resets (id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-	)
-	INSERT INTO jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
+		INSERT INTO passreset_resets (id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT FROM usr)
+	), queued AS (
+		INSERT INTO passreset_jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
 	SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::bytea[], $13::int[],
-		$14::timestamptz[], $15::timestamptz[], $16::timestamptz[])`
-	rawFinishJob = `UPDATE jobs SET finished_at = $2, payload = NULL, claimed_until = NULL
+		$14::timestamptz[], $15::timestamptz[], $16::timestamptz[]) WHERE EXISTS (SELECT FROM usr)
+	)
+	SELECT EXISTS (SELECT FROM usr)`
+	rawFinishJob = `UPDATE passreset_jobs SET finished_at = $2, payload = NULL, claimed_until = NULL
 	WHERE id = $1 AND finished_at IS NULL`
-	rawResetByID        = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at FROM password_resets WHERE id = $1`
-	rawResetByTokenHash = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at FROM password_resets WHERE token_hash = $1`
+	rawResetByID        = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at FROM passreset_resets WHERE id = $1`
+	rawResetByTokenHash = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at FROM passreset_resets WHERE token_hash = $1`
 	rawRedeemReset      = `WITH spent AS (
-		UPDATE password_resets SET used_at = $3
+		UPDATE passreset_resets SET used_at = $3
 		WHERE id = $1 AND user_id = $2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > $3
+			AND EXISTS (SELECT FROM passreset_users WHERE id = $2 FOR NO KEY UPDATE)
 		RETURNING user_id
 	), usr AS (
-		UPDATE users SET password_hash = $4, email_verified = true, updated_at = $3
-		WHERE id = (SELECT user_id FROM spent)
+		UPDATE passreset_users SET password_hash = $4, email_verified = true, updated_at = $3
+		WHERE id = $2 AND EXISTS (SELECT FROM spent)
 		RETURNING id, email, email_verified, first_name, last_name, profile_picture_url,
 	external_id, locale, metadata, last_sign_in_at, created_at, updated_at
 	), revoked AS (
-		UPDATE sessions SET revoked_at = $3
+		UPDATE passreset_sessions SET revoked_at = $3
 		WHERE user_id = (SELECT user_id FROM spent) AND revoked_at IS NULL AND expires_at > $3
 		RETURNING 1
 	), queued AS (
-		INSERT INTO jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
+		INSERT INTO passreset_jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
 	SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::bytea[], $9::int[],
 		$10::timestamptz[], $11::timestamptz[], $12::timestamptz[]) WHERE EXISTS (SELECT FROM spent)
 	)
 	SELECT usr.*, (SELECT count(*) FROM revoked) FROM usr`
-	rawSessionByTokenHash = `SELECT id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address FROM sessions WHERE token_hash = $1`
-	rawTouchSession       = `UPDATE sessions SET last_seen_at = $2 WHERE id = $1`
+	rawSessionByTokenHash = `SELECT id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp FROM passreset_sessions WHERE token_hash = $1`
+	rawTouchSession       = `UPDATE passreset_sessions SET last_seen_at = $2 WHERE id = $1`
 )
 
 var rawSQL = map[string]string{
@@ -429,8 +434,12 @@ func (db *rawDB) create(ctx context.Context, email, key string, payload []byte) 
 	resetID := "password_reset_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
 	jobID := "job_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
 	args := append([]any{resetID, u.id, u.email, h[:], now, now.Add(rawTTL), nil, nil}, job(jobID, u.id, payload, now)...)
-	if _, err := db.pool.Exec(ctx, rawCreateReset, args...); err != nil {
+	var found bool
+	if err := db.pool.QueryRow(ctx, rawCreateReset, args...).Scan(&found); err != nil {
 		return err
+	}
+	if !found {
+		return errRawNotFound
 	}
 	// The email is sent here.
 	return db.finish(ctx, jobID)
@@ -485,16 +494,16 @@ func (db *rawDB) redeem(ctx context.Context, token string, payload []byte) (revo
 }
 
 type rawSession struct {
-	id, userID, userAgent, ip string
-	created, seen, expires    time.Time
-	revoked                   pgtype.Timestamptz
+	id, userID, userAgent, ip, stamp string
+	created, seen, expires           time.Time
+	revoked                          pgtype.Timestamptz
 }
 
 func (db *rawDB) validate(ctx context.Context, token string) (rawSession, error) {
 	h := sha256.Sum256([]byte(token))
 	var s rawSession
 	err := db.pool.QueryRow(ctx, rawSessionByTokenHash, h[:]).Scan(&s.id, &s.userID, &s.created,
-		&s.seen, &s.expires, &s.revoked, &s.userAgent, &s.ip)
+		&s.seen, &s.expires, &s.revoked, &s.userAgent, &s.ip, &s.stamp)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return rawSession{}, errRawNotFound
 	}

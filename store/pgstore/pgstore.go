@@ -2,17 +2,11 @@ package pgstore
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -27,15 +21,18 @@ var (
 	_ session.Store        = (*Store)(nil)
 )
 
-// Store keeps users, password resets, sessions, rate-limit records and the
-// job outbox in Postgres. It implements store.Store, store.UserCreator,
-// store.SignInRecorder and session.Store. It is safe for concurrent use, by
-// goroutines and by any number of processes sharing the database.
+// Store keeps password resets, sessions, rate-limit records and the job
+// outbox in Postgres, beside the users: the host's own table (WithUsers) or
+// passreset's own, passreset_users. It implements store.Store,
+// store.UserCreator, store.SignInRecorder and session.Store. It is safe for
+// concurrent use, by goroutines and by any number of processes sharing the
+// database.
 type Store struct {
 	pool   *pgxpool.Pool
 	owned  bool // Close closes pool
 	schema string
-	q      [numQueries]string
+	q      [numQueries]string // over passreset_users; those of the host's table are host's
+	host   *hostTable         // the host's users table (WithUsers); nil: passreset_users
 }
 
 // Option configures a Store.
@@ -43,6 +40,7 @@ type Option func(*options)
 
 type options struct {
 	schema string
+	users  *store.UsersTable
 }
 
 // WithSchema keeps the tables in the named Postgres schema: every statement
@@ -53,6 +51,29 @@ type options struct {
 // host's own users or sessions tables.
 func WithSchema(name string) Option {
 	return func(o *options) { o.schema = name }
+}
+
+// WithUsers makes the Store read users from the host's own table,
+// described by t, instead of keeping passreset_users: the Store then writes
+// to that table only a reset's new password hash and, where t names them,
+// the verified flag and the updated time, in the statement that spends the
+// token.
+//
+// t.Table may name a schema ("app.accounts"); an unqualified name is found
+// through the connections' search_path, as the host's own queries find it,
+// whatever WithSchema says (WithSchema places passreset's tables only).
+// Each part of the name, and each column, is quoted: names are
+// case-sensitive, as written in the table's definition.
+//
+// Migrate checks the description against the table and learns its types:
+// a key column of smallint, integer or bigint shows as t.IDPrefix and the
+// number ("user_42"); one of text, varchar, char, citext or uuid shows as
+// it is. Verified may be boolean (set to true) or an integer (set to 1).
+// UpdatedAt may be timestamptz (set to the instant of the reset),
+// timestamp (its UTC wall clock) or an integer (unix seconds). The table
+// must exist before Migrate.
+func WithUsers(t store.UsersTable) Option {
+	return func(o *options) { o.users = &t }
 }
 
 // New returns a Store over pool, which the caller keeps and closes. It does
@@ -68,7 +89,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	if strings.ContainsRune(o.schema, 0) {
 		return nil, errors.New("pgstore: invalid schema name")
 	}
-	return &Store{pool: pool, schema: o.schema, q: resolveQueries(o.schema)}, nil
+	s := &Store{pool: pool, schema: o.schema, q: resolveQueries(o.schema)}
+	if o.users != nil {
+		h, err := newHostTable(*o.users)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: WithUsers: %w", err)
+		}
+		s.host = h
+	}
+	return s, nil
 }
 
 // Open connects to the database at url (a postgres:// URL or a key=value
@@ -107,93 +136,6 @@ func (s *Store) Close() {
 
 // Pool returns the pool the Store uses.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-type migration struct {
-	version int64
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. A file is
-// named NNNN_description.sql.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.ParseInt(num, 10, 64)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name does not start with a version number", base)
-		}
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return int(a.version - b.version) })
-	return ms, nil
-}
-
-// Migrate brings the schema up to date. It applies each embedded migration
-// not yet recorded in the schema_migrations table, each in its own
-// transaction that also records it. Every transaction first takes a
-// transaction-level advisory lock, so that instances starting at once apply
-// each migration exactly once; the others wait, then find it applied.
-// Migrate is cheap when there is nothing to do, and never undoes a migration
-// it does not know (one a newer version of the package applied).
-func (s *Store) Migrate(ctx context.Context) error {
-	ms, err := migrations()
-	if err != nil {
-		return fmt.Errorf("pgstore: migrate: %w", err)
-	}
-	for _, m := range ms {
-		if err := s.migrate(ctx, m); err != nil {
-			return fmt.Errorf("pgstore: migrate %s: %w", m.name, err)
-		}
-	}
-	return nil
-}
-
-func (s *Store) migrate(ctx context.Context, m migration) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, s.q[qMigrateLock]); err != nil {
-			return err
-		}
-		if s.schema != "" {
-			schema := pgx.Identifier{s.schema}.Sanitize()
-			if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
-				return err
-			}
-			// The migration files name their tables unqualified.
-			if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+schema); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, s.q[qMigrateTable]); err != nil {
-			return err
-		}
-		var applied bool
-		if err := tx.QueryRow(ctx, s.q[qMigrateApplied], m.version).Scan(&applied); err != nil {
-			return err
-		}
-		if applied {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, s.q[qMigrateRecord], m.version, m.name)
-		return err
-	})
-}
 
 // Times are written truncated to milliseconds, the precision the contract
 // promises and the wire format carries, and read back in UTC.

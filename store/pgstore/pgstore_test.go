@@ -44,22 +44,28 @@ func newReset(u reset.User, tok string) store.Reset {
 	}
 }
 
-// appliedVersions returns how many times each migration version is recorded.
-func appliedVersions(t *testing.T, st *pgstore.Store, table string) map[int64]int {
+// appliedMigrations returns how many times each migration is recorded in
+// table.
+func appliedMigrations(t *testing.T, st *pgstore.Store, table string) map[string]int {
 	t.Helper()
-	rows, err := st.Pool().Query(t.Context(), "SELECT version, count(*) FROM "+table+" GROUP BY version")
+	rows, err := st.Pool().Query(t.Context(), "SELECT name, count(*) FROM "+table+" GROUP BY name")
 	require.NoError(t, err)
-	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]int64, error) {
-		var v [2]int64
-		err := r.Scan(&v[0], &v[1])
-		return v, err
+	m := map[string]int{}
+	var (
+		name string
+		n    int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&name, &n}, func() error {
+		m[name] = n
+		return nil
 	})
 	require.NoError(t, err)
-	m := map[int64]int{}
-	for _, v := range got {
-		m[v[0]] = int(v[1])
-	}
 	return m
+}
+
+// ownMigrations is what a Store without WithUsers records.
+func ownMigrations() map[string]int {
+	return map[string]int{"migrations/0001_state.sql": 1, "migrations/users/0001_users.sql": 1}
 }
 
 // TestMigrateConcurrent starts several instances at once, each with its own
@@ -93,7 +99,7 @@ func TestMigrateConcurrent(t *testing.T) {
 			stores[i] = st
 		}
 		migrateAll(t, stores)
-		assert.Equal(t, map[int64]int{1: 1}, appliedVersions(t, stores[0], "schema_migrations"))
+		assert.Equal(t, ownMigrations(), appliedMigrations(t, stores[0], "passreset_migrations"))
 		seedUser(t, stores[1]) // the tables are there
 	})
 
@@ -108,8 +114,8 @@ func TestMigrateConcurrent(t *testing.T) {
 			stores[i] = st
 		}
 		migrateAll(t, stores)
-		table := pgx.Identifier{schema, "schema_migrations"}.Sanitize()
-		assert.Equal(t, map[int64]int{1: 1}, appliedVersions(t, stores[0], table))
+		table := pgx.Identifier{schema, "passreset_migrations"}.Sanitize()
+		assert.Equal(t, ownMigrations(), appliedMigrations(t, stores[0], table))
 		seedUser(t, stores[1])
 	})
 }
@@ -119,7 +125,7 @@ func TestMigrateAgainChangesNothing(t *testing.T) {
 	u := seedUser(t, st)
 	require.NoError(t, st.Migrate(t.Context()))
 	require.NoError(t, st.Migrate(t.Context()))
-	assert.Equal(t, map[int64]int{1: 1}, appliedVersions(t, st, "schema_migrations"))
+	assert.Equal(t, ownMigrations(), appliedMigrations(t, st, "passreset_migrations"))
 	_, err := st.UserByID(t.Context(), u.ID)
 	require.NoError(t, err)
 }
@@ -166,7 +172,7 @@ func TestNoPlaintextToken(t *testing.T) {
 	require.NoError(t, err)
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
-	require.Subset(t, tables, []string{"users", "password_resets", "sessions", "jobs", "rate_limits"})
+	require.Subset(t, tables, []string{"passreset_users", "passreset_resets", "passreset_sessions", "passreset_jobs", "passreset_rate_limits"})
 
 	seen := 0
 	for _, table := range tables {
@@ -185,7 +191,7 @@ func TestNoPlaintextToken(t *testing.T) {
 
 	// The hash is what is stored.
 	var stored []byte
-	require.NoError(t, st.Pool().QueryRow(ctx, "SELECT token_hash FROM password_resets WHERE id = $1", r.ID).Scan(&stored))
+	require.NoError(t, st.Pool().QueryRow(ctx, "SELECT token_hash FROM passreset_resets WHERE id = $1", r.ID).Scan(&stored))
 	require.Equal(t, r.TokenHash[:], stored)
 }
 
@@ -276,13 +282,13 @@ func TestHotPathsUseIndexes(t *testing.T) {
 	require.NoError(t, err)
 
 	for _, c := range []struct{ query, index string }{
-		{`SELECT id FROM users WHERE email_key = 'a@example.com'`, "users_email_key"},
-		{`SELECT id FROM password_resets WHERE token_hash = '\x00'`, "password_resets_token_hash_key"},
-		{`SELECT id FROM sessions WHERE token_hash = '\x00'`, "sessions_token_hash_key"},
-		{`SELECT id FROM sessions WHERE user_id = 'u' ORDER BY id LIMIT 10`, "sessions_user_id_idx"},
-		{`SELECT id FROM password_resets WHERE user_id = 'u' AND used_at IS NULL`, "password_resets_user_id_idx"},
-		{`SELECT count(*) FROM rate_limits WHERE key = 'k' AND at > now()`, "rate_limits_key_at_idx"},
-		{`SELECT id FROM jobs WHERE finished_at IS NULL AND failed_at IS NULL AND run_at <= now() ORDER BY run_at LIMIT 10`, "jobs_due_idx"},
+		{`SELECT id FROM passreset_users WHERE email_key = 'a@example.com'`, "passreset_users_email_key"},
+		{`SELECT id FROM passreset_resets WHERE token_hash = '\x00'`, "passreset_resets_token_hash_key"},
+		{`SELECT id FROM passreset_sessions WHERE token_hash = '\x00'`, "passreset_sessions_token_hash_key"},
+		{`SELECT id FROM passreset_sessions WHERE user_id = 'u' ORDER BY id LIMIT 10`, "passreset_sessions_user_id_idx"},
+		{`SELECT id FROM passreset_resets WHERE user_id = 'u' AND used_at IS NULL`, "passreset_resets_user_id_idx"},
+		{`SELECT count(*) FROM passreset_rate_limits WHERE key = 'k' AND at > now()`, "passreset_rate_limits_key_at_idx"},
+		{`SELECT id FROM passreset_jobs WHERE finished_at IS NULL AND failed_at IS NULL AND run_at <= now() ORDER BY run_at LIMIT 10`, "passreset_jobs_due_idx"},
 	} {
 		rows, err := tx.Query(ctx, "EXPLAIN "+c.query)
 		require.NoError(t, err)

@@ -10,7 +10,10 @@ import (
 
 // All of the package's SQL is here. "{s}" marks where a table name is
 // qualified with the schema of WithSchema; without that option it is
-// removed and the connection's search_path decides.
+// removed and the connection's search_path decides. The statements that
+// touch a user's row (qCreateReset, qRedeemReset) are written once for
+// both users tables, passreset_users and a host's: the marks {users},
+// {id}, {key}, {set} and {cols} stand for its parts (userParts).
 
 type query int
 
@@ -61,7 +64,7 @@ const userColumns = `id, email, email_verified, first_name, last_name, profile_p
 
 const resetColumns = `id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at`
 
-const sessionColumns = `id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address`
+const sessionColumns = `id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp`
 
 const jobColumns = `id, kind, user_id, payload, attempts, run_at, claimed_until, created_at`
 
@@ -75,10 +78,19 @@ func insertJobs(first int, where string) string {
 		p = append(p, first+i)
 	}
 	p = append(p, where)
-	return fmt.Sprintf(`INSERT INTO {s}jobs (%s)
+	return fmt.Sprintf(`INSERT INTO {s}passreset_jobs (%s)
 	SELECT * FROM unnest($%d::text[], $%d::text[], $%d::text[], $%d::bytea[], $%d::int[],
 		$%d::timestamptz[], $%d::timestamptz[], $%d::timestamptz[])%s`, p...)
 }
+
+// Parameters of the statements that take a user's key: passreset_users
+// compares its text id with the reset's user_id ($2); a host's table gets
+// its key in a parameter of its own, after the jobs' arrays, and a
+// redemption the time to write to UpdatedAt after that.
+const (
+	createResetParams = 16 // $1..$8 the reset, $9..$16 the jobs
+	redeemResetParams = 12 // $1..$4 reset id, user id, now, hash; $5..$12 the jobs
+)
 
 // Advisory lock classes (the first key of the two-key form), so that the
 // package's locks never meet a host's.
@@ -88,50 +100,57 @@ const (
 )
 
 var queryText = [numQueries]string{
-	qUserByEmail:  `SELECT ` + userColumns + ` FROM {s}users WHERE email_key = $1`,
-	qUserByID:     `SELECT ` + userColumns + ` FROM {s}users WHERE id = $1`,
-	qPasswordHash: `SELECT password_hash FROM {s}users WHERE id = $1`,
-	qCreateUser: `INSERT INTO {s}users (id, email, email_key, email_verified, first_name, last_name,
+	qUserByEmail:  `SELECT ` + userColumns + ` FROM {s}passreset_users WHERE email_key = $1`,
+	qUserByID:     `SELECT ` + userColumns + ` FROM {s}passreset_users WHERE id = $1`,
+	qPasswordHash: `SELECT password_hash FROM {s}passreset_users WHERE id = $1`,
+	qCreateUser: `INSERT INTO {s}passreset_users (id, email, email_key, email_verified, first_name, last_name,
 		profile_picture_url, external_id, locale, metadata, password_hash, last_sign_in_at, created_at, updated_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-	qRecordSignIn: `UPDATE {s}users SET last_sign_in_at = $2 WHERE id = $1`,
+	qRecordSignIn: `UPDATE {s}passreset_users SET last_sign_in_at = $2 WHERE id = $1`,
 
-	// One statement, so one implicit transaction: end the user's other
-	// unused resets, insert the new one, insert its jobs. The UPDATE sees the
-	// table as it was before the statement, so it never ends the new reset.
-	qCreateReset: `WITH ended AS (
-		UPDATE {s}password_resets SET ended_at = $5
-		WHERE user_id = $2 AND used_at IS NULL AND ended_at IS NULL
+	// One statement, so one implicit transaction: check that the user
+	// exists (and keep it from being deleted until the commit), end the
+	// user's other unused resets, insert the new one, insert its jobs; when
+	// there is no such user, none of it. The UPDATE sees the table as it was
+	// before the statement, so it never ends the new reset.
+	qCreateReset: `WITH usr AS (
+		SELECT FROM {users} WHERE {id} = {key} FOR KEY SHARE
+	), ended AS (
+		UPDATE {s}passreset_resets SET ended_at = $5
+		WHERE user_id = $2 AND used_at IS NULL AND ended_at IS NULL AND EXISTS (SELECT FROM usr)
 	), created AS (
-		INSERT INTO {s}password_resets (` + resetColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		INSERT INTO {s}passreset_resets (` + resetColumns + `)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT FROM usr)
+	), queued AS (
+		` + insertJobs(9, " WHERE EXISTS (SELECT FROM usr)") + `
 	)
-	` + insertJobs(9, ""),
-	qResetByID:        `SELECT ` + resetColumns + ` FROM {s}password_resets WHERE id = $1`,
-	qResetByTokenHash: `SELECT ` + resetColumns + ` FROM {s}password_resets WHERE token_hash = $1`,
+	SELECT EXISTS (SELECT FROM usr)`,
+	qResetByID:        `SELECT ` + resetColumns + ` FROM {s}passreset_resets WHERE id = $1`,
+	qResetByTokenHash: `SELECT ` + resetColumns + ` FROM {s}passreset_resets WHERE token_hash = $1`,
 
-	// One statement: spend the reset if it is still redeemable (the row lock
-	// of the conditional UPDATE makes exactly one concurrent caller win), and
-	// only then set the password, revoke the sessions and queue the jobs.
-	// The foreign key from password_resets to users guarantees the user row
-	// of a spent reset exists.
+	// One statement: spend the reset if it is still redeemable and its
+	// user's row exists (the row lock of the conditional UPDATE makes
+	// exactly one concurrent caller win, and the user's row is locked
+	// first, so that it is there to update), and only then set the
+	// password, revoke the sessions and queue the jobs.
 	qRedeemReset: `WITH spent AS (
-		UPDATE {s}password_resets SET used_at = $3
+		UPDATE {s}passreset_resets SET used_at = $3
 		WHERE id = $1 AND user_id = $2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > $3
+			AND EXISTS (SELECT FROM {users} WHERE {id} = {key} FOR NO KEY UPDATE)
 		RETURNING user_id
 	), usr AS (
-		UPDATE {s}users SET password_hash = $4, email_verified = true, updated_at = $3
-		WHERE id = (SELECT user_id FROM spent)
-		RETURNING ` + userColumns + `
+		UPDATE {users} SET {set}
+		WHERE {id} = {key} AND EXISTS (SELECT FROM spent)
+		RETURNING {cols}
 	), revoked AS (
-		UPDATE {s}sessions SET revoked_at = $3
+		UPDATE {s}passreset_sessions SET revoked_at = $3
 		WHERE user_id = (SELECT user_id FROM spent) AND revoked_at IS NULL AND expires_at > $3
 		RETURNING 1
 	), queued AS (
 		` + insertJobs(5, " WHERE EXISTS (SELECT FROM spent)") + `
 	)
 	SELECT usr.*, (SELECT count(*) FROM revoked) FROM usr`,
-	qResetState: `SELECT user_id, used_at, ended_at, expires_at FROM {s}password_resets WHERE id = $1`,
+	qResetState: `SELECT user_id, used_at, ended_at, expires_at FROM {s}passreset_resets WHERE id = $1`,
 
 	// Sent as one batch, so one implicit transaction: the advisory lock
 	// serialises the callers of one key, across instances, until commit, and
@@ -140,10 +159,10 @@ var queryText = [numQueries]string{
 	// a concurrent caller read its clock later but got the lock first.
 	qRateLimitLock: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockRateLimit) + `, hashtext($1))`,
 	qRateLimitCount: `WITH w AS (
-		SELECT count(*) AS n, min(at) AS oldest FROM {s}rate_limits
+		SELECT count(*) AS n, min(at) AS oldest FROM {s}passreset_rate_limits
 		WHERE key = $1 AND at > $2
 	), ins AS (
-		INSERT INTO {s}rate_limits (key, at) SELECT $1, $3 FROM w WHERE w.n < $4
+		INSERT INTO {s}passreset_rate_limits (key, at) SELECT $1, $3 FROM w WHERE w.n < $4
 	)
 	SELECT n, oldest FROM w`,
 
@@ -154,9 +173,9 @@ var queryText = [numQueries]string{
 	// database's consistency.
 	qCommitUnsynced: `SELECT set_config('synchronous_commit', 'off', true)`,
 
-	qClaimJobs: `UPDATE {s}jobs SET claimed_until = $2, attempts = attempts + 1
+	qClaimJobs: `UPDATE {s}passreset_jobs SET claimed_until = $2, attempts = attempts + 1
 	WHERE id IN (
-		SELECT id FROM {s}jobs
+		SELECT id FROM {s}passreset_jobs
 		WHERE finished_at IS NULL AND failed_at IS NULL AND run_at <= $1
 			AND (claimed_until IS NULL OR claimed_until <= $1)
 		ORDER BY run_at, id
@@ -164,59 +183,100 @@ var queryText = [numQueries]string{
 		FOR UPDATE SKIP LOCKED
 	)
 	RETURNING ` + jobColumns,
-	qFinishJob: `UPDATE {s}jobs SET finished_at = $2, payload = NULL, claimed_until = NULL
+	qFinishJob: `UPDATE {s}passreset_jobs SET finished_at = $2, payload = NULL, claimed_until = NULL
 	WHERE id = $1 AND finished_at IS NULL`,
-	qRetryJob: `UPDATE {s}jobs SET run_at = $2, claimed_until = NULL, last_error = $3
+	qRetryJob: `UPDATE {s}passreset_jobs SET run_at = $2, claimed_until = NULL, last_error = $3
 	WHERE id = $1 AND finished_at IS NULL AND failed_at IS NULL`,
-	qFailJob: `UPDATE {s}jobs SET failed_at = $2, payload = NULL, claimed_until = NULL, last_error = $3
+	qFailJob: `UPDATE {s}passreset_jobs SET failed_at = $2, payload = NULL, claimed_until = NULL, last_error = $3
 	WHERE id = $1 AND finished_at IS NULL AND failed_at IS NULL`,
 	qPurge: `WITH r AS (
-		DELETE FROM {s}password_resets WHERE expires_at < $1 OR used_at < $1 OR ended_at < $1 RETURNING 1
+		DELETE FROM {s}passreset_resets WHERE expires_at < $1 OR used_at < $1 OR ended_at < $1 RETURNING 1
 	), l AS (
-		DELETE FROM {s}rate_limits WHERE at < $1 RETURNING 1
+		DELETE FROM {s}passreset_rate_limits WHERE at < $1 RETURNING 1
 	), j AS (
-		DELETE FROM {s}jobs WHERE finished_at < $1 OR failed_at < $1 RETURNING 1
+		DELETE FROM {s}passreset_jobs WHERE finished_at < $1 OR failed_at < $1 RETURNING 1
 	)
 	SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM l) + (SELECT count(*) FROM j)`,
 
-	qCreateSession: `INSERT INTO {s}sessions (id, user_id, token_hash, created_at, last_seen_at, expires_at,
-		revoked_at, user_agent, ip_address)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-	qSessionByTokenHash: `SELECT ` + sessionColumns + ` FROM {s}sessions WHERE token_hash = $1`,
-	qSessionByID:        `SELECT ` + sessionColumns + ` FROM {s}sessions WHERE id = $1`,
-	qTouchSession:       `UPDATE {s}sessions SET last_seen_at = $2 WHERE id = $1`,
-	qRotateSessionToken: `UPDATE {s}sessions SET token_hash = $3, last_seen_at = $4
+	qCreateSession: `INSERT INTO {s}passreset_sessions (id, user_id, token_hash, created_at, last_seen_at, expires_at,
+		revoked_at, user_agent, ip_address, stamp)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	qSessionByTokenHash: `SELECT ` + sessionColumns + ` FROM {s}passreset_sessions WHERE token_hash = $1`,
+	qSessionByID:        `SELECT ` + sessionColumns + ` FROM {s}passreset_sessions WHERE id = $1`,
+	qTouchSession:       `UPDATE {s}passreset_sessions SET last_seen_at = $2 WHERE id = $1`,
+	qRotateSessionToken: `UPDATE {s}passreset_sessions SET token_hash = $3, last_seen_at = $4
 	WHERE id = $1 AND token_hash = $2 AND revoked_at IS NULL`,
-	qListSessions: `SELECT ` + sessionColumns + ` FROM {s}sessions
+	qListSessions: `SELECT ` + sessionColumns + ` FROM {s}passreset_sessions
 	WHERE user_id = $1 AND ($2 = '' OR id < $2) AND ($3 = '' OR id > $3)
 	ORDER BY id LIMIT $4`,
-	qListSessionsDesc: `SELECT ` + sessionColumns + ` FROM {s}sessions
+	qListSessionsDesc: `SELECT ` + sessionColumns + ` FROM {s}passreset_sessions
 	WHERE user_id = $1 AND ($2 = '' OR id < $2) AND ($3 = '' OR id > $3)
 	ORDER BY id DESC LIMIT $4`,
-	qRevokeSession: `UPDATE {s}sessions SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`,
-	qRevokeUserSessions: `UPDATE {s}sessions SET revoked_at = $2
+	qRevokeSession: `UPDATE {s}passreset_sessions SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`,
+	qRevokeUserSessions: `UPDATE {s}passreset_sessions SET revoked_at = $2
 	WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2`,
-	qPurgeSessions: `DELETE FROM {s}sessions WHERE expires_at < $1 OR revoked_at < $1`,
+	qPurgeSessions: `DELETE FROM {s}passreset_sessions WHERE expires_at < $1 OR revoked_at < $1`,
 
 	qMigrateLock: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockMigrate) + `, 0)`,
-	qMigrateTable: `CREATE TABLE IF NOT EXISTS {s}schema_migrations (
-		version    bigint      PRIMARY KEY,
-		name       text        NOT NULL,
+	qMigrateTable: `CREATE TABLE IF NOT EXISTS {s}passreset_migrations (
+		name       text        PRIMARY KEY,  -- the file, e.g. migrations/0001_state.sql
 		applied_at timestamptz NOT NULL DEFAULT now()
 	)`,
-	qMigrateApplied: `SELECT EXISTS (SELECT FROM {s}schema_migrations WHERE version = $1)`,
-	qMigrateRecord:  `INSERT INTO {s}schema_migrations (version, name) VALUES ($1, $2)`,
+	qMigrateApplied: `SELECT EXISTS (SELECT FROM {s}passreset_migrations WHERE name = $1)`,
+	qMigrateRecord:  `INSERT INTO {s}passreset_migrations (name) VALUES ($1)`,
 }
 
-// resolveQueries returns the queries with their tables qualified by schema,
-// or left to the search_path when schema is "".
-func resolveQueries(schema string) [numQueries]string {
-	prefix := ""
-	if schema != "" {
-		prefix = pgx.Identifier{schema}.Sanitize() + "."
+// userParts fills the marks of the statements that touch a user's row.
+type userParts struct {
+	users string // the table, qualified as the statement needs
+	id    string // the key column
+	set   string // what a redemption writes: the hash is $4
+	cols  string // what a redemption returns of the row
+	// key returns the parameter that holds the key, given the number of
+	// the statement's other parameters.
+	key func(params int) string
+}
+
+// ownUsers are the parts of passreset_users, whose id is the user id the
+// resets hold ($2 in both statements).
+var ownUsers = userParts{
+	users: "{s}passreset_users",
+	id:    "id",
+	set:   "password_hash = $4, email_verified = true, updated_at = $3",
+	cols:  userColumns,
+	key:   func(int) string { return "$2" },
+}
+
+// userStatement returns a statement of queryText with the marks of the
+// users table filled with u's parts.
+func userStatement(q query, u userParts) string {
+	params := createResetParams
+	if q == qRedeemReset {
+		params = redeemResetParams
 	}
+	return strings.NewReplacer(
+		"{users}", u.users, "{id}", u.id, "{key}", u.key(params), "{set}", u.set, "{cols}", u.cols,
+	).Replace(queryText[q])
+}
+
+// schemaPrefix is what "{s}" becomes: the quoted schema and a dot, or
+// nothing.
+func schemaPrefix(schema string) string {
+	if schema == "" {
+		return ""
+	}
+	return pgx.Identifier{schema}.Sanitize() + "."
+}
+
+// resolveQueries returns the queries, over passreset_users, with their
+// tables qualified by schema, or left to the search_path when schema is "".
+func resolveQueries(schema string) [numQueries]string {
+	prefix := schemaPrefix(schema)
 	var q [numQueries]string
 	for i, text := range queryText {
+		if query(i) == qCreateReset || query(i) == qRedeemReset {
+			text = userStatement(query(i), ownUsers)
+		}
 		q[i] = strings.ReplaceAll(text, "{s}", prefix)
 	}
 	return q

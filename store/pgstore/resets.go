@@ -7,33 +7,44 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/token"
 )
 
 // CreateReset stores r and jobs in one statement, which also ends every
-// other unused reset of r.UserID at r.CreatedAt. Nothing is stored when any
-// part fails; an unknown user is reset.ErrUserNotFound.
+// other unused reset of r.UserID at r.CreatedAt, and first checks that the
+// user exists (locking its row against deletion until the commit). Nothing
+// is stored when any part fails; an unknown user is store.ErrUserNotFound.
 func (s *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job) error {
-	args := make([]any, 0, 16)
+	text := s.q[qCreateReset]
+	args := make([]any, 0, createResetParams+1)
 	args = append(args, r.ID, r.UserID, r.Email, r.TokenHash[:], ms(r.CreatedAt), ms(r.ExpiresAt),
 		nullTime(r.UsedAt), nullTime(r.EndedAt))
 	args = appendJobArrays(args, jobs)
-	_, err := s.pool.Exec(ctx, s.q[qCreateReset], args...)
-	if pe, ok := errors.AsType[*pgconn.PgError](err); ok && pe.Code == pgForeignKeyViolation && pe.ConstraintName == resetUserFK {
-		return reset.ErrUserNotFound
+	if s.host != nil {
+		hs, err := s.hostSQL(ctx)
+		if err != nil {
+			return wrap("create reset", err)
+		}
+		key, ok := hs.key(r.UserID)
+		if !ok {
+			return store.ErrUserNotFound
+		}
+		text, args = hs.createReset, append(args, key)
 	}
-	if err != nil {
+	var found bool
+	if err := s.pool.QueryRow(ctx, text, args...).Scan(&found); err != nil {
 		return wrap("create reset", err)
+	}
+	if !found {
+		return store.ErrUserNotFound
 	}
 	return nil
 }
 
-// ResetByID returns the reset with this id, or reset.ErrResetNotFound.
+// ResetByID returns the reset with this id, or store.ErrResetNotFound.
 func (s *Store) ResetByID(ctx context.Context, id string) (store.Reset, error) {
 	r, err := scanReset(s.pool.QueryRow(ctx, s.q[qResetByID], id))
 	if err != nil {
@@ -43,7 +54,7 @@ func (s *Store) ResetByID(ctx context.Context, id string) (store.Reset, error) {
 }
 
 // ResetByTokenHash returns the reset whose token hashes to h, or
-// reset.ErrResetNotFound: one lookup in the unique index on token_hash.
+// store.ErrResetNotFound: one lookup in the unique index on token_hash.
 func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset, error) {
 	r, err := scanReset(s.pool.QueryRow(ctx, s.q[qResetByTokenHash], h[:]))
 	if err != nil {
@@ -53,47 +64,73 @@ func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset
 }
 
 // RedeemReset spends the reset, sets the user's password hash, marks their
-// email verified, revokes their active sessions and queues r.Jobs, all in
-// one statement (so one transaction) whose first step is a conditional
-// update: of concurrent callers, in this process or any other, exactly one
-// wins. When the reset cannot be spent it returns reset.ErrResetNotFound,
-// reset.ErrTokenExpired or reset.ErrInvalidToken (also for a reset of
-// another user than r.UserID), and changes nothing.
+// email verified (where the host keeps such a flag), sets their updated
+// time (where the host keeps one), revokes their active sessions and
+// queues r.Jobs, all in one statement (so one transaction) whose first step
+// is a conditional update: of concurrent callers, in this process or any
+// other, exactly one wins. When the reset cannot be spent it returns
+// store.ErrResetNotFound, store.ErrTokenExpired or store.ErrInvalidToken
+// (also for a reset of another user than r.UserID), or
+// store.ErrUserNotFound when the user's row is gone, and changes nothing.
 func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Redeemed, error) {
 	now := ms(r.Now)
-	args := make([]any, 0, 12)
+	text, scan := s.q[qRedeemReset], scanUser
+	args := make([]any, 0, redeemResetParams+2)
 	args = append(args, r.ResetID, r.UserID, now, r.PasswordHash)
 	args = appendJobArrays(args, r.Jobs)
+	if s.host != nil {
+		hs, err := s.hostSQL(ctx)
+		if err != nil {
+			return store.Redeemed{}, wrap("redeem reset", err)
+		}
+		key, ok := hs.key(r.UserID)
+		if !ok {
+			// No reset can belong to a user with such an id.
+			return store.Redeemed{}, s.whyNotRedeemed(ctx, r.ResetID, "", now)
+		}
+		text, scan, args = hs.redeemReset, hs.scan, append(args, key)
+		if hs.updated != noTime {
+			args = append(args, hs.updatedAt(now))
+		}
+	}
 	var revoked int64
-	u, err := scanUser(s.pool.QueryRow(ctx, s.q[qRedeemReset], args...), &revoked)
+	u, err := scan(s.pool.QueryRow(ctx, text, args...), &revoked)
 	if err == nil {
 		return store.Redeemed{User: u, SessionsRevoked: int(revoked)}, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return store.Redeemed{}, wrap("redeem reset", err)
 	}
-	// Nothing was changed: tell why. This read is off the hot path, and sees
-	// the reset as the winner of a race left it.
+	return store.Redeemed{}, s.whyNotRedeemed(ctx, r.ResetID, r.UserID, now)
+}
+
+// whyNotRedeemed tells why a redemption changed nothing. This read is off
+// the hot path, and sees the reset as the winner of a race left it.
+func (s *Store) whyNotRedeemed(ctx context.Context, resetID, userID string, now time.Time) error {
 	var (
 		st      store.Reset
 		used    pgtype.Timestamptz
 		ended   pgtype.Timestamptz
 		expires time.Time
 	)
-	err = s.pool.QueryRow(ctx, s.q[qResetState], r.ResetID).Scan(&st.UserID, &used, &ended, &expires)
+	err := s.pool.QueryRow(ctx, s.q[qResetState], resetID).Scan(&st.UserID, &used, &ended, &expires)
 	if err != nil {
-		return store.Redeemed{}, resetErr("redeem reset", err)
+		return resetErr("redeem reset", err)
 	}
 	st.UsedAt, st.EndedAt, st.ExpiresAt = fromNull(used), fromNull(ended), expires
 	if err := st.Status(now); err != nil {
-		return store.Redeemed{}, err
+		return err
 	}
-	return store.Redeemed{}, reset.ErrInvalidToken
+	if st.UserID == userID {
+		// Redeemable, and the user's: the user's row is missing.
+		return store.ErrUserNotFound
+	}
+	return store.ErrInvalidToken
 }
 
 func resetErr(op string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return reset.ErrResetNotFound
+		return store.ErrResetNotFound
 	}
 	return wrap(op, err)
 }

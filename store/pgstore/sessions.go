@@ -12,11 +12,11 @@ import (
 	"github.com/passreset/passreset/token"
 )
 
-// CreateSession inserts sess, findable by h.
+// CreateSession inserts sess, findable by h, with its credential stamp.
 func (s *Store) CreateSession(ctx context.Context, sess session.Session, h token.Hash) error {
 	_, err := s.pool.Exec(ctx, s.q[qCreateSession], sess.ID, sess.UserID, h[:],
 		ms(sess.CreatedAt), ms(sess.LastSeenAt), ms(sess.ExpiresAt), nullTime(sess.RevokedAt),
-		sess.UserAgent, sess.IPAddress)
+		sess.UserAgent, sess.IPAddress, sess.Stamp)
 	if err != nil {
 		return wrap("create session", err)
 	}
@@ -135,7 +135,7 @@ func scanSession(row pgx.Row) (session.Session, error) {
 		revoked pgtype.Timestamptz
 	)
 	err := row.Scan(&sess.ID, &sess.UserID, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &revoked,
-		&sess.UserAgent, &sess.IPAddress)
+		&sess.UserAgent, &sess.IPAddress, &sess.Stamp)
 	if err != nil {
 		return session.Session{}, err
 	}

@@ -4,71 +4,142 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/hostusers"
 )
 
 // SQLSTATEs the Store translates.
-const (
-	pgUniqueViolation     = "23505"
-	pgForeignKeyViolation = "23503"
-)
+const pgUniqueViolation = "23505"
 
-// resetUserFK is the foreign key from password_resets to users.
-const resetUserFK = "password_resets_user_id_fkey"
-
-// emailIndex is the unique index on email_key, the email lower-cased by
-// strings.ToLower as the Service lower-cases the addresses it looks up: in
-// Go, so that matching never depends on the database's locale.
-const emailIndex = "users_email_key"
+// emailIndex is the unique index on passreset_users.email_key, the email
+// lower-cased by strings.ToLower as the Service lower-cases the addresses
+// it looks up: in Go, so that matching never depends on the database's
+// locale.
+const emailIndex = "passreset_users_email_key"
 
 // UserByEmail returns the user whose email equals email without regard to
-// case (email is already lower-case), or reset.ErrUserNotFound.
-func (s *Store) UserByEmail(ctx context.Context, email string) (reset.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, s.q[qUserByEmail], email))
-	if err != nil {
-		return reset.User{}, userErr("user by email", err)
+// case, in full Unicode, or store.ErrUserNotFound. In passreset_users it is
+// one lookup of the email's lower case in a unique index. Over a host's
+// table it is one equality on the email column (indexed where the host
+// indexed it), which finds an address stored as given or in lower case;
+// only when that finds nothing does a second query read the rows whose
+// address matches without regard to ASCII case (ILIKE under the "C"
+// collation, non-ASCII letters as wildcards: a scan of the table) and
+// compare them in Go, whatever the database's collation or ctype.
+func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	key := hostusers.Fold(email)
+	if s.host == nil {
+		u, err := scanUser(s.pool.QueryRow(ctx, s.q[qUserByEmail], key))
+		return u, userErr("user by email", err)
 	}
-	return u, nil
+	hs, err := s.hostSQL(ctx)
+	if err != nil {
+		return store.User{}, wrap("user by email", err)
+	}
+	u, err := hs.scan(s.pool.QueryRow(ctx, hs.byEmail, key))
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return u, userErr("user by email", err)
+	}
+	u, err = s.userByEmailLike(ctx, hs, key)
+	return u, userErr("user by email", err)
 }
 
-// UserByID returns the user with this id, or reset.ErrUserNotFound.
-func (s *Store) UserByID(ctx context.Context, id string) (reset.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, s.q[qUserByID], id))
+// userByEmailLike reads the candidates of the ILIKE fallback and picks the
+// one whose address folds to key, preferring one stored exactly as key.
+func (s *Store) userByEmailLike(ctx context.Context, hs *hostSQL, key string) (store.User, error) {
+	rows, err := s.pool.Query(ctx, hs.byEmailLike, hostusers.LikePattern(key, '\\'))
 	if err != nil {
-		return reset.User{}, userErr("user by id", err)
+		return store.User{}, err
 	}
-	return u, nil
+	defer rows.Close()
+	var found []store.User
+	for rows.Next() {
+		u, err := hs.scan(rows)
+		if err != nil {
+			return store.User{}, err
+		}
+		if hostusers.Fold(u.Email) == key {
+			found = append(found, u)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return store.User{}, err
+	}
+	emails := make([]string, len(found))
+	for i, u := range found {
+		emails[i] = u.Email
+	}
+	if i := hostusers.Pick(key, emails); i >= 0 {
+		return found[i], nil
+	}
+	return store.User{}, pgx.ErrNoRows
+}
+
+// UserByID returns the user with this id, or store.ErrUserNotFound.
+func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
+	if s.host == nil {
+		u, err := scanUser(s.pool.QueryRow(ctx, s.q[qUserByID], id))
+		return u, userErr("user by id", err)
+	}
+	hs, err := s.hostSQL(ctx)
+	if err != nil {
+		return store.User{}, wrap("user by id", err)
+	}
+	key, ok := hs.key(id)
+	if !ok {
+		return store.User{}, store.ErrUserNotFound
+	}
+	u, err := hs.scan(s.pool.QueryRow(ctx, hs.byID, key))
+	return u, userErr("user by id", err)
 }
 
 // PasswordHash returns the user's password hash, "" when the user has
-// none, or reset.ErrUserNotFound.
+// none (a NULL in a host's table), or store.ErrUserNotFound.
 func (s *Store) PasswordHash(ctx context.Context, userID string) (string, error) {
+	text, key := s.q[qPasswordHash], any(userID)
+	if s.host != nil {
+		hs, err := s.hostSQL(ctx)
+		if err != nil {
+			return "", wrap("password hash", err)
+		}
+		var ok bool
+		if key, ok = hs.key(userID); !ok {
+			return "", store.ErrUserNotFound
+		}
+		text = hs.hash
+	}
 	var h string
-	if err := s.pool.QueryRow(ctx, s.q[qPasswordHash], userID).Scan(&h); err != nil {
+	if err := s.pool.QueryRow(ctx, text, key).Scan(&h); err != nil {
 		return "", userErr("password hash", err)
 	}
 	return h, nil
 }
 
-// CreateUser inserts u with passwordHash. It returns reset.ErrEmailTaken
-// when another user has the same email without regard to case.
-func (s *Store) CreateUser(ctx context.Context, u reset.User, passwordHash string) error {
+// CreateUser inserts u with passwordHash into passreset_users. It returns
+// store.ErrEmailTaken when another user has the same email without regard
+// to case. Only a Store that keeps its own users creates them: over a
+// host's table (WithUsers) it returns an error matching
+// store.ErrNoUserCreator.
+func (s *Store) CreateUser(ctx context.Context, u store.User, passwordHash string) error {
+	if s.host != nil {
+		return fmt.Errorf("pgstore: create user: the users table is the host's: %w", store.ErrNoUserCreator)
+	}
 	md, err := marshalMetadata(u.Metadata)
 	if err != nil {
 		return wrap("create user", err)
 	}
 	_, err = s.pool.Exec(ctx, s.q[qCreateUser],
-		u.ID, u.Email, strings.ToLower(u.Email), u.EmailVerified, u.FirstName, u.LastName, u.ProfilePictureURL,
+		u.ID, u.Email, hostusers.Fold(u.Email), u.EmailVerified, u.FirstName, u.LastName, u.ProfilePictureURL,
 		u.ExternalID, u.Locale, md, passwordHash, nullTime(u.LastSignInAt), ms(u.CreatedAt), ms(u.UpdatedAt))
 	if pe, ok := errors.AsType[*pgconn.PgError](err); ok && pe.Code == pgUniqueViolation && pe.ConstraintName == emailIndex {
-		return reset.ErrEmailTaken
+		return store.ErrEmailTaken
 	}
 	if err != nil {
 		return wrap("create user", err)
@@ -77,43 +148,52 @@ func (s *Store) CreateUser(ctx context.Context, u reset.User, passwordHash strin
 }
 
 // RecordSignIn sets the user's LastSignInAt to at, or returns
-// reset.ErrUserNotFound.
+// store.ErrUserNotFound. Over a host's table, which has no such column, it
+// does nothing.
 func (s *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) error {
+	if s.host != nil {
+		return nil
+	}
 	tag, err := s.pool.Exec(ctx, s.q[qRecordSignIn], userID, ms(at))
 	if err != nil {
 		return wrap("record sign-in", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return reset.ErrUserNotFound
+		return store.ErrUserNotFound
 	}
 	return nil
 }
 
+// userErr translates pgx.ErrNoRows into store.ErrUserNotFound and wraps
+// any other error with the operation.
 func userErr(op string, err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return reset.ErrUserNotFound
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.ErrUserNotFound
 	}
 	return wrap(op, err)
 }
 
 // scanUser scans the columns of userColumns, followed by extra.
-func scanUser(row pgx.Row, extra ...any) (reset.User, error) {
+func scanUser(row pgx.Row, extra ...any) (store.User, error) {
 	var (
-		u      reset.User
+		u      store.User
 		md     []byte
 		signIn pgtype.Timestamptz
 	)
 	dest := append([]any{&u.ID, &u.Email, &u.EmailVerified, &u.FirstName, &u.LastName, &u.ProfilePictureURL,
 		&u.ExternalID, &u.Locale, &md, &signIn, &u.CreatedAt, &u.UpdatedAt}, extra...)
 	if err := row.Scan(dest...); err != nil {
-		return reset.User{}, err
+		return store.User{}, err
 	}
 	u.LastSignInAt = fromNull(signIn)
 	u.CreatedAt = u.CreatedAt.UTC()
 	u.UpdatedAt = u.UpdatedAt.UTC()
 	var err error
 	if u.Metadata, err = unmarshalMetadata(md); err != nil {
-		return reset.User{}, err
+		return store.User{}, err
 	}
 	return u, nil
 }
