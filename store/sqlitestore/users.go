@@ -68,7 +68,7 @@ func (h *hostTable) write() {
 	// case, and the non-ASCII characters are wildcards; the candidates are
 	// compared in Go. It reads the whole table, so it runs only when the
 	// indexed equality finds nothing.
-	h.byEmailLike = `SELECT ` + cols + ` FROM ` + tbl + ` WHERE ` + email + ` LIKE ? ESCAPE '\' LIMIT 100`
+	h.byEmailLike = `SELECT ` + cols + ` FROM ` + tbl + ` WHERE ` + email + ` LIKE ? ESCAPE '\'`
 	h.hash = `SELECT coalesce(` + hash + `, '') FROM ` + tbl + ` WHERE ` + id + ` = ?`
 	h.exists = `SELECT 1 FROM ` + tbl + ` WHERE ` + id + ` = ?`
 	set := hash + ` = ?1`
@@ -180,23 +180,31 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, erro
 		return store.User{}, userErr("user by email", err)
 	}
 	defer rows.Close()
-	var found []store.User
+	// The candidates are compared as they come, so that a broad pattern
+	// (an address all of whose local part is non-ASCII matches its whole
+	// domain) costs time, not memory: an exact match wins, else the first
+	// that folds to the address.
+	var found *store.User
 	for rows.Next() {
 		u, err := s.host.scan(rows)
 		if err != nil {
 			return store.User{}, userErr("user by email", err)
 		}
-		found = append(found, u)
+		if hostusers.Pick(key, []string{u.Email}) < 0 {
+			continue
+		}
+		if u.Email == key {
+			return u, nil
+		}
+		if found == nil {
+			found = &u
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return store.User{}, userErr("user by email", err)
 	}
-	emails := make([]string, len(found))
-	for i, u := range found {
-		emails[i] = u.Email
-	}
-	if i := hostusers.Pick(key, emails); i >= 0 {
-		return found[i], nil
+	if found != nil {
+		return *found, nil
 	}
 	return store.User{}, store.ErrUserNotFound
 }
