@@ -30,6 +30,7 @@ const (
 	qRedeemReset
 	qResetState
 
+	qCreateResetLock
 	qRateLimitLock
 	qRateLimitCount
 	qCommitUnsynced
@@ -97,6 +98,7 @@ const (
 const (
 	lockMigrate   = 0x70727331 // "prs1"
 	lockRateLimit = 0x70727332 // "prs2"
+	lockUserReset = 0x70727333 // "prs3": the resets of one user
 )
 
 var queryText = [numQueries]string{
@@ -157,7 +159,14 @@ var queryText = [numQueries]string{
 	// the second statement's snapshot, taken once the lock is held, sees
 	// every request recorded before. Requests recorded after $3 count too:
 	// a concurrent caller read its clock later but got the lock first.
-	qRateLimitLock: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockRateLimit) + `, hashtext($1))`,
+	// Sent before qCreateReset in one batch (one implicit transaction):
+	// creations for one user queue on it, and under READ COMMITTED the
+	// next statement's snapshot, taken once the lock is held, sees every
+	// reset an earlier creation committed, and ends it. Without it, two
+	// creations at once would not see each other's reset, and both links
+	// would stay usable.
+	qCreateResetLock: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockUserReset) + `, hashtext($1))`,
+	qRateLimitLock:   `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockRateLimit) + `, hashtext($1))`,
 	qRateLimitCount: `WITH w AS (
 		SELECT count(*) AS n, min(at) AS oldest FROM {s}passreset_rate_limits
 		WHERE key = $1 AND at > $2

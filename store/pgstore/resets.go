@@ -34,8 +34,19 @@ func (s *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job
 		}
 		text, args = hs.createReset, append(args, key)
 	}
+	b := &pgx.Batch{}
+	b.Queue(s.q[qCreateResetLock], r.UserID)
+	b.Queue(text, args...)
+	br := s.pool.SendBatch(ctx, b)
 	var found bool
-	if err := s.pool.QueryRow(ctx, text, args...).Scan(&found); err != nil {
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&found)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return wrap("create reset", err)
 	}
 	if !found {

@@ -408,3 +408,41 @@ func testRedeemCancelledContext(t *testing.T, st *subject) {
 	_, err = st.RedeemReset(t.Context(), red)
 	require.NoError(t, err)
 }
+
+// testConcurrentCreates: "only the newest link works" holds under
+// concurrency. Resets created for one user at once each end the others'
+// links, whatever the isolation level, so that of all of them exactly one
+// can be redeemed.
+func testConcurrentCreates(t *testing.T, st *subject) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	const n = 20
+	resets := make([]store.Reset, n)
+	errs := make([]error, n)
+	for i := range resets {
+		resets[i] = newReset(u, base.Add(time.Duration(i)*ms))
+	}
+	concurrently(n, func(i int) { errs[i] = st.CreateReset(ctx, resets[i], nil) })
+	for i, err := range errs {
+		require.NoError(t, err, "create %d", i)
+	}
+	now := base.Add(time.Minute)
+	usable := 0
+	for _, r := range resets {
+		got, err := st.ResetByID(ctx, r.ID)
+		require.NoError(t, err)
+		if got.Status(now) == nil {
+			usable++
+		}
+	}
+	require.Equal(t, 1, usable, "resets usable after concurrent creation")
+	won := 0
+	for _, r := range resets {
+		if _, err := st.RedeemReset(ctx, redemption(r, now)); err == nil {
+			won++
+		} else {
+			require.ErrorIs(t, err, store.ErrInvalidToken)
+		}
+	}
+	require.Equal(t, 1, won, "redemptions that succeeded")
+}

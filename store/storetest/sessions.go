@@ -23,6 +23,7 @@ func testSessionRoundTrip(t *testing.T, st sessionSubject) {
 		ExpiresAt:  base.Add(24*time.Hour + 3*ms),
 		UserAgent:  "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) «ünïcode»",
 		IPAddress:  "2001:db8::1",
+		Stamp:      "l6tS0mCkPvX8xw2iN_4p-Q", // a credential stamp: 22 base64url characters
 	}
 	h := newSessionHash()
 	h[0], h[1], h[31] = 0x00, 0xff, 0x00 // bytes that trip text encodings

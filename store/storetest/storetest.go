@@ -182,6 +182,7 @@ var groups = []struct {
 		{"OnlyTokenHashStored", testOnlyTokenHashStored},
 		{"OlderResetsEnded", testOlderResetsEnded},
 		{"SpentResetNotEnded", testSpentResetNotEnded},
+		{"ConcurrentCreates", testConcurrentCreates},
 		{"FailedCreateChangesNothing", testFailedCreateChangesNothing},
 	}},
 	{"RedeemReset", []testCase{
