@@ -1,0 +1,161 @@
+// Command existingapp is a small web app that already had its own users
+// (an accounts table with integer keys and its own column names), its own
+// sign-in handler and scs sessions, to which passreset adds the "forgot
+// password" and reset pages, the email, and sign-out everywhere, in a few
+// dozen lines of glue marked "passreset" (see README.md).
+//
+//	go run ./examples/existingapp
+//
+// then open http://127.0.0.1:8080, sign in as the demo account whose
+// password is printed at start, sign out, and try "Forgot your password?":
+// the email lands in the dev mailbox at http://127.0.0.1:8080/dev/mail.
+//
+// Flags:
+//
+//	-addr host:port       where to listen (default 127.0.0.1:8080)
+//	-base-url URL         the site's address as browsers see it (default
+//	                      http:// + -addr)
+//	-db file|URL          a SQLite file (default existingapp.db), or a
+//	                      postgres:// URL
+//	-demo-user EMAIL      create this account at start unless it exists,
+//	                      with a generated password printed once; "" for
+//	                      none (default demo@example.com)
+//	-smtp host:port       send email through this server (STARTTLS), with
+//	                      -smtp-user and $PASSRESET_SMTP_PASSWORD, instead
+//	                      of keeping it in the dev mailbox
+//
+// The environment variable PASSRESET_SECRET_KEY (32 bytes or more, in hex
+// or base64) seals emails queued for retry; without it, a random key is
+// made for each run.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "existingapp:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run starts the app and serves until ctx is done. What a user needs to
+// know goes to stdout; the log to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("existingapp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "`host:port` to listen on")
+	baseURL := fs.String("base-url", "", "the site's `URL` as browsers see it (default http:// + -addr)")
+	db := fs.String("db", "existingapp.db", "the database: a SQLite `file`, or a postgres:// URL")
+	demo := fs.String("demo-user", "demo@example.com", "create this account at start unless it exists; \"\" for none")
+	smtp := fs.String("smtp", "", "send email through the SMTP server at `host:port` instead of the dev mailbox") // passreset
+	smtpUser := fs.String("smtp-user", "", "SMTP user name; the password is read from $PASSRESET_SMTP_PASSWORD")  // passreset
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if *baseURL == "" {
+		*baseURL = "http://" + ln.Addr().String()
+	}
+	*baseURL = strings.TrimSuffix(*baseURL, "/")
+
+	a, err := newApp(ctx, config{DB: *db, BaseURL: *baseURL, BcryptCost: 12, Logger: log,
+		SMTP: *smtp, SMTPUser: *smtpUser, SMTPPassword: os.Getenv("PASSRESET_SMTP_PASSWORD")}) // passreset
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	demoNote, err := a.createDemoAccount(ctx, *demo)
+	if err != nil {
+		return err
+	}
+
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	// passreset:begin
+	go a.svc.RunDispatcher(bg)                       // retries emails and revocations that failed
+	go a.svc.RunJanitor(bg, time.Hour, 24*time.Hour) // purges spent resets, old rate-limit rows and jobs
+	// passreset:end
+
+	hs := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "existingapp: listening on %s (database %s)\n", *baseURL, redact(*db))
+	if demoNote != "" {
+		fmt.Fprintf(stdout, "  %s\n", demoNote)
+	}
+
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = hs.Shutdown(shutdownCtx)
+		err = errors.Join(err, a.forgot.Shutdown(shutdownCtx)) // passreset: lets an email being sent finish
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// createDemoAccount creates the demo account unless it exists, and returns
+// the line to print about it, with a generated password, once.
+func (a *app) createDemoAccount(ctx context.Context, email string) (string, error) {
+	if email == "" {
+		return "", nil
+	}
+	var n int
+	if err := a.db.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE email_address = $1`, strings.ToLower(email)).Scan(&n); err != nil {
+		return "", err
+	}
+	if n > 0 {
+		return fmt.Sprintf("demo account %s exists; its password is unchanged (forgot it? use \"Forgot your password?\")", email), nil
+	}
+	pw := rand.Text()
+	if _, err := a.createAccount(ctx, email, pw); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("demo account %s, password %s (printed only this once)", email, pw), nil
+}
+
+// redact drops the password of a database URL, for printing.
+func redact(db string) string {
+	if i, j := strings.Index(db, "://"), strings.LastIndex(db, "@"); i >= 0 && j > i {
+		if k := strings.Index(db[i+3:j], ":"); k >= 0 {
+			return db[:i+3+k] + ":***" + db[j:]
+		}
+	}
+	return db
+}
