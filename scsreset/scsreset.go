@@ -202,8 +202,9 @@ func (s *Sessions) Middleware(stamps StampChecker, next http.Handler) http.Handl
 // reset.Config.Sessions. It is idempotent, and an empty userID deletes
 // nothing.
 //
-// It reads and decodes every session in the store (see the package
-// documentation for the cost), skipping those it cannot decode. With a
+// It reads every session in the store and decodes those that may be the
+// user's (see the package documentation for the cost), skipping those it
+// cannot decode. With a
 // store that cannot iterate it deletes nothing and returns nil: the stamp
 // check ends those sessions. It returns an error, wrapping the store's,
 // when the store fails to list or delete, or when ctx is done.
