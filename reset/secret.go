@@ -34,7 +34,7 @@ const (
 )
 
 func newSecrets(master []byte, rand io.Reader) (*secrets, error) {
-	if len(master) < 32 {
+	if len(master) < MinSecretKeyBytes {
 		return nil, fmt.Errorf("reset: SecretKey must be at least 32 bytes, got %d", len(master))
 	}
 	sealKey, err := hkdf.Key(sha256.New, master, nil, infoOutboxSeal, 32) // AES-256
