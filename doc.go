@@ -10,24 +10,38 @@
 //
 // # A tour
 //
-//   - [github.com/passreset/passreset/reset] is the domain: the Service
-//     (CreatePasswordReset, GetPasswordReset, ResetPassword, plus CreateUser
-//     and Authenticate for apps that let the module keep their users), its
-//     Config, the PasswordReset and User types, the sentinel errors, and the
-//     ports it needs: Store, Mailer and SessionRevoker.
-//   - [github.com/passreset/passreset/session] signs users in: a Manager that
-//     creates, validates, lists and revokes sessions, cookie helpers and
-//     net/http middleware. It satisfies reset.SessionRevoker.
-//   - Stores: store/memstore (tests, prototypes), store/sqlitestore (the
-//     embedded default, one machine) and store/pgstore (several machines).
-//     Each implements store.Store and session.Store.
+//   - [github.com/passreset/passreset/reset] is the flow a host calls: the
+//     Service (CreatePasswordReset, GetPasswordReset, ResetPassword,
+//     CheckToken; CreateUser, Authenticate and CheckPassword for sign-in;
+//     the credential stamp, Stamp and StampMatches, that signs old
+//     sessions out whoever keeps them), its Config, the errors, and the
+//     ports it needs of the host: Mailer and SessionRevoker.
+//   - [github.com/passreset/passreset/store] is what a storage adapter
+//     implements (the Store port, its types and sentinels), as
+//     database/sql/driver is for database/sql. The adapters: store/memstore
+//     (tests, prototypes), store/sqlitestore (the embedded default, one
+//     machine) and store/pgstore (several machines), each over the host's
+//     own users table by description (WithUsers) or over passreset's own;
+//     store/storetest is the conformance suite every adapter runs.
+//   - [github.com/passreset/passreset/password]: hashing (bcrypt by
+//     default), the normal form passwords are compared in, and the policy.
+//   - [github.com/passreset/passreset/session] signs users in for apps
+//     without a session library: a Manager that creates, validates, lists
+//     and revokes sessions, with cookies and middleware. It satisfies
+//     reset.SessionRevoker. [github.com/passreset/passreset/scsreset] does
+//     the same for apps whose sessions live in alexedwards/scs.
+//   - [github.com/passreset/passreset/reset/pages] serves the forgot and
+//     reset pages; [github.com/passreset/passreset/workos] serves WorkOS's
+//     JSON API; [github.com/passreset/passreset/clientlimit] limits
+//     requests per client for both.
 //   - [github.com/passreset/passreset/mail]: the Message type and the
-//     transports (SMTP, and Dev, which keeps a mailbox in memory for a dev
-//     page); mail/mailtest records messages in tests.
-//   - examples/: runnable programs: quickstart (the flow told step by step),
-//     webapp (a monolith with sign-in and the reset pages), apiserver (the
-//     WorkOS-compatible JSON API), customstore (an adapter over an existing
-//     users table).
+//     transports (SMTP, and Dev, a mailbox in memory with a page for this
+//     machine); mail/mailtest records messages in tests.
+//   - examples/: runnable programs: quickstart (the flow told step by
+//     step), webapp (a monolith with sign-in and the reset pages),
+//     existingapp (passreset added to an app with its own users table,
+//     login and scs sessions), apiserver (the WorkOS-compatible JSON API),
+//     customstore (a Store for users a table description cannot reach).
 //
 // The smallest complete wiring:
 //
@@ -44,27 +58,19 @@
 //
 // # For implementers
 //
-// A host that keeps its users in its own tables writes a Store adapter. It
-// must provide:
-//
-//   - store.Store: users by email (without regard to case) and by id, the
-//     password hash, resets by id and by token hash, and the atomic calls
-//     CreateReset (insert and end the older resets), RedeemReset (spend the
-//     token only if unused and unexpired, set the hash, mark the email
-//     verified, revoke the sessions it holds, in one transaction),
-//     AllowRequest (the rate limit), and the outbox (ClaimJobs, FinishJob,
-//     RetryJob, FailJob) and Purge. Each method's doc comment is its
-//     contract.
-//   - session.Store, if sessions live in the same database; otherwise the
-//     host passes its own reset.SessionRevoker in reset.Config.Sessions,
-//     an idempotent RevokeUserSessions(ctx, userID) that the Service calls
-//     after every reset and retries through the outbox when it fails.
-//   - reset.Mailer: Send(ctx, mail.Message) error. mail.SMTP serves most
-//     hosts.
-//
-// store/storetest.Run checks an adapter against every clause of the
-// contracts, the concurrent ones included; run it from the adapter's tests
-// (examples/customstore shows how).
+// A host whose users are in a SQL table describes it (store.UsersTable,
+// given to sqlitestore.WithUsers or pgstore.WithUsers) and writes no
+// adapter. One whose users are not in SQL, or not in a shape a description
+// can say, implements store.Store: three lookups of its users, and
+// passreset's own state (resets, rate-limit records, the outbox), with the
+// atomic calls CreateReset and RedeemReset (spend the token only if unused
+// and unexpired, and write the new hash, in one transaction). Each
+// method's doc comment is its contract; store/storetest.Run checks an
+// adapter against every clause, the concurrent ones included
+// (examples/customstore shows how). Sessions that live elsewhere are
+// signed out by the credential stamp and, optionally, a
+// reset.SessionRevoker given in reset.Config.Sessions; mail goes through a
+// reset.Mailer (mail.SMTP serves most hosts).
 //
 // # Security
 //
