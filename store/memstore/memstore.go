@@ -291,8 +291,8 @@ func (st *Store) RedeemReset(ctx context.Context, rd store.Redemption) (store.Re
 	if err := r.Status(rd.Now); err != nil {
 		return store.Redeemed{}, err
 	}
-	if r.UserID != rd.UserID {
-		return store.Redeemed{}, errors.New("memstore: redeem reset: the reset belongs to another user")
+	if rd.UserID != "" && r.UserID != rd.UserID {
+		return store.Redeemed{}, store.ErrInvalidToken // the reset belongs to another user
 	}
 	row, ok := st.users[r.UserID]
 	if !ok {

@@ -11,7 +11,17 @@ import (
 // subtest found through the pool's search_path.
 func TestConformance(t *testing.T) {
 	testURL(t)
-	storetest.Run(t, storetest.Harness{NewStore: func(t *testing.T) store.Store { return newStore(t) }})
+	schemas := map[store.Store]string{} // the schema of each store, for a second instance
+	storetest.Run(t, storetest.Harness{
+		NewStore: func(t *testing.T) store.Store {
+			schema := freshSchema(t)
+			st := newStoreIn(t, schema)
+			schemas[st] = schema
+			return st
+		},
+		// A second instance: a Store with a pool of its own.
+		Another: func(t *testing.T, st store.Store) store.Store { return newStoreIn(t, schemas[st]) },
+	})
 }
 
 // TestConformanceWithSchema runs it again with every table name qualified

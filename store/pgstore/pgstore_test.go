@@ -3,7 +3,6 @@ package pgstore_test
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -237,38 +236,6 @@ func TestTimes(t *testing.T) {
 	}
 }
 
-func TestCreateResetUnknownUser(t *testing.T) {
-	st := newStore(t)
-	ghost := reset.User{ID: newID("user_"), Email: "ghost@example.com"}
-	r := newReset(ghost, rand.Text())
-	job := store.Job{ID: newID("job_"), Kind: store.JobEmail, UserID: ghost.ID, RunAt: base, CreatedAt: base}
-	require.ErrorIs(t, st.CreateReset(t.Context(), r, []store.Job{job}), reset.ErrUserNotFound)
-	_, err := st.ResetByID(t.Context(), r.ID)
-	require.ErrorIs(t, err, reset.ErrResetNotFound)
-	jobs, err := st.ClaimJobs(t.Context(), base, time.Minute, 10)
-	require.NoError(t, err)
-	require.Empty(t, jobs)
-}
-
-// TestRedeemOtherUsersReset: a redemption naming another user than the
-// reset's changes nothing.
-func TestRedeemOtherUsersReset(t *testing.T) {
-	st := newStore(t)
-	ctx := t.Context()
-	owner, other := seedUser(t, st), seedUser(t, st)
-	r := newReset(owner, rand.Text())
-	require.NoError(t, st.CreateReset(ctx, r, nil))
-
-	_, err := st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: other.ID, PasswordHash: "$2a$10$new", Now: base})
-	require.ErrorIs(t, err, reset.ErrInvalidToken)
-	h, err := st.PasswordHash(ctx, other.ID)
-	require.NoError(t, err)
-	require.Equal(t, "$2a$10$seeded", h)
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
-	require.NoError(t, got.Status(base), "the reset was spent")
-}
-
 // TestHotPathsUseIndexes checks that the lookups the contract calls hot
 // paths have an index to use (sequential scans are switched off so that
 // the plan shows whether one exists, whatever the table sizes).
@@ -327,97 +294,6 @@ func TestCloseLeavesCallersPool(t *testing.T) {
 
 // The tests below run two instances, each with its own pool, on one schema:
 // what the contract's "several processes sharing one database" asks.
-
-func TestTwoPoolsAllowRequest(t *testing.T) {
-	a := newStore(t)
-	var schema string
-	require.NoError(t, a.Pool().QueryRow(t.Context(), "SELECT current_schema()").Scan(&schema))
-	b := newStoreIn(t, schema)
-
-	const n, limit = 40, 7
-	oks := make([]bool, n)
-	errs := make([]error, n)
-	run(n, func(i int) {
-		st := a
-		if i%2 == 1 {
-			st = b
-		}
-		oks[i], _, errs[i] = st.AllowRequest(t.Context(), "key", base, time.Hour, limit)
-	})
-	allowed := 0
-	for i := range n {
-		require.NoError(t, errs[i])
-		if oks[i] {
-			allowed++
-		}
-	}
-	require.Equal(t, limit, allowed)
-}
-
-func TestTwoPoolsClaimJobs(t *testing.T) {
-	a := newStore(t)
-	var schema string
-	require.NoError(t, a.Pool().QueryRow(t.Context(), "SELECT current_schema()").Scan(&schema))
-	b := newStoreIn(t, schema)
-	u := seedUser(t, a)
-	const jobs = 60
-	var js []store.Job
-	for i := range jobs {
-		js = append(js, store.Job{ID: newID("job_"), Kind: store.JobEmail, UserID: u.ID, Payload: []byte{byte(i)},
-			RunAt: base.Add(-time.Duration(i) * time.Second), CreatedAt: base.Add(-time.Hour)})
-	}
-	require.NoError(t, a.CreateReset(t.Context(), newReset(u, rand.Text()), js))
-
-	const claimers = 8
-	got := make([][]store.Job, claimers)
-	errs := make([]error, claimers)
-	run(claimers, func(i int) {
-		st := a
-		if i%2 == 1 {
-			st = b
-		}
-		got[i], errs[i] = st.ClaimJobs(t.Context(), base, time.Minute, 10)
-	})
-	seen := map[string]bool{}
-	for i := range claimers {
-		require.NoError(t, errs[i])
-		for _, j := range got[i] {
-			require.False(t, seen[j.ID], "job %s claimed twice", j.ID)
-			seen[j.ID] = true
-		}
-	}
-	require.Len(t, seen, jobs)
-}
-
-func TestTwoPoolsRedeemReset(t *testing.T) {
-	a := newStore(t)
-	var schema string
-	require.NoError(t, a.Pool().QueryRow(t.Context(), "SELECT current_schema()").Scan(&schema))
-	b := newStoreIn(t, schema)
-	u := seedUser(t, a)
-	r := newReset(u, rand.Text())
-	require.NoError(t, a.CreateReset(t.Context(), r, nil))
-
-	const n = 50
-	errs := make([]error, n)
-	run(n, func(i int) {
-		st := a
-		if i%2 == 1 {
-			st = b
-		}
-		_, errs[i] = st.RedeemReset(t.Context(), store.Redemption{ResetID: r.ID, UserID: u.ID, PasswordHash: "$2a$10$new", Now: base.Add(time.Minute)})
-	})
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, reset.ErrInvalidToken):
-			t.Errorf("a losing redemption: %v, want ErrInvalidToken", err)
-		}
-	}
-	require.Equal(t, 1, won)
-}
 
 // run runs fn(i) for i in [0, n) in n goroutines released at once.
 func run(n int, fn func(i int)) {

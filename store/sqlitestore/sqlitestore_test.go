@@ -47,7 +47,16 @@ func newStore(t testing.TB, opts ...sqlitestore.Option) *sqlitestore.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, storetest.Harness{NewStore: func(t *testing.T) store.Store { return newStore(t) }})
+	paths := map[store.Store]string{} // the file of each store, to open it again
+	storetest.Run(t, storetest.Harness{
+		NewStore: func(t *testing.T) store.Store {
+			path := filepath.Join(t.TempDir(), "passreset.db")
+			st := openStore(t, path)
+			paths[st] = path
+			return st
+		},
+		Another: func(t *testing.T, st store.Store) store.Store { return openStore(t, paths[st]) },
+	})
 }
 
 // TestConformanceNew runs the suite on a Store made by New over a handle
@@ -300,37 +309,6 @@ func TestConcurrentRedemptionsTwoHandles(t *testing.T) {
 	}
 }
 
-// TestConcurrentRedemptionOfOneToken: 100 callers on two handles race for
-// one token; exactly one wins, the others are told the token is spent.
-func TestConcurrentRedemptionOfOneToken(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "passreset.db")
-	a, b := openStore(t, path), openStore(t, path)
-	r := seedReset(t, a, seedUser(t, a), rand.Text())
-
-	const n = 100
-	errs := make([]error, n)
-	concurrently(n, func(i int) {
-		st := a
-		if i%2 == 1 {
-			st = b
-		}
-		_, errs[i] = st.RedeemReset(context.Background(), store.Redemption{
-			ResetID: r.ID, UserID: r.UserID, PasswordHash: "$2a$10$new", Now: base.Add(time.Minute),
-		})
-	})
-	wins := 0
-	for _, err := range errs {
-		if err == nil {
-			wins++
-			continue
-		}
-		require.ErrorIs(t, err, reset.ErrInvalidToken)
-	}
-	require.Equal(t, 1, wins)
-}
-
-// TestConcurrentMixedWorkload runs every kind of write and the hot reads
-// from two handles at once; nothing may fail with SQLITE_BUSY.
 func TestConcurrentMixedWorkload(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "passreset.db")
 	a, b := openStore(t, path), openStore(t, path)
@@ -379,32 +357,6 @@ func TestConcurrentMixedWorkload(t *testing.T) {
 		}
 	})
 	require.Empty(t, errs)
-}
-
-// TestConcurrentAllowRequestTwoHandles: the limit holds across processes.
-// (All at one instant: a request recorded after now is not in (now-window,
-// now].)
-func TestConcurrentAllowRequestTwoHandles(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "passreset.db")
-	a, b := openStore(t, path), openStore(t, path)
-	const n, limit = 60, 7
-	allowed := make([]bool, n)
-	errs := make([]error, n)
-	concurrently(n, func(i int) {
-		st := a
-		if i%2 == 1 {
-			st = b
-		}
-		allowed[i], _, errs[i] = st.AllowRequest(context.Background(), "k", base, time.Hour, limit)
-	})
-	count := 0
-	for i := range n {
-		require.NoError(t, errs[i])
-		if allowed[i] {
-			count++
-		}
-	}
-	require.Equal(t, limit, count)
 }
 
 // TestNoPlaintextInFile: the database and its WAL hold a token's hash,
@@ -574,17 +526,6 @@ func TestClosedStore(t *testing.T) {
 	require.NoError(t, st.Close(), "closing twice")
 }
 
-// TestCreateResetUnknownUser: the foreign key refuses a reset of a user the
-// Store does not hold.
-func TestCreateResetUnknownUser(t *testing.T) {
-	st := newStore(t)
-	err := st.CreateReset(t.Context(), store.Reset{
-		ID: newID("password_reset_"), UserID: newID("user_"), Email: "nobody@example.com",
-		TokenHash: token.Sum(rand.Text()), CreatedAt: base, ExpiresAt: base.Add(time.Hour),
-	}, nil)
-	require.ErrorIs(t, err, reset.ErrUserNotFound)
-}
-
 // TestHotPathsUseIndexes: no hot statement scans a table.
 func TestHotPathsUseIndexes(t *testing.T) {
 	st := newStore(t)
@@ -657,23 +598,13 @@ func concurrently(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// TestRedeemChecksTheUser: a redemption naming another user than the
-// reset's spends nothing; one naming no user spends the reset's.
-func TestRedeemChecksTheUser(t *testing.T) {
+// TestRedeemWithoutUser: a redemption that names no user spends the
+// reset's (the contract leaves it to each store; this one accepts it).
+func TestRedeemWithoutUser(t *testing.T) {
 	ctx := t.Context()
 	st := newStore(t)
-	u, other := seedUser(t, st), seedUser(t, st)
+	u := seedUser(t, st)
 	r := seedReset(t, st, u, rand.Text())
-
-	_, err := st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: other.ID, PasswordHash: "$2a$10$x", Now: base.Add(time.Minute)})
-	require.ErrorIs(t, err, reset.ErrInvalidToken)
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
-	require.True(t, got.UsedAt.IsZero(), "spent by a redemption for another user")
-	h, err := st.PasswordHash(ctx, other.ID)
-	require.NoError(t, err)
-	require.Equal(t, "$2a$10$old", h)
-
 	out, err := st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, PasswordHash: "$2a$10$y", Now: base.Add(time.Minute)})
 	require.NoError(t, err)
 	require.Equal(t, u.ID, out.User.ID)

@@ -446,3 +446,34 @@ func testConcurrentCreates(t *testing.T, st *subject) {
 	}
 	require.Equal(t, 1, won, "redemptions that succeeded")
 }
+
+// testCreateUnknownUser: a reset of a user the store does not hold is
+// ErrUserNotFound, and nothing of it is stored.
+func testCreateUnknownUser(t *testing.T, st *subject) {
+	ctx := t.Context()
+	seedUser(t, st)
+	r := newReset(store.User{ID: newID("user_"), Email: "nobody@example.com"}, base)
+	job := newJob(r.UserID, base)
+	require.ErrorIs(t, st.CreateReset(ctx, r, []store.Job{job}), store.ErrUserNotFound)
+	_, err := st.ResetByID(ctx, r.ID)
+	require.ErrorIs(t, err, store.ErrResetNotFound)
+	claimed, err := st.ClaimJobs(ctx, base.Add(time.Hour), time.Minute, 10)
+	require.NoError(t, err)
+	require.NotContains(t, jobIDs(claimed), job.ID)
+}
+
+// testRedeemOtherUsersReset: a redemption that names another user than the
+// reset's spends nothing and writes no hash.
+func testRedeemOtherUsersReset(t *testing.T, st *subject) {
+	ctx := t.Context()
+	u, other := seedUser(t, st), seedUser(t, st)
+	r := seedReset(t, st, u, base)
+	red := redemption(r, base.Add(time.Minute))
+	red.UserID = other.ID
+	_, err := st.RedeemReset(ctx, red)
+	require.ErrorIs(t, err, store.ErrInvalidToken)
+	requireNotRedeemed(t, st, u, r, red.Now)
+	h, err := st.PasswordHash(ctx, other.ID)
+	require.NoError(t, err)
+	require.Equal(t, oldHash, h, "the other user's hash was written")
+}

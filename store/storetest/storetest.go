@@ -38,6 +38,12 @@ type Harness struct {
 	// NoVerifiedFlag says the host keeps no email-verified flag, so
 	// RedeemReset has none to set; the suite then does not check it.
 	NoVerifiedFlag bool
+
+	// Another, when set, returns a second handle on the database st uses,
+	// with connections of its own, as another process of the app would
+	// open it. The clauses of the SharedDatabase group then race the two
+	// handles; without it they are skipped.
+	Another func(t *testing.T, st store.Store) store.Store
 }
 
 // subject is the store under test with the harness that made it.
@@ -61,6 +67,17 @@ func withSessions(fn func(*testing.T, sessionSubject)) func(*testing.T, *subject
 			t.Skip("the store keeps no sessions: it does not implement session.Store")
 		}
 		fn(t, sessionSubject{st, ss})
+	}
+}
+
+// withAnother runs fn with a second handle on st's database when the
+// harness can open one, and skips otherwise.
+func withAnother(fn func(t *testing.T, a, b *subject)) func(*testing.T, *subject) {
+	return func(t *testing.T, st *subject) {
+		if st.h.Another == nil {
+			t.Skip("the harness opens no second handle (Harness.Another)")
+		}
+		fn(t, st, &subject{Store: st.h.Another(t, st.Store), h: st.h})
 	}
 }
 
@@ -183,6 +200,7 @@ var groups = []struct {
 		{"OlderResetsEnded", testOlderResetsEnded},
 		{"SpentResetNotEnded", testSpentResetNotEnded},
 		{"ConcurrentCreates", testConcurrentCreates},
+		{"UnknownUser", testCreateUnknownUser},
 		{"FailedCreateChangesNothing", testFailedCreateChangesNothing},
 	}},
 	{"RedeemReset", []testCase{
@@ -193,6 +211,7 @@ var groups = []struct {
 		{"Ended", testRedeemEnded},
 		{"SpentAndExpired", testRedeemSpentAndExpired},
 		{"NotFound", testRedeemNotFound},
+		{"OtherUsersReset", testRedeemOtherUsersReset},
 		{"ConcurrentRedemption", testConcurrentRedemption},
 		{"RevokesSessionsInSameTransaction", withSessions(testRedeemRevokesSessions)},
 		{"FailedRedemptionChangesNothing", testFailedRedemptionChangesNothing},
@@ -204,6 +223,12 @@ var groups = []struct {
 		{"KeysIndependent", testAllowKeysIndependent},
 		{"Concurrent", testAllowConcurrent},
 		{"ConcurrentOutOfOrder", testAllowOutOfOrder},
+	}},
+	{"SharedDatabase", []testCase{
+		{"ConcurrentRedemption", withAnother(testSharedConcurrentRedemption)},
+		{"RedemptionsOfManyUsers", withAnother(testSharedRedemptionsOfManyUsers)},
+		{"AllowRequest", withAnother(testSharedAllowRequest)},
+		{"ClaimJobs", withAnother(testSharedClaimJobs)},
 	}},
 	{"Jobs", []testCase{
 		{"ClaimDueOnly", testClaimDueOnly},
