@@ -20,9 +20,9 @@
 //     implements (the Store port, its types and sentinels), as
 //     database/sql/driver is for database/sql. The adapters: store/memstore
 //     (tests, prototypes), store/sqlitestore (the embedded default, one
-//     machine) and store/pgstore (several machines), each over the host's
-//     own users table by description (WithUsers) or over passreset's own;
-//     store/storetest is the conformance suite every adapter runs.
+//     machine) and store/pgstore (several machines), the last two over the
+//     host's own users table by description (WithUsers) or over passreset's
+//     own; store/storetest is the conformance suite every adapter runs.
 //   - [github.com/passreset/passreset/password]: hashing (bcrypt by
 //     default), the normal form passwords are compared in, and the policy.
 //   - [github.com/passreset/passreset/session] signs users in for apps

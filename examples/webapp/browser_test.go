@@ -9,6 +9,13 @@ package main
 // browser a failure. On a failure each browser's page is saved as a PNG
 // whose path the test logs; PASSRESET_SCREENSHOT_DIR, when set, keeps a
 // screenshot of every step there.
+//
+// PASSRESET_SCREENSHOTS, when set, names the folder where the tests save the
+// pictures of the reset pages that the documentation shows, under fixed
+// names (see docShot); a relative folder is taken from the module's root.
+// From the root, this regenerates docs/img:
+//
+//	PASSRESET_SCREENSHOTS=docs/img PASSRESET_BROWSER_TESTS=required go test ./examples/webapp -run Browser -count=1
 
 import (
 	"context"
@@ -17,6 +24,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,10 +189,14 @@ func (b *browser) requestReset(app *testApp, email string) string {
 		chromedp.Navigate(app.URL+"/forgot-password"),
 		chromedp.WaitVisible(chromedp.ID("email")),
 		chromedp.SendKeys(chromedp.ID("email"), email),
+	)
+	b.docShot("forgot-password")
+	b.do(
 		submit("#forgot-password"),
 		chromedp.WaitVisible(chromedp.ID("sent")),
 	)
 	require.Contains(b.t, b.text("#sent"), email)
+	b.docShot("forgot-password-sent")
 	app.waitForMail(b.t, before+1) // the email goes out in the background
 	const link = `.mail a[href*="/reset-password?token="]`
 	b.do(chromedp.Navigate(app.URL+"/dev/mail"), chromedp.WaitVisible(chromedp.CSS(link)))
@@ -217,6 +229,59 @@ func (b *browser) screenshot(label string) {
 	}
 	if path := b.save(dir, fmt.Sprintf("%s-%s-%s.png", strings.ReplaceAll(b.t.Name(), "/", "_"), b.name, label)); path != "" {
 		b.t.Logf("%s: screenshot of the page at the failure: %s", b.name, path)
+	}
+}
+
+// docShots holds the names of the documentation's pictures taken so far in
+// this run.
+var docShots sync.Map
+
+// docShot saves the page's card (its main element) as name.png in the
+// folder PASSRESET_SCREENSHOTS names, when it is set, for the
+// documentation: the forgot page with an address typed, the answer to it,
+// the reset form, the form refusing a weak password, the expired link. The
+// first test to reach a page takes its picture; the others leave it be.
+func (b *browser) docShot(name string) {
+	b.t.Helper()
+	dir := os.Getenv("PASSRESET_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if _, taken := docShots.LoadOrStore(name, true); taken {
+		return
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(moduleRoot(b.t), dir)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("main"), chromedp.NodeVisible))
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+	}
+	if err != nil {
+		b.t.Fatalf("%s: picture %s for the documentation: %v", b.name, name, err)
+	}
+}
+
+// moduleRoot returns the folder of the go.mod above the test's working
+// folder.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working folder")
+		}
+		dir = parent
 	}
 }
 
@@ -275,6 +340,7 @@ func TestBrowserResetSignsOutEverywhere(t *testing.T) {
 	)
 	require.Equal(t, link, laptop.location())
 	require.Contains(t, laptop.text("main"), email)
+	laptop.docShot("reset-password")
 	laptop.do(
 		chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
 		chromedp.SendKeys(chromedp.ID("confirm_password"), newPassword),
@@ -319,6 +385,7 @@ func TestBrowserExpiredLink(t *testing.T) {
 	app.clock.Advance(16 * time.Minute) // the TTL is 15 minutes
 	b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("link-expired")))
 	require.Equal(t, "This link has expired or was already used", b.text("#link-expired"))
+	b.docShot("link-expired")
 	b.do(
 		chromedp.Click(chromedp.CSS(`a.button[href="/forgot-password"]`)),
 		chromedp.WaitVisible(chromedp.ID("forgot-password")),
@@ -350,6 +417,7 @@ func TestBrowserWeakPassword(t *testing.T) {
 	)
 	require.Contains(t, b.text("#errors"), "at least 8 characters")
 	require.Empty(t, value(b, chromedp.Value(chromedp.ID("new_password"))), "the password is not sent back")
+	b.docShot("reset-password-weak")
 
 	b.do(
 		chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
