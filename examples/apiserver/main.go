@@ -4,6 +4,14 @@
 //
 //	RESET_API_KEY=sk_$(openssl rand -hex 32) go run ./examples/apiserver -addr 127.0.0.1:8081 -db passreset.db
 //
+// The key that seals queued mail and keys the limit per address comes
+// from PASSRESET_SECRET_KEY (hex or base64 of 32 bytes or more: `openssl
+// rand -hex 32`), or else from a file beside the database (its name plus
+// ".key", mode 0600), made at the first start, so that mail queued before a
+// restart is sent after it and the limits hold across restarts. Keep that
+// file with the database, and set the variable, the same everywhere, when
+// several instances share the data.
+//
 // The API key comes from the environment variable RESET_API_KEY; several
 // keys separated by commas are all accepted, for rotation. The server
 // refuses to start without one, or with one shorter than 32 bytes: a key
@@ -46,6 +54,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/examples/internal/appkey"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -77,6 +86,7 @@ type options struct {
 	bcryptCost     int
 	apiKeys        []string
 	trustedProxies []netip.Prefix
+	secretKey      []byte // reset.Config.SecretKey (appkey.Load)
 }
 
 // parseOptions reads the flags in args and the API keys from getenv.
@@ -131,11 +141,12 @@ func newApp(ctx context.Context, o options, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.service, err = reset.NewService(reset.Config{
-		Store:    st,
-		Mailer:   a.mailbox,
-		ResetURL: o.resetURL,
-		Hasher:   password.Bcrypt{Cost: o.bcryptCost},
-		Logger:   logger,
+		Store:     st,
+		Mailer:    a.mailbox,
+		ResetURL:  o.resetURL,
+		Hasher:    password.Bcrypt{Cost: o.bcryptCost},
+		Logger:    logger,
+		SecretKey: o.secretKey,
 	})
 	if err != nil {
 		st.Close()
@@ -170,6 +181,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(logOut, nil))
+	// The key that seals queued mail and counts requests per address
+	// outlives restarts: PASSRESET_SECRET_KEY, or a file beside the
+	// database, made at the first start.
+	var keySource string
+	if o.secretKey, keySource, err = appkey.Load(getenv, o.db); err != nil {
+		return err
+	}
+	logger.Info("apiserver: secret key", "source", keySource)
 	a, err := newApp(ctx, o, logger)
 	if err != nil {
 		return err
