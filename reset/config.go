@@ -144,6 +144,9 @@ type RateLimit struct {
 type DispatchConfig struct {
 	// Interval between polls of the outbox. Default 5 seconds.
 	Interval time.Duration
+	// Workers is how many jobs one dispatcher runs at once (the Mailer's
+	// Send and the SessionRevoker are called concurrently). Default 8.
+	Workers int
 	// MaxAttempts is how many times an email is tried before it is marked
 	// failed. Default 8. Session revocations are retried until they succeed.
 	MaxAttempts int

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -451,4 +452,57 @@ func TestLoadKeyFileConcurrently(t *testing.T) {
 		require.NoError(t, errs[i])
 		require.Equal(t, keys[0], keys[i])
 	}
+}
+
+// gateMailer holds every send until n are in flight at once, and records
+// the most it saw.
+type gateMailer struct {
+	n       int
+	mu      sync.Mutex
+	flying  int
+	most    int
+	gate    chan struct{}
+	opened  bool
+	started int
+}
+
+func (m *gateMailer) Send(ctx context.Context, _ mail.Message) error {
+	m.mu.Lock()
+	m.flying++
+	m.started++
+	m.most = max(m.most, m.flying)
+	if m.flying == m.n && !m.opened {
+		m.opened = true
+		close(m.gate)
+	}
+	m.mu.Unlock()
+	defer func() { m.mu.Lock(); m.flying--; m.mu.Unlock() }()
+	select {
+	case <-m.gate:
+		return nil
+	case <-time.After(10 * time.Second):
+		return errors.New("never reached n sends at once")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestDispatcherSendsSeveralAtOnce: a dispatcher runs up to Workers jobs
+// at once, so that a slow mail server does not make it fall behind, and
+// no more.
+func TestDispatcherSendsSeveralAtOnce(t *testing.T) {
+	m := &gateMailer{n: 4, gate: make(chan struct{})}
+	f := newFixture(t, func(c *reset.Config) { c.Mailer, c.Dispatch.Workers = m, 4 })
+	for i := range 8 {
+		addr := fmt.Sprintf("user%d@example.com", i)
+		f.user(t, addr)
+		req, err := f.svc.RequestPasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: addr})
+		require.NoError(t, err)
+		require.NoError(t, req.Release(t.Context()))
+	}
+	n, err := f.svc.DispatchOnce(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 8, n)
+	require.Equal(t, 8, m.started)
+	require.Equal(t, 4, m.most, "sends at once")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/passreset/passreset/mail"
@@ -161,9 +162,9 @@ func (s *Service) unopened(ctx context.Context, job store.Job, openErr error) {
 // recorded but did not carry out, and session revocations that failed. It
 // returns how many it claimed.
 //
-// The claims are held, and renewed, while the jobs run one after another.
-// Jobs not started when ctx is done are released, due at once, for the
-// next dispatcher.
+// The claims are held, and renewed, while the jobs run, up to
+// Config.Dispatch.Workers at once. Jobs not started when ctx is done are
+// released, due at once, for the next dispatcher.
 func (s *Service) DispatchOnce(ctx context.Context) (int, error) {
 	jobs, err := s.store.ClaimJobs(ctx, s.clock(), s.dispatch.Lease, claimBatch)
 	if err != nil {
@@ -173,38 +174,54 @@ func (s *Service) DispatchOnce(ctx context.Context) (int, error) {
 	for i, job := range jobs {
 		held[i] = s.leases.hold(job)
 	}
+	// Up to Workers jobs at once: a mail server takes a while to accept
+	// each message, and one at a time a dispatcher falls behind.
+	sem := make(chan struct{}, s.dispatch.Workers)
+	var wg sync.WaitGroup
 	for _, l := range held {
-		job := l.job
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
 		if ctx.Err() != nil {
 			if s.leases.drop(l) {
-				s.release(context.WithoutCancel(ctx), job)
+				s.release(context.WithoutCancel(ctx), l.job)
 			}
 			continue
 		}
-		var (
-			msg   mail.Message
-			email string
-		)
-		switch job.Kind {
-		case store.JobEmail:
-			msg, err = s.secrets.open(job.ID, job.Payload)
-		case store.JobResetRequest:
-			email, err = s.secrets.openRequest(job.ID, job.Payload)
-		default:
-			err = nil
-		}
-		if err != nil {
-			if s.leases.drop(l) {
-				s.unopened(context.WithoutCancel(ctx), job, err)
-			}
-			continue
-		}
-		err = s.runJob(ctx, l, msg, email) // the outcome is recorded and logged
-		if job.Kind == store.JobResetRequest {
-			logRequestOutcome(ctx, s.log, err)
-		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s.dispatchOne(ctx, l)
+		})
 	}
+	wg.Wait()
 	return len(jobs), nil
+}
+
+// dispatchOne opens the payload of a claimed job and runs it.
+func (s *Service) dispatchOne(ctx context.Context, l *lease) {
+	job := l.job
+	var (
+		msg   mail.Message
+		email string
+		err   error
+	)
+	switch job.Kind {
+	case store.JobEmail:
+		msg, err = s.secrets.open(job.ID, job.Payload)
+	case store.JobResetRequest:
+		email, err = s.secrets.openRequest(job.ID, job.Payload)
+	}
+	if err != nil {
+		if s.leases.drop(l) {
+			s.unopened(context.WithoutCancel(ctx), job, err)
+		}
+		return
+	}
+	err = s.runJob(ctx, l, msg, email) // the outcome is recorded and logged
+	if job.Kind == store.JobResetRequest {
+		logRequestOutcome(ctx, s.log, err)
+	}
 }
 
 // release gives a claimed job back, due now, without an attempt.

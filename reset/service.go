@@ -160,6 +160,9 @@ func NewService(cfg Config) (*Service, error) {
 	if d.MaxAttempts <= 0 {
 		d.MaxAttempts = 8
 	}
+	if d.Workers <= 0 {
+		d.Workers = 8
+	}
 	def := DefaultEmails()
 	s.emails = Emails{
 		Reset:           cfg.Emails.Reset.withDefaults(def.Reset),
