@@ -68,6 +68,16 @@ type Message struct {
 	// readers show the HTML.
 	HTML string
 
+	// MessageID is the message's Message-ID without its angle brackets,
+	// such as "job_01JH5C1R3Q4W8D7X2M9N6P0KTF@app.example": a unique left
+	// part, an "@", and a domain, each made of the characters of an
+	// RFC 5322 dot-atom. Empty means a random one in the sender's domain.
+	// Give a stable one to a message that may be sent more than once (an
+	// outbox sends at least once: a crash between the server's acceptance
+	// and the record of it sends again), so that mail readers that fold
+	// messages by Message-ID show the repeat once.
+	MessageID string `json:",omitempty"`
+
 	// Headers holds extra header fields, such as "Reply-To" or
 	// "List-Unsubscribe", by name. A name must be a valid field name and
 	// not one the message writes itself (From, To, Cc, Bcc, Subject, Date,
@@ -106,6 +116,9 @@ func (m Message) addresses() (from, to *mail.Address, err error) {
 	}
 	if err := checkValue("Subject", m.Subject); err != nil {
 		return nil, nil, err
+	}
+	if m.MessageID != "" && !validMessageID(m.MessageID) {
+		return nil, nil, fmt.Errorf("%w: MessageID %q is not left@right made of dot-atom characters", ErrInvalidMessage, m.MessageID)
 	}
 	if m.Text == "" && m.HTML == "" {
 		return nil, nil, fmt.Errorf("%w: no body: set Text, HTML or both", ErrInvalidMessage)
@@ -158,6 +171,31 @@ func checkValue(field, v string) error {
 	return nil
 }
 
+// validMessageID reports whether id is a dot-atom, an "@" and a dot-atom
+// (RFC 5322's msg-id without the brackets, in its common form), within the
+// length of a header line.
+func validMessageID(id string) bool {
+	left, right, ok := strings.Cut(id, "@")
+	return ok && len(id) <= 250 && dotAtom(left) && dotAtom(right)
+}
+
+// dotAtom reports whether s is atoms of RFC 5322's atext joined by single
+// dots.
+func dotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for _, c := range []byte(s) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~.", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // validFieldName reports whether name is an RFC 5322 field name: printable
 // ASCII other than colon.
 func validFieldName(name string) bool {
@@ -173,8 +211,9 @@ func validFieldName(name string) bool {
 }
 
 // Bytes validates m and renders it as an RFC 5322 message with CRLF line
-// endings, ready to be sent over SMTP. It adds the Date (now), a random
-// Message-ID in the sender's domain and MIME-Version. Bodies are UTF-8,
+// endings, ready to be sent over SMTP. It adds the Date (now), the
+// Message-ID (MessageID, or a random one in the sender's domain) and
+// MIME-Version. Bodies are UTF-8,
 // quoted-printable; a message with both Text and HTML is
 // multipart/alternative, the text part first.
 func (m Message) Bytes() ([]byte, error) {
@@ -188,7 +227,11 @@ func (m Message) Bytes() ([]byte, error) {
 	writeHeader(&b, "To", to.String())
 	writeHeader(&b, "Subject", mime.QEncoding.Encode("utf-8", m.Subject))
 	writeHeader(&b, "Date", time.Now().Format(time.RFC1123Z))
-	writeHeader(&b, "Message-ID", "<"+rand.Text()+"@"+domain+">")
+	msgID := m.MessageID
+	if msgID == "" {
+		msgID = rand.Text() + "@" + domain
+	}
+	writeHeader(&b, "Message-ID", "<"+msgID+">")
 	writeHeader(&b, "MIME-Version", "1.0")
 	for _, name := range slices.Sorted(maps.Keys(m.Headers)) {
 		writeHeader(&b, name, mime.QEncoding.Encode("utf-8", m.Headers[name]))

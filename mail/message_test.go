@@ -140,3 +140,36 @@ func TestInvalidMessageIsPermanent(t *testing.T) {
 	require.ErrorIs(t, err, mail.ErrPermanent)
 	require.NotErrorIs(t, errors.New("timeout"), mail.ErrPermanent)
 }
+
+// TestMessageIDGiven: a message given a MessageID carries it, the same in
+// every rendering, so that a mail reader folds a repeat; one without gets a
+// new random id each time.
+func TestMessageIDGiven(t *testing.T) {
+	m := testMessage()
+	m.MessageID = "job_01JH5C1R3Q4W8D7X2M9N6P0KTF@app.example"
+	for range 2 {
+		raw, err := m.Bytes()
+		require.NoError(t, err)
+		require.Equal(t, "<job_01JH5C1R3Q4W8D7X2M9N6P0KTF@app.example>", parseMessage(t, raw).Header.Get("Message-ID"))
+	}
+	m.MessageID = ""
+	a, err := m.Bytes()
+	require.NoError(t, err)
+	b, err := m.Bytes()
+	require.NoError(t, err)
+	require.NotEqual(t, parseMessage(t, a).Header.Get("Message-ID"), parseMessage(t, b).Header.Get("Message-ID"))
+}
+
+func TestMessageIDRefused(t *testing.T) {
+	for _, id := range []string{
+		"no-at-sign", "@app.example", "job_1@", "a@b@c", "job 1@app.example", "<job_1@app.example>",
+		"job_1@app.example\r\nBcc: x@example.com", "job..1@app.example", ".job@app.example", "job@app.example.",
+		"jöb@app.example", "job\x00@app.example", strings.Repeat("a", 250) + "@app.example",
+	} {
+		m := testMessage()
+		m.MessageID = id
+		_, err := m.Bytes()
+		require.ErrorIs(t, err, mail.ErrInvalidMessage, "%q", id)
+		require.ErrorIs(t, m.Validate(), mail.ErrInvalidMessage, "%q", id)
+	}
+}

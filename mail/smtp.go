@@ -161,75 +161,86 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fail(ctx, "dial", err)
 	}
-	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
 	if err := conn.SetDeadline(deadline(ctx)); err != nil {
+		stop()
+		conn.Close()
 		return fail(ctx, "dial", err)
 	}
-	return s.send(ctx, conn, host, from.Address, to.Address, data)
+	c, err := s.send(ctx, conn, host, from.Address, to.Address, data)
+	stop()
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	// The server has accepted the message. QUIT cannot undo that, so it is
+	// said after Send returns, given a second at most: the caller records
+	// the delivery at once, and a crash in the meantime, which would send
+	// the message again, has the narrowest window to strike.
+	conn.SetDeadline(time.Now().Add(time.Second))
+	go func() {
+		c.Quit() // closes conn, answered or not
+		conn.Close()
+	}()
+	return nil
 }
 
-// send holds the SMTP conversation over conn. The caller closes conn.
-func (s *SMTP) send(ctx context.Context, conn net.Conn, host, from, to string, data []byte) error {
+// send holds the SMTP conversation over conn up to the server's acceptance
+// of the message, and returns the client for the QUIT. On an error the
+// caller closes conn.
+func (s *SMTP) send(ctx context.Context, conn net.Conn, host, from, to string, data []byte) (*smtp.Client, error) {
 	if s.TLSMode == ImplicitTLS {
 		tc := tls.Client(conn, s.tlsConfig(host))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return fail(ctx, "TLS handshake", err)
+			return nil, fail(ctx, "TLS handshake", err)
 		}
 		conn = tc
 	}
 	c, err := smtp.NewClient(conn, host)
 	if err != nil {
-		return fail(ctx, "greeting", err)
+		return nil, fail(ctx, "greeting", err)
 	}
 	localName := s.LocalName
 	if localName == "" {
 		localName = "localhost"
 	}
 	if err := c.Hello(localName); err != nil {
-		return fail(ctx, "EHLO", err)
+		return nil, fail(ctx, "EHLO", err)
 	}
 	if s.TLSMode == StartTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return fmt.Errorf("mail: SMTP server %s does not offer STARTTLS, which TLSMode StartTLS requires", s.Addr)
+			return nil, fmt.Errorf("mail: SMTP server %s does not offer STARTTLS, which TLSMode StartTLS requires", s.Addr)
 		}
 		if err := c.StartTLS(s.tlsConfig(host)); err != nil {
-			return fail(ctx, "STARTTLS", err)
+			return nil, fail(ctx, "STARTTLS", err)
 		}
 	}
 	if s.Username != "" {
 		ok, mechs := c.Extension("AUTH")
 		if !ok || !slices.Contains(strings.Fields(strings.ToUpper(mechs)), "PLAIN") {
-			return fmt.Errorf("mail: SMTP server %s does not offer AUTH PLAIN", s.Addr)
+			return nil, fmt.Errorf("mail: SMTP server %s does not offer AUTH PLAIN", s.Addr)
 		}
 		if err := c.Auth(smtp.PlainAuth("", s.Username, s.Password, host)); err != nil {
-			return fail(ctx, "AUTH", err)
+			return nil, fail(ctx, "AUTH", err)
 		}
 	}
 	if err := c.Mail(from); err != nil {
-		return fail(ctx, "MAIL FROM", err)
+		return nil, fail(ctx, "MAIL FROM", err)
 	}
 	if err := c.Rcpt(to); err != nil {
-		return fail(ctx, "RCPT TO", err)
+		return nil, fail(ctx, "RCPT TO", err)
 	}
 	w, err := c.Data()
 	if err != nil {
-		return fail(ctx, "DATA", err)
+		return nil, fail(ctx, "DATA", err)
 	}
 	if _, err := w.Write(data); err != nil {
-		return fail(ctx, "DATA", err)
+		return nil, fail(ctx, "DATA", err)
 	}
 	if err := w.Close(); err != nil { // reads the reply to the message
-		return fail(ctx, "DATA", err)
+		return nil, fail(ctx, "DATA", err)
 	}
-	// The server has accepted the message: a failed or slow QUIT does not
-	// undo that, so it is given a second at most.
-	if quit := time.Now().Add(time.Second); quit.Before(deadline(ctx)) {
-		conn.SetDeadline(quit)
-	}
-	c.Quit()
-	return nil
+	return c, nil
 }
 
 func (s *SMTP) tlsConfig(host string) *tls.Config {

@@ -405,3 +405,84 @@ func TestSMTPQuitHangs(t *testing.T) {
 	require.NoError(t, s.Send(t.Context(), testMessage()))
 	require.Less(t, time.Since(start), 5*time.Second)
 }
+
+// quitServer is a minimal SMTP server on loopback that accepts every
+// message and handles QUIT with quit, which gets the connection's
+// textproto.Conn.
+func quitServer(tb testing.TB, quit func(tp *textproto.Conn)) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				tp := textproto.NewConn(c)
+				tp.PrintfLine("220 localhost ESMTP")
+				for {
+					line, err := tp.ReadLine()
+					if err != nil {
+						return
+					}
+					switch verb, _, _ := strings.Cut(line, " "); strings.ToUpper(verb) {
+					case "EHLO":
+						tp.PrintfLine("250 localhost")
+					case "DATA":
+						tp.PrintfLine("354 go ahead")
+						tp.ReadDotBytes()
+						tp.PrintfLine("250 queued")
+					case "QUIT":
+						quit(tp)
+						return
+					default:
+						tp.PrintfLine("250 ok")
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestSMTPQuitAfterSend: Send returns once the server has accepted the
+// message, and the QUIT still follows.
+func TestSMTPQuitAfterSend(t *testing.T) {
+	quits := make(chan struct{}, 1)
+	addr := quitServer(t, func(tp *textproto.Conn) {
+		tp.PrintfLine("221 bye")
+		quits <- struct{}{}
+	})
+	s := &mail.SMTP{Addr: addr, TLSMode: mail.Insecure}
+	require.NoError(t, s.Send(t.Context(), testMessage()))
+	select {
+	case <-quits:
+	case <-t.Context().Done():
+		t.Fatal("the server never got a QUIT")
+	}
+}
+
+// BenchmarkSMTPSendSlowQuit sends to a server on loopback that takes 20 ms
+// to answer QUIT, as a distant one would: Send returns at the server's
+// acceptance of the message, not after the QUIT's round trip, so that an
+// outbox records the delivery sooner and a crash has less time to make it
+// send the message twice.
+//
+//	go test ./mail -run '^$' -bench SMTPSendSlowQuit
+func BenchmarkSMTPSendSlowQuit(b *testing.B) {
+	addr := quitServer(b, func(tp *textproto.Conn) {
+		time.Sleep(20 * time.Millisecond)
+		tp.PrintfLine("221 bye")
+	})
+	s := &mail.SMTP{Addr: addr, TLSMode: mail.Insecure}
+	m := testMessage()
+	for b.Loop() {
+		if err := s.Send(b.Context(), m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -92,11 +92,21 @@ type Config struct {
 	// default: 10 per 15 minutes.
 	SignInLimit RateLimit
 
-	// SecretKey, at least 32 bytes, seals queued emails in the outbox
-	// (AES-256-GCM) and keys the rate-limit hash of addresses. Every
-	// instance of an app must share it. Default: a random key per Service,
-	// which suits one process; queued mail that outlives the process then
-	// cannot be opened and fails after its retries.
+	// SecretKey, at least 32 bytes, seals queued emails and reset requests
+	// in the outbox (AES-256-GCM) and keys the rate-limit hash of
+	// addresses. Every instance of an app must share it, and it must
+	// outlive restarts: keep it apart from the database (a database reader
+	// without it cannot open the queued mail). ParseSecretKey reads one
+	// from text (an environment variable); LoadKeyFile keeps one in a file
+	// beside a SQLite database, made at first start.
+	//
+	// Default: a random key per Service, which suits tests and a store
+	// that dies with the process (memstore). On a store.Durable store
+	// NewService then warns, at level Warn: mail queued before a restart
+	// cannot be opened after it (such a job is left for an instance that
+	// has the right key, and failed after a day), and the per-address
+	// limits start again at every restart and count apart in every
+	// instance.
 	SecretKey []byte
 
 	// Dispatch tunes the outbox dispatcher.
@@ -134,6 +144,9 @@ type RateLimit struct {
 type DispatchConfig struct {
 	// Interval between polls of the outbox. Default 5 seconds.
 	Interval time.Duration
+	// Workers is how many jobs one dispatcher runs at once (the Mailer's
+	// Send and the SessionRevoker are called concurrently). Default 8.
+	Workers int
 	// MaxAttempts is how many times an email is tried before it is marked
 	// failed. Default 8. Session revocations are retried until they succeed.
 	MaxAttempts int
@@ -142,10 +155,19 @@ type DispatchConfig struct {
 	Backoff time.Duration
 	// MaxBackoff caps the wait between attempts. Default 30 minutes.
 	MaxBackoff time.Duration
-	// Lease is how long one attempt may hold a job before another
-	// dispatcher may take it over. Default 2 minutes.
+	// Lease is how long a claim on a job lasts without renewal. A process
+	// renews the claims it holds every Lease/3 while it works on them, so a
+	// slow email keeps its job; a process that dies stops renewing, and a
+	// dispatcher (of another instance, or of the restarted process) takes
+	// its jobs once their leases end, within Lease of the death. A claim
+	// this process could not renew within 2/3 of a Lease is given up: its
+	// work is cancelled, so that two live processes never run one job at
+	// once. Default 10 seconds (DefaultLease).
 	Lease time.Duration
 }
+
+// DefaultLease is DispatchConfig.Lease's default.
+const DefaultLease = 10 * time.Second
 
 // Event is a notification of something that happened, shaped like a WorkOS
 // event (package workos writes it as that JSON). Data holds no secret: a

@@ -1,11 +1,8 @@
 package reset_test
 
 import (
-	"encoding/base64"
-	"encoding/hex"
 	"log/slog"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -74,28 +71,4 @@ func TestDummyHashMadeUpFront(t *testing.T) {
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 	require.Equal(t, made, f.hasher.hashes.Load(), "the first unknown-address sign-in hashed")
 	require.EqualValues(t, 1, f.hasher.compares.Load())
-}
-
-func TestParseSecretKey(t *testing.T) {
-	raw := make([]byte, 32)
-	for i := range raw {
-		raw[i] = byte(i * 7)
-	}
-	for _, text := range []string{
-		hex.EncodeToString(raw), strings.ToUpper(hex.EncodeToString(raw)),
-		base64.StdEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw),
-		"  " + hex.EncodeToString(raw) + "\n",
-	} {
-		key, err := reset.ParseSecretKey(text)
-		require.NoError(t, err, text)
-		require.Equal(t, raw, key, text)
-	}
-	key, err := reset.ParseSecretKey("  ")
-	require.NoError(t, err)
-	require.Nil(t, key, "no key")
-	for _, bad := range []string{"deadbeef", "not a key at all, not base64 either!", hex.EncodeToString(raw[:31])} {
-		_, err := reset.ParseSecretKey(bad)
-		require.Error(t, err, bad)
-		require.NotContains(t, err.Error(), bad)
-	}
 }

@@ -47,6 +47,13 @@ func (s *Service) CreatePasswordReset(ctx context.Context, p CreatePasswordReset
 	if err != nil {
 		return PasswordReset{}, err
 	}
+	return s.create(ctx, email, "")
+}
+
+// create is CreatePasswordReset for a normalised address. The reset gets id
+// when it is not "" (a reset request's, derived from its job), a new one
+// otherwise.
+func (s *Service) create(ctx context.Context, email, id string) (PasswordReset, error) {
 	now := s.clock()
 	if err := s.allow(ctx, s.limit, email, now); err != nil {
 		return PasswordReset{}, err
@@ -59,9 +66,10 @@ func (s *Service) CreatePasswordReset(ctx context.Context, p CreatePasswordReset
 	if err != nil {
 		return PasswordReset{}, fmt.Errorf("reset: create: %w", err)
 	}
-	id, err := s.newID("password_reset_", now)
-	if err != nil {
-		return PasswordReset{}, err
+	if id == "" {
+		if id, err = s.newID("password_reset_", now); err != nil {
+			return PasswordReset{}, err
+		}
 	}
 	pr := PasswordReset{
 		ID:        id,
@@ -79,7 +87,7 @@ func (s *Service) CreatePasswordReset(ctx context.Context, p CreatePasswordReset
 	if err != nil {
 		return PasswordReset{}, fmt.Errorf("reset: render reset email: %w", err)
 	}
-	job, err := s.emailJob(user.ID, msg, now)
+	job, err := s.emailJob(user.ID, &msg, now)
 	if err != nil {
 		return PasswordReset{}, err
 	}
@@ -88,7 +96,7 @@ func (s *Service) CreatePasswordReset(ctx context.Context, p CreatePasswordReset
 		return PasswordReset{}, fmt.Errorf("reset: create: %w", err)
 	}
 	s.log.InfoContext(ctx, "password reset created", "reset_id", pr.ID, "user_id", pr.UserID)
-	s.runJob(ctx, job, msg)
+	s.runJob(ctx, s.leases.hold(job), msg, "")
 	s.emit(ctx, EventPasswordResetCreated, pr, now)
 	return pr, nil
 }

@@ -5,7 +5,7 @@
 // and sign the user out everywhere ([Service.ResetPassword]). It declares
 // the ports it needs, [Store], [Mailer] and [SessionRevoker]; the stores
 // live in store/..., the HTML pages in reset/pages and the WorkOS-compatible
-// JSON API in reset/api.
+// JSON API in package workos.
 //
 // # Abuse limits
 //
@@ -16,7 +16,7 @@
 // with a key derived from Config.SecretKey): the Store never holds the
 // address of an account that does not exist. A refused request is a
 // [*RateLimitError] that says when to retry. The HTTP handlers add a limit
-// per client IP address (package reset/iplimit).
+// per client IP address (package clientlimit).
 //
 // # The outbox
 //
@@ -24,12 +24,40 @@
 // creates the reset (or spends the token) it belongs to, then sent at once;
 // when that attempt fails, or the process dies first, the dispatcher
 // ([Service.RunDispatcher], [Service.DispatchOnce]) retries it with backoff.
-// Jobs are claimed atomically with a lease, so that several instances may
-// dispatch one outbox and none sends a message twice; an SMTP 5xx reply
-// fails a message at once, and anything else (a 4xx reply, a refused or
-// dropped connection) is retried up to Config.Dispatch.MaxAttempts times. A
-// mailer failure never changes what the caller of CreatePasswordReset
-// sees.
+// Jobs are claimed atomically with a short lease (Config.Dispatch.Lease, 10
+// seconds), which the process that works on a job renews while it works:
+// several instances may dispatch one outbox and no two live ones run one
+// job at once, and the jobs of a process that dies go to a dispatcher
+// within a lease of its death (a dispatcher wakes when a lease ends, and
+// runs as it starts). An SMTP 5xx reply fails a message at once, and
+// anything else (a 4xx reply, a refused or dropped connection) is retried
+// up to Config.Dispatch.MaxAttempts times. A mailer failure never changes
+// what the caller of CreatePasswordReset sees.
+//
+// Delivery is at least once, not exactly once: SMTP cannot make the
+// server's acceptance of a message and the outbox's record of it one step,
+// so a crash between the two sends the message again. The window is kept
+// small (mail.SMTP returns at the acceptance, and the job is marked done at
+// once), and every email carries a Message-ID derived from its job, the
+// same in every copy, so that mail readers fold a repeat.
+//
+// A "forgot password" page records the request itself before it answers
+// ([Service.RequestPasswordReset], a job holding the sealed address), so
+// that a crash after the answer loses nothing: the request is carried out
+// by the page's goroutine, or, if the process dies first, by a dispatcher.
+// A request run again finds the reset it made, if it made one, and makes no
+// second.
+//
+// # The secret key
+//
+// Config.SecretKey seals the outbox and keys the limit per address; it must
+// be the same in every instance and outlive restarts. An app on one SQLite
+// file keeps one beside the database ([LoadKeyFile]); a fleet on a database
+// server shares one from its environment or secret store
+// ([ParseSecretKey]), never kept in the database itself, whose readers the
+// sealing guards against. A job that this instance's key cannot open is not
+// failed but released, for an instance (or a restored key) that can open
+// it, and failed only after a day.
 //
 // A queued reset email holds a usable link, so the outbox never holds it in
 // plain text: each message is sealed with AES-256-GCM under a key derived

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -136,4 +138,57 @@ func ExamplePolicy_breachedPasswords() {
 	fmt.Println(err)
 	// Output:
 	// reset: password rejected: This password has appeared in a data breach; choose another.
+}
+
+// A "forgot password" handler records the request before it answers, so
+// that a crash after the answer cannot lose it, then carries it out.
+func ExampleService_RequestPasswordReset() {
+	svc, mailbox := newExampleService()
+	ctx := context.Background()
+
+	for _, addr := range []string{"marcelina.davis@example.com", "nobody@example.com"} {
+		req, err := svc.RequestPasswordReset(ctx, reset.CreatePasswordResetParams{Email: addr})
+		if err != nil {
+			fmt.Println("not recorded; ask to try again:", err)
+			continue
+		}
+		// ... answer "check your email", the same for every address, then:
+		err = req.Run(ctx)
+		fmt.Println(addr, "->", errors.Is(err, reset.ErrUserNotFound))
+	}
+	fmt.Println(len(mailbox.Messages()), "email")
+	// Output:
+	// marcelina.davis@example.com -> false
+	// nobody@example.com -> true
+	// 1 email
+}
+
+// An app on one SQLite file keeps its key beside the database: made at the
+// first start, the same at every later one.
+func ExampleLoadKeyFile() {
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "app.db.key")
+
+	key, created, err := reset.LoadKeyFile(path)
+	fmt.Println(len(key), created, err)
+	again, created, err := reset.LoadKeyFile(path)
+	fmt.Println(slices.Equal(key, again), created, err)
+	// Output:
+	// 32 true <nil>
+	// true false <nil>
+}
+
+// A fleet reads one key from its environment.
+func ExampleParseSecretKey() {
+	key, err := reset.ParseSecretKey("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n")
+	fmt.Println(len(key), err)
+	_, err = reset.ParseSecretKey("hunter2")
+	fmt.Println(err)
+	// Output:
+	// 32 <nil>
+	// reset: secret key holds 5 bytes, fewer than 32; make one with: openssl rand -hex 32
 }

@@ -183,7 +183,7 @@ func TestFinishJobFailureDoesNotResend(t *testing.T) {
 	require.Equal(t, 1, f.mail.Len())
 	fs.failOn = ""
 	// Within the lease no dispatcher takes the job over.
-	f.clock.Add(time.Minute)
+	f.clock.Add(reset.DefaultLease - time.Millisecond)
 	n, err := f.svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n)

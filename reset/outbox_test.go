@@ -205,12 +205,12 @@ func TestRevocationSurvivesACrash(t *testing.T) {
 		c.Store = openSQLite(t, path)
 		c.SecretKey, c.Now, c.Sessions = key, clk.Now, sessions
 	})
-	clk.Add(time.Minute)
+	clk.Add(reset.DefaultLease - time.Millisecond)
 	n, err := survivor.svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n, "the dead instance's lease still runs")
 
-	clk.Add(time.Minute) // the lease (2 minutes) has run out
+	clk.Add(time.Millisecond) // the lease, which the dead instance no longer renews, has run out
 	n, err = survivor.svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "the revocation, and the notice the dead instance never sent")

@@ -62,7 +62,7 @@ func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (Use
 	if err != nil {
 		return User{}, fmt.Errorf("reset: render notice: %w", err)
 	}
-	noticeJob, err := s.emailJob(r.UserID, notice, now)
+	noticeJob, err := s.emailJob(r.UserID, &notice, now)
 	if err != nil {
 		return User{}, err
 	}
@@ -88,14 +88,14 @@ func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (Use
 
 	var revokeErr error
 	if s.sessions != nil {
-		if err := s.runJob(ctx, revoke, mail.Message{}); err != nil {
+		if err := s.runJob(ctx, s.leases.hold(revoke), mail.Message{}, ""); err != nil {
 			revokeErr = fmt.Errorf("%w: %w", ErrSessionsNotRevoked, err)
 		}
 	}
 	if background {
 		s.wakeDispatcher()
 	} else {
-		s.runJob(ctx, noticeJob, notice)
+		s.runJob(ctx, s.leases.hold(noticeJob), notice, "")
 	}
 	s.emit(ctx, EventPasswordResetSucceeded, public(r), now)
 	return red.User, revokeErr

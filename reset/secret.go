@@ -64,11 +64,47 @@ func (s *secrets) rateLimitKey(email string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-var errUnsealable = errors.New("reset: queued message cannot be opened (SecretKey differs from the one that sealed it)")
+var errUnsealable = errors.New("reset: queued job cannot be opened: sealed under another SecretKey")
 
 // seal encrypts a message for the outbox, bound to its job id.
 func (s *secrets) seal(jobID string, m mail.Message) ([]byte, error) {
-	plain, err := json.Marshal(m)
+	return s.sealJSON(jobID, m)
+}
+
+// open decrypts what seal made for jobID.
+func (s *secrets) open(jobID string, sealed []byte) (mail.Message, error) {
+	var m mail.Message
+	err := s.openJSON(jobID, sealed, &m)
+	return m, err
+}
+
+// requestPayload is what a store.JobResetRequest holds, sealed.
+type requestPayload struct {
+	Email string `json:"email"`
+}
+
+// sealRequest seals the address of a reset request, bound to its job id.
+func (s *secrets) sealRequest(jobID, email string) ([]byte, error) {
+	return s.sealJSON(jobID, requestPayload{Email: email})
+}
+
+// openRequest opens what sealRequest made for jobID.
+func (s *secrets) openRequest(jobID string, sealed []byte) (string, error) {
+	var p requestPayload
+	if err := s.openJSON(jobID, sealed, &p); err != nil {
+		return "", err
+	}
+	if p.Email == "" {
+		return "", errors.New("reset: open: reset request without an address")
+	}
+	return p.Email, nil
+}
+
+// sealJSON encrypts v's JSON for the outbox, bound to its job id (the
+// AEAD's additional data), so that a payload cannot be moved to another
+// job.
+func (s *secrets) sealJSON(jobID string, v any) ([]byte, error) {
+	plain, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("reset: seal: %w", err)
 	}
@@ -79,19 +115,18 @@ func (s *secrets) seal(jobID string, m mail.Message) ([]byte, error) {
 	return s.aead.Seal(nonce, nonce, plain, []byte(jobID)), nil
 }
 
-// open decrypts what seal made for jobID.
-func (s *secrets) open(jobID string, sealed []byte) (mail.Message, error) {
+// openJSON decrypts what sealJSON made for jobID into v.
+func (s *secrets) openJSON(jobID string, sealed []byte, v any) error {
 	n := s.aead.NonceSize()
 	if len(sealed) < n {
-		return mail.Message{}, errUnsealable
+		return errUnsealable
 	}
 	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(jobID))
 	if err != nil {
-		return mail.Message{}, errUnsealable
+		return errUnsealable
 	}
-	var m mail.Message
-	if err := json.Unmarshal(plain, &m); err != nil {
-		return mail.Message{}, fmt.Errorf("reset: open: %w", err)
+	if err := json.Unmarshal(plain, v); err != nil {
+		return fmt.Errorf("reset: open: %w", err)
 	}
-	return m, nil
+	return nil
 }

@@ -34,14 +34,19 @@ type Service struct {
 	signIn   RateLimit
 	dispatch DispatchConfig
 	secrets  *secrets
+	leases   *leases // the claims on jobs this Service works on, kept alive
 	resetURL *url.URL
 	from     string
 	appName  string
-	ttl      time.Duration
-	now      func() time.Time
-	rand     io.Reader // serialised: a Config.Rand need not be safe for concurrent use
-	log      *slog.Logger
-	onEvent  func(context.Context, Event)
+	// msgIDDomain is the domain of the Message-IDs of the emails, From's;
+	// "" when it cannot be one (an address literal), and the ids are then
+	// random.
+	msgIDDomain string
+	ttl         time.Duration
+	now         func() time.Time
+	rand        io.Reader // serialised: a Config.Rand need not be safe for concurrent use
+	log         *slog.Logger
+	onEvent     func(context.Context, Event)
 
 	// renderReset and renderNotice render the two emails through the
 	// templates of emails, DefaultEmails' where Config left them unset.
@@ -110,8 +115,14 @@ func NewService(cfg Config) (*Service, error) {
 			s.from = "no-reply@localhost" // an address has no mail domain
 		}
 	}
-	if _, err := netmail.ParseAddress(s.from); err != nil {
+	from, err := netmail.ParseAddress(s.from)
+	if err != nil {
 		return nil, fmt.Errorf("reset: Config.From: %w", err)
+	}
+	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
+	probe := mail.Message{From: from.Address, To: from.Address, Text: ".", MessageID: "job_0@" + domain}
+	if probe.Validate() == nil {
+		s.msgIDDomain = domain
 	}
 	if s.appName == "" {
 		s.appName = u.Hostname()
@@ -145,9 +156,12 @@ func NewService(cfg Config) (*Service, error) {
 	d.Interval = orDefault(d.Interval, 5*time.Second)
 	d.Backoff = orDefault(d.Backoff, 10*time.Second)
 	d.MaxBackoff = orDefault(d.MaxBackoff, 30*time.Minute)
-	d.Lease = orDefault(d.Lease, 2*time.Minute)
+	d.Lease = orDefault(d.Lease, DefaultLease)
 	if d.MaxAttempts <= 0 {
 		d.MaxAttempts = 8
+	}
+	if d.Workers <= 0 {
+		d.Workers = 8
 	}
 	def := DefaultEmails()
 	s.emails = Emails{
@@ -161,10 +175,18 @@ func NewService(cfg Config) (*Service, error) {
 		if _, err := io.ReadFull(s.rand, key); err != nil {
 			return nil, fmt.Errorf("reset: generate SecretKey: %w", err)
 		}
+		if d, ok := cfg.Store.(store.Durable); ok && d.Durable() {
+			s.log.Warn("reset: Config.SecretKey is not set, so this process made a key of its own, which dies with it: " +
+				"mail queued before a restart cannot be opened after it, and the per-address limits start again at every restart " +
+				"and count apart in every instance. Set Config.SecretKey to 32 or more random bytes, the same in every instance " +
+				"and kept apart from the database (reset.LoadKeyFile keeps one in a file beside a SQLite database; " +
+				"reset.ParseSecretKey reads one from the environment)")
+		}
 	}
 	if s.secrets, err = newSecrets(key, s.rand); err != nil {
 		return nil, err
 	}
+	s.leases = newLeases(s)
 	return s, nil
 }
 

@@ -101,6 +101,34 @@ type Store interface {
 	// the error text.
 	FailJob(ctx context.Context, id string, now time.Time, lastError string) error
 
+	// EnqueueJob stores one job on its own, outside any reset: work that a
+	// caller records before doing it, such as a request for a reset email
+	// recorded before the page answers (JobResetRequest). It returns once
+	// the job is committed as durably as the Store commits a reset (with
+	// SQLite's default settings, synced to disk): a crash of the process
+	// afterwards never loses it. A job id already taken is an error, and
+	// nothing is stored.
+	EnqueueJob(ctx context.Context, j Job) error
+
+	// RenewJobs extends the claims of jobs that are still held: each job
+	// given, identified by its ID and its Attempts as the claim returned
+	// them, whose stored job is neither finished nor failed, still has
+	// that Attempts (no later claim took it over) and a lease that ends
+	// after now (it was not released and has not lapsed), gets
+	// ClaimedUntil = until. It returns the ids of the jobs it renewed, in
+	// any order; the others are left as they are. A dispatcher renews the
+	// jobs it works on well before their leases end, so that a short lease
+	// gives a dead process's jobs to a live one within seconds without
+	// taking a job from a live process that is slow.
+	RenewJobs(ctx context.Context, jobs []Job, now, until time.Time) (renewed []string, err error)
+
+	// NextDue returns the earliest instant at which a job that is neither
+	// finished nor failed becomes claimable: the later of its RunAt and
+	// its ClaimedUntil. It returns the zero time when there is no such job.
+	// A dispatcher sleeps until then, so that the job of a process that
+	// died runs as soon as its lease ends.
+	NextDue(ctx context.Context) (time.Time, error)
+
 	// Purge deletes resets that expired or were spent or ended before
 	// before, rate-limit records older than before, and jobs that finished
 	// or failed before before. It returns how many rows it deleted.
@@ -123,4 +151,17 @@ type SignInRecorder interface {
 	// RecordSignIn sets the user's LastSignInAt to at. It returns
 	// ErrUserNotFound for an unknown user.
 	RecordSignIn(ctx context.Context, userID string, at time.Time) error
+}
+
+// Durable is the optional part of a Store whose state outlives the process,
+// on disk or on a database server, and which several processes may share.
+// reset.NewService reads it to warn, at start, when such a Store is given
+// no Config.SecretKey: a key of the Service's own dies with the process, so
+// that mail queued before a restart can no longer be opened, and the
+// per-address limits start again at every restart and count apart in each
+// instance. store/sqlitestore and store/pgstore implement it; an adapter
+// over a database should too.
+type Durable interface {
+	// Durable reports whether what the Store keeps outlives the process.
+	Durable() bool
 }

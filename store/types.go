@@ -87,17 +87,23 @@ const (
 	JobEmail JobKind = "email"
 	// JobRevokeSessions calls the host's SessionRevoker for UserID.
 	JobRevokeSessions JobKind = "revoke_sessions"
+	// JobResetRequest creates a reset and sends its email for the address
+	// sealed in Payload: a request from a "forgot password" page, recorded
+	// before the page answers and carried out after it. UserID is empty:
+	// whether the address has an account is found out by the work.
+	JobResetRequest JobKind = "reset_request"
 )
 
-// Job is a unit of durable follow-up work in the Store's outbox: an email to
-// send or a session revocation to retry. A Service writes it in the same
-// transaction as the reset it belongs to and a dispatcher runs it.
+// Job is a unit of durable work in the Store's outbox: an email to send, a
+// session revocation to retry, a reset request to carry out. A Service
+// writes it in the same transaction as the reset it belongs to (or on its
+// own, with EnqueueJob) and a dispatcher runs it.
 type Job struct {
 	ID           string // "job_" + ULID; unique: inserting a taken id fails the whole call
 	Kind         JobKind
 	UserID       string
-	Payload      []byte    // for JobEmail: the message sealed with AES-GCM; never plaintext
-	Attempts     int       // attempts started so far
+	Payload      []byte    // for JobEmail and JobResetRequest: sealed with AES-GCM; never plaintext
+	Attempts     int       // attempts started so far; each claim adds one, so with ID it names a claim
 	RunAt        time.Time // not to run before
 	ClaimedUntil time.Time // a claim's lease; zero when unclaimed
 	CreatedAt    time.Time

@@ -4,11 +4,20 @@
 //
 //	RESET_API_KEY=sk_$(openssl rand -hex 32) go run ./examples/apiserver -addr 127.0.0.1:8081 -db passreset.db
 //
+// The key that seals queued mail and keys the limit per address comes
+// from PASSRESET_SECRET_KEY (hex or base64 of 32 bytes or more: `openssl
+// rand -hex 32`), or else from a file beside the database (its name plus
+// ".key", mode 0600), made at the first start, so that mail queued before a
+// restart is sent after it and the limits hold across restarts. Keep that
+// file with the database, and set the variable, the same everywhere, when
+// several instances share the data.
+//
 // The API key comes from the environment variable RESET_API_KEY; several
 // keys separated by commas are all accepted, for rotation. The server
 // refuses to start without one, or with one shorter than 32 bytes: a key
-// can do everything, for every user. Emails go to the dev transport, which logs
-// each one's recipient and subject and keeps it in memory; the reset token
+// can do everything, for every user. Emails go to the dev transport
+// (unless -smtp), which logs each one's recipient and subject and keeps it
+// in memory; the reset token
 // is in the answer to POST /user_management/password_reset. Every request
 // is logged as one JSON line (method, path, status, duration, request id),
 // never with a header, a query string or a body. SIGINT or SIGTERM stops
@@ -21,6 +30,10 @@
 //	-db               the SQLite file, created and migrated if need be (default passreset-api.db)
 //	-reset-url        the page of your app that takes the token (default http://localhost:3000/reset-password)
 //	-bcrypt-cost      bcrypt's cost for new passwords (default 12)
+//	-smtp             send the emails through the SMTP server at host:port
+//	                  instead of the dev transport; with -smtp-tls starttls
+//	                  (default), implicit or none, -smtp-user, and the
+//	                  password in $PASSRESET_SMTP_PASSWORD
 //	-trusted-proxies  comma-separated networks (CIDR) of the reverse proxies in
 //	                  front of the server: the limit per client of the reset
 //	                  routes (60 a minute) then counts the address they forward
@@ -46,6 +59,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/examples/internal/appkey"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -77,6 +91,10 @@ type options struct {
 	bcryptCost     int
 	apiKeys        []string
 	trustedProxies []netip.Prefix
+	secretKey      []byte // reset.Config.SecretKey (appkey.Load)
+	smtp, smtpTLS  string // -smtp host:port and its -smtp-tls; "" keeps the dev transport
+	smtpUser       string
+	smtpPassword   string // from PASSRESET_SMTP_PASSWORD
 }
 
 // parseOptions reads the flags in args and the API keys from getenv.
@@ -88,6 +106,9 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	fs.StringVar(&o.db, "db", "passreset-api.db", "the SQLite database `file`; created and migrated if need be")
 	fs.StringVar(&o.resetURL, "reset-url", "http://localhost:3000/reset-password", "the `URL` of the page that takes the token, for the reset emails")
 	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "bcrypt's `cost` for new passwords")
+	fs.StringVar(&o.smtp, "smtp", "", "send the emails through the SMTP server at `host:port` instead of the dev transport")
+	fs.StringVar(&o.smtpTLS, "smtp-tls", "starttls", "SMTP connection security: starttls, implicit or none")
+	fs.StringVar(&o.smtpUser, "smtp-user", "", "SMTP user name; the password is read from $PASSRESET_SMTP_PASSWORD")
 	proxies := fs.String("trusted-proxies", "", "comma-separated `networks` (CIDR) of the reverse proxies in front of the server, whose X-Forwarded-For header tells the client's address to the per-client limit; default none: the header is ignored")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -98,6 +119,17 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.smtp != "" {
+		if _, _, err := net.SplitHostPort(o.smtp); err != nil {
+			return options{}, fmt.Errorf("-smtp: %w", err)
+		}
+		o.smtpPassword = getenv("PASSRESET_SMTP_PASSWORD")
+	}
+	switch o.smtpTLS {
+	case "starttls", "implicit", "none":
+	default:
+		return options{}, fmt.Errorf("-smtp-tls: want starttls, implicit or none, got %q", o.smtpTLS)
 	}
 	for _, k := range strings.Split(getenv(apiKeyEnv), ",") {
 		if k = strings.TrimSpace(k); k != "" {
@@ -130,12 +162,18 @@ func newApp(ctx context.Context, o options, logger *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
+	var mailer reset.Mailer = a.mailbox
+	if o.smtp != "" {
+		mode := map[string]mail.TLSMode{"starttls": mail.StartTLS, "implicit": mail.ImplicitTLS, "none": mail.Insecure}[o.smtpTLS]
+		mailer = &mail.SMTP{Addr: o.smtp, TLSMode: mode, Username: o.smtpUser, Password: o.smtpPassword}
+	}
 	a.service, err = reset.NewService(reset.Config{
-		Store:    st,
-		Mailer:   a.mailbox,
-		ResetURL: o.resetURL,
-		Hasher:   password.Bcrypt{Cost: o.bcryptCost},
-		Logger:   logger,
+		Store:     st,
+		Mailer:    mailer,
+		ResetURL:  o.resetURL,
+		Hasher:    password.Bcrypt{Cost: o.bcryptCost},
+		Logger:    logger,
+		SecretKey: o.secretKey,
 	})
 	if err != nil {
 		st.Close()
@@ -170,6 +208,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(logOut, nil))
+	// The key that seals queued mail and counts requests per address
+	// outlives restarts: PASSRESET_SECRET_KEY, or a file beside the
+	// database, made at the first start.
+	var keySource string
+	if o.secretKey, keySource, err = appkey.Load(getenv, o.db); err != nil {
+		return err
+	}
+	logger.Info("apiserver: secret key", "source", keySource)
 	a, err := newApp(ctx, o, logger)
 	if err != nil {
 		return err

@@ -295,8 +295,9 @@ func TestRunShutsDownWhenDone(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	logs := new(syncBuffer)
 	done := make(chan error, 1)
+	db := filepath.Join(t.TempDir(), "run.db")
 	go func() {
-		done <- run(ctx, []string{"-addr", addr, "-db", filepath.Join(t.TempDir(), "run.db"), "-bcrypt-cost", "4"}, getenv(testKey), logs)
+		done <- run(ctx, []string{"-addr", addr, "-db", db, "-bcrypt-cost", "4"}, getenv(testKey), logs)
 	}()
 	waitUp(t, "http://"+addr+"/")
 	status, body := client{t, "http://" + addr}.call("GET", "/user_management/users/user_nope", nil)
@@ -314,6 +315,28 @@ func TestRunShutsDownWhenDone(t *testing.T) {
 	require.NotContains(t, logs.String(), testKey)
 	_, err := http.Get("http://" + addr + "/")
 	require.Error(t, err, "the listener is closed")
+
+	// Without PASSRESET_SECRET_KEY, the key lives beside the database,
+	// readable by its owner only, for the next start.
+	fi, err := os.Stat(db + ".key")
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	require.Contains(t, logs.String(), `"msg":"apiserver: secret key","source":"made and kept in `+db+`.key`)
+}
+
+func TestSMTPFlags(t *testing.T) {
+	env := func(name string) string {
+		return map[string]string{apiKeyEnv: testKey, "PASSRESET_SMTP_PASSWORD": "mail secret"}[name]
+	}
+	o, err := parseOptions([]string{"-smtp", "127.0.0.1:2525", "-smtp-tls", "none", "-smtp-user", "app"}, env, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:2525", o.smtp)
+	require.Equal(t, "none", o.smtpTLS)
+	require.Equal(t, "mail secret", o.smtpPassword)
+	_, err = parseOptions([]string{"-smtp", "no-port"}, env, io.Discard)
+	require.ErrorContains(t, err, "-smtp")
+	_, err = parseOptions([]string{"-smtp", "127.0.0.1:2525", "-smtp-tls", "maybe"}, env, io.Discard)
+	require.ErrorContains(t, err, "-smtp-tls")
 }
 
 // TestSignalsStopTheServer starts the command itself in a child process and

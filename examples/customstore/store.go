@@ -50,7 +50,10 @@ type Store struct {
 	db *sql.DB
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Durable = (*Store)(nil)
+)
 
 // DSN returns the data source name that opens the SQLite file at path for
 // the "sqlite3" driver (github.com/mattn/go-sqlite3) with what the Store
@@ -409,6 +412,11 @@ const (
 	WHERE id = ? AND finished_at IS NULL AND failed_at IS NULL`
 	qFailJob = `UPDATE passreset_jobs SET failed_at = ?, payload = NULL, claimed_until = NULL, last_error = ?
 	WHERE id = ? AND finished_at IS NULL AND failed_at IS NULL`
+	// ?1 until, ?2 id, ?3 the claim's attempts, ?4 now.
+	qRenewJob = `UPDATE passreset_jobs SET claimed_until = ?1
+	WHERE id = ?2 AND attempts = ?3 AND claimed_until > ?4 AND finished_at IS NULL AND failed_at IS NULL`
+	qNextDue = `SELECT min(max(run_at, coalesce(claimed_until, run_at))) FROM passreset_jobs
+	WHERE finished_at IS NULL AND failed_at IS NULL`
 
 	// ?1 is before; the bound is strict. The host's tables are never purged.
 	qPurgeResets     = `DELETE FROM passreset_resets WHERE expires_at < ?1 OR used_at < ?1 OR ended_at < ?1`
@@ -483,6 +491,49 @@ func (s *Store) FailJob(ctx context.Context, id string, now time.Time, lastError
 	_, err := s.db.ExecContext(ctx, qFailJob, millis(now), lastError, id)
 	return wrap("fail job", err)
 }
+
+// EnqueueJob stores one job on its own; the commit is synced, as every
+// other (SQLite's default synchronous=FULL).
+func (s *Store) EnqueueJob(ctx context.Context, j store.Job) error {
+	return wrap("enqueue job", s.inTx(ctx, func(tx *sql.Tx) error { return insertJobs(ctx, tx, []store.Job{j}) }))
+}
+
+// RenewJobs extends the leases of the claims still held, in one
+// transaction, and returns their ids.
+func (s *Store) RenewJobs(ctx context.Context, jobs []store.Job, now, until time.Time) ([]string, error) {
+	var renewed []string
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		renewed = nil
+		for _, j := range jobs {
+			n, err := rowsAffected(tx.ExecContext(ctx, qRenewJob, millis(until), j.ID, j.Attempts, millis(now)))
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				renewed = append(renewed, j.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("renew jobs", err)
+	}
+	return renewed, nil
+}
+
+// NextDue returns when the first pending job becomes claimable, or the
+// zero time.
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	var next sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, qNextDue).Scan(&next); err != nil {
+		return time.Time{}, wrap("next due", err)
+	}
+	return fromNullMillis(next), nil
+}
+
+// Durable reports true: the state is in the host's SQLite file
+// (store.Durable), so reset.NewService warns when it is given no SecretKey.
+func (s *Store) Durable() bool { return true }
 
 // Purge deletes old resets, rate-limit records and jobs in one transaction.
 func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {

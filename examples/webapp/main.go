@@ -33,6 +33,12 @@
 //	                         proxies forward in X-Forwarded-For. Without it
 //	                         the header is ignored (default none)
 //
+// The key that seals queued mail and keys the limit per address comes
+// from PASSRESET_SECRET_KEY (hex or base64 of 32 bytes or more: `openssl
+// rand -hex 32`), or else from a file beside the database (its name plus
+// ".key", mode 0600), made at the first start, so that mail queued before a
+// restart is sent after it and the limits hold across restarts.
+//
 // The session cookie is Secure: browsers accept Secure cookies on
 // http://127.0.0.1 and http://localhost, so plain http works there. On
 // another host, serve the app over https (behind a TLS-terminating proxy,
@@ -62,6 +68,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/examples/internal/appkey"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store/sqlitestore"
@@ -154,6 +161,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	o.baseURL = strings.TrimSuffix(o.baseURL, "/")
 
+	// The key that seals queued mail and counts requests per address
+	// outlives restarts: PASSRESET_SECRET_KEY, or a file beside the
+	// database, made at the first start.
+	key, keySource, err := appkey.Load(os.Getenv, o.db)
+	if err != nil {
+		return err
+	}
+	log.Info("secret key", "source", keySource)
+
 	st, err := sqlitestore.Open(ctx, o.db)
 	if err != nil {
 		return err
@@ -179,7 +195,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	srv, err := newServer(config{BaseURL: o.baseURL, Store: st, Mailer: mailer, DevMail: devMail, From: o.from, Logger: log, BcryptCost: o.bcryptCost,
+	srv, err := newServer(config{BaseURL: o.baseURL, Store: st, Mailer: mailer, DevMail: devMail, From: o.from, Logger: log, BcryptCost: o.bcryptCost, SecretKey: key,
 		ClientLimit: clientlimit.Config{TrustedProxies: o.trustedProxies}})
 	if err != nil {
 		return err

@@ -59,6 +59,9 @@ type config struct {
 	// ClientLimit is the reset pages' limit per client; the zero value is
 	// pages' default (10 form posts a minute).
 	ClientLimit clientlimit.Config
+	// SecretKey is reset.Config's; nil, in tests, means a key of the
+	// Service's own.
+	SecretKey []byte
 }
 
 // server is the example's web application: the Handler and the parts main
@@ -100,15 +103,16 @@ func newServer(cfg config) (*server, error) {
 	}
 
 	s.svc, err = reset.NewService(reset.Config{
-		Store:    cfg.Store,
-		Mailer:   cfg.Mailer,
-		ResetURL: base.String() + pages.DefaultResetPath,
-		AppName:  appName,
-		From:     cfg.From,
-		Hasher:   password.Bcrypt{Cost: cfg.BcryptCost},
-		TokenTTL: cfg.TokenTTL,
-		Now:      cfg.Now,
-		Logger:   s.log,
+		Store:     cfg.Store,
+		Mailer:    cfg.Mailer,
+		ResetURL:  base.String() + pages.DefaultResetPath,
+		AppName:   appName,
+		From:      cfg.From,
+		Hasher:    password.Bcrypt{Cost: cfg.BcryptCost},
+		TokenTTL:  cfg.TokenTTL,
+		SecretKey: cfg.SecretKey,
+		Now:       cfg.Now,
+		Logger:    s.log,
 		OnEvent: func(ctx context.Context, e reset.Event) {
 			s.log.InfoContext(ctx, "event", "event", e.Event, "reset_id", e.Data.ID, "user_id", e.Data.UserID)
 		},

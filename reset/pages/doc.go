@@ -11,12 +11,21 @@
 // # The pages
 //
 //   - GET /forgot-password: a form with one field, email.
-//   - POST /forgot-password: answers "check your email" at once, with the same
-//     page and status whether the address has an account or not, is rate
-//     limited (per address, or the client per IP), or the email fails to
-//     send. The answer is sent first; only then are the reset created and
-//     the email sent, in the background, so the answer's timing tells
-//     nothing either (BenchmarkForgotPasswordEnumeration measures it).
+//   - POST /forgot-password: answers "check your email", with the same page
+//     and status whether the address has an account or not, is rate limited
+//     (per address, or the client per IP), or the email fails to send. The
+//     request is recorded first (reset.Service.RequestPasswordReset: one
+//     durable write, the same for every address, with no lookup), then the
+//     answer is sent; only then are the reset created and the email sent, in
+//     the background, so the answer's timing tells nothing either
+//     (BenchmarkForgotPasswordEnumeration measures it). A request answered
+//     is never lost: if the process dies before its work is done, the
+//     Service's dispatcher (reset.Service.RunDispatcher, in this process
+//     once restarted or in another instance) carries it out within seconds.
+//     Run one: it also takes the requests this Handler leaves to it (past
+//     Config.MaxPending, and after Shutdown). When the request cannot be
+//     recorded (the database is down), the page says so, status 503, and
+//     asks to send the form again.
 //   - GET /reset-password?token=...: the form to choose a new password (the
 //     token in a hidden field, new_password, confirm_password), or a "link
 //     expired or already used" page that offers a new link. A GET never

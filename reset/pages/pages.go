@@ -94,9 +94,9 @@ type Config struct {
 	SendTimeout time.Duration
 
 	// MaxPending caps the background reset requests in flight; past it, a
-	// request from the forgot page is logged and dropped (the page answers
-	// as always), so a flood of posts cannot pile up goroutines. Default 64
-	// (DefaultMaxPending).
+	// request from the forgot page, recorded like every other, is left to
+	// the Service's dispatcher (the page answers as always), so a flood of
+	// posts cannot pile up goroutines. Default 64 (DefaultMaxPending).
 	MaxPending int
 
 	// CrossOriginProtection refuses cross-origin form posts. Default:
@@ -315,39 +315,60 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request, p *Page) 
 		h.render(w, r, TemplateForgot, http.StatusUnprocessableEntity, p)
 		return
 	}
-	accepted := false
 	if ok, _ := h.forgotLimit.Allow(r); !ok {
 		// The answer is the same as ever: the limit tells nothing either.
 		h.log.WarnContext(r.Context(), "pages: password reset request dropped", "reason", "client rate limited")
-	} else if reason := h.begin(); reason != "" {
-		h.log.WarnContext(r.Context(), "pages: password reset request dropped", "reason", reason)
-	} else {
-		accepted = true
+		h.forgotSent(w, r, p, email)
+		return
 	}
+	// The request is recorded before the answer, so that a crash after the
+	// answer cannot lose it: the same write for every address, with no
+	// lookup, so that its cost says nothing about the address either.
+	req, err := h.svc.RequestPasswordReset(r.Context(), reset.CreatePasswordResetParams{Email: email})
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "pages: password reset request not recorded", "err", err)
+		w.Header().Set("Retry-After", "5")
+		h.fail(w, r, p, http.StatusServiceUnavailable, "Try again in a moment",
+			"Your request could not be taken just now. Nothing was sent: send the form again in a moment.")
+		return
+	}
+	refused := h.begin()
+	h.forgotSent(w, r, p, email)
+	if refused != "" {
+		// Recorded all the same: the Service's dispatcher carries it out.
+		h.log.WarnContext(r.Context(), "pages: password reset request left to the dispatcher", "reason", refused)
+		if err := req.Release(context.WithoutCancel(r.Context())); err != nil {
+			h.log.ErrorContext(r.Context(), "pages: password reset request not released (the dispatcher takes it when its lease ends)", "err", err)
+		}
+		return
+	}
+	// The answer leaves before the work starts, so that the work's cost,
+	// which differs by case, cannot show in the time the answer takes. (A
+	// writer that cannot flush sends it when the handler returns, as the
+	// work starts.)
+	_ = http.NewResponseController(w).Flush()
+	h.runRequest(r.Context(), req)
+}
+
+// forgotSent answers a well-formed forgot-password post: the same page,
+// whatever became of the request.
+func (h *Handler) forgotSent(w http.ResponseWriter, r *http.Request, p *Page, email string) {
 	p.Title = "Check your email"
 	p.Email = email
 	h.render(w, r, TemplateForgotSent, http.StatusOK, p)
-	if accepted {
-		// The answer leaves before the work starts, so that the work's
-		// cost, which differs by case, cannot show in the time the answer
-		// takes. (A writer that cannot flush sends it when the handler
-		// returns, as the work starts.)
-		_ = http.NewResponseController(w).Flush()
-		h.requestReset(r.Context(), email)
-	}
 }
 
-// requestReset creates the reset and sends its email in the background, so
-// that neither the answer nor its timing depends on whether the address has
-// an account, is rate limited, or the email fails. The caller has counted
-// it in with begin.
-func (h *Handler) requestReset(ctx context.Context, email string) {
+// runRequest carries a recorded request out in the background (the
+// reset, the email), so that neither the answer nor its timing depends on
+// whether the address has an account, is rate limited, or the email fails.
+// The caller has counted it in with begin.
+func (h *Handler) runRequest(ctx context.Context, req *reset.ResetRequest) {
 	ctx = context.WithoutCancel(ctx)
 	go func() {
 		defer h.end()
 		ctx, cancel := context.WithTimeout(ctx, h.timeout)
 		defer cancel()
-		_, err := h.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: email})
+		err := req.Run(ctx)
 		switch {
 		case err == nil:
 			// The Service logs the reset's id.
@@ -361,7 +382,7 @@ func (h *Handler) requestReset(ctx context.Context, email string) {
 			}
 			h.log.WarnContext(ctx, "pages: password reset request rate limited", "retry_after", retry)
 		default:
-			h.log.ErrorContext(ctx, "pages: password reset request failed", "err", err)
+			h.log.ErrorContext(ctx, "pages: password reset request failed; the dispatcher retries it", "err", err)
 		}
 	}()
 }
@@ -410,7 +431,8 @@ func (h *Handler) wait() {
 }
 
 // Shutdown stops the Handler from starting background work (the forgot
-// page then still answers, but its requests are logged and dropped) and
+// page then still answers, and records each request, but leaves it to the
+// Service's dispatcher, of this process or of the next to start) and
 // waits for the work in flight to finish, or for ctx to be done, whose
 // error it then returns. Call it after http.Server.Shutdown.
 func (h *Handler) Shutdown(ctx context.Context) error {

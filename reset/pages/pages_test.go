@@ -569,14 +569,24 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}
 }
 
-func TestShutdownDropsNewRequests(t *testing.T) {
+// TestShutdownLeavesNewRequestsToTheDispatcher: after Shutdown the forgot
+// page still answers, and the request it records is carried out by the
+// dispatcher (of this process, or of the next to start), not dropped.
+func TestShutdownLeavesNewRequestsToTheDispatcher(t *testing.T) {
 	f := newFixture(t, nil)
 	require.NoError(t, f.h.Shutdown(t.Context()))
 	res := f.post(t, "/forgot-password", url.Values{"email": {email}})
 	require.Equal(t, http.StatusOK, res.StatusCode, "the page answers as always")
 	f.h.Wait()
 	require.Zero(t, f.mail.Len())
-	require.Contains(t, f.logs.String(), `request dropped" reason="shut down"`)
+	require.Contains(t, f.logs.String(), `left to the dispatcher" reason="shut down"`)
+
+	n, err := f.svc.DispatchOnce(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the request was released, due at once")
+	m, ok := f.mail.Last()
+	require.True(t, ok, "the dispatcher carried the request out")
+	require.Equal(t, email, m.To)
 }
 
 func TestShutdownHonoursContext(t *testing.T) {
@@ -597,9 +607,20 @@ func TestMaxPending(t *testing.T) {
 	release := make(chan struct{})
 	f.mail.FailWith = func(mail.Message) error { <-release; return nil }
 	f.post(t, "/forgot-password", url.Values{"email": {email}})
+	_, err := f.svc.CreateUser(t.Context(), reset.CreateUserParams{Email: "other@example.com", Password: oldPassword})
+	require.NoError(t, err)
 	res := f.post(t, "/forgot-password", url.Values{"email": {"other@example.com"}})
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.Contains(t, f.logs.String(), "too many requests in flight")
 	close(release)
 	f.h.Wait()
+	require.Equal(t, 1, f.mail.Len(), "only the first request was run by the page")
+
+	// The second was recorded all the same, and left to the dispatcher.
+	n, err := f.svc.DispatchOnce(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	m, ok := f.mail.Last()
+	require.True(t, ok)
+	require.Equal(t, "other@example.com", m.To)
 }

@@ -427,6 +427,62 @@ func (st *Store) FailJob(ctx context.Context, id string, now time.Time, lastErro
 	return nil
 }
 
+// EnqueueJob implements store.Store. Memory is as durable as memstore
+// gets: the job lasts as long as the process.
+func (st *Store) EnqueueJob(ctx context.Context, j store.Job) error {
+	if err := ctxErr(ctx, "enqueue job"); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := st.checkJobs([]store.Job{j}); err != nil {
+		return fmt.Errorf("memstore: enqueue job: %w", err)
+	}
+	st.insertJobs([]store.Job{j})
+	return nil
+}
+
+// RenewJobs implements store.Store.
+func (st *Store) RenewJobs(ctx context.Context, jobs []store.Job, now, until time.Time) ([]string, error) {
+	if err := ctxErr(ctx, "renew jobs"); err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var renewed []string
+	for _, claim := range jobs {
+		j, ok := st.jobs[claim.ID]
+		if ok && !j.done() && j.job.Attempts == claim.Attempts && j.job.ClaimedUntil.After(now) {
+			j.job.ClaimedUntil = until
+			renewed = append(renewed, claim.ID)
+		}
+	}
+	return renewed, nil
+}
+
+// NextDue implements store.Store.
+func (st *Store) NextDue(ctx context.Context) (time.Time, error) {
+	if err := ctxErr(ctx, "next due"); err != nil {
+		return time.Time{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var next time.Time
+	for _, j := range st.jobs {
+		if j.done() {
+			continue
+		}
+		due := j.job.RunAt
+		if j.job.ClaimedUntil.After(due) {
+			due = j.job.ClaimedUntil
+		}
+		if next.IsZero() || due.Before(next) {
+			next = due
+		}
+	}
+	return next, nil
+}
+
 // Purge implements store.Store. Each recorded request counts as one row.
 func (st *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := ctxErr(ctx, "purge"); err != nil {

@@ -119,6 +119,65 @@ func (s *Store) FailJob(ctx context.Context, id string, now time.Time, lastError
 	return nil
 }
 
+// EnqueueJob stores j on its own, in one statement whose commit waits for
+// the disk as every other write of the Store does. A taken id fails the
+// primary key.
+func (s *Store) EnqueueJob(ctx context.Context, j store.Job) error {
+	if _, err := s.pool.Exec(ctx, s.q[qEnqueueJob], appendJobArrays(nil, []store.Job{j})...); err != nil {
+		return wrap("enqueue job", err)
+	}
+	return nil
+}
+
+// RenewJobs extends, in one statement, the lease of each given job whose
+// claim is still held: same attempts, lease not over at now, neither
+// finished nor failed. It returns the ids renewed. Its commit does not wait
+// for the disk (qCommitUnsynced): a renewal matters only while the process
+// that holds the job runs.
+func (s *Store) RenewJobs(ctx context.Context, jobs []store.Job, now, until time.Time) ([]string, error) {
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(jobs))
+	attempts := make([]int32, len(jobs))
+	for i, j := range jobs {
+		ids[i], attempts[i] = j.ID, int32(j.Attempts)
+	}
+	b := &pgx.Batch{}
+	b.Queue(s.q[qCommitUnsynced])
+	b.Queue(s.q[qRenewJobs], ids, attempts, ms(now), ms(until))
+	br := s.pool.SendBatch(ctx, b)
+	var renewed []string
+	_, err := br.Exec()
+	if err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			renewed, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, wrap("renew jobs", err)
+	}
+	return renewed, nil
+}
+
+// NextDue returns when the first pending job becomes claimable: the later
+// of its run_at and claimed_until; the zero time when no job is pending.
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	var next pgtype.Timestamptz
+	if err := s.pool.QueryRow(ctx, s.q[qNextDue]).Scan(&next); err != nil {
+		return time.Time{}, wrap("next due", err)
+	}
+	return fromNull(next), nil
+}
+
+// Durable reports true: the Store's state is in a database server. It
+// implements store.Durable.
+func (s *Store) Durable() bool { return true }
+
 // Purge deletes, in one statement, resets that expired or were spent or
 // ended before before, rate-limit records older than before, and jobs that
 // finished or failed before before. It returns how many rows it deleted.

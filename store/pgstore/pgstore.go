@@ -18,6 +18,7 @@ var (
 	_ store.Store          = (*Store)(nil)
 	_ store.UserCreator    = (*Store)(nil)
 	_ store.SignInRecorder = (*Store)(nil)
+	_ store.Durable        = (*Store)(nil)
 	_ session.Store        = (*Store)(nil)
 )
 

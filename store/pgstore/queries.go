@@ -39,6 +39,9 @@ const (
 	qFinishJob
 	qRetryJob
 	qFailJob
+	qEnqueueJob
+	qRenewJobs
+	qNextDue
 	qPurge
 
 	qCreateSession
@@ -198,6 +201,17 @@ var queryText = [numQueries]string{
 	WHERE id = $1 AND finished_at IS NULL AND failed_at IS NULL`,
 	qFailJob: `UPDATE {s}passreset_jobs SET failed_at = $2, payload = NULL, claimed_until = NULL, last_error = $3
 	WHERE id = $1 AND finished_at IS NULL AND failed_at IS NULL`,
+	qEnqueueJob: insertJobs(1, ""),
+	// $1 the claims' ids, $2 their attempts, $3 now, $4 until.
+	qRenewJobs: `UPDATE {s}passreset_jobs j SET claimed_until = $4
+	FROM unnest($1::text[], $2::int[]) AS c(id, attempts)
+	WHERE j.id = c.id AND j.attempts = c.attempts AND j.claimed_until > $3
+		AND j.finished_at IS NULL AND j.failed_at IS NULL
+	RETURNING j.id`,
+	// greatest ignores a NULL claimed_until. The pending jobs are those of
+	// the partial index passreset_jobs_due_idx.
+	qNextDue: `SELECT min(greatest(run_at, claimed_until)) FROM {s}passreset_jobs
+	WHERE finished_at IS NULL AND failed_at IS NULL`,
 	qPurge: `WITH r AS (
 		DELETE FROM {s}passreset_resets WHERE expires_at < $1 OR used_at < $1 OR ended_at < $1 RETURNING 1
 	), l AS (

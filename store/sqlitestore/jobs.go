@@ -33,6 +33,14 @@ const (
 	qFailJob = `UPDATE passreset_jobs SET failed_at = ?, payload = NULL, claimed_until = NULL, last_error = ?
 	WHERE id = ? AND finished_at IS NULL AND failed_at IS NULL`
 
+	// ?1 until, ?2 id, ?3 the claim's attempts, ?4 now.
+	qRenewJob = `UPDATE passreset_jobs SET claimed_until = ?1
+	WHERE id = ?2 AND attempts = ?3 AND claimed_until > ?4 AND finished_at IS NULL AND failed_at IS NULL`
+	// The later of run_at and claimed_until, over the pending jobs (which
+	// the partial index passreset_jobs_due holds).
+	qNextDue = `SELECT min(max(run_at, coalesce(claimed_until, run_at))) FROM passreset_jobs
+	WHERE finished_at IS NULL AND failed_at IS NULL`
+
 	// ?1 is before; the bound is strict.
 	qPurgeResets = `DELETE FROM passreset_resets
 	WHERE expires_at < ?1 OR used_at < ?1 OR ended_at < ?1`
@@ -161,6 +169,79 @@ func (s *Store) FailJob(ctx context.Context, id string, now time.Time, lastError
 	}
 	return nil
 }
+
+// EnqueueJob stores j on its own, in a transaction of its own that is
+// synced like any other (unless WithSynchronousNormal): once it returns, a
+// crash does not lose the job. A taken id fails with the PRIMARY KEY's
+// error.
+func (s *Store) EnqueueJob(ctx context.Context, j store.Job) error {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: enqueue job: %w", err)
+	}
+	defer rollback(tx)
+	if err := insertJobs(ctx, tx, p, []store.Job{j}); err != nil {
+		return fmt.Errorf("sqlitestore: enqueue job: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlitestore: enqueue job: %w", err)
+	}
+	return nil
+}
+
+// RenewJobs extends, in one transaction, the lease of each given job whose
+// claim is still held: same attempts, lease not over at now, neither
+// finished nor failed. It returns the ids renewed. The transaction is not
+// synced on its own (see unsynced): a renewal matters only while the
+// process that holds the job runs, and a power loss ends that process too.
+func (s *Store) RenewJobs(ctx context.Context, jobs []store.Job, now, until time.Time) ([]string, error) {
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	var renewed []string
+	err := s.unsynced(ctx, func(tx *sql.Tx) error {
+		renewed = renewed[:0]
+		st, err := tx.PrepareContext(ctx, qRenewJob)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, j := range jobs {
+			res, err := st.ExecContext(ctx, millis(until), j.ID, j.Attempts, millis(now))
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				renewed = append(renewed, j.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: renew jobs: %w", err)
+	}
+	return renewed, nil
+}
+
+// NextDue returns when the first pending job becomes claimable: the later
+// of its run_at and claimed_until; the zero time when no job is pending.
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	var next sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, qNextDue).Scan(&next); err != nil {
+		return time.Time{}, fmt.Errorf("sqlitestore: next due: %w", err)
+	}
+	return fromNullMillis(next), nil
+}
+
+// Durable reports true: the Store's state is in a file. It implements
+// store.Durable.
+func (s *Store) Durable() bool { return true }
 
 // Purge deletes, in one transaction, the resets that expired or were spent
 // or ended before before, the rate-limit records older than before, and the

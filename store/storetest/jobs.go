@@ -397,3 +397,178 @@ func testPurgeRateLimits(t *testing.T, st *subject) {
 	require.False(t, ok, "requests recorded at or after `before` were purged")
 	requireSameTime(t, base.Add(window), retryAt, "retryAt")
 }
+
+// testEnqueueJob: a job stored on its own, without a user (a reset request
+// for an address that may have no account), keeps every field, and a job
+// enqueued with a lease (as a Service holds the request it records) is not
+// claimable until the lease ends.
+func testEnqueueJob(t *testing.T, st *subject) {
+	ctx := t.Context()
+	req := newJob("", base)
+	req.Kind = store.JobResetRequest
+	held := newJob("", base)
+	held.Kind, held.ClaimedUntil, held.Attempts = store.JobResetRequest, base.Add(10*time.Second), 1
+	require.NoError(t, st.EnqueueJob(ctx, req))
+	require.NoError(t, st.EnqueueJob(ctx, held))
+
+	claimed, err := st.ClaimJobs(ctx, base, time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1, "the held job was claimed while its lease runs, or the other was not stored")
+	requireSameJob(t, req, claimed[0], base.Add(time.Minute), 1)
+
+	claimed, err = st.ClaimJobs(ctx, base.Add(10*time.Second), time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1, "the held job is claimable once its lease ends")
+	requireSameJob(t, held, claimed[0], base.Add(10*time.Second+time.Minute), 2)
+}
+
+// testEnqueueTakenID: enqueueing a job whose id is taken fails and changes
+// nothing.
+func testEnqueueTakenID(t *testing.T, st *subject) {
+	ctx := t.Context()
+	first := newJob("", base)
+	first.Kind = store.JobResetRequest
+	require.NoError(t, st.EnqueueJob(ctx, first))
+	again := newJob("", base.Add(-time.Hour))
+	again.ID, again.Kind = first.ID, store.JobResetRequest
+	require.Error(t, st.EnqueueJob(ctx, again))
+
+	claimed, err := st.ClaimJobs(ctx, base, time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	requireSameJob(t, first, claimed[0], base.Add(time.Minute), 1)
+}
+
+// testRenewHeldClaims: a renewed lease keeps the job from every other
+// claimant until the new end, and several claims renew at once.
+func testRenewHeldClaims(t *testing.T, st *subject) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	a, b := newJob(u.ID, base), newJob(u.ID, base)
+	seedJobs(t, st, u, a, b)
+	lease := 10 * time.Second
+	claimed, err := st.ClaimJobs(ctx, base, lease, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 2)
+
+	now := base.Add(3 * time.Second)
+	renewed, err := st.RenewJobs(ctx, claimed, now, now.Add(lease))
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{a.ID, b.ID}, renewed)
+
+	got, err := st.ClaimJobs(ctx, base.Add(lease), lease, 10)
+	require.NoError(t, err)
+	require.Empty(t, got, "claimed when the first lease would have ended: the renewal did not hold")
+	got, err = st.ClaimJobs(ctx, now.Add(lease), lease, 10)
+	require.NoError(t, err)
+	require.Len(t, got, 2, "not claimable when the renewed lease ended")
+
+	renewed, err = st.RenewJobs(ctx, nil, now, now.Add(lease))
+	require.NoError(t, err)
+	require.Empty(t, renewed)
+	renewed, err = st.RenewJobs(ctx, []store.Job{{ID: newID("job_"), Attempts: 1}}, now, now.Add(lease))
+	require.NoError(t, err)
+	require.Empty(t, renewed, "a missing job was renewed")
+}
+
+// testRenewOnlyTheCurrentClaim: a claim that lapsed is not renewed, even
+// when nobody took the job since; once another claim has taken the job,
+// the old claim cannot renew it, and the new one can.
+func testRenewOnlyTheCurrentClaim(t *testing.T, st *subject) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	j := newJob(u.ID, base)
+	seedJobs(t, st, u, j)
+	lease := 10 * time.Second
+	first, err := st.ClaimJobs(ctx, base, lease, 10)
+	require.NoError(t, err)
+	require.Len(t, first, 1)
+
+	renewed, err := st.RenewJobs(ctx, first, base.Add(lease), base.Add(2*lease))
+	require.NoError(t, err)
+	require.Empty(t, renewed, "a lease that ended at now was renewed")
+
+	second, err := st.ClaimJobs(ctx, base.Add(lease), lease, 10)
+	require.NoError(t, err)
+	require.Len(t, second, 1, "the lapsed claim's job is claimable")
+	now := base.Add(lease + time.Second)
+	renewed, err = st.RenewJobs(ctx, first, now, now.Add(time.Hour))
+	require.NoError(t, err)
+	require.Empty(t, renewed, "the first claim renewed the job after a second claim took it")
+	renewed, err = st.RenewJobs(ctx, second, now, now.Add(lease))
+	require.NoError(t, err)
+	require.Equal(t, []string{j.ID}, renewed)
+
+	got, err := st.ClaimJobs(ctx, base.Add(2*lease), lease, 10)
+	require.NoError(t, err)
+	require.Empty(t, got, "the second claim's renewal did not hold")
+	got, err = st.ClaimJobs(ctx, now.Add(lease), lease, 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "the renewal went past what the second claim asked for")
+}
+
+// testRenewNothingSettled: a job finished, failed or released (RetryJob)
+// is not renewed, and stays as it was.
+func testRenewNothingSettled(t *testing.T, st *subject) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	finished, failed, retried := newJob(u.ID, base), newJob(u.ID, base), newJob(u.ID, base)
+	seedJobs(t, st, u, finished, failed, retried)
+	lease := 10 * time.Second
+	claimed, err := st.ClaimJobs(ctx, base, lease, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 3)
+	require.NoError(t, st.FinishJob(ctx, finished.ID, base.Add(time.Second)))
+	require.NoError(t, st.FailJob(ctx, failed.ID, base.Add(time.Second), "smtp: 550"))
+	require.NoError(t, st.RetryJob(ctx, retried.ID, base.Add(time.Minute), "smtp: 451"))
+
+	now := base.Add(2 * time.Second)
+	renewed, err := st.RenewJobs(ctx, claimed, now, now.Add(time.Hour))
+	require.NoError(t, err)
+	require.Empty(t, renewed)
+
+	got, err := st.ClaimJobs(ctx, base.Add(time.Minute), lease, 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{retried.ID}, jobIDs(got), "the released job is due at its runAt, unrenewed; the others are settled")
+}
+
+// testNextDue: the earliest instant a pending job becomes claimable, its
+// lease included; settled jobs do not count.
+func testNextDue(t *testing.T, st *subject) {
+	ctx := t.Context()
+	next, err := st.NextDue(ctx)
+	require.NoError(t, err)
+	require.True(t, next.IsZero(), "no job, yet NextDue is %s", next)
+
+	u := seedUser(t, st)
+	early, late := newJob(u.ID, base), newJob(u.ID, base.Add(time.Hour))
+	seedJobs(t, st, u, early, late)
+	next, err = st.NextDue(ctx)
+	require.NoError(t, err)
+	requireSameTime(t, base, next, "NextDue with a job due at base")
+
+	claimed, err := st.ClaimJobs(ctx, base, 10*time.Second, 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{early.ID}, jobIDs(claimed))
+	next, err = st.NextDue(ctx)
+	require.NoError(t, err)
+	requireSameTime(t, base.Add(10*time.Second), next, "NextDue while the due job is leased")
+
+	held := newJob("", base.Add(-time.Minute))
+	held.Kind, held.ClaimedUntil, held.Attempts = store.JobResetRequest, base.Add(5*time.Second), 1
+	require.NoError(t, st.EnqueueJob(ctx, held))
+	next, err = st.NextDue(ctx)
+	require.NoError(t, err)
+	requireSameTime(t, base.Add(5*time.Second), next, "NextDue: the later of RunAt and the lease, earliest over the jobs")
+
+	require.NoError(t, st.FinishJob(ctx, early.ID, base.Add(time.Second)))
+	require.NoError(t, st.FailJob(ctx, held.ID, base.Add(time.Second), "gave up"))
+	next, err = st.NextDue(ctx)
+	require.NoError(t, err)
+	requireSameTime(t, late.RunAt, next, "NextDue after the others were settled")
+
+	require.NoError(t, st.FinishJob(ctx, late.ID, base.Add(time.Second)))
+	next, err = st.NextDue(ctx)
+	require.NoError(t, err)
+	require.True(t, next.IsZero(), "every job settled, yet NextDue is %s", next)
+}

@@ -149,6 +149,10 @@ func withCreator(fn func(*testing.T, *subject, store.UserCreator)) func(*testing
 //     ClaimedUntil <= now (a lease ending exactly at now has ended).
 //     RetryJob releases the lease, so the job is due again at runAt even
 //     when that is before the old lease ends.
+//   - A claim is named by the job's ID and its Attempts after the claim:
+//     RenewJobs renews a claim only while no later claim has taken the
+//     job, and never one whose lease ended at or before now, even when
+//     nobody took the job since.
 //   - ListParams filters and orders independently: Before and After are
 //     bounds on the id (id < Before, id > After, both when both are set),
 //     whatever Desc says; Desc only orders the result, newest first, and
@@ -239,6 +243,12 @@ var groups = []struct {
 		{"FailJob", testFailJob},
 		{"PayloadRoundTrip", testJobPayloadRoundTrip},
 		{"ConcurrentClaim", testConcurrentClaim},
+		{"EnqueueJob", testEnqueueJob},
+		{"EnqueueTakenID", testEnqueueTakenID},
+		{"RenewHeldClaims", testRenewHeldClaims},
+		{"RenewOnlyTheCurrentClaim", testRenewOnlyTheCurrentClaim},
+		{"RenewNothingSettled", testRenewNothingSettled},
+		{"NextDue", testNextDue},
 	}},
 	{"Purge", []testCase{
 		{"ResetsAndJobs", testPurgeResetsAndJobs},
