@@ -160,6 +160,15 @@
 //	);
 //	CREATE INDEX passreset_jobs_due_idx ON passreset_jobs (run_at, id) WHERE finished_at IS NULL AND failed_at IS NULL;
 //
+// A short code beside each reset's link (migrations/0002_codes.sql):
+//
+//	ALTER TABLE passreset_resets
+//	    ADD COLUMN code_key        text,         -- keyed hash of the address the code is entered with
+//	    ADD COLUMN code_hash       bytea CHECK (octet_length(code_hash) = 32),  -- keyed hash of the code, never the code
+//	    ADD COLUMN code_expires_at timestamptz,
+//	    ADD COLUMN code_tries_left integer NOT NULL DEFAULT 0;
+//	CREATE INDEX passreset_resets_code_key_idx ON passreset_resets (code_key) WHERE code_key IS NOT NULL;
+//
 // Sessions have no foreign key to users, so a host may keep its users
 // elsewhere and still use the Store for sessions; nor have resets, so that
 // they can belong to a host's users.

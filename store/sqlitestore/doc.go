@@ -91,8 +91,10 @@
 // CreateReset, RedeemReset (which begins with the conditional update that
 // spends the token, so that of concurrent redemptions exactly one wins, and
 // writes the user's row in the same transaction), Purge and Migrate are
-// transactions; AllowRequest (check and record), ClaimJobs,
-// RotateSessionToken and the other updates are single statements. The hot
+// transactions, as is ChangePassword (which begins with the conditional
+// update of the hash); AllowRequest (check and record), ClaimJobs,
+// ClaimResetCode, RotateSessionToken and the other updates are single
+// statements. The hot
 // lookups (ResetByTokenHash, SessionByTokenHash, UserByID, UserByEmail) are
 // one prepared statement each; statements are prepared on first use,
 // after Migrate, and released by Close.
@@ -154,6 +156,14 @@
 //	    last_error    TEXT    NOT NULL DEFAULT ''
 //	) STRICT;
 //	CREATE INDEX passreset_jobs_due ON passreset_jobs (run_at, id) WHERE finished_at IS NULL AND failed_at IS NULL;
+//
+// A short code beside each reset's link (migrations/0002_codes.sql):
+//
+//	ALTER TABLE passreset_resets ADD COLUMN code_key        TEXT;    -- keyed hash of the address the code is entered with
+//	ALTER TABLE passreset_resets ADD COLUMN code_hash       BLOB;    -- keyed hash of the code and the reset id, never the code
+//	ALTER TABLE passreset_resets ADD COLUMN code_expires_at INTEGER;
+//	ALTER TABLE passreset_resets ADD COLUMN code_tries_left INTEGER NOT NULL DEFAULT 0;
+//	CREATE INDEX passreset_resets_code_key ON passreset_resets (code_key) WHERE code_key IS NOT NULL;
 //
 // The users table passreset keeps when there is no WithUsers
 // (migrations/users/0001_users.sql):
