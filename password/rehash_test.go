@@ -110,7 +110,7 @@ func TestArgon2id(t *testing.T) {
 	require.True(t, password.Bcrypt{Cost: 4}.NeedsRehash(h))
 
 	for _, bad := range []string{
-		"$argon2id$v=19$m=64,t=1,p=1$c2FsdA",                           // no key
+		"$argon2id$v=19$m=64,t=1,p=1$c2FsdA",                                 // no key
 		"$argon2id$v=16$m=64,t=1,p=1$c2FsdHNhbHQ$" + strings.Repeat("A", 43), // another version
 		"$argon2id$v=19$m=99999999999,t=1,p=1$c2FsdHNhbHQ$" + strings.Repeat("A", 43),
 		"$argon2id$v=19$m=8388608,t=1,p=1$c2FsdHNhbHQ$" + strings.Repeat("A", 43), // 8 GiB: refused, not spent

@@ -41,6 +41,12 @@ func (s *Service) runJob(ctx context.Context, job store.Job, msg mail.Message) e
 		} else {
 			err = s.sessions.RevokeUserSessions(ctx, job.UserID)
 		}
+	case store.JobRevokeOtherSessions:
+		if r, ok := s.sessions.(OtherSessionsRevoker); !ok {
+			err = errors.New("no OtherSessionsRevoker configured")
+		} else {
+			err = r.RevokeOtherSessions(ctx, job.UserID, string(job.Payload))
+		}
 	default:
 		err = fmt.Errorf("unknown job kind %q", job.Kind)
 	}

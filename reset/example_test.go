@@ -117,7 +117,7 @@ func ExampleService_ResetPassword() {
 // host supplies (for example the top entries of a public list, loaded at
 // start).
 func ExamplePolicy_breachedPasswords() {
-	breached := []string{"password1234", "qwertyuiop", "iloveyou123"}
+	breached := []string{"Tr0ub4dor&3-breached", "another-leaked-one", "c0rrect-h0rse-leaked"}
 	slices.Sort(breached)
 	policy := password.Policy{
 		Check: func(_ context.Context, password string, _ password.PolicyUser) error {
@@ -132,7 +132,7 @@ func ExamplePolicy_breachedPasswords() {
 		Store: memstore.New(), Mailer: mail.NewDev(quiet, 10), ResetURL: "https://app.example/reset-password",
 		Hasher: password.Bcrypt{Cost: 4}, Policy: policy, Logger: quiet,
 	})
-	_, err := svc.CreateUser(context.Background(), reset.CreateUserParams{Email: "ana@example.com", Password: "qwertyuiop"})
+	_, err := svc.CreateUser(context.Background(), reset.CreateUserParams{Email: "ana@example.com", Password: "another-leaked-one"})
 	fmt.Println(err)
 	// Output:
 	// reset: password rejected: This password has appeared in a data breach; choose another.

@@ -142,6 +142,10 @@ const (
 	JobEmail JobKind = "email"
 	// JobRevokeSessions calls the host's SessionRevoker for UserID.
 	JobRevokeSessions JobKind = "revoke_sessions"
+	// JobRevokeOtherSessions calls the host's SessionRevoker's
+	// RevokeOtherSessions for UserID, keeping the session whose id is
+	// Payload (not a secret: an id, never a token).
+	JobRevokeOtherSessions JobKind = "revoke_other_sessions"
 )
 
 // Job is a unit of durable follow-up work in the Store's outbox: an email to
