@@ -29,7 +29,8 @@ const (
 	qResetByTokenHash
 	qRedeemReset
 	qResetState
-	qClaimResetCode
+	qFindResetCode
+	qTakeTry
 	qChangePassword
 
 	qCreateResetLock
@@ -160,19 +161,18 @@ var queryText = [numQueries]string{
 	SELECT usr.*, (SELECT count(*) FROM revoked) FROM usr`,
 	qResetState: `SELECT user_id, used_at, ended_at, expires_at FROM {s}passreset_resets WHERE id = $1`,
 
-	// One statement: the newest reset under the key that can take a guess
-	// is locked, then loses a try; a concurrent claim waits for the lock
-	// and sees the row as the first left it (the conditions are checked
-	// again on the locked row).
-	qClaimResetCode: `UPDATE {s}passreset_resets SET code_tries_left = code_tries_left - 1
-	WHERE id = (
-		SELECT id FROM {s}passreset_resets
-		WHERE code_key = $1 AND used_at IS NULL AND ended_at IS NULL AND expires_at > $2
-			AND code_expires_at > $2 AND code_tries_left > 0
-		ORDER BY created_at DESC, id DESC LIMIT 1
-		FOR UPDATE
-	) AND used_at IS NULL AND ended_at IS NULL AND code_tries_left > 0
-	RETURNING ` + resetColumns,
+	// The claim: the newest reset under the key that can take a guess,
+	// then its try taken by a compare-and-swap on the tries it was read
+	// with, which re-checks the rest: of concurrent claims on one count
+	// only one swaps (the others wait for its row lock, find the count
+	// changed, and read again).
+	qFindResetCode: `SELECT ` + resetColumns + ` FROM {s}passreset_resets
+	WHERE code_key = $1 AND used_at IS NULL AND ended_at IS NULL AND expires_at > $2
+		AND code_expires_at > $2 AND code_tries_left > 0
+	ORDER BY created_at DESC, id DESC LIMIT 1`,
+	qTakeTry: `UPDATE {s}passreset_resets SET code_tries_left = $3 - 1
+	WHERE id = $1 AND code_tries_left = $3 AND used_at IS NULL AND ended_at IS NULL
+		AND expires_at > $2 AND code_expires_at > $2`,
 
 	// One statement: replace the hash only while it is still $4 (the row
 	// lock of the conditional UPDATE makes one of concurrent changes win),

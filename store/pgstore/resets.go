@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/passreset/passreset/store"
@@ -176,29 +177,41 @@ func scanReset(row pgx.Row) (store.Reset, error) {
 }
 
 // ClaimResetCode takes one try from the code of the newest reset under key
-// that can still take a guess at now, in one statement, and returns the
-// reset as it now is; store.ErrResetNotFound when none qualifies.
-//
-// The try is committed without waiting for the WAL flush (as a rate-limit
-// record is): a crash of the server may give a code back the tries of its
-// last guesses, and every guess is spared a flush.
+// that can still take a guess at now, and returns the reset as it now is;
+// store.ErrResetNotFound when none qualifies. A read finds the reset, so
+// that a key without a live code costs no write; the try is then taken by
+// a conditional update that swaps the count of tries read for one less
+// (a round lost to a concurrent claim reads again). That write commits
+// without waiting for the WAL flush, as a rate-limit record does: a crash
+// of the server may give a code back the tries of its last guesses, and
+// every guess is spared a flush.
 func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (store.Reset, error) {
-	b := &pgx.Batch{}
-	b.Queue(s.q[qCommitUnsynced])
-	b.Queue(s.q[qClaimResetCode], key, ms(now))
-	br := s.pool.SendBatch(ctx, b)
-	_, err := br.Exec()
-	var r store.Reset
-	if err == nil {
-		r, err = scanReset(br.QueryRow())
+	at := ms(now)
+	for {
+		r, err := scanReset(s.pool.QueryRow(ctx, s.q[qFindResetCode], key, at))
+		if err != nil {
+			return store.Reset{}, resetErr("claim reset code", err)
+		}
+		b := &pgx.Batch{}
+		b.Queue(s.q[qCommitUnsynced])
+		b.Queue(s.q[qTakeTry], r.ID, at, r.Code.TriesLeft)
+		br := s.pool.SendBatch(ctx, b)
+		_, err = br.Exec()
+		var tag pgconn.CommandTag
+		if err == nil {
+			tag, err = br.Exec()
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return store.Reset{}, wrap("claim reset code", err)
+		}
+		if tag.RowsAffected() == 1 {
+			r.Code.TriesLeft--
+			return r, nil
+		}
 	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return store.Reset{}, resetErr("claim reset code", err)
-	}
-	return r, nil
 }
 
 // ChangePassword replaces the user's hash only while it is still c.OldHash

@@ -93,8 +93,8 @@
 // writes the user's row in the same transaction), Purge and Migrate are
 // transactions, as is ChangePassword (which begins with the conditional
 // update of the hash); AllowRequest (check and record), ClaimJobs,
-// ClaimResetCode, RotateSessionToken and the other updates are single
-// statements. The hot
+// RotateSessionToken and the other updates are single statements, and so
+// is ClaimResetCode's write (a compare-and-swap of the tries it read). The hot
 // lookups (ResetByTokenHash, SessionByTokenHash, UserByID, UserByEmail) are
 // one prepared statement each; statements are prepared on first use,
 // after Migrate, and released by Close.

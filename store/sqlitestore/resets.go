@@ -19,15 +19,21 @@ const (
 	qResetByTokenHash = `SELECT id, user_id, email, created_at, expires_at, used_at, ended_at,
 	code_key, code_hash, code_expires_at, code_tries_left
 	FROM passreset_resets WHERE token_hash = ?`
-	// One statement, so one atomic step: the newest reset under the key
-	// that can take a guess loses a try. ?2 is now.
-	qClaimResetCode = `UPDATE passreset_resets SET code_tries_left = code_tries_left - 1
-	WHERE id = (SELECT id FROM passreset_resets
-		WHERE code_key = ?1 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?2
+	// The claim: the newest reset under the key that can take a guess,
+	// read on the read pool, then its try taken by a compare-and-swap on
+	// the tries it was read with, which re-checks the rest: of concurrent
+	// claims on one count only one swaps, and the others read again. (Not
+	// one UPDATE ... RETURNING: SQLite buffers RETURNING's rows in a
+	// temporary table, which costs half a millisecond here.)
+	qFindResetCode = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
+	code_key, code_hash, code_expires_at, code_tries_left
+	FROM passreset_resets
+	WHERE code_key = ?1 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?2
 		AND code_expires_at > ?2 AND code_tries_left > 0
-		ORDER BY created_at DESC, id DESC LIMIT 1)
-	RETURNING id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
-	code_key, code_hash, code_expires_at, code_tries_left`
+	ORDER BY created_at DESC, id DESC LIMIT 1`
+	qTakeTry = `UPDATE passreset_resets SET code_tries_left = ?3 - 1
+	WHERE id = ?1 AND code_tries_left = ?3 AND used_at IS NULL AND ended_at IS NULL
+		AND expires_at > ?2 AND code_expires_at > ?2`
 	// ?1 is now, ?3 the session kept: active sessions but that one.
 	qRevokeOtherSessions = `UPDATE passreset_sessions SET revoked_at = ?1
 	WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1 AND id <> ?3`
@@ -159,28 +165,50 @@ func codeColumns(c store.Code) (key, hash, expires any) {
 }
 
 // ClaimResetCode takes one try from the code of the newest reset under key
-// that can still take a guess at now, in one statement, and returns the
+// that can still take a guess at now, in one transaction, and returns the
 // reset as it now is; store.ErrResetNotFound when none qualifies.
 //
+// An indexed read finds the reset, so that a key without a live code costs
+// no write; the try is then taken by a conditional update of one statement
+// that swaps the count of tries read for one less.
 // Like AllowRequest's record, the try is committed without a disk flush of
 // its own (see unsynced): a power loss before the next synced commit may
 // give a code back the tries of its last guesses. It spares every guess a
-// flush, and gives a guess at a known address the cost of the decoy write
-// the Service makes for an unknown one.
+// flush, and gives a guess at a known address the cost of the record the
+// Service makes of a guess at an unknown one.
 func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (store.Reset, error) {
-	if _, err := s.prepared(ctx); err != nil {
+	p, err := s.prepared(ctx)
+	if err != nil {
 		return store.Reset{}, fmt.Errorf("sqlitestore: claim reset code: %w", err)
 	}
-	var v resetRow
-	err := s.unsynced(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, qClaimResetCode, key, millis(now)).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
+	// Each round reads the reset on the read pool, then swaps its count of
+	// tries in a write of one statement; a round lost to a concurrent claim
+	// reads again, and there are at most as many rounds as tries.
+	for {
+		var v resetRow
+		err := p[sFindResetCode].QueryRowContext(ctx, key, millis(now)).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
 			(*hash32)(&v.r.TokenHash), &v.created, &v.expires, &v.used, &v.ended,
 			&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
-	})
-	if err != nil {
-		return store.Reset{}, resetErr("claim reset code", err)
+		if err != nil {
+			return store.Reset{}, resetErr("claim reset code", err)
+		}
+		var swapped int64
+		err = s.unsynced(ctx, func(tx *sql.Tx) error {
+			res, err := tx.StmtContext(ctx, p[sTakeTry]).ExecContext(ctx, v.r.ID, millis(now), v.r.Code.TriesLeft)
+			if err != nil {
+				return err
+			}
+			swapped, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return store.Reset{}, resetErr("claim reset code", err)
+		}
+		if swapped == 1 {
+			v.r.Code.TriesLeft--
+			return v.reset(), nil
+		}
 	}
-	return v.reset(), nil
 }
 
 // ChangePassword replaces the user's hash only while it is still c.OldHash,
