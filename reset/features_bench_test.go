@@ -189,8 +189,12 @@ func BenchmarkWrongCodeAlike(b *testing.B) {
 			}
 			wrong = wrongCode(pr.Code)
 		}
-		k := func() { timed(reset.ResetPasswordParams{Email: kEmail, Code: wrong, NewPassword: pw}, reset.ErrInvalidCode, &known) }
-		u := func() { timed(reset.ResetPasswordParams{Email: uEmail, Code: wrong, NewPassword: pw}, reset.ErrInvalidCode, &unknown) }
+		k := func() {
+			timed(reset.ResetPasswordParams{Email: kEmail, Code: wrong, NewPassword: pw}, reset.ErrInvalidCode, &known)
+		}
+		u := func() {
+			timed(reset.ResetPasswordParams{Email: uEmail, Code: wrong, NewPassword: pw}, reset.ErrInvalidCode, &unknown)
+		}
 		if i%2 == 0 {
 			k()
 			u()
