@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
+	//lint:ignore SA1019 bcrypt is Blowfish's key schedule; golang.org/x/crypto/bcrypt imports the same package
 	"golang.org/x/crypto/blowfish"
 )
 
