@@ -180,7 +180,7 @@ type DispatchConfig struct {
 
 // Event is a notification of something that happened, shaped like a WorkOS
 // event (package workos writes it as that JSON). Data holds no secret: a
-// PasswordReset without token or URL.
+// PasswordReset without token, URL or code.
 type Event struct {
 	ID        string // "event_" + ULID
 	Event     string // EventPasswordResetCreated or EventPasswordResetSucceeded

@@ -44,6 +44,13 @@ func TestResetByCode(t *testing.T) {
 	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "Ana@Example.com"})
 	require.NoError(t, err)
 	require.Regexp(t, `^\d{8}$`, pr.Code)
+	f.evMu.Lock()
+	for _, e := range f.events {
+		require.Empty(t, e.Data.Code, "an event carried the code")
+		require.Empty(t, e.Data.Token)
+	}
+	require.NotEmpty(t, f.events)
+	f.evMu.Unlock()
 	code := f.codeIn(t)
 	require.Equal(t, reset.FormatCode(pr.Code), code)
 	last, _ := f.mail.Last()

@@ -313,6 +313,6 @@ func (s *Service) emit(ctx context.Context, name string, pr PasswordReset, now t
 		s.log.WarnContext(ctx, "event id", "err", err)
 		return
 	}
-	pr.Token, pr.URL = "", ""
+	pr.Token, pr.URL, pr.Code = "", "", ""
 	s.onEvent(ctx, Event{ID: id, Event: name, Data: pr, CreatedAt: now})
 }
