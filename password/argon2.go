@@ -27,10 +27,14 @@ const (
 	argon2KeyLen  = 32
 )
 
-// maxArgon2Memory bounds the memory a stored hash may ask Compare to spend
-// (4 GiB, in KiB): a hash read from a database is data, and one that asks
-// for terabytes must fail, not exhaust the machine.
-const maxArgon2Memory = 4 << 20
+// maxArgon2Memory and maxArgon2Time bound what a stored hash may ask
+// Compare to spend (4 GiB, in KiB; 64 passes): a hash read from a database
+// is data, and one that asks for terabytes or a year of work must fail,
+// not exhaust the machine.
+const (
+	maxArgon2Memory = 4 << 20
+	maxArgon2Time   = 64
+)
 
 // Argon2id is a Hasher that makes argon2id hashes (RFC 9106, through
 // golang.org/x/crypto/argon2) in the PHC string format,
@@ -75,6 +79,9 @@ func (h Argon2id) Check() error {
 	p := h.params()
 	if p.memory < 8*uint32(p.threads) || p.memory > maxArgon2Memory {
 		return fmt.Errorf("password: argon2id memory must be between %d and %d KiB, got %d", 8*uint32(p.threads), maxArgon2Memory, p.memory)
+	}
+	if p.time > maxArgon2Time {
+		return fmt.Errorf("password: argon2id passes must be at most %d, got %d", maxArgon2Time, p.time)
 	}
 	return nil
 }
@@ -168,7 +175,7 @@ func parseArgon2id(hash string) (argon2Params, error) {
 			return argon2Params{}, errArgon2Format
 		}
 	}
-	if seen != 7 || p.time == 0 || p.threads == 0 || p.memory < 8*uint32(p.threads) || p.memory > maxArgon2Memory {
+	if seen != 7 || p.time == 0 || p.time > maxArgon2Time || p.threads == 0 || p.memory < 8*uint32(p.threads) || p.memory > maxArgon2Memory {
 		return argon2Params{}, errArgon2Format
 	}
 	var err error

@@ -115,6 +115,7 @@ func TestArgon2id(t *testing.T) {
 		"$argon2id$v=19$m=99999999999,t=1,p=1$c2FsdHNhbHQ$" + strings.Repeat("A", 43),
 		"$argon2id$v=19$m=8388608,t=1,p=1$c2FsdHNhbHQ$" + strings.Repeat("A", 43), // 8 GiB: refused, not spent
 		"$argon2id$v=19$m=64,t=0,p=1$c2FsdHNhbHQ$" + strings.Repeat("A", 43),
+		"$argon2id$v=19$m=64,t=4000000000,p=1$c2FsdHNhbHQ$" + strings.Repeat("A", 43), // refused, not run
 		"$argon2id$v=19$m=64,t=1$c2FsdHNhbHQ$" + strings.Repeat("A", 43),
 		"$argon2id$v=19$m=64,t=1,p=1,x=2$c2FsdHNhbHQ$" + strings.Repeat("A", 43),
 	} {
@@ -123,6 +124,7 @@ func TestArgon2id(t *testing.T) {
 		require.NotErrorIs(t, err, password.ErrMismatch, "an unreadable hash is not a wrong password: %s", bad)
 	}
 	require.Error(t, password.Argon2id{Memory: 4}.Check())
+	require.Error(t, password.Argon2id{Time: 65}.Check())
 }
 
 // pwnedServer speaks the range protocol for the passwords given, with
