@@ -54,6 +54,13 @@ type PasswordChange struct {
 // the commit, so that a host checking them (StampMatches) refuses them on
 // their next request.
 //
+// A host whose session library cannot restamp the session that asked
+// (session.Manager over another store than the Service's is one: its
+// Store has no write for a stamp) signs the user in afresh after the
+// change, with PasswordChange.Stamp: for session.Manager,
+// sessions.SignIn(ctx, w, r, userID, ch.Stamp), which also ends the
+// session of the cookie the browser sent.
+//
 // Errors: ErrInvalidCredentials for a wrong current password, or a user
 // without one (a reset sets a first password); a *password.PolicyError;
 // a *RateLimitError past Config.SignInLimit's attempts for the user;
