@@ -71,14 +71,15 @@
 //   - synchronous=FULL: a commit is on disk when it returns, so a spent
 //     token stays spent across a power loss. WithSynchronousNormal trades
 //     that for faster commits (the database never corrupts either way).
-//     Two bookkeeping writes commit without a disk flush of their own
+//     Three bookkeeping writes commit without a disk flush of their own
 //     (the connection runs them at NORMAL, then returns to its level):
-//     AllowRequest's record of a request and FinishJob. They survive a
-//     crash of the process, and reach the disk with the next synced commit
-//     (CreateReset's, right after a known address's request) or
-//     checkpoint; a power loss before that may forget them, which at worst
-//     allows one more reset email or sends one email again, as an outbox
-//     may. It spares the hot paths one flush each;
+//     AllowRequest's record of a request, FinishJob, and the try a
+//     ClaimResetCode takes. They survive a crash of the process, and reach
+//     the disk with the next synced commit (CreateReset's, right after a
+//     known address's request) or checkpoint; a power loss before that may
+//     forget them, which at worst allows one more reset email, sends one
+//     email again, as an outbox may, or gives a code back the tries of its
+//     last guesses. It spares the hot paths one flush each;
 //   - _txlock=immediate: every transaction begins with BEGIN IMMEDIATE and
 //     so holds the write lock from its start. (Each transaction of the Store
 //     also begins with a write, so it is safe under a plain BEGIN too.)
