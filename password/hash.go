@@ -68,10 +68,25 @@ func (h Bcrypt) Hash(password string) (string, error) {
 	return string(b), nil
 }
 
-// Compare checks password against a bcrypt hash. A password over MaxBytes
-// never matches: bcrypt would compare only its first 72 bytes, so a long
+// Compare checks password against a bcrypt hash, or an argon2id hash in
+// the PHC string format (so that an app that moved to Argon2id can move
+// back by configuration alone). A password over MaxBytes never matches a
+// bcrypt hash: bcrypt would compare only its first 72 bytes, so a long
 // password would otherwise match its own prefix.
 func (h Bcrypt) Compare(hash, password string) error {
+	return compareAny(hash, password)
+}
+
+// compareAny checks password against a hash of either kind this package
+// makes, told apart by its prefix.
+func compareAny(hash, password string) error {
+	if isArgon2id(hash) {
+		return compareArgon2id(hash, password)
+	}
+	return compareBcrypt(hash, password)
+}
+
+func compareBcrypt(hash, password string) error {
 	if len(password) > MaxBytes {
 		return ErrMismatch
 	}
@@ -85,6 +100,37 @@ func (h Bcrypt) Compare(hash, password string) error {
 	return fmt.Errorf("password: compare: unreadable hash: %w", err)
 }
 
+// cost is h.Cost with the default applied.
+func (h Bcrypt) cost() int {
+	if h.Cost < bcrypt.MinCost {
+		return DefaultBcryptCost
+	}
+	return h.Cost
+}
+
+// NeedsRehash reports whether hash is not a bcrypt hash at h's cost: an
+// argon2id hash, or a bcrypt hash of another cost.
+func (h Bcrypt) NeedsRehash(hash string) bool {
+	cost, err := bcrypt.Cost([]byte(hash))
+	return err != nil || cost != h.cost()
+}
+
+// Rehash returns a bcrypt hash of password at h's cost with the salt of
+// hash, a bcrypt hash or an argon2id hash with a 16-byte salt, so that
+// the credential stamp of hash is kept (see Salt). A hash with another
+// salt, or none, gets a fresh one. password must match hash: the caller
+// has just compared them.
+func (h Bcrypt) Rehash(hash, password string) (string, error) {
+	salt, ok := Salt(hash)
+	if !ok || len(salt) != bcryptSaltLen {
+		return h.Hash(password)
+	}
+	if len(password) > MaxBytes {
+		return "", fmt.Errorf("password: rehash: longer than %d bytes", MaxBytes)
+	}
+	return bcryptWithSalt(password, h.cost(), salt)
+}
+
 // CheckCost returns an error when cost is neither zero (the default) nor a
 // cost bcrypt accepts.
 func CheckCost(cost int) error {
@@ -93,3 +139,24 @@ func CheckCost(cost int) error {
 	}
 	return nil
 }
+
+// Rehasher is the optional part of a Hasher that upgrades stored hashes:
+// reset.Service.Authenticate, after a password matched, stores a new hash
+// when NeedsRehash says the stored one was made by another algorithm or
+// with other parameters. Bcrypt and Argon2id implement it.
+type Rehasher interface {
+	// NeedsRehash reports whether hash was made by another algorithm, or
+	// with other parameters, than this Hasher's.
+	NeedsRehash(hash string) bool
+	// Rehash returns a hash of password, which matches hash, under this
+	// Hasher's algorithm and parameters and with hash's salt (see Salt),
+	// so that the credential stamp derived from the salt survives the
+	// upgrade. A Rehasher that cannot keep the salt uses a fresh one: the
+	// user's sessions are then ended as by a password change.
+	Rehash(hash, password string) (string, error)
+}
+
+var (
+	_ Rehasher = Bcrypt{}
+	_ Rehasher = Argon2id{}
+)

@@ -14,7 +14,8 @@ var ErrWeak = errors.New("reset: password rejected by policy")
 
 // Policy decides which new passwords are accepted. Its zero value is the
 // default policy: at least 8 characters, at most MaxBytes bytes, not the
-// account's email address.
+// account's email address, not one of the most common passwords
+// (IsCommon).
 type Policy struct {
 	// MinLength is the least number of characters (Unicode code points,
 	// after Normalize). Default 8. The most is always MaxBytes bytes.
@@ -24,8 +25,13 @@ type Policy struct {
 	// Off by default: it costs a second hash computation per change.
 	RejectCurrent bool
 
+	// AllowCommon turns off the refusal of the most common passwords
+	// and dictionary words (IsCommon, ReasonCommon). Off by default: they
+	// are refused, as OWASP ASVS 6.2.4 asks.
+	AllowCommon bool
+
 	// Check, when set, runs after the built-in rules pass, for example
-	// against a list of breached passwords the host supplies. A non-nil
+	// Pwned{}.Check against Have I Been Pwned, or a list the host keeps. A non-nil
 	// error rejects the password; its text is shown to the user, so it
 	// must not repeat the password. Returning a *PolicyError keeps its
 	// reasons.
@@ -114,6 +120,10 @@ func (p Policy) rules(password, email string) []Reason {
 	}
 	if email != "" && strings.EqualFold(strings.TrimSpace(password), email) {
 		reasons = append(reasons, Reason{ReasonSameAsEmail, "The password must not be your email address."})
+	}
+	// A password already refused for its length is not also called common.
+	if len(reasons) == 0 && !p.AllowCommon && IsCommon(password) {
+		reasons = append(reasons, Reason{ReasonCommon, "This password is too common. Choose one that is harder to guess."})
 	}
 	return reasons
 }

@@ -136,6 +136,14 @@ type SignIn struct {
 // Attempts per address are capped by Config.SignInLimit, known addresses
 // and unknown alike: past it, Authenticate returns a *RateLimitError
 // (matching ErrRateLimited) without checking the password.
+//
+// When the stored hash was made with other parameters or by another
+// algorithm than Config.Hasher's (a raised bcrypt cost, a move between
+// bcrypt and Argon2id), and the Hasher is a password.Rehasher, a matching
+// password is hashed again and stored, in one conditional step that leaves
+// a password changed meanwhile alone. The new hash keeps the old one's
+// salt, from which the credential stamp is derived, so the user's other
+// sessions stay signed in.
 func (s *Service) Authenticate(ctx context.Context, email, pw string) (SignIn, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
@@ -168,6 +176,7 @@ func (s *Service) Authenticate(ctx context.Context, email, pw string) (SignIn, e
 		}
 		return SignIn{}, fmt.Errorf("reset: authenticate: %w", err)
 	}
+	hash = s.rehash(ctx, u.ID, hash, pw)
 	if rec, ok := s.store.(store.SignInRecorder); ok {
 		now := s.clock()
 		if err := rec.RecordSignIn(ctx, u.ID, now); err != nil {
@@ -215,10 +224,27 @@ func (s *Service) compareDummy(pw string) {
 // is kept, even one that a request in flight wrote back after it was
 // deleted.
 //
-// It is a truncated SHA-256 of the hash: it reveals nothing of the password
-// (finding one from it means knowing the hash's random salt), and it needs
-// no key, so every instance of an app, and every restart, agrees on it.
+// It is derived from the hash's salt (password.Salt) for bcrypt and
+// argon2id hashes, and from the whole hash otherwise, by a truncated
+// SHA-256. Every new password gets a fresh random salt, so the stamp
+// changes with it; an upgrade of the hash at sign-in (a password.Rehasher)
+// keeps the salt, so the stamp survives it and no session ends for it. The
+// stamp reveals nothing of the password (the salt is not secret, and the
+// hash is not in it), and it needs no key, so every instance of an app,
+// and every restart, agrees on it.
 func Stamp(passwordHash string) string {
+	if salt, ok := password.Salt(passwordHash); ok {
+		sum := sha256.Sum256(append([]byte("passreset credential stamp v2\x00"), salt...))
+		return base64.RawURLEncoding.EncodeToString(sum[:16])
+	}
+	return stampV1(passwordHash)
+}
+
+// stampV1 is the stamp of a whole hash: Stamp's for hashes without a salt
+// it can read, and what Stamp was for every hash before it was derived
+// from the salt, which StampMatches still accepts, so that an upgrade of
+// passreset signs no one out.
+func stampV1(passwordHash string) string {
 	sum := sha256.Sum256([]byte("passreset credential stamp v1\x00" + passwordHash))
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
@@ -240,7 +266,9 @@ func (s *Service) StampMatches(ctx context.Context, userID, stamp string) (bool,
 	case err != nil:
 		return false, fmt.Errorf("reset: check stamp: %w", err)
 	}
-	return subtle.ConstantTimeCompare([]byte(Stamp(hash)), []byte(stamp)) == 1, nil
+	v2 := subtle.ConstantTimeCompare([]byte(Stamp(hash)), []byte(stamp))
+	v1 := subtle.ConstantTimeCompare([]byte(stampV1(hash)), []byte(stamp))
+	return v1|v2 == 1, nil
 }
 
 // CurrentStamp returns the user's credential stamp now, for a host that

@@ -34,6 +34,18 @@ type SessionRevoker interface {
 	RevokeUserSessions(ctx context.Context, userID string) error
 }
 
+// OtherSessionsRevoker is the optional part of a SessionRevoker that ends
+// every session of a user but one: ChangePassword calls it, durably as it
+// calls RevokeUserSessions after a reset, with the session that asked. A
+// revoker without it is not called by ChangePassword: the credential
+// stamps end the other sessions (see Stamp), and the caller gives the
+// session that asked the new stamp.
+//
+// RevokeOtherSessions must be idempotent.
+type OtherSessionsRevoker interface {
+	RevokeOtherSessions(ctx context.Context, userID, keepSessionID string) error
+}
+
 // Config configures a Service. Store, Mailer and ResetURL are required;
 // every other zero field means the default its comment states.
 type Config struct {
@@ -70,12 +82,30 @@ type Config struct {
 	// TokenTTL is how long a reset token stays usable. Default 15 minutes.
 	TokenTTL time.Duration
 
+	// CodeTTL is how long a reset's code stays usable, at most MaxCodeTTL
+	// (10 minutes) and never longer than the link. Default MaxCodeTTL.
+	CodeTTL time.Duration
+
+	// CodeLimit caps code guesses per address, counted in the Store before
+	// the code is checked, known addresses and unknown alike, right
+	// guesses included. The zero value is the default: 10 per hour. Each
+	// code also dies after CodeTries wrong guesses.
+	CodeLimit RateLimit
+
 	// Hasher hashes and checks passwords. Default password.Bcrypt at cost
 	// 12, which refuses passwords over 72 bytes instead of truncating them.
+	// password.Argon2id is the other choice; each verifies the other's
+	// hashes. When the Hasher is a password.Rehasher (both are), a
+	// successful Authenticate replaces a hash made with other parameters
+	// or the other algorithm, so that changing this field upgrades every
+	// user at their next sign-in, without signing anyone out.
 	Hasher password.Hasher
 
-	// Policy decides which new passwords are accepted. The zero Policy is
-	// the default: 8 to 72 bytes (at least 8 characters), not the email.
+	// Policy decides which new passwords are accepted, for a reset, a
+	// change and a new user alike. The zero Policy is the default: 8 to 72
+	// bytes (at least 8 characters), not the email, not one of the most
+	// common passwords (password.IsCommon). Set Policy.Check to
+	// password.Pwned{}.Check to refuse breached passwords too.
 	Policy password.Policy
 
 	// Emails renders the two emails. Nil fields use DefaultEmails'.
@@ -128,13 +158,14 @@ type Config struct {
 }
 
 // RateLimit caps how many requests one address may make in a sliding
-// window: reset emails (Config.RateLimit) or sign-in attempts
-// (Config.SignInLimit).
+// window: reset emails (Config.RateLimit), sign-in attempts
+// (Config.SignInLimit) or code guesses (Config.CodeLimit).
 type RateLimit struct {
 	// Limit is the number of requests allowed per Window. Default 3 for
-	// RateLimit, 10 for SignInLimit.
+	// RateLimit, 10 for SignInLimit and CodeLimit.
 	Limit int
-	// Window is the sliding window. Default 15 minutes.
+	// Window is the sliding window. Default 15 minutes (an hour for
+	// CodeLimit).
 	Window time.Duration
 	// Disabled turns the limit off.
 	Disabled bool
@@ -171,7 +202,7 @@ const DefaultLease = 10 * time.Second
 
 // Event is a notification of something that happened, shaped like a WorkOS
 // event (package workos writes it as that JSON). Data holds no secret: a
-// PasswordReset without token or URL.
+// PasswordReset without token, URL or code.
 type Event struct {
 	ID        string // "event_" + ULID
 	Event     string // EventPasswordResetCreated or EventPasswordResetSucceeded

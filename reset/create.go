@@ -32,8 +32,10 @@ type CreatePasswordResetParams struct {
 }
 
 // CreatePasswordReset issues a one-time reset token for the user with this
-// email, queues the reset email and sends it, and returns the reset with
-// its token and URL: the only time they exist outside the email.
+// email, and a short code beside it (CodeDigits digits, usable for
+// Config.CodeTTL with the address, see ResetPassword), queues the reset
+// email that carries both and sends it, and returns the reset with its
+// token, URL and code: the only time they exist outside the email.
 //
 // Creating a reset ends the user's older unused resets. A failure to send
 // the email is not an error: the email stays in the outbox, and the
@@ -80,9 +82,17 @@ func (s *Service) create(ctx context.Context, email, id string) (PasswordReset, 
 		Token:     tok,
 		URL:       s.linkFor(tok),
 	}
+	// The code is found by the address as it was typed here, which is the
+	// address the person will type again beside it.
+	code, storedCode, err := s.codeFor(id, email, now, pr.ExpiresAt)
+	if err != nil {
+		return PasswordReset{}, err
+	}
+	pr.Code = code
 	msg, err := s.renderReset(s.from, EmailData{
 		AppName: s.appName, Email: user.Email, Name: user.Name(), URL: pr.URL,
 		ExpiresAt: pr.ExpiresAt, ExpiresIn: humanDuration(s.ttl), Time: now,
+		Code: FormatCode(code), CodeExpiresIn: humanDuration(storedCode.ExpiresAt.Sub(now)),
 	})
 	if err != nil {
 		return PasswordReset{}, fmt.Errorf("reset: render reset email: %w", err)
@@ -91,7 +101,7 @@ func (s *Service) create(ctx context.Context, email, id string) (PasswordReset, 
 	if err != nil {
 		return PasswordReset{}, err
 	}
-	stored := store.Reset{ID: pr.ID, UserID: pr.UserID, Email: pr.Email, TokenHash: hash, CreatedAt: now, ExpiresAt: pr.ExpiresAt}
+	stored := store.Reset{ID: pr.ID, UserID: pr.UserID, Email: pr.Email, TokenHash: hash, CreatedAt: now, ExpiresAt: pr.ExpiresAt, Code: storedCode}
 	if err := s.store.CreateReset(ctx, stored, []store.Job{job}); err != nil {
 		return PasswordReset{}, fmt.Errorf("reset: create: %w", err)
 	}
@@ -146,6 +156,10 @@ func (s *Service) lookup(ctx context.Context, tok string) (store.Reset, error) {
 	}
 	if err := r.Status(s.clock()); err != nil {
 		return store.Reset{}, err
+	}
+	if r.Code.Key != "" && r.Code.TriesLeft <= 0 {
+		// Its code was guessed wrong CodeTries times: the link dies with it.
+		return store.Reset{}, ErrInvalidToken
 	}
 	return r, nil
 }

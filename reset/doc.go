@@ -1,11 +1,33 @@
 // Package reset is the password-reset flow: a [Service] that issues a
 // one-time token for an email address and sends the email
 // ([Service.CreatePasswordReset]), looks a reset up
-// ([Service.GetPasswordReset]), and redeems the token to set a new password
-// and sign the user out everywhere ([Service.ResetPassword]). It declares
-// the ports it needs, [Store], [Mailer] and [SessionRevoker]; the stores
-// live in store/..., the HTML pages in reset/pages and the WorkOS-compatible
-// JSON API in package workos.
+// ([Service.GetPasswordReset]), and redeems the token, or the short code
+// the same email carries, to set a new password and sign the user out
+// everywhere ([Service.ResetPassword]). It also signs users in
+// ([Service.Authenticate], which upgrades outdated hashes) and changes a
+// signed-in user's password, keeping the session that asked and ending the
+// others ([Service.ChangePassword]). It declares the ports it needs,
+// [Mailer] and [SessionRevoker] (with [OtherSessionsRevoker]); the Store
+// port and its types are package store's, the stores live in store/...,
+// the HTML pages in reset/pages and the WorkOS-compatible JSON API in
+// package workos.
+//
+// # Link and code
+//
+// Every reset email carries a link and a code of [CodeDigits] digits
+// (26.6 bits), which the person types, with the address they asked with,
+// on the page where they asked: for a link opened on another device, or
+// prefetched by a mail scanner. Both belong to one reset, and using one
+// spends both. The code lives Config.CodeTTL (at most 10 minutes) and
+// allows [CodeTries] guesses, after which it and its link are dead;
+// guesses per address are capped by Config.CodeLimit. A wrong code is
+// [ErrInvalidCode] at any address, known or not, in the same time. The
+// Store keeps an HMAC-SHA-256 of the code and the reset id under a key
+// derived from Config.SecretKey, never the code: a plain hash of 10^8
+// values would fall in a second to whoever holds a copy of the database,
+// while the keyed one tells them nothing without the key (and the key's
+// holder could open the queued email anyway); online, the 5 guesses a
+// code allows succeed with a chance of 5 in 10^8.
 //
 // # Abuse limits
 //

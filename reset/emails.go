@@ -27,15 +27,21 @@ type EmailTemplate struct {
 	HTML    *htmltemplate.Template
 }
 
-// EmailData is what the templates see. URL is set only in the reset email.
+// EmailData is what the templates see. URL and Code are set only in the
+// reset email, KeptDevice only in the notice.
 type EmailData struct {
-	AppName   string
-	Email     string    // the recipient
-	Name      string    // the user's name, "" when unknown
-	URL       string    // the reset link, with the token
-	ExpiresAt time.Time // when the link stops working
-	ExpiresIn string    // the TTL in words, e.g. "15 minutes"
-	Time      time.Time // when the email was made
+	AppName       string
+	Email         string    // the recipient
+	Name          string    // the user's name, "" when unknown
+	URL           string    // the reset link, with the token
+	Code          string    // the reset code, as FormatCode writes it ("1234 5678")
+	CodeExpiresIn string    // the code's lifetime in words, e.g. "10 minutes"
+	ExpiresAt     time.Time // when the link stops working
+	ExpiresIn     string    // the TTL in words, e.g. "15 minutes"
+	Time          time.Time // when the email was made
+	// KeptDevice says the password was changed by a signed-in user
+	// (ChangePassword), whose device stays signed in.
+	KeptDevice bool
 }
 
 // DefaultEmails returns the built-in templates.
@@ -49,9 +55,13 @@ Someone asked to reset the password of the {{.AppName}} account for {{.Email}}.
 To choose a new password, open this link within {{.ExpiresIn}}:
 
 {{.URL}}
+{{with .Code}}
+Or, on the page where you asked, enter this code within {{$.CodeExpiresIn}}:
 
-The link works once. If you did not ask for this, ignore this email:
-your password stays as it is.
+    {{.}}
+{{end}}
+The link works once, and so does the code: using one uses up both. If you
+did not ask for this, ignore this email: your password stays as it is.
 `)),
 			HTML: htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html>
 <html><body style="font-family:sans-serif;line-height:1.5">
@@ -59,7 +69,9 @@ your password stays as it is.
 <p>Someone asked to reset the password of the {{.AppName}} account for {{.Email}}.
 To choose a new password, open this link within {{.ExpiresIn}}:</p>
 <p><a href="{{.URL}}">Choose a new password</a></p>
-<p style="color:#555">The link works once. If you did not ask for this, ignore this email: your password stays as it is.</p>
+{{with .Code}}<p>Or, on the page where you asked, enter this code within {{$.CodeExpiresIn}}:</p>
+<p style="font-size:1.5em;font-family:monospace;letter-spacing:.1em">{{.}}</p>
+{{end}}<p style="color:#555">The link works once, and so does the code: using one uses up both. If you did not ask for this, ignore this email: your password stays as it is.</p>
 </body></html>
 `)),
 		},
@@ -68,7 +80,8 @@ To choose a new password, open this link within {{.ExpiresIn}}:</p>
 			Text: texttemplate.Must(texttemplate.New("text").Parse(`Hello{{with .Name}} {{.}}{{end}},
 
 The password of the {{.AppName}} account for {{.Email}} was changed at
-{{.Time.Format "2006-01-02 15:04 MST"}}, and every device signed in to it was signed out.
+{{.Time.Format "2006-01-02 15:04 MST"}}, and every device signed in to it{{if .KeptDevice}}, but the one
+that changed it,{{end}} was signed out.
 
 If this was not you, reset your password at once and contact us.
 `)),
@@ -76,7 +89,7 @@ If this was not you, reset your password at once and contact us.
 <html><body style="font-family:sans-serif;line-height:1.5">
 <p>Hello{{with .Name}} {{.}}{{end}},</p>
 <p>The password of the {{.AppName}} account for {{.Email}} was changed at
-{{.Time.Format "2006-01-02 15:04 MST"}}, and every device signed in to it was signed out.</p>
+{{.Time.Format "2006-01-02 15:04 MST"}}, and every device signed in to it{{if .KeptDevice}}, but the one that changed it,{{end}} was signed out.</p>
 <p>If this was not you, reset your password at once and contact us.</p>
 </body></html>
 `)),

@@ -43,6 +43,13 @@ var (
 	ErrInvalidName = errors.New("reset: invalid name")
 	// ErrInvalidCredentials: the email or the password is wrong.
 	ErrInvalidCredentials = errors.New("reset: invalid credentials")
+	// ErrInvalidCode: the address and code match no usable reset: a wrong
+	// code, or one expired, spent, ended or out of tries, or an address
+	// without an account; one answer for all of them.
+	ErrInvalidCode = errors.New("reset: invalid or expired code")
+	// ErrPasswordChanged: the password changed while ChangePassword ran
+	// (another change won); nothing was changed.
+	ErrPasswordChanged = store.ErrPasswordChanged
 	// ErrNoUserCreator: the Store cannot create users: it does not
 	// implement store.UserCreator, or its users are the host's.
 	ErrNoUserCreator = store.ErrNoUserCreator

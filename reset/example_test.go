@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/passreset/passreset/mail"
@@ -119,7 +120,7 @@ func ExampleService_ResetPassword() {
 // host supplies (for example the top entries of a public list, loaded at
 // start).
 func ExamplePolicy_breachedPasswords() {
-	breached := []string{"password1234", "qwertyuiop", "iloveyou123"}
+	breached := []string{"Tr0ub4dor&3-breached", "another-leaked-one", "c0rrect-h0rse-leaked"}
 	slices.Sort(breached)
 	policy := password.Policy{
 		Check: func(_ context.Context, password string, _ password.PolicyUser) error {
@@ -134,7 +135,7 @@ func ExamplePolicy_breachedPasswords() {
 		Store: memstore.New(), Mailer: mail.NewDev(quiet, 10), ResetURL: "https://app.example/reset-password",
 		Hasher: password.Bcrypt{Cost: 4}, Policy: policy, Logger: quiet,
 	})
-	_, err := svc.CreateUser(context.Background(), reset.CreateUserParams{Email: "ana@example.com", Password: "qwertyuiop"})
+	_, err := svc.CreateUser(context.Background(), reset.CreateUserParams{Email: "ana@example.com", Password: "another-leaked-one"})
 	fmt.Println(err)
 	// Output:
 	// reset: password rejected: This password has appeared in a data breach; choose another.
@@ -191,4 +192,105 @@ func ExampleParseSecretKey() {
 	// Output:
 	// 32 <nil>
 	// reset: secret key holds 5 bytes, fewer than 32; make one with: openssl rand -hex 32
+}
+
+// A reset by its code: the person types the address they asked with and
+// the code of the email, on the page where they asked. A wrong code gets
+// ErrInvalidCode, whatever the address; the right one spends the reset,
+// its link included.
+func ExampleService_ResetPassword_code() {
+	svc, mailbox := newExampleService()
+	ctx := context.Background()
+	pr, err := svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "marcelina.davis@example.com"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// The email carries the link and the code, as "1234 5678".
+	fmt.Println(strings.Contains(mailbox.Messages()[0].Text, reset.FormatCode(pr.Code)))
+
+	_, err = svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "nobody@example.com", Code: pr.Code, NewPassword: "a much better passphrase"})
+	fmt.Println(err)
+
+	user, err := svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "marcelina.davis@example.com", Code: reset.FormatCode(pr.Code), NewPassword: "a much better passphrase"})
+	fmt.Println(user.Email, err)
+
+	_, err = svc.CheckToken(ctx, pr.Token)
+	fmt.Println(err)
+	// Output:
+	// true
+	// reset: invalid or expired code
+	// marcelina.davis@example.com <nil>
+	// reset: invalid token
+}
+
+// ChangePassword while signed in: the current password, the new one, and
+// the session that asked, which stays signed in while the user's other
+// sessions end (here the sessions are in the Store, so in the same
+// transaction). The new credential stamp is the session's from now on.
+func ExampleService_ChangePassword() {
+	svc, _ := newExampleService()
+	ctx := context.Background()
+	in, err := svc.Authenticate(ctx, "marcelina.davis@example.com", "the old passphrase")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	_, err = svc.ChangePassword(ctx, reset.ChangePasswordParams{UserID: in.User.ID, CurrentPassword: "a guess", NewPassword: "a much better passphrase"})
+	fmt.Println(err)
+	_, err = svc.ChangePassword(ctx, reset.ChangePasswordParams{UserID: in.User.ID, CurrentPassword: "the old passphrase", NewPassword: "qwertyuiop"})
+	var weak *password.PolicyError
+	if errors.As(err, &weak) {
+		fmt.Println(weak.Reasons[0].Code)
+	}
+
+	ch, err := svc.ChangePassword(ctx, reset.ChangePasswordParams{
+		UserID: in.User.ID, CurrentPassword: "the old passphrase", NewPassword: "a much better passphrase",
+		SessionID: "session_01E4ZCR3C56J083X43JQXF3JK5", // session.FromContext(r.Context()).ID
+	})
+	fmt.Println(err, ch.Stamp != in.Stamp)
+	stale, _ := svc.StampMatches(ctx, in.User.ID, in.Stamp)
+	fresh, _ := svc.StampMatches(ctx, in.User.ID, ch.Stamp)
+	fmt.Println(stale, fresh)
+	// Output:
+	// reset: invalid credentials
+	// password_common
+	// <nil> true
+	// false true
+}
+
+// Moving from bcrypt to Argon2id by configuration: a hash of the former
+// still signs in, and is upgraded then, keeping its credential stamp, so
+// no session ends for it.
+func ExampleConfig_argon2id() {
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	st := memstore.New()
+	service := func(h password.Hasher) *reset.Service {
+		svc, err := reset.NewService(reset.Config{
+			Store: st, Mailer: mail.NewDev(quiet, 10), ResetURL: "https://app.example/reset-password",
+			Hasher: h, Logger: quiet,
+		})
+		if err != nil {
+			panic(err)
+		}
+		return svc
+	}
+	before := service(password.Bcrypt{Cost: 4})
+	u, err := before.CreateUser(ctx, reset.CreateUserParams{Email: "ana@example.com", Password: "the old passphrase"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	in, _ := before.Authenticate(ctx, "ana@example.com", "the old passphrase")
+
+	after := service(password.Argon2id{}) // the next deployment's configuration
+	up, err := after.Authenticate(ctx, "ana@example.com", "the old passphrase")
+	fmt.Println(err, up.Stamp == in.Stamp)
+	hash, _ := st.PasswordHash(ctx, u.ID)
+	fmt.Println(hash[:len("$argon2id$v=19$m=19456,t=2,p=1$")])
+	// Output:
+	// <nil> true
+	// $argon2id$v=19$m=19456,t=2,p=1$
 }

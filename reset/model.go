@@ -9,9 +9,9 @@ import (
 // PasswordReset is a one-time password reset, shaped like WorkOS's
 // password_reset object (package workos writes it as that JSON).
 //
-// Token and URL are set only on the value CreatePasswordReset returns: the
-// Store keeps the token's SHA-256, never the token, so a reset read back
-// later has neither (a deliberate difference from WorkOS, whose GET returns
+// Token, URL and Code are set only on the value CreatePasswordReset
+// returns: the Store keeps the token's SHA-256 and a keyed hash of the
+// code, never either, so a reset read back later has none of them (a deliberate difference from WorkOS, whose GET returns
 // them).
 type PasswordReset struct {
 	ID        string    // "password_reset_" + ULID
@@ -21,6 +21,7 @@ type PasswordReset struct {
 	CreatedAt time.Time
 	Token     string // plaintext token; only on the value CreatePasswordReset returns
 	URL       string // ResetURL with the token; only on the value CreatePasswordReset returns
+	Code      string // the short code (CodeDigits digits); only on the value CreatePasswordReset returns
 }
 
 // User is an account, as the Store shows it.

@@ -11,21 +11,32 @@ import (
 	"github.com/passreset/passreset/store"
 )
 
-// ResetPasswordParams are the inputs of ResetPassword.
+// ResetPasswordParams are the inputs of ResetPassword: the link's Token,
+// or the Email and Code of the page that asked for the reset.
 type ResetPasswordParams struct {
-	Token       string
+	Token string
+	// Email and Code redeem the reset by its code instead, when Token is
+	// empty: the address as it was typed to ask for the reset, and the
+	// code of the email (spaces and dashes between its digits are
+	// ignored).
+	Email, Code string
 	NewPassword string
 }
 
-// ResetPassword redeems a token: it sets the user's new password, marks
-// their email verified and signs them out everywhere, then sends a
-// password-changed notice.
+// ResetPassword redeems a reset, by its token or by the address and code:
+// it sets the user's new password, marks their email verified and signs
+// them out everywhere, then sends a password-changed notice. The token and
+// the code belong to one reset: either spends both.
 //
 // A malformed, unknown, spent or expired token is refused before any
-// password hashing (ErrInvalidToken, ErrTokenExpired). A password the
-// policy refuses is a *password.PolicyError (matching ErrWeakPassword) and
-// leaves the token usable. Of concurrent calls with one token exactly one
-// succeeds.
+// password hashing (ErrInvalidToken, ErrTokenExpired). A wrong code, or an
+// address with no account or no live code, is ErrInvalidCode, in the same
+// time whatever the case; each code allows CodeTries guesses, after which
+// it and its link are dead, and guesses per address are capped by
+// Config.CodeLimit (a *RateLimitError). A password the policy refuses is a
+// *password.PolicyError (matching ErrWeakPassword) and leaves the token or
+// code usable (the policy is applied before the code is checked, so it
+// costs no try). Of concurrent calls for one reset exactly one succeeds.
 //
 // Signing out everywhere holds whoever keeps the sessions: sessions in the
 // Store are revoked in the transaction that spends the token; Config.Sessions,
@@ -35,13 +46,24 @@ type ResetPasswordParams struct {
 // user is returned with an error matching ErrSessionsNotRevoked; the
 // revocation is retried by the dispatcher.
 func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (User, error) {
-	r, err := s.lookup(ctx, p.Token)
-	if err != nil {
-		return User{}, err
-	}
 	pw := password.Normalize(p.NewPassword)
-	if err := s.checkPolicy(ctx, pw, password.PolicyUser{ID: r.UserID, Email: r.Email}); err != nil {
-		return User{}, err
+	var r store.Reset
+	if p.Token == "" && (p.Email != "" || p.Code != "") {
+		var err error
+		if r, err = s.redeemCode(ctx, p, pw); err != nil {
+			return User{}, err
+		}
+		if err := s.rejectCurrent(ctx, pw, r.UserID); err != nil {
+			return User{}, err
+		}
+	} else {
+		var err error
+		if r, err = s.lookup(ctx, p.Token); err != nil {
+			return User{}, err
+		}
+		if err := s.checkPolicy(ctx, pw, password.PolicyUser{ID: r.UserID, Email: r.Email}); err != nil {
+			return User{}, err
+		}
 	}
 	hash, err := s.hasher.Hash(pw)
 	if err != nil {

@@ -61,8 +61,8 @@ To choose a new password, open this link within 15 minutes:
 
 https://app.example/reset-password?token=Z1uX3RbwcIl5fIGJJJCXXisdIZ1uX3RbwcIl5fIGJJJC
 
-The link works once. If you did not ask for this, ignore this email:
-your password stays as it is.
+The link works once, and so does the code: using one uses up both. If you
+did not ask for this, ignore this email: your password stays as it is.
 `,
 		HTML: `<!doctype html>
 <html><body style="font-family:sans-serif;line-height:1.5">
@@ -70,7 +70,7 @@ your password stays as it is.
 <p>Someone asked to reset the password of the app.example account for marcelina.davis@example.com.
 To choose a new password, open this link within 15 minutes:</p>
 <p><a href="https://app.example/reset-password?token=Z1uX3RbwcIl5fIGJJJCXXisdIZ1uX3RbwcIl5fIGJJJC">Choose a new password</a></p>
-<p style="color:#555">The link works once. If you did not ask for this, ignore this email: your password stays as it is.</p>
+<p style="color:#555">The link works once, and so does the code: using one uses up both. If you did not ask for this, ignore this email: your password stays as it is.</p>
 </body></html>
 `,
 	})

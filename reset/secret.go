@@ -17,12 +17,13 @@ import (
 
 // secrets derives the Service's keys from Config.SecretKey with HKDF
 // (RFC 5869, SHA-256), one per purpose told apart by HKDF's info: one seals
-// the outbox, one keys the hash of rate-limited addresses. Deriving them
-// keeps a single configuration value without using one key for two
-// purposes.
+// the outbox, one keys the hash of rate-limited addresses, one the hashes
+// of reset codes. Deriving them keeps a single configuration value without
+// using one key for two purposes.
 type secrets struct {
 	aead    cipher.AEAD
 	rateKey []byte
+	codeKey []byte
 	rand    io.Reader
 }
 
@@ -31,6 +32,7 @@ type secrets struct {
 const (
 	infoOutboxSeal = "passreset outbox seal v1"
 	infoRateLimit  = "passreset rate limit v1"
+	infoResetCode  = "passreset reset code v1"
 )
 
 func newSecrets(master []byte, rand io.Reader) (*secrets, error) {
@@ -45,6 +47,10 @@ func newSecrets(master []byte, rand io.Reader) (*secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reset: derive rate-limit key: %w", err)
 	}
+	codeKey, err := hkdf.Key(sha256.New, master, nil, infoResetCode, sha256.Size)
+	if err != nil {
+		return nil, fmt.Errorf("reset: derive reset-code key: %w", err)
+	}
 	block, err := aes.NewCipher(sealKey)
 	if err != nil {
 		return nil, fmt.Errorf("reset: outbox cipher: %w", err)
@@ -53,7 +59,7 @@ func newSecrets(master []byte, rand io.Reader) (*secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reset: outbox cipher: %w", err)
 	}
-	return &secrets{aead: aead, rateKey: rateKey, rand: rand}, nil
+	return &secrets{aead: aead, rateKey: rateKey, codeKey: codeKey, rand: rand}, nil
 }
 
 // rateLimitKey is the key under which requests for email are counted: a
@@ -62,6 +68,34 @@ func (s *secrets) rateLimitKey(email string) string {
 	m := hmac.New(sha256.New, s.rateKey)
 	m.Write([]byte(email))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// codeLookup is the key under which a reset's code is found: a keyed hash
+// of the address it is entered with, so the Store never holds the address.
+func (s *secrets) codeLookup(email string) string {
+	m := hmac.New(sha256.New, s.codeKey)
+	m.Write([]byte("address\x00"))
+	m.Write([]byte(email))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// codeHash is what a Store keeps of a reset's code: HMAC-SHA-256 under the
+// reset-code key of the reset's id and the code. A short code's plain hash
+// would fall to a brute force of its 10^8 values in well under a second;
+// keyed, a copy of the database alone tells nothing of it, and the key's
+// holder could open the queued email that carries it anyway. Online, the
+// code allows 5 guesses (and the address a few per hour), so a guess
+// succeeds with a chance of 5 in 10^8 per reset. Binding the reset's id
+// makes the same code of two resets hash apart.
+func (s *secrets) codeHash(resetID, code string) [32]byte {
+	m := hmac.New(sha256.New, s.codeKey)
+	m.Write([]byte("code\x00"))
+	m.Write([]byte(resetID))
+	m.Write([]byte{0})
+	m.Write([]byte(code))
+	var h [32]byte
+	m.Sum(h[:0])
+	return h
 }
 
 var errUnsealable = errors.New("reset: queued job cannot be opened: sealed under another SecretKey")

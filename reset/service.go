@@ -32,6 +32,7 @@ type Service struct {
 	emails   Emails
 	limit    RateLimit
 	signIn   RateLimit
+	codes    RateLimit
 	dispatch DispatchConfig
 	secrets  *secrets
 	leases   *leases // the claims on jobs this Service works on, kept alive
@@ -43,6 +44,7 @@ type Service struct {
 	// random.
 	msgIDDomain string
 	ttl         time.Duration
+	codeTTL     time.Duration
 	now         func() time.Time
 	rand        io.Reader // serialised: a Config.Rand need not be safe for concurrent use
 	log         *slog.Logger
@@ -88,6 +90,8 @@ func NewService(cfg Config) (*Service, error) {
 		policy:   cfg.Policy,
 		limit:    cfg.RateLimit,
 		signIn:   cfg.SignInLimit,
+		codes:    cfg.CodeLimit,
+		codeTTL:  cfg.CodeTTL,
 		dispatch: cfg.Dispatch,
 		resetURL: u,
 		from:     cfg.From,
@@ -101,10 +105,18 @@ func NewService(cfg Config) (*Service, error) {
 	if s.hasher == nil {
 		s.hasher = password.Bcrypt{}
 	}
-	if b, ok := s.hasher.(password.Bcrypt); ok {
-		if err := password.CheckCost(b.Cost); err != nil {
+	switch h := s.hasher.(type) {
+	case password.Bcrypt:
+		if err := password.CheckCost(h.Cost); err != nil {
 			return nil, fmt.Errorf("reset: Config.Hasher: %w", err)
 		}
+	case password.Argon2id:
+		if err := h.Check(); err != nil {
+			return nil, fmt.Errorf("reset: Config.Hasher: %w", err)
+		}
+	}
+	if cfg.CodeTTL > MaxCodeTTL {
+		return nil, fmt.Errorf("reset: Config.CodeTTL must be at most %v, got %v", MaxCodeTTL, cfg.CodeTTL)
 	}
 	if s.dummyHash, err = s.hasher.Hash("passreset dummy password for timing"); err != nil {
 		return nil, fmt.Errorf("reset: Config.Hasher: %w", err)
@@ -130,6 +142,9 @@ func NewService(cfg Config) (*Service, error) {
 	if s.ttl <= 0 {
 		s.ttl = 15 * time.Minute
 	}
+	if s.codeTTL <= 0 {
+		s.codeTTL = MaxCodeTTL
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -151,6 +166,12 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if s.signIn.Window <= 0 {
 		s.signIn.Window = 15 * time.Minute
+	}
+	if s.codes.Limit <= 0 {
+		s.codes.Limit = 10
+	}
+	if s.codes.Window <= 0 {
+		s.codes.Window = time.Hour
 	}
 	d := &s.dispatch
 	d.Interval = orDefault(d.Interval, 5*time.Second)
@@ -286,14 +307,21 @@ func (s *Service) checkPolicy(ctx context.Context, pw string, u password.PolicyU
 	if err := s.policy.Validate(ctx, pw, u); err != nil {
 		return err
 	}
-	if s.policy.RejectCurrent && u.ID != "" {
-		hash, err := s.store.PasswordHash(ctx, u.ID)
-		if err != nil && !errors.Is(err, ErrUserNotFound) {
-			return fmt.Errorf("reset: policy: %w", err)
-		}
-		if hash != "" && s.hasher.Compare(hash, pw) == nil {
-			return password.Reused()
-		}
+	return s.rejectCurrent(ctx, pw, u.ID)
+}
+
+// rejectCurrent applies Policy.RejectCurrent: the user's current password
+// is refused as the new one.
+func (s *Service) rejectCurrent(ctx context.Context, pw, userID string) error {
+	if !s.policy.RejectCurrent || userID == "" {
+		return nil
+	}
+	hash, err := s.store.PasswordHash(ctx, userID)
+	if err != nil && !errors.Is(err, ErrUserNotFound) {
+		return fmt.Errorf("reset: policy: %w", err)
+	}
+	if hash != "" && s.hasher.Compare(hash, pw) == nil {
+		return password.Reused()
 	}
 	return nil
 }
@@ -307,6 +335,6 @@ func (s *Service) emit(ctx context.Context, name string, pr PasswordReset, now t
 		s.log.WarnContext(ctx, "event id", "err", err)
 		return
 	}
-	pr.Token, pr.URL = "", ""
+	pr.Token, pr.URL, pr.Code = "", "", ""
 	s.onEvent(ctx, Event{ID: id, Event: name, Data: pr, CreatedAt: now})
 }

@@ -292,7 +292,7 @@ func TestExpiryBoundary(t *testing.T) {
 func TestPolicyFailureKeepsToken(t *testing.T) {
 	f := newFixture(t, func(c *reset.Config) {
 		c.Policy.Check = func(_ context.Context, pw string, _ password.PolicyUser) error {
-			if pw == "password1234" {
+			if pw == "Tr0ub4dor&3-breached" {
 				return errors.New("This password appears in a list of breached passwords.")
 			}
 			return nil
@@ -307,7 +307,9 @@ func TestPolicyFailureKeepsToken(t *testing.T) {
 		"short":                 password.ReasonTooShort,
 		"ana@example.com":       password.ReasonSameAsEmail,
 		strings.Repeat("é", 37): password.ReasonTooLong, // 37 characters, 74 bytes
-		"password1234":          password.ReasonRejected,
+		"Tr0ub4dor&3-breached":  password.ReasonRejected,
+		"password123":           password.ReasonCommon,
+		"QwertyUiop":            password.ReasonCommon,
 	}
 	for pw, code := range cases {
 		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: pw})

@@ -24,7 +24,8 @@
 // one, for API clients that refresh; the old token stops working.
 //
 // [Manager.List], [Manager.Get] and [Manager.Revoke] serve a "your devices"
-// page, and [Manager.RevokeUserSessions] signs a user out everywhere.
+// page, [Manager.RevokeUserSessions] signs a user out everywhere, and
+// [Manager.RevokeOtherSessions] everywhere but here.
 // [Manager.Purge] deletes ended sessions when the host calls it.
 //
 // # Cookies

@@ -456,6 +456,42 @@ func (m *Manager) RevokeUserSessions(ctx context.Context, userID string) error {
 	return nil
 }
 
+// RevokeOtherSessions ends every active session of the user but keepID,
+// for "sign out my other devices": it is the method by which *Manager
+// satisfies reset.OtherSessionsRevoker, which a password change calls
+// when the sessions live outside the reset Store. It is idempotent. It
+// lists the user's sessions and revokes them one by one, so it is not
+// atomic; a Store that is also the reset Store revokes them in the
+// password change's own transaction instead.
+func (m *Manager) RevokeOtherSessions(ctx context.Context, userID, keepID string) error {
+	const page = 100
+	now := m.now()
+	after, n := "", 0
+	for {
+		ss, err := m.store.ListSessions(ctx, userID, ListParams{Limit: page, After: after})
+		if err != nil {
+			return fmt.Errorf("session: revoke other sessions: %w", err)
+		}
+		for _, s := range ss {
+			if s.ID == keepID || !s.Active(now) {
+				continue
+			}
+			if err := m.store.RevokeSession(ctx, s.ID, now); err != nil && !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("session: revoke other sessions: %w", err)
+			}
+			n++
+		}
+		if len(ss) < page {
+			break
+		}
+		after = ss[len(ss)-1].ID
+	}
+	if n > 0 {
+		m.log.InfoContext(ctx, "session: revoked other sessions", "user_id", userID, "count", n)
+	}
+	return nil
+}
+
 // Purge deletes the sessions that expired or were revoked before before,
 // and returns how many. Nothing calls it for you: a host runs it now and
 // then (for example daily, with before a week ago, keeping recent sign-outs

@@ -440,3 +440,28 @@ func TestPurgeRefusesTheFuture(t *testing.T) {
 	_, err = f.m.Get(ctx, live.ID)
 	require.NoError(t, err, "a live session was purged")
 }
+
+// TestRevokeOtherSessions: every active session of the user ends but the
+// one kept, over more than one page of the list; other users' sessions
+// stay, and doing it again changes nothing.
+func TestRevokeOtherSessions(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	keep, keepTok := f.create(t, "user_1")
+	var others []string
+	for range 120 { // more than one page of 100
+		_, tok := f.create(t, "user_1")
+		others = append(others, tok)
+	}
+	_, theirs := f.create(t, "user_2")
+	require.NoError(t, f.m.RevokeOtherSessions(ctx, "user_1", keep.ID))
+	require.NoError(t, f.m.RevokeOtherSessions(ctx, "user_1", keep.ID), "idempotent")
+	_, err := f.m.Validate(ctx, keepTok)
+	require.NoError(t, err, "the session kept")
+	for _, tok := range others {
+		_, err := f.m.Validate(ctx, tok)
+		require.ErrorIs(t, err, session.ErrRevoked)
+	}
+	_, err = f.m.Validate(ctx, theirs)
+	require.NoError(t, err, "another user's session")
+}

@@ -18,6 +18,9 @@ var (
 	ErrTokenExpired = errors.New("reset: token expired")
 	// ErrEmailTaken: another user already has this email.
 	ErrEmailTaken = errors.New("reset: email already taken")
+	// ErrPasswordChanged: the user's password hash is no longer the one
+	// a ChangePassword was based on (another change won the race).
+	ErrPasswordChanged = errors.New("reset: password changed meanwhile")
 	// ErrNoUserCreator: the Store does not create users: the users are the
 	// host's (a SQL store over a host's table returns it from CreateUser).
 	ErrNoUserCreator = errors.New("reset: store cannot create users")

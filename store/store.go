@@ -72,6 +72,29 @@ type Store interface {
 	// any step fails, nothing of it is kept.
 	RedeemReset(ctx context.Context, r Redemption) (Redeemed, error)
 
+	// ClaimResetCode takes one try from the code of the reset whose
+	// Code.Key is key and that can still take a guess at now: unspent,
+	// not ended, now before its ExpiresAt, and Code.Usable(now). In one
+	// atomic step it decrements Code.TriesLeft and returns the reset as
+	// it now is; of concurrent claims no more succeed than there were
+	// tries left. It returns ErrResetNotFound when no reset qualifies (no
+	// such key, or spent, ended, expired, or out of tries), and changes
+	// nothing then. CreateReset ends a user's older resets, so at most one
+	// qualifies; were there more, the newest is taken.
+	ClaimResetCode(ctx context.Context, key string, now time.Time) (Reset, error)
+
+	// ChangePassword replaces a user's password hash, in one transaction,
+	// only if the stored hash is still c.OldHash (a conditional update:
+	// of concurrent changes based on one hash exactly one wins; the others
+	// get ErrPasswordChanged and change nothing). Unless c.Rehash, the same
+	// transaction sets the user's updated time to c.Now where the host
+	// keeps one, revokes every active session of the user that this Store
+	// holds except c.KeepSessionID (active as session.Session.Active(c.Now)
+	// says), sets that session's Stamp to c.KeepStamp, and inserts c.Jobs.
+	// It returns how many sessions it revoked, ErrUserNotFound for an
+	// unknown user, and keeps nothing when any step fails.
+	ChangePassword(ctx context.Context, c PasswordChange) (Changed, error)
+
 	// AllowRequest is a sliding-window rate limit: it counts the requests
 	// recorded under key after now-window, those recorded after now
 	// included (a concurrent caller may read its clock later yet get here

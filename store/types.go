@@ -48,6 +48,61 @@ type Reset struct {
 	ExpiresAt time.Time
 	UsedAt    time.Time // when the token was redeemed; zero while unused
 	EndedAt   time.Time // when a newer reset ended this one; zero otherwise
+	Code      Code      // the reset's short code; zero when it has none
+}
+
+// Code is the short code of a reset, entered with the address instead of
+// opening the link, as a Store keeps it: keyed hashes, never the code or
+// the address. Its zero value is "no code".
+//
+// Reset.Status does not look at TriesLeft: a code redemption that took the
+// last try must still spend the reset. The Service refuses the link of a
+// reset whose code has no try left (a code guessed wrong as many times as
+// it allows kills its link too).
+type Code struct {
+	// Key is the keyed hash (under a key the Store never sees) of the
+	// address the code is entered with: ClaimResetCode finds the reset by
+	// it. "" when the reset has no code.
+	Key string
+	// Hash is the keyed hash of the code and the reset id.
+	Hash [32]byte
+	// ExpiresAt: the code is refused from this instant on, at or before
+	// the reset's ExpiresAt.
+	ExpiresAt time.Time
+	// TriesLeft is how many guesses the code still allows; ClaimResetCode
+	// takes one per guess, before the guess is compared.
+	TriesLeft int
+}
+
+// Usable reports whether the code can still take a guess at now: it
+// exists, has a try left and has not expired.
+func (c Code) Usable(now time.Time) bool {
+	return c.Key != "" && c.TriesLeft > 0 && now.Before(c.ExpiresAt)
+}
+
+// PasswordChange is what ChangePassword needs to replace a user's hash.
+type PasswordChange struct {
+	UserID string
+	// OldHash is the hash the caller compared the password with: the
+	// change happens only while it is still the stored one.
+	OldHash string
+	NewHash string
+	Now     time.Time
+	// Rehash says NewHash is the same password under new parameters (an
+	// upgrade at sign-in): nothing but the hash changes. Otherwise it is a
+	// new password: the Store also sets the user's updated time where the
+	// host keeps one, revokes every active session of the user it holds
+	// except KeepSessionID, gives that one the credential stamp KeepStamp,
+	// and inserts Jobs.
+	Rehash        bool
+	KeepSessionID string // "" to revoke them all
+	KeepStamp     string
+	Jobs          []Job
+}
+
+// Changed is what ChangePassword did.
+type Changed struct {
+	SessionsRevoked int // sessions the Store revoked in the transaction
 }
 
 // Status tells what a stored reset can still do at now: nil while it can
@@ -92,6 +147,10 @@ const (
 	// before the page answers and carried out after it. UserID is empty:
 	// whether the address has an account is found out by the work.
 	JobResetRequest JobKind = "reset_request"
+	// JobRevokeOtherSessions calls the host's SessionRevoker's
+	// RevokeOtherSessions for UserID, keeping the session whose id is
+	// Payload (not a secret: an id, never a token).
+	JobRevokeOtherSessions JobKind = "revoke_other_sessions"
 )
 
 // Job is a unit of durable work in the Store's outbox: an email to send, a

@@ -38,7 +38,10 @@ import (
 //   - RedeemReset spends the token and writes the host's rows (a new
 //     credential, the address verified, accounts.updated_at) in one
 //     transaction that begins with the conditional update that spends it.
-//   - CreateReset to Purge keep passreset's own state (resets, rate-limit
+//   - ChangePassword writes the host's rows too: a new credential (or, for
+//     a rehash at sign-in, the newest one's hash replaced), only while the
+//     newest credential is still the hash the caller checked.
+//   - CreateReset to Purge, ClaimResetCode among them, keep passreset's own state (resets, rate-limit
 //     records, the outbox) in tables named passreset_*, which the host never
 //     writes; their SQL suits any SQLite host as it is.
 //
@@ -146,6 +149,18 @@ CREATE INDEX IF NOT EXISTS passreset_jobs_due ON passreset_jobs (run_at, id)
     WHERE finished_at IS NULL AND failed_at IS NULL;
 `
 
+// schemaCodes adds each reset's short code (keyed hashes only). SQLite has
+// no ADD COLUMN IF NOT EXISTS: Migrate runs it when code_key is missing.
+const schemaCodes = `
+ALTER TABLE passreset_resets ADD COLUMN code_key        TEXT;    -- keyed hash of the address
+ALTER TABLE passreset_resets ADD COLUMN code_hash       BLOB;    -- keyed hash of the code, never the code
+ALTER TABLE passreset_resets ADD COLUMN code_expires_at INTEGER;
+ALTER TABLE passreset_resets ADD COLUMN code_tries_left INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX passreset_resets_code_key ON passreset_resets (code_key) WHERE code_key IS NOT NULL;
+`
+
+const qHasCodes = `SELECT EXISTS (SELECT 1 FROM pragma_table_info('passreset_resets') WHERE name = 'code_key')`
+
 // Migrate checks that the host's tables have the columns the Store reads
 // and writes, then creates passreset's tables, in one transaction. It
 // never changes the host's tables.
@@ -154,7 +169,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("customstore: migrate: the host's tables: %w", err)
 	}
 	return wrap("migrate", s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, schema)
+		if _, err := tx.ExecContext(ctx, schema); err != nil {
+			return err
+		}
+		var hasCodes bool
+		if err := tx.QueryRowContext(ctx, qHasCodes).Scan(&hasCodes); err != nil || hasCodes {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, schemaCodes)
 		return err
 	}))
 }
@@ -240,13 +262,25 @@ func scanUser(row *sql.Row) (store.User, error) {
 // ---- Resets ----
 
 const (
-	resetCols         = `id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at`
+	resetCols = `id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
+	code_key, code_hash, code_expires_at, code_tries_left`
 	qResetByID        = `SELECT ` + resetCols + ` FROM passreset_resets WHERE id = ?`
 	qResetByTokenHash = `SELECT ` + resetCols + ` FROM passreset_resets WHERE token_hash = ?`
 	qEndResets        = `UPDATE passreset_resets SET ended_at = ? WHERE user_id = ? AND used_at IS NULL AND ended_at IS NULL`
 	qAccountExists    = `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?)`
-	qInsertReset      = `INSERT INTO passreset_resets (id, user_id, email, token_hash, created_at, expires_at)
-	VALUES (?, ?, ?, ?, ?, ?)`
+	qInsertReset      = `INSERT INTO passreset_resets (id, user_id, email, token_hash, created_at, expires_at,
+	code_key, code_hash, code_expires_at, code_tries_left)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// One statement, so one atomic step: ?2 is now.
+	qClaimResetCode = `UPDATE passreset_resets SET code_tries_left = code_tries_left - 1
+	WHERE id = (SELECT id FROM passreset_resets
+		WHERE code_key = ?1 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?2
+		AND code_expires_at > ?2 AND code_tries_left > 0
+		ORDER BY created_at DESC, id DESC LIMIT 1)
+	RETURNING ` + resetCols
+	// A rehash replaces the newest credential's hash: the same password.
+	qRehashCredential = `UPDATE credentials SET hash = ?
+	WHERE id = (SELECT id FROM credentials WHERE account_id = ? ORDER BY id DESC LIMIT 1)`
 	qInsertJob = `INSERT INTO passreset_jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
@@ -256,7 +290,10 @@ const (
 	WHERE id = ?2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?1
 	RETURNING user_id, email`
 	// What a reset writes to the host's tables.
-	qTouchAccount     = `UPDATE accounts SET updated_at = ? WHERE id = ?`
+	qTouchAccount = `UPDATE accounts SET updated_at = ? WHERE id = ?`
+	// ?2 true (a rehash) writes updated_at as it is: the write that takes
+	// the lock, and tells whether the account exists.
+	qTouchAccountIf   = `UPDATE accounts SET updated_at = CASE WHEN ?2 THEN updated_at ELSE ?3 END WHERE id = ?1`
 	qInsertCredential = `INSERT INTO credentials (account_id, hash, created_at) VALUES (?, ?, ?)`
 	qVerifyEmail      = `UPDATE emails SET verified_at = coalesce(verified_at, ?) WHERE account_id = ? AND address_key = ?`
 )
@@ -276,8 +313,12 @@ func (s *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job
 		if err := tx.QueryRowContext(ctx, qAccountExists, key).Scan(&exists); err != nil || !exists {
 			return cmp.Or(err, store.ErrUserNotFound)
 		}
+		var codeKey, codeHash, codeExpires any
+		if r.Code.Key != "" {
+			codeKey, codeHash, codeExpires = r.Code.Key, r.Code.Hash[:], millis(r.Code.ExpiresAt)
+		}
 		if _, err := tx.ExecContext(ctx, qInsertReset, r.ID, r.UserID, r.Email, r.TokenHash[:],
-			millis(r.CreatedAt), millis(r.ExpiresAt)); err != nil {
+			millis(r.CreatedAt), millis(r.ExpiresAt), codeKey, codeHash, codeExpires, r.Code.TriesLeft); err != nil {
 			return err
 		}
 		return insertJobs(ctx, tx, jobs)
@@ -342,6 +383,54 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 	return out, nil
 }
 
+// ClaimResetCode takes one try from the code of the newest reset under key
+// that can still take a guess at now, in one statement.
+func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (store.Reset, error) {
+	r, err := scanReset(s.db.QueryRowContext(ctx, qClaimResetCode, key, millis(now)))
+	return r, wrap("claim reset code", err)
+}
+
+// ChangePassword, in one transaction, only while the newest credential is
+// still c.OldHash: a rehash replaces that credential's hash (the same
+// password); a new password is a new credential, and sets
+// accounts.updated_at, and c.Jobs are inserted. The sessions are the
+// host's: none is revoked here (the credential stamp ends them).
+func (s *Store) ChangePassword(ctx context.Context, c store.PasswordChange) (store.Changed, error) {
+	key, ok := AccountID(c.UserID)
+	if !ok {
+		return store.Changed{}, store.ErrUserNotFound
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// A write first, so that the transaction holds the write lock
+		// from its start (as _txlock=immediate also makes sure).
+		now := hostTime(c.Now)
+		if n, err := rowsAffected(tx.ExecContext(ctx, qTouchAccountIf, key, c.Rehash, now)); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrUserNotFound
+		}
+		var current string
+		if err := tx.QueryRowContext(ctx, qPasswordHash, key).Scan(&current); err != nil {
+			return err
+		}
+		if current != c.OldHash {
+			return store.ErrPasswordChanged
+		}
+		if c.Rehash {
+			_, err := tx.ExecContext(ctx, qRehashCredential, c.NewHash, key)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, qInsertCredential, key, c.NewHash, now); err != nil {
+			return err
+		}
+		return insertJobs(ctx, tx, c.Jobs)
+	})
+	if err != nil {
+		return store.Changed{}, wrap("change password", err)
+	}
+	return store.Changed{}, nil
+}
+
 // whyNotSpent tells, inside the transaction whose update matched nothing,
 // why the reset could not be spent, as store.Reset.Status judges it.
 func whyNotSpent(ctx context.Context, tx *sql.Tx, id string, now time.Time) error {
@@ -367,12 +456,14 @@ func insertJobs(ctx context.Context, tx *sql.Tx, jobs []store.Job) error {
 // scanReset reads resetCols, and turns no row into store.ErrResetNotFound.
 func scanReset(row *sql.Row) (store.Reset, error) {
 	var (
-		r                store.Reset
-		hash             []byte
-		created, expires int64
-		used, ended      sql.NullInt64
+		r                        store.Reset
+		hash, codeHash           []byte
+		created, expires         int64
+		used, ended, codeExpires sql.NullInt64
+		codeKey                  sql.NullString
 	)
-	err := row.Scan(&r.ID, &r.UserID, &r.Email, &hash, &created, &expires, &used, &ended)
+	err := row.Scan(&r.ID, &r.UserID, &r.Email, &hash, &created, &expires, &used, &ended,
+		&codeKey, &codeHash, &codeExpires, &r.Code.TriesLeft)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Reset{}, store.ErrResetNotFound
 	}
@@ -385,6 +476,8 @@ func scanReset(row *sql.Row) (store.Reset, error) {
 	copy(r.TokenHash[:], hash)
 	r.CreatedAt, r.ExpiresAt = fromMillis(created), fromMillis(expires)
 	r.UsedAt, r.EndedAt = fromNullMillis(used), fromNullMillis(ended)
+	r.Code.Key, r.Code.ExpiresAt = codeKey.String, fromNullMillis(codeExpires)
+	copy(r.Code.Hash[:], codeHash)
 	return r, nil
 }
 

@@ -435,3 +435,87 @@ func TestBrowserWeakPassword(t *testing.T) {
 	)
 	b.signIn(app.URL, email, newPassword)
 }
+
+// TestBrowserCodeInTheSameBrowser: the forgot page's answer offers the
+// code field; the code of the email, typed there, sets the password (a
+// common one refused first, the code still good), and the link dies with
+// it.
+func TestBrowserCodeInTheSameBrowser(t *testing.T) {
+	chromiumPath(t) // skip early without a browser
+	app := startApp(t)
+	const email, newPassword = "ana@example.com", "a brand new passphrase"
+	app.createUser(t, email, "the old passphrase")
+	b := newBrowser(t, "browser")
+	b.do(
+		chromedp.Navigate(app.URL+"/forgot-password"),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), email),
+		submit("#forgot-password"),
+		chromedp.WaitVisible(chromedp.ID("code")),
+	)
+	app.waitForMail(t, 1)
+	m := app.mailbox.Messages()[0]
+	code := regexp.MustCompile(`(?m)^    (\d{4} \d{4})$`).FindStringSubmatch(m.Text)
+	require.NotNil(t, code, m.Text)
+	link := regexp.MustCompile(`http://\S+/reset-password\?token=\S+`).FindString(m.Text)
+	require.NotEmpty(t, link)
+
+	b.do(
+		chromedp.SendKeys(chromedp.ID("code"), code[1]),
+		chromedp.SendKeys(chromedp.ID("new_password"), "password123"),
+		chromedp.SendKeys(chromedp.ID("confirm_password"), "password123"),
+		submit("#reset-code"),
+		chromedp.WaitVisible(chromedp.ID("errors")),
+	)
+	require.Contains(t, b.text("#errors"), "too common")
+	b.do(
+		chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
+		chromedp.SendKeys(chromedp.ID("confirm_password"), newPassword),
+		submit("#reset-code"),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+	)
+	require.Equal(t, app.URL+"/sign-in?notice=password_reset", b.location())
+	b.signIn(app.URL, email, newPassword)
+	b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("link-expired")))
+	app.requireNoSecrets(t, strings.ReplaceAll(code[1], " ", ""), newPassword)
+}
+
+// TestBrowserChangePasswordSignsOutOtherDevices: the account page changes
+// the password; this browser stays signed in and sees the other device
+// marked signed out, and the other device is on the sign-in page at its
+// next request.
+func TestBrowserChangePasswordSignsOutOtherDevices(t *testing.T) {
+	chromiumPath(t) // skip early without a browser
+	app := startApp(t)
+	const email, oldPassword, newPassword = "ana@example.com", "the old passphrase", "a brand new passphrase"
+	app.createUser(t, email, oldPassword)
+	laptop, phone := newBrowser(t, "laptop"), newBrowser(t, "phone")
+	phone.signIn(app.URL, email, oldPassword)
+	laptop.signIn(app.URL, email, oldPassword)
+
+	laptop.do(
+		chromedp.SendKeys(chromedp.ID("current_password"), "not the password"),
+		chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
+		chromedp.SendKeys(chromedp.ID("confirm_password"), newPassword),
+		submit("#change-password"),
+		chromedp.WaitVisible(chromedp.ID("errors")),
+	)
+	require.Contains(t, laptop.text("#errors"), "current password is not right")
+	laptop.do(
+		chromedp.SendKeys(chromedp.ID("current_password"), oldPassword),
+		chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
+		chromedp.SendKeys(chromedp.ID("confirm_password"), newPassword),
+		submit("#change-password"),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+	)
+	require.Contains(t, laptop.text("#notice"), "every other device was signed out (1 signed out just now")
+	sessions := laptop.text("#sessions")
+	require.Contains(t, sessions, "this browser")
+	require.Contains(t, sessions, "signed out")
+
+	phone.do(chromedp.Navigate(app.URL+"/"), chromedp.WaitVisible(chromedp.ID("sign-in")))
+	require.Equal(t, app.URL+"/sign-in", phone.location())
+	laptop.do(chromedp.Navigate(app.URL+"/"), chromedp.WaitVisible(chromedp.ID("user-email")))
+	phone.signIn(app.URL, email, newPassword)
+	app.requireNoSecrets(t, oldPassword, newPassword)
+}

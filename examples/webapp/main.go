@@ -20,7 +20,12 @@
 //	                         printed once; a given one is never printed;
 //	                         "" creates none (default demo@example.com)
 //	-dev-mail=false          turn the dev mailbox off (on by default)
-//	-bcrypt-cost N           the bcrypt cost of new passwords (default 12)
+//	-bcrypt-cost N           the bcrypt cost of new passwords (default 12);
+//	                         raise it and restart: each user's hash is
+//	                         upgraded at their next sign-in
+//	-hasher NAME             bcrypt (default) or argon2id: the hash of new
+//	                         passwords; the other's hashes still sign in,
+//	                         and are moved over at the next sign-in
 //	-smtp host:port          send real mail through this SMTP server
 //	                         instead of the dev mailbox; with -smtp-tls
 //	                         starttls (default), implicit or none,
@@ -91,6 +96,7 @@ type options struct {
 	demoEmail, demoPass           string // demoPass "" means generate one
 	devMail                       bool
 	bcryptCost                    int
+	hasher                        string
 	smtp, smtpTLS, smtpUser, from string
 	trustedProxies                []netip.Prefix
 }
@@ -106,6 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	demo := fs.String("demo-user", "demo@example.com", "create this user at start unless it exists: `EMAIL` (a password is generated and printed once) or EMAIL:PASSWORD (never printed); \"\" for none")
 	fs.BoolVar(&o.devMail, "dev-mail", true, "keep sent emails in a dev mailbox at /dev/mail instead of sending them")
 	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "the bcrypt `cost` of new passwords, 4 to 31; lower only to make local tests faster")
+	fs.StringVar(&o.hasher, "hasher", "bcrypt", "the password `hash` of new passwords: bcrypt or argon2id; the other's hashes still sign in, and are upgraded then")
 	fs.StringVar(&o.smtp, "smtp", "", "send real mail through the SMTP server at `host:port` (turns the dev mailbox off)")
 	fs.StringVar(&o.smtpTLS, "smtp-tls", "starttls", "SMTP connection security: starttls, implicit or none")
 	fs.StringVar(&o.smtpUser, "smtp-user", "", "SMTP user name; the password is read from $PASSRESET_SMTP_PASSWORD")
@@ -120,6 +127,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.hasher != "bcrypt" && o.hasher != "argon2id" {
+		return o, fmt.Errorf("-hasher: want bcrypt or argon2id, got %q", o.hasher)
 	}
 	if *demo != "" {
 		o.demoEmail, o.demoPass, _ = strings.Cut(*demo, ":")
@@ -195,7 +205,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	srv, err := newServer(config{BaseURL: o.baseURL, Store: st, Mailer: mailer, DevMail: devMail, From: o.from, Logger: log, BcryptCost: o.bcryptCost, SecretKey: key,
+	srv, err := newServer(config{BaseURL: o.baseURL, Store: st, Mailer: mailer, DevMail: devMail, From: o.from, Logger: log, BcryptCost: o.bcryptCost, SecretKey: key, Argon2id: o.hasher == "argon2id",
 		ClientLimit: clientlimit.Config{TrustedProxies: o.trustedProxies}})
 	if err != nil {
 		return err

@@ -54,8 +54,12 @@ type config struct {
 	// BcryptCost, TokenTTL and Now are passed to reset.Config; zero means
 	// its defaults. Tests lower the cost and move the clock.
 	BcryptCost int
-	TokenTTL   time.Duration
-	Now        func() time.Time
+	// Argon2id hashes new passwords with Argon2id (password.Argon2id's
+	// defaults) instead of bcrypt; bcrypt hashes still sign in, and are
+	// moved over at the next sign-in.
+	Argon2id bool
+	TokenTTL time.Duration
+	Now      func() time.Time
 	// ClientLimit is the reset pages' limit per client; the zero value is
 	// pages' default (10 form posts a minute).
 	ClientLimit clientlimit.Config
@@ -102,13 +106,17 @@ func newServer(cfg config) (*server, error) {
 		s.now = time.Now
 	}
 
+	var hasher password.Hasher = password.Bcrypt{Cost: cfg.BcryptCost}
+	if cfg.Argon2id {
+		hasher = password.Argon2id{}
+	}
 	s.svc, err = reset.NewService(reset.Config{
 		Store:     cfg.Store,
 		Mailer:    cfg.Mailer,
 		ResetURL:  base.String() + pages.DefaultResetPath,
 		AppName:   appName,
 		From:      cfg.From,
-		Hasher:    password.Bcrypt{Cost: cfg.BcryptCost},
+		Hasher:    hasher,
 		TokenTTL:  cfg.TokenTTL,
 		SecretKey: cfg.SecretKey,
 		Now:       cfg.Now,
@@ -158,6 +166,7 @@ func newServer(cfg config) (*server, error) {
 	mux.HandleFunc("GET /sign-in", s.signInForm)
 	mux.Handle("POST /sign-in", cop.Handler(http.HandlerFunc(s.signIn)))
 	mux.Handle("POST /sign-out", cop.Handler(http.HandlerFunc(s.signOut)))
+	mux.Handle("POST /account/password", cop.Handler(s.sessions.Require("/sign-in")(http.HandlerFunc(s.changePassword))))
 	s.pages.Register(mux) // /forgot-password and /reset-password
 	if s.devMail != nil {
 		mux.HandleFunc("GET /dev/mail", s.mailbox)
@@ -197,8 +206,22 @@ type textPart struct {
 	Link bool
 }
 
-// home shows who is signed in and their sessions.
+// home shows who is signed in and their sessions, and the form that
+// changes the password, with the notice of a change just made.
 func (s *server) home(w http.ResponseWriter, r *http.Request) {
+	v := &view{Title: "Your account"}
+	if n, err := strconv.Atoi(r.URL.Query().Get("password_changed")); err == nil && n >= 0 {
+		v.Notice = "Your password was changed. This browser stays signed in; every other device was signed out"
+		if n > 0 {
+			v.Notice += fmt.Sprintf(" (%d signed out just now, marked below)", n)
+		}
+		v.Notice += "."
+	}
+	s.account(w, r, http.StatusOK, v)
+}
+
+// account renders the account page with v's notice or errors.
+func (s *server) account(w http.ResponseWriter, r *http.Request, status int, v *view) {
 	cur, _ := session.FromContext(r.Context())
 	user, err := s.svc.GetUser(r.Context(), cur.UserID)
 	if err != nil {
@@ -211,7 +234,7 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	v := &view{Title: "Your account", Email: user.Email}
+	v.Email = user.Email
 	for _, ss := range list {
 		sv := sessionView{
 			Device:   deviceName(ss.UserAgent),
@@ -232,7 +255,58 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Sessions = append(v.Sessions, sv)
 	}
-	s.render(w, r, "home", http.StatusOK, v)
+	s.render(w, r, "home", status, v)
+}
+
+// changePassword serves POST /account/password: the current password, the
+// new one twice. It keeps this browser signed in and signs every other
+// device out, in the transaction that stores the new hash.
+func (s *server) changePassword(w http.ResponseWriter, r *http.Request) {
+	cur, _ := session.FromContext(r.Context())
+	current, pw, confirm := r.PostFormValue("current_password"), r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
+	v := &view{Title: "Your account"}
+	switch {
+	case current == "":
+		v.Errors = []string{"Enter your current password."}
+	case pw == "":
+		v.Errors = []string{"Enter a new password."}
+	case pw != confirm:
+		v.Errors = []string{"The two new passwords do not match. Type the same password twice."}
+	}
+	if len(v.Errors) > 0 {
+		s.account(w, r, http.StatusUnprocessableEntity, v)
+		return
+	}
+	ch, err := s.svc.ChangePassword(r.Context(), reset.ChangePasswordParams{
+		UserID: cur.UserID, CurrentPassword: current, NewPassword: pw, SessionID: cur.ID,
+	})
+	var weak *password.PolicyError
+	var limited *reset.RateLimitError
+	switch {
+	case err == nil:
+	case errors.Is(err, reset.ErrInvalidCredentials):
+		v.Errors = []string{"Your current password is not right."}
+	case errors.As(err, &weak):
+		for _, reason := range weak.Reasons {
+			v.Errors = append(v.Errors, reason.Message)
+		}
+	case errors.As(err, &limited):
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(limited.RetryAfter()/time.Second), 10))
+		v.Errors = []string{"Too many attempts. Wait a few minutes, then try again."}
+		s.account(w, r, http.StatusTooManyRequests, v)
+		return
+	case errors.Is(err, reset.ErrPasswordChanged):
+		v.Errors = []string{"Your password was changed elsewhere meanwhile. Sign in again if you are asked to."}
+	default:
+		s.internalError(w, r, err)
+		return
+	}
+	if len(v.Errors) > 0 {
+		s.account(w, r, http.StatusUnprocessableEntity, v)
+		return
+	}
+	s.log.InfoContext(r.Context(), "password changed", "user_id", cur.UserID, "session_id", cur.ID, "other_sessions_revoked", ch.SessionsRevoked)
+	http.Redirect(w, r, "/?password_changed="+strconv.Itoa(ch.SessionsRevoked), http.StatusSeeOther)
 }
 
 // deviceName sums a User-Agent header up as "browser on system", for the

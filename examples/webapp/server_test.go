@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/store/sqlitestore"
 )
 
 // client is a cookie-keeping HTTP client that does not follow redirects,
@@ -341,7 +342,13 @@ func TestLinkify(t *testing.T) {
 func TestParseFlags(t *testing.T) {
 	o, err := parseFlags(nil, io.Discard)
 	require.NoError(t, err)
-	require.Equal(t, options{addr: "127.0.0.1:8080", db: "webapp.db", demoEmail: "demo@example.com", devMail: true, bcryptCost: 12, smtpTLS: "starttls"}, o)
+	require.Equal(t, options{addr: "127.0.0.1:8080", db: "webapp.db", demoEmail: "demo@example.com", devMail: true, bcryptCost: 12, hasher: "bcrypt", smtpTLS: "starttls"}, o)
+
+	o, err = parseFlags([]string{"-hasher", "argon2id"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "argon2id", o.hasher)
+	_, err = parseFlags([]string{"-hasher", "md5"}, io.Discard)
+	require.ErrorContains(t, err, "-hasher")
 
 	o, err = parseFlags([]string{"-demo-user", "ana@example.com:pass:with:colons", "-smtp", "127.0.0.1:1025", "-smtp-tls", "none"}, io.Discard)
 	require.NoError(t, err)
@@ -464,4 +471,77 @@ func TestSignInAttemptsAreThrottled(t *testing.T) {
 	require.NotEmpty(t, res.Header.Get("Retry-After"))
 	require.Contains(t, readBody(t, res), "Too many sign-in attempts")
 	require.Empty(t, res.Cookies())
+}
+
+// TestRunRehashesOnSignIn: restarted with a higher -bcrypt-cost, then with
+// -hasher argon2id, the app upgrades the user's stored hash at the next
+// sign-in, and the session begun before each upgrade stays signed in.
+func TestRunRehashesOnSignIn(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "app.db")
+	const email, pass = "ana@example.com", "a given passphrase"
+	base4, _ := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", email+":"+pass)
+	early := client(t)
+	signIn(t, early, base4, email, pass)
+
+	st, err := sqlitestore.Open(t.Context(), db)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	hash := func() string {
+		u, err := st.UserByEmail(t.Context(), email)
+		require.NoError(t, err)
+		h, err := st.PasswordHash(t.Context(), u.ID)
+		require.NoError(t, err)
+		return h
+	}
+	require.True(t, strings.HasPrefix(hash(), "$2a$04$"), hash())
+
+	base5, _ := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "5", "-db", db, "-demo-user", "")
+	signIn(t, client(t), base5, email, pass)
+	require.True(t, strings.HasPrefix(hash(), "$2a$05$"), "the hash was not upgraded: %s", hash())
+
+	baseA, _ := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-hasher", "argon2id", "-db", db, "-demo-user", "")
+	signIn(t, client(t), baseA, email, pass)
+	require.True(t, strings.HasPrefix(hash(), "$argon2id$v=19$"), "the hash was not moved to argon2id: %s", hash())
+
+	res := get(t, early, base4+"/")
+	require.Equal(t, http.StatusOK, res.StatusCode, "the session of before the upgrades was signed out")
+	require.Contains(t, readBody(t, res), email)
+}
+
+// TestChangePasswordOverHTTP: POST /account/password keeps this device and
+// signs the other out, refuses a wrong current password and a common new
+// one, and needs a session and a same-origin post.
+func TestChangePasswordOverHTTP(t *testing.T) {
+	a := startApp(t)
+	const email, oldPassword, newPassword = "ana@example.com", "the old passphrase", "a brand new passphrase"
+	a.createUser(t, email, oldPassword)
+	laptop, phone := client(t), client(t)
+	signIn(t, laptop, a.URL, email, oldPassword)
+	signIn(t, phone, a.URL, email, oldPassword)
+	change := func(current, pw string) *http.Response {
+		return post(t, laptop, a.URL, "/account/password", url.Values{"current_password": {current}, "new_password": {pw}, "confirm_password": {pw}})
+	}
+
+	res := change("wrong", newPassword)
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+	require.Contains(t, readBody(t, res), "current password is not right")
+	res = change(oldPassword, "qwertyuiop")
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+	require.Contains(t, readBody(t, res), "too common")
+	require.Equal(t, http.StatusOK, get(t, phone, a.URL+"/").StatusCode, "a refused change signed a device out")
+
+	res = change(oldPassword, newPassword)
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	require.Equal(t, "/?password_changed=1", res.Header.Get("Location"))
+	res = get(t, laptop, a.URL+"/?password_changed=1")
+	require.Equal(t, http.StatusOK, res.StatusCode, "the device that changed it stays signed in")
+	require.Contains(t, readBody(t, res), "1 signed out just now")
+	require.Equal(t, http.StatusSeeOther, get(t, phone, a.URL+"/").StatusCode, "the other device is signed out")
+	a.finishBackground(t)
+	msgs := a.mailbox.Messages()
+	require.Contains(t, msgs[0].Subject, "password was changed")
+
+	res = post(t, client(t), a.URL, "/account/password", url.Values{"current_password": {newPassword}, "new_password": {"x"}, "confirm_password": {"x"}})
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "without a session")
+	signIn(t, phone, a.URL, email, newPassword)
 }

@@ -30,6 +30,13 @@
 //     token in a hidden field, new_password, confirm_password), or a "link
 //     expired or already used" page that offers a new link. A GET never
 //     spends a token: mail scanners fetch links before the user clicks.
+//   - The "check your email" page also offers the code form (email, hidden;
+//     code; new_password; confirm_password), for every address alike, so
+//     that the code of the email works in the browser that asked for it.
+//   - POST /reset-password with email and code instead of token: redeems
+//     the reset by its code. A wrong code, or an address without an
+//     account or a code, gets the same page again with one message, in the
+//     same time; each code allows 5 guesses, and its link dies with it.
 //   - POST /reset-password: checks that both passwords match and redeems the
 //     token (reset.Service.ResetPassword), which signs the user out
 //     everywhere, then redirects to the host's sign-in page with a notice

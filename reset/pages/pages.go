@@ -476,6 +476,10 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
 		return
 	}
 	token := r.PostForm.Get("token")
+	if token == "" && (r.PostForm.Has("code") || r.PostForm.Has("email")) {
+		h.codeSubmit(w, r, p)
+		return
+	}
 	pr, err := h.svc.CheckToken(r.Context(), token)
 	if err != nil {
 		h.tokenFailed(w, r, p, err)
@@ -513,6 +517,70 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
 		h.log.ErrorContext(r.Context(), "pages: password changed but sessions not revoked yet", "reset_id", pr.ID, "err", err)
 	default:
 		h.tokenFailed(w, r, p, err)
+		return
+	}
+	http.Redirect(w, r, h.doneURL, http.StatusSeeOther)
+}
+
+// codeSubmit serves POST ResetPath with the fields of the code form:
+// email, code, new_password and confirm_password. A wrong code gets the
+// same page, status and (since reset.Service.ResetPassword does the same
+// work for every address) time whether the address has an account or not.
+func (h *Handler) codeSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
+	p.Title = "Enter the code from the email"
+	p.Email = strings.TrimSpace(r.PostForm.Get("email"))
+	p.Code = strings.TrimSpace(r.PostForm.Get("code"))
+	if len(p.Code) > 32 {
+		p.Code = ""
+	}
+	pw, confirm := r.PostForm.Get("new_password"), r.PostForm.Get("confirm_password")
+	email, err := reset.NormalizeEmail(p.Email)
+	switch {
+	case err != nil:
+		p.Errors = []string{"Enter the email address you asked for the code with."}
+	case p.Code == "":
+		p.Errors = []string{"Enter the code from the email."}
+	case pw == "":
+		p.Errors = []string{"Enter a new password."}
+	case confirm == "":
+		p.Errors = []string{"Enter the new password a second time, to confirm it."}
+	case pw != confirm:
+		p.Errors = []string{"The two passwords do not match. Type the same password twice."}
+	}
+	if len(p.Errors) > 0 {
+		h.render(w, r, TemplateCode, http.StatusUnprocessableEntity, p)
+		return
+	}
+	p.Email = email
+	_, err = h.svc.ResetPassword(r.Context(), reset.ResetPasswordParams{Email: email, Code: p.Code, NewPassword: pw})
+	if pe, ok := errors.AsType[*password.PolicyError](err); ok {
+		for _, reason := range pe.Reasons {
+			p.Errors = append(p.Errors, reason.Message)
+		}
+		h.render(w, r, TemplateCode, http.StatusUnprocessableEntity, p)
+		return
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, reset.ErrSessionsNotRevoked):
+		h.log.ErrorContext(r.Context(), "pages: password changed but sessions not revoked yet", "err", err)
+	case errors.Is(err, reset.ErrInvalidCode):
+		p.Code = ""
+		p.Errors = []string{"That code is wrong, has expired or was already used. Check the newest email, or ask for a new code."}
+		h.render(w, r, TemplateCode, http.StatusUnprocessableEntity, p)
+		return
+	case errors.Is(err, reset.ErrRateLimited):
+		var retry time.Duration
+		if rl, ok := errors.AsType[*reset.RateLimitError](err); ok {
+			retry = rl.RetryAfter()
+		}
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(retry/time.Second), 10))
+		h.fail(w, r, p, http.StatusTooManyRequests, "Too many attempts",
+			"Too many codes were tried for this address. Wait a while, then use the link in the email or ask for a new one.")
+		return
+	default:
+		h.log.ErrorContext(r.Context(), "pages: code reset failed", "err", err)
+		h.fail(w, r, p, http.StatusInternalServerError, "Something went wrong", "The page could not be served. Try again in a moment.")
 		return
 	}
 	http.Redirect(w, r, h.doneURL, http.StatusSeeOther)

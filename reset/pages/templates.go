@@ -16,6 +16,11 @@ const (
 	TemplateForgotSent = "forgot-password-sent"
 	// TemplateReset is the form that sets a new password.
 	TemplateReset = "reset-password"
+	// TemplateCode is the form that sets a new password with the code of
+	// the email and the address, shown again when a code was wrong or the
+	// new password refused. TemplateForgotSent shows the same form, for
+	// every address alike.
+	TemplateCode = "reset-code"
 	// TemplateExpired is the page of a link that expired, was already used
 	// or is unknown.
 	TemplateExpired = "link-expired"
@@ -26,7 +31,7 @@ const (
 )
 
 // templateNames lists the templates a set must define.
-var templateNames = []string{TemplateForgot, TemplateForgotSent, TemplateReset, TemplateExpired, TemplateError}
+var templateNames = []string{TemplateForgot, TemplateForgotSent, TemplateReset, TemplateCode, TemplateExpired, TemplateError}
 
 //go:embed templates/*.html
 var templateFS embed.FS
@@ -43,8 +48,9 @@ var defaults = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 //	t := pages.DefaultTemplates()
 //	template.Must(t.Parse(`{{define "head"}}...{{end}}`))
 //
-// Besides the five page templates (TemplateForgot and the rest), the set
-// defines "head" and "foot", which open and close every page; "style",
+// Besides the six page templates (TemplateForgot and the rest), the set
+// defines "head" and "foot", which open and close every page; "code-form",
+// the form of the code, which TemplateForgotSent and TemplateCode show; "style",
 // the CSS that "head" puts in a <style nonce="{{.Nonce}}"> element;
 // "host-style", empty, which "head" puts after "style" for a host to
 // define with CSS rules of its own; and "errors", the list of Page.Errors.
@@ -76,6 +82,9 @@ type Page struct {
 	// Token is the reset token, for the reset form's hidden "token" field.
 	// Write it nowhere else.
 	Token string
+	// Code is the code typed into the code form, shown again in its field
+	// when the form comes back with errors.
+	Code string
 	// Errors lists what is wrong with the form that was sent, for the user.
 	// Empty on a first view.
 	Errors []string

@@ -47,6 +47,7 @@ type Store struct {
 	resets      map[string]store.Reset // by id
 	resetHashes map[token.Hash]string  // token hash -> reset id
 	liveResets  map[string]string      // user id -> id of the user's one unused, unended reset
+	codeResets  map[string]string      // code key -> id of the newest reset with that key
 
 	jobs  map[string]*jobRow
 	rates map[string][]time.Time // key -> the recorded requests, oldest first
@@ -83,6 +84,7 @@ func New() *Store {
 		resets:        make(map[string]store.Reset),
 		resetHashes:   make(map[token.Hash]string),
 		liveResets:    make(map[string]string),
+		codeResets:    make(map[string]string),
 		jobs:          make(map[string]*jobRow),
 		rates:         make(map[string][]time.Time),
 		sessions:      make(map[string]*sessionRow),
@@ -243,8 +245,70 @@ func (st *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Jo
 	st.resets[r.ID] = r
 	st.resetHashes[r.TokenHash] = r.ID
 	st.liveResets[r.UserID] = r.ID
+	if r.Code.Key != "" {
+		st.codeResets[r.Code.Key] = r.ID
+	}
 	st.insertJobs(jobs)
 	return nil
+}
+
+// ClaimResetCode implements store.Store.
+func (st *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (store.Reset, error) {
+	if err := ctxErr(ctx, "claim reset code"); err != nil {
+		return store.Reset{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	id, ok := st.codeResets[key]
+	if !ok || key == "" {
+		return store.Reset{}, reset.ErrResetNotFound
+	}
+	r := st.resets[id]
+	if r.Status(now) != nil || !r.Code.Usable(now) {
+		return store.Reset{}, reset.ErrResetNotFound
+	}
+	r.Code.TriesLeft--
+	st.resets[id] = r
+	return r, nil
+}
+
+// ChangePassword implements store.Store.
+func (st *Store) ChangePassword(ctx context.Context, c store.PasswordChange) (store.Changed, error) {
+	if err := ctxErr(ctx, "change password"); err != nil {
+		return store.Changed{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	// Check everything first: nothing is kept when any step fails.
+	row, ok := st.users[c.UserID]
+	if !ok {
+		return store.Changed{}, reset.ErrUserNotFound
+	}
+	if row.passwordHash != c.OldHash {
+		return store.Changed{}, store.ErrPasswordChanged
+	}
+	if c.Rehash {
+		row.passwordHash = c.NewHash
+		return store.Changed{}, nil
+	}
+	if err := st.checkJobs(c.Jobs); err != nil {
+		return store.Changed{}, fmt.Errorf("memstore: change password: %w", err)
+	}
+	row.passwordHash = c.NewHash
+	row.user.UpdatedAt = c.Now
+	var n int
+	for id := range st.userSessions[c.UserID] {
+		row := st.sessions[id]
+		switch {
+		case id == c.KeepSessionID:
+			row.s.Stamp = c.KeepStamp
+		case row.s.Active(c.Now):
+			row.s.RevokedAt = c.Now
+			n++
+		}
+	}
+	st.insertJobs(c.Jobs)
+	return store.Changed{SessionsRevoked: n}, nil
 }
 
 // ResetByID implements store.Store.
@@ -497,6 +561,9 @@ func (st *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 			delete(st.resetHashes, r.TokenHash)
 			if st.liveResets[r.UserID] == id {
 				delete(st.liveResets, r.UserID)
+			}
+			if st.codeResets[r.Code.Key] == id {
+				delete(st.codeResets, r.Code.Key)
 			}
 			n++
 		}

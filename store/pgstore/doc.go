@@ -88,17 +88,27 @@
 //     key, in one implicit transaction sent as one batch.
 //   - ClaimJobs claims with FOR UPDATE SKIP LOCKED, so dispatchers on
 //     several instances never claim one job twice.
+//   - ClaimResetCode reads the reset, then takes its try with an UPDATE
+//     that swaps the count of tries it read for one less: of concurrent
+//     claims on one count exactly one swaps; the others read again.
+//   - ChangePassword is one statement whose first step is the conditional
+//     UPDATE of the hash (only while it is still the one the caller
+//     checked); the revoked sessions and queued jobs are written only with
+//     it.
 //
-// Two bookkeeping writes commit with synchronous_commit off for their own
-// transaction: AllowRequest's record of a request and FinishJob. A crash
-// of the server may forget the last of them (never corrupting anything),
-// which at worst allows one more reset email or sends one email again, as
-// an outbox may; it spares the hot paths a WAL flush each.
+// Three bookkeeping writes commit with synchronous_commit off for their
+// own transaction: AllowRequest's record of a request, FinishJob, and the
+// try a ClaimResetCode takes. A crash of the server may forget the last of
+// them (never corrupting anything), which at worst allows one more reset
+// email, sends one email again, as an outbox may, or gives a code back the
+// tries of its last guesses; it spares the hot paths a WAL flush each.
 //
 // The hot paths (ResetByTokenHash, SessionByTokenHash, UserByEmail) are
 // one indexed lookup each. Every method but Migrate is one statement, or
-// one batch, so one round trip once pgx has prepared it on the connection;
-// RedeemReset adds a second read only when it refuses, to tell why, and
+// one batch, so one round trip once pgx has prepared it on the connection
+// (ClaimResetCode two: its read, then its write when there is a live code);
+// RedeemReset and ChangePassword add a second read only when they refuse,
+// to tell why, and
 // UserByEmail over a host's table only for an address it did not find as
 // given.
 //
@@ -159,6 +169,15 @@
 //	    last_error    text        NOT NULL DEFAULT ''
 //	);
 //	CREATE INDEX passreset_jobs_due_idx ON passreset_jobs (run_at, id) WHERE finished_at IS NULL AND failed_at IS NULL;
+//
+// A short code beside each reset's link (migrations/0002_codes.sql):
+//
+//	ALTER TABLE passreset_resets
+//	    ADD COLUMN code_key        text,         -- keyed hash of the address the code is entered with
+//	    ADD COLUMN code_hash       bytea CHECK (octet_length(code_hash) = 32),  -- keyed hash of the code, never the code
+//	    ADD COLUMN code_expires_at timestamptz,
+//	    ADD COLUMN code_tries_left integer NOT NULL DEFAULT 0;
+//	CREATE INDEX passreset_resets_code_key_idx ON passreset_resets (code_key) WHERE code_key IS NOT NULL;
 //
 // Sessions have no foreign key to users, so a host may keep its users
 // elsewhere and still use the Store for sessions; nor have resets, so that

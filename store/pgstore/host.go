@@ -48,6 +48,7 @@ type hostSQL struct {
 
 	byID, byEmail, byEmailLike, hash string
 	createReset, redeemReset         string
+	changePassword                   string
 }
 
 // newHostTable checks t and returns the host table it describes. Its
@@ -210,15 +211,23 @@ func (hs *hostSQL) write(tbl string, d store.UsersTable, types map[string]string
 	// equality finds nothing.
 	hs.byEmailLike = `SELECT ` + cols + ` FROM ` + tbl + ` WHERE ` + email + ` COLLATE "C" ILIKE $1`
 	hs.hash = `SELECT coalesce(` + hash + `::text, '') FROM ` + tbl + ` WHERE ` + id + ` = ` + key(1)
+	change := hash + ` = $3`
+	if hs.updated != noTime {
+		u := q(d.UpdatedAt)
+		change += `, ` + u + ` = CASE WHEN $2::boolean THEN ` + u + ` ELSE $` + strconv.Itoa(changePasswordParams+2) + ` END`
+	}
 	parts := userParts{
-		users: tbl,
-		id:    id,
-		set:   hash + ` = $4` + setVerified + setUpdated,
-		cols:  cols,
-		key:   func(params int) string { return key(params + 1) },
+		users:  tbl,
+		id:     id,
+		set:    hash + ` = $4` + setVerified + setUpdated,
+		cols:   cols,
+		key:    func(params int) string { return key(params + 1) },
+		change: change,
+		hash:   `coalesce(` + hash + `::text, '')`,
 	}
 	hs.createReset = strings.ReplaceAll(userStatement(qCreateReset, parts), "{s}", prefix)
 	hs.redeemReset = strings.ReplaceAll(userStatement(qRedeemReset, parts), "{s}", prefix)
+	hs.changePassword = strings.ReplaceAll(userStatement(qChangePassword, parts), "{s}", prefix)
 }
 
 // key returns the key of the row an id names, and false when it can name

@@ -220,7 +220,7 @@ func TestAdoptLegacyWithUsers(t *testing.T) {
 
 		require.Equal(t, []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits",
 			"passreset_resets", "passreset_sessions", "users"}, tablesIn(t, pool, schema))
-		require.Equal(t, map[string]int{"migrations/0001_state.sql": 1}, appliedMigrations(t, st, "passreset_migrations"))
+		require.Equal(t, map[string]int{"migrations/0001_state.sql": 1, "migrations/0002_codes.sql": 1}, appliedMigrations(t, st, "passreset_migrations"))
 		u, err := st.UserByEmail(ctx, "old@example.com")
 		require.NoError(t, err)
 		require.Equal(t, "user_old", u.ID)

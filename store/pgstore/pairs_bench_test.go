@@ -291,19 +291,22 @@ const (
 		UPDATE passreset_resets SET ended_at = $5
 		WHERE user_id = $2 AND used_at IS NULL AND ended_at IS NULL AND EXISTS (SELECT FROM usr)
 	), created AS (
-		INSERT INTO passreset_resets (id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT FROM usr)
+		INSERT INTO passreset_resets (id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
+			code_key, code_hash, code_expires_at, code_tries_left)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE EXISTS (SELECT FROM usr)
 	), queued AS (
 		INSERT INTO passreset_jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
-	SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::bytea[], $13::int[],
-		$14::timestamptz[], $15::timestamptz[], $16::timestamptz[]) WHERE EXISTS (SELECT FROM usr)
+	SELECT * FROM unnest($13::text[], $14::text[], $15::text[], $16::bytea[], $17::int[],
+		$18::timestamptz[], $19::timestamptz[], $20::timestamptz[]) WHERE EXISTS (SELECT FROM usr)
 	)
 	SELECT EXISTS (SELECT FROM usr)`
 	rawFinishJob = `UPDATE passreset_jobs SET finished_at = $2, payload = NULL, claimed_until = NULL
 	WHERE id = $1 AND finished_at IS NULL`
-	rawResetByID        = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at FROM passreset_resets WHERE id = $1`
-	rawResetByTokenHash = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at FROM passreset_resets WHERE token_hash = $1`
-	rawRedeemReset      = `WITH spent AS (
+	rawResetByID = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
+	code_key, code_hash, code_expires_at, code_tries_left FROM passreset_resets WHERE id = $1`
+	rawResetByTokenHash = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
+	code_key, code_hash, code_expires_at, code_tries_left FROM passreset_resets WHERE token_hash = $1`
+	rawRedeemReset = `WITH spent AS (
 		UPDATE passreset_resets SET used_at = $3
 		WHERE id = $1 AND user_id = $2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > $3
 			AND EXISTS (SELECT FROM passreset_users WHERE id = $2 FOR NO KEY UPDATE)
@@ -381,14 +384,17 @@ func (u *rawUser) dest() []any {
 }
 
 type rawReset struct {
-	id, userID, email string
-	hash              []byte
-	created, expires  time.Time
-	used, ended       pgtype.Timestamptz
+	id, userID, email        string
+	hash, codeHash           []byte
+	created, expires         time.Time
+	used, ended, codeExpires pgtype.Timestamptz
+	codeKey                  pgtype.Text
+	codeTries                int
 }
 
 func (r *rawReset) dest() []any {
-	return []any{&r.id, &r.userID, &r.email, &r.hash, &r.created, &r.expires, &r.used, &r.ended}
+	return []any{&r.id, &r.userID, &r.email, &r.hash, &r.created, &r.expires, &r.used, &r.ended,
+		&r.codeKey, &r.codeHash, &r.codeExpires, &r.codeTries}
 }
 
 // job returns the eight one-element arrays of an email job.
@@ -433,7 +439,10 @@ func (db *rawDB) create(ctx context.Context, email, key string, payload []byte) 
 	h := sha256.Sum256([]byte(base64.RawURLEncoding.EncodeToString(t[:])))
 	resetID := "password_reset_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
 	jobID := "job_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
-	args := append([]any{resetID, u.id, u.email, h[:], now, now.Add(rawTTL), nil, nil}, job(jobID, u.id, payload, now)...)
+	var codeHash [32]byte
+	_, _ = rand.Read(codeHash[:])
+	args := append([]any{resetID, u.id, u.email, h[:], now, now.Add(rawTTL), nil, nil,
+		key, codeHash[:], now.Add(rawTTL), 5}, job(jobID, u.id, payload, now)...)
 	var found bool
 	if err := db.pool.QueryRow(ctx, rawCreateReset, args...).Scan(&found); err != nil {
 		return err
@@ -469,7 +478,7 @@ func (db *rawDB) lookup(ctx context.Context, token string) (rawReset, error) {
 		return rawReset{}, errRawInvalid
 	case err != nil:
 		return rawReset{}, err
-	case r.used.Valid || r.ended.Valid:
+	case r.used.Valid || r.ended.Valid, r.codeKey.Valid && r.codeTries <= 0:
 		return rawReset{}, errRawInvalid
 	case !db.now().Before(r.expires):
 		return rawReset{}, errRawExpired

@@ -64,7 +64,7 @@ func appliedMigrations(t *testing.T, st *pgstore.Store, table string) map[string
 
 // ownMigrations is what a Store without WithUsers records.
 func ownMigrations() map[string]int {
-	return map[string]int{"migrations/0001_state.sql": 1, "migrations/users/0001_users.sql": 1}
+	return map[string]int{"migrations/0001_state.sql": 1, "migrations/0002_codes.sql": 1, "migrations/users/0001_users.sql": 1}
 }
 
 // TestMigrateConcurrent starts several instances at once, each with its own

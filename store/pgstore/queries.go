@@ -29,6 +29,9 @@ const (
 	qResetByTokenHash
 	qRedeemReset
 	qResetState
+	qFindResetCode
+	qTakeTry
+	qChangePassword
 
 	qCreateResetLock
 	qRateLimitLock
@@ -66,7 +69,8 @@ const (
 const userColumns = `id, email, email_verified, first_name, last_name, profile_picture_url,
 	external_id, locale, metadata, last_sign_in_at, created_at, updated_at`
 
-const resetColumns = `id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at`
+const resetColumns = `id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
+	code_key, code_hash, code_expires_at, code_tries_left`
 
 const sessionColumns = `id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp`
 
@@ -92,8 +96,11 @@ func insertJobs(first int, where string) string {
 // its key in a parameter of its own, after the jobs' arrays, and a
 // redemption the time to write to UpdatedAt after that.
 const (
-	createResetParams = 16 // $1..$8 the reset, $9..$16 the jobs
+	createResetParams = 20 // $1..$12 the reset, $13..$20 the jobs
 	redeemResetParams = 12 // $1..$4 reset id, user id, now, hash; $5..$12 the jobs
+	// $1 user id, $2 rehash, $3 new hash, $4 old hash, $5 now, $6 session
+	// kept, $7 its stamp; $8..$15 the jobs.
+	changePasswordParams = 15
 )
 
 // Advisory lock classes (the first key of the two-key form), so that the
@@ -125,9 +132,9 @@ var queryText = [numQueries]string{
 		WHERE user_id = $2 AND used_at IS NULL AND ended_at IS NULL AND EXISTS (SELECT FROM usr)
 	), created AS (
 		INSERT INTO {s}passreset_resets (` + resetColumns + `)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT FROM usr)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE EXISTS (SELECT FROM usr)
 	), queued AS (
-		` + insertJobs(9, " WHERE EXISTS (SELECT FROM usr)") + `
+		` + insertJobs(13, " WHERE EXISTS (SELECT FROM usr)") + `
 	)
 	SELECT EXISTS (SELECT FROM usr)`,
 	qResetByID:        `SELECT ` + resetColumns + ` FROM {s}passreset_resets WHERE id = $1`,
@@ -156,6 +163,40 @@ var queryText = [numQueries]string{
 	)
 	SELECT usr.*, (SELECT count(*) FROM revoked) FROM usr`,
 	qResetState: `SELECT user_id, used_at, ended_at, expires_at FROM {s}passreset_resets WHERE id = $1`,
+
+	// The claim: the newest reset under the key that can take a guess,
+	// then its try taken by a compare-and-swap on the tries it was read
+	// with, which re-checks the rest: of concurrent claims on one count
+	// only one swaps (the others wait for its row lock, find the count
+	// changed, and read again).
+	qFindResetCode: `SELECT ` + resetColumns + ` FROM {s}passreset_resets
+	WHERE code_key = $1 AND used_at IS NULL AND ended_at IS NULL AND expires_at > $2
+		AND code_expires_at > $2 AND code_tries_left > 0
+	ORDER BY created_at DESC, id DESC LIMIT 1`,
+	qTakeTry: `UPDATE {s}passreset_resets SET code_tries_left = $3 - 1
+	WHERE id = $1 AND code_tries_left = $3 AND used_at IS NULL AND ended_at IS NULL
+		AND expires_at > $2 AND code_expires_at > $2`,
+
+	// One statement: replace the hash only while it is still $4 (the row
+	// lock of the conditional UPDATE makes one of concurrent changes win),
+	// and only then, for a new password ($2 false), revoke the user's
+	// other sessions, restamp the one kept and queue the jobs.
+	qChangePassword: `WITH usr AS (
+		UPDATE {users} SET {change}
+		WHERE {id} = {key} AND {hash} = $4
+		RETURNING 1
+	), revoked AS (
+		UPDATE {s}passreset_sessions SET revoked_at = $5
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $5 AND id <> $6
+			AND NOT $2::boolean AND EXISTS (SELECT FROM usr)
+		RETURNING 1
+	), stamped AS (
+		UPDATE {s}passreset_sessions SET stamp = $7
+		WHERE id = $6 AND user_id = $1 AND NOT $2::boolean AND EXISTS (SELECT FROM usr)
+	), queued AS (
+		` + insertJobs(8, " WHERE EXISTS (SELECT FROM usr) AND NOT $2::boolean") + `
+	)
+	SELECT EXISTS (SELECT FROM usr), (SELECT count(*) FROM revoked)`,
 
 	// Sent as one batch, so one implicit transaction: the advisory lock
 	// serialises the callers of one key, across instances, until commit, and
@@ -255,30 +296,46 @@ type userParts struct {
 	id    string // the key column
 	set   string // what a redemption writes: the hash is $4
 	cols  string // what a redemption returns of the row
+	// change is what ChangePassword writes: the hash is $3, and the
+	// updated time, where there is one, only when $2 (a rehash) is false;
+	// hash is the hash column as ChangePassword compares it with $4.
+	change, hash string
 	// key returns the parameter that holds the key, given the number of
 	// the statement's other parameters.
 	key func(params int) string
 }
 
 // ownUsers are the parts of passreset_users, whose id is the user id the
-// resets hold ($2 in both statements).
+// resets hold ($2 in CreateReset's and RedeemReset's statements, $1 in
+// ChangePassword's).
 var ownUsers = userParts{
-	users: "{s}passreset_users",
-	id:    "id",
-	set:   "password_hash = $4, email_verified = true, updated_at = $3",
-	cols:  userColumns,
-	key:   func(int) string { return "$2" },
+	users:  "{s}passreset_users",
+	id:     "id",
+	set:    "password_hash = $4, email_verified = true, updated_at = $3",
+	cols:   userColumns,
+	change: "password_hash = $3, updated_at = CASE WHEN $2::boolean THEN updated_at ELSE $5 END",
+	hash:   "password_hash",
+	key: func(params int) string {
+		if params == changePasswordParams {
+			return "$1" // ChangePassword's user id
+		}
+		return "$2"
+	},
 }
 
 // userStatement returns a statement of queryText with the marks of the
 // users table filled with u's parts.
 func userStatement(q query, u userParts) string {
 	params := createResetParams
-	if q == qRedeemReset {
+	switch q {
+	case qRedeemReset:
 		params = redeemResetParams
+	case qChangePassword:
+		params = changePasswordParams
 	}
 	return strings.NewReplacer(
 		"{users}", u.users, "{id}", u.id, "{key}", u.key(params), "{set}", u.set, "{cols}", u.cols,
+		"{change}", u.change, "{hash}", u.hash,
 	).Replace(queryText[q])
 }
 
@@ -297,7 +354,7 @@ func resolveQueries(schema string) [numQueries]string {
 	prefix := schemaPrefix(schema)
 	var q [numQueries]string
 	for i, text := range queryText {
-		if query(i) == qCreateReset || query(i) == qRedeemReset {
+		if query(i) == qCreateReset || query(i) == qRedeemReset || query(i) == qChangePassword {
 			text = userStatement(query(i), ownUsers)
 		}
 		q[i] = strings.ReplaceAll(text, "{s}", prefix)

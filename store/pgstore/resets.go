@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/passreset/passreset/store"
@@ -22,6 +23,11 @@ func (s *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job
 	args := make([]any, 0, createResetParams+1)
 	args = append(args, r.ID, r.UserID, r.Email, r.TokenHash[:], ms(r.CreatedAt), ms(r.ExpiresAt),
 		nullTime(r.UsedAt), nullTime(r.EndedAt))
+	if r.Code.Key == "" {
+		args = append(args, nil, nil, nullTime(time.Time{}), r.Code.TriesLeft)
+	} else {
+		args = append(args, r.Code.Key, r.Code.Hash[:], nullTime(ms(r.Code.ExpiresAt)), r.Code.TriesLeft)
+	}
 	args = appendJobArrays(args, jobs)
 	if s.host != nil {
 		hs, err := s.hostSQL(ctx)
@@ -148,13 +154,17 @@ func resetErr(op string, err error) error {
 
 func scanReset(row pgx.Row) (store.Reset, error) {
 	var (
-		r           store.Reset
-		h           []byte
-		used, ended pgtype.Timestamptz
+		r                        store.Reset
+		h, codeHash              []byte
+		used, ended, codeExpires pgtype.Timestamptz
+		codeKey                  pgtype.Text
 	)
-	if err := row.Scan(&r.ID, &r.UserID, &r.Email, &h, &r.CreatedAt, &r.ExpiresAt, &used, &ended); err != nil {
+	if err := row.Scan(&r.ID, &r.UserID, &r.Email, &h, &r.CreatedAt, &r.ExpiresAt, &used, &ended,
+		&codeKey, &codeHash, &codeExpires, &r.Code.TriesLeft); err != nil {
 		return store.Reset{}, err
 	}
+	r.Code.Key, r.Code.ExpiresAt = codeKey.String, fromNull(codeExpires)
+	copy(r.Code.Hash[:], codeHash)
 	if len(h) != len(r.TokenHash) {
 		return store.Reset{}, fmt.Errorf("token hash of %d bytes", len(h))
 	}
@@ -164,4 +174,92 @@ func scanReset(row pgx.Row) (store.Reset, error) {
 	r.UsedAt = fromNull(used)
 	r.EndedAt = fromNull(ended)
 	return r, nil
+}
+
+// ClaimResetCode takes one try from the code of the newest reset under key
+// that can still take a guess at now, and returns the reset as it now is;
+// store.ErrResetNotFound when none qualifies. A read finds the reset, so
+// that a key without a live code costs no write; the try is then taken by
+// a conditional update that swaps the count of tries read for one less
+// (a round lost to a concurrent claim reads again). That write commits
+// without waiting for the WAL flush, as a rate-limit record does: a crash
+// of the server may give a code back the tries of its last guesses, and
+// every guess is spared a flush.
+func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (store.Reset, error) {
+	at := ms(now)
+	for {
+		r, err := scanReset(s.pool.QueryRow(ctx, s.q[qFindResetCode], key, at))
+		if err != nil {
+			return store.Reset{}, resetErr("claim reset code", err)
+		}
+		b := &pgx.Batch{}
+		b.Queue(s.q[qCommitUnsynced])
+		b.Queue(s.q[qTakeTry], r.ID, at, r.Code.TriesLeft)
+		br := s.pool.SendBatch(ctx, b)
+		_, err = br.Exec()
+		var tag pgconn.CommandTag
+		if err == nil {
+			tag, err = br.Exec()
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return store.Reset{}, wrap("claim reset code", err)
+		}
+		if tag.RowsAffected() == 1 {
+			r.Code.TriesLeft--
+			return r, nil
+		}
+	}
+}
+
+// ChangePassword replaces the user's hash only while it is still c.OldHash
+// and, for a new password, revokes the user's other sessions, restamps the
+// kept one and queues c.Jobs, in one statement (so one transaction) whose
+// first step is the conditional update.
+func (s *Store) ChangePassword(ctx context.Context, c store.PasswordChange) (store.Changed, error) {
+	now := ms(c.Now)
+	text, hashQuery := s.q[qChangePassword], s.q[qPasswordHash]
+	args := make([]any, 0, changePasswordParams+2)
+	args = append(args, c.UserID, c.Rehash, c.NewHash, c.OldHash, now, c.KeepSessionID, c.KeepStamp)
+	jobs := c.Jobs
+	if c.Rehash {
+		jobs = nil
+	}
+	args = appendJobArrays(args, jobs)
+	var key any = c.UserID
+	if s.host != nil {
+		hs, err := s.hostSQL(ctx)
+		if err != nil {
+			return store.Changed{}, wrap("change password", err)
+		}
+		k, ok := hs.key(c.UserID)
+		if !ok {
+			return store.Changed{}, store.ErrUserNotFound
+		}
+		key, text, hashQuery = k, hs.changePassword, hs.hash
+		args = append(args, k)
+		if hs.updated != noTime {
+			args = append(args, hs.updatedAt(now))
+		}
+	}
+	var (
+		changed bool
+		revoked int64
+	)
+	if err := s.pool.QueryRow(ctx, text, args...).Scan(&changed, &revoked); err != nil {
+		return store.Changed{}, wrap("change password", err)
+	}
+	if changed {
+		return store.Changed{SessionsRevoked: int(revoked)}, nil
+	}
+	// Off the hot path: tell a missing user from a hash changed meanwhile.
+	var h string
+	if err := s.pool.QueryRow(ctx, hashQuery, key).Scan(&h); errors.Is(err, pgx.ErrNoRows) {
+		return store.Changed{}, store.ErrUserNotFound
+	} else if err != nil {
+		return store.Changed{}, wrap("change password", err)
+	}
+	return store.Changed{}, store.ErrPasswordChanged
 }

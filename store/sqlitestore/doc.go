@@ -71,14 +71,15 @@
 //   - synchronous=FULL: a commit is on disk when it returns, so a spent
 //     token stays spent across a power loss. WithSynchronousNormal trades
 //     that for faster commits (the database never corrupts either way).
-//     Two bookkeeping writes commit without a disk flush of their own
+//     Three bookkeeping writes commit without a disk flush of their own
 //     (the connection runs them at NORMAL, then returns to its level):
-//     AllowRequest's record of a request and FinishJob. They survive a
-//     crash of the process, and reach the disk with the next synced commit
-//     (CreateReset's, right after a known address's request) or
-//     checkpoint; a power loss before that may forget them, which at worst
-//     allows one more reset email or sends one email again, as an outbox
-//     may. It spares the hot paths one flush each;
+//     AllowRequest's record of a request, FinishJob, and the try a
+//     ClaimResetCode takes. They survive a crash of the process, and reach
+//     the disk with the next synced commit (CreateReset's, right after a
+//     known address's request) or checkpoint; a power loss before that may
+//     forget them, which at worst allows one more reset email, sends one
+//     email again, as an outbox may, or gives a code back the tries of its
+//     last guesses. It spares the hot paths one flush each;
 //   - _txlock=immediate: every transaction begins with BEGIN IMMEDIATE and
 //     so holds the write lock from its start. (Each transaction of the Store
 //     also begins with a write, so it is safe under a plain BEGIN too.)
@@ -91,8 +92,10 @@
 // CreateReset, RedeemReset (which begins with the conditional update that
 // spends the token, so that of concurrent redemptions exactly one wins, and
 // writes the user's row in the same transaction), Purge and Migrate are
-// transactions; AllowRequest (check and record), ClaimJobs,
-// RotateSessionToken and the other updates are single statements. The hot
+// transactions, as is ChangePassword (which begins with the conditional
+// update of the hash); AllowRequest (check and record), ClaimJobs,
+// RotateSessionToken and the other updates are single statements, and so
+// is ClaimResetCode's write (a compare-and-swap of the tries it read). The hot
 // lookups (ResetByTokenHash, SessionByTokenHash, UserByID, UserByEmail) are
 // one prepared statement each; statements are prepared on first use,
 // after Migrate, and released by Close.
@@ -154,6 +157,14 @@
 //	    last_error    TEXT    NOT NULL DEFAULT ''
 //	) STRICT;
 //	CREATE INDEX passreset_jobs_due ON passreset_jobs (run_at, id) WHERE finished_at IS NULL AND failed_at IS NULL;
+//
+// A short code beside each reset's link (migrations/0002_codes.sql):
+//
+//	ALTER TABLE passreset_resets ADD COLUMN code_key        TEXT;    -- keyed hash of the address the code is entered with
+//	ALTER TABLE passreset_resets ADD COLUMN code_hash       BLOB;    -- keyed hash of the code and the reset id, never the code
+//	ALTER TABLE passreset_resets ADD COLUMN code_expires_at INTEGER;
+//	ALTER TABLE passreset_resets ADD COLUMN code_tries_left INTEGER NOT NULL DEFAULT 0;
+//	CREATE INDEX passreset_resets_code_key ON passreset_resets (code_key) WHERE code_key IS NOT NULL;
 //
 // The users table passreset keeps when there is no WithUsers
 // (migrations/users/0001_users.sql):

@@ -28,4 +28,8 @@ var HotQueries = map[string]struct {
 	"ListSessionsDescBefore": {qListSessions[listDesc|listBefore], []any{"user_x", "session_x", 10}},
 	"AllowRequest":           {qAllowRequest, []any{"k", int64(2), int64(1), 5}},
 	"ClaimJobs":              {qClaimJobs, []any{int64(1), int64(2), 10}},
+	"FindResetCode":          {qFindResetCode, []any{"k", int64(1)}},
+	"TakeTry":                {qTakeTry, []any{"password_reset_x", int64(1), 5}},
+	"RevokeOtherSessions":    {qRevokeOtherSessions, []any{int64(1), "user_x", "session_x"}},
+	"ChangePassword":         {qChangePassword, []any{"h", int64(1), "user_x", "old"}},
 }

@@ -64,7 +64,23 @@ func TestFlowLeavesNoSecretInTheFile(t *testing.T) {
 		dump = append(dump, b...)
 	}
 	require.True(t, bytes.Contains(dump, []byte("ana@example.com")), "read the right bytes")
-	for _, secret := range []string{pr.Token, queued.Token, sessTok, oldPW, newPW, hex.EncodeToString([]byte(pr.Token))} {
+	// A code redeems a third reset: its code, and the queued one's, are
+	// not in the file either.
+	byCode, err := svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	_, err = svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: byCode.Code, NewPassword: "the third passphrase"})
+	require.NoError(t, err)
+	dump = nil
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		b, err := os.ReadFile(path + suffix)
+		if os.IsNotExist(err) {
+			continue
+		}
+		require.NoError(t, err)
+		dump = append(dump, b...)
+	}
+	for _, secret := range []string{pr.Token, queued.Token, sessTok, oldPW, newPW, hex.EncodeToString([]byte(pr.Token)),
+		byCode.Code, queued.Code, pr.Code, reset.FormatCode(queued.Code)} {
 		require.False(t, bytes.Contains(dump, []byte(secret)), "plaintext secret in the database file")
 	}
 	require.NoError(t, st.Close())

@@ -30,15 +30,18 @@ const (
 	rawEndResets = `UPDATE passreset_resets SET ended_at = ?
 	WHERE user_id = ? AND used_at IS NULL AND ended_at IS NULL`
 	rawInsertReset = `INSERT INTO passreset_resets
-	(id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	(id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
+	code_key, code_hash, code_expires_at, code_tries_left)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	rawInsertJob = `INSERT INTO passreset_jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	rawFinishJob = `UPDATE passreset_jobs SET finished_at = ?, payload = NULL, claimed_until = NULL
 	WHERE id = ? AND finished_at IS NULL`
-	rawResetByID = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at
+	rawResetByID = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
+	code_key, code_hash, code_expires_at, code_tries_left
 	FROM passreset_resets WHERE id = ?`
-	rawResetByTokenHash = `SELECT id, user_id, email, created_at, expires_at, used_at, ended_at
+	rawResetByTokenHash = `SELECT id, user_id, email, created_at, expires_at, used_at, ended_at,
+	code_key, code_hash, code_expires_at, code_tries_left
 	FROM passreset_resets WHERE token_hash = ?`
 	rawSpendReset = `UPDATE passreset_resets SET used_at = ?1
 	WHERE id = ?2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?1
@@ -208,9 +211,12 @@ func (u *rawUser) dest() []any {
 
 // rawReset is a password_resets row.
 type rawReset struct {
-	id, userID, email string
-	created, expires  int64
-	used, ended       sql.NullInt64
+	id, userID, email        string
+	created, expires         int64
+	used, ended, codeExpires sql.NullInt64
+	codeKey                  sql.NullString
+	codeHash                 []byte
+	codeTries                int
 }
 
 // nowMillis is the clock as the module reads it: UTC milliseconds.
@@ -257,8 +263,10 @@ func (db *rawDB) create(ctx context.Context, email, key string, payload []byte) 
 	if _, err := tx.StmtContext(ctx, db.endResets).ExecContext(ctx, now, u.id); err != nil {
 		return "", err
 	}
+	var codeHash [32]byte
+	_, _ = rand.Read(codeHash[:])
 	if _, err := tx.StmtContext(ctx, db.insertReset).ExecContext(ctx, resetID, u.id, u.email, h[:],
-		now, now+rawTTL.Milliseconds(), nil, nil); err != nil {
+		now, now+rawTTL.Milliseconds(), nil, nil, key, codeHash[:], now+rawTTL.Milliseconds(), 5); err != nil {
 		return "", err
 	}
 	if _, err := tx.StmtContext(ctx, db.insertJob).ExecContext(ctx, jobID, "email", u.id, payload, 1,
@@ -280,7 +288,7 @@ func (db *rawDB) get(ctx context.Context, id string) (rawReset, error) {
 	var r rawReset
 	var hash []byte
 	err := db.resetByID.QueryRowContext(ctx, id).Scan(&r.id, &r.userID, &r.email, &hash,
-		&r.created, &r.expires, &r.used, &r.ended)
+		&r.created, &r.expires, &r.used, &r.ended, &r.codeKey, &r.codeHash, &r.codeExpires, &r.codeTries)
 	return r, err
 }
 
@@ -290,13 +298,13 @@ func (db *rawDB) lookup(ctx context.Context, token string) (rawReset, error) {
 	h := sha256.Sum256([]byte(token))
 	var r rawReset
 	err := db.resetByTokenHash.QueryRowContext(ctx, h[:]).Scan(&r.id, &r.userID, &r.email,
-		&r.created, &r.expires, &r.used, &r.ended)
+		&r.created, &r.expires, &r.used, &r.ended, &r.codeKey, &r.codeHash, &r.codeExpires, &r.codeTries)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return rawReset{}, errRawInvalid
 	case err != nil:
 		return rawReset{}, err
-	case r.used.Valid || r.ended.Valid:
+	case r.used.Valid || r.ended.Valid, r.codeKey.Valid && r.codeTries <= 0:
 		return rawReset{}, errRawInvalid
 	case db.now() >= r.expires:
 		return rawReset{}, errRawExpired

@@ -5,22 +5,45 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/token"
 )
 
 const (
-	qResetByID = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at
+	qResetByID = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
+	code_key, code_hash, code_expires_at, code_tries_left
 	FROM passreset_resets WHERE id = ?`
 	// The hash is the one asked for: no need to read it back.
-	qResetByTokenHash = `SELECT id, user_id, email, created_at, expires_at, used_at, ended_at
+	qResetByTokenHash = `SELECT id, user_id, email, created_at, expires_at, used_at, ended_at,
+	code_key, code_hash, code_expires_at, code_tries_left
 	FROM passreset_resets WHERE token_hash = ?`
-	qEndResets = `UPDATE passreset_resets SET ended_at = ?
+	// The claim: the newest reset under the key that can take a guess,
+	// read on the read pool, then its try taken by a compare-and-swap on
+	// the tries it was read with, which re-checks the rest: of concurrent
+	// claims on one count only one swaps, and the others read again. (Not
+	// one UPDATE ... RETURNING: SQLite buffers RETURNING's rows in a
+	// temporary table, which costs half a millisecond here.)
+	qFindResetCode = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
+	code_key, code_hash, code_expires_at, code_tries_left
+	FROM passreset_resets
+	WHERE code_key = ?1 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?2
+		AND code_expires_at > ?2 AND code_tries_left > 0
+	ORDER BY created_at DESC, id DESC LIMIT 1`
+	qTakeTry = `UPDATE passreset_resets SET code_tries_left = ?3 - 1
+	WHERE id = ?1 AND code_tries_left = ?3 AND used_at IS NULL AND ended_at IS NULL
+		AND expires_at > ?2 AND code_expires_at > ?2`
+	// ?1 is now, ?3 the session kept: active sessions but that one.
+	qRevokeOtherSessions = `UPDATE passreset_sessions SET revoked_at = ?1
+	WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1 AND id <> ?3`
+	qSetSessionStamp = `UPDATE passreset_sessions SET stamp = ? WHERE id = ? AND user_id = ?`
+	qEndResets       = `UPDATE passreset_resets SET ended_at = ?
 	WHERE user_id = ? AND used_at IS NULL AND ended_at IS NULL`
 	qInsertReset = `INSERT INTO passreset_resets
-	(id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	(id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
+	code_key, code_hash, code_expires_at, code_tries_left)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qInsertJob = `INSERT INTO passreset_jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	// The conditional update that makes exactly one of concurrent
@@ -68,9 +91,10 @@ func (s *Store) createReset(ctx context.Context, r store.Reset, jobs []store.Job
 		return userErr("user by id", err)
 	}
 	h := r.TokenHash
+	codeKey, codeHash, codeExpires := codeColumns(r.Code)
 	if _, err := tx.StmtContext(ctx, p[sInsertReset]).ExecContext(ctx,
 		r.ID, r.UserID, r.Email, h[:], millis(r.CreatedAt), millis(r.ExpiresAt),
-		nullMillis(r.UsedAt), nullMillis(r.EndedAt)); err != nil {
+		nullMillis(r.UsedAt), nullMillis(r.EndedAt), codeKey, codeHash, codeExpires, r.Code.TriesLeft); err != nil {
 		return err
 	}
 	if err := insertJobs(ctx, tx, p, jobs); err != nil {
@@ -88,7 +112,8 @@ func (s *Store) ResetByID(ctx context.Context, id string) (store.Reset, error) {
 	}
 	var v resetRow // one allocation for every destination
 	err = p[sResetByID].QueryRowContext(ctx, id).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
-		(*hash32)(&v.r.TokenHash), &v.created, &v.expires, &v.used, &v.ended)
+		(*hash32)(&v.r.TokenHash), &v.created, &v.expires, &v.used, &v.ended,
+		&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
 	if err != nil {
 		return store.Reset{}, resetErr("reset by id", err)
 	}
@@ -104,7 +129,8 @@ func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset
 	}
 	v := resetRow{r: store.Reset{TokenHash: h}}
 	err = p[sResetByTokenHash].QueryRowContext(ctx, v.r.TokenHash[:]).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
-		&v.created, &v.expires, &v.used, &v.ended)
+		&v.created, &v.expires, &v.used, &v.ended,
+		&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
 	if err != nil {
 		return store.Reset{}, resetErr("reset by token hash", err)
 	}
@@ -114,15 +140,154 @@ func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset
 // resetRow gathers the scan destinations of a reset, so that they escape
 // to the heap as one allocation rather than one each.
 type resetRow struct {
-	r                store.Reset
-	created, expires int64
-	used, ended      sql.NullInt64
+	r                        store.Reset
+	created, expires         int64
+	used, ended, codeExpires sql.NullInt64
+	codeKey                  sql.NullString
+	codeHash                 []byte
 }
 
 func (v *resetRow) reset() store.Reset {
 	v.r.CreatedAt, v.r.ExpiresAt = fromMillis(v.created), fromMillis(v.expires)
 	v.r.UsedAt, v.r.EndedAt = fromNullMillis(v.used), fromNullMillis(v.ended)
+	v.r.Code.Key, v.r.Code.ExpiresAt = v.codeKey.String, fromNullMillis(v.codeExpires)
+	copy(v.r.Code.Hash[:], v.codeHash)
 	return v.r
+}
+
+// codeColumns are the columns of a reset's code: NULL for a reset without
+// one.
+func codeColumns(c store.Code) (key, hash, expires any) {
+	if c.Key == "" {
+		return nil, nil, nil
+	}
+	return c.Key, c.Hash[:], millis(c.ExpiresAt)
+}
+
+// ClaimResetCode takes one try from the code of the newest reset under key
+// that can still take a guess at now, in one transaction, and returns the
+// reset as it now is; store.ErrResetNotFound when none qualifies.
+//
+// An indexed read finds the reset, so that a key without a live code costs
+// no write; the try is then taken by a conditional update of one statement
+// that swaps the count of tries read for one less.
+// Like AllowRequest's record, the try is committed without a disk flush of
+// its own (see unsynced): a power loss before the next synced commit may
+// give a code back the tries of its last guesses. It spares every guess a
+// flush, and gives a guess at a known address the cost of the record the
+// Service makes of a guess at an unknown one.
+func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (store.Reset, error) {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return store.Reset{}, fmt.Errorf("sqlitestore: claim reset code: %w", err)
+	}
+	// Each round reads the reset on the read pool, then swaps its count of
+	// tries in a write of one statement; a round lost to a concurrent claim
+	// reads again, and there are at most as many rounds as tries.
+	for {
+		var v resetRow
+		err := p[sFindResetCode].QueryRowContext(ctx, key, millis(now)).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
+			(*hash32)(&v.r.TokenHash), &v.created, &v.expires, &v.used, &v.ended,
+			&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
+		if err != nil {
+			return store.Reset{}, resetErr("claim reset code", err)
+		}
+		var swapped int64
+		err = s.unsynced(ctx, func(tx *sql.Tx) error {
+			res, err := tx.StmtContext(ctx, p[sTakeTry]).ExecContext(ctx, v.r.ID, millis(now), v.r.Code.TriesLeft)
+			if err != nil {
+				return err
+			}
+			swapped, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return store.Reset{}, resetErr("claim reset code", err)
+		}
+		if swapped == 1 {
+			v.r.Code.TriesLeft--
+			return v.reset(), nil
+		}
+	}
+}
+
+// ChangePassword replaces the user's hash only while it is still c.OldHash,
+// and, for a new password, revokes the user's other sessions, restamps the
+// kept one and inserts c.Jobs, in one transaction that begins with the
+// conditional update.
+func (s *Store) ChangePassword(ctx context.Context, c store.PasswordChange) (store.Changed, error) {
+	out, err := s.changePassword(ctx, c)
+	switch {
+	case err == nil:
+		return out, nil
+	case errors.Is(err, store.ErrPasswordChanged), errors.Is(err, store.ErrUserNotFound):
+		return store.Changed{}, err
+	}
+	return store.Changed{}, fmt.Errorf("sqlitestore: change password: %w", err)
+}
+
+func (s *Store) changePassword(ctx context.Context, c store.PasswordChange) (store.Changed, error) {
+	p, err := s.prepared(ctx)
+	if err != nil {
+		return store.Changed{}, err
+	}
+	key, ok := s.userKey(c.UserID)
+	if !ok {
+		return store.Changed{}, store.ErrUserNotFound
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return store.Changed{}, err
+	}
+	defer rollback(tx)
+	var res sql.Result
+	switch {
+	case c.Rehash && s.host == nil:
+		res, err = tx.ExecContext(ctx, qRehash, c.NewHash, key, c.OldHash)
+	case c.Rehash:
+		res, err = tx.ExecContext(ctx, s.host.rehash, c.NewHash, key, c.OldHash)
+	case s.host == nil:
+		res, err = tx.ExecContext(ctx, qChangePassword, c.NewHash, millis(c.Now), key, c.OldHash)
+	default:
+		res, err = tx.ExecContext(ctx, s.host.changePassword, c.NewHash, s.host.updatedAt(c.Now), key, c.OldHash)
+	}
+	if err != nil {
+		return store.Changed{}, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return store.Changed{}, err
+	} else if n == 0 {
+		var one int
+		if err := tx.StmtContext(ctx, p[sUserExists]).QueryRowContext(ctx, key).Scan(&one); err != nil {
+			return store.Changed{}, userErr("user by id", err)
+		}
+		return store.Changed{}, store.ErrPasswordChanged
+	}
+	var out store.Changed
+	if !c.Rehash {
+		now := millis(c.Now)
+		res, err := tx.ExecContext(ctx, qRevokeOtherSessions, now, c.UserID, c.KeepSessionID)
+		if err != nil {
+			return store.Changed{}, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return store.Changed{}, err
+		}
+		out.SessionsRevoked = int(n)
+		if c.KeepSessionID != "" {
+			if _, err := tx.ExecContext(ctx, qSetSessionStamp, c.KeepStamp, c.KeepSessionID, c.UserID); err != nil {
+				return store.Changed{}, err
+			}
+		}
+		if err := insertJobs(ctx, tx, p, c.Jobs); err != nil {
+			return store.Changed{}, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return store.Changed{}, err
+	}
+	return out, nil
 }
 
 func resetErr(op string, err error) error {

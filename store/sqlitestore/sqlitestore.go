@@ -251,6 +251,7 @@ const (
 	sResetByTokenHash
 	sSessionByID
 	sSessionByTokenHash
+	sFindResetCode
 	// on the write pool; the first seven run inside transactions (Tx.StmtContext)
 	sUserExists
 	sEndResets
@@ -261,8 +262,9 @@ const (
 	sRevokeUserSessions
 	sTouchSession
 	sRotateSession
-	sAllowRequest // in unsynced transactions, as is sFinishJob
+	sAllowRequest // in unsynced transactions, as are sFinishJob and sTakeTry
 	sFinishJob
+	sTakeTry
 	numStmts
 
 	numReadStmts = sUserExists // statements below this one read
@@ -289,6 +291,8 @@ var stmtText = [numStmts]string{
 	sRotateSession:      qRotateSession,
 	sAllowRequest:       qAllowRequest,
 	sFinishJob:          qFinishJob,
+	sFindResetCode:      qFindResetCode,
+	sTakeTry:            qTakeTry,
 }
 
 // statements are prepared once per Store, reads on the read pool and

@@ -140,9 +140,10 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		return out
 	}
 	first := list()
-	require.Len(t, first, 2)
+	require.Len(t, first, 3)
 	require.Equal(t, "migrations/0001_state.sql", first[0].Name)
-	require.Equal(t, "migrations/users/0001_users.sql", first[1].Name)
+	require.Equal(t, "migrations/0002_codes.sql", first[1].Name)
+	require.Equal(t, "migrations/users/0001_users.sql", first[2].Name)
 	require.Positive(t, first[0].AppliedAt)
 
 	require.NoError(t, st.Migrate(ctx))
@@ -190,7 +191,7 @@ func TestMigrateConcurrently(t *testing.T) {
 	w, _ := sqlitestore.Pools(stores[0])
 	var n int
 	require.NoError(t, w.QueryRowContext(t.Context(), `SELECT count(*) FROM passreset_migrations`).Scan(&n))
-	require.Equal(t, 2, n)
+	require.Equal(t, 3, n)
 }
 
 func TestUseBeforeMigrate(t *testing.T) {
@@ -567,7 +568,7 @@ func TestDocShowsTheSchema(t *testing.T) {
 			shown.WriteString("\n")
 		}
 	}
-	for _, name := range []string{"migrations/0001_state.sql", "migrations/users/0001_users.sql"} {
+	for _, name := range []string{"migrations/0001_state.sql", "migrations/0002_codes.sql", "migrations/users/0001_users.sql"} {
 		migration, err := os.ReadFile(name)
 		require.NoError(t, err)
 		// The migration without its leading comment block.

@@ -31,6 +31,10 @@ const (
 	profile_picture_url, external_id, locale, metadata, password_hash, last_sign_in_at,
 	created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qRecordSignIn = `UPDATE passreset_users SET last_sign_in_at = ? WHERE id = ?`
+	// The conditional updates of ChangePassword: only while the hash is
+	// still the one the caller checked.
+	qRehash         = `UPDATE passreset_users SET password_hash = ?1 WHERE id = ?2 AND password_hash = ?3`
+	qChangePassword = `UPDATE passreset_users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3 AND password_hash = ?4`
 )
 
 // hostTable is a host's users table (WithUsers): its description, and the
@@ -44,6 +48,9 @@ type hostTable struct {
 	updatedUnix bool
 
 	byID, byEmail, byEmailLike, hash, exists, setPassword string
+	// The conditional updates of ChangePassword: ?1 the new hash, ?2 the
+	// updated time (changePassword only), then the key and the old hash.
+	rehash, changePassword string
 }
 
 // newHostTable writes the SQL for t. Whether the key is an integer, and how
@@ -79,6 +86,12 @@ func (h *hostTable) write() {
 		set += `, ` + quote(t.UpdatedAt) + ` = ?2`
 	}
 	h.setPassword = `UPDATE ` + tbl + ` SET ` + set + ` WHERE ` + id + ` = ?3 RETURNING ` + cols
+	h.rehash = `UPDATE ` + tbl + ` SET ` + hash + ` = ?1 WHERE ` + id + ` = ?2 AND coalesce(` + hash + `, '') = ?3`
+	change := hash + ` = ?1`
+	if t.UpdatedAt != "" {
+		change += `, ` + quote(t.UpdatedAt) + ` = ?2`
+	} // else ?2 is bound and unused, which SQLite allows
+	h.changePassword = `UPDATE ` + tbl + ` SET ` + change + ` WHERE ` + id + ` = ?3 AND coalesce(` + hash + `, '') = ?4`
 }
 
 // quote makes name an SQLite identifier.

@@ -178,6 +178,7 @@ func requireSameReset(t *testing.T, want, got store.Reset) {
 	t.Helper()
 	normReset := func(r store.Reset) store.Reset {
 		r.CreatedAt, r.ExpiresAt, r.UsedAt, r.EndedAt = norm(r.CreatedAt), norm(r.ExpiresAt), norm(r.UsedAt), norm(r.EndedAt)
+		r.Code.ExpiresAt = norm(r.Code.ExpiresAt)
 		return r
 	}
 	require.Equal(t, normReset(want), normReset(got))

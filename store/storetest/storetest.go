@@ -142,6 +142,13 @@ func withCreator(fn func(*testing.T, *subject, store.UserCreator)) func(*testing
 //   - RedeemReset judges a reset as StoredReset.Status does: a spent or ended
 //     reset is ErrInvalidToken even when it has also expired; a reset is
 //     expired from ExpiresAt on (Now == ExpiresAt is ErrTokenExpired).
+//   - A reset's Code round-trips exactly (its Hash as 32 raw bytes); a
+//     reset without a code has the zero Code and is never claimed.
+//     ClaimResetCode judges the code's ExpiresAt as the reset's: from
+//     that instant on it is refused. A refused claim changes nothing, and
+//     claims never spend or end a reset.
+//   - ChangePassword compares OldHash with the stored hash exactly ("" for
+//     no password); a Rehash ignores KeepSessionID, KeepStamp and Jobs.
 //   - "Active session" means session.Session.Active at the time given:
 //     neither revoked nor expired. RedeemReset and RevokeUserSessions revoke
 //     and count those only, setting RevokedAt to that time.
@@ -220,6 +227,21 @@ var groups = []struct {
 		{"RevokesSessionsInSameTransaction", withSessions(testRedeemRevokesSessions)},
 		{"FailedRedemptionChangesNothing", testFailedRedemptionChangesNothing},
 		{"CancelledContextChangesNothing", testRedeemCancelledContext},
+	}},
+	{"Codes", []testCase{
+		{"RoundTrip", testCodeRoundTrip},
+		{"ClaimTakesTries", testClaimTakesTries},
+		{"ClaimRefusesUnusable", testClaimRefusesUnusable},
+		{"ConcurrentClaims", testConcurrentClaims},
+	}},
+	{"ChangePassword", []testCase{
+		{"Success", testChangePassword},
+		{"Conditional", testChangePasswordConditional},
+		{"Concurrent", testConcurrentChanges},
+		{"RevokesOtherSessionsInSameTransaction", withSessions(testChangeRevokesOtherSessions)},
+		{"RehashKeepsSessions", withSessions(testRehashKeepsSessions)},
+		{"FailedChangeChangesNothing", testFailedChangeChangesNothing},
+		{"UpdatedAt", withCreator(testChangeUpdatedAt)},
 	}},
 	{"AllowRequest", []testCase{
 		{"Limit", testAllowLimit},
