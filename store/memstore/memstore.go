@@ -48,8 +48,9 @@ type Store struct {
 	resetHashes map[token.Hash]string  // token hash -> reset id
 	liveResets  map[string]string      // user id -> id of the user's one unused, unended reset
 
-	jobs  map[string]*jobRow
-	rates map[string][]time.Time // key -> the recorded requests, oldest first
+	jobs    map[string]*jobRow
+	rates   map[string][]time.Time   // key -> the recorded requests, oldest first
+	replays map[string]*store.Replay // key -> its record
 
 	sessions      map[string]*sessionRow
 	sessionHashes map[token.Hash]string          // current token hash -> session id
@@ -85,6 +86,7 @@ func New() *Store {
 		liveResets:    make(map[string]string),
 		jobs:          make(map[string]*jobRow),
 		rates:         make(map[string][]time.Time),
+		replays:       make(map[string]*store.Replay),
 		sessions:      make(map[string]*sessionRow),
 		sessionHashes: make(map[token.Hash]string),
 		userSessions:  make(map[string]map[string]struct{}),
@@ -457,6 +459,12 @@ func (st *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	for id, j := range st.jobs {
 		if beforeNonZero(j.finishedAt, before) || beforeNonZero(j.failedAt, before) {
 			delete(st.jobs, id)
+			n++
+		}
+	}
+	for key, r := range st.replays {
+		if r.ExpiresAt.Before(before) {
+			delete(st.replays, key)
 			n++
 		}
 	}

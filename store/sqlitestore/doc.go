@@ -1,8 +1,9 @@
 // Package sqlitestore is passreset's embedded default storage: password
-// resets, sessions, rate-limit records and the job outbox in one SQLite
-// file, beside the users, through github.com/mattn/go-sqlite3 (cgo). Its
-// Store implements store.Store, store.UserCreator, store.SignInRecorder and
-// session.Store, and passes store/storetest.
+// resets, sessions, rate-limit records, the job outbox and the answers kept
+// for idempotent retries in one SQLite file, beside the users, through
+// github.com/mattn/go-sqlite3 (cgo). Its Store implements store.Store,
+// store.UserCreator, store.SignInRecorder and session.Store, and passes
+// store/storetest.
 //
 // Several processes on one machine may share the file; for an app on more
 // than one machine, use store/pgstore.
@@ -71,14 +72,16 @@
 //   - synchronous=FULL: a commit is on disk when it returns, so a spent
 //     token stays spent across a power loss. WithSynchronousNormal trades
 //     that for faster commits (the database never corrupts either way).
-//     Two bookkeeping writes commit without a disk flush of their own
-//     (the connection runs them at NORMAL, then returns to its level):
-//     AllowRequest's record of a request and FinishJob. They survive a
-//     crash of the process, and reach the disk with the next synced commit
-//     (CreateReset's, right after a known address's request) or
-//     checkpoint; a power loss before that may forget them, which at worst
-//     allows one more reset email or sends one email again, as an outbox
-//     may. It spares the hot paths one flush each;
+//     Bookkeeping writes commit without a disk flush of their own (the
+//     connection runs them at NORMAL, then returns to its level):
+//     AllowRequest's record of a request, FinishJob, and ClaimReplay and
+//     ReleaseReplay. They survive a crash of the process, and reach the
+//     disk with the next synced commit (CreateReset's, right after a known
+//     address's request) or checkpoint; a power loss before that may forget
+//     them, which at worst allows one more reset email, sends one email
+//     again, as an outbox may, or lets a retry run a request whose answer
+//     was never saved. It spares the hot paths one flush each. SaveReplay,
+//     which keeps an answer a retry will be given, is synced;
 //   - _txlock=immediate: every transaction begins with BEGIN IMMEDIATE and
 //     so holds the write lock from its start. (Each transaction of the Store
 //     also begins with a write, so it is safe under a plain BEGIN too.)
@@ -154,6 +157,22 @@
 //	    last_error    TEXT    NOT NULL DEFAULT ''
 //	) STRICT;
 //	CREATE INDEX passreset_jobs_due ON passreset_jobs (run_at, id) WHERE finished_at IS NULL AND failed_at IS NULL;
+//
+// The answers kept for idempotent retries (migrations/0002_replays.sql):
+//
+//	CREATE TABLE passreset_replays (
+//	    key           TEXT    NOT NULL PRIMARY KEY,
+//	    fingerprint   BLOB    NOT NULL,
+//	    owner         TEXT    NOT NULL,              -- the random name of the claim
+//	    answer        BLOB,                          -- sealed; NULL while the claim runs
+//	    created_at    INTEGER NOT NULL,
+//	    claimed_until INTEGER,                       -- the claim's lease; NULL once answered
+//	    expires_at    INTEGER NOT NULL
+//	) STRICT;
+//	CREATE INDEX passreset_replays_expires_at ON passreset_replays (expires_at);
+//
+// key and fingerprint are keyed hashes, never the client's text, and answer
+// is sealed by the Service (AES-256-GCM), never plaintext.
 //
 // The users table passreset keeps when there is no WithUsers
 // (migrations/users/0001_users.sql):
