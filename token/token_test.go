@@ -2,9 +2,9 @@ package token
 
 import (
 	"bytes"
-	"encoding/base64"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
