@@ -12,8 +12,8 @@ import (
 //
 // A record is live while its ExpiresAt is after now and it holds an answer
 // or a running claim (ClaimedUntil after now). A record that is not live
-// counts for nothing: ClaimReplay replaces it, and Purge deletes it once
-// ExpiresAt has passed.
+// counts for nothing: ClaimReplay replaces it, and PurgeReplays deletes it
+// once ExpiresAt has passed.
 type Replay struct {
 	// Key names the record: a keyed hash of the client's key and of what
 	// it is scoped to (reset.Service makes it), never the client's text.
@@ -73,4 +73,10 @@ type Replays interface {
 	// was one not to keep). A record that is gone, answered or claimed by
 	// another owner is left alone, and that is not an error.
 	ReleaseReplay(ctx context.Context, key, owner string) error
+
+	// PurgeReplays deletes the records whose ExpiresAt is before before,
+	// answered or not, and returns how many it deleted. The janitor calls
+	// it with the current time: an expired record is never read again,
+	// and its sealed answer should not outlive it.
+	PurgeReplays(ctx context.Context, before time.Time) (int64, error)
 }

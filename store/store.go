@@ -103,9 +103,8 @@ type Store interface {
 	FailJob(ctx context.Context, id string, now time.Time, lastError string) error
 
 	// Purge deletes resets that expired or were spent or ended before
-	// before, rate-limit records older than before, jobs that finished or
-	// failed before before, and replay records that expired before before.
-	// It returns how many rows it deleted.
+	// before, rate-limit records older than before, and jobs that finished
+	// or failed before before. It returns how many rows it deleted.
 	Purge(ctx context.Context, before time.Time) (int64, error)
 }
 

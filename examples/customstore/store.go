@@ -428,7 +428,6 @@ const (
 	qPurgeResets     = `DELETE FROM passreset_resets WHERE expires_at < ?1 OR used_at < ?1 OR ended_at < ?1`
 	qPurgeRateLimits = `DELETE FROM passreset_rate_limits WHERE at < ?1`
 	qPurgeJobs       = `DELETE FROM passreset_jobs WHERE finished_at < ?1 OR failed_at < ?1`
-	qPurgeReplays    = `DELETE FROM passreset_replays WHERE expires_at < ?1`
 )
 
 // AllowRequest checks and records a request under key in one statement.
@@ -499,12 +498,11 @@ func (s *Store) FailJob(ctx context.Context, id string, now time.Time, lastError
 	return wrap("fail job", err)
 }
 
-// Purge deletes old resets, rate-limit records, jobs and replay records in
-// one transaction.
+// Purge deletes old resets, rate-limit records and jobs in one transaction.
 func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{qPurgeResets, qPurgeRateLimits, qPurgeJobs, qPurgeReplays} {
+		for _, q := range []string{qPurgeResets, qPurgeRateLimits, qPurgeJobs} {
 			n, err := rowsAffected(tx.ExecContext(ctx, q, millis(before)))
 			if err != nil {
 				return err
@@ -535,6 +533,7 @@ const (
 	FROM passreset_replays WHERE key = ?`
 	qSaveReplay    = `UPDATE passreset_replays SET answer = ?3, claimed_until = NULL WHERE key = ?1 AND owner = ?2 AND answer IS NULL`
 	qReleaseReplay = `DELETE FROM passreset_replays WHERE key = ? AND owner = ? AND answer IS NULL`
+	qPurgeReplays  = `DELETE FROM passreset_replays WHERE expires_at < ?`
 )
 
 // ClaimReplay claims r.Key, or reads the live record that holds it, in one
@@ -578,6 +577,12 @@ func (s *Store) SaveReplay(ctx context.Context, key, owner string, answer []byte
 func (s *Store) ReleaseReplay(ctx context.Context, key, owner string) error {
 	_, err := s.db.ExecContext(ctx, qReleaseReplay, key, owner)
 	return wrap("release replay", err)
+}
+
+// PurgeReplays deletes the records that expired before before.
+func (s *Store) PurgeReplays(ctx context.Context, before time.Time) (int64, error) {
+	n, err := rowsAffected(s.db.ExecContext(ctx, qPurgeReplays, millis(before)))
+	return n, wrap("purge replays", err)
 }
 
 // notNull keeps a nil byte slice out of NOT NULL and "answered" columns.

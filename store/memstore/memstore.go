@@ -462,12 +462,6 @@ func (st *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 			n++
 		}
 	}
-	for key, r := range st.replays {
-		if r.ExpiresAt.Before(before) {
-			delete(st.replays, key)
-			n++
-		}
-	}
 	return n, nil
 }
 

@@ -61,3 +61,20 @@ func (st *Store) ReleaseReplay(ctx context.Context, key, owner string) error {
 	}
 	return nil
 }
+
+// PurgeReplays implements store.Store.
+func (st *Store) PurgeReplays(ctx context.Context, before time.Time) (int64, error) {
+	if err := ctxErr(ctx, "purge replays"); err != nil {
+		return 0, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var n int64
+	for key, r := range st.replays {
+		if r.ExpiresAt.Before(before) {
+			delete(st.replays, key)
+			n++
+		}
+	}
+	return n, nil
+}

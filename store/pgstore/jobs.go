@@ -120,9 +120,8 @@ func (s *Store) FailJob(ctx context.Context, id string, now time.Time, lastError
 }
 
 // Purge deletes, in one statement, resets that expired or were spent or
-// ended before before, rate-limit records older than before, jobs that
-// finished or failed before before, and replay records that expired before
-// before. It returns how many rows it deleted.
+// ended before before, rate-limit records older than before, and jobs that
+// finished or failed before before. It returns how many rows it deleted.
 func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	if err := s.pool.QueryRow(ctx, s.q[qPurge], ms(before)).Scan(&n); err != nil {

@@ -45,6 +45,7 @@ const (
 	qReplayByKey
 	qSaveReplay
 	qReleaseReplay
+	qPurgeReplays
 
 	qCreateSession
 	qSessionByTokenHash
@@ -209,10 +210,8 @@ var queryText = [numQueries]string{
 		DELETE FROM {s}passreset_rate_limits WHERE at < $1 RETURNING 1
 	), j AS (
 		DELETE FROM {s}passreset_jobs WHERE finished_at < $1 OR failed_at < $1 RETURNING 1
-	), p AS (
-		DELETE FROM {s}passreset_replays WHERE expires_at < $1 RETURNING 1
 	)
-	SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM l) + (SELECT count(*) FROM j) + (SELECT count(*) FROM p)`,
+	SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM l) + (SELECT count(*) FROM j)`,
 
 	// The insert claims a key nobody holds; on a conflict, the update
 	// replaces only a record that is not live (expired, or unanswered with
@@ -230,6 +229,7 @@ var queryText = [numQueries]string{
 	qSaveReplay: `UPDATE {s}passreset_replays SET answer = $3, claimed_until = NULL
 	WHERE key = $1 AND owner = $2 AND answer IS NULL`,
 	qReleaseReplay: `DELETE FROM {s}passreset_replays WHERE key = $1 AND owner = $2 AND answer IS NULL`,
+	qPurgeReplays:  `DELETE FROM {s}passreset_replays WHERE expires_at < $1`,
 
 	qCreateSession: `INSERT INTO {s}passreset_sessions (id, user_id, token_hash, created_at, last_seen_at, expires_at,
 		revoked_at, user_agent, ip_address, stamp)

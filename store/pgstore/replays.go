@@ -88,6 +88,15 @@ func (s *Store) ReleaseReplay(ctx context.Context, key, owner string) error {
 	return nil
 }
 
+// PurgeReplays deletes the records that expired before before.
+func (s *Store) PurgeReplays(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, s.q[qPurgeReplays], ms(before))
+	if err != nil {
+		return 0, wrap("purge replays", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 func scanReplay(row pgx.Row) (store.Replay, error) {
 	var (
 		r       store.Replay

@@ -163,10 +163,9 @@ func (s *Store) FailJob(ctx context.Context, id string, now time.Time, lastError
 }
 
 // Purge deletes, in one transaction, the resets that expired or were spent
-// or ended before before, the rate-limit records older than before, the
-// jobs that finished or failed before before, and the replay records that
-// expired before before. It returns how many rows it deleted. A row whose
-// time equals before is kept.
+// or ended before before, the rate-limit records older than before, and the
+// jobs that finished or failed before before. It returns how many rows it
+// deleted. A row whose time equals before is kept.
 func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -175,7 +174,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	defer rollback(tx)
 	b := millis(before)
 	var total int64
-	for _, q := range []string{qPurgeResets, qPurgeRateLimits, qPurgeJobs, qPurgeReplays} {
+	for _, q := range []string{qPurgeResets, qPurgeRateLimits, qPurgeJobs} {
 		res, err := tx.ExecContext(ctx, q, b)
 		if err != nil {
 			return 0, fmt.Errorf("sqlitestore: purge: %w", err)

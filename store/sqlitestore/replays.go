@@ -91,6 +91,20 @@ func (s *Store) ReleaseReplay(ctx context.Context, key, owner string) error {
 	return nil
 }
 
+// PurgeReplays deletes the records that expired before before, in one
+// statement over the expires_at index.
+func (s *Store) PurgeReplays(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, qPurgeReplays, millis(before))
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: purge replays: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: purge replays: %w", err)
+	}
+	return n, nil
+}
+
 func scanReplay(row scanner) (store.Replay, error) {
 	var (
 		r                  store.Replay

@@ -12,8 +12,8 @@ import (
 	"github.com/passreset/passreset/store"
 )
 
-// The Replays clauses: ClaimReplay, SaveReplay, ReleaseReplay, and Purge of
-// replay records.
+// The Replays clauses: ClaimReplay, SaveReplay, ReleaseReplay and
+// PurgeReplays.
 
 const (
 	replayLease = time.Minute
@@ -212,9 +212,9 @@ func testReplayConcurrentClaims(t *testing.T, st *subject) {
 	}
 }
 
-// testPurgeReplays: Purge deletes the replay records that expired before
-// its bound, answered or not, and counts them; a record expiring at the
-// bound or later stays.
+// testPurgeReplays: PurgeReplays deletes the records that expired before its
+// bound, answered or not, and counts them; a record expiring at the bound or
+// later stays. Purge leaves replay records alone.
 func testPurgeReplays(t *testing.T, st *subject) {
 	ctx := t.Context()
 	before := base.Add(replayLife + time.Hour)
@@ -228,17 +228,20 @@ func testPurgeReplays(t *testing.T, st *subject) {
 		require.NoError(t, st.SaveReplay(ctx, r.Key, r.Owner, []byte("answer")))
 	}
 
-	n, err := st.Purge(ctx, before)
+	n, err := st.Purge(ctx, before.Add(replayLife))
+	require.NoError(t, err)
+	require.Zero(t, n, "Purge deleted replay records")
+	n, err = st.PurgeReplays(ctx, before)
 	require.NoError(t, err)
 	require.Equal(t, int64(2), n, "2 expired replay records")
 	got, ok := claim(t, st, otherClaim(live, before), before)
 	require.False(t, ok, "a live record was purged")
 	require.Equal(t, []byte("answer"), got.Answer)
 
-	n, err = st.Purge(ctx, before)
+	n, err = st.PurgeReplays(ctx, before)
 	require.NoError(t, err)
-	require.Zero(t, n, "a second Purge found more to delete")
-	n, err = st.Purge(ctx, before.Add(time.Millisecond))
+	require.Zero(t, n, "a second PurgeReplays found more to delete")
+	n, err = st.PurgeReplays(ctx, before.Add(time.Millisecond))
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n, "the record that expired at the first bound")
 }

@@ -138,10 +138,10 @@ func withCreator(fn func(*testing.T, *subject, store.UserCreator)) func(*testing
 //     the page is the Limit highest matching ids when Desc is set and the
 //     Limit lowest matching ids when it is not.
 //   - Purge's and PurgeSessions' "before before" is strict: a row whose time
-//     equals before is kept. Purge's count is the number of resets, jobs
-//     and replay records it deleted, plus however many rows its rate-limit
-//     records took (the suite checks the former exactly and only that the
-//     latter is positive).
+//     equals before is kept, as is a replay record expiring at PurgeReplays'
+//     bound. Purge's count is the number of resets and jobs it deleted,
+//     plus however many rows its rate-limit records took (the suite checks
+//     the former exactly and only that the latter is positive).
 //   - Replay records keep what ClaimReplay was given byte for byte (Key,
 //     Fingerprint, Owner) and its times to the millisecond; an empty and a
 //     nil Answer are alike.
@@ -227,11 +227,11 @@ var groups = []struct {
 		{"LeaseRunsOut", testReplayLeaseRunsOut},
 		{"Expiry", testReplayExpiry},
 		{"ConcurrentClaims", testReplayConcurrentClaims},
+		{"Purge", testPurgeReplays},
 	}},
 	{"Purge", []testCase{
 		{"ResetsAndJobs", testPurgeResetsAndJobs},
 		{"RateLimitRecords", testPurgeRateLimits},
-		{"Replays", testPurgeReplays},
 	}},
 	{"Sessions", []testCase{
 		{"RoundTrip", withSessions(testSessionRoundTrip)},
