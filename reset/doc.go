@@ -5,7 +5,7 @@
 // and sign the user out everywhere ([Service.ResetPassword]). It declares
 // the ports it needs, [Store], [Mailer] and [SessionRevoker]; the stores
 // live in store/..., the HTML pages in reset/pages and the WorkOS-compatible
-// JSON API in reset/api.
+// JSON API in package workos.
 //
 // # Abuse limits
 //
@@ -16,7 +16,7 @@
 // with a key derived from Config.SecretKey): the Store never holds the
 // address of an account that does not exist. A refused request is a
 // [*RateLimitError] that says when to retry. The HTTP handlers add a limit
-// per client IP address (package reset/iplimit).
+// per client IP address (package clientlimit).
 //
 // # The outbox
 //
@@ -56,6 +56,19 @@
 // succeeds. If the process dies between the commit and the revocation, the
 // job's lease runs out and another instance's dispatcher revokes the
 // sessions.
+//
+// # Idempotent replays
+//
+// [Service.ClaimReplay] keeps the answers of requests sent with an
+// idempotency key in the Store, for the HTTP handlers that take such a key
+// (package workos's Idempotency-Key): a retry that reaches any instance
+// sharing the Store and the SecretKey gets the first answer again instead
+// of running twice, and a retry sent while the first request runs finds
+// its claim. The Store keeps keyed hashes of the key and of the request,
+// and the answer sealed with AES-256-GCM under a key derived from
+// Config.SecretKey (an answer may carry a reset token), until the lifetime
+// the caller gave; Purge, and so the janitor, deletes it then. A dump of
+// the database together with the key opens the answers still kept.
 //
 // # Failures
 //
