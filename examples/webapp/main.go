@@ -13,8 +13,9 @@
 //	-addr host:port          where to listen (default 127.0.0.1:8080)
 //	-base-url URL            the site's address as browsers see it, for the
 //	                         link in the email (default http:// + -addr)
-//	-db path                 the SQLite file (default webapp.db in the
-//	                         working folder; created and migrated)
+//	-db path-or-URL          the database: a postgres:// or postgresql://
+//	                         URL, or a SQLite file (default webapp.db in
+//	                         the working folder); created or migrated
 //	-demo-user EMAIL[:PASS]  create this user at start unless it exists;
 //	                         without :PASS a password is generated and
 //	                         printed once; a given one is never printed;
@@ -32,6 +33,15 @@
 //	                         minute) then counts the client address these
 //	                         proxies forward in X-Forwarded-For. Without it
 //	                         the header is ignored (default none)
+//
+// The secret key comes from the environment variable PASSRESET_SECRET_KEY:
+// 32 random bytes or more, in hex or base64 (openssl rand -hex 32). It
+// seals queued mail and keys the per-address limits, so several instances
+// of the app, on one Postgres database behind one address, must share it;
+// with a Postgres database the app refuses to start without it:
+//
+//	export PASSRESET_SECRET_KEY=$(openssl rand -hex 32)
+//	go run ./examples/webapp -addr 127.0.0.1:8091 -db postgres://app@db.internal/app -base-url https://app.example
 //
 // The session cookie is Secure: browsers accept Secure cookies on
 // http://127.0.0.1 and http://localhost, so plain http works there. On
@@ -62,9 +72,9 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/examples/internal/deploy"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/store/sqlitestore"
 )
 
 func main() {
@@ -95,7 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on")
 	fs.StringVar(&o.baseURL, "base-url", "", "the site's `URL` as browsers see it, for the link in the email (default http:// + -addr)")
-	fs.StringVar(&o.db, "db", "webapp.db", "the SQLite database `file`; created and migrated")
+	fs.StringVar(&o.db, "db", "webapp.db", "the `database`: a postgres:// URL, or a SQLite file; created or migrated")
 	demo := fs.String("demo-user", "demo@example.com", "create this user at start unless it exists: `EMAIL` (a password is generated and printed once) or EMAIL:PASSWORD (never printed); \"\" for none")
 	fs.BoolVar(&o.devMail, "dev-mail", true, "keep sent emails in a dev mailbox at /dev/mail instead of sending them")
 	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "the bcrypt `cost` of new passwords, 4 to 31; lower only to make local tests faster")
@@ -143,6 +153,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	secretKey, err := deploy.SecretKey(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if deploy.Shared(o.db) && secretKey == nil {
+		return fmt.Errorf("%s is not set: instances that share a database must share a secret key too (32 random bytes or more, hex or base64: openssl rand -hex 32)", deploy.SecretKeyEnv)
+	}
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -154,14 +171,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	o.baseURL = strings.TrimSuffix(o.baseURL, "/")
 
-	st, err := sqlitestore.Open(ctx, o.db)
+	st, err := deploy.Open(ctx, o.db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
 
 	var mailer reset.Mailer
 	var devMail *mail.Dev
@@ -180,12 +194,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	srv, err := newServer(config{BaseURL: o.baseURL, Store: st, Mailer: mailer, DevMail: devMail, From: o.from, Logger: log, BcryptCost: o.bcryptCost,
-		ClientLimit: clientlimit.Config{TrustedProxies: o.trustedProxies}})
+		SecretKey: secretKey, ClientLimit: clientlimit.Config{TrustedProxies: o.trustedProxies}})
 	if err != nil {
 		return err
 	}
 
-	demoNote, err := createDemoUser(ctx, srv.svc, o)
+	demoNote, err := createDemoUser(ctx, srv.svc, o, st.Name)
 	if err != nil {
 		return err
 	}
@@ -209,7 +223,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { served <- hs.Serve(ln) }()
 
 	say := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
-	say("passreset webapp: listening on %s (database %s)", o.baseURL, o.db)
+	say("passreset webapp: listening on %s (database %s)", o.baseURL, st.Name)
 	say("  open        %s/", o.baseURL)
 	if devMail != nil {
 		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
@@ -260,7 +274,7 @@ func browserAddr(a *net.TCPAddr) string {
 // createDemoUser creates the demo user unless it exists, and returns the
 // line to print about it. A generated password is in that line, once; a
 // password from the command line never is.
-func createDemoUser(ctx context.Context, svc *reset.Service, o options) (string, error) {
+func createDemoUser(ctx context.Context, svc *reset.Service, o options, dbName string) (string, error) {
 	if o.demoEmail == "" {
 		return "", nil
 	}
@@ -271,7 +285,7 @@ func createDemoUser(ctx context.Context, svc *reset.Service, o options) (string,
 	_, err := svc.CreateUser(ctx, reset.CreateUserParams{Email: o.demoEmail, Password: password, EmailVerified: true})
 	switch {
 	case errors.Is(err, reset.ErrEmailTaken):
-		return fmt.Sprintf("demo user  %s already exists in %s; its password is unchanged (forgot it? use \"Forgot your password?\")", o.demoEmail, o.db), nil
+		return fmt.Sprintf("demo user  %s already exists in %s; its password is unchanged (forgot it? use \"Forgot your password?\")", o.demoEmail, dbName), nil
 	case err != nil:
 		return "", fmt.Errorf("-demo-user: %w", err)
 	case generated:

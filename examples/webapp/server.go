@@ -30,7 +30,8 @@ import (
 const appName = "passreset webapp"
 
 // appStore is what the app keeps its users, resets and sessions in:
-// sqlitestore in main, any adapter that holds all three in tests.
+// sqlitestore or pgstore in main (deploy.Open), any adapter that holds all
+// three in tests.
 type appStore interface {
 	store.Store
 	store.UserCreator
@@ -59,6 +60,9 @@ type config struct {
 	// ClientLimit is the reset pages' limit per client; the zero value is
 	// pages' default (10 form posts a minute).
 	ClientLimit clientlimit.Config
+	// SecretKey is reset.Config's: shared by every instance on one
+	// database; nil means a key of the process's own.
+	SecretKey []byte
 }
 
 // server is the example's web application: the Handler and the parts main
@@ -100,15 +104,16 @@ func newServer(cfg config) (*server, error) {
 	}
 
 	s.svc, err = reset.NewService(reset.Config{
-		Store:    cfg.Store,
-		Mailer:   cfg.Mailer,
-		ResetURL: base.String() + pages.DefaultResetPath,
-		AppName:  appName,
-		From:     cfg.From,
-		Hasher:   password.Bcrypt{Cost: cfg.BcryptCost},
-		TokenTTL: cfg.TokenTTL,
-		Now:      cfg.Now,
-		Logger:   s.log,
+		Store:     cfg.Store,
+		Mailer:    cfg.Mailer,
+		ResetURL:  base.String() + pages.DefaultResetPath,
+		AppName:   appName,
+		From:      cfg.From,
+		Hasher:    password.Bcrypt{Cost: cfg.BcryptCost},
+		TokenTTL:  cfg.TokenTTL,
+		SecretKey: cfg.SecretKey,
+		Now:       cfg.Now,
+		Logger:    s.log,
 		OnEvent: func(ctx context.Context, e reset.Event) {
 			s.log.InfoContext(ctx, "event", "event", e.Event, "reset_id", e.Data.ID, "user_id", e.Data.UserID)
 		},

@@ -1,0 +1,144 @@
+// Package deploy opens what the instances of an example share when several
+// of them run behind one address: the database that -db names, and the
+// secret key in PASSRESET_SECRET_KEY. Both examples (apiserver and webapp)
+// use it, so that they read -db and the key alike.
+package deploy
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/pgstore"
+	"github.com/passreset/passreset/store/sqlitestore"
+)
+
+// Store is what the examples keep their users, resets, sessions and
+// replays in: store/sqlitestore or store/pgstore.
+type Store interface {
+	store.Store
+	store.UserCreator
+	session.Store
+}
+
+// DB is an open, migrated database.
+type DB struct {
+	Store
+	// Name says which database it is, for logs and messages: the file, or
+	// the URL without its password.
+	Name  string
+	close func() error
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.close() }
+
+// Open opens the database that db names, creating its tables or bringing
+// them up to date: a postgres:// or postgresql:// URL is a Postgres
+// database (store/pgstore), anything else the path of a SQLite file
+// (store/sqlitestore), created if need be. Errors never quote a URL, which
+// may hold a password.
+func Open(ctx context.Context, db string) (*DB, error) {
+	scheme, rest := schemeOf(db)
+	switch scheme {
+	case "postgres", "postgresql":
+		// pgx reads only a lower-case scheme as a URL; URLs' schemes are
+		// case-insensitive.
+		return openPostgres(ctx, scheme+"://"+rest)
+	default:
+		return openSQLite(ctx, db)
+	}
+}
+
+// Shared reports whether db names a database server that instances on
+// several machines may share (Postgres), rather than a file: such instances
+// must share one secret key too.
+func Shared(db string) bool {
+	scheme, _ := schemeOf(db)
+	return scheme == "postgres" || scheme == "postgresql"
+}
+
+// schemeOf splits a URL's scheme, lower-cased, from the rest; a path has
+// none.
+func schemeOf(db string) (scheme, rest string) {
+	scheme, rest, ok := strings.Cut(db, "://")
+	if !ok {
+		return "", db
+	}
+	return strings.ToLower(scheme), rest
+}
+
+func openPostgres(ctx context.Context, db string) (*DB, error) {
+	name := "postgres database"
+	if u, err := url.Parse(db); err == nil {
+		name = u.Redacted()
+	}
+	st, err := pgstore.Open(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &DB{Store: st, Name: name, close: func() error { st.Close(); return nil }}, nil
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	st, err := sqlitestore.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &DB{Store: st, Name: path, close: st.Close}, nil
+}
+
+// SecretKeyEnv names the environment variable that holds the secret key
+// (reset.Config.SecretKey) every instance shares.
+const SecretKeyEnv = "PASSRESET_SECRET_KEY"
+
+// MinSecretKeyBytes is the shortest secret key, decoded.
+const MinSecretKeyBytes = 32
+
+// SecretKey reads the secret key from the environment variable
+// SecretKeyEnv, through getenv: at least 32 random bytes, written in hex
+// (openssl rand -hex 32) or base64 (standard or URL-safe, padded or not). It
+// returns nil when the variable is unset or empty. An unusable value is an
+// error that never quotes it.
+func SecretKey(getenv func(string) string) ([]byte, error) {
+	s := strings.TrimSpace(getenv(SecretKeyEnv))
+	if s == "" {
+		return nil, nil
+	}
+	key, err := decodeKey(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", SecretKeyEnv, err)
+	}
+	if len(key) < MinSecretKeyBytes {
+		return nil, fmt.Errorf("%s holds %d bytes: the key must be at least %d random bytes, in hex or base64 (openssl rand -hex 32)", SecretKeyEnv, len(key), MinSecretKeyBytes)
+	}
+	return key, nil
+}
+
+// decodeKey reads hex first, then each form of base64. A string of hex
+// digits is read as hex, though base64 could read it too.
+func decodeKey(s string) ([]byte, error) {
+	if b, err := hex.DecodeString(s); err == nil {
+		return b, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not hex or base64: write the key as 32 or more random bytes in hex (openssl rand -hex 32) or base64")
+}
