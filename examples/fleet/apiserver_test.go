@@ -24,19 +24,26 @@ var apiReady = regexp.MustCompile(`"msg":"apiserver: listening","addr":"([^"]+)"
 
 // startAPIFleet starts n apiservers on db, sharing an API key and a secret
 // key, behind a new proxy.
-func startAPIFleet(tb testing.TB, n int, db string, extra ...string) *apiFleet {
+func startAPIFleet(tb testing.TB, n int, db string) *apiFleet {
+	tb.Helper()
+	return startAPIFleetKeeping(tb, n, db, false)
+}
+
+// startAPIFleetKeeping is startAPIFleet with a proxy that keeps the
+// clients' X-Forwarded-For when keep is set.
+func startAPIFleetKeeping(tb testing.TB, n int, db string, keep bool) *apiFleet {
 	tb.Helper()
 	bin := build(tb, "apiserver")
 	f := &apiFleet{proxy: newProxy(tb), apiKey: "sk_fleet_" + randomHex(32)}
 	env := []string{"RESET_API_KEY=" + f.apiKey, "PASSRESET_SECRET_KEY=" + randomHex(32)}
 	var addrs []string
 	for i := range n {
-		args := append([]string{"-addr", "127.0.0.1:0", "-db", db, "-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32"}, extra...)
-		p, addr := start(tb, fmt.Sprintf("apiserver %d", i+1), bin, env, apiReady, args...)
+		p, addr := start(tb, fmt.Sprintf("apiserver %d", i+1), bin, env, apiReady,
+			"-addr", "127.0.0.1:0", "-db", db, "-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32")
 		f.procs = append(f.procs, p)
 		addrs = append(addrs, addr)
 	}
-	f.setBackends(tb, addrs)
+	f.setBackendsKeeping(tb, addrs, keep)
 	return f
 }
 

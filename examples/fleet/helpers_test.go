@@ -211,6 +211,13 @@ func newProxy(tb testing.TB) *proxy {
 
 func (p *proxy) setBackends(tb testing.TB, addrs []string) {
 	tb.Helper()
+	p.setBackendsKeeping(tb, addrs, false)
+}
+
+// setBackendsKeeping is setBackends with roundrobin.Proxy.KeepForwardedFor
+// set to keep.
+func (p *proxy) setBackendsKeeping(tb testing.TB, addrs []string, keep bool) {
+	tb.Helper()
 	var backends []*url.URL
 	for _, a := range addrs {
 		u, err := url.Parse("http://" + a)
@@ -219,6 +226,7 @@ func (p *proxy) setBackends(tb testing.TB, addrs []string) {
 	}
 	rr, err := roundrobin.New(backends, nil)
 	require.NoError(tb, err)
+	rr.KeepForwardedFor = keep
 	rr.OnServe = func(_ *http.Request, i int) {
 		p.mu.Lock()
 		defer p.mu.Unlock()

@@ -28,6 +28,11 @@ type Proxy struct {
 	// OnServe, when set, is called with the position (from 0) of the
 	// backend chosen for each request, before it is sent.
 	OnServe func(r *http.Request, backend int)
+	// KeepForwardedFor keeps the X-Forwarded-For header the client sent,
+	// adding the client's address after it, for a proxy behind another one
+	// or a benchmark that names its clients. By default the header is
+	// replaced: a client could write anything in it.
+	KeepForwardedFor bool
 }
 
 type ctxKey struct{}
@@ -51,10 +56,18 @@ func New(backends []*url.URL, logger *slog.Logger) (*Proxy, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Proxy{backends: backends}
+	// Keep connections to the backends open for reuse: the default keeps
+	// two per host, which makes a busy proxy dial on most requests.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
 	p.rp = &httputil.ReverseProxy{
+		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			i := pr.In.Context().Value(ctxKey{}).(int)
 			pr.SetURL(p.backends[i])
+			if p.KeepForwardedFor {
+				pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+			}
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host
 		},

@@ -50,6 +50,26 @@ func TestRoundRobin(t *testing.T) {
 		}
 	}
 
+	// What the client wrote in X-Forwarded-For is dropped, unless the
+	// proxy is told to keep it.
+	forged, err := http.NewRequest(http.MethodGet, front.URL, nil)
+	require.NoError(t, err)
+	forged.Header.Set("X-Forwarded-For", "192.0.2.7")
+	res, err := http.DefaultClient.Do(forged)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, "127.0.0.1", got[0][2].forwardedFor)
+	keeping, err := roundrobin.New(backends, nil)
+	require.NoError(t, err)
+	keeping.KeepForwardedFor = true
+	front2 := httptest.NewServer(keeping)
+	defer front2.Close()
+	forged.URL.Host = front2.Listener.Addr().String()
+	res, err = http.DefaultClient.Do(forged)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, "192.0.2.7, 127.0.0.1", got[0][3].forwardedFor)
+
 	// A backend that is gone is a 502 that names it.
 	dead := httptest.NewServer(http.NotFoundHandler())
 	u, _ := url.Parse(dead.URL)
