@@ -118,7 +118,10 @@ type Config struct {
 	// API are usually a few backends, each asking for many users);
 	// ClientLimit.Disabled turns it off. Behind a reverse proxy, list it in
 	// ClientLimit.TrustedProxies, or every client looks like the proxy.
-	// ClientLimit.Now defaults to Now. See package clientlimit.
+	// ClientLimit.Now defaults to Now. Each instance counts its own
+	// requests: behind a load balancer over n instances a client may make
+	// n times as many (see package clientlimit); the per-address limit,
+	// counted in the Store, holds across all of them.
 	ClientLimit clientlimit.Config
 }
 
