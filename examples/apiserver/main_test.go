@@ -182,6 +182,7 @@ func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
 	status, auth := c.call("POST", "/user_management/authenticate", map[string]any{
 		"client_id": "client_1", "client_secret": testKey, "grant_type": "password", "email": email, "password": oldPassword})
 	require.Equal(t, http.StatusOK, status, auth)
+	require.NotNil(t, auth["user"].(map[string]any)["last_sign_in_at"], "the sign-in was recorded")
 	status, refreshed := c.call("POST", "/user_management/authenticate", map[string]any{
 		"client_id": "client_1", "client_secret": testKey, "grant_type": "refresh_token", "refresh_token": auth["refresh_token"]})
 	require.Equal(t, http.StatusOK, status, refreshed)

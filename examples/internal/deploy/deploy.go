@@ -20,10 +20,14 @@ import (
 )
 
 // Store is what the examples keep their users, resets, sessions and
-// replays in: store/sqlitestore or store/pgstore.
+// replays in: store/sqlitestore or store/pgstore. It lists every optional
+// part the Service looks for (a DB holds the store behind this interface,
+// so a part left out here would be lost: the Service would no longer
+// record sign-ins).
 type Store interface {
 	store.Store
 	store.UserCreator
+	store.SignInRecorder
 	session.Store
 }
 

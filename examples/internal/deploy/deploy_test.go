@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/examples/internal/deploy"
+	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
 )
 
 func env(v string) func(string) string {
@@ -75,6 +77,7 @@ func TestOpenSQLite(t *testing.T) {
 	require.False(t, deploy.Shared(path))
 	_, err = db.UserByID(t.Context(), "user_1")
 	require.Error(t, err, "migrated: the lookup runs, and finds nobody")
+	requireOptionalParts(t, db)
 }
 
 func TestOpenPostgresNeverQuotesTheURL(t *testing.T) {
@@ -114,10 +117,24 @@ func TestOpenPostgres(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	require.True(t, deploy.Shared(u.String()))
+	requireOptionalParts(t, db)
 	require.NotContains(t, db.Name, "pw-not-needed")
 	require.Contains(t, db.Name, u.Host)
 
 	var n int
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'passreset_replays'", schema).Scan(&n))
 	require.Equal(t, 1, n, "migrated, in the URL's search_path")
+}
+
+// requireOptionalParts: the DB offers every optional part of a Store that
+// reset.Service and session.Manager look for, as the store it opened does.
+func requireOptionalParts(t *testing.T, db *deploy.DB) {
+	t.Helper()
+	var st any = db
+	_, ok := st.(store.SignInRecorder)
+	require.True(t, ok, "store.SignInRecorder: the Service would not record sign-ins")
+	_, ok = st.(store.UserCreator)
+	require.True(t, ok, "store.UserCreator")
+	_, ok = st.(session.Store)
+	require.True(t, ok, "session.Store")
 }
