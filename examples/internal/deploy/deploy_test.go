@@ -102,10 +102,13 @@ func TestOpenPostgres(t *testing.T) {
 	schema := "deploy_test_" + strings.ToLower(rand.Text())
 	pool, err := pgxpool.New(ctx, base)
 	require.NoError(t, err)
-	defer pool.Close()
 	_, err = pool.Exec(ctx, "CREATE SCHEMA "+schema)
 	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	t.Cleanup(func() {
+		defer pool.Close()
+		_, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		require.NoError(t, err)
+	})
 
 	u, err := url.Parse(base)
 	require.NoError(t, err)
