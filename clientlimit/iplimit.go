@@ -23,6 +23,19 @@
 //
 // Memory is bounded: a client whose bucket has refilled is forgotten, and
 // at most Config.MaxClients are kept, the least recently seen going first.
+//
+// # Several instances
+//
+// The buckets stay in each process: behind a load balancer that spreads
+// requests over n instances, one client may make up to n times a Limiter's
+// Requests (set Requests to the budget divided by n for a budget across
+// the fleet). Sharing them through the Store would add a write transaction
+// on the shared database, the one part a fleet does not multiply, to every
+// counted request (one AllowRequest; examples/fleet's
+// BenchmarkSharedClientLimit measures it, and the README has the figures),
+// for a limit whose purpose, keeping one client from spraying requests,
+// holds to within that factor of n. What must hold exactly across instances is counted in the Store:
+// reset emails and sign-ins per address, each token's single use.
 package clientlimit
 
 import (

@@ -107,6 +107,19 @@
 // job's lease runs out and another instance's dispatcher revokes the
 // sessions.
 //
+// # Idempotent replays
+//
+// [Service.ClaimReplay] keeps the answers of requests sent with an
+// idempotency key in the Store, for the HTTP handlers that take such a key
+// (package workos's Idempotency-Key): a retry that reaches any instance
+// sharing the Store and the SecretKey gets the first answer again instead
+// of running twice, and a retry sent while the first request runs finds
+// its claim. The Store keeps keyed hashes of the key and of the request,
+// and the answer sealed with AES-256-GCM under a key derived from
+// Config.SecretKey (an answer may carry a reset token), until the lifetime
+// the caller gave; Purge, and so the janitor, deletes it then. A dump of
+// the database together with the key opens the answers still kept.
+//
 // # Failures
 //
 // A failure at any step of creating or redeeming a reset (a Store error, a

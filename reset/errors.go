@@ -53,6 +53,15 @@ var (
 	// ErrNoUserCreator: the Store cannot create users: it does not
 	// implement store.UserCreator, or its users are the host's.
 	ErrNoUserCreator = store.ErrNoUserCreator
+	// ErrReplayInFlight: a request with the same idempotency key is
+	// running, on this instance or another (Service.ClaimReplay).
+	ErrReplayInFlight = errors.New("reset: a request with this idempotency key is in flight")
+	// ErrReplayMismatch: the idempotency key was used before with another
+	// request (Service.ClaimReplay).
+	ErrReplayMismatch = errors.New("reset: idempotency key used with another request")
+	// ErrReplayNotClaimed: ReplayClaim.Save found its claim gone: it ran
+	// out, and another request took the key over.
+	ErrReplayNotClaimed = store.ErrReplayNotClaimed
 )
 
 // RateLimitError says when a rate-limited caller may retry. It matches

@@ -15,7 +15,10 @@ type sessionPurger interface {
 // Purge deletes what can no longer be used and has been kept for
 // retention: resets that expired, were spent or ended, finished and failed
 // outbox jobs, old rate-limit records and, when the Store keeps sessions,
-// sessions that expired or were revoked. It returns how many rows went.
+// sessions that expired or were revoked. It also deletes the answers kept
+// for replay (ClaimReplay) whose lifetime has ended, whatever the
+// retention: they are never read again, and may hold a sealed token. It
+// returns how many rows went.
 //
 // A negative retention is refused: it would put the cut-off in the future
 // and delete resets and sessions still in use.
@@ -23,10 +26,16 @@ func (s *Service) Purge(ctx context.Context, retention time.Duration) (int64, er
 	if retention < 0 {
 		return 0, fmt.Errorf("reset: purge: retention %v is negative", retention)
 	}
-	before := s.clock().Add(-retention)
+	now := s.clock()
+	before := now.Add(-retention)
 	n, err := s.store.Purge(ctx, before)
 	if err != nil {
 		return n, fmt.Errorf("reset: purge: %w", err)
+	}
+	m, err := s.store.PurgeReplays(ctx, now)
+	n += m
+	if err != nil {
+		return n, fmt.Errorf("reset: purge replays: %w", err)
 	}
 	if sp, ok := s.store.(sessionPurger); ok {
 		m, err := sp.PurgeSessions(ctx, before)

@@ -18,13 +18,16 @@ import (
 // secrets derives the Service's keys from Config.SecretKey with HKDF
 // (RFC 5869, SHA-256), one per purpose told apart by HKDF's info: one seals
 // the outbox, one keys the hash of rate-limited addresses, one the hashes
-// of reset codes. Deriving them keeps a single configuration value without
-// using one key for two purposes.
+// of reset codes, one seals the answers kept for replay and one keys their
+// hashes. Deriving them keeps a single configuration value without using
+// one key for two purposes.
 type secrets struct {
-	aead    cipher.AEAD
-	rateKey []byte
-	codeKey []byte
-	rand    io.Reader
+	aead       cipher.AEAD
+	rateKey    []byte
+	codeKey    []byte
+	replayAEAD cipher.AEAD
+	replayKey  []byte
+	rand       io.Reader
 }
 
 // The HKDF info of each derived key. Changing one changes the key: mail
@@ -33,6 +36,8 @@ const (
 	infoOutboxSeal = "passreset outbox seal v1"
 	infoRateLimit  = "passreset rate limit v1"
 	infoResetCode  = "passreset reset code v1"
+	infoReplaySeal = "passreset replay seal v1"
+	infoReplayHash = "passreset replay hash v1"
 )
 
 func newSecrets(master []byte, rand io.Reader) (*secrets, error) {
@@ -51,15 +56,32 @@ func newSecrets(master []byte, rand io.Reader) (*secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reset: derive reset-code key: %w", err)
 	}
-	block, err := aes.NewCipher(sealKey)
+	aead, err := newAEAD(sealKey)
 	if err != nil {
 		return nil, fmt.Errorf("reset: outbox cipher: %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
+	replaySealKey, err := hkdf.Key(sha256.New, master, nil, infoReplaySeal, 32)
 	if err != nil {
-		return nil, fmt.Errorf("reset: outbox cipher: %w", err)
+		return nil, fmt.Errorf("reset: derive replay key: %w", err)
 	}
-	return &secrets{aead: aead, rateKey: rateKey, codeKey: codeKey, rand: rand}, nil
+	replayAEAD, err := newAEAD(replaySealKey)
+	if err != nil {
+		return nil, fmt.Errorf("reset: replay cipher: %w", err)
+	}
+	replayKey, err := hkdf.Key(sha256.New, master, nil, infoReplayHash, sha256.Size)
+	if err != nil {
+		return nil, fmt.Errorf("reset: derive replay key: %w", err)
+	}
+	return &secrets{aead: aead, rateKey: rateKey, codeKey: codeKey, replayAEAD: replayAEAD, replayKey: replayKey, rand: rand}, nil
+}
+
+// newAEAD is AES-256-GCM under key.
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 // rateLimitKey is the key under which requests for email are counted: a
@@ -142,25 +164,42 @@ func (s *secrets) sealJSON(jobID string, v any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reset: seal: %w", err)
 	}
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
-	if _, err := io.ReadFull(s.rand, nonce); err != nil {
+	sealed, err := sealWith(s.aead, s.rand, []byte(jobID), plain)
+	if err != nil {
 		return nil, fmt.Errorf("reset: seal: %w", err)
 	}
-	return s.aead.Seal(nonce, nonce, plain, []byte(jobID)), nil
+	return sealed, nil
 }
 
 // openJSON decrypts what sealJSON made for jobID into v.
 func (s *secrets) openJSON(jobID string, sealed []byte, v any) error {
-	n := s.aead.NonceSize()
-	if len(sealed) < n {
-		return errUnsealable
-	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(jobID))
-	if err != nil {
+	plain, ok := openWith(s.aead, []byte(jobID), sealed)
+	if !ok {
 		return errUnsealable
 	}
 	if err := json.Unmarshal(plain, v); err != nil {
 		return fmt.Errorf("reset: open: %w", err)
 	}
 	return nil
+}
+
+// sealWith encrypts plain under aead with a random nonce, which it puts
+// first, binding it to ad.
+func sealWith(aead cipher.AEAD, rand io.Reader, ad, plain []byte) ([]byte, error) {
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := io.ReadFull(rand, nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, plain, ad), nil
+}
+
+// openWith decrypts what sealWith made under aead for ad; ok is false when
+// it cannot (another key, another ad, or altered bytes).
+func openWith(aead cipher.AEAD, ad, sealed []byte) (plain []byte, ok bool) {
+	n := aead.NonceSize()
+	if len(sealed) < n+aead.Overhead() {
+		return nil, false
+	}
+	plain, err := aead.Open(nil, sealed[:n], sealed[n:], ad)
+	return plain, err == nil
 }

@@ -14,7 +14,8 @@
 // doc comment is its contract, and store/storetest.Run checks an adapter
 // against every clause. The part of Store that reads the host's users is
 // small ([Users]: three lookups); the rest is passreset's own state:
-// resets, rate-limit records and the outbox of emails and revocations.
+// resets, rate-limit records, the outbox of emails and revocations, and the
+// sealed answers kept for idempotent retries ([Replays]).
 //
 // One transaction is the unit of atomicity, and the adapter owns it: the
 // methods that must be atomic say so, and never hand a transaction across

@@ -24,4 +24,8 @@ var (
 	// ErrNoUserCreator: the Store does not create users: the users are the
 	// host's (a SQL store over a host's table returns it from CreateUser).
 	ErrNoUserCreator = errors.New("reset: store cannot create users")
+	// ErrReplayNotClaimed: SaveReplay found no record of the key that the
+	// owner still claims (it is gone, answered, or claimed by another
+	// since its lease ran out).
+	ErrReplayNotClaimed = errors.New("reset: idempotency key not claimed")
 )

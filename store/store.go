@@ -37,6 +37,7 @@ type Users interface {
 // method names; other failures are the backend's errors wrapped with %w.
 type Store interface {
 	Users
+	Replays
 
 	// CreateReset stores a new reset and the jobs that go with it (the reset
 	// email) in one transaction, in which it also ends every other unused

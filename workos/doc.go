@@ -1,4 +1,4 @@
-// Package api is an http.Handler that speaks the wire format of WorkOS's
+// Package workos is an http.Handler that speaks the wire format of WorkOS's
 // User Management API for password resets and what a reset needs around
 // it, so that code written against WorkOS's official SDKs works against
 // passreset by changing only the SDK's base URL.
@@ -47,6 +47,7 @@
 //	     on user creation: a weak password; an email in use (email_not_available)
 //	400  {"code":"invalid_credentials","message"}           a wrong email or password
 //	400  {"error":"invalid_grant","error_description"}      a refresh token unknown, rotated away, revoked or expired
+//	409  {"code":"idempotency_key_in_use","message"}        a request with the same Idempotency-Key still running; Retry-After
 //	429  {"code":"rate_limit_exceeded","message"}           too many resets for an address, or too many reset
 //	     requests from one client (Config.ClientLimit); Retry-After in seconds
 //	500  {"code":"server_error","message"}                  a failure on the server's side, with no detail
@@ -72,14 +73,30 @@
 // # Idempotency
 //
 // A POST with an Idempotency-Key header is answered once: a repeat with the
-// same key, path, API key and body gets the first answer again (with
-// Idempotent-Replayed: true), and one sent while the first is running
-// waits for it. The same key with another body is 422. Server errors and
-// 429s are not kept, so a retry runs again. The answers are kept in this
-// process's memory (Config.IdempotencyTTL, 24 hours; at most
-// Config.IdempotencyMaxEntries): several instances behind a load balancer
-// do not share them, and the answers kept include the tokens they carried
-// (a reset's token, an authentication's refresh token), in memory only.
+// same key, path, API key and body gets the first answer again, byte for
+// byte (with Idempotent-Replayed: true), on whichever instance it lands.
+// The answers are kept in the Service's Store (reset.Service.ClaimReplay),
+// for Config.IdempotencyTTL (24 hours), sealed with AES-256-GCM under a key
+// derived from reset.Config.SecretKey, since a reset's answer carries its
+// token; the instances share them when they share the Store and the
+// SecretKey. The Service's janitor (reset.Service.RunJanitor) deletes them
+// once their time is over.
+//
+// A repeat sent while the first request is still running, on any
+// instance, waits for its answer, looking at the Store with growing pauses,
+// for up to Config.IdempotencyWait (10 seconds); past it, it is answered
+// 409 {"code":"idempotency_key_in_use"} with Retry-After: 1. Either way the
+// request runs once. A claim whose instance died frees its key after a
+// minute (reset.ReplayLease). The same key with another body is 422.
+// Server errors, 429s and requests whose client went away before the work
+// was done are not kept, so a retry runs again; an answer whose client went
+// away after the work was done is kept, since that is when a client
+// retries.
+//
+// POST /user_management/authenticate is never replayed, whatever its
+// headers: its answer holds a live refresh token, which a replay would hand
+// out again. A retry signs in anew, with a session of its own, and nothing
+// of the answer is kept.
 //
 // # Differences from WorkOS
 //

@@ -25,11 +25,11 @@ import (
 
 // Defaults of the Config fields left zero.
 const (
-	DefaultMaxBodyBytes          = 1 << 20 // 1 MiB
-	DefaultAccessTokenTTL        = 5 * time.Minute
-	DefaultIdempotencyTTL        = 24 * time.Hour
-	DefaultIdempotencyMaxEntries = 10000
-	DefaultClientRequests        = 60 // per minute, see Config.ClientLimit
+	DefaultMaxBodyBytes    = 1 << 20 // 1 MiB
+	DefaultAccessTokenTTL  = 5 * time.Minute
+	DefaultIdempotencyTTL  = 24 * time.Hour
+	DefaultIdempotencyWait = 10 * time.Second
+	DefaultClientRequests  = 60 // per minute, see Config.ClientLimit
 	// DefaultAuthFailures is how many requests with a missing or wrong API
 	// key one client may make per minute, in bursts of as many, before
 	// its further failures are answered 429: guessing a key is slow, and a
@@ -88,13 +88,21 @@ type Config struct {
 	AccessTokenTTL time.Duration
 
 	// IdempotencyTTL is how long the answer to a POST carrying an
-	// Idempotency-Key header is kept for replay. Default 24 hours
-	// ([DefaultIdempotencyTTL]); a negative value turns replay off.
+	// Idempotency-Key header is kept for replay, in the Service's Store
+	// (sealed, and purged by the Service's janitor afterwards), so that
+	// every instance sharing the Store and the SecretKey replays it.
+	// Default 24 hours ([DefaultIdempotencyTTL]); a negative value turns
+	// replay off.
 	IdempotencyTTL time.Duration
 
-	// IdempotencyMaxEntries bounds the answers kept for replay; the oldest
-	// are dropped first. Default 10000 ([DefaultIdempotencyMaxEntries]).
-	IdempotencyMaxEntries int
+	// IdempotencyWait is how long a request waits while another request
+	// with the same Idempotency-Key runs, on this instance or another,
+	// looking at the Store with growing pauses (10 to 250 ms): it then gets
+	// that request's answer. Past it, it is answered 409
+	// {"code":"idempotency_key_in_use"} with Retry-After. Default 10
+	// seconds ([DefaultIdempotencyWait]); a negative value answers 409 at
+	// once.
+	IdempotencyWait time.Duration
 
 	// Now is the clock that judges sessions and access tokens. Default
 	// time.Now; tests replace it (give the Service and the Manager the
@@ -110,7 +118,10 @@ type Config struct {
 	// API are usually a few backends, each asking for many users);
 	// ClientLimit.Disabled turns it off. Behind a reverse proxy, list it in
 	// ClientLimit.TrustedProxies, or every client looks like the proxy.
-	// ClientLimit.Now defaults to Now. See package clientlimit.
+	// ClientLimit.Now defaults to Now. Each instance counts its own
+	// requests: behind a load balancer over n instances a client may make
+	// n times as many (see package clientlimit); the per-address limit,
+	// counted in the Store, holds across all of them.
 	ClientLimit clientlimit.Config
 }
 
@@ -126,7 +137,8 @@ type Handler struct {
 	tokenKey     []byte
 	tokenTTL     time.Duration
 	now          func() time.Time
-	idem         *idempotencyCache    // nil when replay is off
+	idemTTL      time.Duration        // 0 when replay is off
+	idemWait     time.Duration        // 0: answer 409 at once
 	limit        *clientlimit.Limiter // per client, on the routes of limitedRoutes
 	authFailures *clientlimit.Limiter // per client, requests with a missing or wrong API key
 	mux          *http.ServeMux
@@ -142,7 +154,8 @@ type reply struct {
 	status int
 	body   any
 	header http.Header
-	err    error // an unexpected failure behind a 500, for the log
+	raw    []byte // when set, the body as it is sent (a kept answer), instead of body
+	err    error  // an unexpected failure behind a 500, for the log
 }
 
 // The routes, as http.ServeMux patterns.
@@ -227,16 +240,17 @@ func New(cfg Config) (*Handler, error) {
 	if h.authFailures, err = clientlimit.New(fc); err != nil {
 		return nil, fmt.Errorf("workos: Config.ClientLimit: %w", err)
 	}
-	if cfg.IdempotencyTTL >= 0 {
-		ttl := cfg.IdempotencyTTL
-		if ttl == 0 {
-			ttl = DefaultIdempotencyTTL
-		}
-		n := cfg.IdempotencyMaxEntries
-		if n <= 0 {
-			n = DefaultIdempotencyMaxEntries
-		}
-		h.idem = newIdempotencyCache(ttl, n, h.now)
+	switch {
+	case cfg.IdempotencyTTL == 0:
+		h.idemTTL = DefaultIdempotencyTTL
+	case cfg.IdempotencyTTL > 0:
+		h.idemTTL = cfg.IdempotencyTTL
+	}
+	switch {
+	case cfg.IdempotencyWait == 0:
+		h.idemWait = DefaultIdempotencyWait
+	case cfg.IdempotencyWait > 0:
+		h.idemWait = cfg.IdempotencyWait
 	}
 
 	endpoints := map[string]endpoint{
@@ -354,33 +368,10 @@ func (h *Handler) serve(r *http.Request, pattern string, ep endpoint) *reply {
 		}
 	}
 
-	idemKey := r.Header.Get("Idempotency-Key")
-	if r.Method != http.MethodPost || idemKey == "" || h.idem == nil {
+	if !h.replayable(r, pattern) {
 		return ep(ctx, r, body)
 	}
-	if len(idemKey) > maxIdempotencyKeyLen {
-		return invalidParams(fmt.Sprintf("The Idempotency-Key header must be at most %d bytes.", maxIdempotencyKeyLen))
-	}
-	slot := hex.EncodeToString(keyHash[:8]) + "\x00" + r.Method + "\x00" + r.URL.Path + "\x00" + idemKey
-	entry, replay, err := h.idem.begin(ctx, slot, sha256.Sum256(body))
-	switch {
-	case errors.Is(err, errIdempotencyMismatch):
-		return invalidParams("The Idempotency-Key was already used with a different request body.")
-	case err != nil: // the client went away while waiting
-		return &reply{status: statusClientClosed, body: errorBody{Code: "request_cancelled", Message: "The request was cancelled."}}
-	case replay != nil:
-		return replay
-	}
-	finished := false
-	defer func() {
-		if !finished { // the endpoint panicked: free the waiters
-			h.idem.finish(entry, serverError(nil))
-		}
-	}()
-	rep := ep(ctx, r, body)
-	h.idem.finish(entry, rep)
-	finished = true
-	return rep
+	return h.idempotent(ctx, r, keyHash, body, func() *reply { return ep(ctx, r, body) })
 }
 
 // statusClientClosed is the status logged when the client went away before
@@ -432,7 +423,11 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, rep *reply) {
 		h.log.ErrorContext(r.Context(), "workos: request failed", "method", r.Method, "path", r.URL.Path,
 			"status", rep.status, "request_id", w.Header().Get("X-Request-ID"), "err", errText(rep.err))
 	}
-	b, err := marshal(rep.body)
+	b := rep.raw
+	var err error
+	if b == nil {
+		b, err = marshal(rep.body)
+	}
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "workos: encode answer", "path", r.URL.Path, "err", err)
 		rep = serverError(err)

@@ -168,6 +168,7 @@ type req struct {
 	key          *string           // the bearer key; nil means apiKey, "" none
 	header       map[string]string // extra headers
 	remote       string            // the client's address; "" means httptest's 192.0.2.1
+	ctx          context.Context   // the request's context; nil means the test's
 }
 
 func (e *env) do(t testing.TB, r req) resp {
@@ -184,7 +185,11 @@ func (e *env) do(t testing.TB, r req) resp {
 		require.NoError(t, err)
 		body = bytes.NewReader(j)
 	}
-	hr := httptest.NewRequestWithContext(t.Context(), r.method, r.path, body)
+	ctx := r.ctx
+	if ctx == nil {
+		ctx = t.Context()
+	}
+	hr := httptest.NewRequestWithContext(ctx, r.method, r.path, body)
 	if body != nil {
 		hr.Header.Set("Content-Type", "application/json")
 	}

@@ -1,133 +1,153 @@
 package workos
 
 import (
-	"container/list"
 	"context"
-	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
-	"sync"
 	"time"
+
+	"github.com/passreset/passreset/reset"
 )
 
-// errIdempotencyMismatch: the key was used before with another body.
-var errIdempotencyMismatch = errors.New("workos: idempotency key reused with another body")
+// Idempotent replay: the answers are kept in the Store, through
+// reset.Service.ClaimReplay, so that every instance sharing it replays them.
 
-// idempotencyCache keeps the answers to POSTs that carried an
-// Idempotency-Key, in this process's memory, so that a retry gets the
-// first answer again instead of running twice. It is bounded in age and in
-// number; the oldest entries go first.
-type idempotencyCache struct {
-	ttl time.Duration
-	max int
-	now func() time.Time
+// replayWaitFirst and replayWaitMax are the first and the longest pause
+// between two looks at the Store while another request with the same key
+// runs.
+const (
+	replayWaitFirst = 10 * time.Millisecond
+	replayWaitMax   = 250 * time.Millisecond
+)
 
-	mu      sync.Mutex
-	entries map[string]*idempotencyEntry
-	order   *list.List // of *idempotencyEntry, oldest first
+// replaySaveTimeout bounds the saving of an answer, which goes on when the
+// client has gone away: that is when it retries.
+const replaySaveTimeout = 10 * time.Second
+
+// keptAnswer is an answer as it is kept for replay: the very bytes sent.
+type keptAnswer struct {
+	Status int         `json:"status"`
+	Header http.Header `json:"header,omitempty"`
+	Body   []byte      `json:"body"`
 }
 
-type idempotencyEntry struct {
-	slot    string
-	body    [sha256.Size]byte // the request body's hash
-	created time.Time
-	done    chan struct{} // closed when the first request has its answer
-	answer  *reply        // the answer to replay; set before done is closed
-	elem    *list.Element
+// replayable reports whether a request may be replayed: a POST with an
+// Idempotency-Key, except /authenticate, whose answer holds a live refresh
+// token that a replay would hand out again (a retry signs in anew).
+func (h *Handler) replayable(r *http.Request, pattern string) bool {
+	return r.Method == http.MethodPost && pattern != routeAuthenticate && h.idemTTL > 0 &&
+		r.Header.Get("Idempotency-Key") != ""
 }
 
-func newIdempotencyCache(ttl time.Duration, max int, now func() time.Time) *idempotencyCache {
-	return &idempotencyCache{ttl: ttl, max: max, now: now, entries: make(map[string]*idempotencyEntry), order: list.New()}
+// idempotent runs ep under the request's Idempotency-Key: the first request
+// with a key runs and its answer is kept; a repeat (same key, path, API key
+// and body) gets that answer again, on any instance; one sent while the
+// first runs waits for it, up to Config.IdempotencyWait, then is answered
+// 409.
+func (h *Handler) idempotent(ctx context.Context, r *http.Request, apiKey [32]byte, body []byte, ep func() *reply) *reply {
+	idemKey := r.Header.Get("Idempotency-Key")
+	if len(idemKey) > maxIdempotencyKeyLen {
+		return invalidParams(fmt.Sprintf("The Idempotency-Key header must be at most %d bytes.", maxIdempotencyKeyLen))
+	}
+	scope := hex.EncodeToString(apiKey[:8]) + "\x00" + r.Method + "\x00" + r.URL.Path + "\x00" + idemKey
+	claim, kept, err := h.claimReplay(ctx, scope, body)
+	switch {
+	case errors.Is(err, reset.ErrReplayMismatch):
+		return invalidParams("The Idempotency-Key was already used with a different request body.")
+	case errors.Is(err, reset.ErrReplayInFlight):
+		rep := errorReply(http.StatusConflict, "idempotency_key_in_use",
+			"A request with this Idempotency-Key is still being processed; retry once it has finished.")
+		rep.header = http.Header{"Retry-After": {"1"}}
+		return rep
+	case err != nil && ctx.Err() != nil: // the client went away while waiting
+		return &reply{status: statusClientClosed, body: errorBody{Code: "request_cancelled", Message: "The request was cancelled."}}
+	case err != nil:
+		return serverError(err)
+	case claim == nil:
+		var a keptAnswer
+		if err := json.Unmarshal(kept, &a); err != nil {
+			return serverError(fmt.Errorf("workos: kept answer: %w", err))
+		}
+		hdr := a.Header.Clone()
+		if hdr == nil {
+			hdr = http.Header{}
+		}
+		hdr.Set("Idempotent-Replayed", "true")
+		return &reply{status: a.Status, header: hdr, raw: a.Body}
+	}
+
+	// The work goes on when the client goes away, and so must the claim's
+	// end: a retry then gets the answer, or runs again.
+	done := context.WithoutCancel(ctx)
+	finished := false
+	defer func() {
+		if !finished { // the endpoint panicked: free the key for a retry
+			h.releaseReplay(done, r, claim)
+		}
+	}()
+	rep := ep()
+	finished = true
+	if !keepable(rep) {
+		h.releaseReplay(done, r, claim)
+		return rep
+	}
+	b, err := marshal(rep.body)
+	if err != nil {
+		h.releaseReplay(done, r, claim)
+		return rep // write fails the same way, and logs it
+	}
+	rep.raw = b // sent as kept, byte for byte
+	answer, err := json.Marshal(keptAnswer{Status: rep.status, Header: rep.header, Body: b})
+	if err == nil {
+		sctx, cancel := context.WithTimeout(done, replaySaveTimeout)
+		err = claim.Save(sctx, answer)
+		cancel()
+	}
+	if err != nil {
+		// The answer still goes out; a retry will run again.
+		h.log.WarnContext(ctx, "workos: idempotent answer not kept", "path", r.URL.Path, "err", err)
+	}
+	return rep
 }
 
-// begin looks slot up. When an answer is kept for it, begin returns that
-// answer to replay. When the same request is running, it waits for it
-// (or for ctx). Otherwise it returns a new entry that the caller must
-// finish. A slot used before with another body is errIdempotencyMismatch.
-func (c *idempotencyCache) begin(ctx context.Context, slot string, body [sha256.Size]byte) (*idempotencyEntry, *reply, error) {
+// claimReplay claims the key, or returns its kept answer. While another
+// request holds the key it looks again, with growing pauses, for up to
+// Config.IdempotencyWait, then returns reset.ErrReplayInFlight.
+func (h *Handler) claimReplay(ctx context.Context, scope string, body []byte) (*reset.ReplayClaim, []byte, error) {
+	pause, waited := replayWaitFirst, time.Duration(0)
 	for {
-		c.mu.Lock()
-		c.expire()
-		e, ok := c.entries[slot]
-		if !ok {
-			e = &idempotencyEntry{slot: slot, body: body, created: c.now(), done: make(chan struct{})}
-			e.elem = c.order.PushBack(e)
-			c.entries[slot] = e
-			c.shrink()
-			c.mu.Unlock()
-			return e, nil, nil
+		claim, kept, err := h.svc.ClaimReplay(ctx, scope, body, h.idemTTL)
+		if !errors.Is(err, reset.ErrReplayInFlight) || waited >= h.idemWait {
+			return claim, kept, err
 		}
-		c.mu.Unlock()
-		if e.body != body {
-			return nil, nil, errIdempotencyMismatch
-		}
+		d := min(pause, h.idemWait-waited)
+		t := time.NewTimer(d)
 		select {
-		case <-e.done:
-			if e.answer != nil {
-				return nil, replayOf(e.answer), nil
-			}
-			// The first attempt's answer was not kept (a server error):
-			// look again, and run the request if nobody else does.
 		case <-ctx.Done():
+			t.Stop()
 			return nil, nil, ctx.Err()
+		case <-t.C:
 		}
+		waited += d
+		pause = min(2*pause, replayWaitMax)
 	}
 }
 
-// finish records the answer of e's request. Answers that a retry could
-// change, server errors and rate limits, are not kept.
-func (c *idempotencyCache) finish(e *idempotencyEntry, answer *reply) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if answer.status < 500 && answer.status != http.StatusTooManyRequests {
-		e.answer = answer
-	} else if c.entries[e.slot] == e {
-		delete(c.entries, e.slot)
-		c.order.Remove(e.elem)
-	}
-	close(e.done)
-}
-
-// expire drops the entries older than the TTL. c.mu is held.
-func (c *idempotencyCache) expire() {
-	cutoff := c.now().Add(-c.ttl)
-	for f := c.order.Front(); f != nil; f = c.order.Front() {
-		e := f.Value.(*idempotencyEntry)
-		if e.created.After(cutoff) {
-			return
-		}
-		c.drop(e)
+func (h *Handler) releaseReplay(ctx context.Context, r *http.Request, claim *reset.ReplayClaim) {
+	ctx, cancel := context.WithTimeout(ctx, replaySaveTimeout)
+	defer cancel()
+	if err := claim.Release(ctx); err != nil {
+		// The claim's lease frees the key later.
+		h.log.WarnContext(ctx, "workos: idempotency key not released", "path", r.URL.Path, "err", err)
 	}
 }
 
-// shrink drops the oldest finished entries while there are more than max.
-// c.mu is held.
-func (c *idempotencyCache) shrink() {
-	for f := c.order.Front(); f != nil && c.order.Len() > c.max; {
-		e := f.Value.(*idempotencyEntry)
-		f = f.Next()
-		select {
-		case <-e.done:
-			c.drop(e)
-		default: // still running: keep it
-		}
-	}
-}
-
-func (c *idempotencyCache) drop(e *idempotencyEntry) {
-	c.order.Remove(e.elem)
-	if c.entries[e.slot] == e {
-		delete(c.entries, e.slot)
-	}
-}
-
-// replayOf is a copy of a kept answer, marked as a replay.
-func replayOf(r *reply) *reply {
-	cp := *r
-	cp.header = r.header.Clone()
-	if cp.header == nil {
-		cp.header = http.Header{}
-	}
-	cp.header.Set("Idempotent-Replayed", "true")
-	return &cp
+// keepable reports whether an answer is kept for replay: not one that a
+// retry could change (a server error, a rate limit, a client that went
+// away).
+func keepable(rep *reply) bool {
+	return rep.status < 500 && rep.status != http.StatusTooManyRequests && rep.status != statusClientClosed
 }

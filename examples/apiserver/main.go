@@ -1,6 +1,6 @@
 // Command apiserver serves passreset's WorkOS-compatible JSON API (package
-// workos) over a SQLite database, so that code written against WorkOS's
-// SDKs can point at it by changing only the base URL.
+// workos) over a SQLite file or a Postgres database, so that code written
+// against WorkOS's SDKs can point at it by changing only the base URL.
 //
 //	RESET_API_KEY=sk_$(openssl rand -hex 32) go run ./examples/apiserver -addr 127.0.0.1:8081 -db passreset.db
 //
@@ -11,6 +11,13 @@
 // restart is sent after it and the limits hold across restarts. Keep that
 // file with the database, and set the variable, the same everywhere, when
 // several instances share the data.
+//
+// Several instances serve one set of clients when they share a Postgres
+// database and a secret key, behind any load balancer:
+//
+//	export RESET_API_KEY=sk_$(openssl rand -hex 32) PASSRESET_SECRET_KEY=$(openssl rand -hex 32)
+//	go run ./examples/apiserver -addr 127.0.0.1:8091 -db postgres://app@db.internal/app
+//	go run ./examples/apiserver -addr 127.0.0.1:8092 -db postgres://app@db.internal/app
 //
 // The API key comes from the environment variable RESET_API_KEY; several
 // keys separated by commas are all accepted, for rotation. The server
@@ -24,10 +31,18 @@
 // the server gracefully: requests in flight finish, then the database is
 // closed.
 //
+// The secret key comes from PASSRESET_SECRET_KEY: 32 random bytes or more,
+// in hex or base64. It seals queued mail and the answers kept for
+// Idempotency-Key replays, keys the per-address rate limit, and signs the
+// access tokens, so every instance that serves the same clients must have
+// it; with a Postgres database the server refuses to start without it.
+//
 // Flags:
 //
 //	-addr             the address to listen on (default 127.0.0.1:8081)
-//	-db               the SQLite file, created and migrated if need be (default passreset-api.db)
+//	-db               the database: a postgres:// or postgresql:// URL, or a
+//	                  SQLite file; created or migrated if need be (default
+//	                  passreset-api.db)
 //	-reset-url        the page of your app that takes the token (default http://localhost:3000/reset-password)
 //	-bcrypt-cost      bcrypt's cost for new passwords (default 12)
 //	-smtp             send the emails through the SMTP server at host:port
@@ -43,6 +58,8 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,11 +77,11 @@ import (
 
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/examples/internal/appkey"
+	"github.com/passreset/passreset/examples/internal/deploy"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
-	"github.com/passreset/passreset/store/sqlitestore"
 	"github.com/passreset/passreset/workos"
 )
 
@@ -73,6 +90,12 @@ const apiKeyEnv = "RESET_API_KEY"
 
 // shutdownTimeout is how long requests in flight get to finish.
 const shutdownTimeout = 10 * time.Second
+
+// The janitor purges every hour what has been unusable for a day.
+const (
+	janitorInterval  = time.Hour
+	janitorRetention = 24 * time.Hour
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -91,7 +114,7 @@ type options struct {
 	bcryptCost     int
 	apiKeys        []string
 	trustedProxies []netip.Prefix
-	secretKey      []byte // reset.Config.SecretKey (appkey.Load)
+	secretKey      []byte // reset.Config.SecretKey (appkey.Load, in run)
 	smtp, smtpTLS  string // -smtp host:port and its -smtp-tls; "" keeps the dev transport
 	smtpUser       string
 	smtpPassword   string // from PASSRESET_SMTP_PASSWORD
@@ -103,7 +126,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	fs := flag.NewFlagSet("apiserver", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8081", "the `address` to listen on, HOST:PORT")
-	fs.StringVar(&o.db, "db", "passreset-api.db", "the SQLite database `file`; created and migrated if need be")
+	fs.StringVar(&o.db, "db", "passreset-api.db", "the `database`: a postgres:// URL, or a SQLite file; created or migrated if need be")
 	fs.StringVar(&o.resetURL, "reset-url", "http://localhost:3000/reset-password", "the `URL` of the page that takes the token, for the reset emails")
 	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "bcrypt's `cost` for new passwords")
 	fs.StringVar(&o.smtp, "smtp", "", "send the emails through the SMTP server at `host:port` instead of the dev transport")
@@ -144,7 +167,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 
 // app is the server's parts, wired: what main runs and the tests build.
 type app struct {
-	store   *sqlitestore.Store
+	db      *deploy.DB
 	service *reset.Service
 	api     *workos.Handler
 	mailbox *mail.Dev
@@ -153,45 +176,57 @@ type app struct {
 
 // newApp opens and migrates the database and builds the Handler.
 func newApp(ctx context.Context, o options, logger *slog.Logger) (*app, error) {
-	st, err := sqlitestore.Open(ctx, o.db)
+	db, err := deploy.Open(ctx, o.db)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{store: st, mailbox: mail.NewDev(logger, 100)}
-	if err := st.Migrate(ctx); err != nil {
-		st.Close()
+	a, err := wire(db, o, logger)
+	if err != nil {
+		db.Close()
 		return nil, err
 	}
+	return a, nil
+}
+
+// wire builds the Service, the session Manager and the Handler over db.
+func wire(db *deploy.DB, o options, logger *slog.Logger) (*app, error) {
+	a := &app{db: db, mailbox: mail.NewDev(logger, 100)}
 	var mailer reset.Mailer = a.mailbox
 	if o.smtp != "" {
 		mode := map[string]mail.TLSMode{"starttls": mail.StartTLS, "implicit": mail.ImplicitTLS, "none": mail.Insecure}[o.smtpTLS]
 		mailer = &mail.SMTP{Addr: o.smtp, TLSMode: mode, Username: o.smtpUser, Password: o.smtpPassword}
 	}
+	var err error
 	a.service, err = reset.NewService(reset.Config{
-		Store:     st,
+		Store:     db,
 		Mailer:    mailer,
 		ResetURL:  o.resetURL,
 		Hasher:    password.Bcrypt{Cost: o.bcryptCost},
-		Logger:    logger,
 		SecretKey: o.secretKey,
+		Logger:    logger,
 	})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	// The sessions live in the same store as the resets, so a reset revokes
 	// them in its own transaction (reset.Config.Sessions stays nil), and
 	// each carries the credential stamp of its sign-in, so that a sign-in
 	// racing a reset cannot outlive it.
-	sessions, err := session.New(session.Config{Store: st, Stamps: a.service, Logger: logger})
+	sessions, err := session.New(session.Config{Store: db, Stamps: a.service, Logger: logger})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
+	// Access tokens signed on one instance check on every other: their key
+	// comes from the shared secret key, for this one purpose.
+	var tokenKey []byte
+	if o.secretKey != nil {
+		if tokenKey, err = hkdf.Key(sha256.New, o.secretKey, nil, "passreset apiserver access tokens v1", 32); err != nil {
+			return nil, err
+		}
+	}
 	a.api, err = workos.New(workos.Config{Service: a.service, Sessions: sessions, APIKeys: o.apiKeys, Logger: logger,
-		ClientLimit: clientlimit.Config{TrustedProxies: o.trustedProxies}})
+		AccessTokenKey: tokenKey, ClientLimit: clientlimit.Config{TrustedProxies: o.trustedProxies}})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	a.handler = logRequests(logger, a.api)
@@ -199,7 +234,7 @@ func newApp(ctx context.Context, o options, logger *slog.Logger) (*app, error) {
 }
 
 // Close closes the database.
-func (a *app) Close() error { return a.store.Close() }
+func (a *app) Close() error { return a.db.Close() }
 
 // run serves until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, logOut io.Writer) error {
@@ -237,13 +272,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 
-	// The dispatcher retries the emails whose first attempt failed.
+	// The dispatcher retries the emails whose first attempt failed; the
+	// janitor purges spent resets, ended sessions and the answers kept for
+	// replay once their time is over. Each instance runs both: jobs are
+	// claimed, and purging twice deletes nothing more.
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = a.service.RunDispatcher(ctx) })
+	wg.Go(func() { _ = a.service.RunJanitor(ctx, janitorInterval, janitorRetention) })
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	logger.Info("apiserver: listening", "addr", ln.Addr().String(), "db", o.db, "api_keys", len(o.apiKeys))
+	logger.Info("apiserver: listening", "addr", ln.Addr().String(), "db", a.db.Name, "api_keys", len(o.apiKeys))
 
 	select {
 	case err = <-served: // the listener failed

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passreset/passreset/examples/internal/appkey"
 	"github.com/stretchr/testify/require"
 )
 
@@ -77,6 +78,34 @@ func TestRefusesToStartWithoutAPIKey(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestSecretKeyFromTheEnvironment: PASSRESET_SECRET_KEY is read in hex or
+// base64 (appkey.Load); a bad one stops the server, never quoted; a
+// Postgres database without one is refused before anything is opened.
+func TestSecretKeyFromTheEnvironment(t *testing.T) {
+	env := func(secret string) func(string) string {
+		return func(name string) string {
+			switch name {
+			case apiKeyEnv:
+				return testKey
+			case appkey.Env:
+				return secret
+			}
+			return ""
+		}
+	}
+	hexKey := strings.Repeat("5a", 32)
+	err := run(t.Context(), []string{"-db", filepath.Join(t.TempDir(), "k.db")}, env("not a key, and secret"), io.Discard)
+	require.ErrorContains(t, err, appkey.Env)
+	require.NotContains(t, err.Error(), "not a key, and secret")
+
+	pg := []string{"-db", "postgres://app@127.0.0.1:1/app"}
+	err = run(t.Context(), pg, env(""), io.Discard)
+	require.ErrorContains(t, err, appkey.Env+" is not set")
+	key, _, err := appkey.Load(env(hexKey), pg[1])
+	require.NoError(t, err)
+	require.Equal(t, bytes.Repeat([]byte{0x5a}, 32), key)
+}
+
 // client calls the API of a test server.
 type client struct {
 	t   *testing.T
@@ -84,6 +113,13 @@ type client struct {
 }
 
 func (c client) call(method, path string, body any) (int, map[string]any) {
+	c.t.Helper()
+	status, _, out := c.callWith(method, path, body, nil)
+	return status, out
+}
+
+// callWith is call with extra headers, returning the answer's headers too.
+func (c client) callWith(method, path string, body any, header map[string]string) (int, http.Header, map[string]any) {
 	c.t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -95,13 +131,16 @@ func (c client) call(method, path string, body any) (int, map[string]any) {
 	require.NoError(c.t, err)
 	req.Header.Set("Authorization", "Bearer "+testKey)
 	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(c.t, err)
 	defer res.Body.Close()
 	require.Equal(c.t, "application/json", res.Header.Get("Content-Type"))
 	var out map[string]any
 	require.NoError(c.t, json.NewDecoder(res.Body).Decode(&out))
-	return res.StatusCode, out
+	return res.StatusCode, res.Header, out
 }
 
 // TestFlowLeavesNoSecretInTheDatabase runs every route against the app
@@ -130,19 +169,27 @@ func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
 	status, user := c.call("POST", "/user_management/users", map[string]any{"email": email, "password": oldPassword, "first_name": "Marcelina"})
 	require.Equal(t, http.StatusCreated, status, user)
 	uid := user["id"].(string)
-	oldHash, err := a.store.PasswordHash(t.Context(), uid)
+	oldHash, err := a.db.PasswordHash(t.Context(), uid)
 	require.NoError(t, err)
 
 	status, auth := c.call("POST", "/user_management/authenticate", map[string]any{
 		"client_id": "client_1", "client_secret": testKey, "grant_type": "password", "email": email, "password": oldPassword})
 	require.Equal(t, http.StatusOK, status, auth)
+	require.NotNil(t, auth["user"].(map[string]any)["last_sign_in_at"], "the sign-in was recorded")
 	status, refreshed := c.call("POST", "/user_management/authenticate", map[string]any{
 		"client_id": "client_1", "client_secret": testKey, "grant_type": "refresh_token", "refresh_token": auth["refresh_token"]})
 	require.Equal(t, http.StatusOK, status, refreshed)
 
-	status, pr := c.call("POST", "/user_management/password_reset", map[string]any{"email": email})
+	// Under an Idempotency-Key, the answer, token included, is kept in the
+	// database for a retry: sealed.
+	idem := map[string]string{"Idempotency-Key": "reset-1"}
+	status, _, pr := c.callWith("POST", "/user_management/password_reset", map[string]any{"email": email}, idem)
 	require.Equal(t, http.StatusCreated, status, pr)
 	token := pr["password_reset_token"].(string)
+	status, hdr, again := c.callWith("POST", "/user_management/password_reset", map[string]any{"email": email}, idem)
+	require.Equal(t, http.StatusCreated, status, again)
+	require.Equal(t, "true", hdr.Get("Idempotent-Replayed"))
+	require.Equal(t, token, again["password_reset_token"])
 	require.NotEmpty(t, a.mailbox.Messages(), "the dev transport kept the email")
 	status, got := c.call("GET", "/user_management/password_reset/"+pr["id"].(string), nil)
 	require.Equal(t, http.StatusOK, status)
@@ -193,7 +240,7 @@ func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
 		}
 	}
 	requireNoSecrets("while open")
-	newHash, err := a.store.PasswordHash(t.Context(), uid)
+	newHash, err := a.db.PasswordHash(t.Context(), uid)
 	require.NoError(t, err)
 	secrets["old password hash"], secrets["new password hash"] = oldHash, newHash // for the log only: the database holds them
 	srv.Close()
@@ -253,11 +300,19 @@ func TestClientLimit(t *testing.T) {
 		require.Equal(t, "1", retry)
 		require.GreaterOrEqual(t, allowed, 60, "a burst of 60")
 		require.LessOrEqual(t, allowed, 61+int(time.Since(start)/time.Second), "and one more a second")
-		status, _ = ask(allowed+1, "198.51.100.2")
+		// Another address in X-Forwarded-For: behind a trusted proxy, a
+		// client of its own, with a burst of 60; from an untrusted peer,
+		// the same client, whose bucket only refills one a second (the
+		// bound holds on a slow machine too).
+		start, other := time.Now(), 0
+		for status, _ = ask(0, "198.51.100.2"); status == http.StatusNotFound && other < 1000; status, _ = ask(other, "198.51.100.2") {
+			other++
+		}
+		require.Equal(t, http.StatusTooManyRequests, status)
 		if trusted {
-			require.Equal(t, http.StatusNotFound, status, "another client behind the trusted proxy")
+			require.GreaterOrEqual(t, other, 60, "another client behind the trusted proxy has a burst of its own")
 		} else {
-			require.Equal(t, http.StatusTooManyRequests, status, "an untrusted peer's X-Forwarded-For is ignored")
+			require.LessOrEqual(t, other, 1+int(time.Since(start)/time.Second), "an untrusted peer's X-Forwarded-For is ignored")
 		}
 	}
 	_, err := parseOptions([]string{"-trusted-proxies", "proxy.internal"}, getenv(testKey), io.Discard)

@@ -41,9 +41,11 @@ import (
 //   - ChangePassword writes the host's rows too: a new credential (or, for
 //     a rehash at sign-in, the newest one's hash replaced), only while the
 //     newest credential is still the hash the caller checked.
-//   - CreateReset to Purge, ClaimResetCode among them, keep passreset's own state (resets, rate-limit
-//     records, the outbox) in tables named passreset_*, which the host never
-//     writes; their SQL suits any SQLite host as it is.
+//   - CreateReset to Purge, ClaimResetCode and the replays among them,
+//     keep passreset's own state (resets, rate-limit records, the outbox,
+//     the answers kept for idempotent retries) in tables named
+//     passreset_*, which the host never writes; their SQL suits any SQLite
+//     host as it is.
 //
 // Nothing else: sign-up and sign-in are the host's (no store.UserCreator,
 // no store.SignInRecorder), and so are the sessions (no session.Store),
@@ -147,6 +149,19 @@ CREATE TABLE IF NOT EXISTS passreset_jobs (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS passreset_jobs_due ON passreset_jobs (run_at, id)
     WHERE finished_at IS NULL AND failed_at IS NULL;
+
+-- The answers kept for idempotent retries: key and fingerprint are keyed
+-- hashes, answer is sealed by the Service; NULL while the claim runs.
+CREATE TABLE IF NOT EXISTS passreset_replays (
+    key           TEXT    NOT NULL PRIMARY KEY,
+    fingerprint   BLOB    NOT NULL,
+    owner         TEXT    NOT NULL,
+    answer        BLOB,
+    created_at    INTEGER NOT NULL,
+    claimed_until INTEGER,
+    expires_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS passreset_replays_expires_at ON passreset_replays (expires_at);
 `
 
 // schemaCodes adds each reset's short code (keyed hashes only). SQLite has
@@ -645,6 +660,82 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 		return 0, wrap("purge", err)
 	}
 	return total, nil
+}
+
+// ---- Idempotent replays ----
+
+const (
+	// Claim a key nobody holds, or replace a record that no longer counts
+	// (expired, or unanswered with its lease over): ?1 key ... ?6
+	// expires_at, ?7 now. No row changes when a live record holds the key.
+	qClaimReplay = `INSERT INTO passreset_replays (key, fingerprint, owner, answer, created_at, claimed_until, expires_at)
+	VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6)
+	ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, owner = excluded.owner, answer = NULL,
+		created_at = excluded.created_at, claimed_until = excluded.claimed_until, expires_at = excluded.expires_at
+	WHERE passreset_replays.expires_at <= ?7
+		OR (passreset_replays.answer IS NULL AND coalesce(passreset_replays.claimed_until, 0) <= ?7)`
+	qReplayByKey = `SELECT fingerprint, owner, answer, created_at, claimed_until, expires_at
+	FROM passreset_replays WHERE key = ?`
+	qSaveReplay    = `UPDATE passreset_replays SET answer = ?3, claimed_until = NULL WHERE key = ?1 AND owner = ?2 AND answer IS NULL`
+	qReleaseReplay = `DELETE FROM passreset_replays WHERE key = ? AND owner = ? AND answer IS NULL`
+	qPurgeReplays  = `DELETE FROM passreset_replays WHERE expires_at < ?`
+)
+
+// ClaimReplay claims r.Key, or reads the live record that holds it, in one
+// transaction (which begins with the write, so it holds SQLite's lock).
+func (s *Store) ClaimReplay(ctx context.Context, r store.Replay, now time.Time) (store.Replay, bool, error) {
+	got, claimed := r, false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		n, err := rowsAffected(tx.ExecContext(ctx, qClaimReplay, r.Key, notNull(r.Fingerprint), r.Owner,
+			millis(r.CreatedAt), nullMillis(r.ClaimedUntil), millis(r.ExpiresAt), millis(now)))
+		if err != nil || n == 1 {
+			claimed = n == 1
+			return err
+		}
+		var (
+			created, expires int64
+			claimedUntil     sql.NullInt64
+		)
+		err = tx.QueryRowContext(ctx, qReplayByKey, r.Key).Scan(&got.Fingerprint, &got.Owner, &got.Answer, &created, &claimedUntil, &expires)
+		got.CreatedAt, got.ClaimedUntil, got.ExpiresAt = fromMillis(created), fromNullMillis(claimedUntil), fromMillis(expires)
+		return err
+	})
+	if err != nil {
+		return store.Replay{}, false, wrap("claim replay", err)
+	}
+	if claimed {
+		got.Answer = nil
+	}
+	return got, claimed, nil
+}
+
+// SaveReplay stores the answer of the key owner claimed.
+func (s *Store) SaveReplay(ctx context.Context, key, owner string, answer []byte) error {
+	n, err := rowsAffected(s.db.ExecContext(ctx, qSaveReplay, key, owner, notNull(answer)))
+	if err == nil && n == 0 {
+		return store.ErrReplayNotClaimed
+	}
+	return wrap("save replay", err)
+}
+
+// ReleaseReplay deletes the unanswered record owner claimed.
+func (s *Store) ReleaseReplay(ctx context.Context, key, owner string) error {
+	_, err := s.db.ExecContext(ctx, qReleaseReplay, key, owner)
+	return wrap("release replay", err)
+}
+
+// PurgeReplays deletes the records that expired before before.
+func (s *Store) PurgeReplays(ctx context.Context, before time.Time) (int64, error) {
+	n, err := rowsAffected(s.db.ExecContext(ctx, qPurgeReplays, millis(before)))
+	return n, wrap("purge replays", err)
+}
+
+// notNull keeps a nil byte slice out of NOT NULL and "answered" columns.
+func notNull(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // ---- Plumbing ----

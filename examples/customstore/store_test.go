@@ -231,7 +231,7 @@ func TestMigrate(t *testing.T) {
 	after, err := schemaOf(ctx, db)
 	require.NoError(t, err)
 	require.Equal(t, before, after, "Migrate changed the host's tables")
-	require.Equal(t, []string{"passreset_jobs", "passreset_rate_limits", "passreset_resets"}, passresetTables(t, db))
+	require.Equal(t, []string{"passreset_jobs", "passreset_rate_limits", "passreset_replays", "passreset_resets"}, passresetTables(t, db))
 
 	for name, ddl := range map[string]string{
 		"no host tables": ``,

@@ -13,8 +13,9 @@
 //	-addr host:port          where to listen (default 127.0.0.1:8080)
 //	-base-url URL            the site's address as browsers see it, for the
 //	                         link in the email (default http:// + -addr)
-//	-db path                 the SQLite file (default webapp.db in the
-//	                         working folder; created and migrated)
+//	-db path-or-URL          the database: a postgres:// or postgresql://
+//	                         URL, or a SQLite file (default webapp.db in
+//	                         the working folder); created or migrated
 //	-demo-user EMAIL[:PASS]  create this user at start unless it exists;
 //	                         without :PASS a password is generated and
 //	                         printed once; a given one is never printed;
@@ -42,7 +43,13 @@
 // from PASSRESET_SECRET_KEY (hex or base64 of 32 bytes or more: `openssl
 // rand -hex 32`), or else from a file beside the database (its name plus
 // ".key", mode 0600), made at the first start, so that mail queued before a
-// restart is sent after it and the limits hold across restarts.
+// restart is sent after it and the limits hold across restarts. Several
+// instances of the app, on one Postgres database behind one address, must
+// share one key: with a Postgres database the app refuses to start without
+// PASSRESET_SECRET_KEY:
+//
+//	export PASSRESET_SECRET_KEY=$(openssl rand -hex 32)
+//	go run ./examples/webapp -addr 127.0.0.1:8091 -db postgres://app@db.internal/app -base-url https://app.example
 //
 // The session cookie is Secure: browsers accept Secure cookies on
 // http://127.0.0.1 and http://localhost, so plain http works there. On
@@ -74,9 +81,9 @@ import (
 
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/examples/internal/appkey"
+	"github.com/passreset/passreset/examples/internal/deploy"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/store/sqlitestore"
 )
 
 func main() {
@@ -108,7 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on")
 	fs.StringVar(&o.baseURL, "base-url", "", "the site's `URL` as browsers see it, for the link in the email (default http:// + -addr)")
-	fs.StringVar(&o.db, "db", "webapp.db", "the SQLite database `file`; created and migrated")
+	fs.StringVar(&o.db, "db", "webapp.db", "the `database`: a postgres:// URL, or a SQLite file; created or migrated")
 	demo := fs.String("demo-user", "demo@example.com", "create this user at start unless it exists: `EMAIL` (a password is generated and printed once) or EMAIL:PASSWORD (never printed); \"\" for none")
 	fs.BoolVar(&o.devMail, "dev-mail", true, "keep sent emails in a dev mailbox at /dev/mail instead of sending them")
 	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "the bcrypt `cost` of new passwords, 4 to 31; lower only to make local tests faster")
@@ -160,6 +167,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	// The key that seals queued mail and counts requests per address
+	// outlives restarts, and is one for every instance: PASSRESET_SECRET_KEY,
+	// or, for a SQLite file only, a file beside it made at the first start.
+	key, keySource, err := appkey.Load(os.Getenv, o.db)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -171,23 +185,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	o.baseURL = strings.TrimSuffix(o.baseURL, "/")
 
-	// The key that seals queued mail and counts requests per address
-	// outlives restarts: PASSRESET_SECRET_KEY, or a file beside the
-	// database, made at the first start.
-	key, keySource, err := appkey.Load(os.Getenv, o.db)
-	if err != nil {
-		return err
-	}
 	log.Info("secret key", "source", keySource)
 
-	st, err := sqlitestore.Open(ctx, o.db)
+	st, err := deploy.Open(ctx, o.db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
 
 	var mailer reset.Mailer
 	var devMail *mail.Dev
@@ -211,7 +215,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	demoNote, err := createDemoUser(ctx, srv.svc, o)
+	demoNote, err := createDemoUser(ctx, srv.svc, o, st.Name)
 	if err != nil {
 		return err
 	}
@@ -235,7 +239,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { served <- hs.Serve(ln) }()
 
 	say := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
-	say("passreset webapp: listening on %s (database %s)", o.baseURL, o.db)
+	say("passreset webapp: listening on %s (database %s)", o.baseURL, st.Name)
 	say("  open        %s/", o.baseURL)
 	if devMail != nil {
 		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
@@ -286,7 +290,7 @@ func browserAddr(a *net.TCPAddr) string {
 // createDemoUser creates the demo user unless it exists, and returns the
 // line to print about it. A generated password is in that line, once; a
 // password from the command line never is.
-func createDemoUser(ctx context.Context, svc *reset.Service, o options) (string, error) {
+func createDemoUser(ctx context.Context, svc *reset.Service, o options, dbName string) (string, error) {
 	if o.demoEmail == "" {
 		return "", nil
 	}
@@ -297,7 +301,7 @@ func createDemoUser(ctx context.Context, svc *reset.Service, o options) (string,
 	_, err := svc.CreateUser(ctx, reset.CreateUserParams{Email: o.demoEmail, Password: password, EmailVerified: true})
 	switch {
 	case errors.Is(err, reset.ErrEmailTaken):
-		return fmt.Sprintf("demo user  %s already exists in %s; its password is unchanged (forgot it? use \"Forgot your password?\")", o.demoEmail, o.db), nil
+		return fmt.Sprintf("demo user  %s already exists in %s; its password is unchanged (forgot it? use \"Forgot your password?\")", o.demoEmail, dbName), nil
 	case err != nil:
 		return "", fmt.Errorf("-demo-user: %w", err)
 	case generated:

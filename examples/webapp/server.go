@@ -30,7 +30,8 @@ import (
 const appName = "passreset webapp"
 
 // appStore is what the app keeps its users, resets and sessions in:
-// sqlitestore in main, any adapter that holds all three in tests.
+// sqlitestore or pgstore in main (deploy.Open), any adapter that holds all
+// three in tests.
 type appStore interface {
 	store.Store
 	store.UserCreator
@@ -63,8 +64,8 @@ type config struct {
 	// ClientLimit is the reset pages' limit per client; the zero value is
 	// pages' default (10 form posts a minute).
 	ClientLimit clientlimit.Config
-	// SecretKey is reset.Config's; nil, in tests, means a key of the
-	// Service's own.
+	// SecretKey is reset.Config's: shared by every instance on one
+	// database; nil means a key of the process's own.
 	SecretKey []byte
 }
 

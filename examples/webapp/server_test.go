@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/examples/internal/appkey"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
 
@@ -446,6 +447,35 @@ func TestRunRefusesBadFlags(t *testing.T) {
 	require.ErrorContains(t, err, "-smtp-tls")
 	err = run(t.Context(), []string{"-h"}, io.Discard, io.Discard)
 	require.True(t, errors.Is(err, flag.ErrHelp))
+}
+
+// TestRunTakesTheSecretKey: PASSRESET_SECRET_KEY is the Service's key; a bad
+// one stops the app without being quoted, and a Postgres database without
+// one is refused before anything is opened.
+func TestRunTakesTheSecretKey(t *testing.T) {
+	t.Setenv(appkey.Env, "")
+	err := run(t.Context(), []string{"-addr", "127.0.0.1:0", "-db", "postgres://app@127.0.0.1:1/app"}, io.Discard, io.Discard)
+	require.ErrorContains(t, err, appkey.Env+" is not set")
+
+	t.Setenv(appkey.Env, "not a key, and secret")
+	err = run(t.Context(), []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "k.db")}, io.Discard, io.Discard)
+	require.ErrorContains(t, err, appkey.Env)
+	require.NotContains(t, err.Error(), "not a key, and secret")
+
+	// With a good key, two runs on one file share the per-address limit
+	// (3 reset emails per address): the third, fourth and fifth requests
+	// go to the second run, which sends only one more.
+	t.Setenv(appkey.Env, strings.Repeat("7e", 32))
+	db := filepath.Join(t.TempDir(), "shared.db")
+	logs := new(syncBuffer)
+	base1, _ := started(t, logs, "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "ana@example.com:a given passphrase")
+	base2, _ := started(t, logs, "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "")
+	for i, base := range []string{base1, base1, base2, base2, base2} {
+		res := post(t, client(t), base, "/forgot-password", url.Values{"email": {"ana@example.com"}})
+		require.Equal(t, http.StatusOK, res.StatusCode, "request %d", i)
+	}
+	require.Eventually(t, func() bool { return strings.Count(logs.String(), "password reset request rate limited") == 2 }, 10*time.Second, 10*time.Millisecond,
+		"the second run's limit is its own: %s", logs)
 }
 
 func TestNewServerRefusesBadBaseURL(t *testing.T) {

@@ -115,7 +115,10 @@ type Config struct {
 	// answer every other gets, and no email is sent; a post to the reset
 	// page over it gets a "too many attempts" page, status 429 with
 	// Retry-After, and its token is not touched. Malformed forgot posts,
-	// which do no work, are not counted. See package clientlimit.
+	// which do no work, are not counted. Each instance counts its own
+	// posts: behind a load balancer over n instances a client may make n
+	// times as many, while the per-address limit, counted in the Store,
+	// holds across them. See package clientlimit.
 	ClientLimit clientlimit.Config
 }
 

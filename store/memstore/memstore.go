@@ -49,8 +49,9 @@ type Store struct {
 	liveResets  map[string]string      // user id -> id of the user's one unused, unended reset
 	codeResets  map[string]string      // code key -> id of the newest reset with that key
 
-	jobs  map[string]*jobRow
-	rates map[string][]time.Time // key -> the recorded requests, oldest first
+	jobs    map[string]*jobRow
+	rates   map[string][]time.Time   // key -> the recorded requests, oldest first
+	replays map[string]*store.Replay // key -> its record
 
 	sessions      map[string]*sessionRow
 	sessionHashes map[token.Hash]string          // current token hash -> session id
@@ -87,6 +88,7 @@ func New() *Store {
 		codeResets:    make(map[string]string),
 		jobs:          make(map[string]*jobRow),
 		rates:         make(map[string][]time.Time),
+		replays:       make(map[string]*store.Replay),
 		sessions:      make(map[string]*sessionRow),
 		sessionHashes: make(map[token.Hash]string),
 		userSessions:  make(map[string]map[string]struct{}),

@@ -1,6 +1,6 @@
 // Package pgstore keeps passreset's password resets, sessions, rate-limit
-// records and job outbox in PostgreSQL, for apps that run on more than one
-// machine, beside the users: the app's own users table, described to it,
+// records, job outbox and idempotent replays in PostgreSQL, for apps that
+// run on more than one machine, beside the users: the app's own users table, described to it,
 // or one passreset keeps. A *Store implements store.Store,
 // store.UserCreator, store.SignInRecorder and session.Store, so one Store
 // serves both reset.NewService and session.New, and a password reset then
@@ -95,13 +95,19 @@
 //     UPDATE of the hash (only while it is still the one the caller
 //     checked); the revoked sessions and queued jobs are written only with
 //     it.
+//   - ClaimReplay claims an idempotency key with INSERT ... ON CONFLICT,
+//     so that of concurrent claims on any instances exactly one wins, and
+//     the others read the winner's record in the same round trip.
 //
-// Three bookkeeping writes commit with synchronous_commit off for their
-// own transaction: AllowRequest's record of a request, FinishJob, and the
-// try a ClaimResetCode takes. A crash of the server may forget the last of
-// them (never corrupting anything), which at worst allows one more reset
-// email, sends one email again, as an outbox may, or gives a code back the
-// tries of its last guesses; it spares the hot paths a WAL flush each.
+// Bookkeeping writes commit with synchronous_commit off for their own
+// transaction: AllowRequest's record of a request, FinishJob, the try a
+// ClaimResetCode takes, and ClaimReplay and ReleaseReplay. A crash of the
+// server may forget the last of them (never corrupting anything), which at
+// worst allows one more reset email, sends one email again, as an outbox
+// may, gives a code back the tries of its last guesses, or lets a retry run
+// a request whose answer was never saved; it spares the hot paths a WAL
+// flush each. SaveReplay, which keeps an answer a retry will be given,
+// commits synchronously.
 //
 // The hot paths (ResetByTokenHash, SessionByTokenHash, UserByEmail) are
 // one indexed lookup each. Every method but Migrate is one statement, or
@@ -178,6 +184,21 @@
 //	    ADD COLUMN code_expires_at timestamptz,
 //	    ADD COLUMN code_tries_left integer NOT NULL DEFAULT 0;
 //	CREATE INDEX passreset_resets_code_key_idx ON passreset_resets (code_key) WHERE code_key IS NOT NULL;
+//
+// The answers kept for idempotent retries (migrations/0003_replays.sql):
+// key and fingerprint are keyed hashes, never the client's text, and answer
+// is sealed by the Service (AES-256-GCM), never plaintext.
+//
+//	CREATE TABLE passreset_replays (
+//	    key           text        PRIMARY KEY,
+//	    fingerprint   bytea       NOT NULL,
+//	    owner         text        NOT NULL,  -- the random name of the claim
+//	    answer        bytea,                 -- sealed; NULL while the claim runs
+//	    created_at    timestamptz NOT NULL,
+//	    claimed_until timestamptz,           -- the claim's lease; NULL once answered
+//	    expires_at    timestamptz NOT NULL
+//	);
+//	CREATE INDEX passreset_replays_expires_at_idx ON passreset_replays (expires_at);
 //
 // Sessions have no foreign key to users, so a host may keep its users
 // elsewhere and still use the Store for sessions; nor have resets, so that

@@ -47,6 +47,12 @@ const (
 	qNextDue
 	qPurge
 
+	qClaimReplay
+	qReplayByKey
+	qSaveReplay
+	qReleaseReplay
+	qPurgeReplays
+
 	qCreateSession
 	qSessionByTokenHash
 	qSessionByID
@@ -261,6 +267,24 @@ var queryText = [numQueries]string{
 		DELETE FROM {s}passreset_jobs WHERE finished_at < $1 OR failed_at < $1 RETURNING 1
 	)
 	SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM l) + (SELECT count(*) FROM j)`,
+
+	// The insert claims a key nobody holds; on a conflict, the update
+	// replaces only a record that is not live (expired, or unanswered with
+	// its lease ended), and returns nothing otherwise. A concurrent
+	// claimant of the same key waits for the first one's commit, then sees
+	// its record: exactly one wins.
+	qClaimReplay: `INSERT INTO {s}passreset_replays AS r (key, fingerprint, owner, answer, created_at, claimed_until, expires_at)
+	VALUES ($1, $2, $3, NULL, $4, $5, $6)
+	ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, owner = excluded.owner, answer = NULL,
+		created_at = excluded.created_at, claimed_until = excluded.claimed_until, expires_at = excluded.expires_at
+	WHERE r.expires_at <= $7 OR (r.answer IS NULL AND coalesce(r.claimed_until <= $7, true))
+	RETURNING true`,
+	qReplayByKey: `SELECT key, fingerprint, owner, answer, created_at, claimed_until, expires_at
+	FROM {s}passreset_replays WHERE key = $1`,
+	qSaveReplay: `UPDATE {s}passreset_replays SET answer = $3, claimed_until = NULL
+	WHERE key = $1 AND owner = $2 AND answer IS NULL`,
+	qReleaseReplay: `DELETE FROM {s}passreset_replays WHERE key = $1 AND owner = $2 AND answer IS NULL`,
+	qPurgeReplays:  `DELETE FROM {s}passreset_replays WHERE expires_at < $1`,
 
 	qCreateSession: `INSERT INTO {s}passreset_sessions (id, user_id, token_hash, created_at, last_seen_at, expires_at,
 		revoked_at, user_agent, ip_address, stamp)

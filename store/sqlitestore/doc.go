@@ -1,8 +1,9 @@
 // Package sqlitestore is passreset's embedded default storage: password
-// resets, sessions, rate-limit records and the job outbox in one SQLite
-// file, beside the users, through github.com/mattn/go-sqlite3 (cgo). Its
-// Store implements store.Store, store.UserCreator, store.SignInRecorder and
-// session.Store, and passes store/storetest.
+// resets, sessions, rate-limit records, the job outbox and the answers kept
+// for idempotent retries in one SQLite file, beside the users, through
+// github.com/mattn/go-sqlite3 (cgo). Its Store implements store.Store,
+// store.UserCreator, store.SignInRecorder and session.Store, and passes
+// store/storetest.
 //
 // Several processes on one machine may share the file; for an app on more
 // than one machine, use store/pgstore.
@@ -71,15 +72,18 @@
 //   - synchronous=FULL: a commit is on disk when it returns, so a spent
 //     token stays spent across a power loss. WithSynchronousNormal trades
 //     that for faster commits (the database never corrupts either way).
-//     Three bookkeeping writes commit without a disk flush of their own
-//     (the connection runs them at NORMAL, then returns to its level):
-//     AllowRequest's record of a request, FinishJob, and the try a
-//     ClaimResetCode takes. They survive a crash of the process, and reach
-//     the disk with the next synced commit (CreateReset's, right after a
-//     known address's request) or checkpoint; a power loss before that may
-//     forget them, which at worst allows one more reset email, sends one
-//     email again, as an outbox may, or gives a code back the tries of its
-//     last guesses. It spares the hot paths one flush each;
+//     Bookkeeping writes commit without a disk flush of their own (the
+//     connection runs them at NORMAL, then returns to its level):
+//     AllowRequest's record of a request, FinishJob, the try a
+//     ClaimResetCode takes, and ClaimReplay and ReleaseReplay. They survive
+//     a crash of the process, and reach the disk with the next synced
+//     commit (CreateReset's, right after a known address's request) or
+//     checkpoint; a power loss before that may forget them, which at worst
+//     allows one more reset email, sends one email again, as an outbox may,
+//     gives a code back the tries of its last guesses, or lets a retry run
+//     a request whose answer was never saved. It spares the hot paths one
+//     flush each. SaveReplay, which keeps an answer a retry will be given,
+//     is synced;
 //   - _txlock=immediate: every transaction begins with BEGIN IMMEDIATE and
 //     so holds the write lock from its start. (Each transaction of the Store
 //     also begins with a write, so it is safe under a plain BEGIN too.)
@@ -165,6 +169,22 @@
 //	ALTER TABLE passreset_resets ADD COLUMN code_expires_at INTEGER;
 //	ALTER TABLE passreset_resets ADD COLUMN code_tries_left INTEGER NOT NULL DEFAULT 0;
 //	CREATE INDEX passreset_resets_code_key ON passreset_resets (code_key) WHERE code_key IS NOT NULL;
+//
+// The answers kept for idempotent retries (migrations/0003_replays.sql):
+//
+//	CREATE TABLE passreset_replays (
+//	    key           TEXT    NOT NULL PRIMARY KEY,
+//	    fingerprint   BLOB    NOT NULL,
+//	    owner         TEXT    NOT NULL,              -- the random name of the claim
+//	    answer        BLOB,                          -- sealed; NULL while the claim runs
+//	    created_at    INTEGER NOT NULL,
+//	    claimed_until INTEGER,                       -- the claim's lease; NULL once answered
+//	    expires_at    INTEGER NOT NULL
+//	) STRICT;
+//	CREATE INDEX passreset_replays_expires_at ON passreset_replays (expires_at);
+//
+// key and fingerprint are keyed hashes, never the client's text, and answer
+// is sealed by the Service (AES-256-GCM), never plaintext.
 //
 // The users table passreset keeps when there is no WithUsers
 // (migrations/users/0001_users.sql):

@@ -166,9 +166,13 @@ func withCreator(fn func(*testing.T, *subject, store.UserCreator)) func(*testing
 //     the page is the Limit highest matching ids when Desc is set and the
 //     Limit lowest matching ids when it is not.
 //   - Purge's and PurgeSessions' "before before" is strict: a row whose time
-//     equals before is kept. Purge's count is the number of resets and jobs
-//     it deleted, plus however many rows its rate-limit records took (the
-//     suite checks the former exactly and only that the latter is positive).
+//     equals before is kept, as is a replay record expiring at PurgeReplays'
+//     bound. Purge's count is the number of resets and jobs it deleted,
+//     plus however many rows its rate-limit records took (the suite checks
+//     the former exactly and only that the latter is positive).
+//   - Replay records keep what ClaimReplay was given byte for byte (Key,
+//     Fingerprint, Owner) and its times to the millisecond; an empty and a
+//     nil Answer are alike.
 func Run(t *testing.T, h Harness) {
 	if h.NewStore == nil {
 		t.Fatal("storetest: Harness.NewStore is required")
@@ -271,6 +275,16 @@ var groups = []struct {
 		{"RenewOnlyTheCurrentClaim", testRenewOnlyTheCurrentClaim},
 		{"RenewNothingSettled", testRenewNothingSettled},
 		{"NextDue", testNextDue},
+	}},
+	{"Replays", []testCase{
+		{"ClaimOnce", testReplayClaimOnce},
+		{"SaveAndReadBack", testReplaySaveAndReadBack},
+		{"SaveNeedsTheClaim", testReplaySaveNeedsTheClaim},
+		{"Release", testReplayRelease},
+		{"LeaseRunsOut", testReplayLeaseRunsOut},
+		{"Expiry", testReplayExpiry},
+		{"ConcurrentClaims", testReplayConcurrentClaims},
+		{"Purge", testPurgeReplays},
 	}},
 	{"Purge", []testCase{
 		{"ResetsAndJobs", testPurgeResetsAndJobs},

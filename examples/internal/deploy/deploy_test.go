@@ -1,0 +1,101 @@
+package deploy_test
+
+import (
+	"context"
+	"crypto/rand"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/examples/internal/deploy"
+	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store"
+)
+
+func TestShared(t *testing.T) {
+	for db, want := range map[string]bool{
+		"postgres://h/db": true, "postgresql://h/db": true, "PostgreSQL://h/db": true,
+		"app.db": false, "/var/lib/app/postgres.db": false, "file:app.db": false, "": false,
+	} {
+		require.Equal(t, want, deploy.Shared(db), db)
+	}
+}
+
+func TestOpenSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	db, err := deploy.Open(t.Context(), path)
+	require.NoError(t, err)
+	defer db.Close()
+	require.Equal(t, path, db.Name)
+	require.False(t, deploy.Shared(path))
+	_, err = db.UserByID(t.Context(), "user_1")
+	require.Error(t, err, "migrated: the lookup runs, and finds nobody")
+	requireOptionalParts(t, db)
+}
+
+func TestOpenPostgresNeverQuotesTheURL(t *testing.T) {
+	// Nothing listens on port 1: the error comes from connecting.
+	for _, url := range []string{
+		"postgres://app:s3cret-pw@127.0.0.1:1/db?connect_timeout=1",
+		"POSTGRESQL://app:s3cret-pw@127.0.0.1:1/db?connect_timeout=1",
+		"postgres://app:s3cret-pw@[bad",
+	} {
+		_, err := deploy.Open(t.Context(), url)
+		require.Error(t, err, url)
+		require.NotContains(t, err.Error(), "s3cret-pw")
+	}
+}
+
+func TestOpenPostgres(t *testing.T) {
+	base := os.Getenv("PASSRESET_POSTGRES_URL")
+	if base == "" {
+		t.Skip("PASSRESET_POSTGRES_URL is not set: set it to a Postgres URL, such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run this test on Postgres")
+	}
+	ctx := t.Context()
+	schema := "deploy_test_" + strings.ToLower(rand.Text())
+	pool, err := pgxpool.New(ctx, base)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		defer pool.Close()
+		_, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		require.NoError(t, err)
+	})
+
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	u.User = url.UserPassword(u.User.Username(), "pw-not-needed")
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := deploy.Open(ctx, u.String())
+	require.NoError(t, err)
+	defer db.Close()
+	require.True(t, deploy.Shared(u.String()))
+	requireOptionalParts(t, db)
+	require.NotContains(t, db.Name, "pw-not-needed")
+	require.Contains(t, db.Name, u.Host)
+
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'passreset_replays'", schema).Scan(&n))
+	require.Equal(t, 1, n, "migrated, in the URL's search_path")
+}
+
+// requireOptionalParts: the DB offers every optional part of a Store that
+// reset.Service and session.Manager look for, as the store it opened does.
+func requireOptionalParts(t *testing.T, db *deploy.DB) {
+	t.Helper()
+	var st any = db
+	_, ok := st.(store.SignInRecorder)
+	require.True(t, ok, "store.SignInRecorder: the Service would not record sign-ins")
+	_, ok = st.(store.UserCreator)
+	require.True(t, ok, "store.UserCreator")
+	_, ok = st.(session.Store)
+	require.True(t, ok, "session.Store")
+}
