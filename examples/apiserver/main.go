@@ -13,7 +13,8 @@
 // several instances share the data.
 //
 // Several instances serve one set of clients when they share a Postgres
-// database and a secret key, behind any load balancer:
+// (or MySQL: -db mysql://app@db.internal:3306/app) database and a secret
+// key, behind any load balancer:
 //
 //	export RESET_API_KEY=sk_$(openssl rand -hex 32) PASSRESET_SECRET_KEY=$(openssl rand -hex 32)
 //	go run ./examples/apiserver -addr 127.0.0.1:8091 -db postgres://app@db.internal/app
@@ -35,14 +36,16 @@
 // in hex or base64. It seals queued mail and the answers kept for
 // Idempotency-Key replays, keys the per-address rate limit, and signs the
 // access tokens, so every instance that serves the same clients must have
-// it; with a Postgres database the server refuses to start without it.
+// it; with a Postgres or MySQL database the server refuses to start without
+// it.
 //
 // Flags:
 //
 //	-addr             the address to listen on (default 127.0.0.1:8081)
-//	-db               the database: a postgres:// or postgresql:// URL, or a
-//	                  SQLite file; created or migrated if need be (default
-//	                  passreset-api.db)
+//	-db               the database: a postgres:// or postgresql:// URL, a
+//	                  mysql://user:pass@host:3306/db URL (MySQL or MariaDB),
+//	                  or a SQLite file; created or migrated if need be
+//	                  (default passreset-api.db)
 //	-reset-url        the page of your app that takes the token (default http://localhost:3000/reset-password)
 //	-bcrypt-cost      bcrypt's cost for new passwords (default 12)
 //	-smtp             send the emails through the SMTP server at host:port
@@ -131,7 +134,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	fs := flag.NewFlagSet("apiserver", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8081", "the `address` to listen on, HOST:PORT")
-	fs.StringVar(&o.db, "db", "passreset-api.db", "the `database`: a postgres:// URL, or a SQLite file; created or migrated if need be")
+	fs.StringVar(&o.db, "db", "passreset-api.db", "the `database`: a postgres:// or mysql:// URL, or a SQLite file; created or migrated if need be")
 	fs.StringVar(&o.resetURL, "reset-url", "http://localhost:3000/reset-password", "the `URL` of the page that takes the token, for the reset emails")
 	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "bcrypt's `cost` for new passwords")
 	fs.StringVar(&o.smtp, "smtp", "", "send the emails through the SMTP server at `host:port` instead of the dev transport")

@@ -14,8 +14,10 @@
 //	-base-url URL            the site's address as browsers see it, for the
 //	                         link in the email (default http:// + -addr)
 //	-db path-or-URL          the database: a postgres:// or postgresql://
-//	                         URL, or a SQLite file (default webapp.db in
-//	                         the working folder); created or migrated
+//	                         URL, a mysql://user:pass@host:3306/db URL
+//	                         (MySQL or MariaDB), or a SQLite file (default
+//	                         webapp.db in the working folder); created or
+//	                         migrated
 //	-demo-user EMAIL[:PASS]  create this user at start unless it exists;
 //	                         without :PASS a password is generated and
 //	                         printed once; a given one is never printed;
@@ -65,8 +67,8 @@
 // ".key", mode 0600), made at the first start, so that mail queued before a
 // restart is sent after it and the limits hold across restarts. Several
 // instances of the app, on one Postgres database behind one address, must
-// share one key: with a Postgres database the app refuses to start without
-// PASSRESET_SECRET_KEY:
+// share one key: with a Postgres or MySQL database the app refuses to start
+// without PASSRESET_SECRET_KEY:
 //
 //	export PASSRESET_SECRET_KEY=$(openssl rand -hex 32)
 //	go run ./examples/webapp -addr 127.0.0.1:8091 -db postgres://app@db.internal/app -base-url https://app.example
@@ -137,7 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on")
 	fs.StringVar(&o.baseURL, "base-url", "", "the site's `URL` as browsers see it, for the link in the email (default http:// + -addr)")
-	fs.StringVar(&o.db, "db", "webapp.db", "the `database`: a postgres:// URL, or a SQLite file; created or migrated")
+	fs.StringVar(&o.db, "db", "webapp.db", "the `database`: a postgres:// or mysql:// URL, or a SQLite file; created or migrated")
 	demo := fs.String("demo-user", "demo@example.com", "create this user at start unless it exists: `EMAIL` (a password is generated and printed once) or EMAIL:PASSWORD (never printed); \"\" for none")
 	fs.BoolVar(&o.devMail, "dev-mail", true, "keep sent emails in a dev mailbox at /dev/mail instead of sending them")
 	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "the bcrypt `cost` of new passwords, 4 to 31; lower only to make local tests faster")
