@@ -23,6 +23,7 @@ import (
 
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/examples/internal/appkey"
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
 
@@ -507,7 +508,7 @@ func started(t *testing.T, logs io.Writer, args ...string) (base, banner string)
 // TestRun starts the command as a user would, with its flags, and stops it.
 func TestRun(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "app.db")
-	logs := new(syncBuffer)
+	logs := new(testfix.Buffer)
 
 	// A generated password is printed once, and works.
 	base, banner := started(t, logs, "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db)
@@ -520,7 +521,7 @@ func TestRun(t *testing.T) {
 
 	// Given on the command line, a password is never printed; an existing
 	// user is left as it is.
-	logs2 := new(syncBuffer)
+	logs2 := new(testfix.Buffer)
 	const given = "a given passphrase"
 	base2, banner2 := started(t, logs2, "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "ana@example.com:"+given, "-dev-mail=false")
 	require.NotContains(t, banner2, given)
@@ -531,7 +532,7 @@ func TestRun(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.NotContains(t, logs2.String(), given)
 
-	_, banner3 := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "ana@example.com:another passphrase")
+	_, banner3 := started(t, new(testfix.Buffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "ana@example.com:another passphrase")
 	require.Contains(t, banner3, "already exists")
 	require.NotContains(t, banner3, "another passphrase")
 }
@@ -561,7 +562,7 @@ func TestRunTakesTheSecretKey(t *testing.T) {
 	// go to the second run, which sends only one more.
 	t.Setenv(appkey.Env, strings.Repeat("7e", 32))
 	db := filepath.Join(t.TempDir(), "shared.db")
-	logs := new(syncBuffer)
+	logs := new(testfix.Buffer)
 	base1, _ := started(t, logs, "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "ana@example.com:a given passphrase")
 	base2, _ := started(t, logs, "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "")
 	for i, base := range []string{base1, base1, base2, base2, base2} {
@@ -603,7 +604,7 @@ func TestSignInAttemptsAreThrottled(t *testing.T) {
 func TestRunRehashesOnSignIn(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "app.db")
 	const email, pass = "ana@example.com", "a given passphrase"
-	base4, _ := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", email+":"+pass)
+	base4, _ := started(t, new(testfix.Buffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", email+":"+pass)
 	early := client(t)
 	signIn(t, early, base4, email, pass)
 
@@ -619,11 +620,11 @@ func TestRunRehashesOnSignIn(t *testing.T) {
 	}
 	require.True(t, strings.HasPrefix(hash(), "$2a$04$"), hash())
 
-	base5, _ := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "5", "-db", db, "-demo-user", "")
+	base5, _ := started(t, new(testfix.Buffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "5", "-db", db, "-demo-user", "")
 	signIn(t, client(t), base5, email, pass)
 	require.True(t, strings.HasPrefix(hash(), "$2a$05$"), "the hash was not upgraded: %s", hash())
 
-	baseA, _ := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-hasher", "argon2id", "-db", db, "-demo-user", "")
+	baseA, _ := started(t, new(testfix.Buffer), "-addr", "127.0.0.1:0", "-hasher", "argon2id", "-db", db, "-demo-user", "")
 	signIn(t, client(t), baseA, email, pass)
 	require.True(t, strings.HasPrefix(hash(), "$argon2id$v=19$"), "the hash was not moved to argon2id: %s", hash())
 
