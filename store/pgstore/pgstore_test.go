@@ -68,6 +68,7 @@ func appliedMigrations(t *testing.T, st *pgstore.Store, table string) map[string
 func ownMigrations() map[string]int {
 	m := stateMigrations()
 	m["migrations/users/0001_users.sql"] = 1
+	m["migrations/users/0002_email_fold.sql"] = 1
 	return m
 }
 

@@ -141,11 +141,12 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		return out
 	}
 	first := list()
-	require.Len(t, first, 4)
+	require.Len(t, first, 5)
 	require.Equal(t, "migrations/0001_state.sql", first[0].Name)
 	require.Equal(t, "migrations/0002_codes.sql", first[1].Name)
 	require.Equal(t, "migrations/0003_replays.sql", first[2].Name)
 	require.Equal(t, "migrations/users/0001_users.sql", first[3].Name)
+	require.Equal(t, "migrations/users/0002_email_fold.sql", first[4].Name)
 	require.Positive(t, first[0].AppliedAt)
 
 	require.NoError(t, st.Migrate(ctx))
