@@ -1,0 +1,27 @@
+package mysqlstore_test
+
+import (
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/storetest"
+)
+
+// TestConformance runs the suite every adapter runs, over a fresh database
+// per subtest.
+func TestConformance(t *testing.T) {
+	testURL(t)
+	dbs := map[store.Store]*mysql.Config{} // the database of each store, for a second instance
+	storetest.Run(t, storetest.Harness{
+		NewStore: func(t *testing.T) store.Store {
+			cfg := freshDB(t)
+			st := newStoreIn(t, cfg)
+			dbs[st] = cfg
+			return st
+		},
+		// A second instance: a Store with a pool of its own.
+		Another: func(t *testing.T, st store.Store) store.Store { return newStoreIn(t, dbs[st]) },
+	})
+}
