@@ -137,8 +137,8 @@ type Config struct {
 	// reset.Config.MaxHashing's share. The zero value is the default,
 	// on: 20 per minute in bursts of 20 ([DefaultSignInRequests]), so
 	// that ten mistyped passwords, a reset and the new password fit;
-	// SignInLimit.Disabled turns it off. TrustedProxies, MaxClients and
-	// Now default to ClientLimit's.
+	// SignInLimit.Disabled turns it off. TrustedProxies (with
+	// ClientHeader), MaxClients and Now default to ClientLimit's.
 	SignInLimit clientlimit.Config
 }
 
@@ -263,7 +263,7 @@ func New(cfg Config) (*Handler, error) {
 		sc.Requests = DefaultSignInRequests
 	}
 	if sc.TrustedProxies == nil {
-		sc.TrustedProxies = lc.TrustedProxies
+		sc.TrustedProxies, sc.ClientHeader = lc.TrustedProxies, lc.ClientHeader
 	}
 	if sc.MaxClients == 0 {
 		sc.MaxClients = lc.MaxClients
