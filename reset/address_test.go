@@ -40,7 +40,7 @@ func TestOneMailboxOneAccount(t *testing.T) {
 	for _, m := range f.mail.Messages() {
 		require.Equal(t, u.Email, m.To)
 	}
-	_, err := f.svc.Authenticate(ctx, "jose\u0301@b\u00fccher.example", oldPassword)
+	_, err := f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "jose\u0301@b\u00fccher.example", Password: oldPassword})
 	require.NoError(t, err, "sign-in by another spelling")
 }
 
@@ -72,7 +72,7 @@ func TestRefusedAddresses(t *testing.T) {
 			require.ErrorIs(t, req.Run(ctx), reset.ErrUserNotFound)
 			require.Equal(t, sent, f.mail.Len(), "mail was sent for a refused address")
 
-			_, err = f.svc.Authenticate(ctx, a.refused, oldPassword)
+			_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: a.refused, Password: oldPassword})
 			require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 		})
 	}
