@@ -415,7 +415,7 @@ func TestRunMailboxOffWhereOthersReachIt(t *testing.T) {
 		{[]string{"-addr", ":0"}, "-addr :0"},
 		{[]string{"-addr", "127.0.0.1:0", "-trusted-proxies", "127.0.0.1/32", "-client-header", "X-Forwarded-For"}, "-trusted-proxies"},
 	} {
-		logs := new(syncBuffer)
+		logs := new(testfix.Buffer)
 		base, banner := started(t, logs, append(tc.args, "-bcrypt-cost", "4", "-db", filepath.Join(t.TempDir(), "app.db"))...)
 		require.Contains(t, banner, "NOT DELIVERED", tc.args)
 		require.Contains(t, banner, tc.reason)
