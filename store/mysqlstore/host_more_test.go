@@ -105,10 +105,6 @@ func TestHostColumnTypes(t *testing.T) {
 	}
 }
 
-func itoa(n int64) string {
-	return strings.TrimLeft(strings.Replace(time.Duration(n).String(), "ns", "", 1), " ")
-}
-
 // TestHostUserDeleted: a reset whose user the host deleted is not spent,
 // and changes nothing.
 func TestHostUserDeleted(t *testing.T) {
