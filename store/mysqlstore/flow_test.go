@@ -34,7 +34,7 @@ func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
 	require.NoError(t, err)
 	sm, err := session.New(session.Config{Store: st, Stamps: svc})
 	require.NoError(t, err)
-	in, err := svc.Authenticate(ctx, email, oldPassword)
+	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: email, Password: oldPassword})
 	require.NoError(t, err)
 	_, sessionToken, err := sm.Create(ctx, u.ID, session.Metadata{Stamp: in.Stamp})
 	require.NoError(t, err)
