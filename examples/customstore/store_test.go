@@ -61,6 +61,14 @@ func TestConformance(t *testing.T) {
 			require.NoError(t, err)
 			return UserID(id)
 		},
+		// The account's primary address changes; the old one leaves it.
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			key, ok := AccountID(userID)
+			require.True(t, ok)
+			_, err := st.(*Store).db.ExecContext(t.Context(),
+				`UPDATE emails SET address = ?, address_key = ? WHERE account_id = ? AND is_primary`, email, EmailKey(email), key)
+			require.NoError(t, err)
+		},
 	})
 }
 

@@ -111,6 +111,11 @@ func TestConformanceOverHostTable(t *testing.T) {
 		AddUser: func(t *testing.T, st store.Store, email, hash string) string {
 			return insertAccount(t, st.(*pgstore.Store), email, hash)
 		},
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
+				`UPDATE accounts SET email_address = $1 WHERE account_id = $2`, email, strings.TrimPrefix(userID, "user_"))
+			require.NoError(t, err)
+		},
 	})
 }
 
@@ -132,6 +137,11 @@ func TestConformanceOverTextKeys(t *testing.T) {
 				`INSERT INTO `+tables[st]+` (member_key, mail, secret) VALUES ($1, $2, $3)`, key, email, hash)
 			require.NoError(t, err)
 			return key
+		},
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
+				`UPDATE `+tables[st]+` SET mail = $1 WHERE member_key = $2`, email, userID)
+			require.NoError(t, err)
 		},
 		NoVerifiedFlag: true,
 	})

@@ -56,6 +56,12 @@ func TestConformance(t *testing.T) {
 			return st
 		},
 		Another: func(t *testing.T, st store.Store) store.Store { return openStore(t, paths[st]) },
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			w, _ := sqlitestore.Pools(st.(*sqlitestore.Store))
+			_, err := w.ExecContext(t.Context(), `UPDATE passreset_users SET email = ?, email_key = ? WHERE id = ?`,
+				email, strings.ToLower(email), userID)
+			require.NoError(t, err)
+		},
 	})
 }
 
