@@ -124,6 +124,16 @@ type Store interface {
 	// never an address.
 	AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (ok bool, retryAt time.Time, err error)
 
+	// CountRequests reads, and records nothing, what AllowRequest counts:
+	// the requests recorded under key after now-window, those recorded
+	// after now included. It returns how many there are and the instant
+	// the oldest of them was recorded (the zero time when there are none).
+	// A caller that counts only some outcomes (failed sign-ins) checks
+	// with it before the work, and records an outcome after it with
+	// AllowRequest. It is a read: concurrent callers may all see a count
+	// under a limit.
+	CountRequests(ctx context.Context, key string, now time.Time, window time.Duration) (n int, oldest time.Time, err error)
+
 	// ClaimJobs atomically claims up to max jobs that are due (RunAt <= now,
 	// not finished, not failed, and not claimed by anyone until after now):
 	// each gets ClaimedUntil = now+lease and Attempts+1, and is returned. Two

@@ -530,6 +530,7 @@ const (
 	qAllowRequest = `INSERT INTO passreset_rate_limits (key, at) SELECT ?1, ?2
 	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3) < ?4`
 	qOldestRequest = `SELECT min(at) FROM passreset_rate_limits WHERE key = ? AND at > ?`
+	qCountRequests = `SELECT count(*), min(at) FROM passreset_rate_limits WHERE key = ? AND at > ?`
 
 	// One statement: ?1 now, ?2 now+lease, ?3 max.
 	qClaimJobs = `UPDATE passreset_jobs SET claimed_until = ?2, attempts = attempts + 1
@@ -576,6 +577,22 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 		return false, now.Add(window), nil
 	}
 	return false, fromMillis(oldest.Int64).Add(window), nil
+}
+
+// CountRequests counts what AllowRequest counts under key, recording
+// nothing.
+func (s *Store) CountRequests(ctx context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error) {
+	var (
+		n      int
+		oldest sql.NullInt64
+	)
+	if err := s.db.QueryRowContext(ctx, qCountRequests, key, millis(now.Add(-window))).Scan(&n, &oldest); err != nil {
+		return 0, time.Time{}, wrap("count requests", err)
+	}
+	if !oldest.Valid {
+		return n, time.Time{}, nil
+	}
+	return n, fromMillis(oldest.Int64), nil
 }
 
 // ClaimJobs claims up to maxJobs due jobs in one statement.

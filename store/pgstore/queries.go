@@ -37,6 +37,7 @@ const (
 	qCreateResetLock
 	qRateLimitLock
 	qRateLimitCount
+	qRateLimitPeek
 	qCommitUnsynced
 
 	qClaimJobs
@@ -229,6 +230,8 @@ var queryText = [numQueries]string{
 		INSERT INTO {s}passreset_rate_limits (key, at) SELECT $1, $3 FROM w WHERE w.n < $4
 	)
 	SELECT n, oldest FROM w`,
+	// CountRequests: the count of qRateLimitCount, recording nothing.
+	qRateLimitPeek: `SELECT count(*), min(at) FROM {s}passreset_rate_limits WHERE key = $1 AND at > $2`,
 
 	// Sent first in a batch (one implicit transaction), it lets that
 	// transaction commit without waiting for its WAL record to reach the

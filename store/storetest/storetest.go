@@ -263,6 +263,9 @@ var groups = []struct {
 		{"Concurrent", testAllowConcurrent},
 		{"ConcurrentOutOfOrder", testAllowOutOfOrder},
 	}},
+	{"CountRequests", []testCase{
+		{"CountsWithoutRecording", testCountRequests},
+	}},
 	{"SharedDatabase", []testCase{
 		{"ConcurrentRedemption", withAnother(testSharedConcurrentRedemption)},
 		{"RedemptionsOfManyUsers", withAnother(testSharedRedemptionsOfManyUsers)},
