@@ -394,7 +394,7 @@ func TestHostTableNotCreated(t *testing.T) {
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	require.Equal(t, []string{"accounts", "passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
-		"passreset_resets", "passreset_sessions"}, tables)
+		"passreset_resets", "passreset_retired_session_tokens", "passreset_sessions"}, tables)
 	require.Equal(t, stateMigrations(), appliedMigrations(t, st, "passreset_migrations"))
 
 	err = st.CreateUser(ctx, store.User{ID: "user_9", Email: "x@example.com", CreatedAt: base, UpdatedAt: base}, "")

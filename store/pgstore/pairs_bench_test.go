@@ -307,10 +307,11 @@ const (
 	rawResetByTokenHash = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
 	code_key, code_hash, code_expires_at, code_tries_left FROM passreset_resets WHERE token_hash = $1`
 	rawRedeemReset = `WITH spent AS (
-		UPDATE passreset_resets SET used_at = $3
-		WHERE id = $1 AND user_id = $2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > $3
-			AND EXISTS (SELECT FROM passreset_users WHERE id = $2 FOR NO KEY UPDATE)
-		RETURNING user_id
+		UPDATE passreset_resets AS r SET used_at = $3
+		WHERE r.id = $1 AND r.user_id = $2 AND r.used_at IS NULL AND r.ended_at IS NULL AND r.expires_at > $3
+			AND EXISTS (SELECT FROM passreset_users WHERE id = $2
+				AND (email = r.email OR lower(email) = lower(r.email)) FOR NO KEY UPDATE)
+		RETURNING r.user_id
 	), usr AS (
 		UPDATE passreset_users SET password_hash = $4, email_verified = true, updated_at = $3
 		WHERE id = $2 AND EXISTS (SELECT FROM spent)

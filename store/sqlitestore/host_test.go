@@ -196,7 +196,7 @@ func TestHostTableNotCreated(t *testing.T) {
 		require.NoError(t, rows.Scan(&name))
 		tables = append(tables, name)
 	}
-	require.Equal(t, []string{"accounts", "passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays", "passreset_resets", "passreset_sessions"}, tables)
+	require.Equal(t, []string{"accounts", "passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays", "passreset_resets", "passreset_retired_session_tokens", "passreset_sessions"}, tables)
 	err = st.CreateUser(t.Context(), store.User{ID: "user_9", Email: "x@example.com"}, "")
 	require.ErrorIs(t, err, store.ErrNoUserCreator)
 }

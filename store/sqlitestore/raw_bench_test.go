@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ const (
 	FROM passreset_resets WHERE token_hash = ?`
 	rawSpendReset = `UPDATE passreset_resets SET used_at = ?1
 	WHERE id = ?2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?1
-	RETURNING user_id`
+	RETURNING user_id, email`
 	rawSetPassword = `UPDATE passreset_users SET password_hash = ?1, email_verified = 1, updated_at = ?2
 	WHERE id = ?3 RETURNING id, email, email_verified, first_name, last_name, profile_picture_url,
 	external_id, locale, metadata, last_sign_in_at, created_at, updated_at`
@@ -328,13 +329,16 @@ func (db *rawDB) redeem(ctx context.Context, token, passwordHash string, payload
 		return 0, err
 	}
 	defer tx.Rollback()
-	var userID string
-	if err := tx.StmtContext(ctx, db.spendReset).QueryRowContext(ctx, now, r.id).Scan(&userID); err != nil {
+	var userID, email string
+	if err := tx.StmtContext(ctx, db.spendReset).QueryRowContext(ctx, now, r.id).Scan(&userID, &email); err != nil {
 		return 0, err // a lost race or an expiry since the lookup
 	}
 	var u rawUser
 	if err := tx.StmtContext(ctx, db.setPassword).QueryRowContext(ctx, passwordHash, now, userID).Scan(u.dest()...); err != nil {
 		return 0, err
+	}
+	if !strings.EqualFold(u.email, email) {
+		return 0, sql.ErrNoRows // the address left the user
 	}
 	res, err := tx.StmtContext(ctx, db.revokeUserSessions).ExecContext(ctx, now, userID)
 	if err != nil {

@@ -146,11 +146,12 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		return out
 	}
 	first := list()
-	require.Len(t, first, 4)
+	require.Len(t, first, 5)
 	require.Equal(t, "migrations/0001_state.sql", first[0].Name)
 	require.Equal(t, "migrations/0002_codes.sql", first[1].Name)
 	require.Equal(t, "migrations/0003_replays.sql", first[2].Name)
-	require.Equal(t, "migrations/users/0001_users.sql", first[3].Name)
+	require.Equal(t, "migrations/0004_retired_session_tokens.sql", first[3].Name)
+	require.Equal(t, "migrations/users/0001_users.sql", first[4].Name)
 	require.Positive(t, first[0].AppliedAt)
 
 	require.NoError(t, st.Migrate(ctx))
@@ -172,7 +173,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		tables = append(tables, name)
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays", "passreset_resets", "passreset_sessions", "passreset_users"}, tables)
+	require.Equal(t, []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays", "passreset_resets", "passreset_retired_session_tokens", "passreset_sessions", "passreset_users"}, tables)
 }
 
 // TestMigrateConcurrently: two processes starting at once on a new file
