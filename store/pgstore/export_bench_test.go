@@ -1,5 +1,7 @@
 package pgstore
 
+import "context"
+
 // BenchSQL is the text of every statement a hot path of the Store issues,
 // by name, with its tables left to the search_path (no WithSchema). The
 // paired benchmarks write the same statements by hand for their raw side;
@@ -11,6 +13,8 @@ var BenchSQL = func() map[string]string {
 		"RateLimitCount":     q[qRateLimitCount],
 		"CommitUnsynced":     q[qCommitUnsynced],
 		"UserByEmail":        q[qUserByEmail],
+		"PasswordHash":       q[qPasswordHash],
+		"CreateResetLock":    q[qCreateResetLock],
 		"CreateReset":        q[qCreateReset],
 		"FinishJob":          q[qFinishJob],
 		"ResetByID":          q[qResetByID],
@@ -20,3 +24,18 @@ var BenchSQL = func() map[string]string {
 		"TouchSession":       q[qTouchSession],
 	}
 }()
+
+// HostBenchSQL is BenchSQL's statements over the users that st, a Store
+// made WithUsers, rewrites for the host's table.
+func HostBenchSQL(ctx context.Context, st *Store) (map[string]string, error) {
+	hs, err := st.hostSQL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"UserByEmail":  hs.byEmail,
+		"PasswordHash": hs.hash,
+		"CreateReset":  hs.createReset,
+		"RedeemReset":  hs.redeemReset,
+	}, nil
+}

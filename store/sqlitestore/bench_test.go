@@ -1,141 +1,383 @@
 package sqlitestore_test
 
+// The benchmarks of store/internal/storebench on SQLite: each hot path
+// through the module and as the Store's statements written by hand
+// (raw_bench_test.go), in the same run, on files seeded alike, both
+// durable (synchronous=FULL).
+//
+//	go test -run '^$' -bench 'Pairs|HostPairs' -benchmem -count=6 ./store/sqlitestore/
+//	go test -run '^$' -bench Growth -benchmem -count=6 ./store/sqlitestore/
+//
+// The growth databases are built once and kept in os.TempDir() as
+// passreset-bench-schema<S>-data<D>-rows<N>.db, S the newest migration's
+// version and D growthDataVersion: a later run reuses them; one that is
+// missing or incomplete (no bench_meta row matching its spec) is built
+// again, in bulk, in one transaction with synchronous=OFF, into a
+// temporary file renamed into place when done. The million-row file takes
+// about 730 MB and under a minute to build; delete the files to reclaim
+// the space. Only benchmarks build them. Each side reads its file through
+// first (warm), so that pages the OS dropped since the last run do not
+// count as the cost of a lookup.
+
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/store"
-	"github.com/passreset/passreset/token"
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/passreset/passreset/store/internal/storebench"
+	"github.com/passreset/passreset/store/sqlitestore"
 )
 
-// The hot paths, with the default settings (synchronous=FULL) on a file.
+func BenchmarkPairs(b *testing.B)     { storebench.Pairs(b, benchDialect(false)) }
+func BenchmarkHostPairs(b *testing.B) { storebench.Pairs(b, benchDialect(true)) }
+func BenchmarkGrowth(b *testing.B)    { storebench.Growth(b, benchDialect(false)) }
+func TestBench(t *testing.T)          { storebench.Test(t, benchDialect(false)) }
+func TestBenchHost(t *testing.T)      { storebench.Test(t, benchDialect(true)) }
 
-func BenchmarkResetByTokenHash(b *testing.B) {
-	st := newStore(b)
-	r := seedReset(b, st, seedUser(b, st), rand.Text())
+// TestBenchRawSQLIsTheStores: the raw side issues the Store's own
+// statements, as text.
+func TestBenchRawSQLIsTheStores(t *testing.T) {
+	storebench.SameSQL(t, rawSQL, sqlitestore.BenchSQL)
+	storebench.SameSQL(t, rawHostSQL, sqlitestore.HostBenchSQL(accounts))
+}
+
+// TestBenchRawWritesAsTheStore: each hot path, once through the module and
+// once raw on equal files, writes the same rows and makes the same
+// commits, in the same order.
+func TestBenchRawWritesAsTheStore(t *testing.T) {
+	for _, host := range []bool{false, true} {
+		t.Run("host="+strconv.FormatBool(host), func(t *testing.T) {
+			spec := storebench.CheckSpec()
+			d := benchDialect(host)
+			mod, raw := d.Seeded(t, spec).(benchDB), d.Seeded(t, spec).(benchDB)
+			mod.hooked, raw.hooked = true, true
+			storebench.CheckWrites(t, d, mod, raw, takeWrites)
+		})
+	}
+}
+
+// benchDialect is SQLite to the harness: over passreset's own users
+// table, or over the host's accounts (host_test.go).
+func benchDialect(host bool) storebench.Dialect {
+	d := storebench.Dialect{
+		Seeded: func(tb testing.TB, spec storebench.Spec) storebench.DB {
+			path := filepath.Join(tb.TempDir(), "bench.db")
+			seed(tb, path, host, spec)
+			return benchDB{path: path, host: host}
+		},
+	}
+	if host {
+		d.UserID = hostUserID
+	} else {
+		d.Grown = func(b *testing.B, spec storebench.Spec) storebench.DB {
+			return benchDB{path: growthDB(b, spec), warm: true}
+		}
+	}
+	return d
+}
+
+// hostUserID is the id the Store shows for seeded user i over the
+// accounts table, whose account_id is i+1.
+func hostUserID(i int) string { return "user_" + strconv.Itoa(i+1) }
+
+// benchDB is a seeded file.
+type benchDB struct {
+	path   string
+	host   bool // the users are in the host's accounts
+	warm   bool // read the file through before opening either side
+	hooked bool // record writes and commits (takeWrites)
+}
+
+func (db benchDB) Store(tb testing.TB) storebench.Store {
+	tb.Helper()
+	var opts []sqlitestore.Option
+	if db.host {
+		opts = append(opts, sqlitestore.WithUsers(accounts))
+	}
+	if db.warm {
+		warm(tb, db.path)
+	}
+	var (
+		st  *sqlitestore.Store
+		err error
+	)
+	if db.hooked {
+		st, err = sqlitestore.New(openHooked(tb, db.path), opts...)
+	} else {
+		st, err = sqlitestore.Open(context.Background(), db.path, opts...)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil { // a no-op on a seeded file
+		tb.Fatal(err)
+	}
+	return st
+}
+
+func (db benchDB) Raw(tb testing.TB, now func() time.Time) storebench.Raw {
+	tb.Helper()
+	if db.warm {
+		warm(tb, db.path)
+	}
+	if db.hooked {
+		h := openHooked(tb, db.path)
+		return openRawOn(tb, h, h, db.host, now)
+	}
+	return openRaw(tb, db.path, db.host, now)
+}
+
+// seed creates the schema in the file at path (over the host's accounts
+// table, host) and fills it as spec says, in one transaction with
+// synchronous=OFF: bulk loading, not the thing measured.
+func seed(tb testing.TB, path string, host bool, spec storebench.Spec) {
+	tb.Helper()
 	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := st.ResetByTokenHash(ctx, r.TokenHash); err != nil {
+	db, err := sql.Open("sqlite3", sqlitestore.DSN(path))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var opts []sqlitestore.Option
+	if host {
+		if _, err := db.ExecContext(ctx, accountsDDL); err != nil {
+			tb.Fatal(err)
+		}
+		opts = append(opts, sqlitestore.WithUsers(accounts))
+	}
+	st, err := sqlitestore.Open(ctx, path, opts...)
+	if err == nil {
+		err = st.Migrate(ctx)
+	}
+	if err == nil {
+		err = st.Close()
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	for _, p := range []string{`PRAGMA synchronous=OFF`, `PRAGMA cache_size=-262144`} {
+		if _, err := conn.ExecContext(ctx, p); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := fill(ctx, conn, host, spec); err != nil {
+		tb.Fatalf("seed %s: %v", path, err)
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func fill(ctx context.Context, conn *sql.Conn, host bool, spec storebench.Spec) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	now := spec.Now.UnixMilli()
+	created := spec.Now.Add(-48 * time.Hour).UnixMilli()
+	userID := storebench.UserID
+
+	insUser, err := tx.PrepareContext(ctx, `INSERT INTO passreset_users (id, email, email_key, email_verified,
+	first_name, last_name, password_hash, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)`)
+	if host {
+		userID = hostUserID
+		insUser, err = tx.PrepareContext(ctx, `INSERT INTO accounts (account_id, email_address, pw_digest) VALUES (?, ?, ?)`)
+	}
+	if err != nil {
+		return err
+	}
+	for i := range spec.Users {
+		e := storebench.Email(i)
+		args := []any{storebench.UserID(i), e, e, storebench.FirstName, storebench.LastName, storebench.PasswordHash, created, created}
+		if host {
+			args = []any{i + 1, e, storebench.PasswordHash}
+		}
+		if _, err := insUser.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+
+	insReset, err := tx.PrepareContext(ctx, `INSERT INTO passreset_resets
+	(id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)`)
+	if err != nil {
+		return err
+	}
+	for i := range spec.Resets {
+		var ended any
+		if spec.Ended(i) {
+			ended = now - 1000
+		}
+		u := spec.ResetUser(i)
+		if _, err := insReset.ExecContext(ctx, storebench.ResetID(i), userID(u), storebench.Email(u),
+			storebench.TokenHash(storebench.Token(storebench.ResetToken, i)), now-60_000, now+time.Hour.Milliseconds(), ended); err != nil {
+			return err
+		}
+	}
+
+	insSession, err := tx.PrepareContext(ctx, `INSERT INTO passreset_sessions (id, user_id, token_hash, created_at,
+	last_seen_at, expires_at, revoked_at, user_agent, ip_address) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	for i := range spec.Sessions {
+		if _, err := insSession.ExecContext(ctx, storebench.SessionID(i), userID(spec.SessionUser(i)),
+			storebench.TokenHash(storebench.Token(storebench.SessionToken, i)), now-60_000, now,
+			now+(30*24*time.Hour).Milliseconds(), storebench.UserAgent, storebench.IP); err != nil {
+			return err
+		}
+	}
+	// The spec, in a table of the benchmarks' own: a file that has it is
+	// complete.
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE bench_meta (users INTEGER, resets INTEGER, sessions INTEGER, now INTEGER)`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO bench_meta VALUES (?, ?, ?, ?)`, spec.Users, spec.Resets, spec.Sessions, now); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// growthDataVersion names the layout of the growth databases' rows (see
+// storebench.Spec); change it when that changes.
+const growthDataVersion = 1
+
+var growthDBs struct {
+	sync.Mutex
+	paths map[storebench.Spec]string
+}
+
+// growthDB returns the path of the database seeded as spec says, building
+// it if need be.
+func growthDB(b *testing.B, spec storebench.Spec) string {
+	b.Helper()
+	growthDBs.Lock()
+	defer growthDBs.Unlock()
+	if p, ok := growthDBs.paths[spec]; ok {
+		return p
+	}
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("passreset-bench-schema%d-data%d-rows%d.db",
+		sqlitestore.BenchSchemaVersion(), growthDataVersion, spec.Resets))
+	if !seededAs(path, spec) {
+		start := time.Now()
+		tmp := path + ".building." + strconv.Itoa(os.Getpid())
+		removeDB(b, tmp)
+		seed(b, tmp, false, spec)
+		removeDB(b, path) // and its -wal and -shm, which must not meet the new file
+		if err := os.Rename(tmp, path); err != nil {
 			b.Fatal(err)
+		}
+		b.Logf("built %s in %v; later runs reuse it", path, time.Since(start).Round(time.Second))
+	}
+	if growthDBs.paths == nil {
+		growthDBs.paths = map[storebench.Spec]string{}
+	}
+	growthDBs.paths[spec] = path
+	return path
+}
+
+// seededAs reports whether the file at path holds a database seeded
+// completely as spec says.
+func seededAs(path string, spec storebench.Spec) bool {
+	if _, err := os.Stat(path); err != nil {
+		return false
+	}
+	db, err := sql.Open("sqlite3", sqlitestore.DSN(path))
+	if err != nil {
+		return false
+	}
+	defer db.Close()
+	var got storebench.Spec
+	var now int64
+	err = db.QueryRow(`SELECT users, resets, sessions, now FROM bench_meta`).Scan(&got.Users, &got.Resets, &got.Sessions, &now)
+	return err == nil && got.Users == spec.Users && got.Resets == spec.Resets &&
+		got.Sessions == spec.Sessions && now == spec.Now.UnixMilli()
+}
+
+// removeDB removes the database at path with its WAL and shared-memory
+// files, if they exist.
+func removeDB(tb testing.TB, path string) {
+	tb.Helper()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			tb.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkResetByTokenHashMissing(b *testing.B) {
-	st := newStore(b)
-	seedReset(b, st, seedUser(b, st), rand.Text())
-	h := token.Sum("never issued")
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := st.ResetByTokenHash(ctx, h); err != reset.ErrResetNotFound {
-			b.Fatal(err)
-		}
+// warm reads the file at path through, so that a benchmark measures
+// lookups in a database the OS keeps in memory, as it does one in use,
+// rather than reads from the disk of pages it dropped since the last run.
+func warm(tb testing.TB, path string) {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(io.Discard, f); err != nil {
+		tb.Fatal(err)
 	}
 }
 
-func BenchmarkSessionByTokenHash(b *testing.B) {
-	st := newStore(b)
-	tok := rand.Text()
-	seedSession(b, st, "user_x", tok)
-	h := token.Hash(sha256.Sum256([]byte(tok)))
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := st.SessionByTokenHash(ctx, h); err != nil {
-			b.Fatal(err)
-		}
+// hookDriver is "sqlite3" with hooks that record every row written and
+// every commit, in order (takeWrites).
+const hookDriver = "sqlite3_passreset_bench_hooks"
+
+var (
+	registerHooks sync.Once
+	writes        struct {
+		sync.Mutex
+		log []string
 	}
+)
+
+func record(event string) {
+	writes.Lock()
+	defer writes.Unlock()
+	writes.log = append(writes.log, event)
 }
 
-func BenchmarkUserByID(b *testing.B) {
-	st := newStore(b)
-	u := seedUser(b, st)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := st.UserByID(ctx, u.ID); err != nil {
-			b.Fatal(err)
-		}
-	}
+// takeWrites returns what was recorded since the last call.
+func takeWrites() []string {
+	writes.Lock()
+	defer writes.Unlock()
+	log := writes.log
+	writes.log = nil
+	return log
 }
 
-func BenchmarkUserByEmail(b *testing.B) {
-	st := newStore(b)
-	u := seedUser(b, st)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := st.UserByEmail(ctx, u.Email); err != nil {
-			b.Fatal(err)
-		}
+// openHooked opens the file at path through hookDriver.
+func openHooked(tb testing.TB, path string) *sql.DB {
+	tb.Helper()
+	registerHooks.Do(func() {
+		sql.Register(hookDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			ops := map[int]string{sqlite3.SQLITE_INSERT: "insert", sqlite3.SQLITE_UPDATE: "update", sqlite3.SQLITE_DELETE: "delete"}
+			c.RegisterUpdateHook(func(op int, _, table string, _ int64) { record(ops[op] + " " + table) })
+			c.RegisterCommitHook(func() int { record("commit"); return 0 })
+			return nil
+		}})
+	})
+	db, err := sql.Open(hookDriver, sqlitestore.DSN(path))
+	if err != nil {
+		tb.Fatal(err)
 	}
-}
-
-func BenchmarkTouchSession(b *testing.B) {
-	st := newStore(b)
-	s := seedSession(b, st, "user_x", rand.Text())
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := st.TouchSession(ctx, s.ID, base); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkAllowRequest spreads the requests over 1,000 keys, so that each
-// window counts a realistic handful of rows rather than all of them.
-func BenchmarkAllowRequest(b *testing.B) {
-	st := newStore(b)
-	ctx := context.Background()
-	keys := make([]string, 1000)
-	for i := range keys {
-		keys[i] = rateKey(benchEmail(i))
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		if _, _, err := st.AllowRequest(ctx, keys[i%len(keys)], base.Add(time.Duration(i)*time.Millisecond), time.Hour, 1<<30); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkRedeemReset: one reset, one session and one job per redemption.
-func BenchmarkRedeemReset(b *testing.B) {
-	st := newStore(b)
-	ctx := context.Background()
-	u := seedUser(b, st)
-	b.ReportAllocs()
-	for b.Loop() {
-		b.StopTimer()
-		r := seedReset(b, st, u, rand.Text())
-		seedSession(b, st, u.ID, rand.Text())
-		jobs := []store.Job{{ID: "job_" + rand.Text(), Kind: store.JobEmail, UserID: u.ID, Payload: []byte("sealed"), RunAt: base, CreatedAt: base}}
-		b.StartTimer()
-		if _, err := st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: u.ID, PasswordHash: "$2a$10$new", Now: base.Add(time.Minute), Jobs: jobs}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkCreateReset(b *testing.B) {
-	st := newStore(b)
-	ctx := context.Background()
-	u := seedUser(b, st)
-	b.ReportAllocs()
-	for b.Loop() {
-		r := store.Reset{ID: "password_reset_" + rand.Text(), UserID: u.ID, Email: u.Email, TokenHash: token.Sum(rand.Text()), CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
-		jobs := []store.Job{{ID: "job_" + rand.Text(), Kind: store.JobEmail, UserID: u.ID, Payload: []byte("sealed"), RunAt: base, CreatedAt: base}}
-		if err := st.CreateReset(ctx, r, jobs); err != nil {
-			b.Fatal(err)
-		}
-	}
+	tb.Cleanup(func() { db.Close() })
+	return db
 }

@@ -1,6 +1,9 @@
 package sqlitestore
 
-import "github.com/passreset/passreset/store/internal/migrate"
+import (
+	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/migrate"
+)
 
 // BenchSQL is the text of every statement a hot path of the Store issues,
 // by name. The paired benchmarks write the same statements by hand for
@@ -8,6 +11,8 @@ import "github.com/passreset/passreset/store/internal/migrate"
 var BenchSQL = map[string]string{
 	"AllowRequest":       qAllowRequest,
 	"UserByEmail":        qUserByEmail,
+	"UserExists":         qUserExists,
+	"PasswordHash":       qPasswordHash,
 	"EndResets":          qEndResets,
 	"InsertReset":        qInsertReset,
 	"InsertJob":          qInsertJob,
@@ -19,6 +24,18 @@ var BenchSQL = map[string]string{
 	"RevokeUserSessions": qRevokeUserSessions,
 	"SessionByTokenHash": qSessionByTokenHash,
 	"TouchSession":       qTouchSession,
+}
+
+// HostBenchSQL is BenchSQL's statements over the users that a Store made
+// WithUsers(t) rewrites.
+func HostBenchSQL(t store.UsersTable) map[string]string {
+	h := newHostTable(t)
+	return map[string]string{
+		"UserByEmail":  h.byEmail,
+		"UserExists":   h.exists,
+		"PasswordHash": h.hash,
+		"SetPassword":  h.setPassword,
+	}
 }
 
 // BenchSchemaVersion is the version of the newest embedded migration: it

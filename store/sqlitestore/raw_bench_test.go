@@ -1,9 +1,10 @@
 package sqlitestore_test
 
-// The raw side of the paired benchmarks: the statements the Store issues
-// on each hot path, written by hand with database/sql, prepared where the
-// Store prepares them, over pools shaped as Open shapes them and opened
-// with the same DSN. No code of the module runs here but sqlitestore.DSN.
+// The raw side of the benchmarks (storebench.Raw) on SQLite: the
+// statements the Store issues on each hot path, written by hand with
+// database/sql, prepared where the Store prepares them, over pools shaped
+// as Open shapes them and opened with the same DSN. No code of the module
+// runs here but sqlitestore.DSN.
 
 import (
 	"context"
@@ -13,12 +14,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
 
@@ -26,8 +29,6 @@ import (
 const (
 	rawAllowRequest = `INSERT INTO passreset_rate_limits (key, at) SELECT ?1, ?2
 	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3) < ?4`
-	rawUserByEmail = `SELECT id, email, email_verified, first_name, last_name, profile_picture_url,
-	external_id, locale, metadata, last_sign_in_at, created_at, updated_at FROM passreset_users WHERE email_key = ?`
 	rawEndResets = `UPDATE passreset_resets SET ended_at = ?
 	WHERE user_id = ? AND used_at IS NULL AND ended_at IS NULL`
 	rawInsertReset = `INSERT INTO passreset_resets
@@ -47,66 +48,74 @@ const (
 	rawSpendReset = `UPDATE passreset_resets SET used_at = ?1
 	WHERE id = ?2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?1
 	RETURNING user_id, email`
-	rawSetPassword = `UPDATE passreset_users SET password_hash = ?1, email_verified = 1, updated_at = ?2
-	WHERE id = ?3 RETURNING id, email, email_verified, first_name, last_name, profile_picture_url,
-	external_id, locale, metadata, last_sign_in_at, created_at, updated_at`
 	rawRevokeUserSessions = `UPDATE passreset_sessions SET revoked_at = ?1
 	WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1`
 	rawSessionByTokenHash = `SELECT id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp
 	FROM passreset_sessions WHERE token_hash = ?`
 	rawTouchSession = `UPDATE passreset_sessions SET last_seen_at = ? WHERE id = ?`
+
+	// passreset's own users table
+	rawUserCols = `id, email, email_verified, first_name, last_name, profile_picture_url,
+	external_id, locale, metadata, last_sign_in_at, created_at, updated_at`
+	rawUserByEmail  = `SELECT ` + rawUserCols + ` FROM passreset_users WHERE email_key = ?`
+	rawUserExists   = `SELECT 1 FROM passreset_users WHERE id = ?`
+	rawPasswordHash = `SELECT password_hash FROM passreset_users WHERE id = ?`
+	rawSetPassword  = `UPDATE passreset_users SET password_hash = ?1, email_verified = 1, updated_at = ?2
+	WHERE id = ?3 RETURNING ` + rawUserCols
+
+	// the host's accounts table (accounts, in host_test.go)
+	rawHostCols         = `"account_id", "email_address", coalesce("is_verified", 0) <> 0`
+	rawHostUserByEmail  = `SELECT ` + rawHostCols + ` FROM "accounts" WHERE "email_address" = ?`
+	rawHostUserExists   = `SELECT 1 FROM "accounts" WHERE "account_id" = ?`
+	rawHostPasswordHash = `SELECT coalesce("pw_digest", '') FROM "accounts" WHERE "account_id" = ?`
+	rawHostSetPassword  = `UPDATE "accounts" SET "pw_digest" = ?1, "is_verified" = 1, "modified_at" = ?2
+	WHERE "account_id" = ?3 RETURNING ` + rawHostCols
 )
 
-// rawSQL names the raw statements as sqlitestore.BenchSQL does.
-var rawSQL = map[string]string{
-	"AllowRequest":       rawAllowRequest,
-	"UserByEmail":        rawUserByEmail,
-	"EndResets":          rawEndResets,
-	"InsertReset":        rawInsertReset,
-	"InsertJob":          rawInsertJob,
-	"FinishJob":          rawFinishJob,
-	"ResetByID":          rawResetByID,
-	"ResetByTokenHash":   rawResetByTokenHash,
-	"SpendReset":         rawSpendReset,
-	"SetPassword":        rawSetPassword,
-	"RevokeUserSessions": rawRevokeUserSessions,
-	"SessionByTokenHash": rawSessionByTokenHash,
-	"TouchSession":       rawTouchSession,
-}
-
-// The raw side's settings: those of the Service and Manager defaults the
-// passreset side runs with.
-const (
-	rawWindow     = 15 * time.Minute // reset.RateLimit.Window's default
-	rawLimit      = benchRateLimit   // the passreset side's reset.RateLimit.Limit
-	rawTTL        = 15 * time.Minute // reset.Config.TokenTTL's default
-	rawLease      = 2 * time.Minute  // reset.DispatchConfig.Lease's default
-	rawIdle       = 24 * time.Hour   // session.DefaultIdleTimeout
-	rawTouchEvery = time.Minute      // session.DefaultTouchInterval
-)
-
+// rawSQL names the raw statements as sqlitestore.BenchSQL does; over the
+// host's table, the users' statements are rawHostSQL's.
 var (
-	errRawRateLimited = errors.New("raw: rate limited")
-	errRawInvalid     = errors.New("raw: invalid token")
-	errRawExpired     = errors.New("raw: expired")
-	errRawNotFound    = errors.New("raw: not found")
+	rawSQL = map[string]string{
+		"AllowRequest":       rawAllowRequest,
+		"UserByEmail":        rawUserByEmail,
+		"UserExists":         rawUserExists,
+		"PasswordHash":       rawPasswordHash,
+		"EndResets":          rawEndResets,
+		"InsertReset":        rawInsertReset,
+		"InsertJob":          rawInsertJob,
+		"FinishJob":          rawFinishJob,
+		"ResetByID":          rawResetByID,
+		"ResetByTokenHash":   rawResetByTokenHash,
+		"SpendReset":         rawSpendReset,
+		"SetPassword":        rawSetPassword,
+		"RevokeUserSessions": rawRevokeUserSessions,
+		"SessionByTokenHash": rawSessionByTokenHash,
+		"TouchSession":       rawTouchSession,
+	}
+	rawHostSQL = map[string]string{
+		"UserByEmail":  rawHostUserByEmail,
+		"UserExists":   rawHostUserExists,
+		"PasswordHash": rawHostPasswordHash,
+		"SetPassword":  rawHostSetPassword,
+	}
 )
 
 // rawDB is the raw side's database: a write pool of one connection and a
 // read pool, opened as sqlitestore.Open opens them.
 type rawDB struct {
 	w, r *sql.DB
-	now  func() int64 // the clock, in UTC milliseconds; nowMillis unless pinned
+	now  func() int64 // the clock, in UTC milliseconds
+	host bool         // the users are the host's accounts
 	// on r
-	userByEmail, resetByID, resetByTokenHash, sessionByTokenHash *sql.Stmt
+	userByEmail, passwordHash, resetByID, resetByTokenHash, sessionByTokenHash *sql.Stmt
 	// on w
-	allowRequest, endResets, insertReset, insertJob, spendReset, setPassword,
+	allowRequest, endResets, userExists, insertReset, insertJob, spendReset, setPassword,
 	revokeUserSessions, touchSession, finishJob *sql.Stmt
 }
 
-func openRaw(tb testing.TB, path string) *rawDB {
+// openRaw opens the raw side on the file at path.
+func openRaw(tb testing.TB, path string, host bool, now func() time.Time) *rawDB {
 	tb.Helper()
-	ctx := context.Background()
 	dsn := sqlitestore.DSN(path)
 	w, err := sql.Open("sqlite3", dsn)
 	if err != nil {
@@ -115,7 +124,7 @@ func openRaw(tb testing.TB, path string) *rawDB {
 	tb.Cleanup(func() { w.Close() })
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
-	if err := w.PingContext(ctx); err != nil {
+	if err := w.PingContext(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
 	r, err := sql.Open("sqlite3", dsn)
@@ -126,34 +135,42 @@ func openRaw(tb testing.TB, path string) *rawDB {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return openRawOn(tb, w, r)
+	return openRawOn(tb, w, r, host, now)
 }
 
 // openRawOn prepares the raw side's statements on w and r.
-func openRawOn(tb testing.TB, w, r *sql.DB) *rawDB {
+func openRawOn(tb testing.TB, w, r *sql.DB, host bool, now func() time.Time) *rawDB {
 	tb.Helper()
-	ctx := context.Background()
-	db := &rawDB{w: w, r: r, now: nowMillis}
+	db := &rawDB{w: w, r: r, host: host, now: func() int64 { return time.Now().UnixMilli() }}
+	if now != nil {
+		db.now = func() int64 { return now().UnixMilli() }
+	}
+	users := rawSQL
+	if host {
+		users = rawHostSQL
+	}
 	for _, p := range []struct {
 		st   **sql.Stmt
 		db   *sql.DB
 		text string
 	}{
-		{&db.userByEmail, r, rawUserByEmail},
+		{&db.userByEmail, r, users["UserByEmail"]},
+		{&db.passwordHash, r, users["PasswordHash"]},
 		{&db.resetByID, r, rawResetByID},
 		{&db.resetByTokenHash, r, rawResetByTokenHash},
 		{&db.sessionByTokenHash, r, rawSessionByTokenHash},
 		{&db.allowRequest, w, rawAllowRequest},
 		{&db.endResets, w, rawEndResets},
+		{&db.userExists, w, users["UserExists"]},
 		{&db.insertReset, w, rawInsertReset},
 		{&db.insertJob, w, rawInsertJob},
 		{&db.spendReset, w, rawSpendReset},
-		{&db.setPassword, w, rawSetPassword},
+		{&db.setPassword, w, users["SetPassword"]},
 		{&db.revokeUserSessions, w, rawRevokeUserSessions},
 		{&db.touchSession, w, rawTouchSession},
 		{&db.finishJob, w, rawFinishJob},
 	} {
-		st, err := p.db.PrepareContext(ctx, p.text)
+		st, err := p.db.PrepareContext(context.Background(), p.text)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -196,43 +213,50 @@ func (db *rawDB) finish(ctx context.Context, jobID string) error {
 	})
 }
 
-// rawUser is a users row.
+// rawUser is a users row: passreset's, or the host's (id, email,
+// verified).
 type rawUser struct {
 	id, email, first, last, picture, external, locale string
+	key                                               int64 // the host's
 	verified                                          bool
 	metadata                                          sql.NullString
 	signIn                                            sql.NullInt64
 	created, updated                                  int64
 }
 
-func (u *rawUser) dest() []any {
-	return []any{&u.id, &u.email, &u.verified, &u.first, &u.last, &u.picture,
-		&u.external, &u.locale, &u.metadata, &u.signIn, &u.created, &u.updated}
+func (db *rawDB) scanUser(row *sql.Row, u *rawUser) error {
+	if db.host {
+		if err := row.Scan(&u.key, &u.email, &u.verified); err != nil {
+			return err
+		}
+		u.id = "user_" + strconv.FormatInt(u.key, 10)
+		return nil
+	}
+	return row.Scan(&u.id, &u.email, &u.verified, &u.first, &u.last, &u.picture,
+		&u.external, &u.locale, &u.metadata, &u.signIn, &u.created, &u.updated)
 }
 
-// rawReset is a password_resets row.
-type rawReset struct {
-	id, userID, email        string
-	created, expires         int64
-	used, ended, codeExpires sql.NullInt64
-	codeKey                  sql.NullString
-	codeHash                 []byte
-	codeTries                int
+// key is the key of the users row of a user id: the id itself, or the
+// host's integer.
+func (db *rawDB) key(userID string) (any, error) {
+	if !db.host {
+		return userID, nil
+	}
+	digits, ok := strings.CutPrefix(userID, "user_")
+	if !ok {
+		return nil, storebench.ErrNotFound
+	}
+	return strconv.ParseInt(digits, 10, 64)
 }
 
-// nowMillis is the clock as the module reads it: UTC milliseconds.
-func nowMillis() int64 { return time.Now().UnixMilli() }
-
-// create is CreatePasswordReset's statements: the rate limit, the user,
-// one transaction (end the older resets, insert the reset and its email
-// job), then, the email sent, the job finished. The token is made as the
-// module makes it; the job's payload is a blob of the size of the
-// module's sealed email, made before the timer starts.
-func (db *rawDB) create(ctx context.Context, email, key string, payload []byte) (token string, err error) {
+// Create: the rate limit, the user, one transaction (end the older
+// resets, check the user, insert the reset and its email job), then, the
+// email sent, the job finished. The token is made as the module makes it.
+func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []byte) error {
 	now := db.now()
 	var n int64
-	err = db.unsynced(ctx, func(tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, db.allowRequest).ExecContext(ctx, key, now, now-rawWindow.Milliseconds(), rawLimit)
+	err := db.unsynced(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, db.allowRequest).ExecContext(ctx, rateKey, now, now-storebench.Window.Milliseconds(), storebench.RateLimit)
 		if err != nil {
 			return err
 		}
@@ -240,61 +264,72 @@ func (db *rawDB) create(ctx context.Context, email, key string, payload []byte) 
 		return err
 	})
 	if err != nil {
-		return "", err
+		return err
 	}
 	if n != 1 {
-		return "", errRawRateLimited
+		return storebench.ErrRateLimited
 	}
 	var u rawUser
-	if err := db.userByEmail.QueryRowContext(ctx, email).Scan(u.dest()...); err != nil {
-		return "", err
+	if err := db.scanUser(db.userByEmail.QueryRowContext(ctx, email), &u); err != nil {
+		return err
 	}
 	var b [32]byte
 	_, _ = rand.Read(b[:])
-	token = base64.RawURLEncoding.EncodeToString(b[:])
-	h := sha256.Sum256([]byte(token))
+	h := sha256.Sum256([]byte(base64.RawURLEncoding.EncodeToString(b[:])))
 	resetID := "password_reset_" + ulid.MustNew(uint64(now), rand.Reader).String()
 	jobID := "job_" + ulid.MustNew(uint64(now), rand.Reader).String()
 
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer tx.Rollback()
 	if _, err := tx.StmtContext(ctx, db.endResets).ExecContext(ctx, now, u.id); err != nil {
-		return "", err
+		return err
+	}
+	key, err := db.key(u.id)
+	if err != nil {
+		return err
+	}
+	var one int
+	if err := tx.StmtContext(ctx, db.userExists).QueryRowContext(ctx, key).Scan(&one); err != nil {
+		return err
 	}
 	var codeHash [32]byte
 	_, _ = rand.Read(codeHash[:])
+	ttl := storebench.TTL.Milliseconds()
 	if _, err := tx.StmtContext(ctx, db.insertReset).ExecContext(ctx, resetID, u.id, u.email, h[:],
-		now, now+rawTTL.Milliseconds(), nil, nil, key, codeHash[:], now+rawTTL.Milliseconds(), 5); err != nil {
-		return "", err
+		now, now+ttl, nil, nil, rateKey, codeHash[:], now+ttl, storebench.CodeTries); err != nil {
+		return err
 	}
 	if _, err := tx.StmtContext(ctx, db.insertJob).ExecContext(ctx, jobID, "email", u.id, payload, 1,
-		now, now+rawLease.Milliseconds(), now); err != nil {
-		return "", err
+		now, now+storebench.Lease.Milliseconds(), now); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return "", err
+		return err
 	}
 	// The email is sent here.
-	if err := db.finish(ctx, jobID); err != nil {
-		return "", err
-	}
-	return token, nil
+	return db.finish(ctx, jobID)
 }
 
-// get is GetPasswordReset's statement.
-func (db *rawDB) get(ctx context.Context, id string) (rawReset, error) {
+// rawReset is a passreset_resets row.
+type rawReset struct {
+	id, userID, email        string
+	hash, codeHash           []byte
+	created, expires         int64
+	used, ended, codeExpires sql.NullInt64
+	codeKey                  sql.NullString
+	codeTries                int
+}
+
+// Get is GetPasswordReset's statement.
+func (db *rawDB) Get(ctx context.Context, id string) error {
 	var r rawReset
-	var hash []byte
-	err := db.resetByID.QueryRowContext(ctx, id).Scan(&r.id, &r.userID, &r.email, &hash,
+	return db.resetByID.QueryRowContext(ctx, id).Scan(&r.id, &r.userID, &r.email, &r.hash,
 		&r.created, &r.expires, &r.used, &r.ended, &r.codeKey, &r.codeHash, &r.codeExpires, &r.codeTries)
-	return r, err
 }
 
-// lookup is the cheap rejection of ResetPassword: the reset of the token,
-// if it can still be spent.
 func (db *rawDB) lookup(ctx context.Context, token string) (rawReset, error) {
 	h := sha256.Sum256([]byte(token))
 	var r rawReset
@@ -302,22 +337,24 @@ func (db *rawDB) lookup(ctx context.Context, token string) (rawReset, error) {
 		&r.created, &r.expires, &r.used, &r.ended, &r.codeKey, &r.codeHash, &r.codeExpires, &r.codeTries)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return rawReset{}, errRawInvalid
+		return rawReset{}, storebench.ErrInvalid
 	case err != nil:
 		return rawReset{}, err
-	case r.used.Valid || r.ended.Valid, r.codeKey.Valid && r.codeTries <= 0:
-		return rawReset{}, errRawInvalid
-	case db.now() >= r.expires:
-		return rawReset{}, errRawExpired
 	}
-	return r, nil
+	return r, storebench.Spendable(r.used.Valid, r.ended.Valid, r.codeKey.Valid, r.codeTries,
+		time.UnixMilli(r.expires), time.UnixMilli(db.now()))
 }
 
-// redeem is ResetPassword's statements with a password hash computed
-// elsewhere: the lookup, one transaction (spend the token, set the
-// password, revoke the sessions, queue the notice), then, the notice sent,
-// its job finished.
-func (db *rawDB) redeem(ctx context.Context, token, passwordHash string, payload []byte) (revoked int64, err error) {
+// Lookup is the cheap rejection of ResetPassword.
+func (db *rawDB) Lookup(ctx context.Context, token string) error {
+	_, err := db.lookup(ctx, token)
+	return err
+}
+
+// Redeem: the lookup, one transaction (spend the token, set the password,
+// revoke the sessions, queue the notice), then, the notice sent, its job
+// finished.
+func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload []byte) (revoked int64, err error) {
 	r, err := db.lookup(ctx, token)
 	if err != nil {
 		return 0, err
@@ -333,8 +370,16 @@ func (db *rawDB) redeem(ctx context.Context, token, passwordHash string, payload
 	if err := tx.StmtContext(ctx, db.spendReset).QueryRowContext(ctx, now, r.id).Scan(&userID, &email); err != nil {
 		return 0, err // a lost race or an expiry since the lookup
 	}
+	key, err := db.key(userID)
+	if err != nil {
+		return 0, err
+	}
+	var updated any = now
+	if db.host {
+		updated = time.UnixMilli(now).UTC().Format("2006-01-02 15:04:05.000")
+	}
 	var u rawUser
-	if err := tx.StmtContext(ctx, db.setPassword).QueryRowContext(ctx, passwordHash, now, userID).Scan(u.dest()...); err != nil {
+	if err := db.scanUser(tx.StmtContext(ctx, db.setPassword).QueryRowContext(ctx, passwordHash, updated, key), &u); err != nil {
 		return 0, err
 	}
 	if !strings.EqualFold(u.email, email) {
@@ -348,54 +393,51 @@ func (db *rawDB) redeem(ctx context.Context, token, passwordHash string, payload
 		return 0, err
 	}
 	if _, err := tx.StmtContext(ctx, db.insertJob).ExecContext(ctx, jobID, "email", userID, payload, 1,
-		now, now+rawLease.Milliseconds(), now); err != nil {
+		now, now+storebench.Lease.Milliseconds(), now); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
 	// The notice is sent here.
-	if err := db.finish(ctx, jobID); err != nil {
-		return 0, err
-	}
-	return revoked, nil
+	return revoked, db.finish(ctx, jobID)
 }
 
-// rawSession is a sessions row.
+// rawSession is a passreset_sessions row.
 type rawSession struct {
 	id, userID, userAgent, ip, stamp string
 	created, seen, expires           int64
 	revoked                          sql.NullInt64
 }
 
-// validate is session.Manager.Validate's statements: the lookup, judged at
-// the clock, and the write of last_seen_at when it is a minute stale.
-func (db *rawDB) validate(ctx context.Context, token string) (rawSession, error) {
+// Validate: the lookup, judged at the clock, and the write of
+// last_seen_at when it is a minute stale.
+func (db *rawDB) Validate(ctx context.Context, token string) error {
 	h := sha256.Sum256([]byte(token))
 	var s rawSession
 	err := db.sessionByTokenHash.QueryRowContext(ctx, h[:]).Scan(&s.id, &s.userID, &s.created,
 		&s.seen, &s.expires, &s.revoked, &s.userAgent, &s.ip, &s.stamp)
 	if errors.Is(err, sql.ErrNoRows) {
-		return rawSession{}, errRawNotFound
+		return storebench.ErrNotFound
 	}
 	if err != nil {
-		return rawSession{}, err
+		return err
 	}
-	return s, db.judge(ctx, &s, db.now())
+	now := db.now()
+	touch, err := storebench.Judge(s.revoked.Valid, time.UnixMilli(s.seen), time.UnixMilli(s.expires), time.UnixMilli(now))
+	if touch {
+		_, err = db.touchSession.ExecContext(ctx, now, s.id)
+	}
+	return err
 }
 
-func (db *rawDB) judge(ctx context.Context, s *rawSession, now int64) error {
-	switch {
-	case s.revoked.Valid:
-		return errRawInvalid
-	case now >= s.expires, now >= s.seen+rawIdle.Milliseconds():
-		return errRawExpired
+// PasswordHash is the indexed lookup of the user's hash.
+func (db *rawDB) PasswordHash(ctx context.Context, userID string) (string, error) {
+	key, err := db.key(userID)
+	if err != nil {
+		return "", err
 	}
-	if now-s.seen >= rawTouchEvery.Milliseconds() {
-		if _, err := db.touchSession.ExecContext(ctx, now, s.id); err != nil {
-			return err
-		}
-		s.seen = now
-	}
-	return nil
+	var h string
+	err = db.passwordHash.QueryRowContext(ctx, key).Scan(&h)
+	return h, err
 }
