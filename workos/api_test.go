@@ -906,7 +906,7 @@ func TestSessionListJudgesTheIdleTimeout(t *testing.T) {
 // headers believed only from a trusted proxy.
 func TestClientLimit(t *testing.T) {
 	e := newEnv(t, func(_ *reset.Config, ac *workos.Config) {
-		ac.ClientLimit = clientlimit.Config{Requests: 3, Per: time.Minute, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+		ac.ClientLimit = clientlimit.Config{Requests: 3, Per: time.Minute, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, ClientHeader: "X-Forwarded-For"}
 	})
 	uid := e.createUser(t, userEmail)
 	const me = "192.0.2.10:1"

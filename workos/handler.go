@@ -117,7 +117,8 @@ type Config struct {
 	// ([DefaultClientRequests]), in bursts of up to 60 (the clients of this
 	// API are usually a few backends, each asking for many users);
 	// ClientLimit.Disabled turns it off. Behind a reverse proxy, list it in
-	// ClientLimit.TrustedProxies, or every client looks like the proxy.
+	// ClientLimit.TrustedProxies and name the header it sets in
+	// ClientLimit.ClientHeader, or every client looks like the proxy.
 	// ClientLimit.Now defaults to Now. Each instance counts its own
 	// requests: behind a load balancer over n instances a client may make
 	// n times as many (see package clientlimit); the per-address limit,
@@ -236,7 +237,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	// Failed authentication is limited whatever ClientLimit says, by the
 	// same client addresses.
-	fc := clientlimit.Config{Requests: DefaultAuthFailures, TrustedProxies: lc.TrustedProxies, MaxClients: lc.MaxClients, Now: lc.Now}
+	fc := clientlimit.Config{Requests: DefaultAuthFailures, TrustedProxies: lc.TrustedProxies, ClientHeader: lc.ClientHeader, MaxClients: lc.MaxClients, Now: lc.Now}
 	if h.authFailures, err = clientlimit.New(fc); err != nil {
 		return nil, fmt.Errorf("workos: Config.ClientLimit: %w", err)
 	}

@@ -13,7 +13,8 @@
 // several instances share the data.
 //
 // Several instances serve one set of clients when they share a Postgres
-// database and a secret key, behind any load balancer:
+// (or MySQL: -db mysql://app@db.internal:3306/app) database and a secret
+// key, behind any load balancer:
 //
 //	export RESET_API_KEY=sk_$(openssl rand -hex 32) PASSRESET_SECRET_KEY=$(openssl rand -hex 32)
 //	go run ./examples/apiserver -addr 127.0.0.1:8091 -db postgres://app@db.internal/app
@@ -35,14 +36,16 @@
 // in hex or base64. It seals queued mail and the answers kept for
 // Idempotency-Key replays, keys the per-address rate limit, and signs the
 // access tokens, so every instance that serves the same clients must have
-// it; with a Postgres database the server refuses to start without it.
+// it; with a Postgres or MySQL database the server refuses to start without
+// it.
 //
 // Flags:
 //
 //	-addr             the address to listen on (default 127.0.0.1:8081)
-//	-db               the database: a postgres:// or postgresql:// URL, or a
-//	                  SQLite file; created or migrated if need be (default
-//	                  passreset-api.db)
+//	-db               the database: a postgres:// or postgresql:// URL, a
+//	                  mysql://user:pass@host:3306/db URL (MySQL or MariaDB),
+//	                  or a SQLite file; created or migrated if need be
+//	                  (default passreset-api.db)
 //	-reset-url        the page of your app that takes the token (default http://localhost:3000/reset-password)
 //	-bcrypt-cost      bcrypt's cost for new passwords (default 12)
 //	-smtp             send the emails through the SMTP server at host:port
@@ -52,8 +55,12 @@
 //	-trusted-proxies  comma-separated networks (CIDR) of the reverse proxies in
 //	                  front of the server: the limit per client of the reset
 //	                  routes (60 a minute) then counts the address they forward
-//	                  in X-Forwarded-For; without it that header is ignored
-//	                  (default none)
+//	                  in -client-header; without it every forwarding header is
+//	                  ignored (default none)
+//	-client-header    the header the trusted proxies set to name the client,
+//	                  and the only one read: X-Forwarded-For (a proxy that
+//	                  appends to it), X-Real-IP (one that sets it) or
+//	                  Forwarded; required with -trusted-proxies
 package main
 
 import (
@@ -114,6 +121,7 @@ type options struct {
 	bcryptCost     int
 	apiKeys        []string
 	trustedProxies []netip.Prefix
+	clientHeader   string
 	secretKey      []byte // reset.Config.SecretKey (appkey.Load, in run)
 	smtp, smtpTLS  string // -smtp host:port and its -smtp-tls; "" keeps the dev transport
 	smtpUser       string
@@ -126,19 +134,29 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	fs := flag.NewFlagSet("apiserver", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8081", "the `address` to listen on, HOST:PORT")
-	fs.StringVar(&o.db, "db", "passreset-api.db", "the `database`: a postgres:// URL, or a SQLite file; created or migrated if need be")
+	fs.StringVar(&o.db, "db", "passreset-api.db", "the `database`: a postgres:// or mysql:// URL, or a SQLite file; created or migrated if need be")
 	fs.StringVar(&o.resetURL, "reset-url", "http://localhost:3000/reset-password", "the `URL` of the page that takes the token, for the reset emails")
 	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "bcrypt's `cost` for new passwords")
 	fs.StringVar(&o.smtp, "smtp", "", "send the emails through the SMTP server at `host:port` instead of the dev transport")
 	fs.StringVar(&o.smtpTLS, "smtp-tls", "starttls", "SMTP connection security: starttls, implicit or none")
 	fs.StringVar(&o.smtpUser, "smtp-user", "", "SMTP user name; the password is read from $PASSRESET_SMTP_PASSWORD")
-	proxies := fs.String("trusted-proxies", "", "comma-separated `networks` (CIDR) of the reverse proxies in front of the server, whose X-Forwarded-For header tells the client's address to the per-client limit; default none: the header is ignored")
+	proxies := fs.String("trusted-proxies", "", "comma-separated `networks` (CIDR) of the reverse proxies in front of the server, whose -client-header tells the client's address to the per-client limit; default none: forwarding headers are ignored")
+	fs.StringVar(&o.clientHeader, "client-header", "", "the `header` the trusted proxies set to name the client, the only one read: X-Forwarded-For, X-Real-IP or Forwarded; required with -trusted-proxies")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
 	var err error
 	if o.trustedProxies, err = clientlimit.ParsePrefixes(*proxies); err != nil {
 		return options{}, fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	switch {
+	case len(o.trustedProxies) > 0 && o.clientHeader == "":
+		return options{}, errors.New("-trusted-proxies needs -client-header: the header those proxies set to name the client (X-Forwarded-For, X-Real-IP or Forwarded)")
+	case len(o.trustedProxies) == 0 && o.clientHeader != "":
+		return options{}, errors.New("-client-header needs -trusted-proxies: the header is read only from a trusted proxy")
+	}
+	if _, err := clientlimit.New(clientlimit.Config{TrustedProxies: o.trustedProxies, ClientHeader: o.clientHeader}); err != nil {
+		return options{}, fmt.Errorf("-client-header: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
@@ -225,7 +243,7 @@ func wire(db *deploy.DB, o options, logger *slog.Logger) (*app, error) {
 		}
 	}
 	a.api, err = workos.New(workos.Config{Service: a.service, Sessions: sessions, APIKeys: o.apiKeys, Logger: logger,
-		AccessTokenKey: tokenKey, ClientLimit: clientlimit.Config{TrustedProxies: o.trustedProxies}})
+		AccessTokenKey: tokenKey, ClientLimit: clientlimit.Config{TrustedProxies: o.trustedProxies, ClientHeader: o.clientHeader}})
 	if err != nil {
 		return nil, err
 	}

@@ -267,7 +267,7 @@ func TestClientLimit(t *testing.T) {
 	for _, trusted := range []bool{false, true} {
 		args := []string{"-db", filepath.Join(t.TempDir(), "limit.db"), "-bcrypt-cost", "4"}
 		if trusted {
-			args = append(args, "-trusted-proxies", "127.0.0.0/8, ::1")
+			args = append(args, "-trusted-proxies", "127.0.0.0/8, ::1", "-client-header", "X-Forwarded-For")
 		}
 		o, err := parseOptions(args, getenv(testKey), io.Discard)
 		require.NoError(t, err)
@@ -315,8 +315,14 @@ func TestClientLimit(t *testing.T) {
 			require.LessOrEqual(t, other, 1+int(time.Since(start)/time.Second), "an untrusted peer's X-Forwarded-For is ignored")
 		}
 	}
-	_, err := parseOptions([]string{"-trusted-proxies", "proxy.internal"}, getenv(testKey), io.Discard)
+	_, err := parseOptions([]string{"-trusted-proxies", "proxy.internal", "-client-header", "X-Forwarded-For"}, getenv(testKey), io.Discard)
 	require.ErrorContains(t, err, "-trusted-proxies")
+	_, err = parseOptions([]string{"-trusted-proxies", "127.0.0.1"}, getenv(testKey), io.Discard)
+	require.ErrorContains(t, err, "-trusted-proxies needs -client-header")
+	_, err = parseOptions([]string{"-client-header", "X-Real-IP"}, getenv(testKey), io.Discard)
+	require.ErrorContains(t, err, "-client-header needs -trusted-proxies")
+	_, err = parseOptions([]string{"-trusted-proxies", "127.0.0.1", "-client-header", "X-Client-IP"}, getenv(testKey), io.Discard)
+	require.ErrorContains(t, err, "-client-header")
 }
 
 func freeAddr(t *testing.T) string {

@@ -42,7 +42,7 @@ func TestAPIServerSurvivesKills(t *testing.T) {
 	c.header = map[string]string{"Authorization": "Bearer " + apiKey}
 	a := &app{t: t, bin: bin, logDir: dir, args: []string{
 		"-addr", addr, "-db", dbPath, "-smtp", mailSrv.addr, "-smtp-tls", "none",
-		"-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32",
+		"-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32", "-client-header", "X-Forwarded-For",
 	}, env: []string{"RESET_API_KEY=" + apiKey, "PASSRESET_SECRET_KEY="}}
 	a.ready = func() error {
 		res := c.send(context.Background(), http.MethodGet, "/user_management/users/user_nope", "", nil, "")

@@ -79,7 +79,7 @@ func TestWebappSurvivesKills(t *testing.T) {
 	c := newClient(base)
 	a := &app{t: t, bin: bin, logDir: dir, args: []string{
 		"-addr", addr, "-db", dbPath, "-smtp", mailSrv.addr, "-smtp-tls", "none",
-		"-demo-user", "", "-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32",
+		"-demo-user", "", "-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32", "-client-header", "X-Forwarded-For",
 	}, env: []string{"PASSRESET_SECRET_KEY="}} // no key: the app keeps its own beside the database
 	a.ready = func() error {
 		res := c.do(context.Background(), http.MethodGet, "/sign-in", "", nil)

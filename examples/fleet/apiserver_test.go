@@ -39,7 +39,7 @@ func startAPIFleetKeeping(tb testing.TB, n int, db string, keep bool) *apiFleet 
 	var addrs []string
 	for i := range n {
 		p, addr := start(tb, fmt.Sprintf("apiserver %d", i+1), bin, env, apiReady,
-			"-addr", "127.0.0.1:0", "-db", db, "-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32")
+			"-addr", "127.0.0.1:0", "-db", db, "-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32", "-client-header", "X-Forwarded-For")
 		f.procs = append(f.procs, p)
 		addrs = append(addrs, addr)
 	}

@@ -90,7 +90,7 @@ func startWebFleet(tb testing.TB, n int, db string) *webFleet {
 		// -smtp to a closed port: no mail is sent in these benchmarks, and
 		// none is kept in memory.
 		_, addr := start(tb, fmt.Sprintf("webapp %d", i+1), bin, env, webReady,
-			"-addr", "127.0.0.1:0", "-db", db, "-base-url", base, "-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32",
+			"-addr", "127.0.0.1:0", "-db", db, "-base-url", base, "-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32", "-client-header", "X-Forwarded-For",
 			"-demo-user", "", "-smtp", "127.0.0.1:1", "-smtp-tls", "none")
 		addrs = append(addrs, addr)
 	}

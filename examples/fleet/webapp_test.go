@@ -176,7 +176,7 @@ func TestWebappFleet(t *testing.T) {
 			demo = email + ":" + oldPassword
 		}
 		p, addr := start(t, fmt.Sprintf("webapp %d", i+1), bin, env, webReady,
-			"-addr", "127.0.0.1:0", "-db", db, "-base-url", base, "-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32",
+			"-addr", "127.0.0.1:0", "-db", db, "-base-url", base, "-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32", "-client-header", "X-Forwarded-For",
 			"-smtp", mails.addr, "-smtp-tls", "none", "-demo-user", demo)
 		procs = append(procs, p)
 		addrs = append(addrs, addr)

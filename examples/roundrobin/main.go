@@ -6,8 +6,8 @@
 //
 // It keeps the Host header the client sent, sets X-Forwarded-For, and names
 // the backend that served each answer in its X-Upstream header (1 for the
-// first listed). Start the backends with -trusted-proxies 127.0.0.1/32, so
-// that their limits per client count the clients, not the proxy. It is an
+// first listed). Start the backends with -trusted-proxies 127.0.0.1/32
+// -client-header X-Forwarded-For, so that their limits per client count the clients, not the proxy. It is an
 // example, not a load balancer: no health checks, no retries.
 package main
 

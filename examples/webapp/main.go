@@ -14,8 +14,10 @@
 //	-base-url URL            the site's address as browsers see it, for the
 //	                         link in the email (default http:// + -addr)
 //	-db path-or-URL          the database: a postgres:// or postgresql://
-//	                         URL, or a SQLite file (default webapp.db in
-//	                         the working folder); created or migrated
+//	                         URL, a mysql://user:pass@host:3306/db URL
+//	                         (MySQL or MariaDB), or a SQLite file (default
+//	                         webapp.db in the working folder); created or
+//	                         migrated
 //	-demo-user EMAIL[:PASS]  create this user at start unless it exists;
 //	                         without :PASS a password is generated and
 //	                         printed once; a given one is never printed;
@@ -36,8 +38,14 @@
 //	                         as 127.0.0.1/32 or 10.0.0.0/8,fd00::/8: the
 //	                         reset pages' limit per client (10 form posts a
 //	                         minute) then counts the client address these
-//	                         proxies forward in X-Forwarded-For. Without it
-//	                         the header is ignored (default none)
+//	                         proxies forward in -client-header. Without it
+//	                         every forwarding header is ignored (default
+//	                         none)
+//	-client-header NAME      the header the trusted proxies set to name the
+//	                         client, and the only one read: X-Forwarded-For
+//	                         (a proxy that appends to it), X-Real-IP (one
+//	                         that sets it) or Forwarded; required with
+//	                         -trusted-proxies
 //
 // The key that seals queued mail and keys the limit per address comes
 // from PASSRESET_SECRET_KEY (hex or base64 of 32 bytes or more: `openssl
@@ -45,8 +53,8 @@
 // ".key", mode 0600), made at the first start, so that mail queued before a
 // restart is sent after it and the limits hold across restarts. Several
 // instances of the app, on one Postgres database behind one address, must
-// share one key: with a Postgres database the app refuses to start without
-// PASSRESET_SECRET_KEY:
+// share one key: with a Postgres or MySQL database the app refuses to start
+// without PASSRESET_SECRET_KEY:
 //
 //	export PASSRESET_SECRET_KEY=$(openssl rand -hex 32)
 //	go run ./examples/webapp -addr 127.0.0.1:8091 -db postgres://app@db.internal/app -base-url https://app.example
@@ -106,6 +114,7 @@ type options struct {
 	hasher                        string
 	smtp, smtpTLS, smtpUser, from string
 	trustedProxies                []netip.Prefix
+	clientHeader                  string
 }
 
 // parseFlags reads the command line.
@@ -115,7 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on")
 	fs.StringVar(&o.baseURL, "base-url", "", "the site's `URL` as browsers see it, for the link in the email (default http:// + -addr)")
-	fs.StringVar(&o.db, "db", "webapp.db", "the `database`: a postgres:// URL, or a SQLite file; created or migrated")
+	fs.StringVar(&o.db, "db", "webapp.db", "the `database`: a postgres:// or mysql:// URL, or a SQLite file; created or migrated")
 	demo := fs.String("demo-user", "demo@example.com", "create this user at start unless it exists: `EMAIL` (a password is generated and printed once) or EMAIL:PASSWORD (never printed); \"\" for none")
 	fs.BoolVar(&o.devMail, "dev-mail", true, "keep sent emails in a dev mailbox at /dev/mail instead of sending them")
 	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "the bcrypt `cost` of new passwords, 4 to 31; lower only to make local tests faster")
@@ -124,13 +133,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.smtpTLS, "smtp-tls", "starttls", "SMTP connection security: starttls, implicit or none")
 	fs.StringVar(&o.smtpUser, "smtp-user", "", "SMTP user name; the password is read from $PASSRESET_SMTP_PASSWORD")
 	fs.StringVar(&o.from, "from", "", "sender address of the emails (default no-reply@ the base URL's host)")
-	proxies := fs.String("trusted-proxies", "", "comma-separated `networks` (CIDR) of the reverse proxies in front of the app, whose X-Forwarded-For header tells the client's address to the per-client limit; default none: the header is ignored")
+	proxies := fs.String("trusted-proxies", "", "comma-separated `networks` (CIDR) of the reverse proxies in front of the app, whose -client-header tells the client's address to the per-client limit; default none: forwarding headers are ignored")
+	fs.StringVar(&o.clientHeader, "client-header", "", "the `header` the trusted proxies set to name the client, the only one read: X-Forwarded-For, X-Real-IP or Forwarded; required with -trusted-proxies")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	var err error
 	if o.trustedProxies, err = clientlimit.ParsePrefixes(*proxies); err != nil {
 		return o, fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	if err := checkClientHeader(o.trustedProxies, o.clientHeader); err != nil {
+		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -210,7 +223,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	srv, err := newServer(config{BaseURL: o.baseURL, Store: st, Mailer: mailer, DevMail: devMail, From: o.from, Logger: log, BcryptCost: o.bcryptCost, SecretKey: key, Argon2id: o.hasher == "argon2id",
-		ClientLimit: clientlimit.Config{TrustedProxies: o.trustedProxies}})
+		ClientLimit: clientlimit.Config{TrustedProxies: o.trustedProxies, ClientHeader: o.clientHeader}})
 	if err != nil {
 		return err
 	}
@@ -308,4 +321,19 @@ func createDemoUser(ctx context.Context, svc *reset.Service, o options, dbName s
 		return fmt.Sprintf("demo user  %s, password %s (printed only this once)", o.demoEmail, password), nil
 	}
 	return fmt.Sprintf("demo user  %s, with the password given on the command line", o.demoEmail), nil
+}
+
+// checkClientHeader says what is wrong with -trusted-proxies and
+// -client-header, which go together, in the flags' words.
+func checkClientHeader(proxies []netip.Prefix, header string) error {
+	if _, err := clientlimit.New(clientlimit.Config{TrustedProxies: proxies, ClientHeader: header}); err != nil {
+		switch {
+		case len(proxies) > 0 && header == "":
+			return errors.New("-trusted-proxies needs -client-header: the header those proxies set to name the client (X-Forwarded-For, X-Real-IP or Forwarded)")
+		case len(proxies) == 0:
+			return errors.New("-client-header needs -trusted-proxies: the header is read only from a trusted proxy")
+		}
+		return fmt.Errorf("-client-header: want X-Forwarded-For, X-Real-IP or Forwarded, got %q", header)
+	}
+	return nil
 }

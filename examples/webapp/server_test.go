@@ -218,7 +218,7 @@ func TestClientLimitOverHTTP(t *testing.T) {
 	// Behind a proxy on this machine, trusted: every forwarded client has
 	// its own allowance.
 	b := startApp(t, func(c *config) {
-		c.ClientLimit = clientlimit.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+		c.ClientLimit = clientlimit.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, ClientHeader: "X-Forwarded-For"}
 	})
 	for i := range 11 {
 		b.createUser(t, fmt.Sprintf("user%d@example.com", i), "the old passphrase")
@@ -361,9 +361,17 @@ func TestParseFlags(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, o.demoEmail)
 
-	o, err = parseFlags([]string{"-trusted-proxies", "127.0.0.1, 10.0.0.0/8"}, io.Discard)
+	o, err = parseFlags([]string{"-trusted-proxies", "127.0.0.1, 10.0.0.0/8", "-client-header", "x-real-ip"}, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}, o.trustedProxies)
+	require.Equal(t, "x-real-ip", o.clientHeader)
+
+	_, err = parseFlags([]string{"-trusted-proxies", "127.0.0.1"}, io.Discard)
+	require.ErrorContains(t, err, "-trusted-proxies needs -client-header", "which header names the client is never guessed")
+	_, err = parseFlags([]string{"-client-header", "X-Forwarded-For"}, io.Discard)
+	require.ErrorContains(t, err, "-client-header needs -trusted-proxies")
+	_, err = parseFlags([]string{"-trusted-proxies", "127.0.0.1", "-client-header", "X-Client-IP"}, io.Discard)
+	require.ErrorContains(t, err, "-client-header")
 
 	_, err = parseFlags([]string{"-demo-user", "secret-passphrase:ana@example.com"}, io.Discard)
 	require.Error(t, err)

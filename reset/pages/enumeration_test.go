@@ -94,7 +94,7 @@ func newTimingBench(tb testing.TB) *timingBench {
 	// The posts come through a proxy on loopback that forwards the client's
 	// address, so that each may come from a client of its own.
 	e.h, err = pages.New(pages.Config{Service: e.svc, SignInURL: "/sign-in", Logger: quiet,
-		ClientLimit: clientlimit.Config{Requests: 1, Per: 24 * time.Hour, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
+		ClientLimit: clientlimit.Config{Requests: 1, Per: 24 * time.Hour, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, ClientHeader: "X-Forwarded-For"}})
 	require.NoError(tb, err)
 	mux := http.NewServeMux()
 	e.h.Register(mux)

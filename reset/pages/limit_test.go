@@ -125,7 +125,7 @@ func TestResetOverClientLimit(t *testing.T) {
 // clients behind it are told apart by X-Forwarded-For.
 func TestClientLimitBehindProxy(t *testing.T) {
 	f := newFixture(t, func(c *pages.Config) {
-		c.ClientLimit = clientlimit.Config{Requests: 1, Per: time.Hour, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+		c.ClientLimit = clientlimit.Config{Requests: 1, Per: time.Hour, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, ClientHeader: "X-Forwarded-For"}
 	})
 	const proxy = "10.0.0.2:40000"
 	tok := f.token(t)

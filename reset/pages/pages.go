@@ -110,7 +110,8 @@ type Config struct {
 	// is the default, on: 10 per minute per page, in bursts of up to 10;
 	// ClientLimit.Disabled
 	// turns it off. Behind a reverse proxy, list it in
-	// ClientLimit.TrustedProxies, or every client looks like the proxy. A
+	// ClientLimit.TrustedProxies and name the header it sets in
+	// ClientLimit.ClientHeader, or every client looks like the proxy. A
 	// well-formed post to the forgot page over the limit gets the very
 	// answer every other gets, and no email is sent; a post to the reset
 	// page over it gets a "too many attempts" page, status 429 with

@@ -11,12 +11,13 @@ import (
 
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/mysqlstore"
 	"github.com/passreset/passreset/store/pgstore"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
 
 // Store is what the examples keep their users, resets, sessions and
-// replays in: store/sqlitestore or store/pgstore. It lists every optional
+// replays in: store/sqlitestore, store/pgstore or store/mysqlstore. It lists every optional
 // part the Service looks for (a DB holds the store behind this interface,
 // so a part left out here would be lost: the Service would no longer
 // record sign-ins).
@@ -41,7 +42,9 @@ func (d *DB) Close() error { return d.close() }
 
 // Open opens the database that db names, creating its tables or bringing
 // them up to date: a postgres:// or postgresql:// URL is a Postgres
-// database (store/pgstore), anything else the path of a SQLite file
+// database (store/pgstore), a mysql:// URL
+// (mysql://user:password@host:3306/database) a MySQL or MariaDB database
+// (store/mysqlstore), anything else the path of a SQLite file
 // (store/sqlitestore), created if need be. Errors never quote a URL, which
 // may hold a password.
 func Open(ctx context.Context, db string) (*DB, error) {
@@ -51,17 +54,19 @@ func Open(ctx context.Context, db string) (*DB, error) {
 		// pgx reads only a lower-case scheme as a URL; URLs' schemes are
 		// case-insensitive.
 		return openPostgres(ctx, scheme+"://"+rest)
+	case "mysql":
+		return openMySQL(ctx, scheme+"://"+rest)
 	default:
 		return openSQLite(ctx, db)
 	}
 }
 
 // Shared reports whether db names a database server that instances on
-// several machines may share (Postgres), rather than a file: such instances
-// must share one secret key too.
+// several machines may share (Postgres, MySQL), rather than a file: such
+// instances must share one secret key too.
 func Shared(db string) bool {
 	scheme, _ := schemeOf(db)
-	return scheme == "postgres" || scheme == "postgresql"
+	return scheme == "postgres" || scheme == "postgresql" || scheme == "mysql"
 }
 
 // schemeOf splits a URL's scheme, lower-cased, from the rest; a path has
@@ -88,6 +93,22 @@ func openPostgres(ctx context.Context, db string) (*DB, error) {
 		return nil, err
 	}
 	return &DB{Store: st, Name: name, close: func() error { st.Close(); return nil }}, nil
+}
+
+func openMySQL(ctx context.Context, db string) (*DB, error) {
+	name := "mysql database"
+	if u, err := url.Parse(db); err == nil {
+		name = u.Redacted()
+	}
+	st, err := mysqlstore.Open(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &DB{Store: st, Name: name, close: st.Close}, nil
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/examples/internal/dbtest"
 	"github.com/passreset/passreset/examples/internal/deploy"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
@@ -19,7 +20,7 @@ import (
 
 func TestShared(t *testing.T) {
 	for db, want := range map[string]bool{
-		"postgres://h/db": true, "postgresql://h/db": true, "PostgreSQL://h/db": true,
+		"postgres://h/db": true, "postgresql://h/db": true, "PostgreSQL://h/db": true, "mysql://h/db": true, "MySQL://h/db": true,
 		"app.db": false, "/var/lib/app/postgres.db": false, "file:app.db": false, "": false,
 	} {
 		require.Equal(t, want, deploy.Shared(db), db)
@@ -49,6 +50,35 @@ func TestOpenPostgresNeverQuotesTheURL(t *testing.T) {
 		require.Error(t, err, url)
 		require.NotContains(t, err.Error(), "s3cret-pw")
 	}
+}
+
+func TestOpenMySQLNeverQuotesTheURL(t *testing.T) {
+	// Nothing listens on port 1: the error comes from connecting.
+	for _, url := range []string{
+		"mysql://app:s3cret-pw@127.0.0.1:1/db?timeout=1s",
+		"MYSQL://app:s3cret-pw@127.0.0.1:1/db?timeout=1s",
+		"mysql://app:s3cret-pw@127.0.0.1:1",
+		"mysql://app:s3cret-pw%zz@h/db",
+	} {
+		_, err := deploy.Open(t.Context(), url)
+		require.Error(t, err, url)
+		require.NotContains(t, err.Error(), "s3cret-pw")
+	}
+}
+
+// TestOpenMySQL: a mysql:// URL opens a migrated mysqlstore.
+func TestOpenMySQL(t *testing.T) {
+	u, err := url.Parse(dbtest.MySQL(t))
+	require.NoError(t, err)
+	db, err := deploy.Open(t.Context(), u.String())
+	require.NoError(t, err)
+	defer db.Close()
+	require.True(t, deploy.Shared(u.String()))
+	requireOptionalParts(t, db)
+	require.Contains(t, db.Name, u.Host)
+	require.Contains(t, db.Name, u.Path)
+	_, err = db.UserByID(t.Context(), "user_1")
+	require.ErrorIs(t, err, store.ErrUserNotFound, "migrated: the lookup runs, and finds nobody")
 }
 
 func TestOpenPostgres(t *testing.T) {

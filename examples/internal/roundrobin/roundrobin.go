@@ -40,8 +40,8 @@ type ctxKey struct{}
 // New returns a Proxy over backends, absolute http or https URLs. It keeps
 // the Host header the client sent, so that the backends see the address
 // their users see, and sets X-Forwarded-For, -Host and -Proto: list the
-// proxy's address as trusted in the backends (-trusted-proxies) for them to
-// tell clients apart. A backend that cannot be reached is answered 502 and
+// proxy's address as trusted in the backends (-trusted-proxies, with
+// -client-header X-Forwarded-For) for them to tell clients apart. A backend that cannot be reached is answered 502 and
 // logged to logger (nil: discarded).
 func New(backends []*url.URL, logger *slog.Logger) (*Proxy, error) {
 	if len(backends) == 0 {

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/examples/internal/appkey"
+	"github.com/passreset/passreset/examples/internal/dbtest"
+)
+
+// TestFlowOnMySQL runs the app main builds on a MySQL or MariaDB database
+// (-db mysql://...) and plays a whole flow through its routes: a user,
+// a sign-in, a reset (replayed under an Idempotency-Key), its
+// confirmation, the old session revoked, a sign-in with the new password.
+func TestFlowOnMySQL(t *testing.T) {
+	db := dbtest.MySQL(t)
+	env := func(name string) string {
+		switch name {
+		case apiKeyEnv:
+			return testKey
+		case appkey.Env:
+			return strings.Repeat("5a", 32)
+		}
+		return ""
+	}
+	o, err := parseOptions([]string{"-db", db, "-bcrypt-cost", "4"}, env, io.Discard)
+	require.NoError(t, err)
+	a, err := newApp(t.Context(), o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	defer a.Close()
+	srv := httptest.NewServer(a.handler)
+	defer srv.Close()
+	c := client{t, srv.URL}
+	const oldPassword, newPassword = "the old passphrase", "a brand new passphrase"
+
+	status, user := c.call("POST", "/user_management/users", map[string]any{"email": email, "password": oldPassword})
+	require.Equal(t, http.StatusCreated, status, user)
+	uid := user["id"].(string)
+	status, auth := c.call("POST", "/user_management/authenticate", map[string]any{
+		"client_secret": testKey, "grant_type": "password", "email": strings.ToUpper(email), "password": oldPassword})
+	require.Equal(t, http.StatusOK, status, auth)
+
+	idem := map[string]string{"Idempotency-Key": "reset-1"}
+	status, _, pr := c.callWith("POST", "/user_management/password_reset", map[string]any{"email": email}, idem)
+	require.Equal(t, http.StatusCreated, status, pr)
+	token := pr["password_reset_token"].(string)
+	status, hdr, again := c.callWith("POST", "/user_management/password_reset", map[string]any{"email": email}, idem)
+	require.Equal(t, http.StatusCreated, status, again)
+	require.Equal(t, "true", hdr.Get("Idempotent-Replayed"))
+	require.Equal(t, token, again["password_reset_token"])
+
+	status, confirmed := c.call("POST", "/user_management/password_reset/confirm", map[string]any{"token": token, "new_password": newPassword})
+	require.Equal(t, http.StatusOK, status, confirmed)
+	require.Equal(t, uid, confirmed["user"].(map[string]any)["id"])
+	require.Equal(t, true, confirmed["user"].(map[string]any)["email_verified"])
+	status, _ = c.call("POST", "/user_management/password_reset/confirm", map[string]any{"token": token, "new_password": "yet another passphrase"})
+	require.Equal(t, http.StatusBadRequest, status, "the token was spent")
+
+	status, dead := c.call("POST", "/user_management/authenticate", map[string]any{
+		"client_secret": testKey, "grant_type": "refresh_token", "refresh_token": auth["refresh_token"]})
+	require.Equal(t, http.StatusBadRequest, status, "the reset revoked the session")
+	require.Equal(t, "invalid_grant", dead["error"])
+	status, _ = c.call("POST", "/user_management/authenticate", map[string]any{
+		"client_secret": testKey, "grant_type": "password", "email": email, "password": oldPassword})
+	require.NotEqual(t, http.StatusOK, status, "the old password still works")
+	status, after := c.call("POST", "/user_management/authenticate", map[string]any{
+		"client_secret": testKey, "grant_type": "password", "email": email, "password": newPassword})
+	require.Equal(t, http.StatusOK, status, after)
+}
