@@ -13,18 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/internal/testfix"
 )
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+func newClock() *testfix.Clock {
+	return testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC))
 }
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)} }
 
 func request(remote string, header ...string) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/forgot-password", nil)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
@@ -24,17 +25,9 @@ import (
 	"github.com/passreset/passreset/token"
 )
 
-// clock is a settable clock for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+func newClock() *testfix.Clock {
+	return testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC))
 }
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 // countingHasher is bcrypt at its cheapest, counting the hashes it makes.
 type countingHasher struct {
@@ -58,7 +51,7 @@ type fixture struct {
 	svc    *reset.Service
 	store  *memstore.Store
 	mail   *mailtest.Recorder
-	clock  *clock
+	clock  *testfix.Clock
 	hasher *countingHasher
 	logs   *bytes.Buffer
 	events []reset.Event

@@ -19,6 +19,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -46,7 +47,7 @@ type app struct {
 	sm      *scs.SessionManager
 	sess    *scsreset.Sessions
 	mailbox *mailtest.Recorder
-	logs    *syncBuffer
+	logs    *testfix.Buffer
 	srv     *httptest.Server
 
 	// afterPasswordCheck, when set, runs in POST /login after the
@@ -90,7 +91,7 @@ func newApp(t testing.TB, o appOptions) *app {
 	_, err = db.ExecContext(ctx, scsSchema)
 	require.NoError(t, err)
 
-	a := &app{t: t, st: st, db: db, mailbox: &mailtest.Recorder{}, logs: &syncBuffer{},
+	a := &app{t: t, st: st, db: db, mailbox: &mailtest.Recorder{}, logs: &testfix.Buffer{},
 		slowEntered: make(chan struct{}, 1), slowRelease: make(chan struct{})}
 	a.scs = sqlite3store.NewWithCleanupInterval(db, 0)
 	a.sm = scs.New()
@@ -258,22 +259,4 @@ func (c *client) token() string {
 		}
 	}
 	return ""
-}
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store/memstore"
 	"github.com/passreset/passreset/token"
@@ -18,30 +19,6 @@ func newStore() session.Store { return memstore.New() }
 
 // t0 is the tests' starting instant: UTC, whole milliseconds.
 var t0 = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
-
-// clock is a settable clock, safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // recorder wraps a Store, counting the calls to each method and keeping
 // the hashes given to CreateSession. err, when set, is returned by
@@ -142,7 +119,7 @@ func (r *recorder) PurgeSessions(ctx context.Context, before time.Time) (int64, 
 // fixture is a Manager over a recorded real Store with a settable clock.
 type fixture struct {
 	m     *session.Manager
-	clock *clock
+	clock *testfix.Clock
 	store *recorder
 }
 
@@ -150,7 +127,7 @@ type fixture struct {
 func newFixture(t testing.TB, edit func(*session.Config)) *fixture {
 	t.Helper()
 	f := &fixture{
-		clock: &clock{t: t0},
+		clock: testfix.NewClock(t0),
 		store: &recorder{Store: newStore(), calls: map[string]int{}},
 	}
 	cfg := session.Config{Store: f.store, Now: f.clock.Now}

@@ -192,7 +192,7 @@ func TestMiddleware(t *testing.T) {
 	}
 
 	t.Run("expired", func(t *testing.T) {
-		f.clock.Advance(25 * time.Hour) // past the default idle timeout
+		f.clock.Add(25 * time.Hour) // past the default idle timeout
 		rec := serve(h, http.MethodGet, c)
 		require.Equal(t, "anonymous", rec.Body.String())
 		require.NotNil(t, sessionCookie(t, rec))

@@ -159,16 +159,16 @@ func TestIdleTimeout(t *testing.T) {
 	f := newFixture(t, func(c *session.Config) { c.IdleTimeout = time.Hour })
 	_, tok := f.create(t, "user_1")
 
-	f.clock.Advance(time.Hour - time.Millisecond)
+	f.clock.Add(time.Hour - time.Millisecond)
 	s, err := f.m.Validate(ctx, tok)
 	require.NoError(t, err, "one millisecond before the idle deadline")
 	require.Equal(t, t0.Add(time.Hour-time.Millisecond), s.LastSeenAt, "use restarts the idle clock")
 
-	f.clock.Advance(time.Hour - time.Millisecond)
+	f.clock.Add(time.Hour - time.Millisecond)
 	_, err = f.m.Validate(ctx, tok)
 	require.NoError(t, err, "one millisecond before the moved deadline")
 
-	f.clock.Advance(time.Hour)
+	f.clock.Add(time.Hour)
 	_, err = f.m.Validate(ctx, tok)
 	require.ErrorIs(t, err, session.ErrExpired, "at the idle deadline exactly")
 
@@ -180,7 +180,7 @@ func TestIdleTimeout(t *testing.T) {
 func TestIdleTimeoutDisabled(t *testing.T) {
 	f := newFixture(t, func(c *session.Config) { c.IdleTimeout = -1 })
 	_, tok := f.create(t, "user_1")
-	f.clock.Advance(29 * 24 * time.Hour)
+	f.clock.Add(29 * 24 * time.Hour)
 	_, err := f.m.Validate(context.Background(), tok)
 	require.NoError(t, err)
 }
@@ -195,7 +195,7 @@ func TestAbsoluteTimeout(t *testing.T) {
 	require.Equal(t, t0.Add(2*time.Hour), s.ExpiresAt)
 
 	for range 3 { // keep it busy, so only the absolute timeout can end it
-		f.clock.Advance(30 * time.Minute)
+		f.clock.Add(30 * time.Minute)
 		_, err := f.m.Validate(ctx, tok)
 		require.NoError(t, err)
 	}
@@ -203,7 +203,7 @@ func TestAbsoluteTimeout(t *testing.T) {
 	_, err := f.m.Validate(ctx, tok)
 	require.NoError(t, err, "one millisecond before ExpiresAt")
 
-	f.clock.Advance(time.Millisecond)
+	f.clock.Add(time.Millisecond)
 	_, err = f.m.Validate(ctx, tok)
 	require.ErrorIs(t, err, session.ErrExpired, "at ExpiresAt exactly")
 
@@ -257,7 +257,7 @@ func TestRevoke(t *testing.T) {
 	s, tok := f.create(t, "user_1")
 	_, other := f.create(t, "user_1")
 
-	f.clock.Advance(time.Second)
+	f.clock.Add(time.Second)
 	require.NoError(t, f.m.Revoke(ctx, s.ID))
 	_, err := f.m.Validate(ctx, tok)
 	require.ErrorIs(t, err, session.ErrRevoked)
@@ -331,7 +331,7 @@ func TestList(t *testing.T) {
 	for range 3 {
 		s, _ := f.create(t, "user_alice")
 		ids = append(ids, s.ID)
-		f.clock.Advance(time.Millisecond)
+		f.clock.Add(time.Millisecond)
 	}
 	f.create(t, "user_bob")
 	require.NoError(t, f.m.Revoke(ctx, ids[1]))
@@ -359,7 +359,7 @@ func TestRefresh(t *testing.T) {
 	f := newFixture(t, nil)
 	s, old := f.create(t, "user_1")
 
-	f.clock.Advance(10 * time.Minute)
+	f.clock.Add(10 * time.Minute)
 	rs, tok, err := f.m.Refresh(ctx, old)
 	require.NoError(t, err)
 	require.NotEqual(t, old, tok)
@@ -429,14 +429,14 @@ func TestRefreshReuseRevokes(t *testing.T) {
 	f := newFixture(t, nil)
 	s, first := f.create(t, "user_1")
 	other, otherTok := f.create(t, "user_1")
-	f.clock.Advance(time.Minute)
+	f.clock.Add(time.Minute)
 	_, second, err := f.m.Refresh(ctx, first)
 	require.NoError(t, err)
-	f.clock.Advance(time.Minute)
+	f.clock.Add(time.Minute)
 	_, third, err := f.m.Refresh(ctx, second)
 	require.NoError(t, err)
 
-	f.clock.Advance(time.Minute)
+	f.clock.Add(time.Minute)
 	_, _, err = f.m.Refresh(ctx, first) // the oldest token, two rotations back
 	require.ErrorIs(t, err, session.ErrNotFound, "a reused token is answered as an unknown one")
 	_, err = f.m.Validate(ctx, third)
@@ -473,7 +473,7 @@ func TestPurge(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, func(c *session.Config) { c.AbsoluteTimeout = time.Hour })
 	gone, _ := f.create(t, "user_1")
-	f.clock.Advance(2 * time.Hour)
+	f.clock.Add(2 * time.Hour)
 	kept, _ := f.create(t, "user_1")
 
 	n, err := f.m.Purge(ctx, f.clock.Now())

@@ -8,17 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
@@ -39,16 +36,6 @@ const (
 	newPassword = "a much better passphrase"
 )
 
-// clock is a settable clock shared by the Service, the Manager and the
-// Handler.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
-
 // store keeps users, resets and sessions, as memstore and sqlitestore do.
 type testStore interface {
 	store.Store
@@ -60,22 +47,12 @@ type testStore interface {
 // own, dropped afterwards).
 var stores = map[string]func(testing.TB) testStore{
 	"pgstore": func(t testing.TB) testStore {
-		url := os.Getenv("PASSRESET_POSTGRES_URL")
-		if url == "" {
-			t.Skip("PASSRESET_POSTGRES_URL is not set: set it to a Postgres URL, such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run this test on Postgres")
-		}
-		schema := "workos_test_" + strings.ToLower(ulid.Make().String())
-		st, err := pgstore.Open(t.Context(), url, pgstore.WithSchema(schema))
+		schema := testfix.SchemaName("workos_test_")
+		testfix.DropSchemaOnCleanup(t, schema)
+		st, err := pgstore.Open(t.Context(), testfix.PostgresURL(t), pgstore.WithSchema(schema))
 		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
 		require.NoError(t, st.Migrate(t.Context()))
-		t.Cleanup(func() {
-			st.Close()
-			pool, err := pgxpool.New(context.Background(), url)
-			require.NoError(t, err)
-			defer pool.Close()
-			_, err = pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			require.NoError(t, err)
-		})
 		return st
 	},
 	"memstore": func(testing.TB) testStore { return memstore.New() },
@@ -95,22 +72,9 @@ type env struct {
 	sm    *session.Manager
 	store testStore
 	mail  *mailtest.Recorder
-	clock *clock
-	logs  *syncBuffer
+	clock *testfix.Clock
+	logs  *testfix.Buffer
 }
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // newEnv builds an env over a memstore; mod may change the configurations
 // before use.
@@ -125,8 +89,8 @@ func newEnvOn(t testing.TB, st testStore, mod ...func(*reset.Config, *workos.Con
 	e := &env{
 		store: st,
 		mail:  new(mailtest.Recorder),
-		clock: &clock{t: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)},
-		logs:  new(syncBuffer),
+		clock: testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)),
+		logs:  new(testfix.Buffer),
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error

@@ -15,12 +15,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/passreset/passreset/examples/internal/appkey"
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/stretchr/testify/require"
 )
 
@@ -40,19 +40,6 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func getenv(key string) func(string) string {
 	return func(name string) string {
@@ -149,7 +136,7 @@ func (c client) callWith(method, path string, body any, header map[string]string
 func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "api.db")
-	logs := new(syncBuffer)
+	logs := new(testfix.Buffer)
 	// Every line, debug included.
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o, err := parseOptions([]string{"-db", db, "-bcrypt-cost", "4"}, getenv(testKey), io.Discard)
@@ -354,7 +341,7 @@ func waitUp(t *testing.T, url string) {
 func TestRunShutsDownWhenDone(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	logs := new(syncBuffer)
+	logs := new(testfix.Buffer)
 	done := make(chan error, 1)
 	db := filepath.Join(t.TempDir(), "run.db")
 	go func() {
@@ -406,7 +393,7 @@ func TestSignalsStopTheServer(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			addr := freeAddr(t)
-			var out syncBuffer
+			var out testfix.Buffer
 			cmd := exec.CommandContext(t.Context(), os.Args[0], "-addr", addr, "-db", filepath.Join(t.TempDir(), "sig.db"))
 			cmd.Env = append(os.Environ(), "APISERVER_TEST_RUN_MAIN=1", apiKeyEnv+"="+testKey)
 			cmd.Stdout, cmd.Stderr = &out, &out

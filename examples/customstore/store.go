@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/token"
 )
@@ -95,12 +96,15 @@ func AccountID(userID string) (int64, bool) {
 
 // EmailKey is the form in which addresses are compared, which the host
 // keeps beside each address, in emails.address_key under a UNIQUE index:
-// Unicode lower case, as the Service folds the address it looks up
-// (reset.NormalizeEmail). SQLite's lower() and NOCASE fold ASCII only; the
-// key makes a match in full Unicode one indexed equality. (A table without
+// emailaddr.Fold (NFC, the domain in ASCII, Unicode lower case), as the
+// Service folds the address it looks up (reset.NormalizeEmail). SQLite's
+// lower() and NOCASE fold ASCII only; the key makes a match in full
+// Unicode, whatever the address's Unicode form, one indexed equality. A
+// host that keyed its rows another way (strings.ToLower) computes the key
+// again, once, for the rows whose key changes. (A table without
 // such a column can do as sqlitestore does over a host's table: equality
 // on the address, then a LIKE scan whose rows are folded in Go.)
-func EmailKey(address string) string { return strings.ToLower(address) }
+func EmailKey(address string) string { return emailaddr.Fold(address) }
 
 // hostTime is how the host writes a time: RFC 3339, UTC, milliseconds.
 func hostTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/stretchr/testify/require"
 )
 
@@ -75,7 +76,7 @@ type harness struct {
 	t    *testing.T
 	app  *app
 	url  string
-	logs *syncBuffer
+	logs *testfix.Buffer
 
 	mu    sync.Mutex
 	holds map[string]*hold
@@ -95,7 +96,7 @@ func newHarness(t *testing.T, db string) *harness {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	h := &harness{t: t, url: "http://" + ln.Addr().String(), logs: &syncBuffer{}, holds: map[string]*hold{}}
+	h := &harness{t: t, url: "http://" + ln.Addr().String(), logs: &testfix.Buffer{}, holds: map[string]*hold{}}
 	h.app, err = newApp(t.Context(), config{
 		DB: db, BaseURL: h.url, BcryptCost: 4,
 		Logger: slog.New(slog.NewTextHandler(h.logs, nil)),
@@ -274,24 +275,6 @@ func (c *client) mustLogin(email, pw string) {
 	require.Equal(c.t, http.StatusSeeOther, status)
 	require.Equal(c.t, "/account", loc)
 	require.True(c.t, c.signedIn())
-}
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // accountRow is the accounts row of id.

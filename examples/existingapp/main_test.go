@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -204,7 +205,7 @@ func TestSecretKeyFromEnvironment(t *testing.T) {
 	}
 	for _, v := range []string{"not a key!", hex.EncodeToString(raw[:31])} {
 		t.Setenv("PASSRESET_SECRET_KEY", v)
-		var logs syncBuffer
+		var logs testfix.Buffer
 		_, err := newApp(t.Context(), config{DB: databases(t)["sqlite"](t), BaseURL: "http://127.0.0.1:8080", BcryptCost: 4,
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		require.Error(t, err, "%q", v)

@@ -3,7 +3,6 @@ package fleet_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -22,10 +21,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/examples/internal/roundrobin"
+	"github.com/passreset/passreset/internal/testfix"
 )
 
 // binDir holds the commands the tests build, once per run.
@@ -44,37 +43,14 @@ func TestMain(m *testing.M) {
 }
 
 // postgresURL returns the server's URL, or skips the test.
-func postgresURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv("PASSRESET_POSTGRES_URL")
-	if u == "" {
-		tb.Skip("PASSRESET_POSTGRES_URL is not set: set it to a Postgres URL, such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run the fleet tests")
-	}
-	return u
-}
+func postgresURL(tb testing.TB) string { return testfix.PostgresURL(tb) }
 
 // freshDatabase returns a URL of the server whose connections work in a new
 // schema of their own (search_path), dropped when the test ends: what the
 // instances of one test share.
 func freshDatabase(tb testing.TB) string {
-	tb.Helper()
-	base := postgresURL(tb)
-	schema := "fleet_" + strings.ToLower(rand.Text())
-	pool, err := pgxpool.New(context.Background(), base)
-	require.NoError(tb, err)
-	_, err = pool.Exec(context.Background(), "CREATE SCHEMA "+schema)
-	require.NoError(tb, err)
-	tb.Cleanup(func() {
-		defer pool.Close()
-		_, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		require.NoError(tb, err)
-	})
-	u, err := url.Parse(base)
-	require.NoError(tb, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	_, u := testfix.FreshSchema(tb, "fleet_")
+	return u
 }
 
 // randomHex is n random bytes in hex.
@@ -108,25 +84,11 @@ func build(tb testing.TB, name string) string {
 	return bin
 }
 
-// syncBuffer is a process's output, written by its pipes' goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // process is a running instance of a command.
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer // stdout and stderr together
+	out  *testfix.Buffer // stdout and stderr together
 }
 
 // startTimeout bounds how long an instance takes to build its schema and
@@ -138,7 +100,7 @@ const startTimeout = 2 * time.Minute
 // group. When the test ends the process gets SIGTERM and must exit cleanly.
 func start(tb testing.TB, name, bin string, env []string, ready *regexp.Regexp, args ...string) (*process, string) {
 	tb.Helper()
-	p := &process{name: name, out: new(syncBuffer)}
+	p := &process{name: name, out: new(testfix.Buffer)}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(cleanEnv(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

@@ -7,26 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/stretchr/testify/require"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestRun(t *testing.T) {
 	var hits [2]int
@@ -42,7 +29,7 @@ func TestRun(t *testing.T) {
 		urls = append(urls, srv.URL)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	logs := new(syncBuffer)
+	logs := new(testfix.Buffer)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, urls...), logs) }()
 	var addr string

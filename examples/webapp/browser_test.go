@@ -198,7 +198,7 @@ func (b *browser) requestReset(app *testApp, email string) string {
 	require.Contains(b.t, b.text("#sent"), email)
 	b.docShot("forgot-password-sent")
 	app.waitForMail(b.t, before+1) // the email goes out in the background
-	const link = `.mail a[href*="/reset-password?token="]`
+	const link = `.message a[href*="/reset-password?token="]`
 	b.do(chromedp.Navigate(app.URL+"/dev/mail"), chromedp.WaitVisible(chromedp.CSS(link)))
 	href := value(b, chromedp.AttributeValue(chromedp.CSS(link), "href"))
 	require.True(b.t, href.Exists)
@@ -335,7 +335,7 @@ func TestBrowserResetSignsOutEverywhere(t *testing.T) {
 
 	// Opening the link shows the form and spends nothing.
 	laptop.do(
-		chromedp.Click(chromedp.CSS(`.mail a[href*="/reset-password?token="]`)),
+		chromedp.Click(chromedp.CSS(`.message a[href*="/reset-password?token="]`)),
 		chromedp.WaitVisible(chromedp.ID("new_password")),
 	)
 	require.Equal(t, link, laptop.location())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store/sqlitestore"
@@ -37,24 +38,6 @@ func (c *testClock) Advance(d time.Duration) {
 	c.offset += d
 }
 
-// syncBuffer is the server log, written by the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testApp is the webapp served on 127.0.0.1 over a SQLite file in a
 // temporary folder, with the dev mailbox, bcrypt cost 4 and a clock the
 // test moves.
@@ -63,7 +46,7 @@ type testApp struct {
 	srv     *server
 	mailbox *mail.Dev
 	clock   *testClock
-	logs    *syncBuffer
+	logs    *testfix.Buffer
 	dbDir   string
 	store   *sqlitestore.Store
 }
@@ -71,7 +54,7 @@ type testApp struct {
 // startApp starts the app; mod, when given, changes its config first.
 func startApp(t *testing.T, mod ...func(*config)) *testApp {
 	t.Helper()
-	a := &testApp{clock: new(testClock), logs: new(syncBuffer), dbDir: t.TempDir()}
+	a := &testApp{clock: new(testClock), logs: new(testfix.Buffer), dbDir: t.TempDir()}
 	ctx := t.Context()
 	st, err := sqlitestore.Open(ctx, filepath.Join(a.dbDir, "webapp.db"))
 	require.NoError(t, err)

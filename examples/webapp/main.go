@@ -22,7 +22,8 @@
 //	                         without :PASS a password is generated and
 //	                         printed once; a given one is never printed;
 //	                         "" creates none (default demo@example.com)
-//	-dev-mail=false          turn the dev mailbox off (on by default)
+//	-dev-mail=false          turn the dev mailbox off (on by default, but
+//	                         only where it is safe: see below)
 //	-bcrypt-cost N           the bcrypt cost of new passwords (default 12);
 //	                         raise it and restart: each user's hash is
 //	                         upgraded at their next sign-in
@@ -46,6 +47,19 @@
 //	                         (a proxy that appends to it), X-Real-IP (one
 //	                         that sets it) or Forwarded; required with
 //	                         -trusted-proxies
+//
+// The dev mailbox holds live reset links, so it is on only when the app
+// listens on a loopback address (127.0.0.1, ::1 or localhost; not ":8080"
+// or 0.0.0.0, which are every address), with no -trusted-proxies and a
+// base URL that is not https: then only a browser on this machine reaches
+// it. Even so, /dev/mail answers 404 to a request that carries a
+// forwarding header (X-Forwarded-For, Forwarded, X-Real-IP...) or a Host
+// that is not a loopback name or address (DNS rebinding). Where it is off
+// and no -smtp server is given, the app still starts, but says at start,
+// in capitals, that emails are NOT DELIVERED: each is only logged
+// (recipient and subject, never the link), and the forgot page still
+// answers as if it had been sent. Behind a proxy, or anywhere others reach
+// the app, give it -smtp.
 //
 // The key that seals queued mail and keys the limit per address comes
 // from PASSRESET_SECRET_KEY (hex or base64 of 32 bytes or more: `openssl
@@ -80,6 +94,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -208,16 +223,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var mailer reset.Mailer
 	var devMail *mail.Dev
+	offReason := ""
 	switch {
 	case o.smtp != "":
 		mode := map[string]mail.TLSMode{"starttls": mail.StartTLS, "implicit": mail.ImplicitTLS, "none": mail.Insecure}[o.smtpTLS]
 		mailer = &mail.SMTP{Addr: o.smtp, TLSMode: mode, Username: o.smtpUser, Password: os.Getenv("PASSRESET_SMTP_PASSWORD")}
 	default:
 		// Without the mailbox page the dev transport only logs each
-		// email's recipient and subject.
+		// email's recipient and subject, never its link.
 		devMail = mail.NewDev(log, 100)
 		mailer = devMail
-		if !o.devMail {
+		if offReason = mailboxOff(o, ln.Addr()); offReason != "" {
 			devMail = nil
 		}
 	}
@@ -254,15 +270,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	say := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
 	say("passreset webapp: listening on %s (database %s)", o.baseURL, st.Name)
 	say("  open        %s/", o.baseURL)
-	if devMail != nil {
-		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
-			log.Warn("the dev mailbox holds live reset links: it answers only requests from this machine", "addr", ln.Addr().String())
-		}
+	switch {
+	case devMail != nil:
 		say("  dev mailbox %s/dev/mail: every email the app sends lands there, reset links included (-dev-mail=false turns it off; -smtp host:port sends real mail)", o.baseURL)
-	} else if o.smtp != "" {
+	case o.smtp != "":
 		say("  mail        sent through %s", o.smtp)
-	} else {
-		say("  mail        not delivered: the dev mailbox is off and there is no -smtp server")
+	default:
+		// Said loudly: a user who asks for a reset reads "we have sent an
+		// email", and none goes out.
+		say("  mail        NOT DELIVERED: the dev mailbox is off (%s) and there is no -smtp server; each email is only logged, recipient and subject, never its link. Set -smtp host:port to send them.", offReason)
+		log.Warn("emails are not delivered: set -smtp host:port", "dev_mailbox_off", offReason)
 	}
 	if demoNote != "" {
 		say("  %s", demoNote)
@@ -336,4 +353,28 @@ func checkClientHeader(proxies []netip.Prefix, header string) error {
 		return fmt.Errorf("-client-header: want X-Forwarded-For, X-Real-IP or Forwarded, got %q", header)
 	}
 	return nil
+}
+
+// mailboxOff says why the dev mailbox, which holds live reset links, must
+// stay off, or "" when it may be on. It is on only for an app a browser on
+// this machine reaches directly: listening on a loopback address only (not
+// on every address), behind no trusted proxy (a proxy on this machine makes
+// every client look local), and with a base URL that is not https (https
+// means the app is served to others, through a TLS-terminating proxy).
+// mail.Dev's handler then still refuses any request that carries a
+// forwarding header or a Host that is not a loopback name.
+func mailboxOff(o options, listening net.Addr) string {
+	if !o.devMail {
+		return "-dev-mail=false"
+	}
+	if a, ok := listening.(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+		return fmt.Sprintf("-addr %s is not a loopback address such as 127.0.0.1:8080", o.addr)
+	}
+	if len(o.trustedProxies) > 0 {
+		return "-trusted-proxies is set: the app is behind a proxy"
+	}
+	if u, err := url.Parse(o.baseURL); err != nil || !strings.EqualFold(u.Scheme, "http") {
+		return fmt.Sprintf("-base-url %s is not http: the app is served to others", o.baseURL)
+	}
+	return ""
 }

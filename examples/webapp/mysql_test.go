@@ -12,6 +12,7 @@ import (
 
 	"github.com/passreset/passreset/examples/internal/appkey"
 	"github.com/passreset/passreset/examples/internal/dbtest"
+	"github.com/passreset/passreset/internal/testfix"
 )
 
 // TestRunOnMySQL runs the command on a MySQL or MariaDB database (-db
@@ -21,7 +22,7 @@ func TestRunOnMySQL(t *testing.T) {
 	db := dbtest.MySQL(t)
 	t.Setenv(appkey.Env, strings.Repeat("5a", 32))
 	const email, oldPassword, newPassword = "ana@example.com", "a given passphrase", "a brand new passphrase"
-	base, banner := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db,
+	base, banner := started(t, new(testfix.Buffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db,
 		"-demo-user", email+":"+oldPassword)
 	require.Contains(t, banner, "(database mysql://")
 	signIn(t, client(t), base, email, oldPassword)

@@ -9,10 +9,8 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -47,7 +45,9 @@ type config struct {
 	Store   appStore
 	// Mailer sends the emails: a *mail.Dev, or mail.SMTP.
 	Mailer reset.Mailer
-	// DevMail, when set, is served at /dev/mail (to loopback clients only).
+	// DevMail, when set, is served at /dev/mail by its own Handler, which
+	// answers only a local browser talking to the app directly. main sets
+	// it only when the app listens on loopback (see mailboxOff).
 	DevMail *mail.Dev
 	// From is the sender of the emails; "" means reset.Config's default.
 	From   string
@@ -170,7 +170,10 @@ func newServer(cfg config) (*server, error) {
 	mux.Handle("POST /account/password", cop.Handler(s.sessions.Require("/sign-in")(http.HandlerFunc(s.changePassword))))
 	s.pages.Register(mux) // /forgot-password and /reset-password
 	if s.devMail != nil {
-		mux.HandleFunc("GET /dev/mail", s.mailbox)
+		// mail.Dev's own page answers only a browser on this machine
+		// talking to the app directly: 404 through a proxy or under a
+		// Host that is not a loopback name (DNS rebinding).
+		mux.Handle("GET /dev/mail", s.devMail.Handler())
 	}
 	s.Handler = logRequests(s.log, securityHeaders(s.sessions.Middleware(limitBodies(mux))))
 	return s, nil
@@ -188,23 +191,11 @@ type view struct {
 	Email    string
 	DevMail  bool
 	Sessions []sessionView
-	Messages []messageView
 }
 
 type sessionView struct {
 	Device, IP, Started, LastSeen, Status string
 	Current                               bool
-}
-
-type messageView struct {
-	To, Subject string
-	Text        []textPart
-}
-
-// textPart is a run of an email's text: a link, or plain text.
-type textPart struct {
-	Text string
-	Link bool
 }
 
 // home shows who is signed in and their sessions, and the form that
@@ -403,50 +394,6 @@ func (s *server) signOut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/sign-in", http.StatusSeeOther)
-}
-
-// mailbox lists the emails the dev transport caught, newest first, with
-// their links clickable. It holds live reset links, so it answers only
-// requests from this machine.
-func (s *server) mailbox(w http.ResponseWriter, r *http.Request) {
-	if !fromLoopback(r) {
-		http.Error(w, "The dev mailbox answers only requests from this machine.", http.StatusForbidden)
-		return
-	}
-	v := &view{Title: "Dev mailbox"}
-	for _, m := range s.devMail.Messages() {
-		v.Messages = append(v.Messages, messageView{To: m.To, Subject: m.Subject, Text: linkify(m.Text)})
-	}
-	s.render(w, r, "dev-mail", http.StatusOK, v)
-}
-
-// fromLoopback reports whether r came from this machine.
-func fromLoopback(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-var linkRE = regexp.MustCompile(`https?://[^\s<>"]+`)
-
-// linkify splits text into plain runs and links.
-func linkify(text string) []textPart {
-	var parts []textPart
-	last := 0
-	for _, m := range linkRE.FindAllStringIndex(text, -1) {
-		if m[0] > last {
-			parts = append(parts, textPart{Text: text[last:m[0]]})
-		}
-		parts = append(parts, textPart{Text: text[m[0]:m[1]], Link: true})
-		last = m[1]
-	}
-	if last < len(text) {
-		parts = append(parts, textPart{Text: text[last:]})
-	}
-	return parts
 }
 
 func (s *server) internalError(w http.ResponseWriter, r *http.Request, err error) {

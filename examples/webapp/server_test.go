@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/examples/internal/appkey"
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
 
@@ -315,29 +317,114 @@ func TestPagesHaveSecurityHeaders(t *testing.T) {
 	}
 }
 
-func TestDevMailboxOnlyForLoopback(t *testing.T) {
+// TestDevMailboxOnlyForALocalBrowser: the mailbox holds live reset links,
+// so it answers a browser on this machine talking to the app directly, and
+// 404 to a request through a proxy (a forwarding header), under a foreign
+// Host (DNS rebinding: the attacker's name resolving to 127.0.0.1), or from
+// another machine.
+func TestDevMailboxOnlyForALocalBrowser(t *testing.T) {
 	a := startApp(t)
+	a.createUser(t, "ana@example.com", "correct horse battery staple")
+	require.Equal(t, http.StatusOK, forgot(t, a, client(t), "ana@example.com").status)
+	a.waitForMail(t, 1)
+
+	mailbox := func(host string, header ...string) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, a.URL+"/dev/mail", nil)
+		require.NoError(t, err)
+		req.Host = host
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		res, err := client(t).Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		return res.StatusCode, readBody(t, res)
+	}
+	port := a.URL[strings.LastIndex(a.URL, ":"):]
+	for _, host := range []string{"", "localhost" + port, "127.0.0.1" + port, "localhost"} {
+		status, body := mailbox(host)
+		require.Equal(t, http.StatusOK, status, "Host %q", host)
+		require.Contains(t, body, "/reset-password?token=", "Host %q", host)
+	}
+	for _, h := range [][]string{
+		{"X-Forwarded-For", "198.51.100.7"}, {"X-Forwarded-For", "127.0.0.1"},
+		{"Forwarded", "for=198.51.100.7"}, {"X-Real-IP", "198.51.100.7"},
+	} {
+		status, body := mailbox("", h...)
+		require.Equal(t, http.StatusNotFound, status, "through a proxy: %v", h)
+		require.NotContains(t, body, "token=", "%v", h)
+	}
+	for _, host := range []string{"evil.example", "evil.example" + port, "rebind.evil.example" + port, "192.0.2.1" + port, "localhost.evil.example"} {
+		status, body := mailbox(host)
+		require.Equal(t, http.StatusNotFound, status, "Host %q", host)
+		require.NotContains(t, body, "token=", "Host %q", host)
+	}
+
 	req := httptest.NewRequest(http.MethodGet, "/dev/mail", nil)
 	req.RemoteAddr = "192.0.2.7:41234"
+	req.Host = "127.0.0.1" + port
 	rec := httptest.NewRecorder()
 	a.srv.ServeHTTP(rec, req)
-	require.Equal(t, http.StatusForbidden, rec.Code)
-
-	req.RemoteAddr = "[::1]:41234"
-	rec = httptest.NewRecorder()
-	a.srv.ServeHTTP(rec, req)
-	require.Equal(t, http.StatusOK, rec.Code)
-	require.Contains(t, rec.Body.String(), "No email yet.")
+	require.Equal(t, http.StatusNotFound, rec.Code, "from another machine")
 }
 
-func TestLinkify(t *testing.T) {
-	parts := linkify("open http://x.example/reset-password?token=abc_-1 now\nor https://y.example.")
-	require.Equal(t, []textPart{
-		{Text: "open "},
-		{Text: "http://x.example/reset-password?token=abc_-1", Link: true},
-		{Text: " now\nor "},
-		{Text: "https://y.example.", Link: true},
-	}, parts)
+// TestMailboxOff: the mailbox is on only where no one but this machine's
+// browser can reach the app.
+func TestMailboxOff(t *testing.T) {
+	loopback := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
+	local := options{addr: "127.0.0.1:8080", baseURL: "http://127.0.0.1:8080", devMail: true}
+	for _, tc := range []struct {
+		name string
+		mod  func(*options)
+		ln   net.Addr
+		off  string // part of the reason; "" when the mailbox is on
+	}{
+		{"loopback", nil, loopback, ""},
+		{"localhost", func(o *options) { o.addr, o.baseURL = "localhost:8080", "http://localhost:8080" }, loopback, ""},
+		{"IPv6 loopback", func(o *options) { o.addr, o.baseURL = "[::1]:8080", "http://[::1]:8080" }, &net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, ""},
+		{"every address", func(o *options) { o.addr = ":8080" }, &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "-addr :8080"},
+		{"0.0.0.0", func(o *options) { o.addr = "0.0.0.0:8080" }, &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "-addr 0.0.0.0:8080"},
+		{"a public address", func(o *options) { o.addr = "192.0.2.1:8080" }, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 8080}, "-addr"},
+		{"trusted proxies", func(o *options) { o.trustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} }, loopback, "-trusted-proxies"},
+		{"https base URL", func(o *options) { o.baseURL = "https://app.example" }, loopback, "-base-url"},
+		{"turned off", func(o *options) { o.devMail = false }, loopback, "-dev-mail=false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := local
+			if tc.mod != nil {
+				tc.mod(&o)
+			}
+			got := mailboxOff(o, tc.ln)
+			if tc.off == "" {
+				require.Empty(t, got)
+			} else {
+				require.Contains(t, got, tc.off)
+			}
+		})
+	}
+}
+
+// TestRunMailboxOffWhereOthersReachIt starts the command where others may
+// reach it: the mailbox is off, /dev/mail is 404 even from this machine,
+// and the banner says that emails are not delivered.
+func TestRunMailboxOffWhereOthersReachIt(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		reason string
+	}{
+		{[]string{"-addr", ":0"}, "-addr :0"},
+		{[]string{"-addr", "127.0.0.1:0", "-trusted-proxies", "127.0.0.1/32", "-client-header", "X-Forwarded-For"}, "-trusted-proxies"},
+	} {
+		logs := new(testfix.Buffer)
+		base, banner := started(t, logs, append(tc.args, "-bcrypt-cost", "4", "-db", filepath.Join(t.TempDir(), "app.db"))...)
+		require.Contains(t, banner, "NOT DELIVERED", tc.args)
+		require.Contains(t, banner, tc.reason)
+		require.NotContains(t, banner, "/dev/mail", tc.args)
+		require.Equal(t, http.StatusNotFound, get(t, client(t), base+"/dev/mail").StatusCode, tc.args)
+		res := post(t, client(t), base, "/forgot-password", url.Values{"email": {"demo@example.com"}})
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Contains(t, logs.String(), "emails are not delivered")
+	}
 }
 
 func TestParseFlags(t *testing.T) {
@@ -421,7 +508,7 @@ func started(t *testing.T, logs io.Writer, args ...string) (base, banner string)
 // TestRun starts the command as a user would, with its flags, and stops it.
 func TestRun(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "app.db")
-	logs := new(syncBuffer)
+	logs := new(testfix.Buffer)
 
 	// A generated password is printed once, and works.
 	base, banner := started(t, logs, "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db)
@@ -434,7 +521,7 @@ func TestRun(t *testing.T) {
 
 	// Given on the command line, a password is never printed; an existing
 	// user is left as it is.
-	logs2 := new(syncBuffer)
+	logs2 := new(testfix.Buffer)
 	const given = "a given passphrase"
 	base2, banner2 := started(t, logs2, "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "ana@example.com:"+given, "-dev-mail=false")
 	require.NotContains(t, banner2, given)
@@ -445,7 +532,7 @@ func TestRun(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.NotContains(t, logs2.String(), given)
 
-	_, banner3 := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "ana@example.com:another passphrase")
+	_, banner3 := started(t, new(testfix.Buffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "ana@example.com:another passphrase")
 	require.Contains(t, banner3, "already exists")
 	require.NotContains(t, banner3, "another passphrase")
 }
@@ -475,7 +562,7 @@ func TestRunTakesTheSecretKey(t *testing.T) {
 	// go to the second run, which sends only one more.
 	t.Setenv(appkey.Env, strings.Repeat("7e", 32))
 	db := filepath.Join(t.TempDir(), "shared.db")
-	logs := new(syncBuffer)
+	logs := new(testfix.Buffer)
 	base1, _ := started(t, logs, "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "ana@example.com:a given passphrase")
 	base2, _ := started(t, logs, "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", "")
 	for i, base := range []string{base1, base1, base2, base2, base2} {
@@ -517,7 +604,7 @@ func TestSignInAttemptsAreThrottled(t *testing.T) {
 func TestRunRehashesOnSignIn(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "app.db")
 	const email, pass = "ana@example.com", "a given passphrase"
-	base4, _ := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", email+":"+pass)
+	base4, _ := started(t, new(testfix.Buffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db, "-demo-user", email+":"+pass)
 	early := client(t)
 	signIn(t, early, base4, email, pass)
 
@@ -533,11 +620,11 @@ func TestRunRehashesOnSignIn(t *testing.T) {
 	}
 	require.True(t, strings.HasPrefix(hash(), "$2a$04$"), hash())
 
-	base5, _ := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "5", "-db", db, "-demo-user", "")
+	base5, _ := started(t, new(testfix.Buffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "5", "-db", db, "-demo-user", "")
 	signIn(t, client(t), base5, email, pass)
 	require.True(t, strings.HasPrefix(hash(), "$2a$05$"), "the hash was not upgraded: %s", hash())
 
-	baseA, _ := started(t, new(syncBuffer), "-addr", "127.0.0.1:0", "-hasher", "argon2id", "-db", db, "-demo-user", "")
+	baseA, _ := started(t, new(testfix.Buffer), "-addr", "127.0.0.1:0", "-hasher", "argon2id", "-db", db, "-demo-user", "")
 	signIn(t, client(t), baseA, email, pass)
 	require.True(t, strings.HasPrefix(hash(), "$argon2id$v=19$"), "the hash was not moved to argon2id: %s", hash())
 

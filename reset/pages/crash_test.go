@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -54,7 +55,7 @@ func TestForgotRequestSurvivesACrash(t *testing.T) {
 	st := memstore.New()
 	dying := &dyingStore{Store: st, reached: make(chan struct{})}
 	key := []byte(strings.Repeat("k", 32))
-	clk := &clock{t: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)}
+	clk := testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC))
 	newService := func(s store.Store, rec *mailtest.Recorder) *reset.Service {
 		svc, err := reset.NewService(reset.Config{Store: s, Mailer: rec, ResetURL: origin + "/reset-password",
 			Hasher: password.Bcrypt{Cost: 4}, SecretKey: key, Now: clk.Now})

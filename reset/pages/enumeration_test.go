@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
@@ -54,7 +55,7 @@ type timingBench struct {
 	srv     *httptest.Server
 	svc     *reset.Service
 	h       *pages.Handler
-	clock   *clock
+	clock   *testfix.Clock
 	client  *timingClient
 	rng     *rand.Rand
 	clients uint32            // the last client address handed out
@@ -72,7 +73,7 @@ const (
 
 func newTimingBench(tb testing.TB) *timingBench {
 	tb.Helper()
-	e := &timingBench{clock: &clock{t: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)}, rng: rand.New(rand.NewPCG(1, 2))}
+	e := &timingBench{clock: testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)), rng: rand.New(rand.NewPCG(1, 2))}
 	st, err := sqlitestore.Open(tb.Context(), filepath.Join(tb.TempDir(), "timing.db"))
 	require.NoError(tb, err)
 	tb.Cleanup(func() { st.Close() })

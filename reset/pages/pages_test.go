@@ -1,7 +1,6 @@
 package pages_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"html/template"
@@ -12,12 +11,12 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
@@ -34,42 +33,14 @@ const (
 	origin      = "https://app.example"
 )
 
-// clock is a settable clock shared by the Service and the session Manager.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
-
-// syncBuffer is a log sink that goroutines share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	svc   *reset.Service
 	sess  *session.Manager
 	h     *pages.Handler
 	mux   *http.ServeMux
 	mail  *mailtest.Recorder
-	clock *clock
-	logs  *syncBuffer
+	clock *testfix.Clock
+	logs  *testfix.Buffer
 	user  reset.User
 }
 
@@ -80,8 +51,8 @@ func newFixture(t testing.TB, edit func(*pages.Config)) *fixture {
 	t.Helper()
 	f := &fixture{
 		mail:  new(mailtest.Recorder),
-		clock: &clock{t: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)},
-		logs:  new(syncBuffer),
+		clock: testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)),
+		logs:  new(testfix.Buffer),
 	}
 	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st := memstore.New()

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
@@ -109,8 +110,9 @@ func ctxErr(ctx context.Context, op string) error {
 	return nil
 }
 
-// foldEmail is the key under which emails compare without regard to case.
-func foldEmail(email string) string { return strings.ToLower(email) }
+// foldEmail is the key under which emails compare: without regard to case,
+// Unicode form or the domain's spelling (emailaddr.Fold).
+func foldEmail(email string) string { return emailaddr.Fold(email) }
 
 func copyUser(u reset.User) reset.User {
 	u.Metadata = maps.Clone(u.Metadata)

@@ -29,18 +29,6 @@ func BenchmarkGrowth(b *testing.B)    { storebench.Growth(b, benchDialect(false)
 func TestBench(t *testing.T)          { storebench.Test(t, benchDialect(false)) }
 func TestBenchHost(t *testing.T)      { storebench.Test(t, benchDialect(true)) }
 
-// TestBenchRawSQLIsTheStores: the raw side issues the Store's own
-// statements, as text.
-func TestBenchRawSQLIsTheStores(t *testing.T) {
-	storebench.SameSQL(t, rawSQL, pgstore.BenchSQL)
-	db := benchDialect(true).Seeded(t, storebench.Spec{Users: 1, Resets: 1, Sessions: 1, Now: time.Now()})
-	host, err := pgstore.HostBenchSQL(t.Context(), db.Store(t).(*pgstore.Store))
-	if err != nil {
-		t.Fatal(err)
-	}
-	storebench.SameSQL(t, rawHostSQL, host)
-}
-
 // benchDialect is Postgres to the harness: over passreset's own users
 // table, or over the host's accounts (host_test.go).
 func benchDialect(host bool) storebench.Dialect {

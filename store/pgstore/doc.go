@@ -59,16 +59,19 @@
 // extra column; a text (or uuid) key shows as it is. CreateUser then refuses with
 // store.ErrNoUserCreator, and RecordSignIn does nothing.
 //
-// Addresses are matched without regard to case, in full Unicode, whatever
-// the database's collation or ctype (lower() and ILIKE fold ASCII letters
-// alone under the C locale, and a nondeterministic collation refuses
-// ILIKE): one equality on the email column, indexed where the app indexed
-// it, finds an address stored as typed or in lower case; only when it
+// Addresses are matched as emailaddr.Fold compares them (without regard to
+// case, in full Unicode, NFC or NFD, the domain in Unicode or punycode),
+// whatever the database's collation or ctype (lower() and ILIKE fold ASCII
+// letters alone under the C locale, and a nondeterministic collation
+// refuses ILIKE): one equality on the email column, indexed where the app
+// indexed it, finds an address stored in its folded form (and counts only
+// if it folds alike in Go); only when it
 // finds nothing does a second query read the rows whose address matches
-// without regard to ASCII case, with its non-ASCII letters as wildcards
-// (ILIKE under the "C" collation, which scans the table), and compare
-// them in Go. Store addresses in lower case, as passreset's pages send
-// them, and the second query never runs for a known address.
+// without regard to ASCII case, with its non-ASCII letters and punycode
+// labels as wildcards (ILIKE under the "C" collation, which scans the table), and compare
+// them in Go. Store addresses as emailaddr.Fold returns them, as
+// passreset's pages send them, and the second query never runs for a known
+// address.
 //
 // Without WithUsers, passreset keeps its own users table, passreset_users,
 // with WorkOS's profile fields, and creates users (store.UserCreator).
@@ -238,11 +241,16 @@
 //	);
 //	CREATE UNIQUE INDEX passreset_users_email_key ON passreset_users (email_key);
 //
-// Emails in passreset_users are kept as given; email_key holds the email
-// lower-cased in Go, as the Service lower-cases the addresses it looks up,
-// so that lookups and uniqueness never depend on the database's locale. A
-// host that writes users into that table itself must fill email_key the
-// same way.
+// Emails in passreset_users are kept as given; email_key holds
+// emailaddr.Fold of the email (NFC, the domain in ASCII, lower case),
+// computed in Go as the Service folds the addresses it looks up, so that
+// lookups and uniqueness never depend on the database's locale, and one
+// mailbox in two Unicode spellings is one account. A host that writes
+// users into that table itself must fill email_key the same way.
+// Migration users/0002_email_fold.sql computed the keys of older rows
+// again (in Go, in its transaction); of two accounts it finds for one
+// mailbox, the one already holding the key keeps it, the other its old
+// key, which no lookup produces.
 //
 // # Upgrading from an older pgstore
 //

@@ -1,71 +1,27 @@
 package pgstore_test
 
 import (
-	"context"
-	"crypto/rand"
-	"os"
-	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/store/pgstore"
 )
 
-// envURL names the variable that points the tests at a Postgres server.
-const envURL = "PASSRESET_POSTGRES_URL"
-
 // testURL returns the server's URL, or skips the test when there is none.
-func testURL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv(envURL)
-	if url == "" {
-		t.Skip("the pgstore tests need a Postgres server; run them with " +
-			envURL + "=postgres://postgres@127.0.0.1:5432/test?sslmode=disable go test ./store/pgstore")
-	}
-	return url
-}
+func testURL(t testing.TB) string { return testfix.PostgresURL(t) }
 
 // schemaName returns a new random schema name, unique to the caller.
-func schemaName() string {
-	return "passreset_test_" + strings.ToLower(rand.Text()[:16])
-}
+func schemaName() string { return testfix.SchemaName("passreset_test_") }
 
 // dropSchemaOnCleanup drops the schema, whoever created it, when the test
-// ends, so that runs never see each other's rows. Register it before the
-// pools that use the schema, so that they are closed first.
-func dropSchemaOnCleanup(t testing.TB, schema string) {
-	t.Helper()
-	url := testURL(t)
-	t.Cleanup(func() {
-		// t.Context is already cancelled when cleanups run.
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-}
+// ends (testfix.DropSchemaOnCleanup).
+func dropSchemaOnCleanup(t testing.TB, schema string) { testfix.DropSchemaOnCleanup(t, schema) }
 
 // freshSchema creates an empty schema of its own for the test.
 func freshSchema(t testing.TB) string {
-	t.Helper()
-	schema := schemaName()
-	dropSchemaOnCleanup(t, schema)
-	conn, err := pgx.Connect(t.Context(), testURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
+	schema, _ := testfix.FreshSchema(t, "passreset_test_")
 	return schema
 }
 

@@ -445,25 +445,27 @@ func TestHostEmailWhateverCollation(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, st.Migrate(ctx))
 			ids := map[string]string{}
-			for _, e := range []string{"Ünal.ÇELİK@Bücher.Example", "őrs@example.com", "ors@example.com", "ANA@EXAMPLE.COM",
+			for _, e := range []string{"Ünal.ÇELIK@Bücher.Example", "JOSE\u0301@BU\u0308CHER.example", "őrs@example.com", "ors@example.com", "ANA@EXAMPLE.COM",
 				"Kelvin@Example.com", "a_b%c@example.com"} {
 				ids[e] = insertAccount(t, st, e, "h")
 			}
 			for email, want := range map[string]string{
-				strings.ToLower("Ünal.ÇELİK@Bücher.Example"): "Ünal.ÇELİK@Bücher.Example",
-				"ÜNAL.ÇELİK@BÜCHER.EXAMPLE":                  "Ünal.ÇELİK@Bücher.Example",
+				strings.ToLower("Ünal.ÇELIK@Bücher.Example"): "Ünal.ÇELIK@Bücher.Example",
+				"ÜNAL.ÇELIK@BÜCHER.EXAMPLE":                  "Ünal.ÇELIK@Bücher.Example",
+				"ünal.çelik@xn--bcher-kva.example":           "Ünal.ÇELIK@Bücher.Example",
+				"jos\u00e9@xn--bcher-kva.example":            "JOSE\u0301@BU\u0308CHER.example", // NFC and punycode find NFD and Unicode
 				"őrs@example.com":                            "őrs@example.com",
 				"ŐRS@example.com":                            "őrs@example.com",
 				"ors@example.com":                            "ors@example.com",
 				"ana@example.com":                            "ANA@EXAMPLE.COM",
-				"\u212Aelvin@example.com":                    "Kelvin@Example.com", // the Kelvin sign folds to k
 				"A_B%C@example.com":                          "a_b%c@example.com",
 			} {
 				u, err := st.UserByEmail(ctx, email)
 				require.NoError(t, err, email)
 				require.Equal(t, ids[want], u.ID, email)
 			}
-			for _, email := range []string{"örs@example.com", "axb%c@example.com", "a_bxc@example.com", "ünal@bücher.example", "%@example.com"} {
+			for _, email := range []string{"örs@example.com", "axb%c@example.com", "a_bxc@example.com", "ünal@bücher.example", "%@example.com",
+				"\u212Aelvin@example.com"} { // a Kelvin sign is not k
 				_, err := st.UserByEmail(ctx, email)
 				require.ErrorIs(t, err, store.ErrUserNotFound, email)
 			}

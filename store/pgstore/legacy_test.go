@@ -198,7 +198,11 @@ func TestAdoptLegacyWithUsers(t *testing.T) {
 
 		require.Equal(t, []string{"accounts", "passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
 			"passreset_resets", "passreset_retired_session_tokens", "passreset_sessions", "passreset_users"}, tablesIn(t, pool, schema))
-		require.Equal(t, ownMigrations(), appliedMigrations(t, st, "passreset_migrations"))
+		// The adopted users table is recorded as it was made; with
+		// WithUsers no later users migration runs on it.
+		want := ownMigrations()
+		delete(want, "migrations/users/0002_email_fold.sql")
+		require.Equal(t, want, appliedMigrations(t, st, "passreset_migrations"))
 		id := insertAccount(t, st, "ana@example.com", "h")
 		require.NoError(t, st.CreateReset(ctx, newReset(store.User{ID: id, Email: "ana@example.com"}, "t"), nil))
 		r, err := st.ResetByID(ctx, "password_reset_old")

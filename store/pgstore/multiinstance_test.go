@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -115,7 +116,7 @@ func TestMultiInstanceConcurrentRedemption(t *testing.T) {
 	for i := range passwords {
 		passwords[i] = "new password " + rand.Text()
 	}
-	run(n, func(i int) {
+	testfix.Concurrently(n, func(i int) {
 		users[i], errs[i] = insts[i%2].svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: passwords[i]})
 	})
 	winner := -1

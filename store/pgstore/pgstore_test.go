@@ -68,6 +68,7 @@ func appliedMigrations(t *testing.T, st *pgstore.Store, table string) map[string
 func ownMigrations() map[string]int {
 	m := stateMigrations()
 	m["migrations/users/0001_users.sql"] = 1
+	m["migrations/users/0002_email_fold.sql"] = 1
 	return m
 }
 
@@ -308,21 +309,4 @@ func TestCloseLeavesCallersPool(t *testing.T) {
 
 	_, err = pgstore.New(t.Context(), nil)
 	require.Error(t, err)
-}
-
-// The tests below run two instances, each with its own pool, on one schema:
-// what the contract's "several processes sharing one database" asks.
-
-// run runs fn(i) for i in [0, n) in n goroutines released at once.
-func run(n int, fn func(i int)) {
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			fn(i)
-		})
-	}
-	close(start)
-	wg.Wait()
 }

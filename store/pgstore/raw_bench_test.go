@@ -14,6 +14,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/passreset/passreset/store/internal/storebench"
+	"github.com/passreset/passreset/store/pgstore"
 )
 
 // The statements, as the Store has them (TestBenchRawSQLIsTheStores).
@@ -362,3 +364,15 @@ func (db *rawDB) PasswordHash(ctx context.Context, userID string) (string, error
 }
 
 var _ storebench.Raw = (*rawDB)(nil)
+
+// TestBenchRawSQLIsTheStores: the raw side issues the Store's own
+// statements, as text.
+func TestBenchRawSQLIsTheStores(t *testing.T) {
+	storebench.SameSQL(t, rawSQL, pgstore.BenchSQL)
+	db := benchDialect(true).Seeded(t, storebench.Spec{Users: 1, Resets: 1, Sessions: 1, Now: time.Now()})
+	host, err := pgstore.HostBenchSQL(t.Context(), db.Store(t).(*pgstore.Store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storebench.SameSQL(t, rawHostSQL, host)
+}

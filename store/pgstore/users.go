@@ -19,9 +19,9 @@ import (
 const pgUniqueViolation = "23505"
 
 // emailIndex is the unique index on passreset_users.email_key, the email
-// lower-cased by strings.ToLower as the Service lower-cases the addresses
-// it looks up: in Go, so that matching never depends on the database's
-// locale.
+// folded by emailaddr.Fold (NFC, the domain in ASCII, lower case) as the
+// Service folds the addresses it looks up: in Go, so that matching never
+// depends on the database's locale.
 const emailIndex = "passreset_users_email_key"
 
 // UserByEmail returns the user whose email equals email without regard to
@@ -44,7 +44,10 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, erro
 		return store.User{}, wrap("user by email", err)
 	}
 	u, err := hs.scan(s.pool.QueryRow(ctx, hs.byEmail, key))
-	if !errors.Is(err, pgx.ErrNoRows) {
+	// The column's collation has no say: a row the equality finds counts
+	// only if its address folds to the key (a case-insensitive collation
+	// may equate a Kelvin sign with k).
+	if err == nil && hostusers.Fold(u.Email) == key || err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return u, userErr("user by email", err)
 	}
 	u, err = s.userByEmailLike(ctx, hs, key)

@@ -44,13 +44,6 @@ func BenchmarkGrowth(b *testing.B)    { storebench.Growth(b, benchDialect(false)
 func TestBench(t *testing.T)          { storebench.Test(t, benchDialect(false)) }
 func TestBenchHost(t *testing.T)      { storebench.Test(t, benchDialect(true)) }
 
-// TestBenchRawSQLIsTheStores: the raw side issues the Store's own
-// statements, as text.
-func TestBenchRawSQLIsTheStores(t *testing.T) {
-	storebench.SameSQL(t, rawSQL, sqlitestore.BenchSQL)
-	storebench.SameSQL(t, rawHostSQL, sqlitestore.HostBenchSQL(accounts))
-}
-
 // TestBenchRawWritesAsTheStore: each hot path, once through the module and
 // once raw on equal files, writes the same rows and makes the same
 // commits, in the same order.

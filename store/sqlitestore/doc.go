@@ -43,12 +43,14 @@
 // only PasswordHash (and Verified and UpdatedAt, where named) of the row
 // whose password is reset, in the transaction that spends the token.
 // Migrate checks the description against the table. Addresses are matched
-// without regard to case, in full Unicode: one indexed equality finds an
-// address stored as typed or in lower case; an address stored with capital
-// letters is found by a second query that reads the rows matching it
+// as emailaddr.Fold compares them (without regard to case, in full
+// Unicode, NFC or NFD, the domain in Unicode or punycode): one indexed
+// equality finds an address stored in its folded form; one stored
+// otherwise is found by a second query that reads the rows matching it
 // without regard to ASCII case (LIKE, so it scans the table) and compares
-// them in Go. Store addresses in lower case, as passreset's pages send
-// them, and the second query never runs for a known address.
+// them in Go. Store addresses as emailaddr.Fold returns them, as
+// passreset's pages send them, and the second query never runs for a known
+// address.
 //
 // Without WithUsers, passreset keeps its own users table, passreset_users,
 // with WorkOS's profile fields, and creates users (store.UserCreator).
@@ -219,9 +221,13 @@
 //	) STRICT;
 //	CREATE UNIQUE INDEX passreset_users_email_key ON passreset_users (email_key);
 //
-// Emails in passreset_users are compared by email_key, the Go lower case of
-// the address, because SQLite's NOCASE and lower() fold ASCII letters only;
-// a host that writes users into that table itself must fill email_key the
-// same way. A nil Metadata is stored as NULL and an empty one as '{}', so
+// Emails in passreset_users are compared by email_key, emailaddr.Fold of
+// the address (NFC, the domain in ASCII, Unicode lower case), because
+// SQLite's NOCASE and lower() fold ASCII letters only and know nothing of
+// Unicode forms; a host that writes users into that table itself must
+// fill email_key the same way. Migration users/0002_email_fold.sql
+// computed the keys of older rows again (in Go, in its transaction); of
+// two accounts it finds for one mailbox, the one already holding the key
+// keeps it, the other its old key, which no lookup produces. A nil Metadata is stored as NULL and an empty one as '{}', so
 // each reads back as it was given.
 package sqlitestore

@@ -441,3 +441,10 @@ func (db *rawDB) PasswordHash(ctx context.Context, userID string) (string, error
 	err = db.passwordHash.QueryRowContext(ctx, key).Scan(&h)
 	return h, err
 }
+
+// TestBenchRawSQLIsTheStores: the raw side issues the Store's own
+// statements, as text.
+func TestBenchRawSQLIsTheStores(t *testing.T) {
+	storebench.SameSQL(t, rawSQL, sqlitestore.BenchSQL)
+	storebench.SameSQL(t, rawHostSQL, sqlitestore.HostBenchSQL(accounts))
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
@@ -146,12 +147,13 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		return out
 	}
 	first := list()
-	require.Len(t, first, 5)
+	require.Len(t, first, 6)
 	require.Equal(t, "migrations/0001_state.sql", first[0].Name)
 	require.Equal(t, "migrations/0002_codes.sql", first[1].Name)
 	require.Equal(t, "migrations/0003_replays.sql", first[2].Name)
 	require.Equal(t, "migrations/0004_retired_session_tokens.sql", first[3].Name)
 	require.Equal(t, "migrations/users/0001_users.sql", first[4].Name)
+	require.Equal(t, "migrations/users/0002_email_fold.sql", first[5].Name)
 	require.Positive(t, first[0].AppliedAt)
 
 	require.NoError(t, st.Migrate(ctx))
@@ -304,7 +306,7 @@ func TestConcurrentRedemptionsTwoHandles(t *testing.T) {
 
 	errs := make([]error, n)
 	revoked := make([]int, n)
-	concurrently(n, func(i int) {
+	testfix.Concurrently(n, func(i int) {
 		st := a
 		if i%2 == 1 {
 			st = b
@@ -339,7 +341,7 @@ func TestConcurrentMixedWorkload(t *testing.T) {
 		}
 	}
 	const workers = 16
-	concurrently(workers, func(w int) {
+	testfix.Concurrently(workers, func(w int) {
 		ctx := context.Background()
 		st := a
 		if w%2 == 1 {
@@ -602,20 +604,6 @@ func TestDocShowsTheSchema(t *testing.T) {
 		}
 		require.Contains(t, shown.String(), strings.TrimSpace(strings.Join(want, "")), name)
 	}
-}
-
-// concurrently runs fn(i) for i in [0, n) in goroutines released at once.
-func concurrently(n int, fn func(i int)) {
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			fn(i)
-		})
-	}
-	close(start)
-	wg.Wait()
 }
 
 // TestRedeemWithoutUser: a redemption that names no user spends the

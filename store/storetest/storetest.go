@@ -206,11 +206,13 @@ var groups = []struct {
 		{"NotFound", testUserNotFound},
 		{"EmailIgnoresCase", testUserEmailIgnoresCase},
 		{"EmailIgnoresUnicodeCase", testUserEmailIgnoresUnicodeCase},
+		{"EmailUnicodeForms", testUserEmailUnicodeForms},
 		{"PasswordHash", testUserPasswordHash},
 	}},
 	{"Profile", []testCase{
 		{"RoundTrip", withCreator(testUserRoundTrip)},
 		{"EmailTaken", withCreator(testUserEmailTaken)},
+		{"EmailTakenInOtherForm", withCreator(testUserEmailTakenInOtherForm)},
 		{"ReturnsCopies", withCreator(testUserReturnsCopies)},
 		{"UpdatedAtOnRedemption", withCreator(testUpdatedAtOnRedemption)},
 		{"RecordSignIn", withCreator(testRecordSignIn)},

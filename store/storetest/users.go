@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/store"
 )
 
@@ -75,10 +76,10 @@ func testUserEmailIgnoresCase(t *testing.T, st *subject) {
 // ASCII only (SQL's lower() and NOCASE fold ASCII alone in many databases).
 func testUserEmailIgnoresUnicodeCase(t *testing.T, st *subject) {
 	ctx := t.Context()
-	id := st.addUser(t, "Ünal.ÇELİK@Bücher.Example", oldHash)
+	id := st.addUser(t, "Ünal.ÇELIK@Bücher.Example", oldHash)
 	other := st.addUser(t, "őrs@example.com", oldHash)
 
-	got, err := st.UserByEmail(ctx, strings.ToLower("Ünal.ÇELİK@Bücher.Example"))
+	got, err := st.UserByEmail(ctx, strings.ToLower("Ünal.ÇELIK@Bücher.Example"))
 	require.NoError(t, err)
 	require.Equal(t, id, got.ID)
 	got, err = st.UserByEmail(ctx, "őrs@example.com")
@@ -88,6 +89,45 @@ func testUserEmailIgnoresUnicodeCase(t *testing.T, st *subject) {
 	// alike in ASCII.
 	_, err = st.UserByEmail(ctx, "ors@example.com")
 	require.ErrorIs(t, err, store.ErrUserNotFound)
+}
+
+// testUserEmailUnicodeForms: one mailbox in another Unicode form (NFD
+// for NFC), with its domain in punycode for Unicode, or in other case, is
+// one account; and a look-alike that folds to ASCII only by compatibility
+// (U+212A KELVIN SIGN for k) is not that account. The Service hands the
+// Store addresses already folded (emailaddr.Fold); the Store folds what it
+// stored the same way.
+func testUserEmailUnicodeForms(t *testing.T, st *subject) {
+	ctx := t.Context()
+	id := st.addUser(t, "JOSE\u0301@BU\u0308CHER.example", oldHash) // NFD, Unicode domain
+	kelvin := st.addUser(t, "\u212aate@example.com", oldHash)
+	st.addUser(t, "jose@buecher.example", oldHash)
+
+	for _, email := range []string{
+		"jos\u00e9@xn--bcher-kva.example", // NFC, punycode: the Service's form
+		"jos\u00e9@b\u00fccher.example",
+		"JOSE\u0301@BU\u0308CHER.example",
+	} {
+		got, err := st.UserByEmail(ctx, emailaddr.Fold(email))
+		require.NoError(t, err, "%+q", email)
+		require.Equal(t, id, got.ID, "%+q", email)
+	}
+	_, err := st.UserByEmail(ctx, emailaddr.Fold("kate@example.com"))
+	require.ErrorIs(t, err, store.ErrUserNotFound, "a Kelvin sign matched k")
+	got, err := st.UserByEmail(ctx, "\u212aate@example.com")
+	if err == nil {
+		require.Equal(t, kelvin, got.ID, "the stored spelling itself finds its row, if any")
+	}
+}
+
+func testUserEmailTakenInOtherForm(t *testing.T, st *subject, c store.UserCreator) {
+	ctx := t.Context()
+	u := store.User{ID: newID("user_"), Email: "jose\u0301@b\u00fccher.example", CreatedAt: base, UpdatedAt: base}
+	require.NoError(t, c.CreateUser(ctx, u, oldHash))
+	for _, email := range []string{"jos\u00e9@xn--bcher-kva.example", "JOS\u00c9@B\u00dcCHER.EXAMPLE", "JOSE\u0301@XN--BCHER-KVA.example"} {
+		dup := store.User{ID: newID("user_"), Email: email, CreatedAt: base, UpdatedAt: base}
+		require.ErrorIs(t, c.CreateUser(ctx, dup, "other-hash"), store.ErrEmailTaken, "%+q", email)
+	}
 }
 
 func testUserEmailTaken(t *testing.T, st *subject, c store.UserCreator) {

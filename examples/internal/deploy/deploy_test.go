@@ -1,12 +1,8 @@
 package deploy_test
 
 import (
-	"context"
-	"crypto/rand"
 	"net/url"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -14,6 +10,7 @@ import (
 
 	"github.com/passreset/passreset/examples/internal/dbtest"
 	"github.com/passreset/passreset/examples/internal/deploy"
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
 )
@@ -82,28 +79,15 @@ func TestOpenMySQL(t *testing.T) {
 }
 
 func TestOpenPostgres(t *testing.T) {
-	base := os.Getenv("PASSRESET_POSTGRES_URL")
-	if base == "" {
-		t.Skip("PASSRESET_POSTGRES_URL is not set: set it to a Postgres URL, such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run this test on Postgres")
-	}
 	ctx := t.Context()
-	schema := "deploy_test_" + strings.ToLower(rand.Text())
-	pool, err := pgxpool.New(ctx, base)
+	schema, schemaURL := testfix.FreshSchema(t, "deploy_test_")
+	pool, err := pgxpool.New(ctx, schemaURL)
 	require.NoError(t, err)
-	_, err = pool.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		defer pool.Close()
-		_, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		require.NoError(t, err)
-	})
+	defer pool.Close()
 
-	u, err := url.Parse(base)
+	u, err := url.Parse(schemaURL)
 	require.NoError(t, err)
 	u.User = url.UserPassword(u.User.Username(), "pw-not-needed")
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
 	db, err := deploy.Open(ctx, u.String())
 	require.NoError(t, err)
 	defer db.Close()

@@ -1,12 +1,16 @@
 // Package hostusers holds what every SQL store needs to read a host's users
 // table by description (store.UsersTable): the mapping between the table's
 // keys and the ids passreset shows, and email matching without regard to
-// case in full Unicode, which no SQL database does the same way.
+// case in full Unicode, Unicode form (NFC or NFD) or the domain's spelling
+// (Unicode or punycode), which no SQL database does the same way.
 package hostusers
 
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/passreset/passreset/emailaddr"
 )
 
 // IDs maps a table's keys to the ids a Store shows and back.
@@ -38,40 +42,53 @@ func (m IDs) Key(id string) (any, bool) {
 	return n, true
 }
 
-// Fold is the form in which two addresses are compared: Unicode lower case.
-// The Service hands stores addresses already folded.
-func Fold(email string) string { return strings.ToLower(email) }
+// Fold is the form in which two addresses are compared: emailaddr.Fold
+// (NFC, the domain in ASCII, lower case; an address emailaddr refuses
+// folds to itself, ASCII letters lower-cased). The Service hands stores
+// addresses already folded; a store folds both what it is given and what
+// it stored, so that rows written in another form still match.
+func Fold(email string) string { return emailaddr.Fold(email) }
 
 // LikePattern returns a LIKE pattern that matches, without regard to ASCII
 // case (as LIKE and ILIKE compare in every database), every address whose
 // Fold could be email: each run of non-ASCII characters becomes the
-// any-length wildcard (a fold may change the number of characters: İ folds
-// to i and a combining dot), the letters that a non-ASCII capital folds to
-// (i from İ, k from the Kelvin sign) the one-character wildcard, and the
-// pattern characters and esc are escaped with esc. The candidates it finds
-// are then compared with Pick.
+// any-length wildcard (a fold may change the number of bytes: NFD spells é
+// in two characters), so does each punycode label of the domain (xn--...,
+// which may be stored in Unicode), and the pattern characters and esc are
+// escaped with esc. No non-ASCII character folds to an ASCII one (Fold
+// leaves a Kelvin sign alone), so ASCII letters stand for themselves. The
+// candidates it finds are then compared with Pick.
 func LikePattern(email string, esc byte) string {
 	var b strings.Builder
 	b.Grow(len(email) + 4)
 	wild := false // the last byte written is a '%' wildcard
-	for _, r := range email {
-		if r >= 0x80 {
-			if !wild {
-				b.WriteByte('%')
-				wild = true
+	wildcard := func() {
+		if !wild {
+			b.WriteByte('%')
+			wild = true
+		}
+	}
+	at := strings.LastIndexByte(email, '@')
+	for i := 0; i < len(email); {
+		if i > at && (i == at+1 || email[i-1] == '.') && strings.HasPrefix(email[i:], "xn--") {
+			// A punycode label: the rest of the label, whatever its spelling.
+			wildcard()
+			for i < len(email) && email[i] != '.' {
+				i++
 			}
 			continue
 		}
-		wild = false
-		switch {
-		case r == 'i' || r == 'k':
-			b.WriteByte('_')
-		case r == '%' || r == '_' || r == rune(esc):
-			b.WriteByte(esc)
-			b.WriteRune(r)
-		default:
-			b.WriteRune(r)
+		r, size := utf8.DecodeRuneInString(email[i:])
+		i += size
+		if r >= utf8.RuneSelf {
+			wildcard()
+			continue
 		}
+		wild = false
+		if r == '%' || r == '_' || r == rune(esc) {
+			b.WriteByte(esc)
+		}
+		b.WriteRune(r)
 	}
 	return b.String()
 }

@@ -1,7 +1,6 @@
 package hostusers
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -32,11 +31,14 @@ func TestIDs(t *testing.T) {
 
 func TestLikePattern(t *testing.T) {
 	for in, want := range map[string]string{
-		"ana@example.com":      "ana@example.com",
-		"ünal@bücher.example":  "%nal@b%cher.example",
-		"a_b%c\\d@example.com": `a\_b\%c\\d@example.com`,
-		"漢字@example.com":       "%@example.com",
-		"i\u0307lkay@x.dk":     "_%l_ay@x.d_",
+		"ana@example.com":            "ana@example.com",
+		"ünal@bücher.example":        "%nal@b%cher.example",
+		"a_b%c\\d@example.com":       `a\_b\%c\\d@example.com`,
+		"漢字@example.com":             "%@example.com",
+		"i\u0307lkay@x.dk":           "i%lkay@x.dk",
+		"ana@xn--bcher-kva.xn--p1ai": "ana@%.%",
+		"ana@a.xn--bcher-kva.de":     "ana@a.%.de",
+		"xn--ana@xn--x.de":           "xn--ana@%.de",
 	} {
 		if got := LikePattern(in, '\\'); got != want {
 			t.Errorf("LikePattern(%q) = %q, want %q", in, got, want)
@@ -45,7 +47,7 @@ func TestLikePattern(t *testing.T) {
 }
 
 func TestPick(t *testing.T) {
-	key := strings.ToLower("Ünal@Example.com")
+	key := Fold("Ünal@Example.com")
 	if i := Pick(key, []string{"Xnal@example.com", "ÜNAL@EXAMPLE.COM", "ünal@example.com"}); i != 2 {
 		t.Errorf("Pick preferred %d, want the exact match 2", i)
 	}
@@ -54,5 +56,14 @@ func TestPick(t *testing.T) {
 	}
 	if i := Pick(key, []string{"unal@example.com"}); i != -1 {
 		t.Errorf("Pick matched another letter: %d", i)
+	}
+	// Stored in NFD, with a Unicode domain: one mailbox.
+	key = Fold("jos\u00e9@xn--bcher-kva.example")
+	if i := Pick(key, []string{"jose@buecher.example", "JOSE\u0301@B\u00dcCHER.example"}); i != 1 {
+		t.Errorf("Pick = %d, want the NFD row 1", i)
+	}
+	// A Kelvin sign is not k.
+	if i := Pick(Fold("kate@example.com"), []string{"\u212aate@example.com"}); i != -1 {
+		t.Errorf("Pick matched a Kelvin sign to k: %d", i)
 	}
 }

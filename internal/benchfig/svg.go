@@ -1,0 +1,185 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var growthName = regexp.MustCompile(`^Growth/rows=(\d+)/(\w+)/(passreset|raw)$`)
+
+// point is the median time of one side of one path at one size.
+type point struct {
+	rows int
+	ns   float64
+}
+
+// series is one line of a panel: a path, through passreset or raw.
+type series struct {
+	path, side string
+	points     []point
+}
+
+// panel is one package's growth benchmarks.
+type panel struct {
+	pkg    string
+	series []*series
+}
+
+// growthPanels gathers the growth benchmarks of rs, by package, in the
+// order they first appear.
+func growthPanels(rs []*result) []*panel {
+	var panels []*panel
+	for _, r := range rs {
+		m := growthName.FindStringSubmatch(r.name)
+		if m == nil || len(r.ns) == 0 {
+			continue
+		}
+		rows, _ := strconv.Atoi(m[1])
+		i := slices.IndexFunc(panels, func(p *panel) bool { return p.pkg == r.pkg })
+		if i < 0 {
+			panels = append(panels, &panel{pkg: r.pkg})
+			i = len(panels) - 1
+		}
+		p := panels[i]
+		j := slices.IndexFunc(p.series, func(s *series) bool { return s.path == m[2] && s.side == m[3] })
+		if j < 0 {
+			p.series = append(p.series, &series{path: m[2], side: m[3]})
+			j = len(p.series) - 1
+		}
+		p.series[j].points = append(p.series[j].points, point{rows, median(r.ns)})
+	}
+	for _, p := range panels {
+		for _, s := range p.series {
+			slices.SortFunc(s.points, func(a, b point) int { return a.rows - b.rows })
+		}
+	}
+	return panels
+}
+
+// Layout of the plot, in pixels.
+const (
+	panelW, panelH = 340, 220
+	left, top      = 56, 34
+	right, bottom  = 16, 40
+	legendH        = 56
+)
+
+var colors = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"}
+
+// niceMax rounds v up to 1, 2 or 5 times a power of ten.
+func niceMax(v float64) float64 {
+	if v <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if v <= m*p {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+// growthSVG draws the growth benchmarks of rs: per package, the median
+// time of each path against the number of rows (a log scale), passreset
+// solid and raw dashed.
+func growthSVG(rs []*result) (string, error) {
+	panels := growthPanels(rs)
+	if len(panels) == 0 {
+		return "", fmt.Errorf("no growth benchmarks (BenchmarkGrowth/rows=<n>/<path>/<side>) in the input")
+	}
+	cellW := left + panelW + right
+	width, height := cellW*len(panels), top+panelH+bottom+legendH
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n",
+		width, height, width, height)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/>`+"\n", width, height)
+	var paths []string
+	for pi, p := range panels {
+		x0 := pi*cellW + left
+		var rows []int
+		maxNS := 0.0
+		for _, s := range p.series {
+			if !slices.Contains(paths, s.path) {
+				paths = append(paths, s.path)
+			}
+			for _, pt := range s.points {
+				maxNS = max(maxNS, pt.ns)
+				if !slices.Contains(rows, pt.rows) {
+					rows = append(rows, pt.rows)
+				}
+			}
+		}
+		slices.Sort(rows)
+		yMax := niceMax(maxNS / 1e3) // µs
+		lo, hi := math.Log10(float64(rows[0])), math.Log10(float64(rows[len(rows)-1]))
+		if hi == lo {
+			hi = lo + 1
+		}
+		x := func(n int) float64 { return float64(x0) + (math.Log10(float64(n))-lo)/(hi-lo)*panelW }
+		y := func(ns float64) float64 { return float64(top+panelH) - ns/1e3/yMax*panelH }
+
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="13" font-weight="bold">%s</text>`+"\n", x0, top-14, esc(p.pkg))
+		for i := 0; i <= 4; i++ {
+			v := yMax * float64(i) / 4
+			yy := y(v * 1e3)
+			fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>`+"\n", x0, yy, x0+panelW, yy)
+			fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", x0-6, yy+4, strconv.FormatFloat(v, 'g', 4, 64))
+		}
+		for _, n := range rows {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(n), top+panelH+16, thousands(n))
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">rows</text>`+"\n", x0+panelW/2, top+panelH+32)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" transform="rotate(-90 %d %d)">µs/op (median)</text>`+"\n",
+			x0-40, top+panelH/2, x0-40, top+panelH/2)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#888"/>`+"\n", x0, top, panelW, panelH)
+		for _, s := range p.series {
+			c := colors[slices.Index(paths, s.path)%len(colors)]
+			dash := ""
+			if s.side == "raw" {
+				dash = ` stroke-dasharray="5,4"`
+			}
+			var pts []string
+			for _, pt := range s.points {
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(pt.rows), y(pt.ns)))
+			}
+			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"%s/>`+"\n", strings.Join(pts, " "), c, dash)
+			for _, pt := range s.points {
+				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"><title>%s %s, %s rows: %s</title></circle>`+"\n",
+					x(pt.rows), y(pt.ns), c, esc(s.path), s.side, thousands(pt.rows), duration(pt.ns))
+			}
+		}
+	}
+	ly := top + panelH + bottom + 14
+	for i, path := range paths {
+		lx := left + i*200
+		c := colors[i%len(colors)]
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"/>`+"\n", lx, ly, lx+24, ly, c)
+		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", lx+30, ly+4, esc(path))
+	}
+	ly += 22
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="2"/>`+"\n", left, ly, left+24, ly)
+	fmt.Fprintf(&b, `<text x="%d" y="%d">passreset</text>`+"\n", left+30, ly+4)
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="2" stroke-dasharray="5,4"/>`+"\n", left+200, ly, left+224, ly)
+	fmt.Fprintf(&b, `<text x="%d" y="%d">raw (the same SQL by hand)</text>`+"\n", left+230, ly+4)
+	b.WriteString("</svg>\n")
+	return b.String(), nil
+}
+
+// thousands writes n with commas: 1,000,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// esc escapes text for SVG.
+func esc(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}

@@ -1,0 +1,7 @@
+-- users/0002: email_key becomes emailaddr.Fold(email): NFC, the domain in
+-- ASCII (IDNA), lower case, so that NFC and NFD spellings of one address,
+-- or its domain in Unicode and in punycode, are one account. The keys are
+-- computed in Go, by Migrate, in this file's transaction: an account whose
+-- new key another account holds already (two accounts made for one mailbox
+-- before addresses were normalised) keeps its old key, and the older
+-- account keeps the address.
