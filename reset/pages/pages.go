@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 )
@@ -28,6 +29,11 @@ const (
 	DefaultMaxBodyBytes = 8 << 10
 	DefaultSendTimeout  = 30 * time.Second
 	DefaultMaxPending   = 64
+	// DefaultSignInRequests is how many sign-in posts a client may make
+	// per minute, in bursts of as many, through AllowSignIn, when
+	// Config.ClientLimit.Requests is zero: twice the pages', so that ten
+	// mistyped passwords, a reset and the new password fit in a minute.
+	DefaultSignInRequests = 20
 )
 
 // The notice that the reset page adds to the sign-in page's URL when it
@@ -119,7 +125,9 @@ type Config struct {
 	// which do no work, are not counted. Each instance counts its own
 	// posts: behind a load balancer over n instances a client may make n
 	// times as many, while the per-address limit, counted in the Store,
-	// holds across them. See package clientlimit.
+	// holds across them. See package clientlimit. The same settings limit
+	// the host's sign-in posts through AllowSignIn, counted apart, where
+	// a zero Requests means 20 a minute (DefaultSignInRequests).
 	ClientLimit clientlimit.Config
 }
 
@@ -143,6 +151,7 @@ type Handler struct {
 	cop         *http.CrossOriginProtection
 	forgotLimit *clientlimit.Limiter // posts to ForgotPath
 	resetLimit  *clientlimit.Limiter // posts to ResetPath
+	signInLimit *clientlimit.Limiter // the host's sign-in posts, see AllowSignIn
 
 	mu      sync.Mutex
 	pending int           // background requests in flight
@@ -235,6 +244,13 @@ func New(cfg Config) (*Handler, error) {
 	if h.resetLimit, err = clientlimit.New(cfg.ClientLimit); err != nil {
 		return nil, fmt.Errorf("pages: Config.ClientLimit: %w", err)
 	}
+	sc := cfg.ClientLimit
+	if sc.Requests == 0 {
+		sc.Requests = DefaultSignInRequests
+	}
+	if h.signInLimit, err = clientlimit.New(sc); err != nil {
+		return nil, fmt.Errorf("pages: Config.ClientLimit: %w", err)
+	}
 	return h, nil
 }
 
@@ -254,6 +270,26 @@ func (h *Handler) ForgotPath() string { return h.forgotPath }
 
 // ResetPath returns the path of the page the email's link opens.
 func (h *Handler) ResetPath() string { return h.resetPath }
+
+// AllowSignIn counts a post to the host's own sign-in page against the
+// client's limit (Config.ClientLimit, counted apart from the two pages) and
+// names the client, for reset.AuthenticateParams.Client. When ok is false
+// the client is over its limit: answer 429 with a Retry-After of
+// retryAfter, and do not call Authenticate. A sign-in handler calls it
+// first:
+//
+//	client, retry, ok := resetPages.AllowSignIn(r)
+//	if !ok { ... 429 ... }
+//	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: email, Password: pw, Client: client})
+//
+// Each failed password costs the Service a bcrypt comparison, whether the
+// address has an account or not: without this limit, one client posting
+// sign-ins as fast as it can would take every core.
+func (h *Handler) AllowSignIn(r *http.Request) (client string, retryAfter time.Duration, ok bool) {
+	client = clientlimit.Key(h.signInLimit.ClientIP(r)).String()
+	ok, retryAfter = h.signInLimit.Allow(r)
+	return client, retryAfter, ok
+}
 
 // ServeHTTP serves the page at r.URL.Path: ForgotPath or ResetPath, 404 for
 // any other path. Mount the Handler at those paths as they appear in the
@@ -314,10 +350,16 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request, p *Page) 
 		return
 	}
 	email, err := reset.NormalizeEmail(p.Email)
-	if err != nil {
-		p.Errors = []string{"Enter an email address like name@example.com."}
-		h.render(w, r, TemplateForgot, http.StatusUnprocessableEntity, p)
+	if errors.Is(err, emailaddr.ErrSyntax) || errors.Is(err, emailaddr.ErrControl) {
+		h.notAnAddress(w, r, p)
 		return
+	}
+	if err != nil {
+		// An address, but one that emailaddr refuses (an invisible
+		// character, a domain literal, a long local part): the answer of
+		// an unknown address, as the Service carries it out to
+		// ErrUserNotFound.
+		email = p.Email
 	}
 	if ok, _ := h.forgotLimit.Allow(r); !ok {
 		// The answer is the same as ever: the limit tells nothing either.
@@ -329,6 +371,10 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request, p *Page) 
 	// answer cannot lose it: the same write for every address, with no
 	// lookup, so that its cost says nothing about the address either.
 	req, err := h.svc.RequestPasswordReset(r.Context(), reset.CreatePasswordResetParams{Email: email})
+	if errors.Is(err, reset.ErrInvalidEmail) {
+		h.notAnAddress(w, r, p) // longer than an address could be
+		return
+	}
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "pages: password reset request not recorded", "err", err)
 		w.Header().Set("Retry-After", "5")
@@ -360,6 +406,12 @@ func (h *Handler) forgotSent(w http.ResponseWriter, r *http.Request, p *Page, em
 	p.Title = "Check your email"
 	p.Email = email
 	h.render(w, r, TemplateForgotSent, http.StatusOK, p)
+}
+
+// notAnAddress answers a forgot form whose address is not one.
+func (h *Handler) notAnAddress(w http.ResponseWriter, r *http.Request, p *Page) {
+	p.Errors = []string{"Enter an email address like name@example.com."}
+	h.render(w, r, TemplateForgot, http.StatusUnprocessableEntity, p)
 }
 
 // runRequest carries a recorded request out in the background (the
@@ -582,6 +634,10 @@ func (h *Handler) codeSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
 		h.fail(w, r, p, http.StatusTooManyRequests, "Too many attempts",
 			"Too many codes were tried for this address. Wait a while, then use the link in the email or ask for a new one.")
 		return
+	case errors.Is(err, reset.ErrBusy):
+		busy, _ := errors.AsType[*reset.BusyError](err)
+		h.busy(w, r, p, busy)
+		return
 	default:
 		h.log.ErrorContext(r.Context(), "pages: code reset failed", "err", err)
 		h.fail(w, r, p, http.StatusInternalServerError, "Something went wrong", "The page could not be served. Try again in a moment.")
@@ -598,8 +654,25 @@ func (h *Handler) tokenFailed(w http.ResponseWriter, r *http.Request, p *Page, e
 		h.render(w, r, TemplateExpired, http.StatusGone, p)
 		return
 	}
+	if busy, ok := errors.AsType[*reset.BusyError](err); ok {
+		h.busy(w, r, p, busy)
+		return
+	}
 	h.log.ErrorContext(r.Context(), "pages: reset page failed", "err", err)
 	h.fail(w, r, p, http.StatusInternalServerError, "Something went wrong", "The page could not be served. Your link has not been used: try again in a moment.")
+}
+
+// busy answers 503 with Retry-After: the Service's hashing is full, and
+// nothing was done.
+func (h *Handler) busy(w http.ResponseWriter, r *http.Request, p *Page, busy *reset.BusyError) {
+	retry := time.Second
+	if busy != nil {
+		retry = busy.RetryAfter()
+	}
+	h.log.WarnContext(r.Context(), "pages: busy: password hashing at its cap", "retry_after", retry)
+	w.Header().Set("Retry-After", strconv.FormatInt(int64(retry/time.Second), 10))
+	h.fail(w, r, p, http.StatusServiceUnavailable, "Try again in a moment",
+		"The server is busy. Nothing was changed and your link or code still works: send the form again in a moment.")
 }
 
 // fail answers status with the error page.
