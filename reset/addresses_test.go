@@ -28,7 +28,7 @@ func TestResetRefusedAfterEmailChange(t *testing.T) {
 	require.ErrorIs(t, err, reset.ErrInvalidToken)
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: code, NewPassword: "a brand new passphrase"})
 	require.Error(t, err, "the code redeemed a reset whose address left the account")
-	_, err = f.svc.Authenticate(ctx, "ana.new@example.com", oldPassword)
+	_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana.new@example.com", Password: oldPassword})
 	require.NoError(t, err, "the password changed")
 	got, err := f.svc.GetUser(ctx, u.ID)
 	require.NoError(t, err)
