@@ -2,6 +2,7 @@ package mysqlstore_test
 
 import (
 	"database/sql"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/password"
+	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/mysqlstore"
 	"github.com/passreset/passreset/token"
@@ -190,7 +194,7 @@ func TestHostTableNotCreated(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{"accounts", "passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
-		"passreset_resets", "passreset_sessions"}, tables)
+		"passreset_resets", "passreset_retired_session_tokens", "passreset_sessions"}, tables)
 
 	err = st.CreateUser(ctx, store.User{ID: "user_9", Email: "x@example.com", CreatedAt: base, UpdatedAt: base}, "")
 	require.ErrorIs(t, err, store.ErrNoUserCreator)
@@ -275,4 +279,31 @@ func TestHostEmailEqualityUsesIndex(t *testing.T) {
 	require.NoError(t, st.DB().QueryRowContext(ctx, "EXPLAIN "+equality, "user7@example.com").Scan(
 		&id, &selectType, &table, &typ, &possible, &key, &keyLen, &ref, &rows, &extra))
 	require.Equal(t, "email_address", key.String, "the plan: %s %s", typ.String, extra.String)
+}
+
+// TestHostAddressInAnotherForm: a reset of a host's row whose address is
+// stored in another form than the one asked for (decomposed accents, the
+// domain in Unicode, capitals), and rewritten in yet another before the
+// redemption, is redeemed: the redemption's check that the address is
+// still the user's compares the forms UserByEmail matches by.
+func TestHostAddressInAnotherForm(t *testing.T) {
+	ctx := t.Context()
+	st := accountsStore(t)
+	id := insertAccount(t, st.DB(), "JOSE\u0301@BU\u0308CHER.example", "$2a$04$old")
+	svc, err := reset.NewService(reset.Config{
+		Store: st, Mailer: new(mailtest.Recorder), ResetURL: "https://app.example/reset-password",
+		Hasher: password.Bcrypt{Cost: 4}, Logger: slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	pr, err := svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "jos\u00e9@xn--bcher-kva.example"})
+	require.NoError(t, err)
+	require.Equal(t, id, pr.UserID)
+	// The host rewrites the row's address in another form of the same
+	// mailbox (composed accents, the domain in ASCII) before the link is
+	// opened: it is still the address the reset was sent to.
+	_, err = st.DB().ExecContext(ctx, `UPDATE accounts SET email_address = ?`, "Jos\u00e9@xn--bcher-kva.EXAMPLE")
+	require.NoError(t, err)
+	u, err := svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new passphrase"})
+	require.NoError(t, err)
+	require.Equal(t, id, u.ID)
 }
