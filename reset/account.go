@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -60,8 +61,8 @@ func (s *Service) CreateUser(ctx context.Context, p CreateUserParams) (User, err
 		if err := s.checkPolicy(ctx, pw, password.PolicyUser{Email: email}); err != nil {
 			return User{}, err
 		}
-		if hash, err = s.hasher.Hash(pw); err != nil {
-			return User{}, fmt.Errorf("reset: hash password: %w", err)
+		if hash, err = s.hash(ctx, pw); err != nil {
+			return User{}, err
 		}
 	}
 	now := s.clock()
@@ -122,6 +123,21 @@ type SignIn struct {
 	Stamp string
 }
 
+// AuthenticateParams are the inputs of Authenticate.
+type AuthenticateParams struct {
+	Email    string
+	Password string
+	// Client names where the attempt comes from, for the failures counted
+	// per address and client (Config.SignInLimit) and the hashing share
+	// of one client (Config.MaxHashing): the client's IP address (for a
+	// web page, reset/pages' Handler.AllowSignIn gives it as its client
+	// limit sees it), or the end user's address a backend passed on. Any
+	// text; it is kept only as a keyed hash. Leave it empty and every
+	// caller without one shares one count per address, which lets anyone
+	// lock the others out for the Window: set it.
+	Client string
+}
+
 // Authenticate checks an email and password for sign-in. A wrong password,
 // an unknown email and a user without a password are all
 // ErrInvalidCredentials, and cost the same: one hash comparison. The
@@ -133,9 +149,17 @@ type SignIn struct {
 // that a sign-in that was past its comparison when a reset committed is
 // refused on its first request.
 //
-// Attempts per address are capped by Config.SignInLimit, known addresses
-// and unknown alike: past it, Authenticate returns a *RateLimitError
-// (matching ErrRateLimited) without checking the password.
+// Failed attempts are counted in the Store, known addresses and unknown
+// alike, per address and client (Config.SignInLimit, 10 per 15 minutes by
+// default) and per address over all clients (Config.SignInAddressLimit,
+// 100): past either, Authenticate returns a *RateLimitError (matching
+// ErrRateLimited) without checking the password. Successful sign-ins are
+// not counted, and the counts start afresh with every new password: a
+// reset lifts them, and its new password signs in at once.
+//
+// The comparison takes one of the Service's hashing slots
+// (Config.MaxHashing); when none comes within Config.HashingWait,
+// Authenticate returns a *BusyError (matching ErrBusy) and counts nothing.
 //
 // When the stored hash was made with other parameters or by another
 // algorithm than Config.Hasher's (a raised bcrypt cost, a move between
@@ -144,39 +168,59 @@ type SignIn struct {
 // a password changed meanwhile alone. The new hash keeps the old one's
 // salt, from which the credential stamp is derived, so the user's other
 // sessions stay signed in.
-func (s *Service) Authenticate(ctx context.Context, email, pw string) (SignIn, error) {
-	email, err := NormalizeEmail(email)
+func (s *Service) Authenticate(ctx context.Context, p AuthenticateParams) (SignIn, error) {
+	pw := password.Normalize(p.Password)
+	email, err := NormalizeEmail(p.Email)
 	if err != nil {
-		s.compareDummy(pw)
+		// Malformed: no account can match, and nothing is counted.
+		if err := s.compare(ctx, p.Client, "", pw); errors.Is(err, ErrBusy) {
+			return SignIn{}, err
+		}
 		return SignIn{}, ErrInvalidCredentials
 	}
-	if err := s.allow(ctx, s.signIn, "sign-in:"+email, s.clock()); err != nil {
+	var (
+		u    User
+		hash string
+	)
+	u, err = s.store.UserByEmail(ctx, email)
+	switch {
+	case errors.Is(err, ErrUserNotFound):
+	case err != nil:
+		return SignIn{}, fmt.Errorf("reset: authenticate: %w", err)
+	default:
+		if hash, err = s.store.PasswordHash(ctx, u.ID); err != nil {
+			return SignIn{}, fmt.Errorf("reset: authenticate: %w", err)
+		}
+	}
+	now := s.clock()
+	keys := s.signInKeys(email, hash, p.Client)
+	if err := s.checkFailures(ctx, keys, now); err != nil {
 		return SignIn{}, err
 	}
-	pw = password.Normalize(pw)
-	u, err := s.store.UserByEmail(ctx, email)
-	if errors.Is(err, ErrUserNotFound) {
-		s.compareDummy(pw)
-		return SignIn{}, ErrInvalidCredentials
-	}
+
+	release, err := s.gate.acquire(ctx, p.Client)
 	if err != nil {
-		return SignIn{}, fmt.Errorf("reset: authenticate: %w", err)
-	}
-	hash, err := s.store.PasswordHash(ctx, u.ID)
-	if err != nil {
-		return SignIn{}, fmt.Errorf("reset: authenticate: %w", err)
+		return SignIn{}, err
 	}
 	if hash == "" {
-		s.compareDummy(pw)
+		_ = s.hasher.Compare(s.dummyHash, pw)
+		err = password.ErrMismatch
+	} else {
+		err = s.hasher.Compare(hash, pw)
+	}
+	if err == nil {
+		hash = s.rehash(ctx, u.ID, hash, pw)
+	}
+	release()
+	if err != nil {
+		if !errors.Is(err, password.ErrMismatch) {
+			return SignIn{}, fmt.Errorf("reset: authenticate: %w", err)
+		}
+		if err := s.recordFailure(ctx, keys, now); err != nil {
+			return SignIn{}, err
+		}
 		return SignIn{}, ErrInvalidCredentials
 	}
-	if err := s.hasher.Compare(hash, pw); err != nil {
-		if errors.Is(err, password.ErrMismatch) {
-			return SignIn{}, ErrInvalidCredentials
-		}
-		return SignIn{}, fmt.Errorf("reset: authenticate: %w", err)
-	}
-	hash = s.rehash(ctx, u.ID, hash, pw)
 	if rec, ok := s.store.(store.SignInRecorder); ok {
 		now := s.clock()
 		if err := rec.RecordSignIn(ctx, u.ID, now); err != nil {
@@ -187,6 +231,65 @@ func (s *Service) Authenticate(ctx context.Context, email, pw string) (SignIn, e
 	return SignIn{User: u, Stamp: Stamp(hash)}, nil
 }
 
+// signInKeys are the two keys failed sign-ins are counted under: the
+// address with the client, and the address alone. Both name the
+// credential stamp of the password the address has now (none for an
+// address without one), so that a new password, whoever sets it, starts
+// both counts afresh without a write to clear them.
+type signInKeys struct{ client, address string }
+
+func (s *Service) signInKeys(email, hash, client string) signInKeys {
+	stamp := "none"
+	if hash != "" {
+		stamp = Stamp(hash)
+	}
+	// A NUL can be in neither an address nor a stamp.
+	address := "sign-in:" + email + "\x00" + stamp
+	return signInKeys{
+		client:  s.secrets.rateLimitKey(address + "\x00client:" + client),
+		address: s.secrets.rateLimitKey(address),
+	}
+}
+
+// checkFailures refuses a sign-in when its client, or all clients, used
+// up the address's failures.
+func (s *Service) checkFailures(ctx context.Context, k signInKeys, now time.Time) error {
+	for _, c := range []struct {
+		key   string
+		limit RateLimit
+	}{{k.client, s.signIn}, {k.address, s.signInAt}} {
+		if c.limit.Disabled {
+			continue
+		}
+		n, oldest, err := s.store.CountRequests(ctx, c.key, now, c.limit.Window)
+		if err != nil {
+			return fmt.Errorf("reset: rate limit: %w", err)
+		}
+		if n >= c.limit.Limit {
+			return &RateLimitError{RetryAt: oldest.Add(c.limit.Window), now: now}
+		}
+	}
+	return nil
+}
+
+// recordFailure counts a failed sign-in under both keys. AllowRequest
+// records nothing past the limit, so a key never holds more than its
+// limit of records in a window.
+func (s *Service) recordFailure(ctx context.Context, k signInKeys, now time.Time) error {
+	for _, c := range []struct {
+		key   string
+		limit RateLimit
+	}{{k.client, s.signIn}, {k.address, s.signInAt}} {
+		if c.limit.Disabled {
+			continue
+		}
+		if _, _, err := s.store.AllowRequest(ctx, c.key, now, c.limit.Window, c.limit.Limit); err != nil {
+			return fmt.Errorf("reset: rate limit: %w", err)
+		}
+	}
+	return nil
+}
+
 // CheckPassword compares a password a user typed with the hash a host's own
 // login read from its table, as passreset compares it: normalised, through
 // the Service's Hasher. It returns the credential stamp of hash on a match,
@@ -194,25 +297,23 @@ func (s *Service) Authenticate(ctx context.Context, email, pw string) (SignIn, e
 // another error for an unreadable hash. A host that keeps its own login
 // calls it instead of comparing the hash itself, so that a password set
 // through a reset, whatever its characters, signs in.
+//
+// The comparison takes one of the Service's hashing slots
+// (Config.MaxHashing), shared by every caller of CheckPassword; when none
+// comes within Config.HashingWait it returns a *BusyError (matching
+// ErrBusy).
 func (s *Service) CheckPassword(hash, pw string) (stamp string, err error) {
 	pw = password.Normalize(pw)
-	if hash == "" {
-		s.compareDummy(pw)
+	switch err := s.compare(context.Background(), "", hash, pw); {
+	case err == nil:
+	case errors.Is(err, password.ErrMismatch), errors.Is(err, errNoHash):
 		return "", ErrInvalidCredentials
-	}
-	if err := s.hasher.Compare(hash, pw); err != nil {
-		if errors.Is(err, password.ErrMismatch) {
-			return "", ErrInvalidCredentials
-		}
+	case errors.Is(err, ErrBusy):
+		return "", err
+	default:
 		return "", fmt.Errorf("reset: check password: %w", err)
 	}
 	return Stamp(hash), nil
-}
-
-// compareDummy spends the time of one hash comparison, so that an unknown
-// email answers as slowly as a wrong password.
-func (s *Service) compareDummy(pw string) {
-	_ = s.hasher.Compare(s.dummyHash, pw)
 }
 
 // Stamp returns the credential stamp of a password hash: 22 characters that

@@ -64,6 +64,7 @@ type PasswordChange struct {
 // Errors: ErrInvalidCredentials for a wrong current password, or a user
 // without one (a reset sets a first password); a *password.PolicyError;
 // a *RateLimitError past Config.SignInLimit's attempts for the user;
+// a *BusyError (ErrBusy) when the hashing cap (Config.MaxHashing) is full;
 // ErrPasswordChanged when the password changed meanwhile (nothing is
 // changed); ErrUserNotFound.
 func (s *Service) ChangePassword(ctx context.Context, p ChangePasswordParams) (PasswordChange, error) {
@@ -84,23 +85,23 @@ func (s *Service) ChangePassword(ctx context.Context, p ChangePasswordParams) (P
 		return PasswordChange{}, fmt.Errorf("reset: change password: %w", err)
 	}
 	current := password.Normalize(p.CurrentPassword)
-	if old == "" {
-		s.compareDummy(current)
+	// One user's guesses share one hashing share, as one client's do.
+	switch err := s.compare(ctx, "user:"+u.ID, old, current); {
+	case err == nil:
+	case errors.Is(err, password.ErrMismatch), errors.Is(err, errNoHash):
 		return PasswordChange{}, ErrInvalidCredentials
-	}
-	if err := s.hasher.Compare(old, current); err != nil {
-		if errors.Is(err, password.ErrMismatch) {
-			return PasswordChange{}, ErrInvalidCredentials
-		}
+	case errors.Is(err, ErrBusy):
+		return PasswordChange{}, err
+	default:
 		return PasswordChange{}, fmt.Errorf("reset: change password: %w", err)
 	}
 	pw := password.Normalize(p.NewPassword)
 	if err := s.checkPolicy(ctx, pw, password.PolicyUser{ID: u.ID, Email: u.Email}); err != nil {
 		return PasswordChange{}, err
 	}
-	hash, err := s.hasher.Hash(pw)
+	hash, err := s.hash(ctx, pw)
 	if err != nil {
-		return PasswordChange{}, fmt.Errorf("reset: hash password: %w", err)
+		return PasswordChange{}, err
 	}
 	stamp := Stamp(hash)
 

@@ -115,12 +115,38 @@ type Config struct {
 	// default: 3 per 15 minutes.
 	RateLimit RateLimit
 
-	// SignInLimit caps Authenticate's attempts per address, counted in
-	// the Store before the password is checked, successful ones included:
-	// throttling, not lockout, so an attacker who knows an address can
-	// delay its owner by at most one Window. The zero value is the
+	// SignInLimit caps the failed sign-ins (Authenticate with a wrong
+	// password, or an address without an account) per address and client
+	// (AuthenticateParams.Client), counted in the Store. Past it,
+	// Authenticate refuses that client for that address with a
+	// *RateLimitError, before any password check, until the oldest failure
+	// leaves the Window; other clients are not refused for it. Successful
+	// sign-ins are not counted, and a new password (a reset, a change, or
+	// the host's own write) starts the count afresh. The zero value is the
 	// default: 10 per 15 minutes.
 	SignInLimit RateLimit
+
+	// SignInAddressLimit caps the failed sign-ins per address from all
+	// clients together, so that guesses spread over many clients stay
+	// bounded. Past it, every client is refused for the address until the
+	// oldest failure leaves the Window, or a new password is set: a reset
+	// is the owner's way in that no attacker can close. The zero value is
+	// the default: 100 per 15 minutes.
+	SignInAddressLimit RateLimit
+
+	// MaxHashing caps the password hashes and comparisons (bcrypt,
+	// Argon2id) the Service runs at once, each a core's work for a few
+	// hundred milliseconds; one client (AuthenticateParams.Client) runs at
+	// most half of them (at least one), so that a flood from one client
+	// leaves room for the others. A call that finds no slot waits up to
+	// HashingWait, then returns a *BusyError (matching ErrBusy) and does
+	// nothing: hosts answer 503 with its Retry-After. Nothing queues
+	// longer. Default: runtime.GOMAXPROCS(0), the cores Go runs on.
+	MaxHashing int
+
+	// HashingWait is how long a call waits for a hashing slot before
+	// ErrBusy. Default 1 second (DefaultHashingWait).
+	HashingWait time.Duration
 
 	// SecretKey, at least 32 bytes, seals queued emails and reset requests
 	// in the outbox (AES-256-GCM) and keys the rate-limit hash of
@@ -158,11 +184,13 @@ type Config struct {
 }
 
 // RateLimit caps how many requests one address may make in a sliding
-// window: reset emails (Config.RateLimit), sign-in attempts
-// (Config.SignInLimit) or code guesses (Config.CodeLimit).
+// window: reset emails (Config.RateLimit), failed sign-ins
+// (Config.SignInLimit, Config.SignInAddressLimit) or code guesses
+// (Config.CodeLimit).
 type RateLimit struct {
 	// Limit is the number of requests allowed per Window. Default 3 for
-	// RateLimit, 10 for SignInLimit and CodeLimit.
+	// RateLimit, 10 for SignInLimit and CodeLimit, 100 for
+	// SignInAddressLimit.
 	Limit int
 	// Window is the sliding window. Default 15 minutes (an hour for
 	// CodeLimit).

@@ -67,7 +67,7 @@ func TestDummyHashMadeUpFront(t *testing.T) {
 	f := newFixture(t)
 	made := f.hasher.hashes.Load()
 	require.EqualValues(t, 1, made, "NewService made the dummy hash")
-	_, err := f.svc.Authenticate(t.Context(), "nobody@example.com", "a password")
+	_, err := f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: "nobody@example.com", Password: "a password"})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 	require.Equal(t, made, f.hasher.hashes.Load(), "the first unknown-address sign-in hashed")
 	require.EqualValues(t, 1, f.hasher.compares.Load())

@@ -231,7 +231,7 @@ func ExampleService_ResetPassword_code() {
 func ExampleService_ChangePassword() {
 	svc, _ := newExampleService()
 	ctx := context.Background()
-	in, err := svc.Authenticate(ctx, "marcelina.davis@example.com", "the old passphrase")
+	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: "marcelina.davis@example.com", Password: "the old passphrase"})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -283,10 +283,10 @@ func ExampleConfig_argon2id() {
 		fmt.Println(err)
 		return
 	}
-	in, _ := before.Authenticate(ctx, "ana@example.com", "the old passphrase")
+	in, _ := before.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "the old passphrase"})
 
 	after := service(password.Argon2id{}) // the next deployment's configuration
-	up, err := after.Authenticate(ctx, "ana@example.com", "the old passphrase")
+	up, err := after.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "the old passphrase"})
 	fmt.Println(err, up.Stamp == in.Stamp)
 	hash, _ := st.PasswordHash(ctx, u.ID)
 	fmt.Println(hash[:len("$argon2id$v=19$m=19456,t=2,p=1$")])

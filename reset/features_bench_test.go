@@ -136,7 +136,7 @@ func BenchmarkSignInRehash(b *testing.B) {
 					set(h, old)
 					b.StartTimer()
 				}
-				if _, err := svc.Authenticate(b.Context(), email, pw); err != nil {
+				if _, err := svc.Authenticate(b.Context(), reset.AuthenticateParams{Email: email, Password: pw}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -165,7 +165,7 @@ func TestFaultsInRedeemLeaveTokenUsable(t *testing.T) {
 
 			_, err = f.sess.Validate(t.Context(), sessTok)
 			require.NoError(t, err, "sessions untouched")
-			_, err = f.svc.Authenticate(t.Context(), "ana@example.com", oldPassword)
+			_, err = f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 			require.NoError(t, err, "password unchanged")
 			_, err = f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
 			require.NoError(t, err, "the token is still usable")

@@ -192,7 +192,7 @@ func TestRevocationSurvivesACrash(t *testing.T) {
 	require.Equal(t, 1, dying.mail.Len(), "the reset email only: the notice died with the process")
 
 	// The password is changed; the sessions are not revoked yet.
-	_, err = dying.svc.Authenticate(t.Context(), "ana@example.com", "a good long passphrase")
+	_, err = dying.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
 	require.NoError(t, err)
 	for _, tok := range []string{laptop, phone} {
 		_, err := sessions.Validate(t.Context(), tok)
@@ -301,11 +301,11 @@ func TestLockedDatabase(t *testing.T) {
 
 			_, err = f.svc.CheckToken(ctx, older.Token)
 			require.NoError(t, err, "the older reset was not ended, nor its token spent")
-			_, err = f.svc.Authenticate(ctx, "ana@example.com", oldPassword)
+			_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 			require.NoError(t, err, "the password is unchanged")
 			_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: older.Token, NewPassword: "a good long passphrase"})
 			require.NoError(t, err, "the token is still usable")
-			_, err = f.svc.Authenticate(ctx, "ana@example.com", "a good long passphrase")
+			_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
 			require.NoError(t, err)
 		})
 	}

@@ -47,27 +47,37 @@ type ResetPasswordParams struct {
 // revocation is retried by the dispatcher.
 func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (User, error) {
 	pw := password.Normalize(p.NewPassword)
-	var r store.Reset
+	var (
+		r   store.Reset
+		end func()
+		err error
+	)
 	if p.Token == "" && (p.Email != "" || p.Code != "") {
-		var err error
 		if r, err = s.redeemCode(ctx, p, pw); err != nil {
 			return User{}, err
 		}
+		if end, err = s.takeTurn(ctx, r.ID, true); err != nil {
+			return User{}, err
+		}
+		defer end() // also ended, earlier, once the redemption is decided
 		if err := s.rejectCurrent(ctx, pw, r.UserID); err != nil {
 			return User{}, err
 		}
 	} else {
-		var err error
 		if r, err = s.lookup(ctx, p.Token); err != nil {
 			return User{}, err
 		}
+		if end, err = s.takeTurn(ctx, r.ID, false); err != nil {
+			return User{}, err
+		}
+		defer end()
 		if err := s.checkPolicy(ctx, pw, password.PolicyUser{ID: r.UserID, Email: r.Email}); err != nil {
 			return User{}, err
 		}
 	}
-	hash, err := s.hasher.Hash(pw)
+	hash, err := s.hash(ctx, pw)
 	if err != nil {
-		return User{}, fmt.Errorf("reset: hash password: %w", err)
+		return User{}, err
 	}
 	now := s.clock()
 	var jobs []store.Job
@@ -98,6 +108,7 @@ func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (Use
 	jobs = append(jobs, noticeJob)
 
 	red, err := s.store.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: r.UserID, PasswordHash: hash, Now: now, Jobs: jobs})
+	end() // the others waiting for this reset now find it spent, or take their turn
 	switch {
 	case errors.Is(err, ErrResetNotFound):
 		return User{}, ErrInvalidToken // purged since the lookup
@@ -121,4 +132,41 @@ func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (Use
 	}
 	s.emit(ctx, EventPasswordResetSucceeded, public(r), now)
 	return red.User, revokeErr
+}
+
+// takeTurn makes the caller the only one in this process that confirms
+// reset id, waiting while another has the turn; it returns the end of
+// the turn. When the reset is no longer usable after a wait (the other
+// caller spent it), it returns the error a spent token, or a spent code
+// (viaCode), gets, without hashing anything.
+func (s *Service) takeTurn(ctx context.Context, id string, viaCode bool) (end func(), err error) {
+	for {
+		end, wait, full := s.flights.begin(id)
+		switch {
+		case full:
+			return nil, &BusyError{retryAfter: time.Second}
+		case end != nil:
+			return end, nil
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("reset: wait for a confirmation in flight: %w", ctx.Err())
+		}
+		r, err := s.store.ResetByID(ctx, id)
+		switch {
+		case errors.Is(err, ErrResetNotFound):
+			err = ErrInvalidToken
+		case err != nil:
+			return nil, fmt.Errorf("reset: look up reset: %w", err)
+		default:
+			err = r.Status(s.clock())
+		}
+		if err != nil {
+			if viaCode {
+				return nil, ErrInvalidCode
+			}
+			return nil, err
+		}
+	}
 }

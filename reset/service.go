@@ -10,6 +10,7 @@ import (
 	netmail "net/mail"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ type Service struct {
 	emails   Emails
 	limit    RateLimit
 	signIn   RateLimit
+	signInAt RateLimit // failed sign-ins per address, all clients together
 	codes    RateLimit
 	dispatch DispatchConfig
 	secrets  *secrets
@@ -58,6 +60,11 @@ type Service struct {
 	// them that a job is due now.
 	dispatchers atomic.Int32
 	wake        chan struct{}
+
+	// gate caps the password hashing in flight (Config.MaxHashing);
+	// flights lets one caller at a time confirm a given reset.
+	gate    *hashGate
+	flights flights
 
 	// dummyHash is compared against when a sign-in names an unknown
 	// email, so that both cases cost one hash comparison. It is made in
@@ -90,6 +97,7 @@ func NewService(cfg Config) (*Service, error) {
 		policy:   cfg.Policy,
 		limit:    cfg.RateLimit,
 		signIn:   cfg.SignInLimit,
+		signInAt: cfg.SignInAddressLimit,
 		codes:    cfg.CodeLimit,
 		codeTTL:  cfg.CodeTTL,
 		dispatch: cfg.Dispatch,
@@ -167,6 +175,20 @@ func NewService(cfg Config) (*Service, error) {
 	if s.signIn.Window <= 0 {
 		s.signIn.Window = 15 * time.Minute
 	}
+	if s.signInAt.Limit <= 0 {
+		s.signInAt.Limit = 100
+	}
+	if s.signInAt.Window <= 0 {
+		s.signInAt.Window = 15 * time.Minute
+	}
+	if cfg.MaxHashing < 0 || cfg.HashingWait < 0 {
+		return nil, errors.New("reset: Config.MaxHashing and Config.HashingWait must not be negative")
+	}
+	maxHashing := cfg.MaxHashing
+	if maxHashing == 0 {
+		maxHashing = runtime.GOMAXPROCS(0)
+	}
+	s.gate = newHashGate(maxHashing, orDefault(cfg.HashingWait, DefaultHashingWait))
 	if s.codes.Limit <= 0 {
 		s.codes.Limit = 10
 	}
@@ -320,8 +342,14 @@ func (s *Service) rejectCurrent(ctx context.Context, pw, userID string) error {
 	if err != nil && !errors.Is(err, ErrUserNotFound) {
 		return fmt.Errorf("reset: policy: %w", err)
 	}
-	if hash != "" && s.hasher.Compare(hash, pw) == nil {
+	if hash == "" {
+		return nil
+	}
+	switch err := s.compare(ctx, "user:"+userID, hash, pw); {
+	case err == nil:
 		return password.Reused()
+	case errors.Is(err, ErrBusy):
+		return err
 	}
 	return nil
 }

@@ -235,9 +235,9 @@ func TestResetPassword(t *testing.T) {
 	require.ErrorIs(t, err, session.ErrRevoked)
 
 	// Only the new password works.
-	_, err = f.svc.Authenticate(ctx, "ana@example.com", oldPassword)
+	_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	_, err = f.svc.Authenticate(ctx, "ana@example.com", newPassword)
+	_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: newPassword})
 	require.NoError(t, err)
 
 	// The token is spent.
@@ -326,7 +326,7 @@ func TestPasswordsAreNFKCNormalised(t *testing.T) {
 	// Full-width letters and digits, as some keyboards type them.
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "Ｓｅｃｒｅｔ１２３４"})
 	require.NoError(t, err)
-	_, err = f.svc.Authenticate(ctx, "ana@example.com", "Secret1234")
+	_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "Secret1234"})
 	require.NoError(t, err)
 }
 
@@ -336,12 +336,12 @@ func TestAuthenticateRefusesPasswordsPastBcryptLimit(t *testing.T) {
 	long := strings.Repeat("x", 72)
 	_, err := f.svc.CreateUser(ctx, reset.CreateUserParams{Email: "ana@example.com", Password: long})
 	require.NoError(t, err)
-	_, err = f.svc.Authenticate(ctx, "ana@example.com", long)
+	_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: long})
 	require.NoError(t, err)
 	// bcrypt alone would accept this: it reads only 72 bytes.
-	_, err = f.svc.Authenticate(ctx, "ana@example.com", long+"suffix")
+	_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: long + "suffix"})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	_, err = f.svc.Authenticate(ctx, "nobody@example.com", long)
+	_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "nobody@example.com", Password: long})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 }
 
@@ -407,7 +407,7 @@ func TestHostSessionRevokerFailureIsRetried(t *testing.T) {
 	got, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
 	require.ErrorIs(t, err, reset.ErrSessionsNotRevoked)
 	require.Equal(t, u.ID, got.ID, "the password was changed all the same")
-	_, err = f.svc.Authenticate(ctx, "ana@example.com", "a good long passphrase")
+	_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
 	require.NoError(t, err)
 
 	// Not due yet: nothing runs.
@@ -581,23 +581,23 @@ func TestSignInAttemptsAreThrottledPerAddress(t *testing.T) {
 	f.user(t, "bo@example.com")
 	ctx := t.Context()
 	for range 3 {
-		_, err := f.svc.Authenticate(ctx, "ana@example.com", "a wrong guess")
+		_, err := f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "a wrong guess"})
 		require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 	}
 	before := f.hasher.compares.Load()
-	_, err := f.svc.Authenticate(ctx, "ANA@example.com", oldPassword)
+	_, err := f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ANA@example.com", Password: oldPassword})
 	var rl *reset.RateLimitError
 	require.ErrorAs(t, err, &rl, "the right password too: the limit comes first")
 	require.Equal(t, time.Minute, rl.RetryAfter())
 	require.Equal(t, before, f.hasher.compares.Load(), "no bcrypt work past the limit")
 
-	_, err = f.svc.Authenticate(ctx, "bo@example.com", oldPassword)
+	_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "bo@example.com", Password: oldPassword})
 	require.NoError(t, err, "another address is not affected")
 	for range 3 {
-		_, err := f.svc.Authenticate(ctx, "ghost@example.com", "a guess")
+		_, err := f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ghost@example.com", Password: "a guess"})
 		require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 	}
-	_, err = f.svc.Authenticate(ctx, "ghost@example.com", "a guess")
+	_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ghost@example.com", Password: "a guess"})
 	require.ErrorIs(t, err, reset.ErrRateLimited, "unknown addresses alike")
 
 	// Sign-in attempts and reset emails are counted apart.
@@ -605,6 +605,6 @@ func TestSignInAttemptsAreThrottledPerAddress(t *testing.T) {
 	require.NoError(t, err)
 
 	f.clock.Add(time.Minute)
-	_, err = f.svc.Authenticate(ctx, "ana@example.com", oldPassword)
+	_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 	require.NoError(t, err)
 }

@@ -207,7 +207,7 @@ func TestSMTPFaults(t *testing.T) {
 			require.NoError(t, err)
 			_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: again.Token, NewPassword: "a good long passphrase"})
 			require.NoError(t, err)
-			_, err = f.svc.Authenticate(ctx, "ana@example.com", "a good long passphrase")
+			_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
 			require.NoError(t, err)
 			require.Equal(t, 1, srv.DeliveredWith(again.Token))
 			require.Equal(t, 1, srv.DeliveredWith("password was changed"))

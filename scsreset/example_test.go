@@ -81,7 +81,7 @@ func Example() {
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		// The app's own login would read its users table; here passreset
 		// keeps the users.
-		in, err := svc.Authenticate(r.Context(), r.PostFormValue("email"), r.PostFormValue("password"))
+		in, err := svc.Authenticate(r.Context(), reset.AuthenticateParams{Email: r.PostFormValue("email"), Password: r.PostFormValue("password")})
 		if errors.Is(err, reset.ErrInvalidCredentials) {
 			http.Error(w, "wrong email or password", http.StatusUnauthorized)
 			return

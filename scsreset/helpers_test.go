@@ -128,7 +128,7 @@ func newApp(t testing.TB, o appOptions) *app {
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		in, err := a.svc.Authenticate(r.Context(), r.PostFormValue("email"), r.PostFormValue("password"))
+		in, err := a.svc.Authenticate(r.Context(), reset.AuthenticateParams{Email: r.PostFormValue("email"), Password: r.PostFormValue("password")})
 		if err != nil {
 			http.Error(w, "wrong email or password", http.StatusUnauthorized)
 			return

@@ -33,7 +33,7 @@ func TestStampEndsSessionsAfterAPasswordChange(t *testing.T) {
 	u, err := svc.CreateUser(ctx, reset.CreateUserParams{Email: "ada@example.com", Password: "an old password"})
 	require.NoError(t, err)
 
-	in, err := svc.Authenticate(ctx, "ada@example.com", "an old password")
+	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ada@example.com", Password: "an old password"})
 	require.NoError(t, err)
 	before, beforeTok, err := m.Create(ctx, u.ID, session.Metadata{Stamp: in.Stamp})
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ func TestStampEndsSessionsAfterAPasswordChange(t *testing.T) {
 	_, err = m.Validate(ctx, unstampedTok)
 	require.ErrorIs(t, err, session.ErrRevoked)
 
-	in, err = svc.Authenticate(ctx, "ada@example.com", "a new password")
+	in, err = svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ada@example.com", Password: "a new password"})
 	require.NoError(t, err)
 	_, tok, err := m.Create(ctx, u.ID, session.Metadata{Stamp: in.Stamp})
 	require.NoError(t, err)

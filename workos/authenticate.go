@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
+	"time"
 
+	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
 )
@@ -48,7 +51,7 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte
 	}
 	switch in.GrantType {
 	case "password":
-		return h.passwordGrant(ctx, in)
+		return h.passwordGrant(ctx, r, in)
 	case "refresh_token":
 		return h.refreshGrant(ctx, in)
 	case "":
@@ -59,14 +62,35 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte
 }
 
 // passwordGrant checks the email and password and starts a session.
-func (h *Handler) passwordGrant(ctx context.Context, in authenticateParams) *reply {
+//
+// Its callers are backends that sign many users in from one address, so
+// the client it counts sign-ins by (Config.SignInLimit) is the end user's,
+// the ip_address they pass, and only without one the caller's.
+func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, in authenticateParams) *reply {
 	switch {
 	case in.Email == "":
 		return invalidParams("email is required.")
 	case in.Password == "":
 		return invalidParams("password is required.")
 	}
-	signIn, err := h.svc.Authenticate(ctx, in.Email, in.Password)
+	var (
+		client string
+		ok     bool
+		retry  time.Duration
+	)
+	if user, err := netip.ParseAddr(in.IPAddress); err == nil {
+		user = user.Unmap()
+		client = "user:" + clientlimit.Key(user).String()
+		ok, retry = h.signInLimit.AllowAddr(user)
+	} else {
+		caller := h.signInLimit.ClientIP(r)
+		client = "caller:" + clientlimit.Key(caller).String()
+		ok, retry = h.signInLimit.AllowAddr(caller)
+	}
+	if !ok {
+		return clientRateLimited(retry)
+	}
+	signIn, err := h.svc.Authenticate(ctx, reset.AuthenticateParams{Email: in.Email, Password: in.Password, Client: client})
 	switch {
 	case errors.Is(err, reset.ErrInvalidCredentials):
 		return errorReply(http.StatusBadRequest, codeInvalidCredentials, "Invalid credentials.")

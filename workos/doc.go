@@ -49,7 +49,11 @@
 //	400  {"error":"invalid_grant","error_description"}      a refresh token unknown, rotated away, revoked or expired
 //	409  {"code":"idempotency_key_in_use","message"}        a request with the same Idempotency-Key still running; Retry-After
 //	429  {"code":"rate_limit_exceeded","message"}           too many resets for an address, or too many reset
-//	     requests from one client (Config.ClientLimit); Retry-After in seconds
+//	     requests from one client (Config.ClientLimit), or failed sign-ins for an
+//	     address, or password sign-ins for one end user, by the body's ip_address
+//	     (Config.SignInLimit); Retry-After in seconds
+//	503  {"code":"server_busy","message"}                   the Service's password hashing is full
+//	     (reset.ErrBusy); nothing was done; Retry-After in seconds
 //	500  {"code":"server_error","message"}                  a failure on the server's side, with no detail
 //
 // Unknown JSON fields are ignored, and null counts as absent.

@@ -57,6 +57,7 @@ const (
 	codeEmailNotAvailable  = "email_not_available"
 	codeInvalidCredentials = "invalid_credentials"
 	codeRateLimited        = "rate_limit_exceeded"
+	codeBusy               = "server_busy"
 	codeServerError        = "server_error"
 )
 
@@ -87,10 +88,12 @@ func serverError(err error) *reply {
 		body: errorBody{Code: codeServerError, Message: "The server could not complete the request."}}
 }
 
-// unexpected answers an error no route expects: 429 for a rate limit,
+// unexpected answers an error no route expects: 429 for a rate limit, 503
+// when the Service's hashing is full (reset.ErrBusy),
 // nothing (499, logged only) when the client has gone, 500 otherwise.
 func unexpected(ctx context.Context, err error) *reply {
 	var rl *reset.RateLimitError
+	var busy *reset.BusyError
 	switch {
 	case errors.As(err, &rl):
 		secs := int64(rl.RetryAfter().Seconds())
@@ -98,6 +101,13 @@ func unexpected(ctx context.Context, err error) *reply {
 			status: http.StatusTooManyRequests,
 			body:   errorBody{Code: codeRateLimited, Message: "Too many requests for this address; retry after " + strconv.FormatInt(secs, 10) + " seconds."},
 			header: http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}},
+		}
+	case errors.As(err, &busy):
+		secs := strconv.FormatInt(int64(busy.RetryAfter()/time.Second), 10)
+		return &reply{
+			status: http.StatusServiceUnavailable,
+			body:   errorBody{Code: codeBusy, Message: "The server is busy; retry after " + secs + " seconds."},
+			header: http.Header{"Retry-After": {secs}},
 		}
 	case errors.Is(err, reset.ErrRateLimited):
 		return &reply{

@@ -30,6 +30,7 @@ const (
 	DefaultIdempotencyTTL  = 24 * time.Hour
 	DefaultIdempotencyWait = 10 * time.Second
 	DefaultClientRequests  = 60 // per minute, see Config.ClientLimit
+	DefaultSignInRequests  = 20 // per minute per end user, see Config.SignInLimit
 	// DefaultAuthFailures is how many requests with a missing or wrong API
 	// key one client may make per minute, in bursts of as many, before
 	// its further failures are answered 429: guessing a key is slow, and a
@@ -124,6 +125,21 @@ type Config struct {
 	// n times as many (see package clientlimit); the per-address limit,
 	// counted in the Store, holds across all of them.
 	ClientLimit clientlimit.Config
+
+	// SignInLimit caps the password sign-ins (POST
+	// /user_management/authenticate, grant_type password) per end user:
+	// per the ip_address the caller passes for its user (one IP address,
+	// one /64 for IPv6), or, when it passes none (or not an address), per
+	// the caller's own address. Past it they are answered 429
+	// {"code":"rate_limit_exceeded"} with Retry-After, before any password
+	// check. The same ip_address, or caller address, is the sign-in's
+	// client for reset.Config.SignInLimit's failures and
+	// reset.Config.MaxHashing's share. The zero value is the default,
+	// on: 20 per minute in bursts of 20 ([DefaultSignInRequests]), so
+	// that ten mistyped passwords, a reset and the new password fit;
+	// SignInLimit.Disabled turns it off. TrustedProxies (with
+	// ClientHeader), MaxClients and Now default to ClientLimit's.
+	SignInLimit clientlimit.Config
 }
 
 // Handler is an http.Handler that speaks WorkOS's User Management wire
@@ -142,6 +158,7 @@ type Handler struct {
 	idemWait     time.Duration        // 0: answer 409 at once
 	limit        *clientlimit.Limiter // per client, on the routes of limitedRoutes
 	authFailures *clientlimit.Limiter // per client, requests with a missing or wrong API key
+	signInLimit  *clientlimit.Limiter // per end user, password sign-ins
 	mux          *http.ServeMux
 }
 
@@ -240,6 +257,22 @@ func New(cfg Config) (*Handler, error) {
 	fc := clientlimit.Config{Requests: DefaultAuthFailures, TrustedProxies: lc.TrustedProxies, ClientHeader: lc.ClientHeader, MaxClients: lc.MaxClients, Now: lc.Now}
 	if h.authFailures, err = clientlimit.New(fc); err != nil {
 		return nil, fmt.Errorf("workos: Config.ClientLimit: %w", err)
+	}
+	sc := cfg.SignInLimit
+	if sc.Requests == 0 {
+		sc.Requests = DefaultSignInRequests
+	}
+	if sc.TrustedProxies == nil {
+		sc.TrustedProxies, sc.ClientHeader = lc.TrustedProxies, lc.ClientHeader
+	}
+	if sc.MaxClients == 0 {
+		sc.MaxClients = lc.MaxClients
+	}
+	if sc.Now == nil {
+		sc.Now = lc.Now
+	}
+	if h.signInLimit, err = clientlimit.New(sc); err != nil {
+		return nil, fmt.Errorf("workos: Config.SignInLimit: %w", err)
 	}
 	switch {
 	case cfg.IdempotencyTTL == 0:

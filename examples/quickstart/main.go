@@ -120,12 +120,12 @@ func run(ctx context.Context, out io.Writer) error {
 			say("7. The %s's session: %v", device.name, err)
 		}
 	}
-	if _, err := svc.Authenticate(ctx, email, oldPassword); err == nil {
+	if _, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: email, Password: oldPassword}); err == nil {
 		return fmt.Errorf("the old password still works")
 	} else {
 		say("8. Sign in with the old password: %v", err)
 	}
-	if _, err := svc.Authenticate(ctx, email, newPassword); err != nil {
+	if _, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: email, Password: newPassword}); err != nil {
 		return fmt.Errorf("the new password does not work: %w", err)
 	}
 	say("9. Sign in with the new password: ok.")

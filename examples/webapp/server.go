@@ -287,6 +287,10 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) {
 		v.Errors = []string{"Too many attempts. Wait a few minutes, then try again."}
 		s.account(w, r, http.StatusTooManyRequests, v)
 		return
+	case errors.Is(err, reset.ErrBusy):
+		busy, _ := errors.AsType[*reset.BusyError](err)
+		s.busy(w, r, busy)
+		return
 	case errors.Is(err, reset.ErrPasswordChanged):
 		v.Errors = []string{"Your password was changed elsewhere meanwhile. Sign in again if you are asked to."}
 	default:
@@ -299,6 +303,18 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.InfoContext(r.Context(), "password changed", "user_id", cur.UserID, "session_id", cur.ID, "other_sessions_revoked", ch.SessionsRevoked)
 	http.Redirect(w, r, "/?password_changed="+strconv.Itoa(ch.SessionsRevoked), http.StatusSeeOther)
+}
+
+// busy answers 503 with Retry-After: the Service's password hashing is at
+// its cap (reset.Config.MaxHashing), and nothing was done.
+func (s *server) busy(w http.ResponseWriter, r *http.Request, busy *reset.BusyError) {
+	retry := time.Second
+	if busy != nil {
+		retry = busy.RetryAfter()
+	}
+	s.log.WarnContext(r.Context(), "busy: password hashing at its cap", "retry_after", retry)
+	w.Header().Set("Retry-After", strconv.FormatInt(int64(retry/time.Second), 10))
+	http.Error(w, "The server is busy. Nothing was changed: try again in a moment.", http.StatusServiceUnavailable)
 }
 
 // deviceName sums a User-Agent header up as "browser on system", for the
@@ -343,7 +359,21 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, "sign-in", http.StatusUnprocessableEntity, v)
 		return
 	}
-	in, err := s.svc.Authenticate(r.Context(), email, password)
+	// Each attempt costs a bcrypt comparison, known address or not: one
+	// client gets a few a minute (the reset pages' client limit).
+	client, retry, ok := s.pages.AllowSignIn(r)
+	if !ok {
+		s.log.WarnContext(r.Context(), "sign-in refused: too many attempts from the client")
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(retry/time.Second), 10))
+		v.Errors = []string{"Too many sign-in attempts from your network. Wait a minute, then try again."}
+		s.render(w, r, "sign-in", http.StatusTooManyRequests, v)
+		return
+	}
+	in, err := s.svc.Authenticate(r.Context(), reset.AuthenticateParams{Email: email, Password: password, Client: client})
+	if busy, ok := errors.AsType[*reset.BusyError](err); ok {
+		s.busy(w, r, busy)
+		return
+	}
 	if errors.Is(err, reset.ErrInvalidCredentials) {
 		s.log.InfoContext(r.Context(), "sign-in refused: wrong email or password")
 		v.Errors = []string{"Wrong email or password."}
@@ -352,7 +382,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	var limited *reset.RateLimitError
 	if errors.As(err, &limited) {
-		s.log.WarnContext(r.Context(), "sign-in refused: too many attempts for the address")
+		s.log.WarnContext(r.Context(), "sign-in refused: too many failed attempts for the address")
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(limited.RetryAfter()/time.Second), 10))
 		v.Errors = []string{"Too many sign-in attempts for this address. Wait a few minutes, then try again."}
 		s.render(w, r, "sign-in", http.StatusTooManyRequests, v)

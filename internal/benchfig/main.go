@@ -55,6 +55,7 @@ func run(in io.Reader, out io.Writer, svgPath string) error {
 type result struct {
 	pkg, name      string // name without "Benchmark" and the -N suffix
 	ns, bytes, all []float64
+	other          map[string][]float64 // the metrics a benchmark reports itself, by unit
 }
 
 var line = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
@@ -98,6 +99,11 @@ func parse(in io.Reader) ([]*result, error) {
 				r.bytes = append(r.bytes, v)
 			case "allocs/op":
 				r.all = append(r.all, v)
+			default:
+				if r.other == nil {
+					r.other = map[string][]float64{}
+				}
+				r.other[f[i+1]] = append(r.other[f[i+1]], v)
 			}
 		}
 	}
@@ -130,7 +136,8 @@ func duration(ns float64) string {
 }
 
 // writeTable prints one row per pair: the medians of both sides and their
-// ratio, with the number of runs.
+// ratio, with the number of runs; then, for every interleaved pair (see
+// storebench), the median of its runs' ratios and of each side's time.
 func writeTable(out io.Writer, rs []*result) error {
 	find := map[string]*result{}
 	for _, r := range rs {
@@ -157,6 +164,28 @@ func writeTable(out io.Writer, rs []*result) error {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %.3f | %d | %.0f (%.0f B) | %.0f (%.0f B) |\n", p.pkg, base,
 			duration(mp), duration(mr), mp/mr, min(len(p.ns), len(raw.ns)),
 			median(p.all), median(p.bytes), median(raw.all), median(raw.bytes))
+	}
+	header := false
+	for _, r := range rs {
+		base, ok := strings.CutSuffix(r.name, "/interleaved")
+		if !ok || len(r.other["ratio"]) == 0 {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "| package | interleaved | passreset | raw | ratio (median of runs) | runs' ratios |")
+			fmt.Fprintln(w, "|---|---|---:|---:|---:|---|")
+			header = true
+		}
+		ratios := slices.Clone(r.other["ratio"])
+		slices.Sort(ratios)
+		var each []string
+		for _, x := range ratios {
+			each = append(each, strconv.FormatFloat(x, 'f', 3, 64))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.3f | %s |\n", r.pkg, base,
+			duration(median(r.other["passreset-ns/op"])), duration(median(r.other["raw-ns/op"])),
+			median(ratios), strings.Join(each, " "))
 	}
 	return w.Flush()
 }

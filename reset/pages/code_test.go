@@ -46,7 +46,7 @@ func TestCodeInTheSameBrowser(t *testing.T) {
 	res = f.post(t, "/reset-password", codeForm("ana@example.com", code, newPassword))
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)
 	require.Equal(t, "/sign-in?notice=password_reset", res.Header.Get("Location"))
-	_, err := f.svc.Authenticate(t.Context(), email, newPassword)
+	_, err := f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: newPassword})
 	require.NoError(t, err)
 	requireExpiredPage(t, f.get(t, strings.TrimPrefix(link, origin)))
 	require.NotContains(t, f.logs.String(), strings.ReplaceAll(code, " ", ""))

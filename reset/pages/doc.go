@@ -8,6 +8,10 @@
 //	h.Register(mux) // GET and POST /forgot-password and /reset-password
 //	defer h.Shutdown(ctx)
 //
+// The host's sign-in handler calls h.AllowSignIn(r) first: it limits the
+// sign-in posts of each client (each failed password costs a bcrypt
+// comparison) and names the client for reset.AuthenticateParams.Client.
+//
 // # The pages
 //
 //   - GET /forgot-password: a form with one field, email.

@@ -2,6 +2,7 @@ package pages_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -10,7 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/reset"
@@ -57,9 +60,21 @@ func Example() {
 			template.HTMLEscapeString(pages.Notice(r)))
 	})
 	mux.HandleFunc("POST /sign-in", func(w http.ResponseWriter, r *http.Request) {
-		in, err := svc.Authenticate(r.Context(), r.PostFormValue("email"), r.PostFormValue("password"))
-		if err != nil {
+		// Each attempt costs a bcrypt comparison: limit them per client.
+		client, retry, ok := resetPages.AllowSignIn(r)
+		if !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
+			http.Error(w, "Too many attempts. Wait a minute.", http.StatusTooManyRequests)
+			return
+		}
+		in, err := svc.Authenticate(r.Context(), reset.AuthenticateParams{
+			Email: r.PostFormValue("email"), Password: r.PostFormValue("password"), Client: client})
+		switch {
+		case errors.Is(err, reset.ErrInvalidCredentials):
 			http.Error(w, "Wrong email or password.", http.StatusUnauthorized)
+			return
+		case err != nil: // ErrRateLimited, ErrBusy: 429 or 503 with Retry-After in a real app
+			http.Error(w, "Try again later.", http.StatusServiceUnavailable)
 			return
 		}
 		if _, err := sessions.SignIn(r.Context(), w, r, in.User.ID, in.Stamp); err != nil {

@@ -109,7 +109,7 @@ func TestResetOverClientLimit(t *testing.T) {
 	require.NotContains(t, b, tok)
 	_, err := f.svc.CheckToken(t.Context(), tok)
 	require.NoError(t, err, "the refused post did not spend the token")
-	_, err = f.svc.Authenticate(t.Context(), email, oldPassword)
+	_, err = f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: oldPassword})
 	require.NoError(t, err)
 
 	// Another client goes through.

@@ -28,6 +28,11 @@ const (
 	DefaultMaxBodyBytes = 8 << 10
 	DefaultSendTimeout  = 30 * time.Second
 	DefaultMaxPending   = 64
+	// DefaultSignInRequests is how many sign-in posts a client may make
+	// per minute, in bursts of as many, through AllowSignIn, when
+	// Config.ClientLimit.Requests is zero: twice the pages', so that ten
+	// mistyped passwords, a reset and the new password fit in a minute.
+	DefaultSignInRequests = 20
 )
 
 // Defaults of Config.AddressQuota's fields left zero: 3 posts per address
@@ -128,7 +133,9 @@ type Config struct {
 	// which do no work, are not counted. Each instance counts its own
 	// posts: behind a load balancer over n instances a client may make n
 	// times as many, while the per-address limit, counted in the Store,
-	// holds across them. See package clientlimit.
+	// holds across them. See package clientlimit. The same settings limit
+	// the host's sign-in posts through AllowSignIn, counted apart, where
+	// a zero Requests means 20 a minute (DefaultSignInRequests).
 	ClientLimit clientlimit.Config
 
 	// AddressQuota lets a well-formed forgot post through when its client
@@ -173,6 +180,7 @@ type Handler struct {
 	forgotLimit *clientlimit.Limiter // posts to ForgotPath
 	addrQuota   *clientlimit.Limiter // forgot posts over forgotLimit, per address key
 	resetLimit  *clientlimit.Limiter // posts to ResetPath
+	signInLimit *clientlimit.Limiter // the host's sign-in posts, see AllowSignIn
 
 	mu      sync.Mutex
 	pending int           // background requests in flight
@@ -265,6 +273,13 @@ func New(cfg Config) (*Handler, error) {
 	if h.resetLimit, err = clientlimit.New(cfg.ClientLimit); err != nil {
 		return nil, fmt.Errorf("pages: Config.ClientLimit: %w", err)
 	}
+	sc := cfg.ClientLimit
+	if sc.Requests == 0 {
+		sc.Requests = DefaultSignInRequests
+	}
+	if h.signInLimit, err = clientlimit.New(sc); err != nil {
+		return nil, fmt.Errorf("pages: Config.ClientLimit: %w", err)
+	}
 	aq := cfg.AddressQuota
 	if aq.Requests == 0 {
 		aq.Requests = DefaultAddressQuota
@@ -303,6 +318,26 @@ func (h *Handler) ForgotPath() string { return h.forgotPath }
 
 // ResetPath returns the path of the page the email's link opens.
 func (h *Handler) ResetPath() string { return h.resetPath }
+
+// AllowSignIn counts a post to the host's own sign-in page against the
+// client's limit (Config.ClientLimit, counted apart from the two pages) and
+// names the client, for reset.AuthenticateParams.Client. When ok is false
+// the client is over its limit: answer 429 with a Retry-After of
+// retryAfter, and do not call Authenticate. A sign-in handler calls it
+// first:
+//
+//	client, retry, ok := resetPages.AllowSignIn(r)
+//	if !ok { ... 429 ... }
+//	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: email, Password: pw, Client: client})
+//
+// Each failed password costs the Service a bcrypt comparison, whether the
+// address has an account or not: without this limit, one client posting
+// sign-ins as fast as it can would take every core.
+func (h *Handler) AllowSignIn(r *http.Request) (client string, retryAfter time.Duration, ok bool) {
+	client = clientlimit.Key(h.signInLimit.ClientIP(r)).String()
+	ok, retryAfter = h.signInLimit.Allow(r)
+	return client, retryAfter, ok
+}
 
 // ServeHTTP serves the page at r.URL.Path: ForgotPath or ResetPath, 404 for
 // any other path. Mount the Handler at those paths as they appear in the
@@ -648,6 +683,10 @@ func (h *Handler) codeSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
 		h.fail(w, r, p, http.StatusTooManyRequests, "Too many attempts",
 			"Too many codes were tried for this address. Wait a while, then use the link in the email or ask for a new one.")
 		return
+	case errors.Is(err, reset.ErrBusy):
+		busy, _ := errors.AsType[*reset.BusyError](err)
+		h.busy(w, r, p, busy)
+		return
 	default:
 		h.log.ErrorContext(r.Context(), "pages: code reset failed", "err", err)
 		h.fail(w, r, p, http.StatusInternalServerError, "Something went wrong", "The page could not be served. Try again in a moment.")
@@ -664,8 +703,25 @@ func (h *Handler) tokenFailed(w http.ResponseWriter, r *http.Request, p *Page, e
 		h.render(w, r, TemplateExpired, http.StatusGone, p)
 		return
 	}
+	if busy, ok := errors.AsType[*reset.BusyError](err); ok {
+		h.busy(w, r, p, busy)
+		return
+	}
 	h.log.ErrorContext(r.Context(), "pages: reset page failed", "err", err)
 	h.fail(w, r, p, http.StatusInternalServerError, "Something went wrong", "The page could not be served. Your link has not been used: try again in a moment.")
+}
+
+// busy answers 503 with Retry-After: the Service's hashing is full, and
+// nothing was done.
+func (h *Handler) busy(w http.ResponseWriter, r *http.Request, p *Page, busy *reset.BusyError) {
+	retry := time.Second
+	if busy != nil {
+		retry = busy.RetryAfter()
+	}
+	h.log.WarnContext(r.Context(), "pages: busy: password hashing at its cap", "retry_after", retry)
+	w.Header().Set("Retry-After", strconv.FormatInt(int64(retry/time.Second), 10))
+	h.fail(w, r, p, http.StatusServiceUnavailable, "Try again in a moment",
+		"The server is busy. Nothing was changed and your link or code still works: send the form again in a moment.")
 }
 
 // fail answers status with the error page.

@@ -49,6 +49,13 @@ type fixture struct {
 // Handler's Config.
 func newFixture(t testing.TB, edit func(*pages.Config)) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil, edit)
+}
+
+// newFixtureWith is newFixture whose editSvc, when set, changes the
+// Service's Config too.
+func newFixtureWith(t testing.TB, editSvc func(*reset.Config), edit func(*pages.Config)) *fixture {
+	t.Helper()
 	f := &fixture{
 		mail:  new(mailtest.Recorder),
 		clock: testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)),
@@ -59,14 +66,18 @@ func newFixture(t testing.TB, edit func(*pages.Config)) *fixture {
 	var err error
 	f.sess, err = session.New(session.Config{Store: st, Now: f.clock.Now, Logger: log})
 	require.NoError(t, err)
-	f.svc, err = reset.NewService(reset.Config{
+	rc := reset.Config{
 		Store:    st,
 		Mailer:   f.mail,
 		ResetURL: origin + "/reset-password",
 		Hasher:   password.Bcrypt{Cost: 4},
 		Now:      f.clock.Now,
 		Logger:   log,
-	})
+	}
+	if editSvc != nil {
+		editSvc(&rc)
+	}
+	f.svc, err = reset.NewService(rc)
 	require.NoError(t, err)
 	f.user, err = f.svc.CreateUser(t.Context(), reset.CreateUserParams{Email: email, Password: oldPassword})
 	require.NoError(t, err)
@@ -391,9 +402,9 @@ func TestResetSucceeds(t *testing.T) {
 		_, err := f.sess.Validate(t.Context(), tok)
 		require.ErrorIs(t, err, session.ErrRevoked)
 	}
-	_, err = f.svc.Authenticate(t.Context(), email, oldPassword)
+	_, err = f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: oldPassword})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	_, err = f.svc.Authenticate(t.Context(), email, newPassword)
+	_, err = f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: newPassword})
 	require.NoError(t, err)
 
 	// The spent link, fetched or posted again, gets the expired page.
@@ -403,7 +414,7 @@ func TestResetSucceeds(t *testing.T) {
 	res = f.post(t, "/reset-password", url.Values{"token": {tok}, "new_password": {"yet another passphrase"}, "confirm_password": {"yet another passphrase"}})
 	require.Equal(t, http.StatusGone, res.StatusCode)
 	requireExpiredPage(t, res)
-	_, err = f.svc.Authenticate(t.Context(), email, newPassword)
+	_, err = f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: newPassword})
 	require.NoError(t, err)
 
 	require.NotContains(t, f.logs.String(), tok)
@@ -441,7 +452,7 @@ func TestExpiredAndUnknownTokens(t *testing.T) {
 		require.Equal(t, http.StatusGone, res.StatusCode, name)
 		requireExpiredPage(t, res)
 	}
-	_, err := f.svc.Authenticate(t.Context(), email, oldPassword)
+	_, err := f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: oldPassword})
 	require.NoError(t, err)
 }
 

@@ -191,7 +191,7 @@ func TestHostRowAfterReset(t *testing.T) {
 	require.Equal(t, reset.Stamp(got.digest), stamp)
 	_, err = svc.CheckPassword(got.digest, "$2a$04$old")
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	in, err := svc.Authenticate(ctx, "Ana@Example.com", "a brand new password")
+	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: "Ana@Example.com", Password: "a brand new password"})
 	require.NoError(t, err)
 	require.Equal(t, id, in.User.ID)
 	require.Equal(t, stamp, in.Stamp)
@@ -529,7 +529,7 @@ func TestStampEndsRacingSignIn(t *testing.T) {
 	sm, err := session.New(session.Config{Store: st, Stamps: svc})
 	require.NoError(t, err)
 
-	in, err := svc.Authenticate(ctx, "ana@example.com", "old password 1")
+	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "old password 1"})
 	require.NoError(t, err)
 	require.Equal(t, id, in.User.ID)
 	_, before, err := sm.Create(ctx, id, session.Metadata{Stamp: in.Stamp})
@@ -549,7 +549,7 @@ func TestStampEndsRacingSignIn(t *testing.T) {
 	_, err = sm.Validate(ctx, late)
 	require.ErrorIs(t, err, session.ErrRevoked, "a session with the old password's stamp")
 
-	in, err = svc.Authenticate(ctx, "ana@example.com", "new password 2")
+	in, err = svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "new password 2"})
 	require.NoError(t, err)
 	_, fresh, err := sm.Create(ctx, id, session.Metadata{Stamp: in.Stamp})
 	require.NoError(t, err)

@@ -93,9 +93,9 @@ func TestMultiInstanceRedeemOnOtherInstance(t *testing.T) {
 	_, err = a.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "new password 3"})
 	require.ErrorIs(t, err, reset.ErrInvalidToken, "the token was spent on the other instance")
 
-	_, err = a.svc.Authenticate(ctx, "marcelina.davis@example.com", "new password 2")
+	_, err = a.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "marcelina.davis@example.com", Password: "new password 2"})
 	require.NoError(t, err)
-	_, err = a.svc.Authenticate(ctx, "marcelina.davis@example.com", "old password 1")
+	_, err = a.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "marcelina.davis@example.com", Password: "old password 1"})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 }
 

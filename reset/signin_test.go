@@ -1,0 +1,260 @@
+package reset_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/password"
+	"github.com/passreset/passreset/reset"
+)
+
+// signIn signs in as client, with the fixture's clock.
+func (f *fixture) signIn(t *testing.T, email, pw, client string) error {
+	t.Helper()
+	_, err := f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: pw, Client: client})
+	return err
+}
+
+// TestSignInLockoutLiftedByReset: ten wrong sign-ins use up the client's
+// failures for the address; a reset starts the count afresh, so the new
+// password signs in at once, from the same client. A password change does
+// the same.
+func TestSignInLockoutLiftedByReset(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t)
+	u := f.user(t, "ana@example.com")
+	const client = "203.0.113.7"
+	for i := range 10 {
+		require.ErrorIs(t, f.signIn(t, u.Email, "a wrong guess", client), reset.ErrInvalidCredentials, "guess %d", i+1)
+	}
+	require.ErrorIs(t, f.signIn(t, u.Email, oldPassword, client), reset.ErrRateLimited, "the eleventh, right or not, is refused")
+
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
+	require.NoError(t, err)
+	const newPassword = "a fresh and long passphrase"
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: newPassword})
+	require.NoError(t, err)
+	require.NoError(t, f.signIn(t, u.Email, newPassword, client), "the new password signs in at once after the reset")
+
+	for range 10 {
+		require.ErrorIs(t, f.signIn(t, u.Email, "another wrong guess", client), reset.ErrInvalidCredentials)
+	}
+	require.ErrorIs(t, f.signIn(t, u.Email, newPassword, client), reset.ErrRateLimited)
+	const changed = "changed from a signed-in device"
+	_, err = f.svc.ChangePassword(ctx, reset.ChangePasswordParams{UserID: u.ID, CurrentPassword: newPassword, NewPassword: changed})
+	require.NoError(t, err)
+	require.NoError(t, f.signIn(t, u.Email, changed, client), "a password change lifts the count too")
+}
+
+// TestSignInAttackerCannotLockOwnerOut: an attacker's failures, from as
+// many rounds as it likes, refuse the attacker's client only; the owner,
+// from another client, signs in every time.
+func TestSignInAttackerCannotLockOwnerOut(t *testing.T) {
+	f := newFixture(t)
+	u := f.user(t, "ana@example.com")
+	for round := range 4 { // renewing the lockout every window
+		for range 10 {
+			require.ErrorIs(t, f.signIn(t, u.Email, "an attacker's guess", "198.51.100.66"), reset.ErrInvalidCredentials)
+		}
+		require.ErrorIs(t, f.signIn(t, u.Email, "an attacker's guess", "198.51.100.66"), reset.ErrRateLimited)
+		require.NoError(t, f.signIn(t, u.Email, oldPassword, "203.0.113.7"), "round %d: the owner's client is not locked out", round)
+		f.clock.Add(15 * time.Minute)
+	}
+}
+
+// TestSignInSuccessesNotCounted: only failures count; a client that signs
+// in many times is never refused.
+func TestSignInSuccessesNotCounted(t *testing.T) {
+	f := newFixture(t)
+	u := f.user(t, "ana@example.com")
+	for i := range 25 {
+		require.NoError(t, f.signIn(t, u.Email, oldPassword, "203.0.113.7"), "sign-in %d", i+1)
+	}
+	for i := range 9 {
+		require.ErrorIs(t, f.signIn(t, u.Email, "typo", "203.0.113.7"), reset.ErrInvalidCredentials, "typo %d", i+1)
+	}
+	require.NoError(t, f.signIn(t, u.Email, oldPassword, "203.0.113.7"), "nine failures are under the limit")
+}
+
+// TestSignInAddressBudgetStopsSpraying: guesses spread over many clients
+// stop at the per-address budget, for addresses with an account and
+// without alike, and cost no hash comparison past it.
+func TestSignInAddressBudgetStopsSpraying(t *testing.T) {
+	f := newFixture(t, func(c *reset.Config) {
+		c.SignInAddressLimit = reset.RateLimit{Limit: 30, Window: 15 * time.Minute}
+	})
+	u := f.user(t, "ana@example.com")
+	for _, email := range []string{u.Email, "ghost@example.com"} {
+		for i := range 30 {
+			require.ErrorIs(t, f.signIn(t, email, "spray", fmt.Sprintf("client-%d", i)), reset.ErrInvalidCredentials, "%s guess %d", email, i+1)
+		}
+		before := f.hasher.compares.Load()
+		err := f.signIn(t, email, oldPassword, "a client that never failed")
+		var rl *reset.RateLimitError
+		require.ErrorAs(t, err, &rl, "%s: past the address budget every client is refused", email)
+		require.Equal(t, 15*time.Minute, rl.RetryAfter())
+		require.Equal(t, before, f.hasher.compares.Load(), "no comparison past the budget")
+	}
+	// The owner's way in: a reset.
+	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: u.Email})
+	require.NoError(t, err)
+	_, err = f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a fresh and long passphrase"})
+	require.NoError(t, err)
+	require.NoError(t, f.signIn(t, u.Email, "a fresh and long passphrase", "a client that never failed"))
+}
+
+// TestConcurrentConfirmationsHashOnce: twenty confirmations of one token
+// at once, each with its own password, compute one hash, or two should
+// the first fail: the others wait for the one that has the turn and then
+// find the token spent. Exactly one succeeds; the password that won
+// signs in.
+func TestConcurrentConfirmationsHashOnce(t *testing.T) {
+	ctx := t.Context()
+	// A realistic cost, so that the confirmations overlap as they do in
+	// production (at cost 4 they would run one after another).
+	hasher := &countingHasher{Bcrypt: password.Bcrypt{Cost: 10}}
+	f := newFixture(t, func(c *reset.Config) { c.Hasher = hasher })
+	u := f.user(t, "ana@example.com")
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
+	require.NoError(t, err)
+	before := hasher.hashes.Load()
+
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: fmt.Sprintf("new passphrase number %d", i)})
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	won := -1
+	for i, err := range errs {
+		if err == nil {
+			require.Equal(t, -1, won, "two confirmations succeeded")
+			won = i
+			continue
+		}
+		require.ErrorIs(t, err, reset.ErrInvalidToken, "a loser gets what a spent token gets")
+	}
+	require.NotEqual(t, -1, won, "no confirmation succeeded")
+	hashes := hasher.hashes.Load() - before
+	require.LessOrEqual(t, hashes, int64(2), "hashes computed for %d concurrent confirmations of one token", n)
+	require.NoError(t, f.signIn(t, u.Email, fmt.Sprintf("new passphrase number %d", won), "c"))
+}
+
+// TestConcurrentCodeConfirmationsHashOnce: the same through the code.
+func TestConcurrentCodeConfirmationsHashOnce(t *testing.T) {
+	ctx := t.Context()
+	// A realistic cost, so that the confirmations overlap as they do in
+	// production (at cost 4 they would run one after another).
+	hasher := &countingHasher{Bcrypt: password.Bcrypt{Cost: 10}}
+	f := newFixture(t, func(c *reset.Config) { c.Hasher = hasher })
+	u := f.user(t, "ana@example.com")
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
+	require.NoError(t, err)
+	before := hasher.hashes.Load()
+	const n = reset.CodeTries // each claim takes a try
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: u.Email, Code: pr.Code, NewPassword: fmt.Sprintf("new passphrase number %d", i)})
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+			continue
+		}
+		require.ErrorIs(t, err, reset.ErrInvalidCode)
+	}
+	require.Equal(t, 1, ok)
+	require.LessOrEqual(t, hasher.hashes.Load()-before, int64(2))
+}
+
+// TestHashingCapAnswersBusy: with every hashing slot taken, a sign-in
+// waits HashingWait and returns a *BusyError, counting nothing; one
+// client takes at most half the slots, so another client still gets one.
+func TestHashingCapAnswersBusy(t *testing.T) {
+	gate := &blockingHasher{Bcrypt: password.Bcrypt{Cost: 4}, open: make(chan struct{})}
+	f := newFixture(t, func(c *reset.Config) {
+		c.MaxHashing = 2
+		c.HashingWait = 50 * time.Millisecond
+		c.Hasher = gate
+	})
+	u := f.user(t, "ana@example.com")
+
+	// The flooding client holds its one slot (half of two).
+	flood := make(chan error, 1)
+	go func() {
+		_, err := f.svc.Authenticate(context.Background(), reset.AuthenticateParams{Email: "ghost@example.com", Password: "x", Client: "flood"})
+		flood <- err
+	}()
+	gate.waitHeld(t, 1)
+	err := f.signIn(t, "ghost2@example.com", "x", "flood")
+	var busy *reset.BusyError
+	require.ErrorAs(t, err, &busy, "the flooding client's second sign-in")
+	require.ErrorIs(t, err, reset.ErrBusy)
+	require.Equal(t, time.Second, busy.RetryAfter())
+
+	// Another client gets the other slot, and holds it.
+	owner := make(chan error, 1)
+	go func() {
+		_, err := f.svc.Authenticate(context.Background(), reset.AuthenticateParams{Email: u.Email, Password: oldPassword, Client: "owner"})
+		owner <- err
+	}()
+	gate.waitHeld(t, 2)
+	// Every slot is taken: a third client, and a reset, are busy.
+	require.ErrorIs(t, f.signIn(t, u.Email, oldPassword, "third"), reset.ErrBusy)
+	_, err = f.svc.ChangePassword(t.Context(), reset.ChangePasswordParams{UserID: u.ID, CurrentPassword: oldPassword, NewPassword: "whatever passphrase"})
+	require.ErrorIs(t, err, reset.ErrBusy)
+
+	gate.release()
+	require.NoError(t, <-owner)
+	require.ErrorIs(t, <-flood, reset.ErrInvalidCredentials)
+	// Busy answers counted no failure: ten more wrong guesses are allowed.
+	for range 10 {
+		require.ErrorIs(t, f.signIn(t, "ghost2@example.com", "x", "flood"), reset.ErrInvalidCredentials)
+	}
+}
+
+// blockingHasher holds every comparison until release: a fault the real
+// bcrypt cannot produce on demand (a comparison that lasts as long as the
+// test needs).
+type blockingHasher struct {
+	password.Bcrypt
+	held atomic.Int64
+	open chan struct{}
+	once sync.Once
+}
+
+func (h *blockingHasher) Compare(hash, p string) error {
+	h.held.Add(1)
+	<-h.open
+	return h.Bcrypt.Compare(hash, p)
+}
+
+func (h *blockingHasher) release() { h.once.Do(func() { close(h.open) }) }
+
+// waitHeld waits until n comparisons are held.
+func (h *blockingHasher) waitHeld(t *testing.T, n int64) {
+	t.Helper()
+	t.Cleanup(h.release)
+	require.Eventually(t, func() bool { return h.held.Load() >= n }, 5*time.Second, time.Millisecond)
+}
