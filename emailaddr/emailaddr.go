@@ -53,7 +53,8 @@ var ErrInvalid = errors.New("emailaddr: invalid address")
 // The reasons Normalize refuses an address. Each matches ErrInvalid too.
 var (
 	// ErrSyntax: not an address at all: empty, no "@", an empty local part
-	// or domain, or a character the local part cannot hold unquoted.
+	// or domain, a space, or a character the local part cannot hold
+	// unquoted.
 	ErrSyntax error = reason("not an address")
 	// ErrControl: a control character (U+0000 to U+001F, U+007F to U+009F).
 	ErrControl error = reason("control character")
@@ -102,7 +103,7 @@ func Normalize(s string) (string, error) {
 		return "", ErrSyntax
 	case len(s) > maxInput:
 		return "", ErrTooLong
-	case !utf8.ValidString(s):
+	case !utf8.ValidString(s), !strings.Contains(s, "@"):
 		return "", ErrSyntax
 	}
 	for _, r := range s {
@@ -151,6 +152,8 @@ func Fold(s string) string {
 // checkRune refuses a character no address should hold.
 func checkRune(r rune) error {
 	switch {
+	case r == ' ':
+		return ErrSyntax // an unquoted address has no space
 	case unicode.IsControl(r):
 		return ErrControl
 	case !unicode.IsGraphic(r), unicode.Is(unicode.Zs, r),

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/passreset/passreset/emailaddr"
 )
@@ -33,7 +34,9 @@ func TestNormalize(t *testing.T) {
 		{"display name", "Ada<ada@example.com>", "", emailaddr.ErrSyntax},
 		{"punycode of a refused character", "ada@xn--gb-0qu.example", "", emailaddr.ErrDomain},
 		{"punycode of a zero-width joiner", "ada@xn--ab-m1t.example", "", emailaddr.ErrDomain},
-		{"space inside", "ada lovelace@example.com", "", emailaddr.ErrInvisible},
+		{"space inside", "ada lovelace@example.com", "", emailaddr.ErrSyntax},
+		{"no-break space inside", "ada\u00a0lovelace@example.com", "", emailaddr.ErrInvisible},
+		{"words", "not an address", "", emailaddr.ErrSyntax},
 		{"two dots", "ada..l@example.com", "", emailaddr.ErrSyntax},
 		{"leading dot", ".ada@example.com", "", emailaddr.ErrSyntax},
 		{"comment", "ada(x)@example.com", "", emailaddr.ErrSyntax},
@@ -44,7 +47,7 @@ func TestNormalize(t *testing.T) {
 		{"label over 63", "ada@" + long(64) + ".com", "", emailaddr.ErrDomain},
 		{"domain literal", "ada@[192.0.2.1]", "", emailaddr.ErrDomainLiteral},
 		{"ipv6 literal", "ada@[IPv6:2001:db8::1]", "", emailaddr.ErrDomainLiteral},
-		{"quoted local part", `"ada lovelace"@example.com`, "", emailaddr.ErrInvisible},
+		{"quoted local part", `"ada lovelace"@example.com`, "", emailaddr.ErrSyntax},
 		{"quoted local part without space", `"ada@x"@example.com`, "", emailaddr.ErrQuoted},
 		{"zero-width joiner", "ad\u200da@example.com", "", emailaddr.ErrInvisible},
 		{"zero-width space", "\u200bada@example.com", "", emailaddr.ErrInvisible},
@@ -153,8 +156,30 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("Normalize not stable: %q -> %q -> %q, %v", s, n, again, err)
 		}
 		k := emailaddr.Fold(s)
+		if _, err := emailaddr.Normalize(k); err != nil {
+			t.Fatalf("Normalize refuses the fold %q of %q: %v", k, s, err)
+		}
 		if emailaddr.Fold(k) != k || emailaddr.Fold(n) != k {
 			t.Fatalf("Fold not stable: %q -> %q; Fold(%q) = %q", s, k, n, emailaddr.Fold(n))
 		}
 	})
+}
+
+// TestFoldOfEveryCharacter: for every character an address may hold, the
+// fold of the address is an address Normalize accepts, and folds to
+// itself: a key the Service looks up is always one it could be given.
+func TestFoldOfEveryCharacter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("every code point: a few seconds")
+	}
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		s := "a" + string(r) + "@example.com"
+		if _, err := emailaddr.Normalize(s); err != nil {
+			continue
+		}
+		k := emailaddr.Fold(s)
+		if n, err := emailaddr.Normalize(k); err != nil || emailaddr.Fold(n) != k {
+			t.Errorf("U+%04X: Fold = %+q, which Normalize gives as %+q, %v", r, k, n, err)
+		}
+	}
 }

@@ -4,27 +4,57 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	netmail "net/mail"
 	"strings"
 
+	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/token"
 )
 
-// NormalizeEmail trims an address and lower-cases it, and checks that it is
-// a bare address ("name@example.com", no display name). It returns
-// ErrInvalidEmail otherwise.
+// NormalizeEmail returns the form in which the Service stores and looks up
+// an address: emailaddr.Normalize's (trimmed, NFC, the domain in ASCII),
+// folded by emailaddr.Fold (lower case), so that one mailbox is one
+// account however its address is spelt. It returns an error matching
+// ErrInvalidEmail, and the emailaddr reason, for an address emailaddr
+// refuses: not an address, or one with an invisible, bidirectional or
+// control character, a character that passes for another, a domain
+// literal, a quoted local part, or over the RFC 5321 lengths.
+//
+// A host that checks addresses against an allow or deny list should check
+// this form: it is the one passreset matches.
 func NormalizeEmail(email string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
-	if e == "" || len(e) > 320 {
-		return "", ErrInvalidEmail
+	n, err := emailaddr.Normalize(email)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidEmail, err)
 	}
-	a, err := netmail.ParseAddress(e)
-	if err != nil || a.Address != e || a.Name != "" {
-		return "", ErrInvalidEmail
-	}
-	return e, nil
+	return emailaddr.Fold(n), nil
 }
+
+// requestKey is the address a reset is requested for: NormalizeEmail's
+// form; or, for an address emailaddr refuses for what it holds rather than
+// for not being an address at all (an invisible character, a domain
+// literal, a local part over 64 octets), its fold, which reaches no
+// account: create counts it against the per-address limit and answers
+// ErrUserNotFound, as for an unknown address, so that the answer is the
+// same for both. Only what is not an address (emailaddr.ErrSyntax, a
+// control character such as a line break, or longer than any address
+// could be in any form) is ErrInvalidEmail.
+func requestKey(email string) (string, error) {
+	key, err := NormalizeEmail(email)
+	if err == nil || errors.Is(err, emailaddr.ErrSyntax) || errors.Is(err, emailaddr.ErrControl) {
+		return key, err
+	}
+	email = strings.TrimSpace(email)
+	if len(email) > maxRefusedEmail {
+		return "", err
+	}
+	return emailaddr.Fold(email), nil
+}
+
+// maxRefusedEmail bounds a refused address the Service still answers as
+// unknown (and keeps, sealed, in a reset request): four times the longest
+// address, as NFD may spell one.
+const maxRefusedEmail = 4 * emailaddr.MaxAddressLength
 
 // CreatePasswordResetParams are the inputs of CreatePasswordReset.
 type CreatePasswordResetParams struct {
@@ -41,11 +71,14 @@ type CreatePasswordResetParams struct {
 // the email is not an error: the email stays in the outbox, and the
 // dispatcher (RunDispatcher) retries it.
 //
-// Errors: ErrInvalidEmail; a *RateLimitError (matching ErrRateLimited) when
-// the address has had too many resets lately, known or not;
-// ErrUserNotFound when no user has the address.
+// Errors: ErrInvalidEmail for what is not an address; a *RateLimitError
+// (matching ErrRateLimited) when the address has had too many resets
+// lately, known or not; ErrUserNotFound when no user has the address, and
+// for an address NormalizeEmail refuses for what it holds (an invisible
+// character, a domain literal, over the lengths), which no user can be
+// reached by: the same answer as for an unknown address.
 func (s *Service) CreatePasswordReset(ctx context.Context, p CreatePasswordResetParams) (PasswordReset, error) {
-	email, err := NormalizeEmail(p.Email)
+	email, err := requestKey(p.Email)
 	if err != nil {
 		return PasswordReset{}, err
 	}
@@ -59,6 +92,10 @@ func (s *Service) create(ctx context.Context, email, id string) (PasswordReset, 
 	now := s.clock()
 	if err := s.allow(ctx, s.limit, email, now); err != nil {
 		return PasswordReset{}, err
+	}
+	if _, err := emailaddr.Normalize(email); err != nil {
+		// A refused address (requestKey): the answer of an unknown one.
+		return PasswordReset{}, fmt.Errorf("reset: create: %w", ErrUserNotFound)
 	}
 	user, err := s.store.UserByEmail(ctx, email)
 	if err != nil {

@@ -36,11 +36,14 @@ type ResetRequest struct {
 //
 // It is the "forgot password" page's call (reset/pages): record, answer
 // the page, then Run. The address is kept sealed (AES-256-GCM, like queued
-// mail) until the request is done. It returns ErrInvalidEmail for an
-// address NormalizeEmail refuses, and the Store's error when the request
-// could not be recorded, in which case nothing was.
+// mail) until the request is done. It returns ErrInvalidEmail for what is
+// not an address, and the Store's error when the request could not be
+// recorded, in which case nothing was. An address NormalizeEmail refuses
+// for what it holds (an invisible character, a domain literal, over the
+// lengths) is recorded like any other, and its Run returns
+// ErrUserNotFound: the same for it as for an unknown address.
 func (s *Service) RequestPasswordReset(ctx context.Context, p CreatePasswordResetParams) (*ResetRequest, error) {
-	email, err := NormalizeEmail(p.Email)
+	email, err := requestKey(p.Email)
 	if err != nil {
 		return nil, err
 	}

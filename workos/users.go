@@ -58,7 +58,7 @@ func (h *Handler) createUser(ctx context.Context, r *http.Request, body []byte) 
 	var pe *password.PolicyError
 	switch {
 	case errors.Is(err, reset.ErrInvalidEmail):
-		return invalidParams("email must be a valid email address.")
+		return invalidParams("email must be a valid email address, that can receive mail: without invisible, bidirectional or look-alike characters, domain literals or quotes, and at most 254 octets (64 before the @).")
 	case errors.Is(err, reset.ErrInvalidName):
 		return invalidParams(fmt.Sprintf("first_name and last_name must be at most %d characters, without control, line-breaking or bidirectional formatting characters.", reset.MaxNameLength))
 	case errors.As(err, &pe):

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 )
@@ -412,10 +413,16 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request, p *Page) 
 		return
 	}
 	email, err := reset.NormalizeEmail(p.Email)
-	if err != nil {
-		p.Errors = []string{"Enter an email address like name@example.com."}
-		h.render(w, r, TemplateForgot, http.StatusUnprocessableEntity, p)
+	if errors.Is(err, emailaddr.ErrSyntax) || errors.Is(err, emailaddr.ErrControl) {
+		h.notAnAddress(w, r, p)
 		return
+	}
+	if err != nil {
+		// An address, but one that emailaddr refuses (an invisible
+		// character, a domain literal, a long local part): the answer of
+		// an unknown address, as the Service carries it out to
+		// ErrUserNotFound.
+		email = p.Email
 	}
 	if ok, _ := h.forgotLimit.Allow(r); !ok {
 		if !h.addressQuotaAllows(email) {
@@ -430,6 +437,10 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request, p *Page) 
 	// answer cannot lose it: the same write for every address, with no
 	// lookup, so that its cost says nothing about the address either.
 	req, err := h.svc.RequestPasswordReset(r.Context(), reset.CreatePasswordResetParams{Email: email})
+	if errors.Is(err, reset.ErrInvalidEmail) {
+		h.notAnAddress(w, r, p) // longer than an address could be
+		return
+	}
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "pages: password reset request not recorded", "err", err)
 		w.Header().Set("Retry-After", "5")
@@ -461,6 +472,12 @@ func (h *Handler) forgotSent(w http.ResponseWriter, r *http.Request, p *Page, em
 	p.Title = "Check your email"
 	p.Email = email
 	h.render(w, r, TemplateForgotSent, http.StatusOK, p)
+}
+
+// notAnAddress answers a forgot form whose address is not one.
+func (h *Handler) notAnAddress(w http.ResponseWriter, r *http.Request, p *Page) {
+	p.Errors = []string{"Enter an email address like name@example.com."}
+	h.render(w, r, TemplateForgot, http.StatusUnprocessableEntity, p)
 }
 
 // runRequest carries a recorded request out in the background (the
