@@ -308,7 +308,8 @@ func (s *Service) newID(prefix string, now time.Time) (string, error) {
 
 // allow applies a per-address rate limit, counted under key: the address
 // itself for reset emails, or the address behind a prefix no address can
-// carry (a colon is not allowed unquoted) for sign-in attempts.
+// carry (a colon is not allowed unquoted) for code guesses and password
+// changes.
 func (s *Service) allow(ctx context.Context, limit RateLimit, key string, now time.Time) error {
 	if limit.Disabled {
 		return nil

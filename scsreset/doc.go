@@ -24,9 +24,11 @@
 //	...
 //	svc, err := reset.NewService(reset.Config{Store: st, Mailer: m, ResetURL: u, Sessions: sess})
 //	...
-//	http.ListenAndServe(addr, sm.LoadAndSave(sess.Middleware(svc, mux)))
+//	cop := http.NewCrossOriginProtection() // refuses cross-origin posts: login CSRF
+//	http.ListenAndServe(addr, sm.LoadAndSave(sess.Middleware(svc, cop.Handler(mux))))
 //
-// and in the app's POST /login, once it has read the user's row:
+// and in the app's POST /login, once it has read the user's row (with
+// PostFormValue: FormValue reads the query string too, which proxies log):
 //
 //	stamp, err := svc.CheckPassword(row.PasswordHash, r.PostFormValue("password"))
 //	if errors.Is(err, reset.ErrInvalidCredentials) { ... refuse ... }

@@ -51,7 +51,17 @@
 // answers others with 401.
 //
 //	mux.Handle("GET /account", sm.Require("/login")(accountHandler))
-//	http.ListenAndServe(addr, sm.Middleware(mux))
+//	mux.HandleFunc("POST /login", loginHandler) // reads r.PostFormValue("password")
+//	cop := http.NewCrossOriginProtection()
+//	http.ListenAndServe(addr, sm.Middleware(cop.Handler(mux)))
+//
+// A login form needs the cross-origin protection as much as any other: a
+// page elsewhere that posts it signs the visitor into the attacker's
+// account (login CSRF), and SameSite cookies do not stop it, since the
+// visitor has no session yet. http.CrossOriginProtection (Go 1.25) refuses
+// such posts, as examples/webapp does. Read the credentials with
+// r.PostFormValue: r.FormValue takes them from the query string too,
+// where proxies and access logs keep them.
 //
 // # Password resets
 //

@@ -51,7 +51,9 @@ func Example() {
 }
 
 // Middleware puts the session of the request's cookie in its context;
-// Require keeps signed-out visitors away from a page.
+// Require keeps signed-out visitors away from a page; Go's
+// http.CrossOriginProtection refuses a login posted from another site
+// (login CSRF).
 func ExampleManager_Middleware() {
 	sm, err := session.New(session.Config{Store: memstore.New()})
 	if err != nil {
@@ -61,7 +63,8 @@ func ExampleManager_Middleware() {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		// ... check the user's password, then:
+		// ... check r.PostFormValue("email") and r.PostFormValue("password")
+		// (never FormValue, which reads the query string too), then:
 		if _, err := sm.SignIn(r.Context(), w, r, "user_42", ""); err != nil {
 			http.Error(w, "cannot sign in", http.StatusInternalServerError)
 			return
@@ -72,10 +75,13 @@ func ExampleManager_Middleware() {
 		s, _ := session.FromContext(r.Context())
 		fmt.Fprintf(w, "hello %s", s.UserID)
 	})))
-	app := sm.Middleware(mux)
+	app := sm.Middleware(http.NewCrossOriginProtection().Handler(mux))
 
-	do := func(method, path string, cookies []*http.Cookie) *http.Response {
+	do := func(method, path string, cookies []*http.Cookie, header ...string) *http.Response {
 		req := httptest.NewRequest(method, path, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
 		for _, c := range cookies {
 			req.AddCookie(c)
 		}
@@ -87,7 +93,10 @@ func ExampleManager_Middleware() {
 	res := do("GET", "/account", nil)
 	fmt.Println("signed out:", res.StatusCode, res.Header.Get("Location"))
 
-	res = do("POST", "/login", nil)
+	res = do("POST", "/login", nil, "Sec-Fetch-Site", "cross-site")
+	fmt.Println("sign in from another site:", res.StatusCode, len(res.Cookies()))
+
+	res = do("POST", "/login", nil, "Sec-Fetch-Site", "same-origin")
 	cookies := res.Cookies()
 	fmt.Println("sign in:", res.StatusCode, cookies[0].Name, cookies[0].HttpOnly, cookies[0].Secure, cookies[0].SameSite == http.SameSiteLaxMode)
 
@@ -96,6 +105,7 @@ func ExampleManager_Middleware() {
 	fmt.Println("signed in:", res.StatusCode, string(body))
 	// Output:
 	// signed out: 303 /login
+	// sign in from another site: 403 0
 	// sign in: 303 passreset_session true true true
 	// signed in: 200 hello user_42
 }

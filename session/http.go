@@ -73,7 +73,9 @@ func (m *Manager) TokenFromRequest(r *http.Request) string {
 // longer matches. "" makes a session that no stamp check ends.
 //
 // On error no cookie is set. Call SignIn before writing the response, and
-// typically answer with a redirect.
+// typically answer with a redirect. Serve the login post behind
+// http.CrossOriginProtection (login CSRF, see the package doc) and read
+// its credentials with r.PostFormValue.
 func (m *Manager) SignIn(ctx context.Context, w http.ResponseWriter, r *http.Request, userID, stamp string) (Session, error) {
 	if err := m.revokeToken(ctx, m.TokenFromRequest(r)); err != nil {
 		return Session{}, err

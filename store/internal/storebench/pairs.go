@@ -375,7 +375,8 @@ func sample(rows int) []int {
 }
 
 // Growth runs the read hot paths at each size of GrowthRows, as b's
-// sub-benchmarks rows=<n>/<path>/passreset and .../raw, looking up rows
+// sub-benchmarks rows=<n>/<path>/passreset, .../raw and .../interleaved
+// (both sides in one loop, see interleaved), looking up rows
 // spread over the whole table so that the page cache does not hide the
 // size: GetPasswordReset, RejectInvalidToken and ValidateSession. Both
 // sides of a size share one database (Dialect.Grown).
@@ -390,6 +391,9 @@ func Growth(b *testing.B, d Dialect) {
 				b.Run(pt.name, func(b *testing.B) {
 					b.Run("passreset", func(b *testing.B) { loop(b, pt.passreset(b, db, idx, pinned)) })
 					b.Run("raw", func(b *testing.B) { loop(b, pt.raw(b, db, idx, pinned)) })
+					b.Run("interleaved", func(b *testing.B) {
+						interleaved(b, pt.passreset(b, db, idx, pinned), pt.raw(b, db, idx, pinned))
+					})
 				})
 			}
 		})
