@@ -27,9 +27,10 @@ type series struct {
 type panel struct {
 	pkg    string
 	series []*series
-	// interleaved says the points are those of the interleaved runs
-	// (passreset-ns/op and raw-ns/op), which a panel prefers when it has
-	// them: both sides measured at the same moments.
+	// interleaved says the points are those of the interleaved runs (the
+	// medians of each side's ops, passreset-p50-ns and raw-p50-ns), which
+	// a panel prefers when it has them: both sides measured at the same
+	// moments, and the ops that waited for a CPU left out.
 	interleaved bool
 }
 
@@ -56,14 +57,14 @@ func growthPanels(rs []*result) []*panel {
 	}
 	for _, r := range rs {
 		m := growthName.FindStringSubmatch(r.name)
-		if m != nil && m[3] == "interleaved" && len(r.other["raw-ns/op"]) > 0 {
+		if m != nil && m[3] == "interleaved" && len(r.other["raw-p50-ns"]) > 0 {
 			p := get(r.pkg)
 			if !p.interleaved {
 				p.series, p.interleaved = nil, true
 			}
 			rows, _ := strconv.Atoi(m[1])
-			p.add(m[2], "passreset", rows, median(r.other["passreset-ns/op"]))
-			p.add(m[2], "raw", rows, median(r.other["raw-ns/op"]))
+			p.add(m[2], "passreset", rows, median(r.other["passreset-p50-ns"]))
+			p.add(m[2], "raw", rows, median(r.other["raw-p50-ns"]))
 		}
 	}
 	for _, r := range rs {
@@ -158,7 +159,7 @@ func growthSVG(rs []*result) (string, error) {
 
 		title := p.pkg
 		if p.interleaved {
-			title += " (interleaved runs)"
+			title += " (interleaved runs, median op)"
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="13" font-weight="bold">%s</text>`+"\n", x0, top-14, esc(title))
 		for i := 0; i <= 4; i++ {
@@ -171,7 +172,7 @@ func growthSVG(rs []*result) (string, error) {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(n), top+panelH+16, thousands(n))
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">rows</text>`+"\n", x0+panelW/2, top+panelH+32)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" transform="rotate(-90 %d %d)">µs/op (median)</text>`+"\n",
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" transform="rotate(-90 %d %d)">µs/op</text>`+"\n",
 			x0-40, top+panelH/2, x0-40, top+panelH/2)
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#888"/>`+"\n", x0, top, panelW, panelH)
 		for _, s := range p.series {
