@@ -3,7 +3,6 @@ package reset_test
 import (
 	"bytes"
 	"io"
-	"log"
 	"net"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix/testsmtp"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store/sqlitestore"
@@ -46,17 +46,9 @@ type smtpServer struct {
 func startSMTP(t testing.TB, faults ...smtpFault) *smtpServer {
 	t.Helper()
 	s := &smtpServer{faults: faults}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+	s.Addr = testsmtp.Serve(t, smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &smtpSession{srv: s, conn: c}, nil
-	}))
-	srv.Domain = "localhost"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s.Addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	}), 10*time.Second)
 	return s
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/internal/testfix"
+	"github.com/passreset/passreset/internal/testfix/testpg"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
@@ -47,9 +48,9 @@ type testStore interface {
 // own, dropped afterwards).
 var stores = map[string]func(testing.TB) testStore{
 	"pgstore": func(t testing.TB) testStore {
-		schema := testfix.SchemaName("workos_test_")
-		testfix.DropSchemaOnCleanup(t, schema)
-		st, err := pgstore.Open(t.Context(), testfix.PostgresURL(t), pgstore.WithSchema(schema))
+		schema := testpg.SchemaName("workos_test_")
+		testpg.DropSchemaOnCleanup(t, schema)
+		st, err := pgstore.Open(t.Context(), testpg.PostgresURL(t), pgstore.WithSchema(schema))
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 		require.NoError(t, st.Migrate(t.Context()))

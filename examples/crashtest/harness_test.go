@@ -8,14 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"math/rand/v2"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
 	"net/http"
-	netmail "net/mail"
 	"net/url"
 	"os"
 	"os/exec"
@@ -33,6 +28,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix/testsmtp"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
 
@@ -243,15 +239,7 @@ type mailServer struct {
 func startMailServer(t *testing.T) *mailServer {
 	t.Helper()
 	m := &mailServer{arrivals: make(chan delivery, 1<<16)}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailSession{srv: m}, nil }))
-	srv.Domain = "localhost"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	srv.ReadTimeout, srv.WriteTimeout = 30*time.Second, 30*time.Second
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	m.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	m.addr = testsmtp.Serve(t, smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailSession{srv: m}, nil }), 30*time.Second)
 	return m
 }
 
@@ -292,7 +280,7 @@ func (s *mailSession) Data(r io.Reader) error {
 		return err
 	}
 	d := delivery{at: time.Now(), to: strings.ToLower(s.to)}
-	text, hdr, err := plainText(raw)
+	text, hdr, err := testsmtp.PlainText(raw)
 	s.srv.mu.Lock()
 	defer s.srv.mu.Unlock()
 	if err != nil {
@@ -311,34 +299,6 @@ func (s *mailSession) Data(r io.Reader) error {
 		}
 	}
 	return nil
-}
-
-// plainText returns the decoded text/plain body of a message and its
-// header.
-func plainText(raw []byte) (string, netmail.Header, error) {
-	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return "", nil, err
-	}
-	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		return "", nil, err
-	}
-	if mediaType == "text/plain" {
-		b, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-		return string(b), msg.Header, err
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := mr.NextRawPart()
-		if err != nil {
-			return "", nil, fmt.Errorf("no text/plain part: %w", err)
-		}
-		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
-			b, err := io.ReadAll(quotedprintable.NewReader(p))
-			return string(b), msg.Header, err
-		}
-	}
 }
 
 // ---- HTTP ----

@@ -25,6 +25,7 @@ import (
 
 	"github.com/passreset/passreset/examples/internal/roundrobin"
 	"github.com/passreset/passreset/internal/testfix"
+	"github.com/passreset/passreset/internal/testfix/testpg"
 )
 
 // binDir holds the commands the tests build, once per run.
@@ -43,13 +44,13 @@ func TestMain(m *testing.M) {
 }
 
 // postgresURL returns the server's URL, or skips the test.
-func postgresURL(tb testing.TB) string { return testfix.PostgresURL(tb) }
+func postgresURL(tb testing.TB) string { return testpg.PostgresURL(tb) }
 
 // freshDatabase returns a URL of the server whose connections work in a new
 // schema of their own (search_path), dropped when the test ends: what the
 // instances of one test share.
 func freshDatabase(tb testing.TB) string {
-	_, u := testfix.FreshSchema(tb, "fleet_")
+	_, u := testpg.FreshSchema(tb, "fleet_")
 	return u
 }
 

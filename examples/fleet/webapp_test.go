@@ -1,17 +1,10 @@
 package fleet_test
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"log"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
-	netmail "net/mail"
 	"net/url"
 	"regexp"
 	"strings"
@@ -20,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/passreset/passreset/internal/testfix/testsmtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -37,15 +31,7 @@ type sentMail struct{ to, text string }
 func startMailServer(tb testing.TB) *mailServer {
 	tb.Helper()
 	ms := &mailServer{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailSession{ms: ms}, nil }))
-	srv.Domain = "localhost"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	ms.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	tb.Cleanup(func() { srv.Close() })
+	ms.addr = testsmtp.Serve(tb, smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailSession{ms: ms}, nil }), 10*time.Second)
 	return ms
 }
 
@@ -81,7 +67,7 @@ func (s *mailSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	text, err := plainText(raw)
+	text, _, err := testsmtp.PlainText(raw)
 	if err != nil {
 		return err
 	}
@@ -89,33 +75,6 @@ func (s *mailSession) Data(r io.Reader) error {
 	defer s.ms.mu.Unlock()
 	s.ms.msgs = append(s.ms.msgs, sentMail{to: s.to, text: text})
 	return nil
-}
-
-// plainText is the decoded text/plain part of a message.
-func plainText(raw []byte) (string, error) {
-	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return "", err
-	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		return "", err
-	}
-	if !strings.HasPrefix(mt, "multipart/") {
-		b, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-		return string(b), err
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		part, err := mr.NextRawPart()
-		if err != nil {
-			return "", fmt.Errorf("no text/plain part: %w", err)
-		}
-		if strings.HasPrefix(part.Header.Get("Content-Type"), "text/plain") {
-			b, err := io.ReadAll(quotedprintable.NewReader(part))
-			return string(b), err
-		}
-	}
 }
 
 // browser is an HTTP client with its own cookies that does not follow

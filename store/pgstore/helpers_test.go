@@ -5,23 +5,23 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/passreset/passreset/internal/testfix"
+	"github.com/passreset/passreset/internal/testfix/testpg"
 	"github.com/passreset/passreset/store/pgstore"
 )
 
 // testURL returns the server's URL, or skips the test when there is none.
-func testURL(t testing.TB) string { return testfix.PostgresURL(t) }
+func testURL(t testing.TB) string { return testpg.PostgresURL(t) }
 
 // schemaName returns a new random schema name, unique to the caller.
-func schemaName() string { return testfix.SchemaName("passreset_test_") }
+func schemaName() string { return testpg.SchemaName("passreset_test_") }
 
 // dropSchemaOnCleanup drops the schema, whoever created it, when the test
-// ends (testfix.DropSchemaOnCleanup).
-func dropSchemaOnCleanup(t testing.TB, schema string) { testfix.DropSchemaOnCleanup(t, schema) }
+// ends (testpg.DropSchemaOnCleanup).
+func dropSchemaOnCleanup(t testing.TB, schema string) { testpg.DropSchemaOnCleanup(t, schema) }
 
 // freshSchema creates an empty schema of its own for the test.
 func freshSchema(t testing.TB) string {
-	schema, _ := testfix.FreshSchema(t, "passreset_test_")
+	schema, _ := testpg.FreshSchema(t, "passreset_test_")
 	return schema
 }
 

@@ -5,13 +5,13 @@ import (
 	"crypto/sha256"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/token"
@@ -226,15 +226,4 @@ func sessionIDs(ss []session.Session) []string {
 
 // concurrently runs fn(i) for i in [0, n) in n goroutines released at once,
 // and returns when all are done.
-func concurrently(n int, fn func(i int)) {
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			fn(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-}
+var concurrently = testfix.Concurrently

@@ -10,7 +10,7 @@ import (
 
 	"github.com/passreset/passreset/examples/internal/dbtest"
 	"github.com/passreset/passreset/examples/internal/deploy"
-	"github.com/passreset/passreset/internal/testfix"
+	"github.com/passreset/passreset/internal/testfix/testpg"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
 )
@@ -80,7 +80,7 @@ func TestOpenMySQL(t *testing.T) {
 
 func TestOpenPostgres(t *testing.T) {
 	ctx := t.Context()
-	schema, schemaURL := testfix.FreshSchema(t, "deploy_test_")
+	schema, schemaURL := testpg.FreshSchema(t, "deploy_test_")
 	pool, err := pgxpool.New(ctx, schemaURL)
 	require.NoError(t, err)
 	defer pool.Close()

@@ -1,0 +1,83 @@
+// Package testpg gives a test a Postgres schema of its own on the server
+// that PostgresEnv names, and skips the test without one.
+package testpg
+
+import (
+	"context"
+	"crypto/rand"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// PostgresEnv names the variable that points tests at a Postgres server.
+const PostgresEnv = "PASSRESET_POSTGRES_URL"
+
+// PostgresURL returns the server's URL, or skips tb, saying how to run it,
+// when PostgresEnv is not set.
+func PostgresURL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv(PostgresEnv)
+	if u == "" {
+		tb.Skip(PostgresEnv + " is not set: set it to a Postgres URL, such as " +
+			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run this test on Postgres")
+	}
+	return u
+}
+
+// SchemaName returns a new random schema name that starts with prefix.
+func SchemaName(prefix string) string {
+	return prefix + strings.ToLower(rand.Text()[:16])
+}
+
+// DropSchemaOnCleanup drops the schema, whoever creates it, when tb ends,
+// so that runs never see each other's rows. Register it before the pools
+// that use the schema, so that they are closed first.
+func DropSchemaOnCleanup(tb testing.TB, schema string) {
+	tb.Helper()
+	base := PostgresURL(tb)
+	tb.Cleanup(func() {
+		// tb.Context is already cancelled when cleanups run.
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+}
+
+// FreshSchema creates an empty schema of the test's own, named with
+// prefix, dropped when tb ends. It returns the schema and the server's URL
+// with search_path set to it, whose connections find their tables there.
+// It skips tb without a server (PostgresURL).
+func FreshSchema(tb testing.TB, prefix string) (schema, schemaURL string) {
+	tb.Helper()
+	base := PostgresURL(tb)
+	schema = SchemaName(prefix)
+	DropSchemaOnCleanup(tb, schema)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		tb.Fatal(err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return schema, u.String()
+}
