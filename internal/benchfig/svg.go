@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-var growthName = regexp.MustCompile(`^Growth/rows=(\d+)/(\w+)/(passreset|raw)$`)
+var growthName = regexp.MustCompile(`^Growth/rows=(\d+)/(\w+)/(passreset|raw|interleaved)$`)
 
 // point is the median time of one side of one path at one size.
 type point struct {
@@ -27,30 +27,55 @@ type series struct {
 type panel struct {
 	pkg    string
 	series []*series
+	// interleaved says the points are those of the interleaved runs (the
+	// medians of each side's ops, passreset-p50-ns and raw-p50-ns), which
+	// a panel prefers when it has them: both sides measured at the same
+	// moments, and the ops that waited for a CPU left out.
+	interleaved bool
+}
+
+func (p *panel) add(path, side string, rows int, ns float64) {
+	j := slices.IndexFunc(p.series, func(s *series) bool { return s.path == path && s.side == side })
+	if j < 0 {
+		p.series = append(p.series, &series{path: path, side: side})
+		j = len(p.series) - 1
+	}
+	p.series[j].points = append(p.series[j].points, point{rows, ns})
 }
 
 // growthPanels gathers the growth benchmarks of rs, by package, in the
 // order they first appear.
 func growthPanels(rs []*result) []*panel {
 	var panels []*panel
-	for _, r := range rs {
-		m := growthName.FindStringSubmatch(r.name)
-		if m == nil || len(r.ns) == 0 {
-			continue
-		}
-		rows, _ := strconv.Atoi(m[1])
-		i := slices.IndexFunc(panels, func(p *panel) bool { return p.pkg == r.pkg })
+	get := func(pkg string) *panel {
+		i := slices.IndexFunc(panels, func(p *panel) bool { return p.pkg == pkg })
 		if i < 0 {
-			panels = append(panels, &panel{pkg: r.pkg})
+			panels = append(panels, &panel{pkg: pkg})
 			i = len(panels) - 1
 		}
-		p := panels[i]
-		j := slices.IndexFunc(p.series, func(s *series) bool { return s.path == m[2] && s.side == m[3] })
-		if j < 0 {
-			p.series = append(p.series, &series{path: m[2], side: m[3]})
-			j = len(p.series) - 1
+		return panels[i]
+	}
+	for _, r := range rs {
+		m := growthName.FindStringSubmatch(r.name)
+		if m != nil && m[3] == "interleaved" && len(r.other["raw-p50-ns"]) > 0 {
+			p := get(r.pkg)
+			if !p.interleaved {
+				p.series, p.interleaved = nil, true
+			}
+			rows, _ := strconv.Atoi(m[1])
+			p.add(m[2], "passreset", rows, median(r.other["passreset-p50-ns"]))
+			p.add(m[2], "raw", rows, median(r.other["raw-p50-ns"]))
 		}
-		p.series[j].points = append(p.series[j].points, point{rows, median(r.ns)})
+	}
+	for _, r := range rs {
+		m := growthName.FindStringSubmatch(r.name)
+		if m == nil || m[3] == "interleaved" || len(r.ns) == 0 {
+			continue
+		}
+		if p := get(r.pkg); !p.interleaved {
+			rows, _ := strconv.Atoi(m[1])
+			p.add(m[2], m[3], rows, median(r.ns))
+		}
 	}
 	for _, p := range panels {
 		for _, s := range p.series {
@@ -64,8 +89,9 @@ func growthPanels(rs []*result) []*panel {
 const (
 	panelW, panelH = 340, 220
 	left, top      = 56, 34
-	right, bottom  = 16, 40
-	legendH        = 56
+	right, bottom  = 40, 40
+	legendRow      = 20  // the height of a row of the legend
+	legendCol      = 190 // the width of a column of the legend
 )
 
 var colors = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"}
@@ -92,21 +118,29 @@ func growthSVG(rs []*result) (string, error) {
 	if len(panels) == 0 {
 		return "", fmt.Errorf("no growth benchmarks (BenchmarkGrowth/rows=<n>/<path>/<side>) in the input")
 	}
+	var paths []string
+	for _, p := range panels {
+		for _, s := range p.series {
+			if !slices.Contains(paths, s.path) {
+				paths = append(paths, s.path)
+			}
+		}
+	}
 	cellW := left + panelW + right
-	width, height := cellW*len(panels), top+panelH+bottom+legendH
+	width := cellW * len(panels)
+	cols := max(1, (width-left)/legendCol)
+	items := len(paths) + 2 // the paths, then the two sides' strokes
+	legendH := 14 + (items+cols-1)/cols*legendRow
+	height := top + panelH + bottom + legendH
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n",
 		width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/>`+"\n", width, height)
-	var paths []string
 	for pi, p := range panels {
 		x0 := pi*cellW + left
 		var rows []int
 		maxNS := 0.0
 		for _, s := range p.series {
-			if !slices.Contains(paths, s.path) {
-				paths = append(paths, s.path)
-			}
 			for _, pt := range s.points {
 				maxNS = max(maxNS, pt.ns)
 				if !slices.Contains(rows, pt.rows) {
@@ -123,7 +157,11 @@ func growthSVG(rs []*result) (string, error) {
 		x := func(n int) float64 { return float64(x0) + (math.Log10(float64(n))-lo)/(hi-lo)*panelW }
 		y := func(ns float64) float64 { return float64(top+panelH) - ns/1e3/yMax*panelH }
 
-		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="13" font-weight="bold">%s</text>`+"\n", x0, top-14, esc(p.pkg))
+		title := p.pkg
+		if p.interleaved {
+			title += " (interleaved runs, median op)"
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="13" font-weight="bold">%s</text>`+"\n", x0, top-14, esc(title))
 		for i := 0; i <= 4; i++ {
 			v := yMax * float64(i) / 4
 			yy := y(v * 1e3)
@@ -134,7 +172,7 @@ func growthSVG(rs []*result) (string, error) {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(n), top+panelH+16, thousands(n))
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">rows</text>`+"\n", x0+panelW/2, top+panelH+32)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" transform="rotate(-90 %d %d)">µs/op (median)</text>`+"\n",
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" transform="rotate(-90 %d %d)">µs/op</text>`+"\n",
 			x0-40, top+panelH/2, x0-40, top+panelH/2)
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#888"/>`+"\n", x0, top, panelW, panelH)
 		for _, s := range p.series {
@@ -154,18 +192,21 @@ func growthSVG(rs []*result) (string, error) {
 			}
 		}
 	}
-	ly := top + panelH + bottom + 14
-	for i, path := range paths {
-		lx := left + i*200
-		c := colors[i%len(colors)]
-		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"/>`+"\n", lx, ly, lx+24, ly, c)
-		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", lx+30, ly+4, esc(path))
+	// The legend: a grid of items, the paths' colours, then the sides'
+	// strokes.
+	at := func(i int) (x, y int) {
+		return left + i%cols*legendCol, top + panelH + bottom + 14 + i/cols*legendRow
 	}
-	ly += 22
-	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="2"/>`+"\n", left, ly, left+24, ly)
-	fmt.Fprintf(&b, `<text x="%d" y="%d">passreset</text>`+"\n", left+30, ly+4)
-	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="2" stroke-dasharray="5,4"/>`+"\n", left+200, ly, left+224, ly)
-	fmt.Fprintf(&b, `<text x="%d" y="%d">raw (the same SQL by hand)</text>`+"\n", left+230, ly+4)
+	for i, path := range paths {
+		x, y := at(i)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"/>`+"\n", x, y, x+24, y, colors[i%len(colors)])
+		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", x+30, y+4, esc(path))
+	}
+	for i, side := range []struct{ dash, label string }{{"", "passreset"}, {` stroke-dasharray="5,4"`, "raw (the same SQL by hand)"}} {
+		x, y := at(len(paths) + i)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="2"%s/>`+"\n", x, y, x+24, y, side.dash)
+		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", x+30, y+4, side.label)
+	}
 	b.WriteString("</svg>\n")
 	return b.String(), nil
 }

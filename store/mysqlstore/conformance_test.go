@@ -4,8 +4,11 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/hostusers"
+	"github.com/passreset/passreset/store/mysqlstore"
 	"github.com/passreset/passreset/store/storetest"
 )
 
@@ -23,5 +26,10 @@ func TestConformance(t *testing.T) {
 		},
 		// A second instance: a Store with a pool of its own.
 		Another: func(t *testing.T, st store.Store) store.Store { return newStoreIn(t, dbs[st]) },
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
+				`UPDATE passreset_users SET email = ?, email_key = ? WHERE id = ?`, email, hostusers.Fold(email), userID)
+			require.NoError(t, err)
+		},
 	})
 }

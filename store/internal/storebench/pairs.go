@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -253,11 +254,14 @@ func Pairs(b *testing.B, d Dialect) {
 
 // interleaved runs p(0) and r(0) untimed, then p(i) and r(i) for i = 1
 // to b.N, one beside the other, in turn first, and reports each side's
-// time per op (passreset-ns/op, raw-ns/op) and their ratio: a burst of
-// load from elsewhere on the machine falls on both sides alike, where the
-// separate passreset and raw runs take their seconds one after the other.
-// i counts to b.N, so that a side that spends a row per op (a redemption)
-// has b.N+1 of them.
+// mean time per op (passreset-ns/op, raw-ns/op) and their ratio, and each
+// side's median time per op (passreset-p50-ns, raw-p50-ns) and their ratio
+// (p50-ratio). A burst of load from elsewhere on the machine falls on both
+// sides alike, where the separate passreset and raw runs take their
+// seconds one after the other; and the medians leave out the ops that
+// waited for a CPU, which on a loaded machine are most of a mean. i counts
+// to b.N, so that a side that spends a row per op (a redemption) has b.N+1
+// of them.
 func interleaved(b *testing.B, p, r op) {
 	b.Helper()
 	if err := p(0); err != nil {
@@ -266,12 +270,12 @@ func interleaved(b *testing.B, p, r op) {
 	if err := r(0); err != nil {
 		b.Fatal(err)
 	}
-	var tp, tr time.Duration
+	dp, dr := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 1; i <= b.N; i++ {
-		first, second, t1, t2 := p, r, &tp, &tr
+		first, second, d1, d2 := p, r, &dp, &dr
 		if i%2 == 0 {
-			first, second, t1, t2 = r, p, &tr, &tp
+			first, second, d1, d2 = r, p, &dr, &dp
 		}
 		start := time.Now()
 		if err := first(i); err != nil {
@@ -281,12 +285,31 @@ func interleaved(b *testing.B, p, r op) {
 		if err := second(i); err != nil {
 			b.Fatal(err)
 		}
-		*t1 += mid.Sub(start)
-		*t2 += time.Since(mid)
+		*d1 = append(*d1, mid.Sub(start))
+		*d2 = append(*d2, time.Since(mid))
 	}
-	b.ReportMetric(float64(tp.Nanoseconds())/float64(b.N), "passreset-ns/op")
-	b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N), "raw-ns/op")
-	b.ReportMetric(float64(tp)/float64(tr), "ratio")
+	b.StopTimer()
+	mp, mr := mean(dp), mean(dr)
+	b.ReportMetric(mp, "passreset-ns/op")
+	b.ReportMetric(mr, "raw-ns/op")
+	b.ReportMetric(mp/mr, "ratio")
+	pp, pr := p50(dp), p50(dr)
+	b.ReportMetric(pp, "passreset-p50-ns")
+	b.ReportMetric(pr, "raw-p50-ns")
+	b.ReportMetric(pp/pr, "p50-ratio")
+}
+
+func mean(ds []time.Duration) float64 {
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return float64(sum) / float64(len(ds))
+}
+
+func p50(ds []time.Duration) float64 {
+	slices.Sort(ds)
+	return float64(ds[len(ds)/2])
 }
 
 // loop runs op(0) untimed (a Store prepares its statements on first use),
@@ -375,7 +398,8 @@ func sample(rows int) []int {
 }
 
 // Growth runs the read hot paths at each size of GrowthRows, as b's
-// sub-benchmarks rows=<n>/<path>/passreset and .../raw, looking up rows
+// sub-benchmarks rows=<n>/<path>/passreset, .../raw and .../interleaved
+// (both sides in one loop, see interleaved), looking up rows
 // spread over the whole table so that the page cache does not hide the
 // size: GetPasswordReset, RejectInvalidToken and ValidateSession. Both
 // sides of a size share one database (Dialect.Grown).
@@ -390,6 +414,9 @@ func Growth(b *testing.B, d Dialect) {
 				b.Run(pt.name, func(b *testing.B) {
 					b.Run("passreset", func(b *testing.B) { loop(b, pt.passreset(b, db, idx, pinned)) })
 					b.Run("raw", func(b *testing.B) { loop(b, pt.raw(b, db, idx, pinned)) })
+					b.Run("interleaved", func(b *testing.B) {
+						interleaved(b, pt.passreset(b, db, idx, pinned), pt.raw(b, db, idx, pinned))
+					})
 				})
 			}
 		})
