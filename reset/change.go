@@ -42,7 +42,8 @@ type PasswordChange struct {
 // ChangePassword changes a signed-in user's password: it checks the
 // current one, applies the Policy to the new one, stores its hash, and
 // ends every other session of the user while keeping the one that asked,
-// then sends the password-changed notice.
+// ends the user's outstanding resets (EndResets), then sends the
+// password-changed notice.
 //
 // The other sessions end in the transaction that stores the hash when they
 // live in the Store (Config.Sessions nil); the session that asked gets the
@@ -143,6 +144,10 @@ func (s *Service) ChangePassword(ctx context.Context, p ChangePasswordParams) (P
 		return PasswordChange{}, fmt.Errorf("reset: change password: %w", err)
 	}
 	s.log.InfoContext(ctx, "password changed", "user_id", u.ID, "sessions_revoked", changed.SessionsRevoked)
+	// A link sent before the change must not undo it.
+	if _, err := s.EndResets(ctx, u.ID); err != nil {
+		s.log.WarnContext(ctx, "password changed, but the user's outstanding resets not ended", "user_id", u.ID, "err", err)
+	}
 
 	var revokeErr error
 	if canRevoke {

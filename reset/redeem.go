@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/passreset/passreset/mail"
@@ -90,22 +91,36 @@ func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (Use
 		revoke = store.Job{ID: id, Kind: store.JobRevokeSessions, UserID: r.UserID, RunAt: now, ClaimedUntil: now.Add(s.dispatch.Lease), CreatedAt: now}
 		jobs = append(jobs, revoke)
 	}
-	notice, err := s.renderNotice(s.from, EmailData{AppName: s.appName, Email: r.Email, Time: now})
+	// The notice goes to the user's current address, and to the one the
+	// reset went to when that is another (a store that keeps several
+	// addresses per user): the owner hears of the change wherever they
+	// read mail now.
+	current, err := s.store.UserByID(ctx, r.UserID)
 	if err != nil {
-		return User{}, fmt.Errorf("reset: render notice: %w", err)
+		return User{}, fmt.Errorf("reset: redeem: %w", err)
 	}
-	noticeJob, err := s.emailJob(r.UserID, &notice, now)
-	if err != nil {
-		return User{}, err
+	to := []string{current.Email}
+	if !strings.EqualFold(current.Email, r.Email) {
+		to = append(to, r.Email)
 	}
-	// With a dispatcher running, the notice leaves the caller's path: it
-	// is queued due now and the dispatcher woken. Without one, it is sent
-	// here, after the commit.
+	// With a dispatcher running, the notices leave the caller's path: they
+	// are queued due now and the dispatcher woken. Without one, they are
+	// sent here, after the commit.
 	background := s.dispatchers.Load() > 0
-	if background {
-		noticeJob.ClaimedUntil, noticeJob.Attempts = time.Time{}, 0
+	notices := make([]mail.Message, len(to))
+	noticeJobs := make([]store.Job, len(to))
+	for i, addr := range to {
+		if notices[i], err = s.renderNotice(s.from, EmailData{AppName: s.appName, Email: addr, Time: now}); err != nil {
+			return User{}, fmt.Errorf("reset: render notice: %w", err)
+		}
+		if noticeJobs[i], err = s.emailJob(r.UserID, &notices[i], now); err != nil {
+			return User{}, err
+		}
+		if background {
+			noticeJobs[i].ClaimedUntil, noticeJobs[i].Attempts = time.Time{}, 0
+		}
 	}
-	jobs = append(jobs, noticeJob)
+	jobs = append(jobs, noticeJobs...)
 
 	red, err := s.store.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: r.UserID, PasswordHash: hash, Now: now, Jobs: jobs})
 	end() // the others waiting for this reset now find it spent, or take their turn
@@ -128,7 +143,9 @@ func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (Use
 	if background {
 		s.wakeDispatcher()
 	} else {
-		s.runJob(ctx, s.leases.hold(noticeJob), notice, "")
+		for i := range noticeJobs {
+			s.runJob(ctx, s.leases.hold(noticeJobs[i]), notices[i], "")
+		}
 	}
 	s.emit(ctx, EventPasswordResetSucceeded, public(r), now)
 	return red.User, revokeErr

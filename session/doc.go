@@ -21,7 +21,9 @@
 // Config.IdleTimeout (24 hours) [ErrExpired]. LastSeenAt, which the idle
 // timeout reads, is written at most once per Config.TouchInterval (a
 // minute), not on every request. [Manager.Refresh] swaps a token for a new
-// one, for API clients that refresh; the old token stops working.
+// one, for API clients that refresh; the old token stops working, and
+// when it is presented again the session is revoked (a rotated-away token
+// in use means a copy of it is in other hands).
 //
 // [Manager.List], [Manager.Get] and [Manager.Revoke] serve a "your devices"
 // page, [Manager.RevokeUserSessions] signs a user out everywhere, and

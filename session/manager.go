@@ -312,6 +312,10 @@ func (m *Manager) lookup(ctx context.Context, tok string) (Session, token.Hash, 
 	}
 	h := token.Sum(tok)
 	s, err := m.store.SessionByTokenHash(ctx, h)
+	if errors.Is(err, ErrNotFound) {
+		m.reused(ctx, h)
+		return Session{}, token.Hash{}, time.Time{}, ErrNotFound
+	}
 	if err != nil {
 		return Session{}, token.Hash{}, time.Time{}, storeErr("validate", err)
 	}
@@ -323,6 +327,21 @@ func (m *Manager) lookup(ctx context.Context, tok string) (Session, token.Hash, 
 		return Session{}, token.Hash{}, time.Time{}, err
 	}
 	return s, h, now, nil
+}
+
+// reused handles a token that no session holds: when it is one a Refresh
+// rotated away, a copy of it is in other hands (the thief's or the
+// owner's), so the session is revoked, and with it the current token. The
+// caller answers ErrNotFound either way, as for any unknown token.
+func (m *Manager) reused(ctx context.Context, h token.Hash) {
+	s, err := m.store.RevokeRetiredToken(ctx, h, m.now())
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		m.log.WarnContext(ctx, "session: cannot revoke the session of a reused token", "err", err)
+	default:
+		m.log.WarnContext(ctx, "session: a rotated-away token was used again: session revoked", "session_id", s.ID, "user_id", s.UserID)
+	}
 }
 
 // checkStamp refuses, as revoked, a session whose credential stamp no
@@ -392,9 +411,15 @@ func (m *Manager) judge(s Session, now time.Time) error {
 // Refresh validates token as Validate does, then replaces it with a new
 // one, which it returns with the session: the old token stops working at
 // once. It suits API clients that hold a refresh token. Of concurrent
-// refreshes of one token exactly one succeeds; the others get ErrNotFound,
-// as a token already rotated away does. Refresh sets LastSeenAt but does not
-// move ExpiresAt: the absolute timeout still counts from sign-in.
+// refreshes of one token exactly one succeeds; the others get ErrNotFound.
+// Refresh sets LastSeenAt but does not move ExpiresAt: the absolute timeout
+// still counts from sign-in.
+//
+// A token that was already rotated away, presented again to Refresh or
+// Validate, means two parties hold copies of it: the session is revoked
+// (its current token with it, so both parties must sign in again) and the
+// answer is ErrNotFound, as for any unknown token. A client that retries a
+// refresh whose answer it lost is such a party too: it signs in again.
 func (m *Manager) Refresh(ctx context.Context, tok string) (Session, string, error) {
 	s, old, now, err := m.lookup(ctx, tok)
 	if err != nil {

@@ -368,14 +368,17 @@ func TestRefresh(t *testing.T) {
 	require.Equal(t, s.ExpiresAt, rs.ExpiresAt, "the absolute timeout is not extended")
 	require.Equal(t, t0.Add(10*time.Minute), rs.LastSeenAt)
 
+	got, err := f.m.Validate(ctx, tok)
+	require.NoError(t, err)
+	require.Equal(t, s.ID, got.ID)
+
 	_, err = f.m.Validate(ctx, old)
 	require.ErrorIs(t, err, session.ErrNotFound, "the old token stops working")
 	_, _, err = f.m.Refresh(ctx, old)
 	require.ErrorIs(t, err, session.ErrNotFound, "and cannot be refreshed twice")
-
-	got, err := f.m.Validate(ctx, tok)
-	require.NoError(t, err)
-	require.Equal(t, s.ID, got.ID)
+	// Its reuse ended the session (TestRefreshReuseRevokes).
+	_, err = f.m.Validate(ctx, tok)
+	require.ErrorIs(t, err, session.ErrRevoked)
 }
 
 func TestRefreshConcurrent(t *testing.T) {
@@ -403,13 +406,67 @@ func TestRefreshConcurrent(t *testing.T) {
 	for i, err := range results {
 		if err == nil {
 			wins++
+			// A loser that looked the token up after the winner rotated
+			// it presented a rotated-away token: the session is revoked.
+			// One that lost inside the rotation did not.
 			_, verr := f.m.Validate(ctx, tokens[i])
-			require.NoError(t, verr, "the winner's token works")
+			if verr != nil {
+				require.ErrorIs(t, verr, session.ErrRevoked)
+			}
 			continue
 		}
 		require.ErrorIs(t, err, session.ErrNotFound)
 	}
 	require.Equal(t, 1, wins)
+}
+
+// TestRefreshReuseRevokes: a refresh token presented again after it was
+// rotated away is refused as unknown, and revokes its session, so that the
+// token the first refresh handed out (to the owner or to a thief) stops
+// working too; other sessions of the user are left alone.
+func TestRefreshReuseRevokes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	s, first := f.create(t, "user_1")
+	other, otherTok := f.create(t, "user_1")
+	f.clock.Add(time.Minute)
+	_, second, err := f.m.Refresh(ctx, first)
+	require.NoError(t, err)
+	f.clock.Add(time.Minute)
+	_, third, err := f.m.Refresh(ctx, second)
+	require.NoError(t, err)
+
+	f.clock.Add(time.Minute)
+	_, _, err = f.m.Refresh(ctx, first) // the oldest token, two rotations back
+	require.ErrorIs(t, err, session.ErrNotFound, "a reused token is answered as an unknown one")
+	_, err = f.m.Validate(ctx, third)
+	require.ErrorIs(t, err, session.ErrRevoked, "the current token outlived the reuse of an old one")
+	_, _, err = f.m.Refresh(ctx, third)
+	require.ErrorIs(t, err, session.ErrRevoked)
+	got, err := f.m.Get(ctx, s.ID)
+	require.NoError(t, err)
+	require.Equal(t, f.clock.Now(), got.RevokedAt)
+
+	_, err = f.m.Validate(ctx, otherTok)
+	require.NoError(t, err, "another session of the user was revoked")
+	o, err := f.m.Get(ctx, other.ID)
+	require.NoError(t, err)
+	require.True(t, o.RevokedAt.IsZero())
+}
+
+// TestUnknownTokenRevokesNothing: a well-formed token that was never a
+// session's is not taken for a reused one.
+func TestUnknownTokenRevokesNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	s, tok := f.create(t, "user_1")
+	_, err := f.m.Validate(ctx, strings.Repeat("A", 43))
+	require.ErrorIs(t, err, session.ErrNotFound)
+	_, err = f.m.Validate(ctx, tok)
+	require.NoError(t, err)
+	got, err := f.m.Get(ctx, s.ID)
+	require.NoError(t, err)
+	require.True(t, got.RevokedAt.IsZero())
 }
 
 func TestPurge(t *testing.T) {

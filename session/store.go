@@ -37,8 +37,22 @@ type Store interface {
 	// RotateSessionToken replaces the session's token hash oldHash with newHash and
 	// sets LastSeenAt to at, only if oldHash is still its current hash and it is
 	// not revoked: of concurrent rotations of one token exactly one wins,
-	// the others get ErrNotFound.
+	// the others get ErrNotFound. In the same atomic step it keeps oldHash
+	// as a retired hash of the session, for RevokeRetiredToken (the hash,
+	// never the token).
 	RotateSessionToken(ctx context.Context, id string, oldHash, newHash token.Hash, at time.Time) error
+
+	// RevokeRetiredToken is what a Manager does when a token that no
+	// session holds any more is presented: when h is a retired hash of a
+	// session (one RotateSessionToken replaced), it revokes that session
+	// at at, unless it is already revoked (the first time is kept), and
+	// returns it as it now is. Revoking the session ends every token it
+	// ever had: the current one and the retired ones. It returns
+	// ErrNotFound when h is no retired hash of a session the Store keeps.
+	// Retired hashes are deleted with their session (PurgeSessions), and
+	// never before: the rows a session keeps are bounded by how often it
+	// is refreshed within its absolute timeout.
+	RevokeRetiredToken(ctx context.Context, h token.Hash, at time.Time) (Session, error)
 
 	// ListSessions returns a page of the user's sessions, revoked and
 	// expired ones included, ordered by id (ids sort by creation time).
@@ -54,7 +68,7 @@ type Store interface {
 	RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error)
 
 	// PurgeSessions deletes sessions that expired or were revoked before
-	// before, and returns how many.
+	// before, with their retired hashes, and returns how many sessions.
 	PurgeSessions(ctx context.Context, before time.Time) (int64, error)
 }
 

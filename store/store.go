@@ -12,10 +12,12 @@ import (
 // SQL adapters answer it from the host's own table; the write it needs, the
 // new password hash, is part of RedeemReset's transaction.
 type Users interface {
-	// UserByEmail returns the user whose email equals email without regard
-	// to case, in full Unicode (not ASCII only). email is already
-	// normalised (trimmed, lower-cased). It returns ErrUserNotFound when
-	// there is none.
+	// UserByEmail returns the user whose email equals email as
+	// emailaddr.Fold compares them: without regard to case in full Unicode
+	// (not ASCII only), Unicode form (NFC or NFD) or the domain's spelling
+	// (Unicode or punycode). email is already folded
+	// (reset.NormalizeEmail); fold the stored address the same way. It
+	// returns ErrUserNotFound when there is none.
 	UserByEmail(ctx context.Context, email string) (User, error)
 
 	// UserByID returns the user with this id, or ErrUserNotFound.
@@ -56,12 +58,20 @@ type Store interface {
 	ResetByTokenHash(ctx context.Context, h token.Hash) (Reset, error)
 
 	// RedeemReset is the atomic heart of a reset, one transaction:
-	//   - spend the reset r.ResetID only if it is unused, not ended, and
-	//     r.Now is before its ExpiresAt (a conditional update, so that of N
-	//     concurrent callers exactly one wins); otherwise return
-	//     ErrTokenExpired when it expired, ErrInvalidToken when it was spent
-	//     or ended (or belongs to a user other than r.UserID),
-	//     ErrResetNotFound when there is no such reset;
+	//   - spend the reset r.ResetID only if it is unused, not ended, r.Now
+	//     is before its ExpiresAt, and its Email is still an address of
+	//     its user: one at which UserByEmail would find that user now (for
+	//     a Store with one address per user, the user's current email,
+	//     compared as UserByEmail compares them). The address is checked
+	//     in the same conditional step that spends the reset, under the
+	//     same lock or transaction, so that an email change committed
+	//     before the spend refuses it and one committed after it waits or
+	//     comes later. Of N concurrent callers exactly one wins. Otherwise
+	//     return ErrTokenExpired when it expired, ErrInvalidToken when it
+	//     was spent or ended, belongs to a user other than r.UserID, or
+	//     its address is no longer the user's (and then nothing changes:
+	//     the reset stays unspent), ErrResetNotFound when there is no such
+	//     reset;
 	//   - set the user's password hash to r.PasswordHash, mark their email
 	//     verified where the host keeps such a flag, and set their updated
 	//     time to r.Now where the host keeps one;
@@ -72,6 +82,15 @@ type Store interface {
 	// It returns the updated user and how many sessions it revoked. When
 	// any step fails, nothing of it is kept.
 	RedeemReset(ctx context.Context, r Redemption) (Redeemed, error)
+
+	// EndResets ends every reset of the user that is neither spent nor
+	// ended (EndedAt = now, as a newer reset would), expired ones
+	// included, and returns how many it ended. A host calls it (through
+	// reset.Service.EndResets) when it changes a user's email or password
+	// itself, so that no link sent before the change still works. A user
+	// with no such reset, or an unknown user, is 0 and no error. Spent
+	// resets stay as they are.
+	EndResets(ctx context.Context, userID string, now time.Time) (int, error)
 
 	// ClaimResetCode takes one try from the code of the reset whose
 	// Code.Key is key and that can still take a guess at now: unspent,

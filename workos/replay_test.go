@@ -202,3 +202,55 @@ func TestIdempotencyKeptWhenTheClientLeaves(t *testing.T) {
 	require.Equal(t, http.StatusOK, retry.status, "the retry of a confirmation whose client left: %s", retry.raw)
 	require.Equal(t, "true", retry.header.Get("Idempotent-Replayed"))
 }
+
+// TestRefreshGrantIsNeverReplayed: the refresh grant's answer holds the
+// session's new refresh token. A retry under the same Idempotency-Key is
+// not given it again: it runs anew, presents the token the first request
+// rotated away, and so ends the session; nothing of either is kept.
+func TestRefreshGrantIsNeverReplayed(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, userEmail)
+	first := e.signIn(t, userEmail, oldPassword)
+	body := map[string]any{"client_id": "client_123", "client_secret": apiKey, "grant_type": "refresh_token",
+		"refresh_token": first["refresh_token"].(string)}
+
+	r := e.do(t, withIdemKey("/user_management/authenticate", "refresh-1", body))
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	second := r.body["refresh_token"].(string)
+	again := e.do(t, withIdemKey("/user_management/authenticate", "refresh-1", body))
+	require.Empty(t, again.header.Get("Idempotent-Replayed"))
+	require.Equal(t, http.StatusBadRequest, again.status, string(again.raw))
+	require.Equal(t, "invalid_grant", again.body["error"])
+	require.NotContains(t, string(again.raw), second, "a retry was handed the live refresh token")
+
+	n, err := e.store.PurgeReplays(t.Context(), e.clock.Now().Add(365*24*time.Hour))
+	require.NoError(t, err)
+	require.Zero(t, n, "a replay record was kept for the refresh grant")
+}
+
+// TestRefreshTokenReuseEndsTheSession: a refresh token presented again
+// after a refresh rotated it away is refused, and ends the session: the
+// refresh token and the access token the first refresh handed out stop
+// working too.
+func TestRefreshTokenReuseEndsTheSession(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, userEmail)
+	first := e.signIn(t, userEmail, oldPassword)
+	other := e.signIn(t, userEmail, oldPassword)
+	r := e.refresh(t, first["refresh_token"].(string))
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	access := r.body["access_token"].(string)
+	_, err := e.h.ValidateAccessToken(t.Context(), access)
+	require.NoError(t, err)
+
+	reused := e.refresh(t, first["refresh_token"].(string))
+	require.Equal(t, http.StatusBadRequest, reused.status, string(reused.raw))
+	require.Equal(t, "invalid_grant", reused.body["error"])
+	current := e.refresh(t, r.body["refresh_token"].(string))
+	require.Equal(t, http.StatusBadRequest, current.status, "the refresh token handed out before the reuse still works")
+	require.Equal(t, "invalid_grant", current.body["error"])
+	_, err = e.h.ValidateAccessToken(t.Context(), access)
+	require.Error(t, err, "the access token of a session ended by reuse still works")
+
+	require.Equal(t, http.StatusOK, e.refresh(t, other["refresh_token"].(string)).status, "another session of the user was ended")
+}

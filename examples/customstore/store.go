@@ -308,6 +308,11 @@ const (
 	qSpendReset = `UPDATE passreset_resets SET used_at = ?1
 	WHERE id = ?2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?1
 	RETURNING user_id, email`
+	// Whether the address a reset went to is still one a reset may go to
+	// (as UserByEmail finds it): the account's primary address, or a
+	// verified one. ?1 is the account, ?2 the address key.
+	qAddressStillHeld = `SELECT EXISTS (SELECT 1 FROM emails
+	WHERE account_id = ?1 AND address_key = ?2 AND (is_primary OR verified_at IS NOT NULL))`
 	// What a reset writes to the host's tables.
 	qTouchAccount = `UPDATE accounts SET updated_at = ? WHERE id = ?`
 	// ?2 true (a rehash) writes updated_at as it is: the write that takes
@@ -358,9 +363,11 @@ func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset
 }
 
 // RedeemReset, in one transaction: spends the reset (the first statement),
-// sets accounts.updated_at, adds the new hash to credentials, marks the
-// address the reset went to verified, and inserts r.Jobs. It returns the
-// user as seen through that address.
+// checks that the address it went to is still one of the account's that a
+// reset may go to (refused with store.ErrInvalidToken otherwise), sets
+// accounts.updated_at, adds the new hash to credentials, marks the address
+// verified, and inserts r.Jobs. It returns the user as seen through that
+// address.
 func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Redeemed, error) {
 	var out store.Redeemed
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -378,6 +385,16 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 		key, ok := AccountID(userID)
 		if !ok {
 			return store.ErrUserNotFound
+		}
+		// The transaction holds the write lock from its first statement
+		// (_txlock=immediate), so no change to the account's addresses can
+		// commit between this check and the commit.
+		var held bool
+		if err := tx.QueryRowContext(ctx, qAddressStillHeld, key, EmailKey(email)).Scan(&held); err != nil {
+			return err
+		}
+		if !held {
+			return store.ErrInvalidToken // the address left the account: rolled back
 		}
 		now := hostTime(r.Now)
 		if n, err := rowsAffected(tx.ExecContext(ctx, qTouchAccount, now, key)); err != nil {
@@ -400,6 +417,14 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 		return store.Redeemed{}, wrap("redeem reset", err)
 	}
 	return out, nil
+}
+
+// EndResets ends the user's unspent, unended resets at now, and returns
+// how many. The host calls it (through reset.Service.EndResets) when it
+// removes an address from an account or changes its password.
+func (s *Store) EndResets(ctx context.Context, userID string, now time.Time) (int, error) {
+	n, err := rowsAffected(s.db.ExecContext(ctx, qEndResets, millis(now), userID))
+	return int(n), wrap("end resets", err)
 }
 
 // ClaimResetCode takes one try from the code of the newest reset under key

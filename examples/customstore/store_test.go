@@ -61,6 +61,14 @@ func TestConformance(t *testing.T) {
 			require.NoError(t, err)
 			return UserID(id)
 		},
+		// The account's primary address changes; the old one leaves it.
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			key, ok := AccountID(userID)
+			require.True(t, ok)
+			_, err := st.(*Store).db.ExecContext(t.Context(),
+				`UPDATE emails SET address = ?, address_key = ? WHERE account_id = ? AND is_primary`, email, EmailKey(email), key)
+			require.NoError(t, err)
+		},
 	})
 }
 
@@ -279,4 +287,39 @@ func TestDemo(t *testing.T) {
 	require.Contains(t, out.String(), "mailed to Ada.Lovelace@Bücher.Example")
 	require.Contains(t, out.String(), "Her laptop's session: signed out.")
 	require.Contains(t, out.String(), "takes the new one")
+}
+
+// TestNoticeAndRemovedAddress: a reset through a verified second address
+// sends the password-changed notice to the primary address too; a reset
+// through an address the account has since given up is refused.
+func TestNoticeAndRemovedAddress(t *testing.T) {
+	ctx := t.Context()
+	db, _ := newHostDB(t)
+	digest, err := bcrypt.GenerateFromPassword([]byte("analytical engine"), bcrypt.MinCost)
+	require.NoError(t, err)
+	ada, err := signUp(ctx, db, "Ada Lovelace", "ada@example.com", string(digest), signedUp)
+	require.NoError(t, err)
+	require.NoError(t, addEmail(ctx, db, ada, "ada@work.example", signedUp.Add(time.Hour)))
+	st := newStore(t, db)
+	var outbox mailtest.Recorder
+	svc, err := reset.NewService(reset.Config{
+		Store: st, Mailer: &outbox, ResetURL: "https://app.example/reset-password", Hasher: password.Bcrypt{Cost: 4},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	require.NoError(t, err)
+
+	pr, err := svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ada@work.example"})
+	require.NoError(t, err)
+	_, err = svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new passphrase"})
+	require.NoError(t, err)
+	msgs := outbox.Messages()
+	require.Len(t, msgs, 3, "the reset email and two notices")
+	require.ElementsMatch(t, []string{"ada@example.com", "ada@work.example"}, []string{msgs[1].To, msgs[2].To})
+
+	pr, err = svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ada@work.example"})
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `DELETE FROM emails WHERE address_key = ?`, EmailKey("ada@work.example"))
+	require.NoError(t, err)
+	_, err = svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "the old mailbox's passphrase"})
+	require.ErrorIs(t, err, reset.ErrInvalidToken)
 }

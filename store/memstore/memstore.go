@@ -56,6 +56,7 @@ type Store struct {
 
 	sessions      map[string]*sessionRow
 	sessionHashes map[token.Hash]string          // current token hash -> session id
+	retiredHashes map[token.Hash]string          // rotated-away token hash -> session id
 	userSessions  map[string]map[string]struct{} // user id -> session ids
 }
 
@@ -74,8 +75,9 @@ type jobRow struct {
 func (j *jobRow) done() bool { return !j.finishedAt.IsZero() || !j.failedAt.IsZero() }
 
 type sessionRow struct {
-	s session.Session
-	h token.Hash
+	s       session.Session
+	h       token.Hash
+	retired []token.Hash // the hashes RotateSessionToken replaced, oldest first
 }
 
 // New returns an empty store.
@@ -92,6 +94,7 @@ func New() *Store {
 		replays:       make(map[string]*store.Replay),
 		sessions:      make(map[string]*sessionRow),
 		sessionHashes: make(map[token.Hash]string),
+		retiredHashes: make(map[token.Hash]string),
 		userSessions:  make(map[string]map[string]struct{}),
 	}
 }
@@ -256,6 +259,52 @@ func (st *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Jo
 	return nil
 }
 
+// EndResets implements store.Store.
+func (st *Store) EndResets(ctx context.Context, userID string, now time.Time) (int, error) {
+	if err := ctxErr(ctx, "end resets"); err != nil {
+		return 0, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	// CreateReset keeps at most one reset of a user unused and unended:
+	// the one liveResets names.
+	id, ok := st.liveResets[userID]
+	if !ok {
+		return 0, nil
+	}
+	r := st.resets[id]
+	r.EndedAt = now
+	st.resets[id] = r
+	delete(st.liveResets, userID)
+	return 1, nil
+}
+
+// SetEmail changes the user's email, as a host does when the user moves
+// their account to another address: the resets sent to the old address
+// stop working (RedeemReset refuses them). It returns reset.ErrEmailTaken
+// when another user has the address without regard to case, and
+// reset.ErrUserNotFound for an unknown user. A host calls
+// reset.Service.EndResets after it, so that the old links are ended too.
+func (st *Store) SetEmail(ctx context.Context, userID, email string) error {
+	if err := ctxErr(ctx, "set email"); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	row, ok := st.users[userID]
+	if !ok {
+		return reset.ErrUserNotFound
+	}
+	if id, ok := st.userEmails[foldEmail(email)]; ok && id != userID {
+		return reset.ErrEmailTaken
+	}
+	delete(st.userEmails, foldEmail(row.user.Email))
+	st.userEmails[foldEmail(email)] = userID
+	row.user.Email = email
+	row.user.EmailVerified = false
+	return nil
+}
+
 // ClaimResetCode implements store.Store.
 func (st *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (store.Reset, error) {
 	if err := ctxErr(ctx, "claim reset code"); err != nil {
@@ -365,6 +414,9 @@ func (st *Store) RedeemReset(ctx context.Context, rd store.Redemption) (store.Re
 	row, ok := st.users[r.UserID]
 	if !ok {
 		return store.Redeemed{}, reset.ErrUserNotFound
+	}
+	if foldEmail(row.user.Email) != foldEmail(r.Email) {
+		return store.Redeemed{}, store.ErrInvalidToken // the address is no longer the user's
 	}
 	if err := st.checkJobs(rd.Jobs); err != nil {
 		return store.Redeemed{}, fmt.Errorf("memstore: redeem reset: %w", err)

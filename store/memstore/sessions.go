@@ -98,9 +98,29 @@ func (st *Store) RotateSessionToken(ctx context.Context, id string, old, new tok
 	}
 	delete(st.sessionHashes, old)
 	st.sessionHashes[new] = id
+	st.retiredHashes[old] = id
+	row.retired = append(row.retired, old)
 	row.h = new
 	row.s.LastSeenAt = at
 	return nil
+}
+
+// RevokeRetiredToken implements session.Store.
+func (st *Store) RevokeRetiredToken(ctx context.Context, h token.Hash, at time.Time) (session.Session, error) {
+	if err := ctxErr(ctx, "revoke retired token"); err != nil {
+		return session.Session{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	id, ok := st.retiredHashes[h]
+	if !ok {
+		return session.Session{}, session.ErrNotFound
+	}
+	row := st.sessions[id]
+	if row.s.RevokedAt.IsZero() {
+		row.s.RevokedAt = at
+	}
+	return row.s, nil
 }
 
 // ListSessions implements session.Store.
@@ -180,6 +200,9 @@ func (st *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, er
 		if row.s.ExpiresAt.Before(before) || beforeNonZero(row.s.RevokedAt, before) {
 			delete(st.sessions, id)
 			delete(st.sessionHashes, row.h)
+			for _, h := range row.retired {
+				delete(st.retiredHashes, h)
+			}
 			ids := st.userSessions[row.s.UserID]
 			delete(ids, id)
 			if len(ids) == 0 {

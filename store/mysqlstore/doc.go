@@ -105,8 +105,10 @@
 //     this user). InnoDB's UPDATE reads the latest committed row and locks
 //     it, so of concurrent redemptions the others wait for the winner's
 //     commit, find the reset spent and change nothing: exactly one wins.
-//     The new hash, the revoked sessions and the jobs are in the same
-//     transaction.
+//     The reset's address is compared with the one in the locked row, so
+//     an email change committed first refuses it and one that comes later
+//     waits. The new hash, the revoked sessions and the jobs are in the
+//     same transaction.
 //   - CreateReset locks the user's row the same way before it ends the
 //     user's other unused resets and inserts the new one: creations for one
 //     user queue on it, and each one's UPDATE sees the reset the previous
@@ -119,7 +121,9 @@
 //     by a caller whose clock ran ahead.
 //   - ClaimJobs reads due jobs with SELECT ... FOR UPDATE SKIP LOCKED:
 //     dispatchers never take the same job.
-//   - ClaimResetCode and RotateSessionToken are compare-and-swap UPDATEs;
+//   - ClaimResetCode and RotateSessionToken are compare-and-swap UPDATEs
+//     (a rotation keeps the replaced hash in passreset_retired_session_tokens
+//     in the same transaction, deleted with its session);
 //     ClaimReplay locks the key's record (or races on its primary key when
 //     there is none yet).
 //

@@ -3,6 +3,7 @@ package mysqlstore_test
 import (
 	"database/sql"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
@@ -79,6 +80,11 @@ func TestConformanceOverHostTable(t *testing.T) {
 		AddUser: func(t *testing.T, st store.Store, email, hash string) string {
 			return insertAccount(t, st.(*mysqlstore.Store).DB(), email, hash)
 		},
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
+				`UPDATE accounts SET email_address = ? WHERE account_id = ?`, email, strings.TrimPrefix(userID, "user_"))
+			require.NoError(t, err)
+		},
 	})
 }
 
@@ -103,6 +109,11 @@ func TestConformanceOverTextKeys(t *testing.T) {
 				`INSERT INTO `+tables[st]+` (member_key, mail, secret) VALUES (?, ?, ?)`, key, email, hash)
 			require.NoError(t, err)
 			return key
+		},
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
+				`UPDATE `+tables[st]+` SET mail = ? WHERE member_key = ?`, email, userID)
+			require.NoError(t, err)
 		},
 		NoVerifiedFlag: true,
 	})

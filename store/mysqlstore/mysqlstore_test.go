@@ -40,7 +40,7 @@ func TestMigrateConcurrent(t *testing.T) {
 	require.NoError(t, stores[0].DB().QueryRowContext(t.Context(),
 		`SELECT COUNT(*), COUNT(DISTINCT name) FROM passreset_migrations`).Scan(&applied, &distinct))
 	require.Equal(t, distinct, applied, "a migration recorded twice")
-	require.Equal(t, 2, applied, "the state and the users migrations")
+	require.Equal(t, 3, applied, "the state, the retired session tokens and the users migrations")
 	redeemOnce(t, stores[n-1])
 }
 
@@ -150,4 +150,24 @@ func TestRefusesMyISAM(t *testing.T) {
 	require.NoError(t, err)
 	err = st.Migrate(t.Context())
 	require.ErrorContains(t, err, "passreset_replays is MyISAM")
+}
+
+// TestNewOverOpenDB: a pool OpenDB made is READ COMMITTED on every
+// connection, so the Store given it sets no level per transaction; Migrate
+// checks the connections' level.
+func TestNewOverOpenDB(t *testing.T) {
+	cfg := freshDB(t)
+	db := newDB(t, cfg)
+	st, err := mysqlstore.New(t.Context(), db)
+	require.NoError(t, err)
+	require.NoError(t, st.Migrate(t.Context()))
+	require.False(t, mysqlstore.SetsLevelPerTx(st))
+	redeemOnce(t, st)
+
+	plain, err := sql.Open("mysql", cfg.FormatDSN())
+	require.NoError(t, err)
+	t.Cleanup(func() { plain.Close() })
+	st, err = mysqlstore.New(t.Context(), plain)
+	require.NoError(t, err)
+	require.True(t, mysqlstore.SetsLevelPerTx(st))
 }

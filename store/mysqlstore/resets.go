@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/hostusers"
 	"github.com/passreset/passreset/token"
 )
 
@@ -28,6 +29,7 @@ const (
 	qSpendReset = `UPDATE passreset_resets SET used_at = ?
 	WHERE id = ? AND user_id = ? AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?`
 	qResetState = `SELECT user_id, used_at, ended_at, expires_at FROM passreset_resets WHERE id = ?`
+	qResetEmail = `SELECT email FROM passreset_resets WHERE id = ?`
 	// Active sessions: neither revoked nor expired.
 	qRevokeUserSessions = `UPDATE passreset_sessions SET revoked_at = ?
 	WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?`
@@ -121,7 +123,9 @@ func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset
 // conditional update: of concurrent callers, in this process or any other,
 // exactly one wins. When the reset cannot be spent it returns
 // store.ErrResetNotFound, store.ErrTokenExpired or store.ErrInvalidToken
-// (also for a reset of another user than r.UserID), or
+// (also for a reset of another user than r.UserID, or one whose address
+// is no longer the user's: compared, without regard to case, with the
+// address in the user's row, read under its lock), or
 // store.ErrUserNotFound when the user's row is gone, and changes nothing.
 func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Redeemed, error) {
 	us, err := s.users(ctx)
@@ -135,7 +139,7 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 	}
 	now := ms(r.Now)
 	var out store.Redeemed
-	errNotSpent := errors.New("not spent")
+	errNotSpent, errAddressGone := errors.New("not spent"), errors.New("address gone")
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		u, err := us.scan(tx.QueryRowContext(ctx, us.lock, key))
 		if err != nil {
@@ -149,6 +153,19 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 			return err
 		} else if n == 0 {
 			return errNotSpent
+		}
+		// The user's row is locked since the transaction's first read, so
+		// the address it holds is the current one, and no change to it
+		// commits before this transaction ends.
+		var email string
+		if err := tx.QueryRowContext(ctx, qResetEmail, r.ResetID).Scan(&email); err != nil {
+			return err
+		}
+		// Compared in the form UserByEmail matches by (hostusers.Fold):
+		// a row stored in NFD or with a Unicode domain is still the
+		// address the reset was sent to.
+		if hostusers.Fold(u.Email) != hostusers.Fold(email) {
+			return errAddressGone // rolled back: the reset stays unspent
 		}
 		args := []any{r.PasswordHash}
 		if us.updated != nil {
@@ -180,6 +197,8 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 	switch {
 	case err == nil:
 		return out, nil
+	case errors.Is(err, errAddressGone):
+		return store.Redeemed{}, store.ErrInvalidToken
 	case errors.Is(err, errNotSpent):
 		return store.Redeemed{}, s.whyNotRedeemed(ctx, r.ResetID, r.UserID, r.Now)
 	case errors.Is(err, sql.ErrNoRows):
@@ -188,6 +207,20 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 		return store.Redeemed{}, s.whyNotRedeemed(ctx, r.ResetID, r.UserID, r.Now)
 	}
 	return store.Redeemed{}, wrap("redeem reset", err)
+}
+
+// EndResets ends the user's unspent, unended resets at now, in one
+// statement, and returns how many.
+func (s *Store) EndResets(ctx context.Context, userID string, now time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, qEndResets, ms(now), userID)
+	if err != nil {
+		return 0, wrap("end resets", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, wrap("end resets", err)
+	}
+	return int(n), nil
 }
 
 // whyNotRedeemed tells why a redemption changed nothing. This read is off

@@ -30,6 +30,11 @@ const (
 	WHERE user_id = ? AND (? = '' OR id < ?) AND (? = '' OR id > ?)
 	ORDER BY id DESC LIMIT ?`
 	qRevokeSession = `UPDATE passreset_sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`
+	qRetireToken   = `INSERT INTO passreset_retired_session_tokens (token_hash, session_id, retired_at) VALUES (?, ?, ?)`
+	qRetiredOf     = `SELECT session_id FROM passreset_retired_session_tokens WHERE token_hash = ?`
+	// The retired hashes go first, with the sessions they belong to.
+	qPurgeRetired = `DELETE r FROM passreset_retired_session_tokens r
+	JOIN passreset_sessions s ON s.id = r.session_id WHERE s.expires_at < ? OR s.revoked_at < ?`
 	qPurgeSessions = `DELETE FROM passreset_sessions WHERE expires_at < ? OR revoked_at < ?`
 )
 
@@ -70,15 +75,57 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 }
 
 // RotateSessionToken replaces the token hash oldHash with newHash, only
-// while oldHash is current and the session is not revoked; otherwise, as
-// for the losers of concurrent rotations, it returns session.ErrNotFound.
+// while oldHash is current and the session is not revoked, and keeps
+// oldHash as retired, in one transaction; otherwise, as for the losers of
+// concurrent rotations, it returns session.ErrNotFound.
 func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newHash token.Hash, at time.Time) error {
-	if oldHash != newHash {
-		// The swap changes the row whenever it matches: no second read.
-		return s.execOne(ctx, "rotate session token", "", nil, qRotateSessionToken, newHash[:], ms(at), id, oldHash[:])
+	if oldHash == newHash {
+		// Nothing is replaced, so nothing retires: the update changes no
+		// row even when it matches, and the check says whether it did.
+		return s.execOne(ctx, "rotate session token", qRotatedTo, []any{id, newHash[:]},
+			qRotateSessionToken, newHash[:], ms(at), id, oldHash[:])
 	}
-	return s.execOne(ctx, "rotate session token", qRotatedTo, []any{id, newHash[:]},
-		qRotateSessionToken, newHash[:], ms(at), id, oldHash[:])
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The swap changes the row whenever it matches: no second read.
+		res, err := tx.ExecContext(ctx, qRotateSessionToken, newHash[:], ms(at), id, oldHash[:])
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return session.ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, qRetireToken, oldHash[:], id, ms(at))
+		return err
+	})
+	if err != nil && !errors.Is(err, session.ErrNotFound) {
+		return wrap("rotate session token", err)
+	}
+	return err
+}
+
+// RevokeRetiredToken revokes, in one transaction, the session of which h
+// is a retired token hash, unless it is already revoked, and returns it;
+// or session.ErrNotFound.
+func (s *Store) RevokeRetiredToken(ctx context.Context, h token.Hash, at time.Time) (session.Session, error) {
+	var sess session.Session
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var id string
+		if err := tx.QueryRowContext(ctx, qRetiredOf, h[:]).Scan(&id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, qRevokeSession, ms(at), id); err != nil {
+			return err
+		}
+		var err error
+		sess, err = scanSession(tx.QueryRowContext(ctx, qSessionByID, id))
+		return err
+	})
+	if err != nil {
+		return session.Session{}, sessionErr("revoke retired token", err)
+	}
+	return sess, nil
 }
 
 // ListSessions returns a page of the user's sessions ordered by id.
@@ -130,13 +177,21 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.T
 	return int(n), nil
 }
 
-// PurgeSessions deletes sessions that expired or were revoked before before.
+// PurgeSessions deletes sessions that expired or were revoked before
+// before, with their retired hashes, in one transaction.
 func (s *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, qPurgeSessions, ms(before), ms(before))
-	if err != nil {
-		return 0, wrap("purge sessions", err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, qPurgeRetired, ms(before), ms(before)); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, qPurgeSessions, ms(before), ms(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, wrap("purge sessions", err)
 	}

@@ -1,7 +1,12 @@
 package pgstore_test
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/store/pgstore"
 
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/storetest"
@@ -21,6 +26,11 @@ func TestConformance(t *testing.T) {
 		},
 		// A second instance: a Store with a pool of its own.
 		Another: func(t *testing.T, st store.Store) store.Store { return newStoreIn(t, schemas[st]) },
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
+				`UPDATE passreset_users SET email = $1, email_key = $2 WHERE id = $3`, email, strings.ToLower(email), userID)
+			require.NoError(t, err)
+		},
 	})
 }
 

@@ -82,7 +82,9 @@
 // database, with no lock in the process:
 //   - RedeemReset is one statement whose first step is a conditional
 //     UPDATE (unused, not ended, not expired, the user's row there and
-//     locked): of concurrent redemptions of one token, on any instances,
+//     locked, and its address still the reset's: an email change that
+//     commits first is seen, one that comes later waits for the lock):
+//     of concurrent redemptions of one token, on any instances,
 //     exactly one wins; the password, the revoked sessions and the queued
 //     jobs are written only with it.
 //   - CreateReset is one statement that checks the user's row (and keeps
@@ -202,6 +204,17 @@
 //	    expires_at    timestamptz NOT NULL
 //	);
 //	CREATE INDEX passreset_replays_expires_at_idx ON passreset_replays (expires_at);
+//
+// The hashes of session tokens a refresh rotated away, so that a rotated
+// token presented again ends its session
+// (migrations/0004_retired_session_tokens.sql):
+//
+//	CREATE TABLE passreset_retired_session_tokens (
+//	    token_hash bytea       PRIMARY KEY CHECK (octet_length(token_hash) = 32),
+//	    session_id text        NOT NULL REFERENCES passreset_sessions (id) ON DELETE CASCADE,
+//	    retired_at timestamptz NOT NULL
+//	);
+//	CREATE INDEX passreset_retired_session_tokens_session_id_idx ON passreset_retired_session_tokens (session_id);
 //
 // Sessions have no foreign key to users, so a host may keep its users
 // elsewhere and still use the Store for sessions; nor have resets, so that

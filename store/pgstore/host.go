@@ -219,6 +219,7 @@ func (hs *hostSQL) write(tbl string, d store.UsersTable, types map[string]string
 	parts := userParts{
 		users:  tbl,
 		id:     id,
+		email:  email + "::text",
 		set:    hash + ` = $4` + setVerified + setUpdated,
 		cols:   cols,
 		key:    func(params int) string { return key(params + 1) },

@@ -111,6 +111,11 @@ func TestConformanceOverHostTable(t *testing.T) {
 		AddUser: func(t *testing.T, st store.Store, email, hash string) string {
 			return insertAccount(t, st.(*pgstore.Store), email, hash)
 		},
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
+				`UPDATE accounts SET email_address = $1 WHERE account_id = $2`, email, strings.TrimPrefix(userID, "user_"))
+			require.NoError(t, err)
+		},
 	})
 }
 
@@ -132,6 +137,11 @@ func TestConformanceOverTextKeys(t *testing.T) {
 				`INSERT INTO `+tables[st]+` (member_key, mail, secret) VALUES ($1, $2, $3)`, key, email, hash)
 			require.NoError(t, err)
 			return key
+		},
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
+				`UPDATE `+tables[st]+` SET mail = $1 WHERE member_key = $2`, email, userID)
+			require.NoError(t, err)
 		},
 		NoVerifiedFlag: true,
 	})
@@ -384,7 +394,7 @@ func TestHostTableNotCreated(t *testing.T) {
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	require.Equal(t, []string{"accounts", "passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
-		"passreset_resets", "passreset_sessions"}, tables)
+		"passreset_resets", "passreset_retired_session_tokens", "passreset_sessions"}, tables)
 	require.Equal(t, stateMigrations(), appliedMigrations(t, st, "passreset_migrations"))
 
 	err = st.CreateUser(ctx, store.User{ID: "user_9", Email: "x@example.com", CreatedAt: base, UpdatedAt: base}, "")

@@ -133,7 +133,7 @@ func TestAdoptLegacyDatabase(t *testing.T) {
 			st := stores[0]
 
 			require.Equal(t, []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
-				"passreset_resets", "passreset_sessions", "passreset_users"}, tablesIn(t, st.Pool(), schema),
+				"passreset_resets", "passreset_retired_session_tokens", "passreset_sessions", "passreset_users"}, tablesIn(t, st.Pool(), schema),
 				"an old table, or schema_migrations, is left")
 			require.Equal(t, ownMigrations(), appliedMigrations(t, st, pgx.Identifier{schema, "passreset_migrations"}.Sanitize()))
 
@@ -197,7 +197,7 @@ func TestAdoptLegacyWithUsers(t *testing.T) {
 		require.NoError(t, st.Migrate(ctx))
 
 		require.Equal(t, []string{"accounts", "passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
-			"passreset_resets", "passreset_sessions", "passreset_users"}, tablesIn(t, pool, schema))
+			"passreset_resets", "passreset_retired_session_tokens", "passreset_sessions", "passreset_users"}, tablesIn(t, pool, schema))
 		// The adopted users table is recorded as it was made; with
 		// WithUsers no later users migration runs on it.
 		want := ownMigrations()
@@ -223,7 +223,7 @@ func TestAdoptLegacyWithUsers(t *testing.T) {
 		require.NoError(t, st.Migrate(ctx))
 
 		require.Equal(t, []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
-			"passreset_resets", "passreset_sessions", "users"}, tablesIn(t, pool, schema))
+			"passreset_resets", "passreset_retired_session_tokens", "passreset_sessions", "users"}, tablesIn(t, pool, schema))
 		require.Equal(t, stateMigrations(), appliedMigrations(t, st, "passreset_migrations"))
 		u, err := st.UserByEmail(ctx, "old@example.com")
 		require.NoError(t, err)

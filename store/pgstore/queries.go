@@ -32,6 +32,7 @@ const (
 	qFindResetCode
 	qTakeTry
 	qChangePassword
+	qEndResets
 
 	qCreateResetLock
 	qRateLimitLock
@@ -59,6 +60,7 @@ const (
 	qSessionByID
 	qTouchSession
 	qRotateSessionToken
+	qRevokeRetiredToken
 	qListSessions
 	qListSessionsDesc
 	qRevokeSession
@@ -153,10 +155,11 @@ var queryText = [numQueries]string{
 	// first, so that it is there to update), and only then set the
 	// password, revoke the sessions and queue the jobs.
 	qRedeemReset: `WITH spent AS (
-		UPDATE {s}passreset_resets SET used_at = $3
-		WHERE id = $1 AND user_id = $2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > $3
-			AND EXISTS (SELECT FROM {users} WHERE {id} = {key} FOR NO KEY UPDATE)
-		RETURNING user_id
+		UPDATE {s}passreset_resets AS r SET used_at = $3
+		WHERE r.id = $1 AND r.user_id = $2 AND r.used_at IS NULL AND r.ended_at IS NULL AND r.expires_at > $3
+			AND EXISTS (SELECT FROM {users} WHERE {id} = {key}
+				AND ({email} = r.email OR lower({email}) = lower(r.email)) FOR NO KEY UPDATE)
+		RETURNING r.user_id
 	), usr AS (
 		UPDATE {users} SET {set}
 		WHERE {id} = {key} AND EXISTS (SELECT FROM spent)
@@ -170,6 +173,8 @@ var queryText = [numQueries]string{
 	)
 	SELECT usr.*, (SELECT count(*) FROM revoked) FROM usr`,
 	qResetState: `SELECT user_id, used_at, ended_at, expires_at FROM {s}passreset_resets WHERE id = $1`,
+	qEndResets: `UPDATE {s}passreset_resets SET ended_at = $2
+	WHERE user_id = $1 AND used_at IS NULL AND ended_at IS NULL`,
 
 	// The claim: the newest reset under the key that can take a guess,
 	// then its try taken by a compare-and-swap on the tries it was read
@@ -295,8 +300,18 @@ var queryText = [numQueries]string{
 	qSessionByTokenHash: `SELECT ` + sessionColumns + ` FROM {s}passreset_sessions WHERE token_hash = $1`,
 	qSessionByID:        `SELECT ` + sessionColumns + ` FROM {s}passreset_sessions WHERE id = $1`,
 	qTouchSession:       `UPDATE {s}passreset_sessions SET last_seen_at = $2 WHERE id = $1`,
-	qRotateSessionToken: `UPDATE {s}passreset_sessions SET token_hash = $3, last_seen_at = $4
-	WHERE id = $1 AND token_hash = $2 AND revoked_at IS NULL`,
+	// One statement: rotate, and keep the old hash as retired only with
+	// the rotation.
+	qRotateSessionToken: `WITH rotated AS (
+		UPDATE {s}passreset_sessions SET token_hash = $3, last_seen_at = $4
+		WHERE id = $1 AND token_hash = $2 AND revoked_at IS NULL
+		RETURNING id
+	)
+	INSERT INTO {s}passreset_retired_session_tokens (token_hash, session_id, retired_at)
+	SELECT $2, id, $4 FROM rotated`,
+	qRevokeRetiredToken: `UPDATE {s}passreset_sessions SET revoked_at = coalesce(revoked_at, $2)
+	WHERE id = (SELECT session_id FROM {s}passreset_retired_session_tokens WHERE token_hash = $1)
+	RETURNING ` + sessionColumns,
 	qListSessions: `SELECT ` + sessionColumns + ` FROM {s}passreset_sessions
 	WHERE user_id = $1 AND ($2 = '' OR id < $2) AND ($3 = '' OR id > $3)
 	ORDER BY id LIMIT $4`,
@@ -321,6 +336,7 @@ var queryText = [numQueries]string{
 type userParts struct {
 	users string // the table, qualified as the statement needs
 	id    string // the key column
+	email string // the address, as text
 	set   string // what a redemption writes: the hash is $4
 	cols  string // what a redemption returns of the row
 	// change is what ChangePassword writes: the hash is $3, and the
@@ -338,6 +354,7 @@ type userParts struct {
 var ownUsers = userParts{
 	users:  "{s}passreset_users",
 	id:     "id",
+	email:  "email",
 	set:    "password_hash = $4, email_verified = true, updated_at = $3",
 	cols:   userColumns,
 	change: "password_hash = $3, updated_at = CASE WHEN $2::boolean THEN updated_at ELSE $5 END",
@@ -361,7 +378,7 @@ func userStatement(q query, u userParts) string {
 		params = changePasswordParams
 	}
 	return strings.NewReplacer(
-		"{users}", u.users, "{id}", u.id, "{key}", u.key(params), "{set}", u.set, "{cols}", u.cols,
+		"{users}", u.users, "{id}", u.id, "{email}", u.email, "{key}", u.key(params), "{set}", u.set, "{cols}", u.cols,
 		"{change}", u.change, "{hash}", u.hash,
 	).Replace(queryText[q])
 }

@@ -63,13 +63,14 @@ const (
 		$18::timestamptz[], $19::timestamptz[], $20::timestamptz[]) WHERE EXISTS (SELECT FROM usr)
 	)
 	SELECT EXISTS (SELECT FROM usr)`
-	// The redemption; {row} is the user's row, {set} what is written, {cols}
-	// what is returned.
+	// The redemption; {row} is the user's row, {email} its address, {set}
+	// what is written, {cols} what is returned.
 	rawRedeemReset = `WITH spent AS (
-		UPDATE passreset_resets SET used_at = $3
-		WHERE id = $1 AND user_id = $2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > $3
-			AND EXISTS (SELECT FROM {row} FOR NO KEY UPDATE)
-		RETURNING user_id
+		UPDATE passreset_resets AS r SET used_at = $3
+		WHERE r.id = $1 AND r.user_id = $2 AND r.used_at IS NULL AND r.ended_at IS NULL AND r.expires_at > $3
+			AND EXISTS (SELECT FROM {row}
+				AND ({email} = r.email OR lower({email}) = lower(r.email)) FOR NO KEY UPDATE)
+		RETURNING r.user_id
 	), usr AS (
 		UPDATE {set}
 		AND EXISTS (SELECT FROM spent)
@@ -109,7 +110,7 @@ var (
 		"FinishJob":        rawFinishJob,
 		"ResetByID":        rawResetByID,
 		"ResetByTokenHash": rawResetByTokenHash,
-		"RedeemReset": strings.NewReplacer("{row}", `passreset_users WHERE id = $2`,
+		"RedeemReset": strings.NewReplacer("{row}", `passreset_users WHERE id = $2`, "{email}", "email",
 			"{set}", `passreset_users SET password_hash = $4, email_verified = true, updated_at = $3 WHERE id = $2`,
 			"{cols}", rawUserCols).Replace(rawRedeemReset),
 		"SessionByTokenHash": rawSessionByTokenHash,
@@ -119,7 +120,7 @@ var (
 		"UserByEmail":  rawHostUserByEmail,
 		"PasswordHash": rawHostPasswordHash,
 		"CreateReset":  strings.ReplaceAll(rawCreateReset, "{usr}", `"accounts" WHERE "account_id" = $21::bigint`),
-		"RedeemReset": strings.NewReplacer("{row}", `"accounts" WHERE "account_id" = $13::bigint`,
+		"RedeemReset": strings.NewReplacer("{row}", `"accounts" WHERE "account_id" = $13::bigint`, "{email}", `"email_address"::text`,
 			"{set}", `"accounts" SET "pw_digest" = $4, "is_verified" = true, "modified_at" = $14 WHERE "account_id" = $13::bigint`,
 			"{cols}", rawHostCols).Replace(rawRedeemReset),
 	}

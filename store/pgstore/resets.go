@@ -80,14 +80,27 @@ func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset
 	return r, nil
 }
 
+// EndResets ends the user's unspent, unended resets at now, in one
+// statement, and returns how many.
+func (s *Store) EndResets(ctx context.Context, userID string, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, s.q[qEndResets], userID, ms(now))
+	if err != nil {
+		return 0, wrap("end resets", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // RedeemReset spends the reset, sets the user's password hash, marks their
 // email verified (where the host keeps such a flag), sets their updated
 // time (where the host keeps one), revokes their active sessions and
 // queues r.Jobs, all in one statement (so one transaction) whose first step
 // is a conditional update: of concurrent callers, in this process or any
-// other, exactly one wins. When the reset cannot be spent it returns
-// store.ErrResetNotFound, store.ErrTokenExpired or store.ErrInvalidToken
-// (also for a reset of another user than r.UserID), or
+// other, exactly one wins. The reset is spent only while the user's row
+// still holds the address it was sent to (compared exactly, or in lower
+// case), checked under the row's lock in that first step. When the reset
+// cannot be spent it returns store.ErrResetNotFound, store.ErrTokenExpired
+// or store.ErrInvalidToken (also for a reset of another user than
+// r.UserID, or one whose address is no longer the user's), or
 // store.ErrUserNotFound when the user's row is gone, and changes nothing.
 func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Redeemed, error) {
 	now := ms(r.Now)
@@ -139,8 +152,13 @@ func (s *Store) whyNotRedeemed(ctx context.Context, resetID, userID string, now 
 		return err
 	}
 	if st.UserID == userID {
-		// Redeemable, and the user's: the user's row is missing.
-		return store.ErrUserNotFound
+		// Redeemable, and the user's: the user's row is missing, or its
+		// address is no longer the reset's.
+		if _, err := s.UserByID(ctx, userID); errors.Is(err, store.ErrUserNotFound) {
+			return store.ErrUserNotFound
+		} else if err != nil {
+			return err
+		}
 	}
 	return store.ErrInvalidToken
 }

@@ -49,10 +49,22 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 }
 
 // RotateSessionToken replaces the token hash oldHash with newHash, only while oldHash
-// is current and the session is not revoked; otherwise, as for the losers
-// of concurrent rotations, it returns session.ErrNotFound.
+// is current and the session is not revoked, and keeps oldHash as retired,
+// in one statement; otherwise, as for the losers of concurrent rotations,
+// it returns session.ErrNotFound.
 func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newHash token.Hash, at time.Time) error {
 	return s.execOne(ctx, "rotate session token", qRotateSessionToken, id, oldHash[:], newHash[:], ms(at))
+}
+
+// RevokeRetiredToken revokes, in one statement, the session of which h is
+// a retired token hash, unless it is already revoked, and returns it; or
+// session.ErrNotFound.
+func (s *Store) RevokeRetiredToken(ctx context.Context, h token.Hash, at time.Time) (session.Session, error) {
+	sess, err := scanSession(s.pool.QueryRow(ctx, s.q[qRevokeRetiredToken], h[:], ms(at)))
+	if err != nil {
+		return session.Session{}, sessionErr("revoke retired token", err)
+	}
+	return sess, nil
 }
 
 // ListSessions returns a page of the user's sessions ordered by id.
@@ -100,7 +112,8 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.T
 	return int(tag.RowsAffected()), nil
 }
 
-// PurgeSessions deletes sessions that expired or were revoked before before.
+// PurgeSessions deletes sessions that expired or were revoked before before;
+// their retired hashes go with them (ON DELETE CASCADE).
 func (s *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
 	tag, err := s.pool.Exec(ctx, s.q[qPurgeSessions], ms(before))
 	if err != nil {

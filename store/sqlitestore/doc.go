@@ -99,8 +99,9 @@
 // spends the token, so that of concurrent redemptions exactly one wins, and
 // writes the user's row in the same transaction), Purge and Migrate are
 // transactions, as is ChangePassword (which begins with the conditional
-// update of the hash); AllowRequest (check and record), ClaimJobs,
-// RotateSessionToken and the other updates are single statements, and so
+// update of the hash), as is RotateSessionToken (the conditional update,
+// then the old hash kept as retired); AllowRequest (check and record),
+// ClaimJobs and the other updates are single statements, and so
 // is ClaimResetCode's write (a compare-and-swap of the tries it read). The hot
 // lookups (ResetByTokenHash, SessionByTokenHash, UserByID, UserByEmail) are
 // one prepared statement each; statements are prepared on first use,
@@ -187,6 +188,17 @@
 //
 // key and fingerprint are keyed hashes, never the client's text, and answer
 // is sealed by the Service (AES-256-GCM), never plaintext.
+//
+// The hashes of session tokens a refresh rotated away, so that a rotated
+// token presented again ends its session
+// (migrations/0004_retired_session_tokens.sql):
+//
+//	CREATE TABLE passreset_retired_session_tokens (
+//	    token_hash BLOB    NOT NULL PRIMARY KEY,         -- SHA-256 of a rotated-away token
+//	    session_id TEXT    NOT NULL,
+//	    retired_at INTEGER NOT NULL
+//	) STRICT, WITHOUT ROWID;
+//	CREATE INDEX passreset_retired_session_tokens_session_id ON passreset_retired_session_tokens (session_id);
 //
 // The users table passreset keeps when there is no WithUsers
 // (migrations/users/0001_users.sql):

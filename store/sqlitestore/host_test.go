@@ -93,6 +93,12 @@ func TestConformanceOverHostTable(t *testing.T) {
 		AddUser: func(t *testing.T, st store.Store, email, hash string) string {
 			return insertAccount(t, st.(*sqlitestore.Store), email, hash)
 		},
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			w, _ := sqlitestore.Pools(st.(*sqlitestore.Store))
+			_, err := w.ExecContext(t.Context(), `UPDATE accounts SET email_address = ? WHERE account_id = ?`,
+				email, strings.TrimPrefix(userID, "user_"))
+			require.NoError(t, err)
+		},
 	})
 }
 
@@ -107,6 +113,11 @@ func TestConformanceOverTextKeys(t *testing.T) {
 			_, err := w.ExecContext(t.Context(), `INSERT INTO "team members" (member_key, mail, secret) VALUES (?, ?, ?)`, key, email, hash)
 			require.NoError(t, err)
 			return key
+		},
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			w, _ := sqlitestore.Pools(st.(*sqlitestore.Store))
+			_, err := w.ExecContext(t.Context(), `UPDATE "team members" SET mail = ? WHERE member_key = ?`, email, userID)
+			require.NoError(t, err)
 		},
 		NoVerifiedFlag: true,
 	})
@@ -185,7 +196,7 @@ func TestHostTableNotCreated(t *testing.T) {
 		require.NoError(t, rows.Scan(&name))
 		tables = append(tables, name)
 	}
-	require.Equal(t, []string{"accounts", "passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays", "passreset_resets", "passreset_sessions"}, tables)
+	require.Equal(t, []string{"accounts", "passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays", "passreset_resets", "passreset_retired_session_tokens", "passreset_sessions"}, tables)
 	err = st.CreateUser(t.Context(), store.User{ID: "user_9", Email: "x@example.com"}, "")
 	require.ErrorIs(t, err, store.ErrNoUserCreator)
 }

@@ -47,7 +47,7 @@ const (
 	FROM passreset_resets WHERE token_hash = ?`
 	rawSpendReset = `UPDATE passreset_resets SET used_at = ?1
 	WHERE id = ?2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?1
-	RETURNING user_id`
+	RETURNING user_id, email`
 	rawRevokeUserSessions = `UPDATE passreset_sessions SET revoked_at = ?1
 	WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1`
 	rawSessionByTokenHash = `SELECT id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp
@@ -366,8 +366,8 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 		return 0, err
 	}
 	defer tx.Rollback()
-	var userID string
-	if err := tx.StmtContext(ctx, db.spendReset).QueryRowContext(ctx, now, r.id).Scan(&userID); err != nil {
+	var userID, email string
+	if err := tx.StmtContext(ctx, db.spendReset).QueryRowContext(ctx, now, r.id).Scan(&userID, &email); err != nil {
 		return 0, err // a lost race or an expiry since the lookup
 	}
 	key, err := db.key(userID)
@@ -381,6 +381,9 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 	var u rawUser
 	if err := db.scanUser(tx.StmtContext(ctx, db.setPassword).QueryRowContext(ctx, passwordHash, updated, key), &u); err != nil {
 		return 0, err
+	}
+	if !strings.EqualFold(u.email, email) {
+		return 0, sql.ErrNoRows // the address left the user
 	}
 	res, err := tx.StmtContext(ctx, db.revokeUserSessions).ExecContext(ctx, now, userID)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/passreset/passreset/store"
@@ -50,7 +51,7 @@ const (
 	// redemptions win: ?1 is now.
 	qSpendReset = `UPDATE passreset_resets SET used_at = ?1
 	WHERE id = ?2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?1
-	RETURNING user_id`
+	RETURNING user_id, email`
 	qResetState = `SELECT expires_at, used_at, ended_at FROM passreset_resets WHERE id = ?`
 	// ?1 is now: active sessions are neither revoked nor expired.
 	qRevokeUserSessions = `UPDATE passreset_sessions SET revoked_at = ?1
@@ -211,6 +212,20 @@ func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (
 	}
 }
 
+// EndResets ends the user's unspent, unended resets at now, in one
+// statement, and returns how many.
+func (s *Store) EndResets(ctx context.Context, userID string, now time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, qEndResets, millis(now), userID)
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: end resets: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: end resets: %w", err)
+	}
+	return int(n), nil
+}
+
 // ChangePassword replaces the user's hash only while it is still c.OldHash,
 // and, for a new password, revokes the user's other sessions, restamps the
 // kept one and inserts c.Jobs, in one transaction that begins with the
@@ -301,9 +316,11 @@ func resetErr(op string, err error) error {
 // email verified, revokes the user's active sessions and inserts r.Jobs, in
 // one transaction that begins with the conditional update spending the
 // token: of concurrent callers exactly one wins. It returns
-// store.ErrTokenExpired, store.ErrInvalidToken (spent or ended, or the reset
-// belongs to a user other than r.UserID) or store.ErrResetNotFound when the
-// reset cannot be spent, and keeps nothing when any step fails.
+// store.ErrTokenExpired, store.ErrInvalidToken (spent or ended, the reset
+// belongs to a user other than r.UserID, or the address it was sent to is
+// no longer the user's: compared, without regard to case, with the address
+// the user's row holds within the transaction) or store.ErrResetNotFound
+// when the reset cannot be spent, and keeps nothing when any step fails.
 func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Redeemed, error) {
 	out, err := s.redeemReset(ctx, r)
 	switch {
@@ -328,8 +345,8 @@ func (s *Store) redeemReset(ctx context.Context, r store.Redemption) (store.Rede
 	defer rollback(tx)
 
 	now := millis(r.Now)
-	var userID string
-	err = tx.StmtContext(ctx, p[sSpendReset]).QueryRowContext(ctx, now, r.ResetID).Scan(&userID)
+	var userID, email string
+	err = tx.StmtContext(ctx, p[sSpendReset]).QueryRowContext(ctx, now, r.ResetID).Scan(&userID, &email)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Redeemed{}, whyNotSpent(ctx, tx, r.ResetID, now)
 	}
@@ -347,6 +364,12 @@ func (s *Store) redeemReset(ctx context.Context, r store.Redemption) (store.Rede
 	}
 	if err != nil {
 		return store.Redeemed{}, err
+	}
+	// The transaction has held the write lock since its first statement,
+	// so the address read back with the user's row is the current one,
+	// and no change to it can commit before this transaction ends.
+	if !strings.EqualFold(out.User.Email, email) {
+		return store.Redeemed{}, store.ErrInvalidToken // the address is no longer the user's: rolled back
 	}
 	res, err := tx.StmtContext(ctx, p[sRevokeUserSessions]).ExecContext(ctx, now, userID)
 	if err != nil {

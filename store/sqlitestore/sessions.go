@@ -23,7 +23,15 @@ const (
 	WHERE id = ? AND token_hash = ? AND revoked_at IS NULL`
 	// Revoking twice keeps the first time and still counts the row as found.
 	qRevokeSession = `UPDATE passreset_sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`
-	// ?1 is before; the bound is strict.
+	qRetireToken   = `INSERT INTO passreset_retired_session_tokens (token_hash, session_id, retired_at) VALUES (?, ?, ?)`
+	// ?1 is now, ?2 the hash: revoking keeps the first time.
+	qRevokeRetired = `UPDATE passreset_sessions SET revoked_at = coalesce(revoked_at, ?1)
+	WHERE id = (SELECT session_id FROM passreset_retired_session_tokens WHERE token_hash = ?2)
+	RETURNING ` + sessionCols
+	// ?1 is before; the bound is strict. The retired hashes go first, with
+	// the sessions they belong to.
+	qPurgeRetired = `DELETE FROM passreset_retired_session_tokens WHERE session_id IN
+	(SELECT id FROM passreset_sessions WHERE expires_at < ?1 OR revoked_at < ?1)`
 	qPurgeSessions = `DELETE FROM passreset_sessions WHERE expires_at < ?1 OR revoked_at < ?1`
 )
 
@@ -101,15 +109,39 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 }
 
 // RotateSessionToken replaces the session's token hash oldHash with newHash
-// and sets LastSeenAt to at, in one conditional update that matches only
-// while oldHash is the current hash and the session is not revoked: of concurrent
-// rotations exactly one wins, the others get session.ErrNotFound.
+// and sets LastSeenAt to at, in one transaction that begins with a
+// conditional update that matches only while oldHash is the current hash
+// and the session is not revoked (of concurrent rotations exactly one wins,
+// the others get session.ErrNotFound), then keeps oldHash as retired.
 func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newHash token.Hash, at time.Time) error {
 	p, err := s.prepared(ctx)
 	if err != nil {
 		return err
 	}
-	return oneRow(ctx, "rotate session token", p[sRotateSession], newHash[:], millis(at), id, oldHash[:])
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: rotate session token: %w", err)
+	}
+	defer rollback(tx)
+	res, err := tx.StmtContext(ctx, p[sRotateSession]).ExecContext(ctx, newHash[:], millis(at), id, oldHash[:])
+	if err := rowFound("rotate session token", res, err); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, qRetireToken, oldHash[:], id, millis(at)); err != nil {
+		return fmt.Errorf("sqlitestore: rotate session token: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlitestore: rotate session token: %w", err)
+	}
+	return nil
+}
+
+// RevokeRetiredToken revokes, in one statement, the session of which h is
+// a retired token hash, unless it is already revoked, and returns it; or
+// session.ErrNotFound.
+func (s *Store) RevokeRetiredToken(ctx context.Context, h token.Hash, at time.Time) (session.Session, error) {
+	sess, err := scanSession(s.w.QueryRowContext(ctx, qRevokeRetired, millis(at), h[:]))
+	return sess, sessionErr("revoke retired token", err)
 }
 
 // RevokeSession sets RevokedAt to at unless the session is already revoked,
@@ -178,15 +210,33 @@ func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListP
 // PurgeSessions deletes the sessions that expired or were revoked before
 // before (a time equal to before is kept), and returns how many.
 func (s *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, qPurgeSessions, millis(before))
-	if err != nil {
-		return 0, fmt.Errorf("sqlitestore: purge sessions: %w", err)
-	}
-	n, err := res.RowsAffected()
+	n, err := s.purgeSessions(ctx, millis(before))
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: purge sessions: %w", err)
 	}
 	return n, nil
+}
+
+// purgeSessions deletes the sessions and their retired hashes in one
+// transaction.
+func (s *Store) purgeSessions(ctx context.Context, before int64) (int64, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer rollback(tx)
+	if _, err := tx.ExecContext(ctx, qPurgeRetired, before); err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, qPurgeSessions, before)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
 }
 
 // scanSession reads the columns of sessionCols.

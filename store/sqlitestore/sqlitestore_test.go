@@ -57,6 +57,12 @@ func TestConformance(t *testing.T) {
 			return st
 		},
 		Another: func(t *testing.T, st store.Store) store.Store { return openStore(t, paths[st]) },
+		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+			w, _ := sqlitestore.Pools(st.(*sqlitestore.Store))
+			_, err := w.ExecContext(t.Context(), `UPDATE passreset_users SET email = ?, email_key = ? WHERE id = ?`,
+				email, strings.ToLower(email), userID)
+			require.NoError(t, err)
+		},
 	})
 }
 
@@ -141,12 +147,13 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		return out
 	}
 	first := list()
-	require.Len(t, first, 5)
+	require.Len(t, first, 6)
 	require.Equal(t, "migrations/0001_state.sql", first[0].Name)
 	require.Equal(t, "migrations/0002_codes.sql", first[1].Name)
 	require.Equal(t, "migrations/0003_replays.sql", first[2].Name)
-	require.Equal(t, "migrations/users/0001_users.sql", first[3].Name)
-	require.Equal(t, "migrations/users/0002_email_fold.sql", first[4].Name)
+	require.Equal(t, "migrations/0004_retired_session_tokens.sql", first[3].Name)
+	require.Equal(t, "migrations/users/0001_users.sql", first[4].Name)
+	require.Equal(t, "migrations/users/0002_email_fold.sql", first[5].Name)
 	require.Positive(t, first[0].AppliedAt)
 
 	require.NoError(t, st.Migrate(ctx))
@@ -168,7 +175,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		tables = append(tables, name)
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays", "passreset_resets", "passreset_sessions", "passreset_users"}, tables)
+	require.Equal(t, []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays", "passreset_resets", "passreset_retired_session_tokens", "passreset_sessions", "passreset_users"}, tables)
 }
 
 // TestMigrateConcurrently: two processes starting at once on a new file

@@ -1,0 +1,76 @@
+package reset_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/reset"
+)
+
+// TestResetRefusedAfterEmailChange: a reset sent while the account had
+// one address cannot be redeemed once the host moved the account to
+// another, by link or by code: the password stays, nothing is verified,
+// no notice goes out. The link works again only if the address comes back.
+func TestResetRefusedAfterEmailChange(t *testing.T) {
+	f := newFixture(t)
+	u := f.user(t, "ana@example.com")
+	ctx := t.Context()
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	code := f.codeIn(t)
+	require.NoError(t, f.store.SetEmail(ctx, u.ID, "ana.new@example.com"))
+	f.clock.Add(time.Minute)
+	sent := f.mail.Len()
+
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new passphrase"})
+	require.ErrorIs(t, err, reset.ErrInvalidToken)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: code, NewPassword: "a brand new passphrase"})
+	require.Error(t, err, "the code redeemed a reset whose address left the account")
+	_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana.new@example.com", Password: oldPassword})
+	require.NoError(t, err, "the password changed")
+	got, err := f.svc.GetUser(ctx, u.ID)
+	require.NoError(t, err)
+	require.False(t, got.EmailVerified, "the new address was marked verified by a link sent to the old one")
+	require.Equal(t, sent, f.mail.Len(), "a notice went out for a reset that did not happen")
+}
+
+// TestEndResets: a host that changes a password (or an address) itself
+// ends the links already sent; the count says how many.
+func TestEndResets(t *testing.T) {
+	f := newFixture(t)
+	u := f.user(t, "ana@example.com")
+	ctx := t.Context()
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+
+	n, err := f.svc.EndResets(ctx, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = f.svc.CheckToken(ctx, pr.Token)
+	require.ErrorIs(t, err, reset.ErrInvalidToken)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new passphrase"})
+	require.ErrorIs(t, err, reset.ErrInvalidToken)
+
+	n, err = f.svc.EndResets(ctx, u.ID)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	n, err = f.svc.EndResets(ctx, "user_unknown")
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+// TestChangePasswordEndsResets: a link sent before a password change
+// cannot undo it.
+func TestChangePasswordEndsResets(t *testing.T) {
+	f := newFixture(t)
+	u := f.user(t, "ana@example.com")
+	ctx := t.Context()
+	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+	_, err = f.svc.ChangePassword(ctx, reset.ChangePasswordParams{UserID: u.ID, CurrentPassword: oldPassword, NewPassword: "a brand new passphrase"})
+	require.NoError(t, err)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "the attacker's passphrase"})
+	require.ErrorIs(t, err, reset.ErrInvalidToken)
+}
