@@ -319,6 +319,11 @@ func (s *Service) allow(ctx context.Context, limit RateLimit, key string, now ti
 		return fmt.Errorf("reset: rate limit: %w", err)
 	}
 	if !ok {
+		// A retry time is never more than one window away, whatever the
+		// Store says (records a fast clock wrote must not push it out).
+		if latest := now.Add(limit.Window); retryAt.After(latest) {
+			retryAt = latest
+		}
 		return &RateLimitError{RetryAt: retryAt, now: now}
 	}
 	return nil
