@@ -85,6 +85,10 @@ func (farFutureLimits) AllowRequest(_ context.Context, _ string, now time.Time, 
 	return false, now.Add(6 * time.Hour), nil
 }
 
+func (farFutureLimits) CountRequests(_ context.Context, _ string, now time.Time, _ time.Duration) (int, time.Time, error) {
+	return 1 << 20, now.Add(6 * time.Hour), nil
+}
+
 // TestRetryAtCappedAtOneWindow: whatever the Store answers, a refused
 // request is told to retry within one window.
 func TestRetryAtCappedAtOneWindow(t *testing.T) {
@@ -95,4 +99,9 @@ func TestRetryAtCappedAtOneWindow(t *testing.T) {
 	require.ErrorAs(t, err, &rl)
 	require.Equal(t, f.clock.Now().Add(15*time.Minute), rl.RetryAt)
 	require.Equal(t, 15*time.Minute, rl.RetryAfter())
+
+	// Sign-in, which counts failures, caps its retry time alike.
+	_, err = f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: "ana@example.com", Password: oldPassword, Client: "203.0.113.7"})
+	require.ErrorAs(t, err, &rl)
+	require.Equal(t, f.clock.Now().Add(15*time.Minute), rl.RetryAt)
 }

@@ -22,8 +22,8 @@ const (
 	// number of instances: a named lock of the server, its name a hash of
 	// the database and the key (at most 64 characters, as the server
 	// takes). It waits at most 10 seconds.
-	qRateLock    = `SELECT GET_LOCK(CONCAT('passreset/rl/', LEFT(SHA2(CONCAT(DATABASE(), '/', ?), 256), 40)), 10)`
-	qRateUnlock  = `DO RELEASE_LOCK(CONCAT('passreset/rl/', LEFT(SHA2(CONCAT(DATABASE(), '/', ?), 256), 40)))`
+	qRateLock   = `SELECT GET_LOCK(CONCAT('passreset/rl/', LEFT(SHA2(CONCAT(DATABASE(), '/', ?), 256), 40)), 10)`
+	qRateUnlock = `DO RELEASE_LOCK(CONCAT('passreset/rl/', LEFT(SHA2(CONCAT(DATABASE(), '/', ?), 256), 40)))`
 	// The window: after now-window, at or before now+store.MaxClockSkew.
 	qRateCount   = `SELECT COUNT(*), MIN(at) FROM passreset_rate_limits WHERE rate_key = ? AND at > ? AND at <= ?`
 	qRateRecord  = `INSERT INTO passreset_rate_limits (rate_key, at) VALUES (?, ?)`
