@@ -26,7 +26,7 @@ import (
 const (
 	rawRateLock   = `SELECT GET_LOCK(CONCAT('passreset/rl/', LEFT(SHA2(CONCAT(DATABASE(), '/', ?), 256), 40)), 10)`
 	rawRateUnlock = `DO RELEASE_LOCK(CONCAT('passreset/rl/', LEFT(SHA2(CONCAT(DATABASE(), '/', ?), 256), 40)))`
-	rawRateCount  = `SELECT COUNT(*), MIN(at) FROM passreset_rate_limits WHERE rate_key = ? AND at > ?`
+	rawRateCount  = `SELECT COUNT(*), MIN(at) FROM passreset_rate_limits WHERE rate_key = ? AND at > ? AND at <= ?`
 	rawRateRecord = `INSERT INTO passreset_rate_limits (rate_key, at) VALUES (?, ?)`
 	rawEndResets  = `UPDATE passreset_resets SET ended_at = ? WHERE user_id = ? AND used_at IS NULL AND ended_at IS NULL`
 	rawResetCols  = `id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
@@ -189,7 +189,7 @@ func (db *rawDB) allow(ctx context.Context, rateKey string, now time.Time) error
 		n      int64
 		oldest sql.NullInt64
 	)
-	if err := conn.QueryRowContext(ctx, rawRateCount, rateKey, ms(now.Add(-storebench.Window))).Scan(&n, &oldest); err != nil {
+	if err := conn.QueryRowContext(ctx, rawRateCount, rateKey, ms(now.Add(-storebench.Window)), ms(now.Add(time.Minute))).Scan(&n, &oldest); err != nil {
 		return err
 	}
 	if n >= storebench.RateLimit {
