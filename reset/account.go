@@ -266,7 +266,7 @@ func (s *Service) checkFailures(ctx context.Context, k signInKeys, now time.Time
 			return fmt.Errorf("reset: rate limit: %w", err)
 		}
 		if n >= c.limit.Limit {
-			return &RateLimitError{RetryAt: oldest.Add(c.limit.Window), now: now}
+			return &RateLimitError{RetryAt: retryWithin(oldest.Add(c.limit.Window), now, c.limit.Window), now: now}
 		}
 	}
 	return nil

@@ -1,12 +1,14 @@
 package reset_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store/memstore"
 )
 
 // TestResetRefusedAfterEmailChange: a reset sent while the account had
@@ -73,4 +75,33 @@ func TestChangePasswordEndsResets(t *testing.T) {
 	require.NoError(t, err)
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "the attacker's passphrase"})
 	require.ErrorIs(t, err, reset.ErrInvalidToken)
+}
+
+// farFutureLimits is a Store whose rate limit refuses with a retry time
+// hours away, as a store counting records a fast clock wrote would.
+type farFutureLimits struct{ *memstore.Store }
+
+func (farFutureLimits) AllowRequest(_ context.Context, _ string, now time.Time, _ time.Duration, _ int) (bool, time.Time, error) {
+	return false, now.Add(6 * time.Hour), nil
+}
+
+func (farFutureLimits) CountRequests(_ context.Context, _ string, now time.Time, _ time.Duration) (int, time.Time, error) {
+	return 1 << 20, now.Add(6 * time.Hour), nil
+}
+
+// TestRetryAtCappedAtOneWindow: whatever the Store answers, a refused
+// request is told to retry within one window.
+func TestRetryAtCappedAtOneWindow(t *testing.T) {
+	f := newFixture(t, func(c *reset.Config) { c.Store = farFutureLimits{c.Store.(*memstore.Store)} })
+	f.user(t, "ana@example.com")
+	_, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	var rl *reset.RateLimitError
+	require.ErrorAs(t, err, &rl)
+	require.Equal(t, f.clock.Now().Add(15*time.Minute), rl.RetryAt)
+	require.Equal(t, 15*time.Minute, rl.RetryAfter())
+
+	// Sign-in, which counts failures, caps its retry time alike.
+	_, err = f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: "ana@example.com", Password: oldPassword, Client: "203.0.113.7"})
+	require.ErrorAs(t, err, &rl)
+	require.Equal(t, f.clock.Now().Add(15*time.Minute), rl.RetryAt)
 }

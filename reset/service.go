@@ -319,9 +319,18 @@ func (s *Service) allow(ctx context.Context, limit RateLimit, key string, now ti
 		return fmt.Errorf("reset: rate limit: %w", err)
 	}
 	if !ok {
-		return &RateLimitError{RetryAt: retryAt, now: now}
+		return &RateLimitError{RetryAt: retryWithin(retryAt, now, limit.Window), now: now}
 	}
 	return nil
+}
+
+// retryWithin caps a retry time at one window from now, whatever the Store
+// says: records a fast clock wrote must not push it out.
+func retryWithin(retryAt, now time.Time, window time.Duration) time.Time {
+	if latest := now.Add(window); retryAt.After(latest) {
+		return latest
+	}
+	return retryAt
 }
 
 // checkPolicy applies the Policy to a normalised password, RejectCurrent

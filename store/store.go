@@ -34,7 +34,10 @@ type Users interface {
 //
 // All methods are safe for concurrent use, by goroutines and by several
 // processes sharing one database. Every time a method receives is the
-// caller's clock; a Store never reads its own. Times are kept to at least
+// caller's clock (the Service's Config.Now); a Store never reads its own,
+// nor the database server's, so the clock a Store trusts is the
+// Service's. Rate-limit records ahead of that clock by more than
+// MaxClockSkew are ignored (see AllowRequest). Times are kept to at least
 // millisecond precision. Lookups of a missing row return the sentinel the
 // method names; other failures are the backend's errors wrapped with %w.
 type Store interface {
@@ -116,19 +119,23 @@ type Store interface {
 	ChangePassword(ctx context.Context, c PasswordChange) (Changed, error)
 
 	// AllowRequest is a sliding-window rate limit: it counts the requests
-	// recorded under key after now-window, those recorded after now
-	// included (a concurrent caller may read its clock later yet get here
-	// first). When there are fewer than limit it records one at now and
-	// returns ok true; otherwise it records nothing and returns ok false and
-	// the instant the oldest counted request leaves the window. Check and
+	// recorded under key after now-window and at or before
+	// now+MaxClockSkew: those recorded a little after now included (a
+	// concurrent caller may read its clock later yet get here first),
+	// those further ahead not (a clock that ran fast, or this one stepped
+	// back, wrote them; counted, they would hold the key limited for as
+	// long as the clocks are apart). When there are fewer than limit it
+	// records one at now and returns ok true; otherwise it records nothing
+	// and returns ok false and the instant the oldest counted request
+	// leaves the window, but never later than now+window. Check and
 	// record are one atomic step, so concurrent callers never exceed limit
 	// together, whatever the order of their clocks. key is a keyed hash,
 	// never an address.
 	AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (ok bool, retryAt time.Time, err error)
 
 	// CountRequests reads, and records nothing, what AllowRequest counts:
-	// the requests recorded under key after now-window, those recorded
-	// after now included. It returns how many there are and the instant
+	// the requests recorded under key after now-window and at or before
+	// now+MaxClockSkew. It returns how many there are and the instant
 	// the oldest of them was recorded (the zero time when there are none).
 	// A caller that counts only some outcomes (failed sign-ins) checks
 	// with it before the work, and records an outcome after it with
@@ -187,6 +194,13 @@ type Store interface {
 	// or failed before before. It returns how many rows it deleted.
 	Purge(ctx context.Context, before time.Time) (int64, error)
 }
+
+// MaxClockSkew is how far ahead of the caller's now a rate-limit record
+// may lie and still count (AllowRequest, CountRequests): room for the
+// clocks of several instances to disagree a little, and no more, so that a
+// clock stepped back (or records written by one that ran fast) does not
+// keep every recently active key limited until it catches up.
+const MaxClockSkew = time.Minute
 
 // UserCreator is the optional part of a Store that creates users, for apps
 // that let passreset keep their users (with WorkOS's profile fields).

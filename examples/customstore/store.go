@@ -48,6 +48,10 @@ import (
 //     passreset_*, which the host never writes; their SQL suits any SQLite
 //     host as it is.
 //
+// The clock it trusts is the Service's: every time it writes or compares
+// is the one a method was given, never SQLite's own; rate-limit records
+// more than store.MaxClockSkew ahead of it are ignored.
+//
 // Nothing else: sign-up and sign-in are the host's (no store.UserCreator,
 // no store.SignInRecorder), and so are the sessions (no session.Store),
 // which a reset ends through the credential stamp and Config.Sessions, as
@@ -529,12 +533,13 @@ func scanReset(row *sql.Row) (store.Reset, error) {
 
 const (
 	// Check and record in one statement, so one atomic step: ?1 key, ?2
-	// now, ?3 now-window, ?4 limit. (SQLite runs one writer at a time; in
-	// Postgres, lock the key first, as store/pgstore does.)
+	// now, ?3 now-window, ?4 limit, ?5 now+store.MaxClockSkew. (SQLite runs
+	// one writer at a time; in Postgres, lock the key first, as
+	// store/pgstore does.)
 	qAllowRequest = `INSERT INTO passreset_rate_limits (key, at) SELECT ?1, ?2
-	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3) < ?4`
-	qOldestRequest = `SELECT min(at) FROM passreset_rate_limits WHERE key = ? AND at > ?`
-	qCountRequests = `SELECT count(*), min(at) FROM passreset_rate_limits WHERE key = ? AND at > ?`
+	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3 AND at <= ?5) < ?4`
+	qOldestRequest = `SELECT min(at) FROM passreset_rate_limits WHERE key = ? AND at > ? AND at <= ?`
+	qCountRequests = `SELECT count(*), min(at) FROM passreset_rate_limits WHERE key = ? AND at > ? AND at <= ?`
 
 	// One statement: ?1 now, ?2 now+lease, ?3 max.
 	qClaimJobs = `UPDATE passreset_jobs SET claimed_until = ?2, attempts = attempts + 1
@@ -564,8 +569,10 @@ const (
 
 // AllowRequest checks and records a request under key in one statement.
 func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, time.Time, error) {
-	from := millis(now.Add(-window))
-	n, err := rowsAffected(s.db.ExecContext(ctx, qAllowRequest, key, millis(now), from, limit))
+	// Records further ahead than store.MaxClockSkew were written by a
+	// clock that ran fast: they do not count.
+	from, upto := millis(now.Add(-window)), millis(now.Add(store.MaxClockSkew))
+	n, err := rowsAffected(s.db.ExecContext(ctx, qAllowRequest, key, millis(now), from, limit, upto))
 	if err != nil {
 		return false, time.Time{}, wrap("allow request", err)
 	}
@@ -574,13 +581,13 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 	}
 	// Refused: the oldest request in the window says when to retry.
 	var oldest sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, qOldestRequest, key, from).Scan(&oldest); err != nil {
+	if err := s.db.QueryRowContext(ctx, qOldestRequest, key, from, upto).Scan(&oldest); err != nil {
 		return false, time.Time{}, wrap("allow request", err)
 	}
 	if !oldest.Valid { // limit <= 0: nothing counted, nothing allowed
 		return false, now.Add(window), nil
 	}
-	return false, fromMillis(oldest.Int64).Add(window), nil
+	return false, fromMillis(min(oldest.Int64, millis(now))).Add(window), nil // never past one window
 }
 
 // CountRequests counts what AllowRequest counts under key, recording
@@ -590,7 +597,7 @@ func (s *Store) CountRequests(ctx context.Context, key string, now time.Time, wi
 		n      int
 		oldest sql.NullInt64
 	)
-	if err := s.db.QueryRowContext(ctx, qCountRequests, key, millis(now.Add(-window))).Scan(&n, &oldest); err != nil {
+	if err := s.db.QueryRowContext(ctx, qCountRequests, key, millis(now.Add(-window)), millis(now.Add(store.MaxClockSkew))).Scan(&n, &oldest); err != nil {
 		return 0, time.Time{}, wrap("count requests", err)
 	}
 	if !oldest.Valid {

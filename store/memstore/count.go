@@ -3,6 +3,8 @@ package memstore
 import (
 	"context"
 	"time"
+
+	"github.com/passreset/passreset/store"
 )
 
 // CountRequests implements store.Store.
@@ -12,13 +14,13 @@ func (st *Store) CountRequests(ctx context.Context, key string, now time.Time, w
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	from := now.Add(-window)
+	from, upto := now.Add(-window), now.Add(store.MaxClockSkew)
 	var (
 		n      int
 		oldest time.Time
 	)
 	for _, at := range st.rates[key] {
-		if at.After(from) {
+		if at.After(from) && !at.After(upto) {
 			if n == 0 || at.Before(oldest) {
 				oldest = at
 			}

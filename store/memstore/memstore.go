@@ -10,6 +10,11 @@
 // Every method holds the lock for its whole critical section, so each is
 // atomic, and values go in and out as copies: a caller that changes a
 // returned User's Metadata or a Job's Payload does not change the store.
+//
+// The clock it trusts is the caller's (the Service's Config.Now): every
+// time it keeps or compares is one it was given, never its own.
+// Rate-limit records more than store.MaxClockSkew ahead of the caller's
+// now are ignored.
 package memstore
 
 import (
@@ -442,13 +447,14 @@ func (st *Store) AllowRequest(ctx context.Context, key string, now time.Time, wi
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	from := now.Add(-window)
+	from, upto := now.Add(-window), now.Add(store.MaxClockSkew)
 	var count int
 	var oldest time.Time
 	for _, at := range st.rates[key] {
 		// A request recorded after now counts too: a concurrent caller
-		// read its clock later, but got here first.
-		if at.After(from) {
+		// read its clock later, but got here first. One recorded further
+		// ahead than the skew allows came from a clock that ran fast.
+		if at.After(from) && !at.After(upto) {
 			if count == 0 || at.Before(oldest) {
 				oldest = at
 			}
@@ -459,6 +465,9 @@ func (st *Store) AllowRequest(ctx context.Context, key string, now time.Time, wi
 		var retryAt time.Time
 		if count > 0 {
 			retryAt = oldest.Add(window)
+			if latest := now.Add(window); retryAt.After(latest) {
+				retryAt = latest
+			}
 		}
 		return false, retryAt, nil
 	}

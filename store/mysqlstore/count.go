@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/passreset/passreset/store"
 )
 
 // CountRequests counts the requests AllowRequest would count under key,
@@ -13,7 +15,7 @@ func (s *Store) CountRequests(ctx context.Context, key string, now time.Time, wi
 		n      int64
 		oldest sql.NullInt64
 	)
-	if err := s.db.QueryRowContext(ctx, qRateCount, key, ms(now.Add(-window))).Scan(&n, &oldest); err != nil {
+	if err := s.db.QueryRowContext(ctx, qRateCount, key, ms(now.Add(-window)), ms(now.Add(store.MaxClockSkew))).Scan(&n, &oldest); err != nil {
 		return 0, time.Time{}, wrap("count requests", err)
 	}
 	return int(n), fromNullMS(oldest), nil

@@ -118,7 +118,7 @@
 //   - AllowRequest takes a named lock of the server (GET_LOCK) for the key,
 //     then counts and records: callers of one key, on any instance, go one
 //     at a time, and the count includes records made at a later instant
-//     by a caller whose clock ran ahead.
+//     by a caller whose clock ran ahead (by up to store.MaxClockSkew).
 //   - ClaimJobs reads due jobs with SELECT ... FOR UPDATE SKIP LOCKED:
 //     dispatchers never take the same job.
 //   - ClaimResetCode and RotateSessionToken are compare-and-swap UPDATEs
@@ -129,6 +129,16 @@
 //
 // Writes are durable as InnoDB makes them: with the default
 // innodb_flush_log_at_trx_commit=1 each commit is on disk when it returns.
+//
+// # Clocks
+//
+// The clock the Store trusts is the caller's (the Service's Config.Now):
+// every time it writes or compares is one it was given, never the
+// server's NOW(). Instances should agree on the time; rate-limit records
+// more than store.MaxClockSkew (a minute) ahead of a caller's now are
+// ignored, so that a clock stepped back does not keep recently active
+// addresses limited until it catches up, and a retry time is never more
+// than one window away.
 //
 // # Tests
 //

@@ -22,9 +22,10 @@ const (
 	// number of instances: a named lock of the server, its name a hash of
 	// the database and the key (at most 64 characters, as the server
 	// takes). It waits at most 10 seconds.
-	qRateLock    = `SELECT GET_LOCK(CONCAT('passreset/rl/', LEFT(SHA2(CONCAT(DATABASE(), '/', ?), 256), 40)), 10)`
-	qRateUnlock  = `DO RELEASE_LOCK(CONCAT('passreset/rl/', LEFT(SHA2(CONCAT(DATABASE(), '/', ?), 256), 40)))`
-	qRateCount   = `SELECT COUNT(*), MIN(at) FROM passreset_rate_limits WHERE rate_key = ? AND at > ?`
+	qRateLock   = `SELECT GET_LOCK(CONCAT('passreset/rl/', LEFT(SHA2(CONCAT(DATABASE(), '/', ?), 256), 40)), 10)`
+	qRateUnlock = `DO RELEASE_LOCK(CONCAT('passreset/rl/', LEFT(SHA2(CONCAT(DATABASE(), '/', ?), 256), 40)))`
+	// The window: after now-window, at or before now+store.MaxClockSkew.
+	qRateCount   = `SELECT COUNT(*), MIN(at) FROM passreset_rate_limits WHERE rate_key = ? AND at > ? AND at <= ?`
 	qRateRecord  = `INSERT INTO passreset_rate_limits (rate_key, at) VALUES (?, ?)`
 	qPendingJobs = `finished_at IS NULL AND failed_at IS NULL`
 
@@ -83,7 +84,8 @@ func jobArgs(jobs []store.Job) []any {
 // AllowRequest is the sliding-window rate limit of store.Store. Its
 // callers for one key queue on a named lock of the server (GET_LOCK), on
 // any number of instances; holding it, a caller counts the records of the
-// window (those recorded after now included) and, under the limit,
+// window (those recorded after now included, up to store.MaxClockSkew
+// ahead: further ones came from a clock that ran fast) and, under the limit,
 // records one, committed before the lock is released. Each statement is a
 // transaction of its own, whose read sees every record committed before.
 func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, time.Time, error) {
@@ -111,7 +113,7 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 		n      int64
 		oldest sql.NullInt64
 	)
-	if err := conn.QueryRowContext(ctx, qRateCount, key, ms(now.Add(-window))).Scan(&n, &oldest); err != nil {
+	if err := conn.QueryRowContext(ctx, qRateCount, key, ms(now.Add(-window)), ms(now.Add(store.MaxClockSkew))).Scan(&n, &oldest); err != nil {
 		return false, time.Time{}, wrap("allow request", err)
 	}
 	if n < int64(limit) {
@@ -123,7 +125,9 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 	if !oldest.Valid { // limit <= 0: nothing counted, nothing allowed
 		return false, fromMS(at).Add(window), nil
 	}
-	return false, fromMS(oldest.Int64).Add(window), nil
+	// A record within the skew ahead of now would put the retry past one
+	// window: never later than that.
+	return false, fromMS(min(oldest.Int64, at)).Add(window), nil
 }
 
 // ClaimJobs claims up to max due jobs, oldest RunAt first, in one

@@ -25,7 +25,7 @@ import (
 const (
 	rawRateLock   = `SELECT GET_LOCK(CONCAT('passreset/rl/', LEFT(SHA2(CONCAT(DATABASE(), '/', ?), 256), 40)), 10)`
 	rawRateUnlock = `DO RELEASE_LOCK(CONCAT('passreset/rl/', LEFT(SHA2(CONCAT(DATABASE(), '/', ?), 256), 40)))`
-	rawRateCount  = `SELECT COUNT(*), MIN(at) FROM passreset_rate_limits WHERE rate_key = ? AND at > ?`
+	rawRateCount  = `SELECT COUNT(*), MIN(at) FROM passreset_rate_limits WHERE rate_key = ? AND at > ? AND at <= ?`
 	rawRateRecord = `INSERT INTO passreset_rate_limits (rate_key, at) VALUES (?, ?)`
 	rawEndResets  = `UPDATE passreset_resets SET ended_at = ? WHERE user_id = ? AND used_at IS NULL AND ended_at IS NULL`
 	rawResetCols  = `id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
@@ -186,7 +186,7 @@ func (db *rawDB) allow(ctx context.Context, rateKey string, now time.Time) error
 		n      int64
 		oldest sql.NullInt64
 	)
-	if err := conn.QueryRowContext(ctx, rawRateCount, rateKey, ms(now.Add(-storebench.Window))).Scan(&n, &oldest); err != nil {
+	if err := conn.QueryRowContext(ctx, rawRateCount, rateKey, ms(now.Add(-storebench.Window)), ms(now.Add(time.Minute))).Scan(&n, &oldest); err != nil {
 		return err
 	}
 	if n >= storebench.RateLimit {
@@ -295,6 +295,14 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return errors.Join(storebench.ErrInvalid, err)
+		}
+		// The reset's address must still be the user's.
+		var email string
+		if err := tx.QueryRowContext(ctx, `SELECT email FROM passreset_resets WHERE id = ?`, r.id).Scan(&email); err != nil {
+			return err
+		}
+		if !strings.EqualFold(u.email, email) {
+			return storebench.ErrInvalid
 		}
 		if _, err := tx.ExecContext(ctx, db.users["SetPassword"], passwordHash, ms(now), key); err != nil {
 			return err

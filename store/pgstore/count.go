@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/passreset/passreset/store"
 )
 
 // CountRequests counts the requests AllowRequest would count under key,
@@ -14,7 +16,7 @@ func (s *Store) CountRequests(ctx context.Context, key string, now time.Time, wi
 		n      int64
 		oldest pgtype.Timestamptz
 	)
-	if err := s.pool.QueryRow(ctx, s.q[qRateLimitPeek], key, ms(now).Add(-window)).Scan(&n, &oldest); err != nil {
+	if err := s.pool.QueryRow(ctx, s.q[qRateLimitPeek], key, ms(now).Add(-window), ms(now).Add(store.MaxClockSkew)).Scan(&n, &oldest); err != nil {
 		return 0, time.Time{}, wrap("count requests", err)
 	}
 	return int(n), fromNull(oldest), nil

@@ -123,6 +123,16 @@
 // UserByEmail over a host's table only for an address it did not find as
 // given.
 //
+// # Clocks
+//
+// The clock the Store trusts is the caller's (the Service's Config.Now):
+// every time it writes or compares is one it was given, never the
+// database server's now(). Instances should agree on the time;
+// rate-limit records more than store.MaxClockSkew (a minute) ahead of a
+// caller's now are ignored, so that a clock stepped back does not keep
+// recently active addresses limited until it catches up, and a retry time
+// is never more than one window away.
+//
 // # Data
 //
 // Tokens are never stored, only their SHA-256 (bytea); passwords never,

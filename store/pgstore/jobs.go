@@ -22,7 +22,7 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 	b := &pgx.Batch{}
 	b.Queue(s.q[qCommitUnsynced])
 	b.Queue(s.q[qRateLimitLock], key)
-	b.Queue(s.q[qRateLimitCount], key, now.Add(-window), now, int64(limit))
+	b.Queue(s.q[qRateLimitCount], key, now.Add(-window), now, int64(limit), now.Add(store.MaxClockSkew))
 	br := s.pool.SendBatch(ctx, b)
 	var (
 		n      int64
@@ -45,6 +45,11 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 		return true, time.Time{}, nil
 	}
 	if !oldest.Valid { // limit <= 0: nothing counted, nothing allowed
+		return false, now.Add(window).UTC(), nil
+	}
+	// A record within the skew ahead of now would put the retry past one
+	// window: never later than that.
+	if oldest.Time.After(now) {
 		return false, now.Add(window).UTC(), nil
 	}
 	return false, oldest.Time.Add(window).UTC(), nil

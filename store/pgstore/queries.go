@@ -223,15 +223,17 @@ var queryText = [numQueries]string{
 	// would stay usable.
 	qCreateResetLock: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockUserReset) + `, hashtext($1))`,
 	qRateLimitLock:   `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockRateLimit) + `, hashtext($1))`,
+	// $2 and $5 bound the window: after now-window, at or before
+	// now+store.MaxClockSkew.
 	qRateLimitCount: `WITH w AS (
 		SELECT count(*) AS n, min(at) AS oldest FROM {s}passreset_rate_limits
-		WHERE key = $1 AND at > $2
+		WHERE key = $1 AND at > $2 AND at <= $5
 	), ins AS (
 		INSERT INTO {s}passreset_rate_limits (key, at) SELECT $1, $3 FROM w WHERE w.n < $4
 	)
 	SELECT n, oldest FROM w`,
 	// CountRequests: the count of qRateLimitCount, recording nothing.
-	qRateLimitPeek: `SELECT count(*), min(at) FROM {s}passreset_rate_limits WHERE key = $1 AND at > $2`,
+	qRateLimitPeek: `SELECT count(*), min(at) FROM {s}passreset_rate_limits WHERE key = $1 AND at > $2 AND at <= $3`,
 
 	// Sent first in a batch (one implicit transaction), it lets that
 	// transaction commit without waiting for its WAL record to reach the

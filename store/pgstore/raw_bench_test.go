@@ -32,7 +32,7 @@ const (
 	rawRateLimitLock  = `SELECT pg_advisory_xact_lock(1886548786, hashtext($1))`
 	rawRateLimitCount = `WITH w AS (
 		SELECT count(*) AS n, min(at) AS oldest FROM passreset_rate_limits
-		WHERE key = $1 AND at > $2
+		WHERE key = $1 AND at > $2 AND at <= $5
 	), ins AS (
 		INSERT INTO passreset_rate_limits (key, at) SELECT $1, $3 FROM w WHERE w.n < $4
 	)
@@ -206,7 +206,7 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	b := &pgx.Batch{}
 	b.Queue(rawCommitUnsynced)
 	b.Queue(rawRateLimitLock, rateKey)
-	b.Queue(rawRateLimitCount, rateKey, now.Add(-storebench.Window), now, int64(storebench.RateLimit))
+	b.Queue(rawRateLimitCount, rateKey, now.Add(-storebench.Window), now, int64(storebench.RateLimit), now.Add(time.Minute))
 	br := db.pool.SendBatch(ctx, b)
 	var (
 		n      int64

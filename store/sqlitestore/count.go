@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/passreset/passreset/store"
 )
 
 // qCountRequests counts what qAllowRequest counts, recording nothing.
-const qCountRequests = `SELECT count(*), min(at) FROM passreset_rate_limits WHERE key = ? AND at > ?`
+const qCountRequests = `SELECT count(*), min(at) FROM passreset_rate_limits WHERE key = ? AND at > ? AND at <= ?`
 
 // CountRequests counts the requests AllowRequest would count under key,
 // recording nothing: one indexed read on the read pool.
@@ -17,7 +19,7 @@ func (s *Store) CountRequests(ctx context.Context, key string, now time.Time, wi
 		n      int
 		oldest sql.NullInt64
 	)
-	if err := s.r.QueryRowContext(ctx, qCountRequests, key, millis(now.Add(-window))).Scan(&n, &oldest); err != nil {
+	if err := s.r.QueryRowContext(ctx, qCountRequests, key, millis(now.Add(-window)), millis(now.Add(store.MaxClockSkew))).Scan(&n, &oldest); err != nil {
 		return 0, time.Time{}, fmt.Errorf("sqlitestore: count requests: %w", err)
 	}
 	if !oldest.Valid {

@@ -107,6 +107,16 @@
 // one prepared statement each; statements are prepared on first use,
 // after Migrate, and released by Close.
 //
+// # Clocks
+//
+// The clock the Store trusts is the caller's (the Service's Config.Now):
+// every time it writes or compares is one it was given, never SQLite's
+// own. Instances sharing the file should agree on the time; rate-limit
+// records more than store.MaxClockSkew (a minute) ahead of a caller's now
+// are ignored, so that a clock stepped back does not keep recently active
+// addresses limited until it catches up, and a retry time is never more
+// than one window away.
+//
 // # Schema
 //
 // Times are INTEGER unix milliseconds, UTC; NULL means "not yet". Tokens

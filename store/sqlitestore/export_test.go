@@ -26,7 +26,7 @@ var HotQueries = map[string]struct {
 	"TouchSession":           {qTouchSession, []any{int64(1), "session_x"}},
 	"RotateSession":          {qRotateSession, []any{make([]byte, 32), int64(1), "session_x", make([]byte, 32)}},
 	"ListSessionsDescBefore": {qListSessions[listDesc|listBefore], []any{"user_x", "session_x", 10}},
-	"AllowRequest":           {qAllowRequest, []any{"k", int64(2), int64(1), 5}},
+	"AllowRequest":           {qAllowRequest, []any{"k", int64(2), int64(1), 5, int64(3)}},
 	"ClaimJobs":              {qClaimJobs, []any{int64(1), int64(2), 10}},
 	"FindResetCode":          {qFindResetCode, []any{"k", int64(1)}},
 	"TakeTry":                {qTakeTry, []any{"password_reset_x", int64(1), 5}},

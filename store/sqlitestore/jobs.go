@@ -14,9 +14,11 @@ import (
 const (
 	// One statement, so check and record are one atomic step: ?1 key, ?2
 	// now, ?3 now-window, ?4 limit.
+	// ?3 and ?5 bound the window: after now-window, at or before
+	// now+store.MaxClockSkew.
 	qAllowRequest = `INSERT INTO passreset_rate_limits (key, at) SELECT ?1, ?2
-	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3) < ?4`
-	qOldestRequest = `SELECT min(at) FROM passreset_rate_limits WHERE key = ? AND at > ?`
+	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3 AND at <= ?5) < ?4`
+	qOldestRequest = `SELECT min(at) FROM passreset_rate_limits WHERE key = ? AND at > ? AND at <= ?`
 
 	// ?1 now, ?2 now+lease, ?3 max. A lease ending exactly at now has ended.
 	qClaimJobs = `UPDATE passreset_jobs SET claimed_until = ?2, attempts = attempts + 1
@@ -59,12 +61,12 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 	if err != nil {
 		return false, time.Time{}, err
 	}
-	at, from := millis(now), millis(now.Add(-window))
+	at, from, upto := millis(now), millis(now.Add(-window)), millis(now.Add(store.MaxClockSkew))
 	// The record is bookkeeping that a power loss may forget: at worst one
 	// more email. It is not synced on its own (see unsynced).
 	var n int64
 	err = s.unsynced(ctx, func(tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, p[sAllowRequest]).ExecContext(ctx, key, at, from, limit)
+		res, err := tx.StmtContext(ctx, p[sAllowRequest]).ExecContext(ctx, key, at, from, limit, upto)
 		if err != nil {
 			return err
 		}
@@ -81,13 +83,15 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 	// of them needs no lock; rows in the window only come and go with
 	// other callers' requests and with Purge of rows older than the window.
 	var oldest sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, qOldestRequest, key, from).Scan(&oldest); err != nil {
+	if err := s.r.QueryRowContext(ctx, qOldestRequest, key, from, upto).Scan(&oldest); err != nil {
 		return false, time.Time{}, fmt.Errorf("sqlitestore: allow request: %w", err)
 	}
 	if !oldest.Valid { // limit <= 0: nothing counted, nothing ever allowed
 		return false, now.Add(window), nil
 	}
-	return false, fromMillis(oldest.Int64).Add(window), nil
+	// A record within the skew ahead of now would put the retry past one
+	// window: never later than that.
+	return false, fromMillis(min(oldest.Int64, at)).Add(window), nil
 }
 
 // ClaimJobs claims up to maxJobs due jobs in one statement: each gets

@@ -28,7 +28,7 @@ import (
 // The statements, as the Store has them (TestBenchRawSQLIsTheStores).
 const (
 	rawAllowRequest = `INSERT INTO passreset_rate_limits (key, at) SELECT ?1, ?2
-	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3) < ?4`
+	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3 AND at <= ?5) < ?4`
 	rawEndResets = `UPDATE passreset_resets SET ended_at = ?
 	WHERE user_id = ? AND used_at IS NULL AND ended_at IS NULL`
 	rawInsertReset = `INSERT INTO passreset_resets
@@ -256,7 +256,7 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	now := db.now()
 	var n int64
 	err := db.unsynced(ctx, func(tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, db.allowRequest).ExecContext(ctx, rateKey, now, now-storebench.Window.Milliseconds(), storebench.RateLimit)
+		res, err := tx.StmtContext(ctx, db.allowRequest).ExecContext(ctx, rateKey, now, now-storebench.Window.Milliseconds(), storebench.RateLimit, now+time.Minute.Milliseconds())
 		if err != nil {
 			return err
 		}

@@ -152,3 +152,46 @@ func testRetiredTokensPurged(t *testing.T, st sessionSubject) {
 	require.NoError(t, err, "a live session's retired hash went with another's purge")
 	require.Equal(t, kept.ID, got.ID)
 }
+
+// testAllowIgnoresFutureRecords: requests recorded by a clock six hours
+// ahead (one that ran fast, or this one before it was stepped back) do not
+// limit a caller whose clock says now; within store.MaxClockSkew they
+// still count, and the retry time they give is at most one window away.
+func testAllowIgnoresFutureRecords(t *testing.T, st *subject) {
+	ctx := t.Context()
+	key, window, limit := "k_"+newID(""), 15*time.Minute, 3
+	ahead := base.Add(6 * time.Hour)
+	for i := range limit {
+		ok, _, err := st.AllowRequest(ctx, key, ahead.Add(time.Duration(i)*ms), window, limit)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	ok, _, err := st.AllowRequest(ctx, key, ahead, window, limit)
+	require.NoError(t, err)
+	require.False(t, ok, "the fast clock's own requests are limited")
+
+	n, _, err := st.CountRequests(ctx, key, base, window)
+	require.NoError(t, err)
+	require.Zero(t, n, "records six hours ahead counted")
+	for i := range limit {
+		ok, retryAt, err := st.AllowRequest(ctx, key, base.Add(time.Duration(i)*ms), window, limit)
+		require.NoError(t, err)
+		require.True(t, ok, "request %d of %d, six hours before the records (retryAt %s)", i+1, limit, retryAt)
+	}
+
+	// Within the skew: counted, and the retry time capped.
+	key = "k_" + newID("")
+	soon := base.Add(store.MaxClockSkew - time.Second)
+	for range limit {
+		ok, _, err := st.AllowRequest(ctx, key, soon, window, limit)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	n, _, err = st.CountRequests(ctx, key, base, window)
+	require.NoError(t, err)
+	require.Equal(t, limit, n, "records within the skew")
+	ok, retryAt, err := st.AllowRequest(ctx, key, base, window, limit)
+	require.NoError(t, err)
+	require.False(t, ok, "records within the skew did not count")
+	requireSameTime(t, base.Add(window), retryAt, "retryAt: capped at one window")
+}

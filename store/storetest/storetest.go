@@ -264,6 +264,7 @@ var groups = []struct {
 		{"KeysIndependent", testAllowKeysIndependent},
 		{"Concurrent", testAllowConcurrent},
 		{"ConcurrentOutOfOrder", testAllowOutOfOrder},
+		{"IgnoresFutureRecords", testAllowIgnoresFutureRecords},
 	}},
 	{"CountRequests", []testCase{
 		{"CountsWithoutRecording", testCountRequests},
