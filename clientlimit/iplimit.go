@@ -54,6 +54,10 @@
 // one shared overflow bucket instead, with the budget of a /48, until
 // buckets refill and make room.
 //
+// Limiter.AllowKey counts under a name of the caller's choosing instead of
+// an address, in the same table: the forgot page keeps its small quota per
+// email address that way, under a keyed hash of the address.
+//
 // # Several instances
 //
 // The buckets stay in each process: behind a load balancer that spreads
