@@ -80,6 +80,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -311,11 +312,10 @@ func (l *Limiter) allow(ks []key) (ok bool, retryAfter time.Duration) {
 				heap.Push(&l.full, b)
 			}
 		}
-		if n > 0 && counted[n-1] == b {
-			continue // the overflow bucket, once
+		if !slices.Contains(counted[:n], b) { // the overflow bucket, once
+			counted[n] = b
+			n++
 		}
-		counted[n] = b
-		n++
 	}
 	var wait time.Duration
 	for _, b := range counted[:n] {
