@@ -34,6 +34,10 @@
 //     reset pages; [github.com/passreset/passreset/workos] serves WorkOS's
 //     JSON API; [github.com/passreset/passreset/clientlimit] limits
 //     requests per client for both.
+//   - [github.com/passreset/passreset/emailaddr]: the one form of an
+//     address (NFC, the domain in ASCII) and the key addresses are matched
+//     by, refusing invisible, bidirectional and look-alike characters,
+//     domain literals and over-long addresses.
 //   - [github.com/passreset/passreset/mail]: the Message type and the
 //     transports (SMTP, and Dev, a mailbox in memory with a page for this
 //     machine); mail/mailtest records messages in tests.

@@ -162,7 +162,7 @@ type Limiter struct {
 	now      func() time.Time
 
 	mu       sync.Mutex
-	buckets  map[netip.Prefix]*bucket
+	buckets  map[bucketKey]*bucket
 	full     fullHeap // every bucket of buckets, soonest full first
 	overflow bucket   // shared when buckets is full of buckets still counting
 }
@@ -172,7 +172,7 @@ type Limiter struct {
 // token when max(tat, now)+interval-now <= burst*interval, and moves tat
 // there.
 type bucket struct {
-	key      netip.Prefix
+	key      bucketKey
 	interval time.Duration
 	burst    int
 	tat      time.Time
@@ -212,7 +212,7 @@ func New(cfg Config) (*Limiter, error) {
 	case header != "" && len(cfg.TrustedProxies) == 0:
 		return nil, fmt.Errorf("clientlimit: Config.ClientHeader %q needs Config.TrustedProxies: the header is read only from a trusted proxy", cfg.ClientHeader)
 	}
-	l := &Limiter{disabled: cfg.Disabled, burst: cfg.Burst, header: header, max: cfg.MaxClients, now: cfg.Now, buckets: map[netip.Prefix]*bucket{}}
+	l := &Limiter{disabled: cfg.Disabled, burst: cfg.Burst, header: header, max: cfg.MaxClients, now: cfg.Now, buckets: map[bucketKey]*bucket{}}
 	for _, p := range cfg.TrustedProxies {
 		l.trusted = append(l.trusted, p.Masked())
 	}
@@ -269,6 +269,26 @@ func (l *Limiter) AllowAddr(a netip.Addr) (ok bool, retryAfter time.Duration) {
 	if l.disabled {
 		return true, 0
 	}
+	return l.allow(keys(a))
+}
+
+// AllowKey is Allow for a client known by a name of the caller's choosing
+// rather than an address: one bucket per name, with the Limiter's budget
+// (Requests per Per, Burst), in the same bounded table as the addresses'
+// (the names never meet the addresses). For example the forgot page keeps
+// a small quota per email address, under a keyed hash of the address, so
+// that a client whose bucket is empty can still ask for its own email.
+// Pass a hash or an opaque id, not a secret: the names stay in memory.
+func (l *Limiter) AllowKey(name string) (ok bool, retryAfter time.Duration) {
+	if l.disabled {
+		return true, 0
+	}
+	return l.allow([]key{{bucketKey{name: name}, 1}})
+}
+
+// allow counts one request in each bucket of ks, if every one of them
+// allows it.
+func (l *Limiter) allow(ks []key) (ok bool, retryAfter time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -276,14 +296,14 @@ func (l *Limiter) AllowAddr(a netip.Addr) (ok bool, retryAfter time.Duration) {
 
 	var counted [3]*bucket
 	n := 0
-	for _, k := range keys(a) {
-		b := l.buckets[k.prefix]
+	for _, k := range ks {
+		b := l.buckets[k.id]
 		if b == nil {
 			if len(l.buckets) >= l.max {
 				b = &l.overflow
 			} else {
-				b = &bucket{key: k.prefix, interval: l.interval / time.Duration(k.factor), burst: l.burst * k.factor, tat: now}
-				l.buckets[k.prefix] = b
+				b = &bucket{key: k.id, interval: l.interval / time.Duration(k.factor), burst: l.burst * k.factor, tat: now}
+				l.buckets[k.id] = b
 				heap.Push(&l.full, b)
 			}
 		}
@@ -438,10 +458,16 @@ func splitQuoted(s string, sep byte) []string {
 	return append(out, s[start:])
 }
 
-// A key is a network a client is counted in, with its budget as a
+// A bucketKey names a bucket: a network, or a name given to AllowKey.
+type bucketKey struct {
+	prefix netip.Prefix
+	name   string
+}
+
+// A key is a bucket a request is counted in, with its budget as a
 // multiple of a /64's.
 type key struct {
-	prefix netip.Prefix
+	id     bucketKey
 	factor int
 }
 
@@ -452,19 +478,19 @@ func keys(a netip.Addr) []key {
 	a = a.Unmap().WithZone("")
 	if !a.Is6() {
 		p, _ := a.Prefix(a.BitLen())
-		return []key{{p, 1}}
+		return []key{{bucketKey{prefix: p}, 1}}
 	}
 	p64, _ := a.Prefix(64)
 	p56, _ := a.Prefix(56)
 	p48, _ := a.Prefix(48)
-	return []key{{p64, 1}, {p56, IPv6Factor56}, {p48, IPv6Factor48}}
+	return []key{{bucketKey{prefix: p64}, 1}, {bucketKey{prefix: p56}, IPv6Factor56}, {bucketKey{prefix: p48}, IPv6Factor48}}
 }
 
 // Key is the address a client is counted under in its narrowest bucket: a
 // itself for IPv4 (an IPv4-mapped IPv6 address counting as the IPv4 one),
 // its /64 network for IPv6, which is also counted in its /56 and /48.
 func Key(a netip.Addr) netip.Addr {
-	return keys(a)[0].prefix.Addr()
+	return keys(a)[0].id.prefix.Addr()
 }
 
 // fullHeap orders buckets by the time they are full again.

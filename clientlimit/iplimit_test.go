@@ -380,3 +380,30 @@ func FuzzClientIP(f *testing.F) {
 		}
 	})
 }
+
+func TestAllowKey(t *testing.T) {
+	c := newClock()
+	l := newLimiter(t, clientlimit.Config{Requests: 3, Per: time.Hour, MaxClients: 4, Now: c.Now})
+	for range 3 {
+		ok, _ := l.AllowKey("a")
+		require.True(t, ok)
+	}
+	ok, retry := l.AllowKey("a")
+	require.False(t, ok)
+	require.Equal(t, 20*time.Minute, retry)
+	ok, _ = l.AllowKey("b")
+	require.True(t, ok, "another name, another bucket")
+	ok, _ = l.AllowAddr(netip.MustParseAddr("192.0.2.1"))
+	require.True(t, ok, "names and addresses never share a bucket")
+	require.Equal(t, 3, l.Clients())
+	c.Add(20 * time.Minute)
+	ok, _ = l.AllowKey("a")
+	require.True(t, ok)
+	require.Equal(t, 1, l.Clients(), "b and the address refilled in 20 minutes and were forgotten")
+
+	off := newLimiter(t, clientlimit.Config{Disabled: true})
+	for range 10 {
+		ok, _ := off.AllowKey("a")
+		require.True(t, ok)
+	}
+}

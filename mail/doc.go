@@ -18,15 +18,18 @@
 //     for a development server on the local machine, plain text; AUTH PLAIN
 //     when a username is set. A reply from the server comes back as an
 //     [*SMTPError] that tells a temporary failure (4xx) from a permanent
-//     one (5xx).
+//     one (5xx), and keeps the reply's code, never its text, which often
+//     names the recipient ("smtp 550 permanent (5.1.1)").
 //   - [Dev] is for development: it logs one line per message (recipient and
 //     subject, never the body, which holds the reset link) and keeps the
 //     latest messages in memory, where a development page can show them.
 //
 // Package mailtest provides a Recorder for tests.
 //
-// Neither transport logs or returns in an error a message body or a
-// password.
+// Neither transport logs or returns in an error a message body, a
+// password or an address. Message.Date sets the Date header (written in
+// UTC); package reset sets it from its clock, and marks every message
+// "Auto-Submitted: auto-generated".
 //
 // # Permanent and temporary failures
 //

@@ -87,8 +87,8 @@ func ExampleErrPermanent() {
 		&apiStatusError{status: 422},
 		&apiStatusError{status: 503},
 		// An SMTP server's 5xx reply is permanent, its 4xx reply is not.
-		fmt.Errorf("mail: SMTP RCPT TO: %w", &mail.SMTPError{Code: 550, Message: "5.1.1 no such user"}),
-		fmt.Errorf("mail: SMTP RCPT TO: %w", &mail.SMTPError{Code: 451, Message: "4.3.0 try again later"}),
+		fmt.Errorf("mail: SMTP RCPT TO: %w", &mail.SMTPError{Code: 550, Enhanced: "5.1.1"}),
+		fmt.Errorf("mail: SMTP RCPT TO: %w", &mail.SMTPError{Code: 451, Enhanced: "4.3.0"}),
 	} {
 		fmt.Printf("%v: permanent=%t\n", err, errors.Is(err, mail.ErrPermanent))
 	}
@@ -96,8 +96,8 @@ func ExampleErrPermanent() {
 	// emailapi: recipient address rejected: mail: permanent failure: permanent=true
 	// emailapi: status 422: permanent=true
 	// emailapi: status 503: permanent=false
-	// mail: SMTP RCPT TO: 550 5.1.1 no such user: permanent=true
-	// mail: SMTP RCPT TO: 451 4.3.0 try again later: permanent=false
+	// mail: SMTP RCPT TO: smtp 550 permanent (5.1.1): permanent=true
+	// mail: SMTP RCPT TO: smtp 451 temporary (4.3.0): permanent=false
 }
 
 func ExampleSMTP_localDevelopment() {

@@ -78,6 +78,11 @@ type Message struct {
 	// messages by Message-ID show the repeat once.
 	MessageID string `json:",omitempty"`
 
+	// Date is the message's Date header, written in UTC. Zero means the
+	// time of Bytes. A sender with its own clock (package reset's Service)
+	// sets it.
+	Date time.Time `json:",omitzero"`
+
 	// Headers holds extra header fields, such as "Reply-To" or
 	// "List-Unsubscribe", by name. A name must be a valid field name and
 	// not one the message writes itself (From, To, Cc, Bcc, Subject, Date,
@@ -152,7 +157,8 @@ func parseAddress(field, s string) (*mail.Address, error) {
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s %q: %v", ErrInvalidMessage, field, s, err)
+		// Not the address itself: the error may be kept in an outbox.
+		return nil, fmt.Errorf("%w: %s is not an address: %v", ErrInvalidMessage, field, err)
 	}
 	return a, nil
 }
@@ -211,7 +217,8 @@ func validFieldName(name string) bool {
 }
 
 // Bytes validates m and renders it as an RFC 5322 message with CRLF line
-// endings, ready to be sent over SMTP. It adds the Date (now), the
+// endings, ready to be sent over SMTP. It adds the Date (m.Date, or now,
+// in UTC), the
 // Message-ID (MessageID, or a random one in the sender's domain) and
 // MIME-Version. Bodies are UTF-8,
 // quoted-printable; a message with both Text and HTML is
@@ -226,7 +233,11 @@ func (m Message) Bytes() ([]byte, error) {
 	writeHeader(&b, "From", from.String())
 	writeHeader(&b, "To", to.String())
 	writeHeader(&b, "Subject", mime.QEncoding.Encode("utf-8", m.Subject))
-	writeHeader(&b, "Date", time.Now().Format(time.RFC1123Z))
+	date := m.Date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	writeHeader(&b, "Date", date.UTC().Format(time.RFC1123Z))
 	msgID := m.MessageID
 	if msgID == "" {
 		msgID = rand.Text() + "@" + domain

@@ -173,3 +173,31 @@ func TestMessageIDRefused(t *testing.T) {
 		require.ErrorIs(t, m.Validate(), mail.ErrInvalidMessage, "%q", id)
 	}
 }
+
+// TestMessageDate: the Date header is the message's Date, written in UTC
+// whatever its zone, and now, in UTC, when it has none.
+func TestMessageDate(t *testing.T) {
+	paris := time.FixedZone("CET", 3600)
+	m := testMessage()
+	m.Date = time.Date(2026, 11, 30, 13, 45, 7, 0, paris)
+	raw, err := m.Bytes()
+	require.NoError(t, err)
+	p := parseMessage(t, raw)
+	require.Equal(t, "Mon, 30 Nov 2026 12:45:07 +0000", p.Header.Get("Date"))
+
+	m.Date = time.Time{}
+	raw, err = m.Bytes()
+	require.NoError(t, err)
+	p = parseMessage(t, raw)
+	require.True(t, strings.HasSuffix(p.Header.Get("Date"), " +0000"), p.Header.Get("Date"))
+}
+
+// TestInvalidAddressErrorHoldsNoAddress: the error for a malformed
+// recipient, which an outbox may keep, does not repeat the address.
+func TestInvalidAddressErrorHoldsNoAddress(t *testing.T) {
+	m := testMessage()
+	m.To = "marcelina.davis(at)example.com"
+	err := m.Validate()
+	require.ErrorIs(t, err, mail.ErrInvalidMessage)
+	require.NotContains(t, err.Error(), "marcelina")
+}

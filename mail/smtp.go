@@ -88,19 +88,53 @@ type SMTP struct {
 // SMTPError is a reply from an SMTP server that refused a command. Send
 // returns it wrapped; match it with errors.As. One with a 5xx code is a
 // permanent failure, which errors.Is(err, [ErrPermanent]) reports.
+//
+// It keeps the reply's code and enhanced status code, never its text:
+// servers often write the recipient's address there ("550 5.1.1
+// <ana@example.com>: no such user"), and the error ends up in logs and in
+// the outbox, which must not hold addresses once a message is dropped.
 type SMTPError struct {
 	// Code is the reply code, such as 451 or 550.
 	Code int
 
-	// Message is the text of the reply, which often starts with an
-	// enhanced status code such as "5.1.1". The lines of a multi-line
-	// reply are joined by "\n".
-	Message string
+	// Enhanced is the enhanced status code the reply's text began with
+	// (RFC 3463), such as "5.1.1", or "" when it had none.
+	Enhanced string
 }
 
-// Error returns the code and the text of the reply.
+// Error returns "smtp", the code, its class (temporary for 4xx, permanent
+// for 5xx) and the enhanced status code, if any: "smtp 550 permanent
+// (5.1.1)". Never the reply's text.
 func (e *SMTPError) Error() string {
-	return fmt.Sprintf("%d %s", e.Code, strings.ReplaceAll(e.Message, "\n", " "))
+	class := "unexpected"
+	switch {
+	case e.Temporary():
+		class = "temporary"
+	case e.Code >= 500 && e.Code < 600:
+		class = "permanent"
+	}
+	s := fmt.Sprintf("smtp %d %s", e.Code, class)
+	if e.Enhanced != "" {
+		s += " (" + e.Enhanced + ")"
+	}
+	return s
+}
+
+// enhancedCode returns the enhanced status code ("5.1.1") msg begins
+// with, or "": a class digit 2, 4 or 5, then two numbers of up to three
+// digits, each after a dot, then a space or the end.
+func enhancedCode(msg string) string {
+	code, _, _ := strings.Cut(msg, " ")
+	parts := strings.Split(code, ".")
+	if len(parts) != 3 || len(parts[0]) != 1 || !strings.Contains("245", parts[0]) {
+		return ""
+	}
+	for _, p := range parts[1:] {
+		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return ""
+		}
+	}
+	return code
 }
 
 // Temporary reports whether the reply is a transient failure (a 4xx code):
@@ -259,7 +293,7 @@ func (s *SMTP) tlsConfig(host string) *tls.Config {
 // ctx wraps the reason for it.
 func fail(ctx context.Context, step string, err error) error {
 	if tpErr, ok := errors.AsType[*textproto.Error](err); ok {
-		return fmt.Errorf("mail: SMTP %s: %w", step, &SMTPError{Code: tpErr.Code, Message: tpErr.Msg})
+		return fmt.Errorf("mail: SMTP %s: %w", step, &SMTPError{Code: tpErr.Code, Enhanced: enhancedCode(tpErr.Msg)})
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		// The connection's deadline is ctx's: ctx is done, or about to be.

@@ -159,6 +159,7 @@ func TestSMTPReplies(t *testing.T) {
 		name      string
 		opts      serverOptions
 		code      int
+		enhanced  string
 		temporary bool
 		step      string
 	}{
@@ -174,7 +175,16 @@ func TestSMTPReplies(t *testing.T) {
 		{
 			name: "RCPT 550",
 			opts: serverOptions{rcpt: func(string) error {
-				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "<marcelina.davis@example.com>: no such user"}
+			}},
+			code:     550,
+			enhanced: "5.1.1",
+			step:     "RCPT TO",
+		},
+		{
+			name: "RCPT 550 without an enhanced code",
+			opts: serverOptions{rcpt: func(string) error {
+				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.NoEnhancedCode, Message: "marcelina.davis@example.com unknown"}
 			}},
 			code: 550,
 			step: "RCPT TO",
@@ -219,6 +229,14 @@ func TestSMTPReplies(t *testing.T) {
 			require.Equal(t, !tt.temporary, errors.Is(err, mail.ErrPermanent), "a 5xx reply, and only one, is permanent")
 			require.ErrorContains(t, err, tt.step)
 			require.NotContains(t, err.Error(), "token=", "the body stays out of errors")
+			// The reply's text, which may name the recipient, stays out
+			// too: the code, its class and the enhanced code only.
+			require.NotContains(t, err.Error(), "marcelina")
+			require.NotContains(t, err.Error(), "example.com")
+			if tt.enhanced != "" {
+				require.Equal(t, tt.enhanced, smtpErr.Enhanced)
+				require.ErrorContains(t, err, fmt.Sprintf("smtp %d permanent (%s)", tt.code, tt.enhanced))
+			}
 		})
 	}
 }
@@ -341,14 +359,15 @@ func TestSMTPErrorTemporary(t *testing.T) {
 	require.True(t, (&mail.SMTPError{Code: 450}).Temporary())
 	require.False(t, (&mail.SMTPError{Code: 500}).Temporary())
 	require.False(t, (&mail.SMTPError{Code: 550}).Temporary())
-	require.Equal(t, "550 5.1.1 no such user here", (&mail.SMTPError{Code: 550, Message: "5.1.1 no such user\nhere"}).Error())
+	require.Equal(t, "smtp 550 permanent (5.1.1)", (&mail.SMTPError{Code: 550, Enhanced: "5.1.1"}).Error())
+	require.Equal(t, "smtp 421 temporary", (&mail.SMTPError{Code: 421}).Error())
 }
 
 // TestSMTPErrorPermanent checks that a wrapped 5xx reply, and no other,
 // matches ErrPermanent, and that nothing else matches through it.
 func TestSMTPErrorPermanent(t *testing.T) {
 	for code, permanent := range map[int]bool{250: false, 354: false, 421: false, 451: false, 500: true, 535: true, 550: true, 554: true} {
-		err := fmt.Errorf("mail: SMTP RCPT TO: %w", &mail.SMTPError{Code: code, Message: "x"})
+		err := fmt.Errorf("mail: SMTP RCPT TO: %w", &mail.SMTPError{Code: code})
 		require.Equal(t, permanent, errors.Is(err, mail.ErrPermanent), "%d", code)
 	}
 	reply := &mail.SMTPError{Code: 550}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"regexp"
 	"sync"
 	"time"
 
@@ -28,12 +30,20 @@ const unopenedGiveUp = 24 * time.Hour
 // lease: the Service sends it right after the commit, and only if that
 // attempt dies with the process does a dispatcher pick it up, once the
 // lease, no longer renewed, ends. The message's Message-ID is derived from
-// the job's id, so that every copy a crash may send has the same one.
+// the job's id, so that every copy a crash may send has the same one; its
+// Date is now, by the Service's clock (written in UTC); and it says
+// "Auto-Submitted: auto-generated" (RFC 3834), so that vacation responders
+// and mailing lists leave it alone.
 func (s *Service) emailJob(userID string, msg *mail.Message, now time.Time) (store.Job, error) {
 	id, err := s.newID("job_", now)
 	if err != nil {
 		return store.Job{}, err
 	}
+	msg.Date = now.UTC()
+	headers := make(map[string]string, len(msg.Headers)+1)
+	maps.Copy(headers, msg.Headers)
+	headers["Auto-Submitted"] = "auto-generated"
+	msg.Headers = headers
 	if s.msgIDDomain != "" {
 		msg.MessageID = id + "@" + s.msgIDDomain
 	}
@@ -99,13 +109,14 @@ func (s *Service) settle(ctx context.Context, job store.Job, runErr error, held 
 		return
 	}
 	log := jobLog()
+	failure := failureText(runErr)
 	if !held {
-		log.WarnContext(ctx, "outbox: attempt ended after the job's lease was lost; another instance may run the job", "err", runErr)
+		log.WarnContext(ctx, "outbox: attempt ended after the job's lease was lost; another instance may run the job", "err", failure)
 		return
 	}
 	if job.Kind != store.JobRevokeSessions && (job.Attempts >= s.dispatch.MaxAttempts || permanent(runErr)) {
-		log.ErrorContext(ctx, "outbox: giving up", "err", runErr)
-		if err := s.store.FailJob(ctx, job.ID, now, runErr.Error()); err != nil {
+		log.ErrorContext(ctx, "outbox: giving up", "err", failure)
+		if err := s.store.FailJob(ctx, job.ID, now, failure); err != nil {
 			log.ErrorContext(ctx, "outbox: mark failed", "err", err)
 		}
 		return
@@ -116,11 +127,25 @@ func (s *Service) settle(ctx context.Context, job store.Job, runErr error, held 
 		// The job is due again at once, for whichever dispatcher runs.
 		wait = 0
 	}
-	log.WarnContext(ctx, "outbox: attempt failed, will retry", "err", runErr, "retry_in", wait)
-	if err := s.store.RetryJob(ctx, job.ID, now.Add(wait), runErr.Error()); err != nil {
+	log.WarnContext(ctx, "outbox: attempt failed, will retry", "err", failure, "retry_in", wait)
+	if err := s.store.RetryJob(ctx, job.ID, now.Add(wait), failure); err != nil {
 		log.ErrorContext(ctx, "outbox: schedule retry", "err", err)
 	}
 }
+
+// failureText is what the outbox keeps, and logs, of a failed attempt:
+// the error's text with anything that looks like an email address taken
+// out. mail.SMTP's errors carry a reply's code and class, never its text;
+// another Mailer's, or a SessionRevoker's, may quote an address, which the
+// outbox must not keep once the message's sealed payload is dropped.
+func failureText(err error) string {
+	return addressLike.ReplaceAllString(err.Error(), "<address>")
+}
+
+// addressLike matches what may be an email address inside a text: a run
+// of characters other than spaces, brackets, quotes and separators on
+// either side of an "@".
+var addressLike = regexp.MustCompile(`[^\s<>()\[\]{}"',;:]*@[^\s<>()\[\]{}"',;:]+`)
 
 // backoff is the wait after the attempts-th attempt failed: Backoff,
 // doubled with every further attempt, up to MaxBackoff.

@@ -62,7 +62,7 @@ func (m *flakyMailer) Send(ctx context.Context, msg mail.Message) error {
 	defer m.mu.Unlock()
 	m.inFlight[msg.To] = false
 	if fail {
-		return &mail.SMTPError{Code: 421, Message: "4.7.0 try again later"}
+		return &mail.SMTPError{Code: 421, Enhanced: "4.7.0"}
 	}
 	m.delivered[msg.To]++
 	return nil

@@ -24,10 +24,11 @@ import (
 type smtpFault int
 
 const (
-	deliver  smtpFault = iota
-	reply451           // "451 4.3.0 try again later" to RCPT TO
-	reply550           // "550 5.1.1 no such mailbox" to RCPT TO
-	dropConn           // reads the message, then closes the connection without a reply
+	deliver         smtpFault = iota
+	reply451                  // "451 4.3.0 try again later" to RCPT TO
+	reply550                  // "550 5.1.1 no such mailbox" to RCPT TO
+	reply550Address           // "550 5.1.1 <recipient>: Recipient address rejected" to RCPT TO
+	dropConn                  // reads the message, then closes the connection without a reply
 )
 
 // smtpServer is a real SMTP server (github.com/emersion/go-smtp) on a
@@ -96,8 +97,11 @@ func (s *smtpSession) Mail(string, *smtp.MailOptions) error {
 	return nil
 }
 
-func (s *smtpSession) Rcpt(string, *smtp.RcptOptions) error {
+func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	switch s.fault {
+	case reply550Address:
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+			Message: "<" + to + ">: Recipient address rejected: User unknown in virtual mailbox table"}
 	case reply451:
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	case reply550:

@@ -12,10 +12,12 @@ import (
 // SQL adapters answer it from the host's own table; the write it needs, the
 // new password hash, is part of RedeemReset's transaction.
 type Users interface {
-	// UserByEmail returns the user whose email equals email without regard
-	// to case, in full Unicode (not ASCII only). email is already
-	// normalised (trimmed, lower-cased). It returns ErrUserNotFound when
-	// there is none.
+	// UserByEmail returns the user whose email equals email as
+	// emailaddr.Fold compares them: without regard to case in full Unicode
+	// (not ASCII only), Unicode form (NFC or NFD) or the domain's spelling
+	// (Unicode or punycode). email is already folded
+	// (reset.NormalizeEmail); fold the stored address the same way. It
+	// returns ErrUserNotFound when there is none.
 	UserByEmail(ctx context.Context, email string) (User, error)
 
 	// UserByID returns the user with this id, or ErrUserNotFound.

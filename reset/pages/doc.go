@@ -59,8 +59,12 @@
 // are capped (Config.MaxBodyBytes, 413 past it), and tokens and passwords
 // are never logged. Each client (IP address) may post the two forms 10
 // times a minute (Config.ClientLimit); behind a reverse proxy, list it in
-// ClientLimit.TrustedProxies so that clients are told apart by the address
-// it forwards. The reset page's URL holds the token in its query
+// ClientLimit.TrustedProxies and name the header it sets in
+// ClientLimit.ClientHeader, so that clients are told apart by the address
+// it forwards. Clients behind one NAT share that limit, so a forgot post
+// over it still goes through while the address it names has some of its
+// own small quota left (Config.AddressQuota, 3 an hour): junk posts from a
+// neighbour cannot silently drop someone's email. The reset page's URL holds the token in its query
 // string: a host's request log should record r.URL.Path, never r.URL or
 // r.RequestURI.
 //

@@ -1,6 +1,7 @@
 package pages_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -47,10 +48,13 @@ func comparable(t *testing.T, res *http.Response) (int, http.Header, string) {
 
 // TestForgotOverClientLimitAnswersAlike checks that a post over the
 // per-client limit gets the same status, headers and page as one within
-// it, and sends nothing; that malformed posts are not counted; and that
-// other clients are not affected.
+// it, and (without the per-address quota) sends nothing; that malformed
+// posts are not counted; and that other clients are not affected.
 func TestForgotOverClientLimitAnswersAlike(t *testing.T) {
-	f := newFixture(t, func(c *pages.Config) { c.ClientLimit = clientlimit.Config{Requests: 2, Per: time.Hour} })
+	f := newFixture(t, func(c *pages.Config) {
+		c.ClientLimit = clientlimit.Config{Requests: 2, Per: time.Hour}
+		c.AddressQuota.Disabled = true
+	})
 	const me, other = "192.0.2.10:5555", "198.51.100.20:5555"
 
 	for range 3 {
@@ -86,7 +90,10 @@ func TestForgotOverClientLimitAnswersAlike(t *testing.T) {
 // answered 429 with Retry-After before the token is looked at, and that
 // the token stays usable.
 func TestResetOverClientLimit(t *testing.T) {
-	f := newFixture(t, func(c *pages.Config) { c.ClientLimit = clientlimit.Config{Requests: 1, Per: time.Hour} })
+	f := newFixture(t, func(c *pages.Config) {
+		c.ClientLimit = clientlimit.Config{Requests: 1, Per: time.Hour}
+		c.AddressQuota.Disabled = true
+	})
 	tok := f.token(t)
 	const me = "192.0.2.10:5555"
 	res := f.postFrom(t, me, "/reset-password", url.Values{"token": {tok}, "new_password": {newPassword}, "confirm_password": {"typo"}})
@@ -169,4 +176,44 @@ func TestForgotPerAddressAndPerClient(t *testing.T) {
 	require.Equal(t, 3, f.mail.Len(), "the per-address limit of the Service: 3 per 15 minutes")
 	_, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: email})
 	require.ErrorIs(t, err, reset.ErrRateLimited)
+}
+
+// TestForgotVictimBehindSharedClient is the shared NAT: junk posts from
+// one client spend the bucket every client behind that address shares;
+// the victim's own request, from the same address, still sends its email,
+// through the quota of the address it names. Over the limit, the answer is
+// the same whether or not the address has an account.
+func TestForgotVictimBehindSharedClient(t *testing.T) {
+	f := newFixture(t, func(c *pages.Config) { c.ClientLimit = clientlimit.Config{Requests: 10, Per: time.Minute} })
+	const nat = "192.0.2.10:5555"
+	for i := range 10 {
+		f.postFrom(t, nat, "/forgot-password", url.Values{"email": {fmt.Sprintf("junk%d@example.net", i)}})
+	}
+	_, _, noAccount := comparable(t, f.postFrom(t, nat, "/forgot-password", url.Values{"email": {"nobody@example.net"}}))
+	f.h.Wait()
+	require.Zero(t, f.mail.Len(), "no account behind the junk addresses")
+
+	status, _, victim := comparable(t, f.postFrom(t, nat, "/forgot-password", url.Values{"email": {email}}))
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, noAccount, strings.ReplaceAll(victim, email, "nobody@example.net"), "the same page for an address with an account and one without")
+	f.h.Wait()
+	require.Equal(t, 1, f.mail.Len(), "the victim's email is sent, though its client is over the limit")
+	require.Equal(t, email, f.mail.Messages()[0].To)
+	require.Contains(t, f.logs.String(), "the address's own quota lets the request through")
+	require.NotContains(t, f.logs.String(), email)
+}
+
+// TestForgotAddressQuota: over the client's limit, each address gets its
+// own small quota (3 an hour by default), and no more.
+func TestForgotAddressQuota(t *testing.T) {
+	f := newFixture(t, func(c *pages.Config) { c.ClientLimit = clientlimit.Config{Requests: 1, Per: time.Hour} })
+	const me = "192.0.2.10:5555"
+	for _, addr := range []string{"nobody@example.net", "Nobody@Example.net", "nobody@example.net", "nobody@example.net", "nobody@example.net", "other@example.net"} {
+		f.postFrom(t, me, "/forgot-password", url.Values{"email": {addr}})
+	}
+	f.h.Wait()
+	logs := f.logs.String()
+	require.Equal(t, 1+3, strings.Count(logs, "lets the request through"), "one over the client's limit for other@, three for nobody@ (its address, however spelt)")
+	require.Equal(t, 1, strings.Count(logs, "password reset request dropped"), "nobody@'s fourth over the limit")
+	require.NotContains(t, strings.ToLower(logs), "nobody@example.net")
 }

@@ -36,6 +36,14 @@ const (
 	DefaultSignInRequests = 20
 )
 
+// Defaults of Config.AddressQuota's fields left zero: 3 posts per address
+// per hour, for at most 10,000 addresses at a time.
+const (
+	DefaultAddressQuota           = 3
+	DefaultAddressQuotaPer        = time.Hour
+	DefaultAddressQuotaMaxClients = 10_000
+)
+
 // The notice that the reset page adds to the sign-in page's URL when it
 // redirects there after a successful reset: SignInURL?notice=password_reset.
 // Notice reads it.
@@ -119,7 +127,8 @@ type Config struct {
 	// ClientLimit.TrustedProxies and name the header it sets in
 	// ClientLimit.ClientHeader, or every client looks like the proxy. A
 	// well-formed post to the forgot page over the limit gets the very
-	// answer every other gets, and no email is sent; a post to the reset
+	// answer every other gets, and no email is sent unless the address it
+	// names has some of its own AddressQuota left; a post to the reset
 	// page over it gets a "too many attempts" page, status 429 with
 	// Retry-After, and its token is not touched. Malformed forgot posts,
 	// which do no work, are not counted. Each instance counts its own
@@ -129,6 +138,26 @@ type Config struct {
 	// the host's sign-in posts through AllowSignIn, counted apart, where
 	// a zero Requests means 20 a minute (DefaultSignInRequests).
 	ClientLimit clientlimit.Config
+
+	// AddressQuota lets a well-formed forgot post through when its client
+	// is over ClientLimit, as long as the address it names has not used
+	// its own small quota: clients behind one NAT or proxy share a
+	// bucket, and without it ten junk posts a minute from one of them
+	// would silently drop everyone else's email. The quota is counted in
+	// the memory of each process under the Service's keyed hash of the
+	// address (reset.Service.AddressKey), never the address, and only for
+	// posts over the client's limit; the answer stays the same for every
+	// address. The zero value is the default, on: Requests 3 per Per one
+	// hour (DefaultAddressQuota), for at most MaxClients 10,000 addresses
+	// at a time (DefaultAddressQuotaMaxClients): past that, addresses
+	// share one bucket of 16 times the quota (see package clientlimit),
+	// which bounds what a client spraying fresh addresses gets past
+	// ClientLimit. Disabled turns it off (unlike ClientLimit.Disabled, it
+	// lets nothing more through): a client over its limit then gets no
+	// email at all. TrustedProxies and ClientHeader do not apply;
+	// Now defaults to ClientLimit.Now. The Service's own per-address limit
+	// (reset.Config.RateLimit) still applies to every post.
+	AddressQuota clientlimit.Config
 }
 
 // Handler serves the forgot-password and reset-password pages. Create one
@@ -150,6 +179,7 @@ type Handler struct {
 	maxPending  int
 	cop         *http.CrossOriginProtection
 	forgotLimit *clientlimit.Limiter // posts to ForgotPath
+	addrQuota   *clientlimit.Limiter // forgot posts over forgotLimit, per address key
 	resetLimit  *clientlimit.Limiter // posts to ResetPath
 	signInLimit *clientlimit.Limiter // the host's sign-in posts, see AllowSignIn
 
@@ -251,6 +281,25 @@ func New(cfg Config) (*Handler, error) {
 	if h.signInLimit, err = clientlimit.New(sc); err != nil {
 		return nil, fmt.Errorf("pages: Config.ClientLimit: %w", err)
 	}
+	aq := cfg.AddressQuota
+	if aq.Requests == 0 {
+		aq.Requests = DefaultAddressQuota
+	}
+	if aq.Per == 0 {
+		aq.Per = DefaultAddressQuotaPer
+	}
+	if aq.MaxClients == 0 {
+		aq.MaxClients = DefaultAddressQuotaMaxClients
+	}
+	if aq.Now == nil {
+		aq.Now = cfg.ClientLimit.Now
+	}
+	if h.addrQuota, err = clientlimit.New(aq); err != nil {
+		return nil, fmt.Errorf("pages: Config.AddressQuota: %w", err)
+	}
+	if aq.Disabled {
+		h.addrQuota = nil // no post over the client's limit goes through
+	}
 	return h, nil
 }
 
@@ -339,6 +388,20 @@ func (h *Handler) forgotForm(w http.ResponseWriter, r *http.Request, p *Page) {
 	h.render(w, r, TemplateForgot, http.StatusOK, p)
 }
 
+// addressQuotaAllows counts a forgot post over the client's limit against
+// the quota of the address it names (Config.AddressQuota).
+func (h *Handler) addressQuotaAllows(email string) bool {
+	if h.addrQuota == nil {
+		return false
+	}
+	key, err := h.svc.AddressKey(email)
+	if err != nil {
+		return false
+	}
+	ok, _ := h.addrQuota.AllowKey(key)
+	return ok
+}
+
 // forgotSubmit serves POST ForgotPath: the same answer, at once, for every
 // well-formed address.
 func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
@@ -362,10 +425,13 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request, p *Page) 
 		email = p.Email
 	}
 	if ok, _ := h.forgotLimit.Allow(r); !ok {
-		// The answer is the same as ever: the limit tells nothing either.
-		h.log.WarnContext(r.Context(), "pages: password reset request dropped", "reason", "client rate limited")
-		h.forgotSent(w, r, p, email)
-		return
+		if !h.addressQuotaAllows(email) {
+			// The answer is the same as ever: the limit tells nothing either.
+			h.log.WarnContext(r.Context(), "pages: password reset request dropped", "reason", "client rate limited")
+			h.forgotSent(w, r, p, email)
+			return
+		}
+		h.log.InfoContext(r.Context(), "pages: client over its limit; the address's own quota lets the request through")
 	}
 	// The request is recorded before the answer, so that a crash after the
 	// answer cannot lose it: the same write for every address, with no

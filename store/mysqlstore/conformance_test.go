@@ -1,6 +1,7 @@
 package mysqlstore_test
 
 import (
+	"database/sql"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
@@ -31,5 +32,44 @@ func TestConformance(t *testing.T) {
 				`UPDATE passreset_users SET email = ?, email_key = ? WHERE id = ?`, email, hostusers.Fold(email), userID)
 			require.NoError(t, err)
 		},
+	})
+}
+
+// TestConformanceOverPlainPool runs the suite over pools the app opened
+// with the driver alone: REPEATABLE READ by default and placeholders
+// prepared on the server, so that the Store sets READ COMMITTED on each of
+// its transactions.
+func TestConformanceOverPlainPool(t *testing.T) {
+	testURL(t)
+	dbs := map[store.Store]*mysql.Config{}
+	open := func(t *testing.T, cfg *mysql.Config) store.Store {
+		plain := cfg.Clone()
+		plain.InterpolateParams = false
+		db, err := sql.Open("mysql", plain.FormatDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(16)
+		t.Cleanup(func() { db.Close() })
+		st, err := mysqlstore.New(t.Context(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mysqlstore.SetsLevelPerTx(st) {
+			t.Fatal("a plain pool's transactions would run at the server's level")
+		}
+		if err := st.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	storetest.Run(t, storetest.Harness{
+		NewStore: func(t *testing.T) store.Store {
+			cfg := freshDB(t)
+			st := open(t, cfg)
+			dbs[st] = cfg
+			return st
+		},
+		Another: func(t *testing.T, st store.Store) store.Store { return open(t, dbs[st]) },
 	})
 }

@@ -66,10 +66,11 @@ func WithUsers(t store.UsersTable) Option {
 // New returns a Store over db, which the caller keeps and closes. It does
 // not touch the database; call Migrate before first use.
 //
-// The Store's transactions run at READ COMMITTED: over a pool of the
-// caller's each begins with SET TRANSACTION ISOLATION LEVEL READ COMMITTED
-// (one more round trip than over Open's pool, whose connections are set so
-// when they connect). db must hold utf8mb4 text (the driver's default).
+// The Store's transactions run at READ COMMITTED: over a pool that OpenDB
+// made, whose connections are set so when they connect, as is; over any
+// other, each transaction begins with SET TRANSACTION ISOLATION LEVEL READ
+// COMMITTED (one more round trip). db must hold utf8mb4 text (the driver's
+// default).
 func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("mysqlstore: nil db")
@@ -78,7 +79,10 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Store{db: db, txOpts: &sql.TxOptions{Isolation: sql.LevelReadCommitted}}
+	s := &Store{db: db}
+	if _, ok := db.Driver().(readCommittedDriver); !ok {
+		s.txOpts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
 	if o.users != nil {
 		h, err := newHostTable(*o.users)
 		if err != nil {
@@ -234,6 +238,12 @@ func OpenDB(cfg *mysql.Config) (*sql.DB, error) {
 // readCommitted is a connector whose connections run their transactions at
 // READ COMMITTED.
 type readCommitted struct{ driver.Connector }
+
+// readCommittedDriver is the driver of a readCommitted connector: New tells
+// by it that a pool's connections are set already.
+type readCommittedDriver struct{ driver.Driver }
+
+func (c readCommitted) Driver() driver.Driver { return readCommittedDriver{c.Connector.Driver()} }
 
 func (c readCommitted) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)

@@ -151,3 +151,23 @@ func TestRefusesMyISAM(t *testing.T) {
 	err = st.Migrate(t.Context())
 	require.ErrorContains(t, err, "passreset_replays is MyISAM")
 }
+
+// TestNewOverOpenDB: a pool OpenDB made is READ COMMITTED on every
+// connection, so the Store given it sets no level per transaction; Migrate
+// checks the connections' level.
+func TestNewOverOpenDB(t *testing.T) {
+	cfg := freshDB(t)
+	db := newDB(t, cfg)
+	st, err := mysqlstore.New(t.Context(), db)
+	require.NoError(t, err)
+	require.NoError(t, st.Migrate(t.Context()))
+	require.False(t, mysqlstore.SetsLevelPerTx(st))
+	redeemOnce(t, st)
+
+	plain, err := sql.Open("mysql", cfg.FormatDSN())
+	require.NoError(t, err)
+	t.Cleanup(func() { plain.Close() })
+	st, err = mysqlstore.New(t.Context(), plain)
+	require.NoError(t, err)
+	require.True(t, mysqlstore.SetsLevelPerTx(st))
+}

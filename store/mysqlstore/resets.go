@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/hostusers"
 	"github.com/passreset/passreset/token"
 )
 
@@ -161,7 +161,10 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 		if err := tx.QueryRowContext(ctx, qResetEmail, r.ResetID).Scan(&email); err != nil {
 			return err
 		}
-		if !strings.EqualFold(u.Email, email) {
+		// Compared in the form UserByEmail matches by (hostusers.Fold):
+		// a row stored in NFD or with a Unicode domain is still the
+		// address the reset was sent to.
+		if hostusers.Fold(u.Email) != hostusers.Fold(email) {
 			return errAddressGone // rolled back: the reset stays unspent
 		}
 		args := []any{r.PasswordHash}
