@@ -54,6 +54,10 @@
 // one shared overflow bucket instead, with the budget of a /48, until
 // buckets refill and make room.
 //
+// Limiter.AllowKey counts under a name of the caller's choosing instead of
+// an address, in the same table: the forgot page keeps its small quota per
+// email address that way, under a keyed hash of the address.
+//
 // # Several instances
 //
 // The buckets stay in each process: behind a load balancer that spreads
@@ -76,6 +80,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -307,11 +312,10 @@ func (l *Limiter) allow(ks []key) (ok bool, retryAfter time.Duration) {
 				heap.Push(&l.full, b)
 			}
 		}
-		if n > 0 && counted[n-1] == b {
-			continue // the overflow bucket, once
+		if !slices.Contains(counted[:n], b) { // the overflow bucket, once
+			counted[n] = b
+			n++
 		}
-		counted[n] = b
-		n++
 	}
 	var wait time.Duration
 	for _, b := range counted[:n] {

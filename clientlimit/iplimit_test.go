@@ -407,3 +407,34 @@ func TestAllowKey(t *testing.T) {
 		require.True(t, ok)
 	}
 }
+
+// TestOverflowCountedOnce: a request that needs the overflow bucket for
+// two of its networks (its /64 and its /48, whose bucket refilled first and
+// was forgotten, while its /56 still counts) takes one token of it, not two.
+func TestOverflowCountedOnce(t *testing.T) {
+	c := newClock()
+	l := newLimiter(t, clientlimit.Config{Requests: 1, Per: time.Hour, MaxClients: 3, Now: c.Now})
+	ok, _ := l.AllowAddr(netip.MustParseAddr("2001:db8:1:100::1"))
+	require.True(t, ok)
+	c.Add(time.Hour / clientlimit.IPv6Factor48) // the /48 has refilled, the /56 and /64 have not
+	ok, _ = l.AllowAddr(netip.MustParseAddr("192.0.2.1"))
+	require.True(t, ok)
+	require.Equal(t, 3, l.Clients(), "the /64, the /56 and the IPv4 address: full")
+
+	spent := 0
+	for i := range 10 { // other /64s of the same /56: the overflow bucket for their /64 and /48
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 1, byte(1 + i), 15: 1})
+		if ok, _ := l.AllowAddr(a); ok {
+			spent++
+		}
+	}
+	require.Equal(t, clientlimit.IPv6Factor56-1, spent, "the /56 allows three more")
+	left := 0
+	for i := range 100 { // fresh /48s: the overflow bucket alone
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, byte(100 + i), 15: 1})
+		if ok, _ := l.AllowAddr(a); ok {
+			left++
+		}
+	}
+	require.Equal(t, clientlimit.IPv6Factor48-spent, left, "each of the three took one token of the overflow bucket")
+}

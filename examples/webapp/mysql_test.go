@@ -2,6 +2,7 @@ package main
 
 import (
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -44,4 +45,13 @@ func TestRunOnMySQL(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
 	signIn(t, client(t), base, email, newPassword)
 	require.Equal(t, http.StatusGone, get(t, client(t), link).StatusCode, "the link was spent")
+}
+
+// TestRunOnMySQLNeedsTheSecretKey: a MySQL database is shared by the
+// instances on it, so, as on Postgres, the app refuses to start without
+// PASSRESET_SECRET_KEY, before it opens anything.
+func TestRunOnMySQLNeedsTheSecretKey(t *testing.T) {
+	t.Setenv(appkey.Env, "")
+	err := run(t.Context(), []string{"-addr", "127.0.0.1:0", "-db", "mysql://app@127.0.0.1:1/app"}, io.Discard, io.Discard)
+	require.ErrorContains(t, err, appkey.Env+" is not set")
 }

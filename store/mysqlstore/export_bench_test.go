@@ -20,6 +20,7 @@ var BenchSQL = map[string]string{
 	"ResetByID":          qResetByID,
 	"ResetByTokenHash":   qResetByTokenHash,
 	"SpendReset":         qSpendReset,
+	"ResetEmail":         qResetEmail,
 	"SetPassword":        ownUsers.setPassword,
 	"RevokeUserSessions": qRevokeUserSessions,
 	"SessionByTokenHash": qSessionByTokenHash,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/passreset/passreset/store/internal/hostusers"
 	"github.com/passreset/passreset/store/internal/storebench"
 )
 
@@ -39,6 +40,7 @@ const (
 	rawResetByTokenHash = `SELECT ` + rawResetCols + ` FROM passreset_resets WHERE token_hash = ?`
 	rawSpendReset       = `UPDATE passreset_resets SET used_at = ?
 	WHERE id = ? AND user_id = ? AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?`
+	rawResetEmail         = `SELECT email FROM passreset_resets WHERE id = ?`
 	rawRevokeUserSessions = `UPDATE passreset_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?`
 	rawSessionByTokenHash = `SELECT id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp
 	FROM passreset_sessions WHERE token_hash = ?`
@@ -67,6 +69,7 @@ var (
 		"ResetByID":          rawResetByID,
 		"ResetByTokenHash":   rawResetByTokenHash,
 		"SpendReset":         rawSpendReset,
+		"ResetEmail":         rawResetEmail,
 		"SetPassword":        `UPDATE passreset_users SET password_hash = ?, email_verified = TRUE, updated_at = ? WHERE id = ?`,
 		"RevokeUserSessions": rawRevokeUserSessions,
 		"SessionByTokenHash": rawSessionByTokenHash,
@@ -271,7 +274,8 @@ func (db *rawDB) Lookup(ctx context.Context, token string) error {
 }
 
 // Redeem: the lookup, then one transaction (the user's row locked, the
-// token spent, the hash written, the sessions revoked, the notice queued),
+// token spent, its address checked against the user's, the hash written,
+// the sessions revoked, the notice queued),
 // then, the notice sent, its job finished.
 func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload []byte) (revoked int64, err error) {
 	r, err := db.lookup(ctx, token)
@@ -296,12 +300,12 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return errors.Join(storebench.ErrInvalid, err)
 		}
-		// The reset's address must still be the user's.
+		// The address check: the reset's address is still the user's.
 		var email string
-		if err := tx.QueryRowContext(ctx, `SELECT email FROM passreset_resets WHERE id = ?`, r.id).Scan(&email); err != nil {
+		if err := tx.QueryRowContext(ctx, rawResetEmail, r.id).Scan(&email); err != nil {
 			return err
 		}
-		if !strings.EqualFold(u.email, email) {
+		if hostusers.Fold(email) != hostusers.Fold(u.email) {
 			return storebench.ErrInvalid
 		}
 		if _, err := tx.ExecContext(ctx, db.users["SetPassword"], passwordHash, ms(now), key); err != nil {

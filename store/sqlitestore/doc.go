@@ -86,6 +86,8 @@
 //     a request whose answer was never saved. It spares the hot paths one
 //     flush each. SaveReplay, which keeps an answer a retry will be given,
 //     is synced;
+//   - secure_delete=ON: deleted content is overwritten with zeros (see
+//     Files);
 //   - _txlock=immediate: every transaction begins with BEGIN IMMEDIATE and
 //     so holds the write lock from its start. (Each transaction of the Store
 //     also begins with a write, so it is safe under a plain BEGIN too.)
@@ -116,6 +118,22 @@
 // are ignored, so that a clock stepped back does not keep recently active
 // addresses limited until it catches up, and a retry time is never more
 // than one window away.
+//
+// # Files
+//
+// Open creates the database file readable and writable by its owner only
+// (0600), whatever the umask, and SQLite gives the -wal and -shm files it
+// creates beside it the same mode: they hold password hashes, token hashes
+// and sealed mail. (An existing file keeps its mode; with New, the file is
+// whatever the caller created.) Every connection runs with
+// secure_delete=ON, so that a row deleted or moved (a password hash
+// replaced by a longer one, a purged reset) is overwritten with zeros
+// rather than left in a free part of its page; and RedeemReset and
+// ChangePassword, which replace a password hash, end with a truncating
+// checkpoint (PRAGMA wal_checkpoint(TRUNCATE)), so that the write-ahead log
+// does not keep the old page images that hold the old hash. The checkpoint
+// is best effort: a reader holding an older snapshot at that instant makes
+// it stop short, and a later checkpoint finishes the work.
 //
 // # Schema
 //

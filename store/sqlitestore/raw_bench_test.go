@@ -416,6 +416,10 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
+	// The old hash's page images leave the write-ahead log.
+	if _, err := db.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return 0, err
+	}
 	// The notice is sent here.
 	return revoked, db.finish(ctx, jobID)
 }

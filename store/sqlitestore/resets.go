@@ -302,6 +302,7 @@ func (s *Store) changePassword(ctx context.Context, c store.PasswordChange) (sto
 	if err := tx.Commit(); err != nil {
 		return store.Changed{}, err
 	}
+	s.scrubWAL(ctx)
 	return out, nil
 }
 
@@ -386,7 +387,20 @@ func (s *Store) redeemReset(ctx context.Context, r store.Redemption) (store.Rede
 	if err := tx.Commit(); err != nil {
 		return store.Redeemed{}, err
 	}
+	s.scrubWAL(ctx)
 	return out, nil
+}
+
+// scrubWAL runs a truncating checkpoint after a commit that replaced a
+// password hash: the pages of the write-ahead log that still hold the old
+// hash (the log keeps every page image until a checkpoint resets it) are
+// copied over in the database file, where secure_delete has zeroed the old
+// cell, and the log is cut to nothing. It is best effort: a reader that
+// holds an older snapshot makes the checkpoint stop short, and the old
+// images then go with a later checkpoint. The commit has happened either
+// way, so a failure is not the caller's; the next one tries again.
+func (s *Store) scrubWAL(ctx context.Context) {
+	_, _ = s.w.ExecContext(context.WithoutCancel(ctx), `PRAGMA wal_checkpoint(TRUNCATE)`)
 }
 
 // whyNotSpent tells, inside the transaction whose conditional update

@@ -6,7 +6,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -101,6 +103,7 @@ func WithBusyTimeout(d time.Duration) Option {
 //	_busy_timeout=5000    wait up to 5 s for another writer (WithBusyTimeout)
 //	_foreign_keys=on      enforce password_resets.user_id -> users.id
 //	_synchronous=FULL     sync the WAL on every commit (WithSynchronousNormal)
+//	_secure_delete=on     overwrite deleted content with zeros
 //	_txlock=immediate     every transaction starts with BEGIN IMMEDIATE
 //
 // Use it to open the handle you give New:
@@ -116,6 +119,7 @@ func DSN(path string, opts ...Option) string {
 		"&_busy_timeout=" + strconv.FormatInt(c.busyTimeout.Milliseconds(), 10) +
 		"&_foreign_keys=on" +
 		"&_synchronous=" + c.synchronous +
+		"&_secure_delete=on" +
 		"&_txlock=immediate"
 }
 
@@ -149,6 +153,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+	}
 	dsn := DSN(path, opts...)
 	w, err := sql.Open("sqlite3", dsn)
 	if err != nil {
@@ -175,6 +182,22 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		level = 1
 	}
 	return &Store{w: w, r: r, own: true, level: level, host: host}, nil
+}
+
+// createPrivate creates the database file, empty, readable and writable
+// by its owner only, unless it exists. SQLite gives the -wal and -shm
+// files it creates later the mode of the database file, so they are
+// private too; left to SQLite, the file would be created 0644 less the
+// umask. An existing file is left as it is.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // hostTable checks the users table's description, if any.
