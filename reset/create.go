@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/store"
@@ -191,7 +192,11 @@ func (s *Service) lookup(ctx context.Context, tok string) (store.Reset, error) {
 	if err != nil {
 		return store.Reset{}, fmt.Errorf("reset: look up token: %w", err)
 	}
-	if err := r.Status(s.clock()); err != nil {
+	now := s.clock()
+	if err := s.issuedAhead(ctx, r, now); err != nil {
+		return store.Reset{}, err
+	}
+	if err := r.Status(now); err != nil {
 		return store.Reset{}, err
 	}
 	if r.Code.Key != "" && r.Code.TriesLeft <= 0 {
@@ -199,4 +204,24 @@ func (s *Service) lookup(ctx context.Context, tok string) (store.Reset, error) {
 		return store.Reset{}, ErrInvalidToken
 	}
 	return r, nil
+}
+
+// issuedAhead refuses, and ends, a reset whose issue time is more than
+// store.MaxClockSkew ahead of now: the clock that issued it ran fast (an
+// instance whose clock was wrong, or this one before its clock stepped
+// back), so its expiry is as far beyond its lifetime as that clock was
+// ahead. Ending it (with the user's other outstanding resets, which a
+// clock that was wrong may have issued too) keeps the link from becoming
+// usable again once the real time reaches its issue time; the user asks
+// for a new one, which lives TokenTTL by the clock that is right now.
+func (s *Service) issuedAhead(ctx context.Context, r store.Reset, now time.Time) error {
+	ahead := r.CreatedAt.Sub(now)
+	if ahead <= store.MaxClockSkew {
+		return nil
+	}
+	s.log.WarnContext(ctx, "password reset issued by a clock that ran ahead: ended", "reset_id", r.ID, "user_id", r.UserID, "ahead", ahead.Round(time.Second))
+	if _, err := s.store.EndResets(ctx, r.UserID, now); err != nil {
+		return fmt.Errorf("reset: end a reset issued ahead of the clock: %w", err)
+	}
+	return ErrTokenExpired
 }

@@ -291,3 +291,51 @@ func TestPurgeRefusesNegativeRetention(t *testing.T) {
 	_, err = f.sess.Get(ctx, sess.ID)
 	require.NoError(t, err, "a live session was purged")
 }
+
+// TestResetIssuedAheadOfTheClockEnds: a reset issued while the clock ran
+// six hours fast is refused once the clock is right, and stays refused
+// when the real time reaches its issue time, by its link and by its code;
+// a new reset, issued by the right clock, works.
+func TestResetIssuedAheadOfTheClockEnds(t *testing.T) {
+	f := newFixture(t)
+	u := f.user(t, "ana@example.com")
+	ctx := t.Context()
+	right := f.clock.Now()
+
+	f.clock.Set(right.Add(6 * time.Hour))
+	fast, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
+	require.NoError(t, err)
+	f.clock.Set(right)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: fast.Token, NewPassword: "a brand new passphrase"})
+	require.ErrorIs(t, err, reset.ErrTokenExpired)
+	require.Contains(t, f.logs.String(), "ran ahead")
+
+	f.clock.Set(right.Add(6*time.Hour + time.Minute)) // the issue time has come: still dead
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: fast.Token, NewPassword: "a brand new passphrase"})
+	require.ErrorIs(t, err, reset.ErrInvalidToken)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: u.Email, Code: fast.Code, NewPassword: "a brand new passphrase"})
+	require.ErrorIs(t, err, reset.ErrInvalidCode)
+
+	again, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
+	require.NoError(t, err)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: again.Token, NewPassword: "a brand new passphrase"})
+	require.NoError(t, err)
+}
+
+// TestResetCodeIssuedAheadOfTheClockEnds: the same through the code.
+func TestResetCodeIssuedAheadOfTheClockEnds(t *testing.T) {
+	f := newFixture(t)
+	u := f.user(t, "ana@example.com")
+	ctx := t.Context()
+	right := f.clock.Now()
+
+	f.clock.Set(right.Add(6 * time.Hour))
+	fast, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
+	require.NoError(t, err)
+	f.clock.Set(right)
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: u.Email, Code: fast.Code, NewPassword: "a brand new passphrase"})
+	require.ErrorIs(t, err, reset.ErrInvalidCode)
+	f.clock.Set(right.Add(6*time.Hour + time.Minute))
+	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: fast.Token, NewPassword: "a brand new passphrase"})
+	require.ErrorIs(t, err, reset.ErrInvalidToken)
+}

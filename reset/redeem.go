@@ -57,6 +57,12 @@ func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (Use
 		if r, err = s.redeemCode(ctx, p, pw); err != nil {
 			return User{}, err
 		}
+		if err := s.issuedAhead(ctx, r, s.clock()); err != nil {
+			if errors.Is(err, ErrTokenExpired) {
+				return User{}, ErrInvalidCode
+			}
+			return User{}, err
+		}
 		if end, err = s.takeTurn(ctx, r.ID, true); err != nil {
 			return User{}, err
 		}
