@@ -13,6 +13,7 @@ var BenchSQL = func() map[string]string {
 		"RateLimitCount":     q[qRateLimitCount],
 		"CommitUnsynced":     q[qCommitUnsynced],
 		"UserByEmail":        q[qUserByEmail],
+		"UserByID":           q[qUserByID],
 		"PasswordHash":       q[qPasswordHash],
 		"CreateResetLock":    q[qCreateResetLock],
 		"CreateReset":        q[qCreateReset],
@@ -34,6 +35,7 @@ func HostBenchSQL(ctx context.Context, st *Store) (map[string]string, error) {
 	}
 	return map[string]string{
 		"UserByEmail":  hs.byEmail,
+		"UserByID":     hs.byID,
 		"PasswordHash": hs.hash,
 		"CreateReset":  hs.createReset,
 		"RedeemReset":  hs.redeemReset,

@@ -90,11 +90,13 @@ const (
 	rawUserCols = `id, email, email_verified, first_name, last_name, profile_picture_url,
 	external_id, locale, metadata, last_sign_in_at, created_at, updated_at`
 	rawUserByEmail  = `SELECT ` + rawUserCols + ` FROM passreset_users WHERE email_key = $1`
+	rawUserByID     = `SELECT ` + rawUserCols + ` FROM passreset_users WHERE id = $1`
 	rawPasswordHash = `SELECT password_hash FROM passreset_users WHERE id = $1`
 
 	// the host's accounts table (accounts, in host_test.go)
 	rawHostCols         = `"account_id"::bigint, coalesce("email_address"::text, ''), coalesce("is_verified", false)`
 	rawHostUserByEmail  = `SELECT ` + rawHostCols + ` FROM "accounts" WHERE "email_address" = $1`
+	rawHostUserByID     = `SELECT ` + rawHostCols + ` FROM "accounts" WHERE "account_id" = $1::bigint`
 	rawHostPasswordHash = `SELECT coalesce("pw_digest"::text, '') FROM "accounts" WHERE "account_id" = $1::bigint`
 )
 
@@ -104,6 +106,7 @@ var (
 		"RateLimitCount":   rawRateLimitCount,
 		"CommitUnsynced":   rawCommitUnsynced,
 		"UserByEmail":      rawUserByEmail,
+		"UserByID":         rawUserByID,
 		"PasswordHash":     rawPasswordHash,
 		"CreateResetLock":  rawCreateResetLock,
 		"CreateReset":      strings.ReplaceAll(rawCreateReset, "{usr}", `passreset_users WHERE id = $2`),
@@ -118,6 +121,7 @@ var (
 	}
 	rawHostSQL = map[string]string{
 		"UserByEmail":  rawHostUserByEmail,
+		"UserByID":     rawHostUserByID,
 		"PasswordHash": rawHostPasswordHash,
 		"CreateReset":  strings.ReplaceAll(rawCreateReset, "{usr}", `"accounts" WHERE "account_id" = $21::bigint`),
 		"RedeemReset": strings.NewReplacer("{row}", `"accounts" WHERE "account_id" = $13::bigint`, "{email}", `"email_address"::text`,
@@ -298,22 +302,33 @@ func (db *rawDB) Lookup(ctx context.Context, token string) error {
 	return err
 }
 
-// Redeem: the lookup, then one statement (spend the token, write the hash,
-// revoke the sessions, queue the notice), then, the notice sent, its job
-// finished.
+// Redeem: the lookup, the user's current address, then one statement
+// (spend the token, write the hash, revoke the sessions, queue the
+// notice), then, the notice sent, its job finished.
 func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload []byte) (revoked int64, err error) {
 	r, err := db.lookup(ctx, token)
 	if err != nil {
 		return 0, err
 	}
+	// The user's current address, which the notice goes to (and to the
+	// reset's, were it another).
+	var k any = r.userID
+	if db.host {
+		if k, err = key(r.userID); err != nil {
+			return 0, err
+		}
+	}
+	var current rawUser
+	if err := db.scanUser(db.pool.QueryRow(ctx, db.users["UserByID"], k), &current); err != nil {
+		return 0, err
+	}
+	if !strings.EqualFold(current.email, r.email) {
+		return 0, errors.New("raw: the user's address changed")
+	}
 	now := db.now()
 	jobID := "job_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
 	args := append([]any{r.id, r.userID, now, passwordHash}, job(jobID, r.userID, payload, now)...)
 	if db.host {
-		k, err := key(r.userID)
-		if err != nil {
-			return 0, err
-		}
 		args = append(args, k, now)
 	}
 	var u rawUser

@@ -11,6 +11,7 @@ import (
 var BenchSQL = map[string]string{
 	"AllowRequest":       qAllowRequest,
 	"UserByEmail":        qUserByEmail,
+	"UserByID":           qUserByID,
 	"UserExists":         qUserExists,
 	"PasswordHash":       qPasswordHash,
 	"EndResets":          qEndResets,
@@ -32,6 +33,7 @@ func HostBenchSQL(t store.UsersTable) map[string]string {
 	h := newHostTable(t)
 	return map[string]string{
 		"UserByEmail":  h.byEmail,
+		"UserByID":     h.byID,
 		"UserExists":   h.exists,
 		"PasswordHash": h.hash,
 		"SetPassword":  h.setPassword,

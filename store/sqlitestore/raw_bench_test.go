@@ -58,6 +58,7 @@ const (
 	rawUserCols = `id, email, email_verified, first_name, last_name, profile_picture_url,
 	external_id, locale, metadata, last_sign_in_at, created_at, updated_at`
 	rawUserByEmail  = `SELECT ` + rawUserCols + ` FROM passreset_users WHERE email_key = ?`
+	rawUserByID     = `SELECT ` + rawUserCols + ` FROM passreset_users WHERE id = ?`
 	rawUserExists   = `SELECT 1 FROM passreset_users WHERE id = ?`
 	rawPasswordHash = `SELECT password_hash FROM passreset_users WHERE id = ?`
 	rawSetPassword  = `UPDATE passreset_users SET password_hash = ?1, email_verified = 1, updated_at = ?2
@@ -66,6 +67,7 @@ const (
 	// the host's accounts table (accounts, in host_test.go)
 	rawHostCols         = `"account_id", "email_address", coalesce("is_verified", 0) <> 0`
 	rawHostUserByEmail  = `SELECT ` + rawHostCols + ` FROM "accounts" WHERE "email_address" = ?`
+	rawHostUserByID     = `SELECT ` + rawHostCols + ` FROM "accounts" WHERE "account_id" = ?`
 	rawHostUserExists   = `SELECT 1 FROM "accounts" WHERE "account_id" = ?`
 	rawHostPasswordHash = `SELECT coalesce("pw_digest", '') FROM "accounts" WHERE "account_id" = ?`
 	rawHostSetPassword  = `UPDATE "accounts" SET "pw_digest" = ?1, "is_verified" = 1, "modified_at" = ?2
@@ -78,6 +80,7 @@ var (
 	rawSQL = map[string]string{
 		"AllowRequest":       rawAllowRequest,
 		"UserByEmail":        rawUserByEmail,
+		"UserByID":           rawUserByID,
 		"UserExists":         rawUserExists,
 		"PasswordHash":       rawPasswordHash,
 		"EndResets":          rawEndResets,
@@ -94,6 +97,7 @@ var (
 	}
 	rawHostSQL = map[string]string{
 		"UserByEmail":  rawHostUserByEmail,
+		"UserByID":     rawHostUserByID,
 		"UserExists":   rawHostUserExists,
 		"PasswordHash": rawHostPasswordHash,
 		"SetPassword":  rawHostSetPassword,
@@ -107,7 +111,7 @@ type rawDB struct {
 	now  func() int64 // the clock, in UTC milliseconds
 	host bool         // the users are the host's accounts
 	// on r
-	userByEmail, passwordHash, resetByID, resetByTokenHash, sessionByTokenHash *sql.Stmt
+	userByEmail, userByID, passwordHash, resetByID, resetByTokenHash, sessionByTokenHash *sql.Stmt
 	// on w
 	allowRequest, endResets, userExists, insertReset, insertJob, spendReset, setPassword,
 	revokeUserSessions, touchSession, finishJob *sql.Stmt
@@ -155,6 +159,7 @@ func openRawOn(tb testing.TB, w, r *sql.DB, host bool, now func() time.Time) *ra
 		text string
 	}{
 		{&db.userByEmail, r, users["UserByEmail"]},
+		{&db.userByID, r, users["UserByID"]},
 		{&db.passwordHash, r, users["PasswordHash"]},
 		{&db.resetByID, r, rawResetByID},
 		{&db.resetByTokenHash, r, rawResetByTokenHash},
@@ -351,13 +356,26 @@ func (db *rawDB) Lookup(ctx context.Context, token string) error {
 	return err
 }
 
-// Redeem: the lookup, one transaction (spend the token, set the password,
-// revoke the sessions, queue the notice), then, the notice sent, its job
-// finished.
+// Redeem: the lookup, the user's current address, one transaction (spend
+// the token, set the password, revoke the sessions, queue the notice),
+// then, the notice sent, its job finished.
 func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload []byte) (revoked int64, err error) {
 	r, err := db.lookup(ctx, token)
 	if err != nil {
 		return 0, err
+	}
+	// The user's current address, which the notice goes to (and to the
+	// reset's, were it another).
+	key, err := db.key(r.userID)
+	if err != nil {
+		return 0, err
+	}
+	var current rawUser
+	if err := db.scanUser(db.userByID.QueryRowContext(ctx, key), &current); err != nil {
+		return 0, err
+	}
+	if !strings.EqualFold(current.email, r.email) {
+		return 0, errors.New("raw: the user's address changed")
 	}
 	now := db.now()
 	jobID := "job_" + ulid.MustNew(uint64(now), rand.Reader).String()
@@ -370,9 +388,8 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 	if err := tx.StmtContext(ctx, db.spendReset).QueryRowContext(ctx, now, r.id).Scan(&userID, &email); err != nil {
 		return 0, err // a lost race or an expiry since the lookup
 	}
-	key, err := db.key(userID)
-	if err != nil {
-		return 0, err
+	if userID != r.userID {
+		return 0, storebench.ErrInvalid
 	}
 	var updated any = now
 	if db.host {
