@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/store"
@@ -106,7 +106,7 @@ func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (Use
 		return User{}, fmt.Errorf("reset: redeem: %w", err)
 	}
 	to := []string{current.Email}
-	if !strings.EqualFold(current.Email, r.Email) {
+	if emailaddr.Fold(current.Email) != emailaddr.Fold(r.Email) {
 		to = append(to, r.Email)
 	}
 	// With a dispatcher running, the notices leave the caller's path: they

@@ -65,7 +65,9 @@ type Store interface {
 	//     is before its ExpiresAt, and its Email is still an address of
 	//     its user: one at which UserByEmail would find that user now (for
 	//     a Store with one address per user, the user's current email,
-	//     compared as UserByEmail compares them). The address is checked
+	//     compared as UserByEmail compares them, or more strictly: a
+	//     comparison that refuses more, such as one that folds only ASCII
+	//     letters, errs on the safe side). The address is checked
 	//     in the same conditional step that spends the reset, under the
 	//     same lock or transaction, so that an email change committed
 	//     before the spend refuses it and one committed after it waits or

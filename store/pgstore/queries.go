@@ -158,7 +158,7 @@ var queryText = [numQueries]string{
 		UPDATE {s}passreset_resets AS r SET used_at = $3
 		WHERE r.id = $1 AND r.user_id = $2 AND r.used_at IS NULL AND r.ended_at IS NULL AND r.expires_at > $3
 			AND EXISTS (SELECT FROM {users} WHERE {id} = {key}
-				AND ({email} = r.email OR lower({email}) = lower(r.email)) FOR NO KEY UPDATE)
+				AND ({email} = r.email OR lower({email} COLLATE "C") = lower(r.email COLLATE "C")) FOR NO KEY UPDATE)
 		RETURNING r.user_id
 	), usr AS (
 		UPDATE {users} SET {set}

@@ -195,3 +195,28 @@ func testAllowIgnoresFutureRecords(t *testing.T, st *subject) {
 	require.False(t, ok, "records within the skew did not count")
 	requireSameTime(t, base.Add(window), retryAt, "retryAt: capped at one window")
 }
+
+// testRedeemAddressComparedAsFolded: the reset's address is compared with
+// the user's as UserByEmail compares addresses (emailaddr.Fold): in
+// another case it is the same mailbox, but a KELVIN SIGN (U+212A), which
+// simple case folding turns into "k", is another address.
+func testRedeemAddressComparedAsFolded(t *testing.T, st *subject) {
+	ctx := t.Context()
+	u := seedUser(t, st)
+	u.Email = "k" + u.Email
+	st.h.SetEmail(t, st.Store, u.ID, u.Email)
+	r := seedReset(t, st, u, base)
+	sessions := sessionsOf(t, st, u.ID, base)
+	now := base.Add(time.Minute)
+
+	kelvin := u
+	kelvin.Email = "\u212A" + u.Email[1:]
+	st.h.SetEmail(t, st.Store, u.ID, kelvin.Email)
+	_, err := st.RedeemReset(ctx, redemption(r, now))
+	require.ErrorIs(t, err, store.ErrInvalidToken, "a reset spent for an address with a KELVIN SIGN where its own has k")
+	requireNotRedeemed(t, st, kelvin, r, now, sessions...)
+
+	st.h.SetEmail(t, st.Store, u.ID, "K"+u.Email[1:])
+	_, err = st.RedeemReset(ctx, redemption(r, now))
+	require.NoError(t, err, "the same address in another case")
+}

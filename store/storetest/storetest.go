@@ -241,6 +241,7 @@ var groups = []struct {
 		{"FailedRedemptionChangesNothing", testFailedRedemptionChangesNothing},
 		{"CancelledContextChangesNothing", testRedeemCancelledContext},
 		{"AfterEmailChange", withSetEmail(testRedeemAfterEmailChange)},
+		{"AddressComparedAsFolded", withSetEmail(testRedeemAddressComparedAsFolded)},
 		{"EndResets", testEndResets},
 	}},
 	{"Codes", []testCase{
