@@ -61,6 +61,7 @@ var (
 		"RateRecord":         rawRateRecord,
 		"RateUnlock":         rawRateUnlock,
 		"UserByEmail":        `SELECT ` + rawUserCols + ` FROM passreset_users WHERE email_key = ?`,
+		"UserByID":           `SELECT ` + rawUserCols + ` FROM passreset_users WHERE id = ?`,
 		"LockUser":           `SELECT ` + rawUserCols + ` FROM passreset_users WHERE id = ? FOR UPDATE`,
 		"EndResets":          rawEndResets,
 		"InsertReset":        rawInsertReset,
@@ -78,6 +79,7 @@ var (
 	}
 	rawHostSQL = map[string]string{
 		"UserByEmail":  `SELECT ` + rawHostCols + " FROM `accounts` WHERE `email_address` = ?",
+		"UserByID":     `SELECT ` + rawHostCols + " FROM `accounts` WHERE `account_id` = ?",
 		"LockUser":     `SELECT ` + rawHostCols + " FROM `accounts` WHERE `account_id` = ? FOR UPDATE",
 		"SetPassword":  "UPDATE `accounts` SET `pw_digest` = ?, `is_verified` = 1, `modified_at` = FROM_UNIXTIME(? / 1000) WHERE `account_id` = ?",
 		"PasswordHash": "SELECT COALESCE(`pw_digest`, '') FROM `accounts` WHERE `account_id` = ?",
@@ -273,7 +275,8 @@ func (db *rawDB) Lookup(ctx context.Context, token string) error {
 	return err
 }
 
-// Redeem: the lookup, then one transaction (the user's row locked, the
+// Redeem: the lookup, the user's current address (the notice goes
+// there), then one transaction (the user's row locked, the
 // token spent, its address checked against the user's, the hash written,
 // the sessions revoked, the notice queued),
 // then, the notice sent, its job finished.
@@ -286,6 +289,10 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 	jobID := "job_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
 	key, err := db.userKey(r.userID)
 	if err != nil {
+		return 0, err
+	}
+	var current rawUser
+	if err := db.scanUser(db.db.QueryRowContext(ctx, db.users["UserByID"], key), &current); err != nil {
 		return 0, err
 	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
