@@ -7,9 +7,8 @@
 // reset.NewService and session.New, and a password reset then writes the
 // new hash and revokes the user's sessions in the transaction that spends
 // the token. It uses database/sql and github.com/go-sql-driver/mysql: no
-// cgo. Its tests and CI run on MariaDB 10.11; it needs FOR UPDATE SKIP
-// LOCKED (MariaDB 10.6, MySQL 8.0) and uses nothing MariaDB has alone, but
-// has not been run against MySQL itself.
+// cgo. Its tests and CI run on MariaDB 10.11; it uses nothing MariaDB has
+// alone, but has not been run against MySQL itself.
 //
 // # Usage
 //
@@ -121,8 +120,10 @@
 //     then counts and records: callers of one key, on any instance, go one
 //     at a time, and the count includes records made at a later instant
 //     by a caller whose clock ran ahead (by up to store.MaxClockSkew).
-//   - ClaimJobs reads due jobs with SELECT ... FOR UPDATE SKIP LOCKED:
-//     dispatchers never take the same job.
+//   - ClaimJobs reads due jobs with SELECT ... FOR UPDATE: a second
+//     dispatcher waits for the first one's commit, then reads the rows as
+//     it left them, so dispatchers never take the same job and never leave
+//     one unclaimed.
 //   - ClaimResetCode and RotateSessionToken are compare-and-swap UPDATEs
 //     (a rotation keeps the replaced hash in passreset_retired_session_tokens
 //     in the same transaction, deleted with its session);

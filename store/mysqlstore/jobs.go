@@ -29,14 +29,16 @@ const (
 	qRateRecord  = `INSERT INTO passreset_rate_limits (rate_key, at) VALUES (?, ?)`
 	qPendingJobs = `finished_at IS NULL AND failed_at IS NULL`
 
-	// SKIP LOCKED: two dispatchers claiming at the same instant take
-	// different jobs rather than wait for each other. The index is forced:
-	// read in its order, the rows are locked one by one up to the limit;
-	// a table scan and a sort (the plan a small table gets) would lock
-	// every due row, and the claimers after the first would find none.
+	// Read in the index's order and locked one by one up to the limit (a
+	// table scan and a sort, the plan a small table gets, would lock every
+	// due row). Not SKIP LOCKED: InnoDB may lock a row past the limit that
+	// the claim then does not take, and a concurrent claimer that skipped
+	// it would leave it unclaimed; waiting instead, the second claimer
+	// reads each row the first one held once that one commits, and takes
+	// those it left. Claimers lock in one order, so they never deadlock.
 	qSelectDueJobs = `SELECT ` + jobColumns + ` FROM passreset_jobs FORCE INDEX (passreset_jobs_due)
 	WHERE ` + qPendingJobs + ` AND run_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
-	ORDER BY run_at, id LIMIT ? FOR UPDATE SKIP LOCKED`
+	ORDER BY run_at, id LIMIT ? FOR UPDATE`
 	qClaimJobs = `UPDATE passreset_jobs SET claimed_until = ?, attempts = attempts + 1 WHERE id IN `
 	qFinishJob = `UPDATE passreset_jobs SET finished_at = ?, payload = NULL, claimed_until = NULL
 	WHERE id = ? AND finished_at IS NULL`
@@ -131,9 +133,9 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 }
 
 // ClaimJobs claims up to max due jobs, oldest RunAt first, in one
-// transaction that reads them with SELECT ... FOR UPDATE SKIP LOCKED (rows
-// another dispatcher is claiming at the same instant are skipped) and
-// extends their claims.
+// transaction that reads them with SELECT ... FOR UPDATE (a dispatcher
+// claiming at the same instant waits for the other's commit, then reads
+// the rows as it left them) and extends their claims.
 func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Job, error) {
 	if max <= 0 {
 		return nil, nil
