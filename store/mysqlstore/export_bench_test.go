@@ -12,6 +12,7 @@ var BenchSQL = map[string]string{
 	"RateRecord":         qRateRecord,
 	"RateUnlock":         qRateUnlock,
 	"UserByEmail":        ownUsers.byEmail,
+	"UserByID":           ownUsers.byID,
 	"LockUser":           ownUsers.lock,
 	"EndResets":          qEndResets,
 	"InsertReset":        qInsertReset,
@@ -37,6 +38,7 @@ func HostBenchSQL(ctx context.Context, st *Store) (map[string]string, error) {
 	}
 	return map[string]string{
 		"UserByEmail":  us.byEmail,
+		"UserByID":     us.byID,
 		"LockUser":     us.lock,
 		"SetPassword":  us.setPassword,
 		"PasswordHash": us.hash,

@@ -61,6 +61,7 @@ var (
 		"RateRecord":         rawRateRecord,
 		"RateUnlock":         rawRateUnlock,
 		"UserByEmail":        `SELECT ` + rawUserCols + ` FROM passreset_users WHERE email_key = ?`,
+		"UserByID":           `SELECT ` + rawUserCols + ` FROM passreset_users WHERE id = ?`,
 		"LockUser":           `SELECT ` + rawUserCols + ` FROM passreset_users WHERE id = ? FOR UPDATE`,
 		"EndResets":          rawEndResets,
 		"InsertReset":        rawInsertReset,
@@ -78,6 +79,7 @@ var (
 	}
 	rawHostSQL = map[string]string{
 		"UserByEmail":  `SELECT ` + rawHostCols + " FROM `accounts` WHERE `email_address` = ?",
+		"UserByID":     `SELECT ` + rawHostCols + " FROM `accounts` WHERE `account_id` = ?",
 		"LockUser":     `SELECT ` + rawHostCols + " FROM `accounts` WHERE `account_id` = ? FOR UPDATE",
 		"SetPassword":  "UPDATE `accounts` SET `pw_digest` = ?, `is_verified` = 1, `modified_at` = FROM_UNIXTIME(? / 1000) WHERE `account_id` = ?",
 		"PasswordHash": "SELECT COALESCE(`pw_digest`, '') FROM `accounts` WHERE `account_id` = ?",
@@ -287,6 +289,16 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 	key, err := db.userKey(r.userID)
 	if err != nil {
 		return 0, err
+	}
+	// The user's current address, which the notice goes to (and to the
+	// reset's, were it another), read before the transaction as the flow
+	// reads it.
+	var current rawUser
+	if err := db.scanUser(db.db.QueryRowContext(ctx, db.users["UserByID"], key), &current); err != nil {
+		return 0, err
+	}
+	if hostusers.Fold(current.email) != hostusers.Fold(r.email) {
+		return 0, errors.New("raw: the user's address changed")
 	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		var u rawUser
