@@ -291,9 +291,15 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 	if err != nil {
 		return 0, err
 	}
+	// The user's current address, which the notice goes to (and to the
+	// reset's, were it another), read before the transaction as the flow
+	// reads it.
 	var current rawUser
 	if err := db.scanUser(db.db.QueryRowContext(ctx, db.users["UserByID"], key), &current); err != nil {
 		return 0, err
+	}
+	if hostusers.Fold(current.email) != hostusers.Fold(r.email) {
+		return 0, errors.New("raw: the user's address changed")
 	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		var u rawUser

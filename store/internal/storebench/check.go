@@ -14,7 +14,9 @@ import (
 
 // Test checks the harness on d, without timing anything: the seeded tokens
 // pass the module's checks (so that the benchmarks measure lookups, not
-// the refusal of malformed tokens), and every path runs once on each side,
+// the refusal of malformed tokens), each path of the flow makes the Store
+// calls whose statements the raw sides issue (flowCalls), and every path
+// runs once on each side,
 // the raw side's answers judged (so that a broken raw side fails go test,
 // not only a benchmark run).
 func Test(t *testing.T, d Dialect) {
@@ -49,7 +51,9 @@ func Test(t *testing.T, d Dialect) {
 		t.Fatalf("raw, an unknown session: got %v, want ErrNotFound", err)
 	}
 
-	create, get, reject, redeem, validate, stamp := paths(d, new(payloads))
+	pl := new(payloads)
+	testCalls(t, d, pl)
+	create, get, reject, redeem, validate, stamp := paths(d, pl)
 	small := Spec{Users: 4, Resets: 4, Sessions: 4, Now: time.Now().UTC()}
 	for _, pt := range []path{create, get, reject, redeem, validate, stamp} {
 		for name, s := range map[string]side{"passreset": pt.passreset, "raw": pt.raw} {
