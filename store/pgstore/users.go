@@ -68,19 +68,13 @@ func (s *Store) userByEmailLike(ctx context.Context, hs *hostSQL, key string) (s
 		if err != nil {
 			return store.User{}, err
 		}
-		if hostusers.Fold(u.Email) == key {
-			found = append(found, u)
-		}
+		found = append(found, u)
 	}
 	if err := rows.Err(); err != nil {
 		return store.User{}, err
 	}
-	emails := make([]string, len(found))
-	for i, u := range found {
-		emails[i] = u.Email
-	}
-	if i := hostusers.Pick(key, emails); i >= 0 {
-		return found[i], nil
+	if u, ok := hostusers.PickUser(key, found); ok {
+		return u, nil
 	}
 	return store.User{}, pgx.ErrNoRows
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/passreset/passreset/emailaddr"
+	"github.com/passreset/passreset/store"
 )
 
 // IDs maps a table's keys to the ids a Store shows and back.
@@ -106,4 +107,19 @@ func Pick(email string, candidates []string) int {
 		}
 	}
 	return found
+}
+
+// PickUser is Pick over the users a lookup by email returned: the one
+// stored exactly as email (already folded), else the first whose address
+// folds to it. Rows a collation matched that fold to another address are
+// passed over.
+func PickUser(email string, users []store.User) (store.User, bool) {
+	emails := make([]string, len(users))
+	for i, u := range users {
+		emails[i] = u.Email
+	}
+	if i := Pick(email, emails); i >= 0 {
+		return users[i], true
+	}
+	return store.User{}, false
 }
