@@ -101,6 +101,7 @@ func TestAPIServerSurvivesKills(t *testing.T) {
 	}
 	time.Sleep(maxLate + 5*time.Second)
 	stopLoad()
+	loadStopped := time.Now()
 	workers.Wait()
 
 	load.mu.Lock()
@@ -123,6 +124,13 @@ func TestAPIServerSurvivesKills(t *testing.T) {
 		require.NoError(t, res.err)
 		return res.status == http.StatusBadRequest && strings.Contains(res.body, "password_reset_error")
 	})
+	// A request the load gave up on may still be running in the server
+	// (waiting out a retry's Idempotency-Key, up to 10 s) and create its
+	// reset after the load stopped: give those the time to finish, and
+	// their emails the time to go, before stopping the last run. A reset
+	// whose email never goes still fails checkResetsDelivered below.
+	time.Sleep(time.Until(loadStopped.Add(12 * time.Second)))
+	waitResetsDelivered(dbPath, mailSrv, 30*time.Second)
 	a.stop()
 	a.integrityCheck(dbPath)
 
@@ -185,6 +193,51 @@ func limitedCreateWorker(ctx context.Context, c *client, load *webLoad) {
 // whose 201 a crash cut off included) arrived, none later than maxLate
 // after the reset's creation or the restart that followed the crash that
 // held it up.
+// waitResetsDelivered waits, at most max, until every reset in the
+// database at path has had its email delivered.
+func waitResetsDelivered(path string, m *mailServer, max time.Duration) {
+	for deadline := time.Now().Add(max); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if undelivered(path, m.deliveries()) == 0 {
+			return
+		}
+	}
+}
+
+// undelivered counts the resets in the database at path with no delivered
+// email (or -1 when the database cannot be read).
+func undelivered(path string, deliveries []delivery) int {
+	got := map[[32]byte]bool{}
+	for _, d := range deliveries {
+		if d.token != "" {
+			got[sha256.Sum256([]byte(d.token))] = true
+		}
+	}
+	db, err := sql.Open("sqlite3", sqlitestore.DSN(path))
+	if err != nil {
+		return -1
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT token_hash FROM passreset_resets`)
+	if err != nil {
+		return -1
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var h []byte
+		if rows.Scan(&h) != nil || len(h) != 32 {
+			return -1
+		}
+		if !got[[32]byte(h)] {
+			n++
+		}
+	}
+	if rows.Err() != nil {
+		return -1
+	}
+	return n
+}
+
 func checkResetsDelivered(t *testing.T, runs []interval, path string, deliveries []delivery) {
 	t.Helper()
 	first := map[[32]byte]time.Time{}
