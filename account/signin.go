@@ -150,16 +150,27 @@ func (s *Service) signInKeys(email, hash, client string) signInKeys {
 	}
 }
 
+// count is a key failed sign-ins are counted under, with its limit.
+type count struct {
+	key   string
+	limit reset.RateLimit
+}
+
+// counts are the counts of k that are on: the client's and the address's.
+func (s *Service) counts(k signInKeys) []count {
+	var on []count
+	for _, c := range []count{{k.client, s.signIn}, {k.address, s.signInAt}} {
+		if !c.limit.Disabled {
+			on = append(on, c)
+		}
+	}
+	return on
+}
+
 // checkFailures refuses a sign-in when its client, or all clients, used
 // up the address's failures.
 func (s *Service) checkFailures(ctx context.Context, k signInKeys, now time.Time) error {
-	for _, c := range []struct {
-		key   string
-		limit reset.RateLimit
-	}{{k.client, s.signIn}, {k.address, s.signInAt}} {
-		if c.limit.Disabled {
-			continue
-		}
+	for _, c := range s.counts(k) {
 		n, oldest, err := s.core.Store.CountRequests(ctx, c.key, now, c.limit.Window)
 		if err != nil {
 			return fmt.Errorf("account: rate limit: %w", err)
@@ -175,13 +186,7 @@ func (s *Service) checkFailures(ctx context.Context, k signInKeys, now time.Time
 // records nothing past the limit, so a key never holds more than its
 // limit of records in a window.
 func (s *Service) recordFailure(ctx context.Context, k signInKeys, now time.Time) error {
-	for _, c := range []struct {
-		key   string
-		limit reset.RateLimit
-	}{{k.client, s.signIn}, {k.address, s.signInAt}} {
-		if c.limit.Disabled {
-			continue
-		}
+	for _, c := range s.counts(k) {
 		if _, _, err := s.core.Store.AllowRequest(ctx, c.key, now, c.limit.Window, c.limit.Limit); err != nil {
 			return fmt.Errorf("account: rate limit: %w", err)
 		}

@@ -90,18 +90,11 @@ func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 	var err error
 	f.svc, err = reset.NewService(cfg)
 	require.NoError(t, err)
-	f.accounts(t, account.Config{})
+	f.acct, err = account.New(f.svc, account.Config{})
+	require.NoError(t, err)
 	f.sess, err = session.New(session.Config{Store: f.store, Now: f.clock.Now})
 	require.NoError(t, err)
 	return f
-}
-
-// accounts makes f.acct an account.Service on f.svc configured by cfg.
-func (f *fixture) accounts(t testing.TB, cfg account.Config) {
-	t.Helper()
-	var err error
-	f.acct, err = account.New(f.svc, cfg)
-	require.NoError(t, err)
 }
 
 const oldPassword = "correct horse battery"
