@@ -20,13 +20,12 @@
 //	-demo-user EMAIL      create this account at start unless it exists,
 //	                      with a generated password printed once; "" for
 //	                      none (default demo@example.com)
-//	-smtp host:port       send email through this server (STARTTLS), with
-//	                      -smtp-user and $PASSRESET_SMTP_PASSWORD, instead
-//	                      of keeping it in the dev mailbox
 //
-// The environment variable PASSRESET_SECRET_KEY (32 bytes or more, in hex
-// or base64) seals emails queued for retry; without it, a random key is
-// made for each run.
+// The environment: PASSRESET_SMTP_URL (smtp://user:password@host:587)
+// sends the emails through that server instead of the dev mailbox, which
+// answers only on a loopback base URL; PASSRESET_SECRET_KEY (32 bytes or
+// more, in hex or base64) seals emails queued for retry, and without it a
+// random key is made for each run.
 package main
 
 import (
