@@ -78,6 +78,7 @@ func TestNewServesTheWholeFlow(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	require.NoError(t, err)
+	require.Equal(t, "/forgot-password", kit.Pages().ForgotPath())
 	mux := http.NewServeMux()
 	kit.Register(mux)
 	srv.Config.Handler = mux
