@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg Config) (*Kit, error) {
 		}
 	case cfg.Mailer == nil:
 		if !isLoopback(base.Hostname()) {
-			return nil, fmt.Errorf("passreset: Config.Mailer is required: the dev mailbox serves only a loopback BaseURL, not %q", base.Host)
+			return nil, fmt.Errorf("passreset: set Config.SMTP or Config.Mailer: the dev mailbox is only for a loopback BaseURL, not %q", base.Host)
 		}
 		k.mailbox = mail.NewDev(cfg.Logger, 100)
 		cfg.Mailer = k.mailbox

@@ -202,7 +202,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		"no store":             {passreset.Config{BaseURL: "http://127.0.0.1:8080"}, "Store is required"},
 		"relative base":        {passreset.Config{Store: st, BaseURL: "/app"}, "BaseURL"},
 		"base with a path":     {passreset.Config{Store: st, BaseURL: "https://app.example/app"}, "BaseURL"},
-		"dev mailbox in prod":  {passreset.Config{Store: st, BaseURL: "https://app.example"}, "Mailer is required"},
+		"dev mailbox in prod":  {passreset.Config{Store: st, BaseURL: "https://app.example"}, "set Config.SMTP or Config.Mailer"},
 		"two mailers":          {passreset.Config{Store: st, BaseURL: "https://app.example", SMTP: "smtp://h", Mailer: mail.NewDev(nil, 1)}, "not both"},
 		"bad smtp url":         {passreset.Config{Store: st, BaseURL: "https://app.example", SMTP: "smtp://u:" + secret + "@h/x"}, "SMTP"},
 		"smtp url bad scheme":  {passreset.Config{Store: st, BaseURL: "https://app.example", SMTP: "http://u:" + secret + "@h"}, "scheme"},
