@@ -64,6 +64,13 @@ func TestChangePassword(t *testing.T) {
 // otherRevoker is a host's session library: it records the calls.
 type otherRevoker struct{ calls []string }
 
+// The revokers ChangePassword calls through: this test's, and
+// session.Manager's, for sessions kept in another store than the Service's.
+var (
+	_ account.OtherSessionsRevoker = (*otherRevoker)(nil)
+	_ account.OtherSessionsRevoker = (*session.Manager)(nil)
+)
+
 func (r *otherRevoker) RevokeUserSessions(_ context.Context, userID string) error {
 	r.calls = append(r.calls, "all "+userID)
 	return nil
