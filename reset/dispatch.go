@@ -76,7 +76,7 @@ func (s *Service) runJob(ctx context.Context, l *lease, msg mail.Message, email 
 			err = s.carryOut(actx, job, email)
 		case store.JobRevokeOtherSessions:
 			if r, ok := s.sessions.(otherSessionsRevoker); !ok {
-				err = errors.New("no OtherSessionsRevoker configured")
+				err = errors.New("Config.Sessions cannot end all sessions but one (it has no RevokeOtherSessions method, see account.OtherSessionsRevoker)")
 			} else {
 				err = r.RevokeOtherSessions(actx, job.UserID, string(job.Payload))
 			}

@@ -121,10 +121,10 @@ func ExampleService_ResetPassword() {
 	// reset: invalid token
 }
 
-// A Policy.Check hook refuses passwords from a breached-password list the
+// Config.Policy's Check hook refuses passwords from a breached-password list the
 // host supplies (for example the top entries of a public list, loaded at
 // start).
-func ExamplePolicy_breachedPasswords() {
+func ExampleConfig_breachedPasswords() {
 	breached := []string{"Tr0ub4dor&3-breached", "another-leaked-one", "c0rrect-h0rse-leaked"}
 	slices.Sort(breached)
 	policy := password.Policy{
