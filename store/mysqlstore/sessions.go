@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store/internal/sqlrows"
 	"github.com/passreset/passreset/token"
 )
 
@@ -142,16 +143,8 @@ func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListP
 	if err != nil {
 		return nil, wrap("list sessions", err)
 	}
-	defer rows.Close()
-	var list []session.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, wrap("list sessions", err)
-		}
-		list = append(list, sess)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := sqlrows.Collect(rows, scanSession)
+	if err != nil {
 		return nil, wrap("list sessions", err)
 	}
 	return list, nil

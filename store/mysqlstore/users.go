@@ -11,10 +11,11 @@ import (
 
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/internal/hostusers"
+	"github.com/passreset/passreset/store/internal/sqlrows"
 )
 
 // row is what a user's columns are scanned from: *sql.Row or *sql.Rows.
-type row interface{ Scan(dest ...any) error }
+type row = sqlrows.Scanner
 
 // userSQL is how the Store reads and writes a users table, passreset_users
 // or a host's: the statements and how ids map to keys. The statements that
@@ -121,16 +122,8 @@ func (s *Store) pickUser(ctx context.Context, us *userSQL, key, query string, ar
 	if err != nil {
 		return store.User{}, err
 	}
-	defer rows.Close()
-	var found []store.User
-	for rows.Next() {
-		u, err := us.scan(rows)
-		if err != nil {
-			return store.User{}, err
-		}
-		found = append(found, u)
-	}
-	if err := rows.Err(); err != nil {
+	found, err := sqlrows.Collect(rows, us.scan)
+	if err != nil {
 		return store.User{}, err
 	}
 	if u, ok := hostusers.PickUser(key, found); ok {

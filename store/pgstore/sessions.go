@@ -81,16 +81,8 @@ func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListP
 	if err != nil {
 		return nil, wrap("list sessions", err)
 	}
-	defer rows.Close()
-	var list []session.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, wrap("list sessions", err)
-		}
-		list = append(list, sess)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (session.Session, error) { return scanSession(row) })
+	if err != nil {
 		return nil, wrap("list sessions", err)
 	}
 	return list, nil

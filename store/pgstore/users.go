@@ -61,16 +61,8 @@ func (s *Store) userByEmailLike(ctx context.Context, hs *hostSQL, key string) (s
 	if err != nil {
 		return store.User{}, err
 	}
-	defer rows.Close()
-	var found []store.User
-	for rows.Next() {
-		u, err := hs.scan(rows)
-		if err != nil {
-			return store.User{}, err
-		}
-		found = append(found, u)
-	}
-	if err := rows.Err(); err != nil {
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.User, error) { return hs.scan(row) })
+	if err != nil {
 		return store.User{}, err
 	}
 	if u, ok := hostusers.PickUser(key, found); ok {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store/internal/sqlrows"
 	"github.com/passreset/passreset/token"
 )
 
@@ -192,16 +193,8 @@ func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListP
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
 	}
-	defer rows.Close()
-	out := make([]session.Session, 0, min(limit, 16))
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
-		}
-		out = append(out, sess)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrows.Collect(rows, scanSession)
+	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
 	}
 	return out, nil
