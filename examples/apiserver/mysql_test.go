@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/examples/internal/appkey"
-	"github.com/passreset/passreset/examples/internal/dbtest"
+	"github.com/passreset/passreset/internal/testfix/testmysql"
 )
 
 // TestFlowOnMySQL runs the app main builds on a MySQL or MariaDB database
@@ -19,7 +19,7 @@ import (
 // a sign-in, a reset (replayed under an Idempotency-Key), its
 // confirmation, the old session revoked, a sign-in with the new password.
 func TestFlowOnMySQL(t *testing.T) {
-	db := dbtest.MySQL(t)
+	db := testmysql.URL(testmysql.FreshDB(t, "passreset_example_"))
 	env := func(name string) string {
 		switch name {
 		case apiKeyEnv:

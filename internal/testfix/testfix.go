@@ -2,8 +2,9 @@
 // that each is written once: a log buffer safe for concurrent writes, a
 // clock a test moves, goroutines released at once. It needs nothing but
 // the standard library, so that store/storetest may use it; the fixtures
-// that need a server are in testpg (a Postgres schema of a test's own) and
-// testsmtp (a real SMTP server on loopback). Only tests import them.
+// that need a server are in testpg (a Postgres schema of a test's own),
+// testmysql (a MySQL or MariaDB database of a test's own) and testsmtp (a
+// real SMTP server on loopback). Only tests import them.
 package testfix
 
 import (
