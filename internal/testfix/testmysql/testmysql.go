@@ -4,14 +4,12 @@ package testmysql
 
 import (
 	"context"
-	"crypto/rand"
 	"net/url"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/store/mysqlstore"
 )
 
@@ -24,18 +22,11 @@ const MySQLEnv = "PASSRESET_MYSQL_URL"
 // MySQLEnv is not set.
 func DSN(tb testing.TB) string {
 	tb.Helper()
-	dsn := os.Getenv(MySQLEnv)
-	if dsn == "" {
-		tb.Skip(MySQLEnv + " is not set: set it to a MySQL or MariaDB server whose user may create databases, such as " +
-			"root@tcp(127.0.0.1:3306)/test, to run this test on MySQL")
-	}
-	return dsn
+	return testfix.Server(tb, MySQLEnv, "a MySQL or MariaDB server whose user may create databases", "root@tcp(127.0.0.1:3306)/test")
 }
 
 // Name returns a new random database name that starts with prefix.
-func Name(prefix string) string {
-	return prefix + strings.ToLower(rand.Text()[:16])
-}
+func Name(prefix string) string { return testfix.Name(prefix) }
 
 // FreshDB creates an empty database of the test's own, named with prefix,
 // dropped when tb ends, and returns the configuration of a connection to

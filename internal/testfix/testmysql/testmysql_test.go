@@ -1,12 +1,26 @@
 package testmysql_test
 
 import (
-	"context"
+	"database/sql"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/internal/testfix/testmysql"
 	"github.com/passreset/passreset/store/mysqlstore"
 )
+
+// open opens a pool on the server or database that dsn names, closed when
+// t ends.
+func open(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	cfg, err := mysqlstore.ParseDSN(dsn)
+	require.NoError(t, err)
+	db, err := mysqlstore.OpenDB(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
 
 // TestFreshDB: the database exists, its URL opens it, and it is gone
 // after the test.
@@ -15,41 +29,15 @@ func TestFreshDB(t *testing.T) {
 	t.Run("fresh", func(t *testing.T) {
 		cfg := testmysql.FreshDB(t, "testfix_")
 		name = cfg.DBName
-		parsed, err := mysqlstore.ParseDSN(testmysql.URL(cfg))
-		if err != nil {
-			t.Fatal(err)
-		}
-		db, err := mysqlstore.OpenDB(parsed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
 		var current string
-		if err := db.QueryRowContext(t.Context(), `SELECT DATABASE()`).Scan(&current); err != nil {
-			t.Fatal(err)
-		}
-		if current != name {
-			t.Fatalf("DATABASE() = %q, want %q", current, name)
-		}
+		require.NoError(t, open(t, testmysql.URL(cfg)).QueryRowContext(t.Context(), `SELECT DATABASE()`).Scan(&current))
+		require.Equal(t, name, current)
 	})
 	if name == "" {
 		return // skipped: no server
 	}
-	cfg, err := mysqlstore.ParseDSN(testmysql.DSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := mysqlstore.OpenDB(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	var n int
-	if err := db.QueryRowContext(context.Background(),
-		`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`, name).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
-		t.Fatalf("database %s left behind", name)
-	}
+	require.NoError(t, open(t, testmysql.DSN(t)).QueryRowContext(t.Context(),
+		`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`, name).Scan(&n))
+	require.Zero(t, n, "database %s left behind", name)
 }
