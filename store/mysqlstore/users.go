@@ -3,7 +3,6 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/internal/hostusers"
+	"github.com/passreset/passreset/store/internal/metadata"
 	"github.com/passreset/passreset/store/internal/sqlrows"
 )
 
@@ -173,7 +173,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User, passwordHash strin
 	if s.host != nil {
 		return fmt.Errorf("mysqlstore: create user: the users table is the host's: %w", store.ErrNoUserCreator)
 	}
-	md, err := marshalMetadata(u.Metadata)
+	md, err := metadata.Marshal(u.Metadata)
 	if err != nil {
 		return wrap("create user", err)
 	}
@@ -242,29 +242,8 @@ func scanUser(r row) (store.User, error) {
 	u.LastSignInAt = fromNullMS(signIn)
 	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
 	var err error
-	if u.Metadata, err = unmarshalMetadata(md); err != nil {
+	if u.Metadata, err = metadata.Unmarshal([]byte(md)); err != nil {
 		return store.User{}, err
 	}
 	return u, nil
-}
-
-// Metadata is a JSON object; an empty one reads back as a nil map.
-
-func marshalMetadata(md map[string]string) (string, error) {
-	if len(md) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(md)
-	return string(b), err
-}
-
-func unmarshalMetadata(s string) (map[string]string, error) {
-	if len(s) <= len("{}") {
-		return nil, nil
-	}
-	var md map[string]string
-	if err := json.Unmarshal([]byte(s), &md); err != nil {
-		return nil, err
-	}
-	return md, nil
 }
