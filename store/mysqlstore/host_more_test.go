@@ -15,7 +15,7 @@ import (
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store"
-	"github.com/passreset/passreset/store/internal/hosttest"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/mysqlstore"
 )
 
@@ -24,7 +24,7 @@ import (
 // zone.
 func TestHostColumnTypes(t *testing.T) {
 	ctx := t.Context()
-	at := hosttest.Base.Add(30*time.Minute + 7*time.Second + 890_123_456) // 2026-01-15 12:30:07.890123456 UTC
+	at := sqltest.Base.Add(30*time.Minute + 7*time.Second + 890_123_456) // 2026-01-15 12:30:07.890123456 UTC
 	for _, c := range []struct {
 		name, key, verified, updated string
 		keyValue                     string // the key's value, or "" for AUTO_INCREMENT
@@ -71,7 +71,7 @@ func TestHostColumnTypes(t *testing.T) {
 				IDPrefix: "person_",
 			}))
 			require.NoError(t, err)
-			hosttest.ReadsAndRedeems(t, st, id, []string{"person_", "person_1x", "person_07", "person_99999999999999999999", ""}, at)
+			sqltest.ReadsAndRedeems(t, st, id, []string{"person_", "person_1x", "person_07", "person_99999999999999999999", ""}, at)
 
 			var verified, updated, hash string
 			require.NoError(t, db.QueryRowContext(ctx, `SELECT CAST(ok AS CHAR), CAST(changed AS CHAR), hash FROM people`).Scan(&verified, &updated, &hash))
@@ -92,11 +92,11 @@ func TestHostTableMismatch(t *testing.T) {
 	require.NoError(t, err)
 	_, err = db.ExecContext(ctx, `CREATE TABLE legacy_users (id INT PRIMARY KEY, email VARCHAR(100), pw VARCHAR(100)) ENGINE=MyISAM`)
 	require.NoError(t, err)
-	open := func(d store.UsersTable) (hosttest.Store, error) {
+	open := func(d store.UsersTable) (sqltest.Store, error) {
 		return mysqlstore.New(ctx, db, mysqlstore.WithUsers(d))
 	}
-	hosttest.RefusesMismatches(t, accounts(), "mysqlstore: WithUsers: ", open,
-		map[string]hosttest.Mismatch{
+	sqltest.RefusesMismatches(t, accounts(), "mysqlstore: WithUsers: ", open,
+		map[string]sqltest.Mismatch{
 			"column":   {func(d *store.UsersTable) { d.Email = "email" }, `users table "accounts": no column "email"`},
 			"columns":  {func(d *store.UsersTable) { d.Email, d.PasswordHash = "email", "hash" }, `no column "email", "hash"`},
 			"table":    {func(d *store.UsersTable) { d.Table = "users" }, `users table "users" does not exist`},
@@ -111,7 +111,7 @@ func TestHostTableMismatch(t *testing.T) {
 				`users table "legacy_users" is MyISAM, not InnoDB`,
 			},
 		})
-	hosttest.RefusesBadDescriptions(t, "mysqlstore: WithUsers: ", "database", open)
+	sqltest.RefusesBadDescriptions(t, "mysqlstore: WithUsers: ", "database", open)
 }
 
 // TestHostTableNotCreated: over a host's table, Migrate creates only
@@ -130,20 +130,20 @@ func TestHostTableNotCreated(t *testing.T) {
 		tables = append(tables, name)
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, append([]string{"accounts"}, hosttest.OwnTables...), tables)
+	require.Equal(t, append([]string{"accounts"}, sqltest.OwnTables...), tables)
 
-	hosttest.NoUserCreator(t, st)
+	sqltest.NoUserCreator(t, st)
 	id := insertAccount(t, st.DB(), "ana@example.com", "h")
 	_, err = st.DB().ExecContext(ctx, `UPDATE accounts SET modified_at = '2020-01-01 00:00:00'`)
 	require.NoError(t, err)
-	require.NoError(t, st.RecordSignIn(ctx, id, hosttest.Base))
+	require.NoError(t, st.RecordSignIn(ctx, id, sqltest.Base))
 	var after string
 	require.NoError(t, st.DB().QueryRowContext(ctx, `SELECT CAST(modified_at AS CHAR) FROM accounts`).Scan(&after))
 	require.Equal(t, "2020-01-01 00:00:00.000", after, "RecordSignIn wrote the host's row")
 }
 
 // TestHostEmailWhateverCollation: addresses are found as
-// hosttest.FindsAddresses says, whatever the email column's collation:
+// sqltest.FindsAddresses says, whatever the email column's collation:
 // binary (which folds nothing), utf8mb4_general_ci, and utf8mb4_unicode_ci
 // (which also take "ö" for "o" and "ß" for "ss").
 func TestHostEmailWhateverCollation(t *testing.T) {
@@ -163,7 +163,7 @@ func TestHostEmailWhateverCollation(t *testing.T) {
 			}))
 			require.NoError(t, err)
 			require.NoError(t, st.Migrate(ctx))
-			hosttest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, db, email, "h") })
+			sqltest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, db, email, "h") })
 		})
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
-	"github.com/passreset/passreset/store/internal/hosttest"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/pgstore"
 	"github.com/passreset/passreset/store/storetest"
 	"github.com/passreset/passreset/token"
@@ -272,7 +272,7 @@ func TestHostColumnTypes(t *testing.T) {
 				IDPrefix: "person_",
 			}))
 			require.NoError(t, err)
-			hosttest.ReadsAndRedeems(t, st, id, []string{"person_", "person_1x", "not-a-uuid", strings.ToUpper(id) + "0", "person_99999999999999999999"}, at)
+			sqltest.ReadsAndRedeems(t, st, id, []string{"person_", "person_1x", "not-a-uuid", strings.ToUpper(id) + "0", "person_99999999999999999999"}, at)
 
 			var verified, updated, hash string
 			require.NoError(t, pool.QueryRow(ctx, `SELECT ok::text, changed::text, hash FROM people`).Scan(&verified, &updated, &hash))
@@ -314,9 +314,9 @@ func TestHostTableMismatch(t *testing.T) {
 	pool := newPool(t, freshSchema(t))
 	_, err := pool.Exec(ctx, accountsDDL)
 	require.NoError(t, err)
-	open := func(d store.UsersTable) (hosttest.Store, error) { return pgstore.New(ctx, pool, pgstore.WithUsers(d)) }
-	hosttest.RefusesMismatches(t, accounts(), "pgstore: WithUsers: ", open,
-		map[string]hosttest.Mismatch{
+	open := func(d store.UsersTable) (sqltest.Store, error) { return pgstore.New(ctx, pool, pgstore.WithUsers(d)) }
+	sqltest.RefusesMismatches(t, accounts(), "pgstore: WithUsers: ", open,
+		map[string]sqltest.Mismatch{
 			"column":   {func(d *store.UsersTable) { d.Email = "email" }, `users table "accounts": no column "email"`},
 			"columns":  {func(d *store.UsersTable) { d.Email, d.PasswordHash = "email", "hash" }, `no column "email", "hash"`},
 			"case":     {func(d *store.UsersTable) { d.ID = "Account_ID" }, `no column "Account_ID" (there is "account_id": names are quoted, so case matters)`},
@@ -327,7 +327,7 @@ func TestHostTableMismatch(t *testing.T) {
 			"verified": {func(d *store.UsersTable) { d.Verified = "modified_at" }, `column "modified_at" (UsersTable.Verified) is of type timestamp with time zone, not boolean or integer`},
 			"key":      {func(d *store.UsersTable) { d.ID = "modified_at" }, `(UsersTable.ID) is of type timestamp with time zone, not integer or text or uuid`},
 		})
-	hosttest.RefusesBadDescriptions(t, "pgstore: WithUsers: ", "schema", open)
+	sqltest.RefusesBadDescriptions(t, "pgstore: WithUsers: ", "schema", open)
 }
 
 // TestHostTableNotCreated: over a host's table, Migrate creates only
@@ -341,10 +341,10 @@ func TestHostTableNotCreated(t *testing.T) {
 	require.NoError(t, err)
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
-	require.Equal(t, append([]string{"accounts"}, hosttest.OwnTables...), tables)
+	require.Equal(t, append([]string{"accounts"}, sqltest.OwnTables...), tables)
 	require.Equal(t, stateMigrations(), appliedMigrations(t, st, "passreset_migrations"))
 
-	hosttest.NoUserCreator(t, st)
+	sqltest.NoUserCreator(t, st)
 	var n int
 	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&n))
 	require.Zero(t, n)
@@ -359,7 +359,7 @@ func TestHostTableNotCreated(t *testing.T) {
 }
 
 // TestHostEmailWhateverCollation: addresses are found as
-// hosttest.FindsAddresses says, whatever the email column's collation: "C"
+// sqltest.FindsAddresses says, whatever the email column's collation: "C"
 // (where lower() and ILIKE fold ASCII alone), the database's default, and
 // a nondeterministic ICU collation (which refuses a plain ILIKE).
 func TestHostEmailWhateverCollation(t *testing.T) {
@@ -390,7 +390,7 @@ func TestHostEmailWhateverCollation(t *testing.T) {
 			}))
 			require.NoError(t, err)
 			require.NoError(t, st.Migrate(ctx))
-			hosttest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, st, email, "h") })
+			sqltest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, st, email, "h") })
 		})
 	}
 }

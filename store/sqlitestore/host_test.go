@@ -16,7 +16,7 @@ import (
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store"
-	"github.com/passreset/passreset/store/internal/hosttest"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/sqlitestore"
 	"github.com/passreset/passreset/store/storetest"
 )
@@ -207,15 +207,15 @@ func TestHostTableNotCreated(t *testing.T) {
 		require.NoError(t, rows.Scan(&name))
 		tables = append(tables, name)
 	}
-	require.Equal(t, append([]string{"accounts"}, hosttest.OwnTables...), tables)
-	hosttest.NoUserCreator(t, st)
+	require.Equal(t, append([]string{"accounts"}, sqltest.OwnTables...), tables)
+	sqltest.NoUserCreator(t, st)
 }
 
-// TestHostFindsAddresses: addresses are found as hosttest.FindsAddresses
+// TestHostFindsAddresses: addresses are found as sqltest.FindsAddresses
 // says, in a host's table whose email column compares bytes.
 func TestHostFindsAddresses(t *testing.T) {
 	st := hostStore(t, accountsDDL, accounts)
-	hosttest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, st, email, "h") })
+	sqltest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, st, email, "h") })
 }
 
 // TestAdoptLegacyDatabase: a database made by a passreset older than the

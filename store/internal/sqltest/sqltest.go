@@ -1,9 +1,11 @@
-// Package hosttest holds the checks that every SQL store's tests run over a
-// host's users table (store.UsersTable) beyond storetest's clauses, written
-// once: a store's test makes the host's table in its own dialect, opens its
-// Store over it, and hands both to these checks, which see the Store only
-// through its interfaces. Only tests import it.
-package hosttest
+// Package sqltest holds the checks that every SQL store's tests run beyond
+// storetest's clauses, written once: over a host's users table
+// (store.UsersTable), and of the migration that keys passreset's own users
+// by emailaddr.Fold. A store's test makes the tables in its own dialect,
+// opens its Store over them, and hands both to these checks, which see the
+// Store only through its interfaces and the few functions the test passes.
+// Only tests import it.
+package sqltest
 
 import (
 	"context"
@@ -14,6 +16,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/token"
 )
@@ -159,4 +162,47 @@ func FindsAddresses(t *testing.T, st store.Store, add func(email string) (id str
 		_, err := st.UserByEmail(ctx, email)
 		require.ErrorIs(t, err, store.ErrUserNotFound, email)
 	}
+}
+
+// RekeysEmails checks the email-fold migration (migrations/users/
+// 0002_email_fold.sql) of a Store that keeps its own users. Users written
+// before addresses were normalised carry email_key =
+// strings.ToLower(email); the migration computes each key again with
+// emailaddr.Fold, so that an address stored with a Unicode domain or in
+// NFD is found by its normal form, and a Kelvin sign no longer holds the
+// key of "k"; where two accounts name one mailbox, the older keeps the key
+// and the other its old key. The caller has removed the migration's record,
+// so that st.Migrate applies it again; insert writes user row i (created
+// i+1 units after the epoch, oldest first) as an older passreset did, and
+// emailKey reads a user's email_key back.
+func RekeysEmails(t *testing.T, st interface {
+	Store
+	store.UserCreator
+}, insert func(i int, id, email, key string), emailKey func(id string) string) {
+	t.Helper()
+	ctx := t.Context()
+	for i, r := range []struct{ id, email string }{
+		{"user_ada", "Ada@B\u00fccher.Example"},
+		{"user_jose_nfd", "Jose\u0301@example.com"},
+		{"user_jose_nfc", "JOS\u00c9@example.com"},
+		{"user_kelvin", "\u212aate@example.com"},
+	} {
+		insert(i, r.id, r.email, strings.ToLower(r.email))
+	}
+
+	require.NoError(t, st.Migrate(ctx))
+
+	for email, want := range map[string]string{
+		"ada@xn--bcher-kva.example": "user_ada",
+		"jos\u00e9@example.com":     "user_jose_nfc",
+	} {
+		u, err := st.UserByEmail(ctx, emailaddr.Fold(email))
+		require.NoError(t, err, email)
+		require.Equal(t, want, u.ID, email)
+	}
+	_, err := st.UserByEmail(ctx, emailaddr.Fold("kate@example.com"))
+	require.ErrorIs(t, err, store.ErrUserNotFound, "the Kelvin sign's row still holds k")
+	require.Equal(t, "jose\u0301@example.com", emailKey("user_jose_nfd"), "the second account of one mailbox keeps its old key")
+	// "kate@example.com" is free now.
+	require.NoError(t, st.CreateUser(ctx, store.User{ID: "user_kate", Email: "kate@example.com", CreatedAt: Base, UpdatedAt: Base}, ""))
 }
