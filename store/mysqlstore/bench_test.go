@@ -1,7 +1,7 @@
 package mysqlstore_test
 
 // The benchmarks of store/internal/storebench on MySQL or MariaDB: each hot
-// path through the module and as the Store's statements written by hand
+// path through the module and as the Store's statements issued by hand
 // (raw_bench_test.go), in the same run. Each side has a fresh database of
 // its own, seeded alike with multi-row INSERTs and dropped when the
 // benchmark ends. They need a server, and skip without one:
@@ -26,18 +26,6 @@ func BenchmarkPairs(b *testing.B)     { storebench.Pairs(b, benchDialect(false))
 func BenchmarkHostPairs(b *testing.B) { storebench.Pairs(b, benchDialect(true)) }
 func TestBench(t *testing.T)          { storebench.Test(t, benchDialect(false)) }
 func TestBenchHost(t *testing.T)      { storebench.Test(t, benchDialect(true)) }
-
-// TestBenchRawSQLIsTheStores: the raw side issues the Store's own
-// statements, as text.
-func TestBenchRawSQLIsTheStores(t *testing.T) {
-	storebench.SameSQL(t, rawSQL, mysqlstore.BenchSQL)
-	db := benchDialect(true).Seeded(t, storebench.Spec{Users: 1, Resets: 1, Sessions: 1, Now: time.Now()})
-	host, err := mysqlstore.HostBenchSQL(t.Context(), db.Store(t).(*mysqlstore.Store))
-	if err != nil {
-		t.Fatal(err)
-	}
-	storebench.SameSQL(t, rawHostSQL, host)
-}
 
 // benchDialect is MySQL to the harness: over passreset's own users table,
 // or over the host's accounts (host_test.go).
@@ -80,7 +68,14 @@ func (db benchDB) Store(tb testing.TB) storebench.Store {
 }
 
 func (db benchDB) Raw(tb testing.TB, now func() time.Time) storebench.Raw {
-	return openRaw(benchPool(tb, db.cfg), db.host, now)
+	var host map[string]string
+	if db.host {
+		var err error
+		if host, err = mysqlstore.HostBenchSQL(context.Background(), db.Store(tb).(*mysqlstore.Store)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return openRaw(tb, benchPool(tb, db.cfg), host, now)
 }
 
 // benchPool is a pool of OpenDB's with database/sql's defaults, closed

@@ -1,7 +1,7 @@
 package pgstore_test
 
 // The benchmarks of store/internal/storebench on Postgres: each hot path
-// through the module and as the Store's statements written by hand
+// through the module and as the Store's statements issued by hand
 // (raw_bench_test.go), in the same run. Each side has a fresh schema of its
 // own, seeded alike with COPY and dropped when the benchmark ends (the
 // growth benchmarks: one schema per size, which both sides read). They
@@ -66,7 +66,14 @@ func (db benchDB) Store(tb testing.TB) storebench.Store {
 }
 
 func (db benchDB) Raw(tb testing.TB, now func() time.Time) storebench.Raw {
-	return openRaw(newPool(tb, db.schema), db.host, now)
+	var host map[string]string
+	if db.host {
+		var err error
+		if host, err = pgstore.HostBenchSQL(context.Background(), db.Store(tb).(*pgstore.Store)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return openRaw(tb, newPool(tb, db.schema), host, now)
 }
 
 // seed migrates the schema of db, fills its tables as spec says with COPY,

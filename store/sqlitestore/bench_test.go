@@ -1,7 +1,7 @@
 package sqlitestore_test
 
 // The benchmarks of store/internal/storebench on SQLite: each hot path
-// through the module and as the Store's statements written by hand
+// through the module and as the Store's statements issued by hand
 // (raw_bench_test.go), in the same run, on files seeded alike, both
 // durable (synchronous=FULL).
 //

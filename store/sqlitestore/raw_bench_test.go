@@ -1,10 +1,10 @@
 package sqlitestore_test
 
 // The raw side of the benchmarks (storebench.Raw) on SQLite: the
-// statements the Store issues on each hot path, written by hand with
-// database/sql, prepared where the Store prepares them, over pools shaped
-// as Open shapes them and opened with the same DSN. No code of the module
-// runs here but sqlitestore.DSN.
+// statements the Store issues on each hot path (their text, BenchSQL),
+// issued by hand with database/sql, prepared where the Store prepares
+// them, over pools shaped as Open shapes them and opened with the same
+// DSN. No code of the module runs here but sqlitestore.DSN.
 
 import (
 	"context"
@@ -23,85 +23,6 @@ import (
 
 	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/sqlitestore"
-)
-
-// The statements, as the Store has them (TestBenchRawSQLIsTheStores).
-const (
-	rawAllowRequest = `INSERT INTO passreset_rate_limits (key, at) SELECT ?1, ?2
-	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3 AND at <= ?5) < ?4`
-	rawEndResets = `UPDATE passreset_resets SET ended_at = ?
-	WHERE user_id = ? AND used_at IS NULL AND ended_at IS NULL`
-	rawInsertReset = `INSERT INTO passreset_resets
-	(id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
-	code_key, code_hash, code_expires_at, code_tries_left)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	rawInsertJob = `INSERT INTO passreset_jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	rawFinishJob = `UPDATE passreset_jobs SET finished_at = ?, payload = NULL, claimed_until = NULL
-	WHERE id = ? AND finished_at IS NULL`
-	rawResetByID = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
-	code_key, code_hash, code_expires_at, code_tries_left
-	FROM passreset_resets WHERE id = ?`
-	rawResetByTokenHash = `SELECT id, user_id, email, created_at, expires_at, used_at, ended_at,
-	code_key, code_hash, code_expires_at, code_tries_left
-	FROM passreset_resets WHERE token_hash = ?`
-	rawSpendReset = `UPDATE passreset_resets SET used_at = ?1
-	WHERE id = ?2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?1
-	RETURNING user_id, email`
-	rawRevokeUserSessions = `UPDATE passreset_sessions SET revoked_at = ?1
-	WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1`
-	rawSessionByTokenHash = `SELECT id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp
-	FROM passreset_sessions WHERE token_hash = ?`
-	rawTouchSession = `UPDATE passreset_sessions SET last_seen_at = ? WHERE id = ?`
-
-	// passreset's own users table
-	rawUserCols = `id, email, email_verified, first_name, last_name, profile_picture_url,
-	external_id, locale, metadata, last_sign_in_at, created_at, updated_at`
-	rawUserByEmail  = `SELECT ` + rawUserCols + ` FROM passreset_users WHERE email_key = ?`
-	rawUserByID     = `SELECT ` + rawUserCols + ` FROM passreset_users WHERE id = ?`
-	rawUserExists   = `SELECT 1 FROM passreset_users WHERE id = ?`
-	rawPasswordHash = `SELECT password_hash FROM passreset_users WHERE id = ?`
-	rawSetPassword  = `UPDATE passreset_users SET password_hash = ?1, email_verified = 1, updated_at = ?2
-	WHERE id = ?3 RETURNING ` + rawUserCols
-
-	// the host's accounts table (accounts, in host_test.go)
-	rawHostCols         = `"account_id", "email_address", coalesce("is_verified", 0) <> 0`
-	rawHostUserByEmail  = `SELECT ` + rawHostCols + ` FROM "accounts" WHERE "email_address" = ?`
-	rawHostUserByID     = `SELECT ` + rawHostCols + ` FROM "accounts" WHERE "account_id" = ?`
-	rawHostUserExists   = `SELECT 1 FROM "accounts" WHERE "account_id" = ?`
-	rawHostPasswordHash = `SELECT coalesce("pw_digest", '') FROM "accounts" WHERE "account_id" = ?`
-	rawHostSetPassword  = `UPDATE "accounts" SET "pw_digest" = ?1, "is_verified" = 1, "modified_at" = ?2
-	WHERE "account_id" = ?3 RETURNING ` + rawHostCols
-)
-
-// rawSQL names the raw statements as sqlitestore.BenchSQL does; over the
-// host's table, the users' statements are rawHostSQL's.
-var (
-	rawSQL = map[string]string{
-		"AllowRequest":       rawAllowRequest,
-		"UserByEmail":        rawUserByEmail,
-		"UserByID":           rawUserByID,
-		"UserExists":         rawUserExists,
-		"PasswordHash":       rawPasswordHash,
-		"EndResets":          rawEndResets,
-		"InsertReset":        rawInsertReset,
-		"InsertJob":          rawInsertJob,
-		"FinishJob":          rawFinishJob,
-		"ResetByID":          rawResetByID,
-		"ResetByTokenHash":   rawResetByTokenHash,
-		"SpendReset":         rawSpendReset,
-		"SetPassword":        rawSetPassword,
-		"RevokeUserSessions": rawRevokeUserSessions,
-		"SessionByTokenHash": rawSessionByTokenHash,
-		"TouchSession":       rawTouchSession,
-	}
-	rawHostSQL = map[string]string{
-		"UserByEmail":  rawHostUserByEmail,
-		"UserByID":     rawHostUserByID,
-		"UserExists":   rawHostUserExists,
-		"PasswordHash": rawHostPasswordHash,
-		"SetPassword":  rawHostSetPassword,
-	}
 )
 
 // rawDB is the raw side's database: a write pool of one connection and a
@@ -149,31 +70,34 @@ func openRawOn(tb testing.TB, w, r *sql.DB, host bool, now func() time.Time) *ra
 	if now != nil {
 		db.now = func() int64 { return now().UnixMilli() }
 	}
-	users := rawSQL
+	var hostSQL map[string]string
 	if host {
-		users = rawHostSQL
+		hostSQL = sqlitestore.HostBenchSQL(accounts)
 	}
+	q := storebench.Statements(tb, sqlitestore.BenchSQL, hostSQL, "UserByEmail", "UserByID", "PasswordHash", "ResetByID",
+		"ResetByTokenHash", "SessionByTokenHash", "AllowRequest", "EndResets", "UserExists", "InsertReset", "InsertJob",
+		"SpendReset", "SetPassword", "RevokeUserSessions", "TouchSession", "FinishJob")
 	for _, p := range []struct {
 		st   **sql.Stmt
 		db   *sql.DB
 		text string
 	}{
-		{&db.userByEmail, r, users["UserByEmail"]},
-		{&db.userByID, r, users["UserByID"]},
-		{&db.passwordHash, r, users["PasswordHash"]},
-		{&db.resetByID, r, rawResetByID},
-		{&db.resetByTokenHash, r, rawResetByTokenHash},
-		{&db.sessionByTokenHash, r, rawSessionByTokenHash},
-		{&db.allowRequest, w, rawAllowRequest},
-		{&db.endResets, w, rawEndResets},
-		{&db.userExists, w, users["UserExists"]},
-		{&db.insertReset, w, rawInsertReset},
-		{&db.insertJob, w, rawInsertJob},
-		{&db.spendReset, w, rawSpendReset},
-		{&db.setPassword, w, users["SetPassword"]},
-		{&db.revokeUserSessions, w, rawRevokeUserSessions},
-		{&db.touchSession, w, rawTouchSession},
-		{&db.finishJob, w, rawFinishJob},
+		{&db.userByEmail, r, q["UserByEmail"]},
+		{&db.userByID, r, q["UserByID"]},
+		{&db.passwordHash, r, q["PasswordHash"]},
+		{&db.resetByID, r, q["ResetByID"]},
+		{&db.resetByTokenHash, r, q["ResetByTokenHash"]},
+		{&db.sessionByTokenHash, r, q["SessionByTokenHash"]},
+		{&db.allowRequest, w, q["AllowRequest"]},
+		{&db.endResets, w, q["EndResets"]},
+		{&db.userExists, w, q["UserExists"]},
+		{&db.insertReset, w, q["InsertReset"]},
+		{&db.insertJob, w, q["InsertJob"]},
+		{&db.spendReset, w, q["SpendReset"]},
+		{&db.setPassword, w, q["SetPassword"]},
+		{&db.revokeUserSessions, w, q["RevokeUserSessions"]},
+		{&db.touchSession, w, q["TouchSession"]},
+		{&db.finishJob, w, q["FinishJob"]},
 	} {
 		st, err := p.db.PrepareContext(context.Background(), p.text)
 		if err != nil {
@@ -461,11 +385,4 @@ func (db *rawDB) PasswordHash(ctx context.Context, userID string) (string, error
 	var h string
 	err = db.passwordHash.QueryRowContext(ctx, key).Scan(&h)
 	return h, err
-}
-
-// TestBenchRawSQLIsTheStores: the raw side issues the Store's own
-// statements, as text.
-func TestBenchRawSQLIsTheStores(t *testing.T) {
-	storebench.SameSQL(t, rawSQL, sqlitestore.BenchSQL)
-	storebench.SameSQL(t, rawHostSQL, sqlitestore.HostBenchSQL(accounts))
 }
