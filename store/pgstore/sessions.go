@@ -69,15 +69,11 @@ func (s *Store) RevokeRetiredToken(ctx context.Context, h token.Hash, at time.Ti
 
 // ListSessions returns a page of the user's sessions ordered by id.
 func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListParams) ([]session.Session, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 10
-	}
 	q := qListSessions
 	if p.Desc {
 		q = qListSessionsDesc
 	}
-	rows, err := s.pool.Query(ctx, s.q[q], userID, p.Before, p.After, limit)
+	rows, err := s.pool.Query(ctx, s.q[q], userID, p.Before, p.After, p.PageSize())
 	if err != nil {
 		return nil, wrap("list sessions", err)
 	}

@@ -170,10 +170,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.T
 // ones included, ordered by id: the p.Limit (10 when <= 0) lowest ids that
 // match p.Before and p.After, or the highest, newest first, when p.Desc.
 func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListParams) ([]session.Session, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 10
-	}
+	limit := p.PageSize()
 	form := 0
 	args := make([]any, 1, 4)
 	args[0] = userID
