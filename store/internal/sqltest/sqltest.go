@@ -35,8 +35,8 @@ type Store interface {
 var OwnTables = []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
 	"passreset_resets", "passreset_retired_session_tokens", "passreset_sessions"}
 
-// NewReset is an unused reset of u made at Base, for the token tok.
-func NewReset(u store.User, tok string) store.Reset {
+// newReset is an unused reset of u made at Base, for the token tok.
+func newReset(u store.User, tok string) store.Reset {
 	return store.Reset{ID: "password_reset_" + ulid.Make().String(), UserID: u.ID, Email: u.Email, TokenHash: token.Sum(tok),
 		CreatedAt: Base, ExpiresAt: Base.Add(time.Hour)}
 }
@@ -63,7 +63,7 @@ func ReadsAndRedeems(t *testing.T, st Store, id string, notIDs []string, at time
 		require.ErrorIs(t, err, store.ErrUserNotFound, bad)
 	}
 
-	r := NewReset(u, "token of "+t.Name())
+	r := newReset(u, "token of "+t.Name())
 	require.NoError(t, st.CreateReset(ctx, r, nil))
 	got, err := st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: id, PasswordHash: "$2a$04$new", Now: at})
 	require.NoError(t, err)
