@@ -7,17 +7,11 @@ package mysqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"errors"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 
 	"github.com/passreset/passreset/store/internal/hostusers"
 	"github.com/passreset/passreset/store/internal/storebench"
@@ -40,10 +34,7 @@ func openRaw(tb testing.TB, db *sql.DB, host map[string]string, now func() time.
 			"UserByEmail", "UserByID", "LockUser", "EndResets", "InsertReset", "InsertJob", "FinishJob", "ResetByID",
 			"ResetByTokenHash", "SpendReset", "ResetEmail", "SetPassword", "RevokeUserSessions", "SessionByTokenHash",
 			"TouchSession", "PasswordHash"),
-		now: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }}
-	if now != nil {
-		r.now = func() time.Time { return now().UTC().Truncate(time.Millisecond) }
-	}
+		now: storebench.Clock(now)}
 	return r
 }
 
@@ -66,7 +57,7 @@ func (db *rawDB) scanUser(row scanner, u *rawUser) error {
 		if err := row.Scan(&u.key, &u.email, &u.verified); err != nil {
 			return err
 		}
-		u.id = "user_" + strconv.FormatInt(u.key, 10)
+		u.id = storebench.HostID(u.key)
 		return nil
 	}
 	return row.Scan(&u.id, &u.email, &u.verified, &u.first, &u.last, &u.picture,
@@ -78,11 +69,7 @@ func (db *rawDB) userKey(userID string) (any, error) {
 	if !db.host {
 		return userID, nil
 	}
-	digits, ok := strings.CutPrefix(userID, "user_")
-	if !ok {
-		return nil, storebench.ErrNotFound
-	}
-	return strconv.ParseInt(digits, 10, 64)
+	return storebench.HostKey(userID)
 }
 
 type rawReset struct {
@@ -154,13 +141,7 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	if err := db.scanUser(db.db.QueryRowContext(ctx, db.q["UserByEmail"], email), &u); err != nil {
 		return err
 	}
-	var t [32]byte
-	_, _ = rand.Read(t[:])
-	h := sha256.Sum256([]byte(base64.RawURLEncoding.EncodeToString(t[:])))
-	resetID := "password_reset_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
-	jobID := "job_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
-	var codeHash [32]byte
-	_, _ = rand.Read(codeHash[:])
+	c := storebench.NewCreated(now)
 	key, err := db.userKey(u.id)
 	if err != nil {
 		return err
@@ -173,18 +154,18 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 		if _, err := tx.ExecContext(ctx, db.q["EndResets"], ms(now), u.id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, db.q["InsertReset"], resetID, u.id, u.email, h[:], ms(now), ms(now.Add(storebench.TTL)),
-			nil, nil, rateKey, codeHash[:], ms(now.Add(storebench.TTL)), storebench.CodeTries); err != nil {
+		if _, err := tx.ExecContext(ctx, db.q["InsertReset"], c.ResetID, u.id, u.email, c.TokenHash, ms(now), ms(now.Add(storebench.TTL)),
+			nil, nil, rateKey, c.CodeHash, ms(now.Add(storebench.TTL)), storebench.CodeTries); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, db.q["InsertJob"], jobID, "email", u.id, payload, 1, ms(now), ms(now.Add(storebench.Lease)), ms(now), "")
+		_, err := tx.ExecContext(ctx, db.q["InsertJob"], c.JobID, "email", u.id, payload, 1, ms(now), ms(now.Add(storebench.Lease)), ms(now), "")
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	// The email is sent here.
-	return db.finish(ctx, jobID)
+	return db.finish(ctx, c.JobID)
 }
 
 func (db *rawDB) finish(ctx context.Context, jobID string) error {
@@ -227,7 +208,7 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 		return 0, err
 	}
 	now := db.now()
-	jobID := "job_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
+	jobID := "job_" + storebench.NewID(now)
 	key, err := db.userKey(r.userID)
 	if err != nil {
 		return 0, err

@@ -8,11 +8,8 @@ package pgstore_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/oklog/ulid/v2"
 
 	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/pgstore"
@@ -41,10 +37,7 @@ func openRaw(tb testing.TB, pool *pgxpool.Pool, host map[string]string, now func
 		q: storebench.Statements(tb, pgstore.BenchSQL, host, "CommitUnsynced", "RateLimitLock", "RateLimitCount", "UserByEmail",
 			"CreateResetLock", "CreateReset", "FinishJob", "ResetByID", "ResetByTokenHash", "UserByID", "RedeemReset",
 			"SessionByTokenHash", "TouchSession", "PasswordHash"),
-		now: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }}
-	if now != nil {
-		db.now = func() time.Time { return now().UTC().Truncate(time.Millisecond) }
-	}
+		now: storebench.Clock(now)}
 	return db
 }
 
@@ -64,20 +57,11 @@ func (db *rawDB) scanUser(row pgx.Row, u *rawUser, extra ...any) error {
 		if err := row.Scan(append([]any{&u.key, &u.email, &u.verified}, extra...)...); err != nil {
 			return err
 		}
-		u.id = "user_" + strconv.FormatInt(u.key, 10)
+		u.id = storebench.HostID(u.key)
 		return nil
 	}
 	return row.Scan(append([]any{&u.id, &u.email, &u.verified, &u.first, &u.last, &u.picture,
 		&u.external, &u.locale, &u.metadata, &u.signIn, &u.created, &u.updated}, extra...)...)
-}
-
-// key is the host's integer key of a user id.
-func key(userID string) (int64, error) {
-	digits, ok := strings.CutPrefix(userID, "user_")
-	if !ok {
-		return 0, storebench.ErrNotFound
-	}
-	return strconv.ParseInt(digits, 10, 64)
 }
 
 type rawReset struct {
@@ -134,15 +118,9 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	if err := db.scanUser(db.pool.QueryRow(ctx, db.q["UserByEmail"], email), &u); err != nil {
 		return err
 	}
-	var t [32]byte
-	_, _ = rand.Read(t[:])
-	h := sha256.Sum256([]byte(base64.RawURLEncoding.EncodeToString(t[:])))
-	resetID := "password_reset_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
-	jobID := "job_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
-	var codeHash [32]byte
-	_, _ = rand.Read(codeHash[:])
-	args := append([]any{resetID, u.id, u.email, h[:], now, now.Add(storebench.TTL), nil, nil,
-		rateKey, codeHash[:], now.Add(storebench.TTL), storebench.CodeTries}, job(jobID, u.id, payload, now)...)
+	c := storebench.NewCreated(now)
+	args := append([]any{c.ResetID, u.id, u.email, c.TokenHash, now, now.Add(storebench.TTL), nil, nil,
+		rateKey, c.CodeHash, now.Add(storebench.TTL), storebench.CodeTries}, job(c.JobID, u.id, payload, now)...)
 	if db.host {
 		args = append(args, u.key)
 	}
@@ -165,7 +143,7 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 		return storebench.ErrNotFound
 	}
 	// The email is sent here.
-	return db.finish(ctx, jobID)
+	return db.finish(ctx, c.JobID)
 }
 
 // finish marks a job finished in a transaction that commits without
@@ -212,7 +190,7 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 	// reset's, were it another).
 	var k any = r.userID
 	if db.host {
-		if k, err = key(r.userID); err != nil {
+		if k, err = storebench.HostKey(r.userID); err != nil {
 			return 0, err
 		}
 	}
@@ -224,7 +202,7 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 		return 0, errors.New("raw: the user's address changed")
 	}
 	now := db.now()
-	jobID := "job_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
+	jobID := "job_" + storebench.NewID(now)
 	args := append([]any{r.id, r.userID, now, passwordHash}, job(jobID, r.userID, payload, now)...)
 	if db.host {
 		args = append(args, k, now)
@@ -265,7 +243,7 @@ func (db *rawDB) Validate(ctx context.Context, token string) error {
 func (db *rawDB) PasswordHash(ctx context.Context, userID string) (string, error) {
 	var k any = userID
 	if db.host {
-		n, err := key(userID)
+		n, err := storebench.HostKey(userID)
 		if err != nil {
 			return "", err
 		}

@@ -8,18 +8,13 @@ package sqlitestore_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 
 	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/sqlitestore"
@@ -158,7 +153,7 @@ func (db *rawDB) scanUser(row *sql.Row, u *rawUser) error {
 		if err := row.Scan(&u.key, &u.email, &u.verified); err != nil {
 			return err
 		}
-		u.id = "user_" + strconv.FormatInt(u.key, 10)
+		u.id = storebench.HostID(u.key)
 		return nil
 	}
 	return row.Scan(&u.id, &u.email, &u.verified, &u.first, &u.last, &u.picture,
@@ -171,11 +166,7 @@ func (db *rawDB) key(userID string) (any, error) {
 	if !db.host {
 		return userID, nil
 	}
-	digits, ok := strings.CutPrefix(userID, "user_")
-	if !ok {
-		return nil, storebench.ErrNotFound
-	}
-	return strconv.ParseInt(digits, 10, 64)
+	return storebench.HostKey(userID)
 }
 
 // Create: the rate limit, the user, one transaction (end the older
@@ -202,11 +193,7 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	if err := db.scanUser(db.userByEmail.QueryRowContext(ctx, email), &u); err != nil {
 		return err
 	}
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	h := sha256.Sum256([]byte(base64.RawURLEncoding.EncodeToString(b[:])))
-	resetID := "password_reset_" + ulid.MustNew(uint64(now), rand.Reader).String()
-	jobID := "job_" + ulid.MustNew(uint64(now), rand.Reader).String()
+	c := storebench.NewCreated(time.UnixMilli(now))
 
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -224,14 +211,12 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	if err := tx.StmtContext(ctx, db.userExists).QueryRowContext(ctx, key).Scan(&one); err != nil {
 		return err
 	}
-	var codeHash [32]byte
-	_, _ = rand.Read(codeHash[:])
 	ttl := storebench.TTL.Milliseconds()
-	if _, err := tx.StmtContext(ctx, db.insertReset).ExecContext(ctx, resetID, u.id, u.email, h[:],
-		now, now+ttl, nil, nil, rateKey, codeHash[:], now+ttl, storebench.CodeTries); err != nil {
+	if _, err := tx.StmtContext(ctx, db.insertReset).ExecContext(ctx, c.ResetID, u.id, u.email, c.TokenHash,
+		now, now+ttl, nil, nil, rateKey, c.CodeHash, now+ttl, storebench.CodeTries); err != nil {
 		return err
 	}
-	if _, err := tx.StmtContext(ctx, db.insertJob).ExecContext(ctx, jobID, "email", u.id, payload, 1,
+	if _, err := tx.StmtContext(ctx, db.insertJob).ExecContext(ctx, c.JobID, "email", u.id, payload, 1,
 		now, now+storebench.Lease.Milliseconds(), now); err != nil {
 		return err
 	}
@@ -239,7 +224,7 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 		return err
 	}
 	// The email is sent here.
-	return db.finish(ctx, jobID)
+	return db.finish(ctx, c.JobID)
 }
 
 // rawReset is a passreset_resets row.
@@ -302,7 +287,7 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 		return 0, errors.New("raw: the user's address changed")
 	}
 	now := db.now()
-	jobID := "job_" + ulid.MustNew(uint64(now), rand.Reader).String()
+	jobID := "job_" + storebench.NewID(time.UnixMilli(now))
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err

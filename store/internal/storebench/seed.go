@@ -1,14 +1,13 @@
 package storebench
 
 import (
-	"strconv"
 	"time"
 )
 
 // HostUserID is the id a Store shows for seeded user i over the host's
 // accounts table of the stores' host tests, whose account_id is i+1: the
 // Dialect's UserID over a host's table.
-func HostUserID(i int) string { return "user_" + strconv.Itoa(i+1) }
+func HostUserID(i int) string { return HostID(int64(i + 1)) }
 
 // Table is what a store's seed writes into one table, with its own bulk
 // insert: Rows rows, row i being the values of Cols that Row(i) returns.
