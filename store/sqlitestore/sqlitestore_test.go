@@ -391,20 +391,8 @@ func TestNoPlaintextInFile(t *testing.T) {
 	require.NoError(t, err)
 	sessionHash := sha256.Sum256([]byte(sessionToken))
 
-	files := func() []byte {
-		var all []byte
-		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
-			b, err := os.ReadFile(path + suffix)
-			if errors.Is(err, os.ErrNotExist) {
-				continue
-			}
-			require.NoError(t, err)
-			all = append(all, b...)
-		}
-		return all
-	}
 	check := func(when string) {
-		all := files()
+		all := readFiles(t, path)
 		for _, tok := range []string{resetToken, sessionToken} {
 			require.False(t, bytes.Contains(all, []byte(tok)), "%s: a token is in the files", when)
 			require.False(t, bytes.Contains(all, []byte(hex.EncodeToString([]byte(tok)))), "%s: a token's hex is in the files", when)
