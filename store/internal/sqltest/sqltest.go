@@ -10,6 +10,7 @@ package sqltest
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,4 +206,31 @@ func RekeysEmails(t *testing.T, st interface {
 	require.Equal(t, "jose\u0301@example.com", emailKey("user_jose_nfd"), "the second account of one mailbox keeps its old key")
 	// "kate@example.com" is free now.
 	require.NoError(t, st.CreateUser(ctx, store.User{ID: "user_kate", Email: "kate@example.com", CreatedAt: Base, UpdatedAt: Base}, ""))
+}
+
+// Instances returns a storetest.Harness's NewStore and Another for a
+// store whose instances share a database, as an app's processes do: fresh
+// makes a database of a subtest's own (a file, a schema, a database on a
+// server) and open opens an instance of the store on one. Another opens a
+// second instance on the database of the first.
+func Instances[DB any](fresh func(t *testing.T) DB, open func(t *testing.T, db DB) store.Store) (
+	newStore func(t *testing.T) store.Store, another func(t *testing.T, st store.Store) store.Store) {
+	var mu sync.Mutex
+	dbs := map[store.Store]DB{}
+	newStore = func(t *testing.T) store.Store {
+		db := fresh(t)
+		st := open(t, db)
+		mu.Lock()
+		defer mu.Unlock()
+		dbs[st] = db
+		return st
+	}
+	another = func(t *testing.T, st store.Store) store.Store {
+		mu.Lock()
+		db, ok := dbs[st]
+		mu.Unlock()
+		require.True(t, ok, "a store NewStore did not make")
+		return open(t, db)
+	}
+	return newStore, another
 }
