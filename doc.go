@@ -5,17 +5,36 @@
 // It does what WorkOS's hosted password-reset API does, and speaks that
 // API's wire format when mounted over HTTP.
 //
-// This package holds only this overview; the code lives in its
-// subpackages.
+// This package holds New, which adds passreset to an app that already has
+// its users and sessions in one call: it migrates the store, builds the
+// reset Service and the forgot and reset pages, and runs the background
+// work. The flow itself lives in the subpackages.
+//
+//	kit, err := passreset.New(ctx, passreset.Config{
+//		Store:     st, // e.g. sqlitestore.New(db, sqlitestore.WithUsers(...))
+//		BaseURL:   "https://app.example",
+//		Sessions:  sess, // e.g. scsreset.New(scsreset.Config{Manager: sm})
+//		Mailer:    &mail.SMTP{Addr: "smtp.example.com:587", Username: "u", Password: "p"},
+//		SecretKey: os.Getenv("PASSRESET_SECRET_KEY"),
+//	})
+//	kit.Register(mux)
+//	go kit.Run(ctx)
+//
+// then kit.CheckPassword in the app's login, and the credential stamp
+// checked on every request (kit.StampMatches, or scsreset's Middleware).
 //
 // # A tour
 //
 //   - [github.com/passreset/passreset/reset] is the flow a host calls: the
 //     Service (CreatePasswordReset, GetPasswordReset, ResetPassword,
-//     CheckToken; CreateUser, Authenticate and CheckPassword for sign-in;
-//     the credential stamp, Stamp and StampMatches, that signs old
-//     sessions out whoever keeps them), its Config, the errors, and the
-//     ports it needs of the host: Mailer and SessionRevoker.
+//     CheckToken; CheckPassword for a host's own sign-in; the credential
+//     stamp, Stamp and StampMatches, that signs old sessions out whoever
+//     keeps them), its Config, the errors, and the ports it needs of the
+//     host: Mailer and SessionRevoker.
+//   - [github.com/passreset/passreset/account] keeps the users for apps
+//     that let passreset keep them: CreateUser, GetUser, Authenticate (with
+//     its limit on failed sign-ins) and ChangePassword, built on a
+//     reset.Service and sharing its hashing cap.
 //   - [github.com/passreset/passreset/store] is what a storage adapter
 //     implements (the Store port, its types and sentinels), as
 //     database/sql/driver is for database/sql. The adapters: store/memstore

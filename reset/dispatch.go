@@ -75,7 +75,7 @@ func (s *Service) runJob(ctx context.Context, l *lease, msg mail.Message, email 
 		case store.JobResetRequest:
 			err = s.carryOut(actx, job, email)
 		case store.JobRevokeOtherSessions:
-			if r, ok := s.sessions.(OtherSessionsRevoker); !ok {
+			if r, ok := s.sessions.(otherSessionsRevoker); !ok {
 				err = errors.New("no OtherSessionsRevoker configured")
 			} else {
 				err = r.RevokeOtherSessions(actx, job.UserID, string(job.Payload))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -121,6 +122,8 @@ func seedUsers(t *testing.T, path string) map[string]string {
 	svc, err := reset.NewService(reset.Config{Store: st, Mailer: new(mailtest.Recorder), ResetURL: "http://127.0.0.1/reset-password",
 		Hasher: password.Bcrypt{Cost: 4}, SecretKey: []byte(strings.Repeat("s", 32))})
 	require.NoError(t, err)
+	accounts, err := account.New(svc, account.Config{})
+	require.NoError(t, err)
 	ids := make(map[string]string)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -128,7 +131,7 @@ func seedUsers(t *testing.T, path string) map[string]string {
 	for range 4 {
 		wg.Go(func() {
 			for addr := range work {
-				u, err := svc.CreateUser(t.Context(), reset.CreateUserParams{Email: addr, Password: oldPassword, EmailVerified: true})
+				u, err := accounts.CreateUser(t.Context(), account.CreateUserParams{Email: addr, Password: oldPassword, EmailVerified: true})
 				if err != nil {
 					t.Error(err)
 					continue

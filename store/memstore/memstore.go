@@ -137,7 +137,7 @@ func (st *Store) CreateUser(ctx context.Context, u reset.User, passwordHash stri
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if _, ok := st.userEmails[foldEmail(u.Email)]; ok {
-		return reset.ErrEmailTaken
+		return store.ErrEmailTaken
 	}
 	if _, ok := st.users[u.ID]; ok || u.ID == "" {
 		return fmt.Errorf("memstore: create user: id %q empty or taken", u.ID)
@@ -286,7 +286,7 @@ func (st *Store) EndResets(ctx context.Context, userID string, now time.Time) (i
 
 // SetEmail changes the user's email, as a host does when the user moves
 // their account to another address: the resets sent to the old address
-// stop working (RedeemReset refuses them). It returns reset.ErrEmailTaken
+// stop working (RedeemReset refuses them). It returns store.ErrEmailTaken
 // when another user has the address without regard to case, and
 // reset.ErrUserNotFound for an unknown user. A host calls
 // reset.Service.EndResets after it, so that the old links are ended too.
@@ -301,7 +301,7 @@ func (st *Store) SetEmail(ctx context.Context, userID, email string) error {
 		return reset.ErrUserNotFound
 	}
 	if id, ok := st.userEmails[foldEmail(email)]; ok && id != userID {
-		return reset.ErrEmailTaken
+		return store.ErrEmailTaken
 	}
 	delete(st.userEmails, foldEmail(row.user.Email))
 	st.userEmails[foldEmail(email)] = userID

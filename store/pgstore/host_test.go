@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -103,6 +104,14 @@ func newHostService(t testing.TB, st store.Store, hasher password.Hasher, now fu
 	})
 	require.NoError(t, err)
 	return svc
+}
+
+// hostAccounts is an account.Service on svc.
+func hostAccounts(t testing.TB, svc *reset.Service) *account.Service {
+	t.Helper()
+	accounts, err := account.New(svc, account.Config{})
+	require.NoError(t, err)
+	return accounts
 }
 
 func TestConformanceOverHostTable(t *testing.T) {
@@ -211,7 +220,7 @@ func TestHostRowAfterReset(t *testing.T) {
 	require.Equal(t, reset.Stamp(got.digest), stamp)
 	_, err = svc.CheckPassword(got.digest, "$2a$04$old")
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: "Ana@Example.com", Password: "a brand new password"})
+	in, err := hostAccounts(t, svc).Authenticate(ctx, account.AuthenticateParams{Email: "Ana@Example.com", Password: "a brand new password"})
 	require.NoError(t, err)
 	require.Equal(t, id, in.User.ID)
 	require.Equal(t, stamp, in.Stamp)
@@ -461,7 +470,7 @@ func TestStampEndsRacingSignIn(t *testing.T) {
 	sm, err := session.New(session.Config{Store: st, Stamps: svc})
 	require.NoError(t, err)
 
-	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "old password 1"})
+	in, err := hostAccounts(t, svc).Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "old password 1"})
 	require.NoError(t, err)
 	require.Equal(t, id, in.User.ID)
 	_, before, err := sm.Create(ctx, id, session.Metadata{Stamp: in.Stamp})
@@ -481,7 +490,7 @@ func TestStampEndsRacingSignIn(t *testing.T) {
 	_, err = sm.Validate(ctx, late)
 	require.ErrorIs(t, err, session.ErrRevoked, "a session with the old password's stamp")
 
-	in, err = svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "new password 2"})
+	in, err = hostAccounts(t, svc).Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "new password 2"})
 	require.NoError(t, err)
 	_, fresh, err := sm.Create(ctx, id, session.Metadata{Stamp: in.Stamp})
 	require.NoError(t, err)

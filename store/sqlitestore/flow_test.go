@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
@@ -33,11 +34,13 @@ func TestFlowLeavesNoSecretInTheFile(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := reset.NewService(reset.Config{Store: st, Mailer: rec, ResetURL: "https://app.example/reset-password", Hasher: password.Bcrypt{Cost: 4}, Logger: quiet})
 	require.NoError(t, err)
+	accounts, err := account.New(svc, account.Config{})
+	require.NoError(t, err)
 	sessions, err := session.New(session.Config{Store: st, Logger: quiet})
 	require.NoError(t, err)
 
 	const oldPW, newPW = "the first passphrase", "the second passphrase"
-	u, err := svc.CreateUser(ctx, reset.CreateUserParams{Email: "ana@example.com", Password: oldPW})
+	u, err := accounts.CreateUser(ctx, account.CreateUserParams{Email: "ana@example.com", Password: oldPW})
 	require.NoError(t, err)
 	_, sessTok, err := sessions.Create(ctx, u.ID, session.Metadata{})
 	require.NoError(t, err)

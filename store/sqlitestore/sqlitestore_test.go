@@ -437,7 +437,7 @@ func TestEmailIgnoresUnicodeCase(t *testing.T) {
 	require.Equal(t, "Élodie.Ünal@Example.com", got.Email, "the email's case is kept")
 
 	err = st.CreateUser(ctx, reset.User{ID: newID("user_"), Email: "ÉLODIE.ÜNAL@EXAMPLE.COM", CreatedAt: base, UpdatedAt: base}, "")
-	require.ErrorIs(t, err, reset.ErrEmailTaken)
+	require.ErrorIs(t, err, store.ErrEmailTaken)
 }
 
 func TestMetadataRoundTrip(t *testing.T) {
