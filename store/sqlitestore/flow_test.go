@@ -57,15 +57,7 @@ func TestFlowLeavesNoSecretInTheFile(t *testing.T) {
 	_, err = sessions.Validate(ctx, sessTok)
 	require.ErrorIs(t, err, session.ErrRevoked)
 
-	var dump []byte
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		b, err := os.ReadFile(path + suffix)
-		if os.IsNotExist(err) {
-			continue
-		}
-		require.NoError(t, err)
-		dump = append(dump, b...)
-	}
+	dump := readFiles(t, path)
 	require.True(t, bytes.Contains(dump, []byte("ana@example.com")), "read the right bytes")
 	// A code redeems a third reset: its code, and the queued one's, are
 	// not in the file either.
@@ -73,8 +65,20 @@ func TestFlowLeavesNoSecretInTheFile(t *testing.T) {
 	require.NoError(t, err)
 	_, err = svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: byCode.Code, NewPassword: "the third passphrase"})
 	require.NoError(t, err)
-	dump = nil
-	for _, suffix := range []string{"", "-wal", "-shm"} {
+	dump = readFiles(t, path)
+	for _, secret := range []string{pr.Token, queued.Token, sessTok, oldPW, newPW, hex.EncodeToString([]byte(pr.Token)),
+		byCode.Code, queued.Code, pr.Code, reset.FormatCode(queued.Code)} {
+		require.False(t, bytes.Contains(dump, []byte(secret)), "plaintext secret in the database file")
+	}
+	require.NoError(t, st.Close())
+}
+
+// readFiles returns the bytes of the database file at path and of the
+// files SQLite keeps beside it (-wal, -shm, -journal), those that exist.
+func readFiles(t *testing.T, path string) []byte {
+	t.Helper()
+	var dump []byte
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
 		b, err := os.ReadFile(path + suffix)
 		if os.IsNotExist(err) {
 			continue
@@ -82,9 +86,5 @@ func TestFlowLeavesNoSecretInTheFile(t *testing.T) {
 		require.NoError(t, err)
 		dump = append(dump, b...)
 	}
-	for _, secret := range []string{pr.Token, queued.Token, sessTok, oldPW, newPW, hex.EncodeToString([]byte(pr.Token)),
-		byCode.Code, queued.Code, pr.Code, reset.FormatCode(queued.Code)} {
-		require.False(t, bytes.Contains(dump, []byte(secret)), "plaintext secret in the database file")
-	}
-	require.NoError(t, st.Close())
+	return dump
 }
