@@ -1,13 +1,14 @@
-// Command customstore is the guide to a passreset Store written by hand, for
-// a host whose users a table description (store.UsersTable) cannot reach.
-// store.go is the Store, to copy and adapt; this file is the host around
-// it: its schema, its own sign-up and sign-in, and its sessions, which
-// passreset never keeps.
+// Command customstore is the guide to a host whose users a table
+// description (store.UsersTable) cannot reach. store.go implements
+// sqlitestore's small port for the host's users (sqlitestore.HostUsers:
+// four methods), to copy and adapt; sqlitestore keeps the rest. This file
+// is the host around it: its schema, its own sign-up and sign-in, and its
+// sessions, which passreset never keeps.
 //
 // The host keeps several addresses per account in emails (one primary, each
 // verified on its own) and every password hash an account has had in
-// credentials (the newest is current), in one SQLite file, beside which the
-// Store keeps passreset's own tables.
+// credentials (the newest is current), in one SQLite file, beside which
+// sqlitestore keeps passreset's own tables.
 //
 // Run it to watch a reset go through, on a SQLite file in a temporary
 // folder:
@@ -37,11 +38,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store/sqlitestore"
 )
 
 // hostSchema is the host's, made long before passreset: not passreset's to
@@ -196,7 +197,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 	// 1. The host's database before passreset: Ada and Grace signed up,
 	// Ada added and verified a second address.
-	db, err := sql.Open("sqlite3", DSN(filepath.Join(dir, "app.db")))
+	db, err := sql.Open("sqlite3", sqlitestore.DSN(filepath.Join(dir, "app.db")))
 	if err != nil {
 		return err
 	}
@@ -233,8 +234,10 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 
-	// 2. The Store adds passreset's own tables beside the host's.
-	st, err := New(db)
+	// 2. The store: sqlitestore over the same handle, reading and writing
+	// the host's users through Users; it adds passreset's own tables
+	// beside the host's.
+	st, err := sqlitestore.New(db, sqlitestore.WithHostUsers(Users{}))
 	if err != nil {
 		return err
 	}
@@ -244,7 +247,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if ddl, err := schemaOf(ctx, db); err != nil || ddl != hostDDL {
 		return cmp.Or(err, errors.New("Migrate changed the host's tables"))
 	}
-	say("2. Migrate adds passreset_resets, passreset_rate_limits and passreset_jobs; the host's tables are as they were.")
+	say("2. Migrate adds passreset's tables (passreset_resets, passreset_jobs, ...); the host's tables are as they were.")
 
 	// 3. The Service, with the host as its SessionRevoker; a dev mailbox
 	// instead of SMTP.

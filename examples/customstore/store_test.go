@@ -19,6 +19,7 @@ import (
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/sqlitestore"
 	"github.com/passreset/passreset/store/storetest"
 	"github.com/passreset/passreset/token"
 )
@@ -31,50 +32,74 @@ var signedUp = time.Date(2025, 3, 2, 9, 15, 0, 0, time.UTC)
 func newHostDB(t *testing.T) (*sql.DB, string) {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := sql.Open("sqlite3", DSN(filepath.Join(dir, "app.db")))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, db.Close()) })
-	_, err = db.ExecContext(t.Context(), hostSchema)
+	db := openDB(t, filepath.Join(dir, "app.db"))
+	_, err := db.ExecContext(t.Context(), hostSchema)
 	require.NoError(t, err)
 	return db, dir
 }
 
-func newStore(t *testing.T, db *sql.DB) *Store {
+// openDB opens a handle on the SQLite file at path, closed with the test.
+func openDB(t *testing.T, path string) *sql.DB {
 	t.Helper()
-	st, err := New(db)
+	db, err := sql.Open("sqlite3", sqlitestore.DSN(path))
 	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	return db
+}
+
+// hostStore is sqlitestore over db with the host's Users, as main.go
+// builds it.
+func hostStore(t *testing.T, db *sql.DB) *sqlitestore.Store {
+	t.Helper()
+	st, err := sqlitestore.New(db, sqlitestore.WithHostUsers(Users{}))
+	require.NoError(t, err)
+	return st
+}
+
+func newStore(t *testing.T, db *sql.DB) *sqlitestore.Store {
+	t.Helper()
+	st := hostStore(t, db)
 	require.NoError(t, st.Migrate(t.Context()))
 	return st
 }
 
-// TestConformance runs passreset's suite, seeding users through the host's
-// own sign-up.
+// TestConformance runs passreset's suite over sqlitestore and Users,
+// seeding users through the host's own sign-up.
 func TestConformance(t *testing.T) {
+	// The handle and folder of the store under test: the suite runs its
+	// subtests one after another.
+	var (
+		db  *sql.DB
+		dir string
+	)
 	storetest.Run(t, storetest.Harness{
 		NewStore: func(t *testing.T) store.Store {
-			db, _ := newHostDB(t)
+			db, dir = newHostDB(t)
 			return newStore(t, db)
 		},
-		AddUser: func(t *testing.T, st store.Store, email, hash string) string {
-			s := st.(*Store)
-			id, err := signUp(t.Context(), s.db, "", email, hash, signedUp)
+		AddUser: func(t *testing.T, _ store.Store, email, hash string) string {
+			id, err := signUp(t.Context(), db, "", email, hash, signedUp)
 			require.NoError(t, err)
 			return UserID(id)
 		},
 		// The account's primary address changes; the old one leaves it.
-		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
+		SetEmail: func(t *testing.T, _ store.Store, userID, email string) {
 			key, ok := AccountID(userID)
 			require.True(t, ok)
-			_, err := st.(*Store).db.ExecContext(t.Context(),
+			_, err := db.ExecContext(t.Context(),
 				`UPDATE emails SET address = ?, address_key = ? WHERE account_id = ? AND is_primary`, email, EmailKey(email), key)
 			require.NoError(t, err)
 		},
 		// The account is closed: its addresses and credentials go with it.
-		DeleteUser: func(t *testing.T, st store.Store, userID string) {
+		DeleteUser: func(t *testing.T, _ store.Store, userID string) {
 			key, ok := AccountID(userID)
 			require.True(t, ok)
-			_, err := st.(*Store).db.ExecContext(t.Context(), `DELETE FROM accounts WHERE id = ?`, key)
+			_, err := db.ExecContext(t.Context(), `DELETE FROM accounts WHERE id = ?`, key)
 			require.NoError(t, err)
+		},
+		// Another process of the app, on the same file.
+		Another: func(t *testing.T, _ store.Store) store.Store {
+			return hostStore(t, openDB(t, filepath.Join(dir, "app.db")))
 		},
 	})
 }
@@ -246,22 +271,20 @@ func TestMigrate(t *testing.T) {
 	after, err := schemaOf(ctx, db)
 	require.NoError(t, err)
 	require.Equal(t, before, after, "Migrate changed the host's tables")
-	require.Equal(t, []string{"passreset_jobs", "passreset_rate_limits", "passreset_replays", "passreset_resets"}, passresetTables(t, db))
+	require.Equal(t, []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
+		"passreset_resets", "passreset_retired_session_tokens", "passreset_sessions"}, passresetTables(t, db))
 
 	for name, ddl := range map[string]string{
 		"no host tables": ``,
 		"no credentials": strings.Split(hostSchema, "CREATE TABLE credentials")[0],
 	} {
 		t.Run(name, func(t *testing.T) {
-			db, err := sql.Open("sqlite3", DSN(filepath.Join(t.TempDir(), "app.db")))
-			require.NoError(t, err)
-			defer db.Close()
+			db := openDB(t, filepath.Join(t.TempDir(), "app.db"))
 			if ddl != "" {
 				_, err := db.ExecContext(ctx, ddl)
 				require.NoError(t, err)
 			}
-			st, err := New(db)
-			require.NoError(t, err)
+			st := hostStore(t, db)
 			require.ErrorContains(t, st.Migrate(ctx), "the host's tables")
 			require.Empty(t, passresetTables(t, db), "a failed Migrate created tables")
 		})

@@ -33,11 +33,18 @@ ON CONFLICT (name) DO NOTHING`
 // each file in its own transaction together with its record. Running it
 // again, or from several processes at once, applies nothing twice. It
 // never touches a host's users table (WithUsers), whose description it
-// checks against the table.
+// checks against the table, nor a host's tables behind its HostUsers
+// (WithHostUsers), which it first asks to check them when the HostUsers is
+// a UsersChecker: a failed check stops it before it creates anything.
 //
 // A database made by an older passreset, whose tables had no passreset_
 // prefix, is adopted: its tables are renamed, in one transaction, and kept.
 func (s *Store) Migrate(ctx context.Context) error {
+	if c, ok := s.users.(UsersChecker); ok {
+		if err := c.CheckUsers(ctx, s.r); err != nil {
+			return fmt.Errorf("sqlitestore: migrate: host users: %w", err)
+		}
+	}
 	if err := s.migrate(ctx); err != nil {
 		return fmt.Errorf("sqlitestore: migrate: %w", err)
 	}
@@ -50,14 +57,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	files, err := migrate.Store(migrationFiles, s.host == nil)
+	ownUsers := s.host == nil && s.users == nil
+	files, err := migrate.Store(migrationFiles, ownUsers)
 	if err != nil {
 		return err
 	}
 	if _, err := s.w.ExecContext(ctx, qCreateMigrations); err != nil {
 		return err
 	}
-	if s.host == nil {
+	if ownUsers {
 		if err := s.adoptLegacy(ctx); err != nil {
 			return fmt.Errorf("adopt the tables of an older version: %w", err)
 		}

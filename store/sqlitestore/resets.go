@@ -83,13 +83,8 @@ func (s *Store) createReset(ctx context.Context, r store.Reset, jobs []store.Job
 	if _, err := tx.StmtContext(ctx, p[sEndResets]).ExecContext(ctx, millis(r.CreatedAt), r.UserID); err != nil {
 		return err
 	}
-	key, ok := s.userKey(r.UserID)
-	if !ok {
-		return store.ErrUserNotFound
-	}
-	var one int
-	if err := tx.StmtContext(ctx, p[sUserExists]).QueryRowContext(ctx, key).Scan(&one); err != nil {
-		return userErr("user by id", err)
+	if err := s.userExists(ctx, tx, p, r.UserID); err != nil {
+		return err
 	}
 	h := r.TokenHash
 	codeKey, codeHash, codeExpires := codeColumns(r.Code)
@@ -102,6 +97,24 @@ func (s *Store) createReset(ctx context.Context, r store.Reset, jobs []store.Job
 		return err
 	}
 	return tx.Commit()
+}
+
+// userExists returns store.ErrUserNotFound, inside tx, when there is no
+// user with this id.
+func (s *Store) userExists(ctx context.Context, tx *sql.Tx, p *statements, userID string) error {
+	if s.users != nil {
+		_, err := s.users.UserByID(ctx, tx, userID)
+		return hostErr("user by id", err)
+	}
+	key, ok := s.userKey(userID)
+	if !ok {
+		return store.ErrUserNotFound
+	}
+	var one int
+	if err := tx.StmtContext(ctx, p[sUserExists]).QueryRowContext(ctx, key).Scan(&one); err != nil {
+		return userErr("user by id", err)
+	}
+	return nil
 }
 
 // ResetByID returns the reset with this id, whatever its state, or
@@ -246,37 +259,18 @@ func (s *Store) changePassword(ctx context.Context, c store.PasswordChange) (sto
 	if err != nil {
 		return store.Changed{}, err
 	}
-	key, ok := s.userKey(c.UserID)
-	if !ok {
-		return store.Changed{}, store.ErrUserNotFound
-	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return store.Changed{}, err
 	}
 	defer rollback(tx)
-	var res sql.Result
-	switch {
-	case c.Rehash && s.host == nil:
-		res, err = tx.ExecContext(ctx, qRehash, c.NewHash, key, c.OldHash)
-	case c.Rehash:
-		res, err = tx.ExecContext(ctx, s.host.rehash, c.NewHash, key, c.OldHash)
-	case s.host == nil:
-		res, err = tx.ExecContext(ctx, qChangePassword, c.NewHash, millis(c.Now), key, c.OldHash)
-	default:
-		res, err = tx.ExecContext(ctx, s.host.changePassword, c.NewHash, s.host.updatedAt(c.Now), key, c.OldHash)
+	if s.users != nil {
+		err = s.changeHost(ctx, tx, c)
+	} else {
+		err = s.changeTable(ctx, tx, p, c)
 	}
 	if err != nil {
 		return store.Changed{}, err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return store.Changed{}, err
-	} else if n == 0 {
-		var one int
-		if err := tx.StmtContext(ctx, p[sUserExists]).QueryRowContext(ctx, key).Scan(&one); err != nil {
-			return store.Changed{}, userErr("user by id", err)
-		}
-		return store.Changed{}, store.ErrPasswordChanged
 	}
 	var out store.Changed
 	if !c.Rehash {
@@ -304,6 +298,42 @@ func (s *Store) changePassword(ctx context.Context, c store.PasswordChange) (sto
 	}
 	s.scrubWAL(ctx)
 	return out, nil
+}
+
+// changeTable is ChangePassword's conditional update of a users table,
+// passreset's or the host's (WithUsers), in its transaction:
+// store.ErrPasswordChanged when the stored hash is no longer c.OldHash.
+func (s *Store) changeTable(ctx context.Context, tx *sql.Tx, p *statements, c store.PasswordChange) error {
+	key, ok := s.userKey(c.UserID)
+	if !ok {
+		return store.ErrUserNotFound
+	}
+	var (
+		res sql.Result
+		err error
+	)
+	switch {
+	case c.Rehash && s.host == nil:
+		res, err = tx.ExecContext(ctx, qRehash, c.NewHash, key, c.OldHash)
+	case c.Rehash:
+		res, err = tx.ExecContext(ctx, s.host.rehash, c.NewHash, key, c.OldHash)
+	case s.host == nil:
+		res, err = tx.ExecContext(ctx, qChangePassword, c.NewHash, millis(c.Now), key, c.OldHash)
+	default:
+		res, err = tx.ExecContext(ctx, s.host.changePassword, c.NewHash, s.host.updatedAt(c.Now), key, c.OldHash)
+	}
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		if err := s.userExists(ctx, tx, p, c.UserID); err != nil {
+			return err
+		}
+		return store.ErrPasswordChanged
+	}
+	return nil
 }
 
 func resetErr(op string, err error) error {
@@ -359,18 +389,24 @@ func (s *Store) redeemReset(ctx context.Context, r store.Redemption) (store.Rede
 	}
 
 	var out store.Redeemed
-	out.User, err = s.setPassword(ctx, tx, p, userID, r.PasswordHash, r.Now)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Redeemed{}, store.ErrUserNotFound
-	}
-	if err != nil {
-		return store.Redeemed{}, err
-	}
-	// The transaction has held the write lock since its first statement,
-	// so the address read back with the user's row is the current one,
-	// and no change to it can commit before this transaction ends.
-	if hostusers.Fold(out.User.Email) != hostusers.Fold(email) {
-		return store.Redeemed{}, store.ErrInvalidToken // the address is no longer the user's: rolled back
+	if s.users != nil {
+		if out.User, err = s.redeemHost(ctx, tx, userID, email, r.PasswordHash, r.Now); err != nil {
+			return store.Redeemed{}, err
+		}
+	} else {
+		out.User, err = s.setPassword(ctx, tx, p, userID, r.PasswordHash, r.Now)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.Redeemed{}, store.ErrUserNotFound
+		}
+		if err != nil {
+			return store.Redeemed{}, err
+		}
+		// The transaction has held the write lock since its first statement,
+		// so the address read back with the user's row is the current one,
+		// and no change to it can commit before this transaction ends.
+		if hostusers.Fold(out.User.Email) != hostusers.Fold(email) {
+			return store.Redeemed{}, store.ErrInvalidToken // the address is no longer the user's: rolled back
+		}
 	}
 	res, err := tx.StmtContext(ctx, p[sRevokeUserSessions]).ExecContext(ctx, now, userID)
 	if err != nil {

@@ -37,8 +37,9 @@ var (
 const DefaultBusyTimeout = 5 * time.Second
 
 // Store keeps password resets, sessions, rate-limit records and jobs in one
-// SQLite database, beside the users: the host's own table (WithUsers) or
-// passreset's own, passreset_users. It implements store.Store,
+// SQLite database, beside the users: the host's own table (WithUsers), the
+// host's own tables behind its HostUsers (WithHostUsers), or passreset's
+// own, passreset_users. It implements store.Store,
 // store.UserCreator, store.SignInRecorder and session.Store, and is safe for
 // concurrent use by goroutines and by several processes sharing the file.
 type Store struct {
@@ -46,6 +47,9 @@ type Store struct {
 	r    *sql.DB    // reads outside transactions; w itself when built by New
 	own  bool       // Close closes w and r (Open opened them)
 	host *hostTable // the host's users table (WithUsers); nil: passreset_users
+	// users are the host's users behind its own methods (WithHostUsers);
+	// nil otherwise. host and users are never both set.
+	users HostUsers
 	// level is the synchronous level Open gave every connection (2 FULL,
 	// 1 NORMAL), or 0 when New's caller chose it: unsynced then reads it.
 	level int
@@ -62,9 +66,11 @@ var errClosed = errors.New("sqlitestore: store is closed")
 type Option func(*config)
 
 type config struct {
-	synchronous string
-	busyTimeout time.Duration
-	users       *store.UsersTable
+	synchronous  string
+	busyTimeout  time.Duration
+	users        *store.UsersTable
+	hostUsers    HostUsers
+	hostUsersSet bool // WithHostUsers was given, even with nil
 }
 
 // WithUsers makes the Store read users from the host's own table, described
@@ -111,7 +117,8 @@ func WithBusyTimeout(d time.Duration) Option {
 //
 //	db, err := sql.Open("sqlite3", sqlitestore.DSN("app.db"))
 //
-// Options other than those of the connection (WithUsers) are ignored.
+// Options other than those of the connection (WithUsers, WithHostUsers)
+// are ignored.
 func DSN(path string, opts ...Option) string {
 	c := newConfig(opts)
 	// Escape the path so that '?', '#' and '%' in it stay part of the name.
@@ -182,7 +189,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if c.synchronous == "NORMAL" {
 		level = 1
 	}
-	return &Store{w: w, r: r, own: true, level: level, host: host}, nil
+	return &Store{w: w, r: r, own: true, level: level, host: host, users: c.hostUsers}, nil
 }
 
 // createPrivate creates the database file, empty, readable and writable
@@ -201,9 +208,15 @@ func createPrivate(path string) error {
 	return f.Close()
 }
 
-// hostTable checks the users table's description, if any.
+// hostTable checks the users table's description, if any, and that the
+// host's users are given one way at most.
 func (c config) hostTable() (*hostTable, error) {
-	if c.users == nil {
+	switch {
+	case c.hostUsersSet && c.hostUsers == nil:
+		return nil, errors.New("sqlitestore: WithHostUsers: nil HostUsers")
+	case c.hostUsersSet && c.users != nil:
+		return nil, errors.New("sqlitestore: WithUsers and WithHostUsers both given: describe the table, or implement HostUsers, not both")
+	case c.users == nil:
 		return nil, nil
 	}
 	if err := c.users.Check(); err != nil {
@@ -222,7 +235,8 @@ func (c config) hostTable() (*hostTable, error) {
 // busy timeout, concurrent writers fail with SQLITE_BUSY at once.
 //
 // New does not touch the database; call Migrate before first use. Of the
-// options, only WithUsers applies: the others are the DSN's.
+// options, only WithUsers and WithHostUsers apply: the others are the
+// DSN's.
 func New(db *sql.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlitestore: New: nil *sql.DB")
@@ -230,11 +244,12 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 	if _, ok := db.Driver().(*sqlite3.SQLiteDriver); !ok {
 		return nil, fmt.Errorf("sqlitestore: New: driver %T is not github.com/mattn/go-sqlite3", db.Driver())
 	}
-	host, err := newConfig(opts).hostTable()
+	c := newConfig(opts)
+	host, err := c.hostTable()
 	if err != nil {
 		return nil, err
 	}
-	return &Store{w: db, r: db, host: host}, nil
+	return &Store{w: db, r: db, host: host, users: c.hostUsers}, nil
 }
 
 // Close releases the prepared statements and, when the Store was made by
@@ -349,10 +364,15 @@ func (s *Store) prepared(ctx context.Context) (*statements, error) {
 		texts[sUserByID], texts[sUserByEmail], texts[sUserByEmailLike] = h.byID, h.byEmail, h.byEmailLike
 		texts[sPasswordHash], texts[sUserExists], texts[sSetPassword] = h.hash, h.exists, h.setPassword
 	}
+	if s.users != nil { // the host's methods read and write its users
+		for _, i := range []stmt{sUserByID, sUserByEmail, sPasswordHash, sUserExists, sSetPassword} {
+			texts[i] = ""
+		}
+	}
 	p := new(statements)
 	for i, text := range texts {
 		if text == "" {
-			continue // sUserByEmailLike over passreset's own table
+			continue // sUserByEmailLike over passreset's own table; the users' over HostUsers
 		}
 		db := s.w
 		if stmt(i) < numReadStmts {

@@ -180,6 +180,10 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, erro
 		return store.User{}, err
 	}
 	key := emailKey(email)
+	if s.users != nil {
+		u, err := s.hostUserByEmail(ctx, s.r, key)
+		return u, hostReadErr("user by email", err)
+	}
 	if s.host == nil {
 		u, err := scanUser(p[sUserByEmail].QueryRowContext(ctx, key))
 		return u, userErr("user by email", err)
@@ -231,6 +235,10 @@ func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
 	if err != nil {
 		return store.User{}, err
 	}
+	if s.users != nil {
+		u, err := s.users.UserByID(ctx, s.r, id)
+		return u, hostReadErr("user by id", err)
+	}
 	if s.host == nil {
 		u, err := scanUser(p[sUserByID].QueryRowContext(ctx, id))
 		return u, userErr("user by id", err)
@@ -249,6 +257,10 @@ func (s *Store) PasswordHash(ctx context.Context, userID string) (string, error)
 	p, err := s.prepared(ctx)
 	if err != nil {
 		return "", err
+	}
+	if s.users != nil {
+		h, err := s.users.PasswordHash(ctx, s.r, userID)
+		return h, hostReadErr("password hash", err)
 	}
 	key, ok := s.userKey(userID)
 	if !ok {
@@ -288,8 +300,8 @@ func (s *Store) setPassword(ctx context.Context, tx *sql.Tx, p *statements, user
 // creates them: over a host's table it returns an error matching
 // store.ErrNoUserCreator.
 func (s *Store) CreateUser(ctx context.Context, u store.User, passwordHash string) error {
-	if s.host != nil {
-		return fmt.Errorf("sqlitestore: create user: the users table is the host's: %w", store.ErrNoUserCreator)
+	if s.host != nil || s.users != nil {
+		return fmt.Errorf("sqlitestore: create user: the users are the host's: %w", store.ErrNoUserCreator)
 	}
 	md, err := encodeMetadata(u.Metadata)
 	if err != nil {
@@ -309,10 +321,10 @@ func (s *Store) CreateUser(ctx context.Context, u store.User, passwordHash strin
 }
 
 // RecordSignIn sets the user's LastSignInAt to at, or returns
-// store.ErrUserNotFound. Over a host's table, which has no such column, it
-// does nothing.
+// store.ErrUserNotFound. Over a host's users (WithUsers, WithHostUsers),
+// which have no such column, it does nothing.
 func (s *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) error {
-	if s.host != nil {
+	if s.host != nil || s.users != nil {
 		return nil
 	}
 	res, err := s.w.ExecContext(ctx, qRecordSignIn, millis(at), userID)
