@@ -10,7 +10,10 @@
 // beside a host's users table, which they are given a description of, so a
 // host with its users in SQL writes no adapter at all.
 //
-// A host whose users are not in SQL implements Store in full; each method's
+// A host whose users are in SQLite but spread over tables, so that no
+// description reaches them, implements sqlitestore.HostUsers (four
+// methods) instead. A host whose users are not in SQL implements Store in
+// full; each method's
 // doc comment is its contract, and store/storetest.Run checks an adapter
 // against every clause. The part of Store that reads the host's users is
 // small ([Users]: three lookups); the rest is passreset's own state:

@@ -52,8 +52,17 @@
 // passreset's pages send them, and the second query never runs for a known
 // address.
 //
-// Without WithUsers, passreset keeps its own users table, passreset_users,
-// with WorkOS's profile fields, and creates users (store.UserCreator).
+// An app whose users no description can reach (spread over tables:
+// several addresses per account, each verified on its own; every password
+// hash an account has had, the newest current) implements HostUsers, four
+// methods over its own tables in the same file, and passes it to
+// WithHostUsers. The Store still keeps all of passreset's own state, and
+// calls the host's SetPasswordHash inside the transaction that spends the
+// token, so that both commit or neither. examples/customstore is such an
+// app.
+//
+// With neither, passreset keeps its own users table, passreset_users, with
+// WorkOS's profile fields, and creates users (store.UserCreator).
 //
 // New wraps a *sql.DB the caller opened and keeps; open it with the DSN
 // this package builds, so that every connection gets the settings below:
