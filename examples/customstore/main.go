@@ -245,7 +245,7 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	if ddl, err := schemaOf(ctx, db); err != nil || ddl != hostDDL {
-		return cmp.Or(err, errors.New("Migrate changed the host's tables"))
+		return cmp.Or(err, errors.New("the store's Migrate changed the host's tables"))
 	}
 	say("2. Migrate adds passreset's tables (passreset_resets, passreset_jobs, ...); the host's tables are as they were.")
 
