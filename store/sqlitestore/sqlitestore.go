@@ -81,7 +81,7 @@ type config struct {
 // type; an UpdatedAt column of INTEGER affinity gets unix seconds, any
 // other the UTC text "2006-01-02 15:04:05.000" (the form of SQLite's date
 // functions). The table must exist before Migrate, which checks the
-// description against it.
+// description against it. It cannot be combined with WithHostUsers.
 func WithUsers(t store.UsersTable) Option {
 	return func(c *config) { c.users = &t }
 }
