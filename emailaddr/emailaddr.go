@@ -146,8 +146,27 @@ func Fold(s string) string {
 	if err != nil {
 		return asciiLower(s)
 	}
-	return norm.NFC.String(strings.ToLower(n))
+	return foldNormal(n)
 }
+
+// FoldValid returns Fold(s) for an address Normalize accepts, and
+// Normalize's error for one it refuses: what Normalize then Fold of its
+// result would give, with one pass of Normalize instead of two.
+func FoldValid(s string) (string, error) {
+	n, err := Normalize(s)
+	if err != nil {
+		return "", err
+	}
+	return foldNormal(n), nil
+}
+
+// EqualFold reports whether a and b fold alike (Fold(a) == Fold(b)): the
+// same mailbox, however each is spelt. Equal strings are, without folding
+// either.
+func EqualFold(a, b string) bool { return a == b || Fold(a) == Fold(b) }
+
+// foldNormal is the fold of n, a form Normalize returned.
+func foldNormal(n string) string { return norm.NFC.String(strings.ToLower(n)) }
 
 // checkRune refuses a character no address should hold.
 func checkRune(r rune) error {
