@@ -5,8 +5,23 @@
 // It does what WorkOS's hosted password-reset API does, and speaks that
 // API's wire format when mounted over HTTP.
 //
-// This package holds only this overview; the code lives in its
-// subpackages.
+// This package holds New, which adds passreset to an app that already has
+// its users and sessions in one call: it migrates the store, builds the
+// reset Service and the forgot and reset pages, and runs the background
+// work. The flow itself lives in the subpackages.
+//
+//	kit, err := passreset.New(ctx, passreset.Config{
+//		Store:     st, // e.g. sqlitestore.New(db, sqlitestore.WithUsers(...))
+//		BaseURL:   "https://app.example",
+//		Sessions:  sess, // e.g. scsreset.New(scsreset.Config{Manager: sm})
+//		Mailer:    &mail.SMTP{Addr: "smtp.example.com:587", Username: "u", Password: "p"},
+//		SecretKey: os.Getenv("PASSRESET_SECRET_KEY"),
+//	})
+//	kit.Register(mux)
+//	go kit.Run(ctx)
+//
+// then kit.CheckPassword in the app's login, and the credential stamp
+// checked on every request (kit.StampMatches, or scsreset's Middleware).
 //
 // # A tour
 //

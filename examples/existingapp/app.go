@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os" // passreset
 	"strings"
 	"time"
 
@@ -19,9 +20,13 @@ import (
 	_ "github.com/mattn/go-sqlite3"    // database/sql driver "sqlite3"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/passreset/passreset/reset"       // passreset
-	"github.com/passreset/passreset/reset/pages" // passreset
-	"github.com/passreset/passreset/scsreset"    // passreset
+	"github.com/passreset/passreset"                   // passreset
+	"github.com/passreset/passreset/password"          // passreset
+	"github.com/passreset/passreset/reset/pages"       // passreset
+	"github.com/passreset/passreset/scsreset"          // passreset
+	"github.com/passreset/passreset/store"             // passreset
+	"github.com/passreset/passreset/store/pgstore"     // passreset
+	"github.com/passreset/passreset/store/sqlitestore" // passreset
 )
 
 // config configures the app.
@@ -33,10 +38,7 @@ type config struct {
 	BaseURL string
 	// BcryptCost is the cost of the digests the app itself makes.
 	BcryptCost int
-	// SMTP, when set, is the host:port of the mail server; otherwise
-	// emails stay in the dev mailbox at /dev/mail.
-	SMTP, SMTPUser, SMTPPassword string // passreset
-	Logger                       *slog.Logger
+	Logger     *slog.Logger
 	// Pause, when set, is called at named points of the handlers; the
 	// tests use it to hold a request there.
 	Pause func(r *http.Request, point string)
@@ -56,9 +58,8 @@ type app struct {
 	closers  []func()
 
 	// passreset:begin
-	svc    *reset.Service
-	sess   *scsreset.Sessions
-	forgot *pages.Handler
+	kit  *passreset.Kit
+	sess *scsreset.Sessions
 	// passreset:end
 }
 
@@ -151,13 +152,37 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	mux.HandleFunc("GET /account", a.account)
 
 	// passreset:begin
-	if err := a.addPasswordReset(ctx, cfg, mux); err != nil {
+	// Password reset: passreset's store in the app's database, over the
+	// accounts table (it writes there only the digest, is_verified and
+	// modified_at of the account whose password is reset) with its own
+	// tables, passreset_*, beside it; scs sessions signed out at a reset;
+	// the forgot and reset pages; the emails through the SMTP server in
+	// $PASSRESET_SMTP_URL, or to the dev mailbox at /dev/mail.
+	accounts := store.UsersTable{Table: "accounts", ID: "account_id", Email: "email_address", PasswordHash: "pw_digest", Verified: "is_verified", UpdatedAt: "modified_at"}
+	var st store.Store
+	if a.postgres {
+		pg, err := pgstore.Open(ctx, cfg.DB, pgstore.WithUsers(accounts))
+		if err != nil {
+			return nil, err
+		}
+		a.closers, st = append(a.closers, pg.Close), pg
+	} else if st, err = sqlitestore.New(a.db, sqlitestore.WithUsers(accounts)); err != nil {
 		return nil, err
 	}
+	if a.sess, err = scsreset.New(scsreset.Config{Manager: a.sm, Logger: a.log}); err != nil {
+		return nil, err
+	}
+	a.kit, err = passreset.New(ctx, passreset.Config{Store: st, Sessions: a.sess, BaseURL: cfg.BaseURL,
+		SMTP: os.Getenv("PASSRESET_SMTP_URL"), SecretKey: os.Getenv("PASSRESET_SECRET_KEY"), // none: a key for this run only
+		Hasher: password.Bcrypt{Cost: a.cost}, Logger: a.log}) // bcrypt, as the app's own digests
+	if err != nil {
+		return nil, err
+	}
+	a.kit.Register(mux)
 	// passreset:end
 
 	a.handler = a.sm.LoadAndSave(
-		a.sess.Middleware(a.svc, // passreset: the stamp check, inside LoadAndSave
+		a.sess.Middleware(a.kit, // passreset: the stamp check, inside LoadAndSave
 			http.NewCrossOriginProtection().Handler(securityHeaders(mux))))
 	return a, nil
 }
@@ -220,7 +245,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	}
 	// passreset: was bcrypt.CompareHashAndPassword; CheckPassword compares
 	// as passreset hashed at a reset, and returns the credential stamp.
-	stamp, err := a.svc.CheckPassword(digest, r.PostFormValue("password")) // passreset
+	stamp, err := a.kit.CheckPassword(digest, r.PostFormValue("password")) // passreset
 	a.pause(r, "after-password-check")
 	if err != nil {
 		a.render(w, r, "login", http.StatusUnauthorized, loginView{Email: email, Error: "Wrong email address or password."})

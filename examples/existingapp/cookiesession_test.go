@@ -22,7 +22,7 @@ import (
 // copy of the cookie someone took before the reset included.
 func TestCookieSessionSignedOutByTheStampAlone(t *testing.T) {
 	h := newHarness(t, databases(t)["sqlite"](t))
-	svc := h.app.svc
+	svc := h.app.kit
 	id, err := h.app.createAccount(t.Context(), "ada@example.com", oldPassword)
 	require.NoError(t, err)
 

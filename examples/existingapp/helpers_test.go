@@ -107,8 +107,7 @@ func newHarness(t *testing.T, db string) *harness {
 
 	bg, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { h.app.svc.RunDispatcher(bg) })
-	wg.Go(func() { h.app.svc.RunJanitor(bg, time.Hour, 24*time.Hour) })
+	wg.Go(func() { h.app.kit.Run(bg) })
 	t.Cleanup(func() { stop(); wg.Wait() })
 
 	srv := httptest.NewUnstartedServer(h.app.handler)
@@ -117,7 +116,7 @@ func newHarness(t *testing.T, db string) *harness {
 	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
-		require.NoError(t, h.app.forgot.Shutdown(context.Background()))
+		require.NoError(t, h.app.kit.Shutdown(context.Background()))
 	})
 	// Let every held request go before the server waits for them, even
 	// when a test fails half-way.

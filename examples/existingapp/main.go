@@ -20,13 +20,12 @@
 //	-demo-user EMAIL      create this account at start unless it exists,
 //	                      with a generated password printed once; "" for
 //	                      none (default demo@example.com)
-//	-smtp host:port       send email through this server (STARTTLS), with
-//	                      -smtp-user and $PASSRESET_SMTP_PASSWORD, instead
-//	                      of keeping it in the dev mailbox
 //
-// The environment variable PASSRESET_SECRET_KEY (32 bytes or more, in hex
-// or base64) seals emails queued for retry; without it, a random key is
-// made for each run.
+// The environment: PASSRESET_SMTP_URL (smtp://user:password@host:587)
+// sends the emails through that server instead of the dev mailbox, which
+// answers only on a loopback base URL; PASSRESET_SECRET_KEY (32 bytes or
+// more, in hex or base64) seals emails queued for retry, and without it a
+// random key is made for each run.
 package main
 
 import (
@@ -66,8 +65,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	baseURL := fs.String("base-url", "", "the site's `URL` as browsers see it (default http:// + -addr)")
 	db := fs.String("db", "existingapp.db", "the database: a SQLite `file`, or a postgres:// URL")
 	demo := fs.String("demo-user", "demo@example.com", "create this account at start unless it exists; \"\" for none")
-	smtp := fs.String("smtp", "", "send email through the SMTP server at `host:port` instead of the dev mailbox") // passreset
-	smtpUser := fs.String("smtp-user", "", "SMTP user name; the password is read from $PASSRESET_SMTP_PASSWORD")  // passreset
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,8 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	*baseURL = strings.TrimSuffix(*baseURL, "/")
 
-	a, err := newApp(ctx, config{DB: *db, BaseURL: *baseURL, BcryptCost: 12, Logger: log,
-		SMTP: *smtp, SMTPUser: *smtpUser, SMTPPassword: os.Getenv("PASSRESET_SMTP_PASSWORD")}) // passreset
+	a, err := newApp(ctx, config{DB: *db, BaseURL: *baseURL, BcryptCost: 12, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -96,10 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
-	// passreset:begin
-	go a.svc.RunDispatcher(bg)                       // retries emails and revocations that failed
-	go a.svc.RunJanitor(bg, time.Hour, 24*time.Hour) // purges spent resets, old rate-limit rows and jobs
-	// passreset:end
+	go a.kit.Run(bg) // passreset: retries mail that failed, purges spent resets
 
 	hs := &http.Server{
 		Handler:           a.handler,
@@ -122,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		err = hs.Shutdown(shutdownCtx)
-		err = errors.Join(err, a.forgot.Shutdown(shutdownCtx)) // passreset: lets an email being sent finish
+		err = errors.Join(err, a.kit.Shutdown(shutdownCtx)) // passreset: lets an email being sent finish
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
