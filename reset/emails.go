@@ -142,24 +142,10 @@ func (t EmailTemplate) renderInto(buf *bytes.Buffer, from string, data EmailData
 	}, nil
 }
 
-// maxPooledRender is the largest scratch buffer a Service keeps between
-// renders: the default emails take about 2 KB.
-const maxPooledRender = 64 << 10
-
-// render renders t through a scratch buffer kept between calls, cleared
-// before it is kept (it held the link).
+// render renders t through one of the Service's scratch buffers.
 func (s *Service) render(t EmailTemplate, from string, data EmailData) (mail.Message, error) {
-	buf, _ := s.renderBufs.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
-	}
-	defer func() {
-		if buf.Cap() <= maxPooledRender {
-			clear(buf.Bytes())
-			buf.Reset()
-			s.renderBufs.Put(buf)
-		}
-	}()
+	buf := s.renderBufs.get()
+	defer s.renderBufs.put(buf)
 	return t.renderInto(buf, from, data)
 }
 

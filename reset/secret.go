@@ -31,7 +31,7 @@ type secrets struct {
 	replayAEAD cipher.AEAD
 	replayKey  []byte
 	rand       io.Reader
-	plain      sync.Pool // of *bytes.Buffer, for sealJSON
+	plain      scratch // for sealJSON
 }
 
 // The HKDF info of each derived key. Changing one changes the key: mail
@@ -179,21 +179,11 @@ func (s *secrets) openRequest(jobID string, sealed []byte) (string, error) {
 // AEAD's additional data), so that a payload cannot be moved to another
 // job.
 //
-// The JSON is json.Marshal's, written into a buffer kept between calls
-// (and cleared before it is kept), so that the plain text is not copied
-// out before it is sealed.
+// The JSON is json.Marshal's, written into a scratch buffer, so that the
+// plain text is not copied out before it is sealed.
 func (s *secrets) sealJSON(jobID string, v any) ([]byte, error) {
-	buf, _ := s.plain.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
-	}
-	defer func() {
-		if buf.Cap() <= maxPooledPlain {
-			clear(buf.Bytes())
-			buf.Reset()
-			s.plain.Put(buf)
-		}
-	}()
+	buf := s.plain.get()
+	defer s.plain.put(buf)
 	// Encode writes what Marshal returns, and a newline.
 	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return nil, fmt.Errorf("reset: seal: %w", err)
@@ -205,10 +195,6 @@ func (s *secrets) sealJSON(jobID string, v any) ([]byte, error) {
 	}
 	return sealed, nil
 }
-
-// maxPooledPlain is the largest buffer sealJSON keeps between calls: the
-// default reset email's JSON takes about 2 KB.
-const maxPooledPlain = 64 << 10
 
 // openJSON decrypts what sealJSON made for jobID into v.
 func (s *secrets) openJSON(jobID string, sealed []byte, v any) error {

@@ -91,3 +91,28 @@ func TestNewCodeKeepsLeadingZeros(t *testing.T) {
 		}
 	}
 }
+
+// TestScratchClears: a buffer handed back is cleared before it is kept,
+// and one grown past maxScratch is not kept.
+func TestScratchClears(t *testing.T) {
+	var s scratch
+	b := s.get()
+	b.WriteString("https://app.example/reset-password?token=secret")
+	mem := b.Bytes()
+	s.put(b)
+	if !bytes.Equal(mem, make([]byte, len(mem))) {
+		t.Errorf("a kept buffer still holds %q", mem)
+	}
+	if b := s.get(); b.Len() != 0 {
+		t.Errorf("get returned a buffer holding %q", b.Bytes())
+	}
+	big := s.get()
+	big.Grow(maxScratch + 1)
+	big.WriteString("x")
+	s.put(big)
+	for range 10 {
+		if s.get() == big {
+			t.Fatal("a buffer over maxScratch was kept")
+		}
+	}
+}

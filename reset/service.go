@@ -56,8 +56,7 @@ type Service struct {
 	// renderReset and renderNotice render the two emails through the
 	// templates of emails, DefaultEmails' where Config left them unset.
 	renderReset, renderNotice func(from string, d EmailData) (mail.Message, error)
-	// renderBufs keeps the scratch buffers of render.
-	renderBufs sync.Pool
+	renderBufs                scratch // for render
 
 	// dispatchers counts running RunDispatcher loops; wake tells one of
 	// them that a job is due now.
