@@ -27,10 +27,14 @@
 //
 //   - [github.com/passreset/passreset/reset] is the flow a host calls: the
 //     Service (CreatePasswordReset, GetPasswordReset, ResetPassword,
-//     CheckToken; CreateUser, Authenticate and CheckPassword for sign-in;
-//     the credential stamp, Stamp and StampMatches, that signs old
-//     sessions out whoever keeps them), its Config, the errors, and the
-//     ports it needs of the host: Mailer and SessionRevoker.
+//     CheckToken; CheckPassword for a host's own sign-in; the credential
+//     stamp, Stamp and StampMatches, that signs old sessions out whoever
+//     keeps them), its Config, the errors, and the ports it needs of the
+//     host: Mailer and SessionRevoker.
+//   - [github.com/passreset/passreset/account] keeps the users for apps
+//     that let passreset keep them: CreateUser, GetUser, Authenticate (with
+//     its limit on failed sign-ins) and ChangePassword, built on a
+//     reset.Service and sharing its hashing cap.
 //   - [github.com/passreset/passreset/store] is what a storage adapter
 //     implements (the Store port, its types and sentinels), as
 //     database/sql/driver is for database/sql. The adapters: store/memstore

@@ -387,39 +387,8 @@ func TestTLSModeString(t *testing.T) {
 // reported as sent, promptly, even when the server never answers QUIT: a
 // failure would make the caller send it twice.
 func TestSMTPQuitHangs(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		tp := textproto.NewConn(c)
-		tp.PrintfLine("220 localhost ESMTP")
-		for {
-			line, err := tp.ReadLine()
-			if err != nil {
-				return
-			}
-			switch verb, _, _ := strings.Cut(line, " "); strings.ToUpper(verb) {
-			case "EHLO":
-				tp.PrintfLine("250 localhost")
-			case "DATA":
-				tp.PrintfLine("354 go ahead")
-				tp.ReadDotBytes()
-				tp.PrintfLine("250 queued")
-			case "QUIT":
-				<-t.Context().Done() // never answers
-				return
-			default:
-				tp.PrintfLine("250 ok")
-			}
-		}
-	}()
-
-	s := &mail.SMTP{Addr: ln.Addr().String(), TLSMode: mail.Insecure}
+	addr := quitServer(t, func(*textproto.Conn) { <-t.Context().Done() }) // never answers
+	s := &mail.SMTP{Addr: addr, TLSMode: mail.Insecure}
 	start := time.Now()
 	require.NoError(t, s.Send(t.Context(), testMessage()))
 	require.Less(t, time.Since(start), 5*time.Second)

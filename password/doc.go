@@ -9,7 +9,7 @@
 //
 // Bcrypt and Argon2id each verify the other's hashes, so an app moves from
 // one to the other, or to a higher cost, by configuration alone: both are
-// [Rehasher]s, and reset.Service.Authenticate replaces a hash made with
+// [Rehasher]s, and account.Service.Authenticate replaces a hash made with
 // other parameters after the password matched it. A rehash keeps the
 // hash's salt ([Salt]), from which the credential stamp is derived, so an
 // upgrade ends no session; every new password gets a new salt, so a change

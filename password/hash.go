@@ -141,7 +141,7 @@ func CheckCost(cost int) error {
 }
 
 // Rehasher is the optional part of a Hasher that upgrades stored hashes:
-// reset.Service.Authenticate, after a password matched, stores a new hash
+// account.Service.Authenticate, after a password matched, stores a new hash
 // when NeedsRehash says the stored one was made by another algorithm or
 // with other parameters. Bcrypt and Argon2id implement it.
 type Rehasher interface {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/reset"
 )
 
@@ -30,8 +31,8 @@ func TestOneMailboxOneAccount(t *testing.T) {
 	require.Equal(t, "jos\u00e9@xn--bcher-kva.example", u.Email, "stored in one form: NFC, the domain in ASCII")
 
 	for _, email := range []string{"jos\u00e9@xn--bcher-kva.example", "Jos\u00e9@B\u00fccher.Example", "jose\u0301@XN--BCHER-KVA.EXAMPLE"} {
-		_, err := f.svc.CreateUser(ctx, reset.CreateUserParams{Email: email})
-		require.ErrorIs(t, err, reset.ErrEmailTaken, "%+q", email)
+		_, err := f.acct.CreateUser(ctx, account.CreateUserParams{Email: email})
+		require.ErrorIs(t, err, account.ErrEmailTaken, "%+q", email)
 
 		pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: email})
 		require.NoError(t, err, "%+q", email)
@@ -40,7 +41,7 @@ func TestOneMailboxOneAccount(t *testing.T) {
 	for _, m := range f.mail.Messages() {
 		require.Equal(t, u.Email, m.To)
 	}
-	_, err := f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "jose\u0301@b\u00fccher.example", Password: oldPassword})
+	_, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "jose\u0301@b\u00fccher.example", Password: oldPassword})
 	require.NoError(t, err, "sign-in by another spelling")
 }
 
@@ -55,7 +56,7 @@ func TestRefusedAddresses(t *testing.T) {
 	for _, a := range refusedAddresses {
 		t.Run(a.name, func(t *testing.T) {
 			f := newFixture(t)
-			_, err := f.svc.CreateUser(ctx, reset.CreateUserParams{Email: a.refused})
+			_, err := f.acct.CreateUser(ctx, account.CreateUserParams{Email: a.refused})
 			require.ErrorIs(t, err, reset.ErrInvalidEmail)
 			_, err = reset.NormalizeEmail(a.refused)
 			require.ErrorIs(t, err, reset.ErrInvalidEmail)
@@ -72,7 +73,7 @@ func TestRefusedAddresses(t *testing.T) {
 			require.ErrorIs(t, req.Run(ctx), reset.ErrUserNotFound)
 			require.Equal(t, sent, f.mail.Len(), "mail was sent for a refused address")
 
-			_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: a.refused, Password: oldPassword})
+			_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: a.refused, Password: oldPassword})
 			require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 		})
 	}

@@ -34,18 +34,6 @@ type SessionRevoker interface {
 	RevokeUserSessions(ctx context.Context, userID string) error
 }
 
-// OtherSessionsRevoker is the optional part of a SessionRevoker that ends
-// every session of a user but one: ChangePassword calls it, durably as it
-// calls RevokeUserSessions after a reset, with the session that asked. A
-// revoker without it is not called by ChangePassword: the credential
-// stamps end the other sessions (see Stamp), and the caller gives the
-// session that asked the new stamp.
-//
-// RevokeOtherSessions must be idempotent.
-type OtherSessionsRevoker interface {
-	RevokeOtherSessions(ctx context.Context, userID, keepSessionID string) error
-}
-
 // Config configures a Service. Store, Mailer and ResetURL are required;
 // every other zero field means the default its comment states.
 type Config struct {
@@ -62,7 +50,10 @@ type Config struct {
 	// sqlitestore or pgstore): RedeemReset then revokes them in the same
 	// transaction that spends the token. Set it when sessions live
 	// elsewhere; it then runs before ResetPassword reports success, and
-	// a failure is queued and retried by the dispatcher.
+	// a failure is queued and retried by the dispatcher. When it also
+	// implements account.OtherSessionsRevoker, a password change
+	// (package account's ChangePassword) ends the user's other sessions
+	// through it, durably too.
 	Sessions SessionRevoker
 
 	// ResetURL is the page of the host's that takes the token, for example
@@ -96,9 +87,10 @@ type Config struct {
 	// 12, which refuses passwords over 72 bytes instead of truncating them.
 	// password.Argon2id is the other choice; each verifies the other's
 	// hashes. When the Hasher is a password.Rehasher (both are), a
-	// successful Authenticate replaces a hash made with other parameters
-	// or the other algorithm, so that changing this field upgrades every
-	// user at their next sign-in, without signing anyone out.
+	// successful sign-in (package account's Authenticate) replaces a hash
+	// made with other parameters or the other algorithm, so that changing
+	// this field upgrades every user at their next sign-in, without
+	// signing anyone out.
 	Hasher password.Hasher
 
 	// Policy decides which new passwords are accepted, for a reset, a
@@ -115,30 +107,13 @@ type Config struct {
 	// default: 3 per 15 minutes.
 	RateLimit RateLimit
 
-	// SignInLimit caps the failed sign-ins (Authenticate with a wrong
-	// password, or an address without an account) per address and client
-	// (AuthenticateParams.Client), counted in the Store. Past it,
-	// Authenticate refuses that client for that address with a
-	// *RateLimitError, before any password check, until the oldest failure
-	// leaves the Window; other clients are not refused for it. Successful
-	// sign-ins are not counted, and a new password (a reset, a change, or
-	// the host's own write) starts the count afresh. The zero value is the
-	// default: 10 per 15 minutes.
-	SignInLimit RateLimit
-
-	// SignInAddressLimit caps the failed sign-ins per address from all
-	// clients together, so that guesses spread over many clients stay
-	// bounded. Past it, every client is refused for the address until the
-	// oldest failure leaves the Window, or a new password is set: a reset
-	// is the owner's way in that no attacker can close. The zero value is
-	// the default: 100 per 15 minutes.
-	SignInAddressLimit RateLimit
-
 	// MaxHashing caps the password hashes and comparisons (bcrypt,
 	// Argon2id) the Service runs at once, each a core's work for a few
-	// hundred milliseconds; one client (AuthenticateParams.Client) runs at
-	// most half of them (at least one), so that a flood from one client
-	// leaves room for the others. A call that finds no slot waits up to
+	// hundred milliseconds: its redemptions, CheckPassword, and the
+	// sign-ins, password changes and new users of an account.Service built
+	// on it, all together. One client (account.AuthenticateParams.Client)
+	// runs at most half of them (at least one), so that a flood from one
+	// client leaves room for the others. A call that finds no slot waits up to
 	// HashingWait, then returns a *BusyError (matching ErrBusy) and does
 	// nothing: hosts answer 503 with its Retry-After. Nothing queues
 	// longer. Default: runtime.GOMAXPROCS(0), the cores Go runs on.
@@ -184,13 +159,13 @@ type Config struct {
 }
 
 // RateLimit caps how many requests one address may make in a sliding
-// window: reset emails (Config.RateLimit), failed sign-ins
-// (Config.SignInLimit, Config.SignInAddressLimit) or code guesses
-// (Config.CodeLimit).
+// window: reset emails (Config.RateLimit), code guesses
+// (Config.CodeLimit), or failed sign-ins (account.Config's SignInLimit and
+// SignInAddressLimit).
 type RateLimit struct {
 	// Limit is the number of requests allowed per Window. Default 3 for
-	// RateLimit, 10 for SignInLimit and CodeLimit, 100 for
-	// SignInAddressLimit.
+	// RateLimit, 10 for CodeLimit (and account's SignInLimit), 100 for
+	// account's SignInAddressLimit.
 	Limit int
 	// Window is the sliding window. Default 15 minutes (an hour for
 	// CodeLimit).

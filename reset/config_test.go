@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -67,7 +68,7 @@ func TestDummyHashMadeUpFront(t *testing.T) {
 	f := newFixture(t)
 	made := f.hasher.hashes.Load()
 	require.EqualValues(t, 1, made, "NewService made the dummy hash")
-	_, err := f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: "nobody@example.com", Password: "a password"})
+	_, err := f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: "nobody@example.com", Password: "a password"})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 	require.Equal(t, made, f.hasher.hashes.Load(), "the first unknown-address sign-in hashed")
 	require.EqualValues(t, 1, f.hasher.compares.Load())

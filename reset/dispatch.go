@@ -75,8 +75,8 @@ func (s *Service) runJob(ctx context.Context, l *lease, msg mail.Message, email 
 		case store.JobResetRequest:
 			err = s.carryOut(actx, job, email)
 		case store.JobRevokeOtherSessions:
-			if r, ok := s.sessions.(OtherSessionsRevoker); !ok {
-				err = errors.New("no OtherSessionsRevoker configured")
+			if r, ok := s.sessions.(otherSessionsRevoker); !ok {
+				err = errors.New("Config.Sessions cannot end all sessions but one (it has no RevokeOtherSessions method, see account.OtherSessionsRevoker)")
 			} else {
 				err = r.RevokeOtherSessions(actx, job.UserID, string(job.Payload))
 			}

@@ -3,14 +3,15 @@
 // ([Service.CreatePasswordReset]), looks a reset up
 // ([Service.GetPasswordReset]), and redeems the token, or the short code
 // the same email carries, to set a new password and sign the user out
-// everywhere ([Service.ResetPassword]). It also signs users in
-// ([Service.Authenticate], which upgrades outdated hashes) and changes a
-// signed-in user's password, keeping the session that asked and ending the
-// others ([Service.ChangePassword]). It declares the ports it needs,
-// [Mailer] and [SessionRevoker] (with [OtherSessionsRevoker]); the Store
-// port and its types are package store's, the stores live in store/...,
-// the HTML pages in reset/pages and the WorkOS-compatible JSON API in
-// package workos.
+// everywhere ([Service.ResetPassword]). A host with its own login checks
+// passwords as the flow sets them ([Service.CheckPassword]) and ends the
+// sessions begun before a reset by their credential stamps ([Stamp],
+// [Service.StampMatches]). It declares the ports it needs, [Mailer] and
+// [SessionRevoker]; the Store port and its types are package store's, the
+// stores live in store/..., the HTML pages in reset/pages and the
+// WorkOS-compatible JSON API in package workos. Apps that let passreset
+// keep their users create them, sign them in and change their passwords
+// with package account, built on a Service.
 //
 // # Link and code
 //

@@ -16,7 +16,7 @@ import (
 // still undo it. (A redemption also refuses a reset whose address is no
 // longer the user's, in the step that spends it; EndResets ends the reset
 // for good, and covers the password change too.) passreset's own
-// ChangePassword and ResetPassword need no call.
+// ResetPassword and package account's ChangePassword need no call.
 func (s *Service) EndResets(ctx context.Context, userID string) (int, error) {
 	n, err := s.store.EndResets(ctx, userID, s.clock())
 	if err != nil {

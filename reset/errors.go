@@ -22,8 +22,6 @@ var (
 	ErrInvalidToken = store.ErrInvalidToken
 	// ErrTokenExpired: the token was valid but its TTL has run out.
 	ErrTokenExpired = store.ErrTokenExpired
-	// ErrEmailTaken: another user already has this email.
-	ErrEmailTaken = store.ErrEmailTaken
 	// ErrWeakPassword: the new password fails the policy; the error is a
 	// *password.PolicyError that lists the reasons.
 	ErrWeakPassword = password.ErrWeak
@@ -37,22 +35,12 @@ var (
 	ErrSessionsNotRevoked = errors.New("reset: sessions not revoked yet")
 	// ErrInvalidEmail: the address is empty or not an email address.
 	ErrInvalidEmail = errors.New("reset: invalid email address")
-	// ErrInvalidName: a first or last name holds a control, line-breaking
-	// or bidirectional formatting character, or is longer than
-	// MaxNameLength characters.
-	ErrInvalidName = errors.New("reset: invalid name")
 	// ErrInvalidCredentials: the email or the password is wrong.
 	ErrInvalidCredentials = errors.New("reset: invalid credentials")
 	// ErrInvalidCode: the address and code match no usable reset: a wrong
 	// code, or one expired, spent, ended or out of tries, or an address
 	// without an account; one answer for all of them.
 	ErrInvalidCode = errors.New("reset: invalid or expired code")
-	// ErrPasswordChanged: the password changed while ChangePassword ran
-	// (another change won); nothing was changed.
-	ErrPasswordChanged = store.ErrPasswordChanged
-	// ErrNoUserCreator: the Store cannot create users: it does not
-	// implement store.UserCreator, or its users are the host's.
-	ErrNoUserCreator = store.ErrNoUserCreator
 	// ErrReplayInFlight: a request with the same idempotency key is
 	// running, on this instance or another (Service.ClaimReplay).
 	ErrReplayInFlight = errors.New("reset: a request with this idempotency key is in flight")

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -34,7 +35,11 @@ func newExampleService() (*reset.Service, *mail.Dev) {
 	if err != nil {
 		panic(err)
 	}
-	_, err = svc.CreateUser(context.Background(), reset.CreateUserParams{Email: "marcelina.davis@example.com", Password: "the old passphrase"})
+	accounts, err := account.New(svc, account.Config{})
+	if err != nil {
+		panic(err)
+	}
+	_, err = accounts.CreateUser(context.Background(), account.CreateUserParams{Email: "marcelina.davis@example.com", Password: "the old passphrase"})
 	if err != nil {
 		panic(err)
 	}
@@ -116,10 +121,10 @@ func ExampleService_ResetPassword() {
 	// reset: invalid token
 }
 
-// A Policy.Check hook refuses passwords from a breached-password list the
+// Config.Policy's Check hook refuses passwords from a breached-password list the
 // host supplies (for example the top entries of a public list, loaded at
 // start).
-func ExamplePolicy_breachedPasswords() {
+func ExampleConfig_breachedPasswords() {
 	breached := []string{"Tr0ub4dor&3-breached", "another-leaked-one", "c0rrect-h0rse-leaked"}
 	slices.Sort(breached)
 	policy := password.Policy{
@@ -135,7 +140,8 @@ func ExamplePolicy_breachedPasswords() {
 		Store: memstore.New(), Mailer: mail.NewDev(quiet, 10), ResetURL: "https://app.example/reset-password",
 		Hasher: password.Bcrypt{Cost: 4}, Policy: policy, Logger: quiet,
 	})
-	_, err := svc.CreateUser(context.Background(), reset.CreateUserParams{Email: "ana@example.com", Password: "another-leaked-one"})
+	accounts, _ := account.New(svc, account.Config{})
+	_, err := accounts.CreateUser(context.Background(), account.CreateUserParams{Email: "ana@example.com", Password: "another-leaked-one"})
 	fmt.Println(err)
 	// Output:
 	// reset: password rejected: This password has appeared in a data breach; choose another.
@@ -224,42 +230,6 @@ func ExampleService_ResetPassword_code() {
 	// reset: invalid token
 }
 
-// ChangePassword while signed in: the current password, the new one, and
-// the session that asked, which stays signed in while the user's other
-// sessions end (here the sessions are in the Store, so in the same
-// transaction). The new credential stamp is the session's from now on.
-func ExampleService_ChangePassword() {
-	svc, _ := newExampleService()
-	ctx := context.Background()
-	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: "marcelina.davis@example.com", Password: "the old passphrase"})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-
-	_, err = svc.ChangePassword(ctx, reset.ChangePasswordParams{UserID: in.User.ID, CurrentPassword: "a guess", NewPassword: "a much better passphrase"})
-	fmt.Println(err)
-	_, err = svc.ChangePassword(ctx, reset.ChangePasswordParams{UserID: in.User.ID, CurrentPassword: "the old passphrase", NewPassword: "qwertyuiop"})
-	var weak *password.PolicyError
-	if errors.As(err, &weak) {
-		fmt.Println(weak.Reasons[0].Code)
-	}
-
-	ch, err := svc.ChangePassword(ctx, reset.ChangePasswordParams{
-		UserID: in.User.ID, CurrentPassword: "the old passphrase", NewPassword: "a much better passphrase",
-		SessionID: "session_01E4ZCR3C56J083X43JQXF3JK5", // session.FromContext(r.Context()).ID
-	})
-	fmt.Println(err, ch.Stamp != in.Stamp)
-	stale, _ := svc.StampMatches(ctx, in.User.ID, in.Stamp)
-	fresh, _ := svc.StampMatches(ctx, in.User.ID, ch.Stamp)
-	fmt.Println(stale, fresh)
-	// Output:
-	// reset: invalid credentials
-	// password_common
-	// <nil> true
-	// false true
-}
-
 // Moving from bcrypt to Argon2id by configuration: a hash of the former
 // still signs in, and is upgraded then, keeping its credential stamp, so
 // no session ends for it.
@@ -267,7 +237,7 @@ func ExampleConfig_argon2id() {
 	ctx := context.Background()
 	quiet := slog.New(slog.DiscardHandler)
 	st := memstore.New()
-	service := func(h password.Hasher) *reset.Service {
+	accounts := func(h password.Hasher) *account.Service {
 		svc, err := reset.NewService(reset.Config{
 			Store: st, Mailer: mail.NewDev(quiet, 10), ResetURL: "https://app.example/reset-password",
 			Hasher: h, Logger: quiet,
@@ -275,18 +245,22 @@ func ExampleConfig_argon2id() {
 		if err != nil {
 			panic(err)
 		}
-		return svc
+		accounts, err := account.New(svc, account.Config{})
+		if err != nil {
+			panic(err)
+		}
+		return accounts
 	}
-	before := service(password.Bcrypt{Cost: 4})
-	u, err := before.CreateUser(ctx, reset.CreateUserParams{Email: "ana@example.com", Password: "the old passphrase"})
+	before := accounts(password.Bcrypt{Cost: 4})
+	u, err := before.CreateUser(ctx, account.CreateUserParams{Email: "ana@example.com", Password: "the old passphrase"})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	in, _ := before.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "the old passphrase"})
+	in, _ := before.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "the old passphrase"})
 
-	after := service(password.Argon2id{}) // the next deployment's configuration
-	up, err := after.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "the old passphrase"})
+	after := accounts(password.Argon2id{}) // the next deployment's configuration
+	up, err := after.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "the old passphrase"})
 	fmt.Println(err, up.Stamp == in.Stamp)
 	hash, _ := st.PasswordHash(ctx, u.ID)
 	fmt.Println(hash[:len("$argon2id$v=19$m=19456,t=2,p=1$")])

@@ -10,19 +10,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/sqlitestore"
 	"github.com/passreset/passreset/token"
 )
 
 // benchService is a Service over a fresh SQLite file, the embedded
-// default, with its default limits but for the reset emails and sign-ins
-// per address, which the benchmarks make many of (they are counted all the
-// same).
-func benchService(b *testing.B, hasher password.Hasher) (*reset.Service, *sqlitestore.Store) {
+// default, with its default limits but for the reset emails per address,
+// which the benchmarks make many of (they are counted all the same), and
+// the account.Service that makes their users.
+func benchService(b *testing.B, hasher password.Hasher) (*reset.Service, *account.Service) {
 	b.Helper()
 	st, err := sqlitestore.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
@@ -34,13 +34,17 @@ func benchService(b *testing.B, hasher password.Hasher) (*reset.Service, *sqlite
 	}
 	svc, err := reset.NewService(reset.Config{
 		Store: st, Mailer: new(mailtest.Recorder), ResetURL: "https://app.example/reset-password",
-		Hasher: hasher, RateLimit: reset.RateLimit{Disabled: true}, SignInLimit: reset.RateLimit{Limit: 1 << 20},
+		Hasher: hasher, RateLimit: reset.RateLimit{Disabled: true},
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return svc, st
+	accounts, err := account.New(svc, account.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return svc, accounts
 }
 
 // BenchmarkRejectWrongCode measures ResetPassword refusing a wrong code,
@@ -54,14 +58,14 @@ func benchService(b *testing.B, hasher password.Hasher) (*reset.Service, *sqlite
 func BenchmarkRejectWrongCode(b *testing.B) {
 	const pw = "a brand new passphrase"
 	b.Run("code/known-address", func(b *testing.B) {
-		svc, _ := benchService(b, password.Bcrypt{Cost: 4})
+		svc, accounts := benchService(b, password.Bcrypt{Cost: 4})
 		var email, wrong string
 		b.ReportAllocs()
 		for i := range b.N {
 			if i%reset.CodeTries == 0 {
 				b.StopTimer()
 				email = fmt.Sprintf("known%d@example.com", i)
-				if _, err := svc.CreateUser(b.Context(), reset.CreateUserParams{Email: email}); err != nil {
+				if _, err := accounts.CreateUser(b.Context(), account.CreateUserParams{Email: email}); err != nil {
 					b.Fatal(err)
 				}
 				pr, err := svc.CreatePasswordReset(b.Context(), reset.CreatePasswordResetParams{Email: email})
@@ -104,54 +108,6 @@ func BenchmarkRejectWrongCode(b *testing.B) {
 	})
 }
 
-// BenchmarkSignInRehash measures Authenticate over SQLite at bcrypt cost
-// 10: "current", a stored hash at the configured cost; "rehash", a stored
-// hash at cost 9, which the sign-in compares, hashes again at cost 10 and
-// stores in its conditional step (the benchmark puts the cost-9 hash back
-// outside the timer).
-func BenchmarkSignInRehash(b *testing.B) {
-	const email, pw = "ana@example.com", "the current passphrase"
-	for _, name := range []string{"current", "rehash"} {
-		b.Run(name, func(b *testing.B) {
-			svc, st := benchService(b, password.Bcrypt{Cost: 10})
-			u, err := svc.CreateUser(b.Context(), reset.CreateUserParams{Email: email, Password: pw})
-			if err != nil {
-				b.Fatal(err)
-			}
-			current, _ := st.PasswordHash(b.Context(), u.ID)
-			old, err := password.Bcrypt{Cost: 9}.Hash(pw)
-			if err != nil {
-				b.Fatal(err)
-			}
-			set := func(from, to string) {
-				if _, err := st.ChangePassword(b.Context(), store.PasswordChange{UserID: u.ID, OldHash: from, NewHash: to, Now: time.Now(), Rehash: true}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			stored := current
-			for range b.N {
-				if name == "rehash" {
-					b.StopTimer()
-					h, _ := st.PasswordHash(b.Context(), u.ID)
-					set(h, old)
-					b.StartTimer()
-				}
-				if _, err := svc.Authenticate(b.Context(), reset.AuthenticateParams{Email: email, Password: pw}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			got, _ := st.PasswordHash(b.Context(), u.ID)
-			if name == "rehash" && got == old {
-				b.Fatal("the hash was not upgraded")
-			}
-			if name == "current" && got != stored {
-				b.Fatal("an up-to-date hash was rehashed")
-			}
-		})
-	}
-}
-
 // BenchmarkWrongCodeAlike interleaves, in one loop over one SQLite file,
 // a wrong code at an address with an account and a live code, a wrong code
 // at an address without an account, and a well-formed token that matches
@@ -162,7 +118,7 @@ func BenchmarkSignInRehash(b *testing.B) {
 // rounds it moves both to new addresses, outside the timings.
 func BenchmarkWrongCodeAlike(b *testing.B) {
 	const pw = "a brand new passphrase"
-	svc, _ := benchService(b, password.Bcrypt{Cost: 4})
+	svc, accounts := benchService(b, password.Bcrypt{Cost: 4})
 	tok, _, err := token.New(rand.Reader)
 	if err != nil {
 		b.Fatal(err)
@@ -180,7 +136,7 @@ func BenchmarkWrongCodeAlike(b *testing.B) {
 	for i := range b.N {
 		if i%reset.CodeTries == 0 {
 			kEmail, uEmail = fmt.Sprintf("known%d@example.com", i), fmt.Sprintf("unknown%d@example.com", i)
-			if _, err := svc.CreateUser(b.Context(), reset.CreateUserParams{Email: kEmail}); err != nil {
+			if _, err := accounts.CreateUser(b.Context(), account.CreateUserParams{Email: kEmail}); err != nil {
 				b.Fatal(err)
 			}
 			pr, err := svc.CreatePasswordReset(b.Context(), reset.CreatePasswordResetParams{Email: kEmail})

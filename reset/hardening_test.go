@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
@@ -39,7 +40,7 @@ func FuzzNormalizeEmail(f *testing.F) {
 
 func FuzzCheckToken(f *testing.F) {
 	fx := newFixture(f)
-	u, err := fx.svc.CreateUser(context.Background(), reset.CreateUserParams{Email: "ana@example.com"})
+	u, err := fx.acct.CreateUser(context.Background(), account.CreateUserParams{Email: "ana@example.com"})
 	require.NoError(f, err)
 	pr, err := fx.svc.CreatePasswordReset(context.Background(), reset.CreatePasswordResetParams{Email: u.Email})
 	require.NoError(f, err)
@@ -165,7 +166,7 @@ func TestFaultsInRedeemLeaveTokenUsable(t *testing.T) {
 
 			_, err = f.sess.Validate(t.Context(), sessTok)
 			require.NoError(t, err, "sessions untouched")
-			_, err = f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+			_, err = f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 			require.NoError(t, err, "password unchanged")
 			_, err = f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
 			require.NoError(t, err, "the token is still usable")

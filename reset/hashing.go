@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/passreset/passreset/internal/resetlink"
 )
 
 // Hashing caps: a password hash or comparison (bcrypt, Argon2id) costs a
@@ -208,8 +210,8 @@ func (s *Service) hash(ctx context.Context, pw string) (string, error) {
 
 // compare compares pw with hash within the hashing cap, as client; an
 // empty hash is compared with the dummy hash and never matches. It
-// returns the Hasher's error (password.ErrMismatch for a wrong password)
-// or the gate's.
+// returns the Hasher's error (password.ErrMismatch for a wrong password),
+// resetlink.ErrNoHash, or the gate's.
 func (s *Service) compare(ctx context.Context, client, hash, pw string) error {
 	release, err := s.gate.acquire(ctx, client)
 	if err != nil {
@@ -218,10 +220,7 @@ func (s *Service) compare(ctx context.Context, client, hash, pw string) error {
 	defer release()
 	if hash == "" {
 		_ = s.hasher.Compare(s.dummyHash, pw)
-		return errNoHash
+		return resetlink.ErrNoHash
 	}
 	return s.hasher.Compare(hash, pw)
 }
-
-// errNoHash is compare's answer for a user without a password.
-var errNoHash = errors.New("reset: no password")

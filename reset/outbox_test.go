@@ -21,6 +21,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
@@ -89,12 +90,12 @@ func TestTwoDispatchersNeverSendTwice(t *testing.T) {
 
 	const n = 120 // more than one claim takes (50), so that both dispatchers get some
 	for i := range n {
-		svc := a.svc
+		svc, accounts := a.svc, a.acct
 		if i%2 == 1 {
-			svc = b.svc
+			svc, accounts = b.svc, b.acct
 		}
 		email := fmt.Sprintf("user%d@example.com", i)
-		_, err := svc.CreateUser(t.Context(), reset.CreateUserParams{Email: email})
+		_, err := accounts.CreateUser(t.Context(), account.CreateUserParams{Email: email})
 		require.NoError(t, err)
 		_, err = svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: email})
 		require.NoError(t, err, "the refused first attempt does not reach the caller")
@@ -192,7 +193,7 @@ func TestRevocationSurvivesACrash(t *testing.T) {
 	require.Equal(t, 1, dying.mail.Len(), "the reset email only: the notice died with the process")
 
 	// The password is changed; the sessions are not revoked yet.
-	_, err = dying.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
+	_, err = dying.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
 	require.NoError(t, err)
 	for _, tok := range []string{laptop, phone} {
 		_, err := sessions.Validate(t.Context(), tok)
@@ -301,11 +302,11 @@ func TestLockedDatabase(t *testing.T) {
 
 			_, err = f.svc.CheckToken(ctx, older.Token)
 			require.NoError(t, err, "the older reset was not ended, nor its token spent")
-			_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+			_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 			require.NoError(t, err, "the password is unchanged")
 			_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: older.Token, NewPassword: "a good long passphrase"})
 			require.NoError(t, err, "the token is still usable")
-			_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
+			_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
 			require.NoError(t, err)
 		})
 	}

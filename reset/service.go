@@ -32,8 +32,6 @@ type Service struct {
 	policy   password.Policy
 	emails   Emails
 	limit    RateLimit
-	signIn   RateLimit
-	signInAt RateLimit // failed sign-ins per address, all clients together
 	codes    RateLimit
 	dispatch DispatchConfig
 	secrets  *secrets
@@ -98,8 +96,6 @@ func NewService(cfg Config) (*Service, error) {
 		hasher:   cfg.Hasher,
 		policy:   cfg.Policy,
 		limit:    cfg.RateLimit,
-		signIn:   cfg.SignInLimit,
-		signInAt: cfg.SignInAddressLimit,
 		codes:    cfg.CodeLimit,
 		codeTTL:  cfg.CodeTTL,
 		dispatch: cfg.Dispatch,
@@ -171,18 +167,6 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if s.limit.Window <= 0 {
 		s.limit.Window = 15 * time.Minute
-	}
-	if s.signIn.Limit <= 0 {
-		s.signIn.Limit = 10
-	}
-	if s.signIn.Window <= 0 {
-		s.signIn.Window = 15 * time.Minute
-	}
-	if s.signInAt.Limit <= 0 {
-		s.signInAt.Limit = 100
-	}
-	if s.signInAt.Window <= 0 {
-		s.signInAt.Window = 15 * time.Minute
 	}
 	if cfg.MaxHashing < 0 || cfg.HashingWait < 0 {
 		return nil, errors.New("reset: Config.MaxHashing and Config.HashingWait must not be negative")

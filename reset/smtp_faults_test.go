@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/internal/testfix/testsmtp"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
@@ -203,7 +204,7 @@ func TestSMTPFaults(t *testing.T) {
 			require.NoError(t, err)
 			_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: again.Token, NewPassword: "a good long passphrase"})
 			require.NoError(t, err)
-			_, err = f.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
+			_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
 			require.NoError(t, err)
 			require.Equal(t, 1, srv.DeliveredWith(again.Token))
 			require.Equal(t, 1, srv.DeliveredWith("password was changed"))

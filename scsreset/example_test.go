@@ -18,6 +18,7 @@ import (
 	"github.com/alexedwards/scs/sqlite3store"
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -72,7 +73,11 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	user, err := svc.CreateUser(ctx, reset.CreateUserParams{Email: "ada@example.com", Password: "correct horse battery"})
+	accounts, err := account.New(svc, account.Config{}) // sign-in, when passreset keeps the users
+	if err != nil {
+		log.Fatal(err)
+	}
+	user, err := accounts.CreateUser(ctx, account.CreateUserParams{Email: "ada@example.com", Password: "correct horse battery"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -81,7 +86,7 @@ func Example() {
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		// The app's own login would read its users table; here passreset
 		// keeps the users.
-		in, err := svc.Authenticate(r.Context(), reset.AuthenticateParams{Email: r.PostFormValue("email"), Password: r.PostFormValue("password")})
+		in, err := accounts.Authenticate(r.Context(), account.AuthenticateParams{Email: r.PostFormValue("email"), Password: r.PostFormValue("password")})
 		if errors.Is(err, reset.ErrInvalidCredentials) {
 			http.Error(w, "wrong email or password", http.StatusUnauthorized)
 			return

@@ -19,6 +19,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
@@ -41,6 +42,7 @@ CREATE INDEX sessions_expiry_idx ON sessions(expiry);`
 type app struct {
 	t       testing.TB
 	svc     *reset.Service
+	acct    *account.Service
 	st      *sqlitestore.Store
 	db      *sql.DB // the scs sessions' handle
 	scs     scs.Store
@@ -114,6 +116,8 @@ func newApp(t testing.TB, o appOptions) *app {
 		Logger:   log,
 	})
 	require.NoError(t, err)
+	a.acct, err = account.New(a.svc, account.Config{})
+	require.NoError(t, err)
 
 	var stamps scsreset.StampChecker = a.svc
 	if o.stamps != nil {
@@ -128,7 +132,7 @@ func newApp(t testing.TB, o appOptions) *app {
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		in, err := a.svc.Authenticate(r.Context(), reset.AuthenticateParams{Email: r.PostFormValue("email"), Password: r.PostFormValue("password")})
+		in, err := a.acct.Authenticate(r.Context(), account.AuthenticateParams{Email: r.PostFormValue("email"), Password: r.PostFormValue("password")})
 		if err != nil {
 			http.Error(w, "wrong email or password", http.StatusUnauthorized)
 			return
@@ -170,7 +174,7 @@ func (a *app) routes() http.Handler {
 // createUser creates a user with a password and returns its id.
 func (a *app) createUser(email, pw string) string {
 	a.t.Helper()
-	u, err := a.svc.CreateUser(a.t.Context(), reset.CreateUserParams{Email: email, Password: pw})
+	u, err := a.acct.CreateUser(a.t.Context(), account.CreateUserParams{Email: email, Password: pw})
 	require.NoError(a.t, err)
 	return u.ID
 }

@@ -69,7 +69,7 @@ func (m *Manager) TokenFromRequest(r *http.Request) string {
 // Metadata followed by SetCookie and Revoke.
 //
 // stamp is the credential stamp of the password the sign-in checked
-// (reset.SignIn.Stamp): with Config.Stamps, the session ends once it no
+// (account.SignIn.Stamp): with Config.Stamps, the session ends once it no
 // longer matches. "" makes a session that no stamp check ends.
 //
 // On error no cookie is set. Call SignIn before writing the response, and

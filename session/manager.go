@@ -113,7 +113,7 @@ type Metadata struct {
 	UserAgent string // the User-Agent header
 	IPAddress string // the client's IP address, without a port
 	// Stamp is the credential stamp of the password the sign-in checked
-	// (reset.SignIn.Stamp). With Config.Stamps set, the session is refused
+	// (account.SignIn.Stamp). With Config.Stamps set, the session is refused
 	// once the stamp no longer matches its user's, that is once the
 	// password changed, even when it was created after the change
 	// committed by a sign-in that had checked the old password.
@@ -483,7 +483,7 @@ func (m *Manager) RevokeUserSessions(ctx context.Context, userID string) error {
 
 // RevokeOtherSessions ends every active session of the user but keepID,
 // for "sign out my other devices": it is the method by which *Manager
-// satisfies reset.OtherSessionsRevoker, which a password change calls
+// satisfies account.OtherSessionsRevoker, which a password change calls
 // when the sessions live outside the reset Store. It is idempotent. It
 // lists the user's sessions and revokes them one by one, so it is not
 // atomic; a Store that is also the reset Store revokes them in the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -28,12 +29,14 @@ func TestStampEndsSessionsAfterAPasswordChange(t *testing.T) {
 	svc, err := reset.NewService(reset.Config{Store: st, Mailer: new(mailtest.Recorder), ResetURL: "https://app.example/reset-password",
 		Hasher: password.Bcrypt{Cost: 4}, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
+	accounts, err := account.New(svc, account.Config{})
+	require.NoError(t, err)
 	m, err := session.New(session.Config{Store: st, Stamps: svc})
 	require.NoError(t, err)
-	u, err := svc.CreateUser(ctx, reset.CreateUserParams{Email: "ada@example.com", Password: "an old password"})
+	u, err := accounts.CreateUser(ctx, account.CreateUserParams{Email: "ada@example.com", Password: "an old password"})
 	require.NoError(t, err)
 
-	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ada@example.com", Password: "an old password"})
+	in, err := accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ada@example.com", Password: "an old password"})
 	require.NoError(t, err)
 	before, beforeTok, err := m.Create(ctx, u.ID, session.Metadata{Stamp: in.Stamp})
 	require.NoError(t, err)
@@ -67,7 +70,7 @@ func TestStampEndsSessionsAfterAPasswordChange(t *testing.T) {
 	_, err = m.Validate(ctx, unstampedTok)
 	require.ErrorIs(t, err, session.ErrRevoked)
 
-	in, err = svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ada@example.com", Password: "a new password"})
+	in, err = accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ada@example.com", Password: "a new password"})
 	require.NoError(t, err)
 	_, tok, err := m.Create(ctx, u.ID, session.Metadata{Stamp: in.Stamp})
 	require.NoError(t, err)

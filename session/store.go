@@ -74,13 +74,22 @@ type Store interface {
 
 // ListParams selects a page of sessions, as WorkOS's list endpoints do.
 type ListParams struct {
-	Limit  int    // at most this many; the Store treats <= 0 as 10
+	Limit  int    // at most this many; the Store treats <= 0 as 10 (PageSize)
 	Before string // when set, only ids that sort before this one (id < Before)
 	After  string // when set, only ids that sort after this one (id > After)
 	Desc   bool   // newest first; the page is then the highest matching ids
 	// Before and After bound ids whatever Desc says: ascending with Before
 	// returns the lowest ids below it, so "the page before X, oldest first"
 	// is Desc with Before, reversed.
+}
+
+// PageSize is how many sessions the page holds at most: Limit, or 10 when
+// Limit is not positive.
+func (p ListParams) PageSize() int {
+	if p.Limit <= 0 {
+		return 10
+	}
+	return p.Limit
 }
 
 // Session is one signed-in device.

@@ -76,7 +76,8 @@ type Store interface {
 	//     was spent or ended, belongs to a user other than r.UserID, or
 	//     its address is no longer the user's (and then nothing changes:
 	//     the reset stays unspent), ErrResetNotFound when there is no such
-	//     reset;
+	//     reset, ErrUserNotFound when its user is gone (a host deleted the
+	//     row; the reset stays unspent);
 	//   - set the user's password hash to r.PasswordHash, mark their email
 	//     verified where the host keeps such a flag, and set their updated
 	//     time to r.Now where the host keeps one;

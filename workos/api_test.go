@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -826,7 +827,9 @@ func TestSameStoreRevokesInTransaction(t *testing.T) {
 	require.NoError(t, err)
 	sm, err := session.New(session.Config{Store: st})
 	require.NoError(t, err)
-	u, err := svc.CreateUser(t.Context(), reset.CreateUserParams{Email: userEmail, Password: oldPassword})
+	accounts, err := account.New(svc, account.Config{})
+	require.NoError(t, err)
+	u, err := accounts.CreateUser(t.Context(), account.CreateUserParams{Email: userEmail, Password: oldPassword})
 	require.NoError(t, err)
 	_, tok, err := sm.Create(t.Context(), u.ID, session.Metadata{})
 	require.NoError(t, err)
@@ -972,9 +975,7 @@ func TestClientLimitDefaultAndDisabled(t *testing.T) {
 }
 
 func TestAuthenticateIsThrottledPerAddress(t *testing.T) {
-	e := newEnv(t, func(c *reset.Config, _ *workos.Config) {
-		c.SignInLimit = reset.RateLimit{Limit: 2, Window: time.Minute}
-	})
+	e := newEnvAccounts(t, memstore.New(), account.Config{SignInLimit: reset.RateLimit{Limit: 2, Window: time.Minute}})
 	e.createUser(t, userEmail)
 	body := map[string]any{"client_secret": apiKey, "grant_type": "password", "email": userEmail, "password": "a wrong guess"}
 	for range 2 {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
@@ -90,7 +91,7 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, in authent
 	if !ok {
 		return clientRateLimited(retry)
 	}
-	signIn, err := h.svc.Authenticate(ctx, reset.AuthenticateParams{Email: in.Email, Password: in.Password, Client: client})
+	signIn, err := h.accounts.Authenticate(ctx, account.AuthenticateParams{Email: in.Email, Password: in.Password, Client: client})
 	switch {
 	case errors.Is(err, reset.ErrInvalidCredentials):
 		return errorReply(http.StatusBadRequest, codeInvalidCredentials, "Invalid credentials.")
@@ -120,7 +121,7 @@ func (h *Handler) refreshGrant(ctx context.Context, in authenticateParams) *repl
 	case err != nil:
 		return unexpected(ctx, err)
 	}
-	user, err := h.svc.GetUser(ctx, s.UserID)
+	user, err := h.accounts.GetUser(ctx, s.UserID)
 	switch {
 	case errors.Is(err, reset.ErrUserNotFound):
 		return invalidGrant("The session's user no longer exists.")

@@ -6,6 +6,10 @@
 //	h, err := workos.New(workos.Config{Service: svc, Sessions: sm, APIKeys: []string{key}})
 //	http.ListenAndServe(addr, h)
 //
+// The reset routes run on the reset.Service; the users and sign-in routes
+// on an account.Service built on it (Config.Accounts, made with the
+// default sign-in limits when left nil).
+//
 // The contract is WorkOS's OpenAPI spec. The routes:
 //
 //	POST /user_management/password_reset            {"email"}                 201, the password_reset object
@@ -50,7 +54,7 @@
 //	409  {"code":"idempotency_key_in_use","message"}        a request with the same Idempotency-Key still running; Retry-After
 //	429  {"code":"rate_limit_exceeded","message"}           too many resets for an address, or too many reset
 //	     requests from one client (Config.ClientLimit), or failed sign-ins for an
-//	     address, or password sign-ins for one end user, by the body's ip_address
+//	     address (account.Config.SignInLimit), or password sign-ins for one end user, by the body's ip_address
 //	     (Config.SignInLimit); Retry-After in seconds
 //	503  {"code":"server_busy","message"}                   the Service's password hashing is full
 //	     (reset.ErrBusy); nothing was done; Retry-After in seconds

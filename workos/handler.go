@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
@@ -51,6 +52,12 @@ type Config struct {
 	// manages: either both work over the same store (memstore,
 	// sqlitestore, pgstore), or reset.Config.Sessions is that Manager.
 	Service *reset.Service
+
+	// Accounts creates users and signs them in, over Service's Store. It
+	// must be built on Service. Default: account.New(Service,
+	// account.Config{}), with the default sign-in limits; set it to tune
+	// them.
+	Accounts *account.Service
 
 	// Sessions creates, refreshes, lists and revokes the sessions that
 	// /user_management/authenticate starts. Required.
@@ -133,7 +140,7 @@ type Config struct {
 	// the caller's own address. Past it they are answered 429
 	// {"code":"rate_limit_exceeded"} with Retry-After, before any password
 	// check. The same ip_address, or caller address, is the sign-in's
-	// client for reset.Config.SignInLimit's failures and
+	// client for account.Config.SignInLimit's failures and
 	// reset.Config.MaxHashing's share. The zero value is the default,
 	// on: 20 per minute in bursts of 20 ([DefaultSignInRequests]), so
 	// that ten mistyped passwords, a reset and the new password fit;
@@ -147,6 +154,7 @@ type Config struct {
 // concurrent use. Create one with New.
 type Handler struct {
 	svc          *reset.Service
+	accounts     *account.Service
 	sessions     *session.Manager
 	keys         [][sha256.Size]byte // SHA-256 of each API key
 	log          *slog.Logger
@@ -207,6 +215,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		svc:      cfg.Service,
+		accounts: cfg.Accounts,
 		sessions: cfg.Sessions,
 		log:      cfg.Logger,
 		maxBody:  cfg.MaxBodyBytes,
@@ -222,6 +231,12 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.accounts == nil {
+		var err error
+		if h.accounts, err = account.New(h.svc, account.Config{}); err != nil {
+			return nil, fmt.Errorf("workos: Config.Accounts: %w", err)
+		}
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes

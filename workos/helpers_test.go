@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/internal/testfix/testpg"
 	"github.com/passreset/passreset/mail"
@@ -70,6 +71,7 @@ var stores = map[string]func(testing.TB) testStore{
 type env struct {
 	h     *workos.Handler
 	svc   *reset.Service
+	acct  *account.Service
 	sm    *session.Manager
 	store testStore
 	mail  *mailtest.Recorder
@@ -86,6 +88,13 @@ func newEnv(t testing.TB, mod ...func(*reset.Config, *workos.Config)) *env {
 
 // newEnvOn builds an env over st.
 func newEnvOn(t testing.TB, st testStore, mod ...func(*reset.Config, *workos.Config)) *env {
+	t.Helper()
+	return newEnvAccounts(t, st, account.Config{}, mod...)
+}
+
+// newEnvAccounts builds an env over st whose Handler signs in through an
+// account.Service configured by acfg.
+func newEnvAccounts(t testing.TB, st testStore, acfg account.Config, mod ...func(*reset.Config, *workos.Config)) *env {
 	t.Helper()
 	e := &env{
 		store: st,
@@ -111,7 +120,9 @@ func newEnvOn(t testing.TB, st testStore, mod ...func(*reset.Config, *workos.Con
 	require.NoError(t, err)
 	e.sm, err = session.New(session.Config{Store: e.store, Stamps: e.svc, Now: e.clock.Now, Logger: logger})
 	require.NoError(t, err)
-	ac.Service, ac.Sessions = e.svc, e.sm
+	e.acct, err = account.New(e.svc, acfg)
+	require.NoError(t, err)
+	ac.Service, ac.Accounts, ac.Sessions = e.svc, e.acct, e.sm
 	e.h, err = workos.New(ac)
 	require.NoError(t, err)
 	return e

@@ -116,7 +116,7 @@ func (h *Handler) listSessions(ctx context.Context, r *http.Request, _ []byte) *
 	if before != "" && after != "" {
 		return invalidParams("Send before or after, not both.")
 	}
-	if _, err := h.svc.GetUser(ctx, userID); errors.Is(err, reset.ErrUserNotFound) {
+	if _, err := h.accounts.GetUser(ctx, userID); errors.Is(err, reset.ErrUserNotFound) {
 		return notFound("User not found: '" + clip(userID) + "'.")
 	} else if err != nil {
 		return unexpected(ctx, err)

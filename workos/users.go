@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"unicode/utf8"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 )
@@ -46,7 +47,7 @@ func (h *Handler) createUser(ctx context.Context, r *http.Request, body []byte) 
 	if hasNUL(in.FirstName, in.LastName) {
 		return invalidParams("first_name and last_name must not contain NUL characters.")
 	}
-	u, err := h.svc.CreateUser(ctx, reset.CreateUserParams{
+	u, err := h.accounts.CreateUser(ctx, account.CreateUserParams{
 		Email:         in.Email,
 		Password:      in.Password,
 		FirstName:     in.FirstName,
@@ -59,16 +60,16 @@ func (h *Handler) createUser(ctx context.Context, r *http.Request, body []byte) 
 	switch {
 	case errors.Is(err, reset.ErrInvalidEmail):
 		return invalidParams("email must be a valid email address, that can receive mail: without invisible, bidirectional or look-alike characters, domain literals or quotes, and at most 254 octets (64 before the @).")
-	case errors.Is(err, reset.ErrInvalidName):
-		return invalidParams(fmt.Sprintf("first_name and last_name must be at most %d characters, without control, line-breaking or bidirectional formatting characters.", reset.MaxNameLength))
+	case errors.Is(err, account.ErrInvalidName):
+		return invalidParams(fmt.Sprintf("first_name and last_name must be at most %d characters, without control, line-breaking or bidirectional formatting characters.", account.MaxNameLength))
 	case errors.As(err, &pe):
 		return &reply{status: http.StatusBadRequest, body: detailedErrorBody{
 			Code: codePasswordStrength, Message: "The password does not meet the password policy.", Errors: policyDetails(pe)}}
-	case errors.Is(err, reset.ErrEmailTaken):
+	case errors.Is(err, account.ErrEmailTaken):
 		return &reply{status: http.StatusBadRequest, body: detailedErrorBody{
 			Code: codeUserCreation, Message: "The user could not be created.",
 			Errors: []errorDetail{{Code: codeEmailNotAvailable, Message: "This email is not available."}}}}
-	case errors.Is(err, reset.ErrNoUserCreator):
+	case errors.Is(err, account.ErrNoUserCreator):
 		return &reply{status: http.StatusNotImplemented, err: err,
 			body: errorBody{Code: "not_implemented", Message: "This server does not create users."}}
 	case err != nil:
@@ -110,7 +111,7 @@ func checkUserParams(email, externalID string, metadata map[string]string) *repl
 // getUser serves GET /user_management/users/{id}.
 func (h *Handler) getUser(ctx context.Context, r *http.Request, _ []byte) *reply {
 	id := r.PathValue("id")
-	u, err := h.svc.GetUser(ctx, id)
+	u, err := h.accounts.GetUser(ctx, id)
 	switch {
 	case errors.Is(err, reset.ErrUserNotFound):
 		return notFound("User not found: '" + clip(id) + "'.")

@@ -99,6 +99,21 @@ type client struct {
 	url string
 }
 
+// resetReplayed asks for a reset of email twice under one Idempotency-Key,
+// checks that the second answer replays the first, token included, and
+// returns the first.
+func (c client) resetReplayed(email string) map[string]any {
+	c.t.Helper()
+	idem := map[string]string{"Idempotency-Key": "reset-1"}
+	status, _, pr := c.callWith("POST", "/user_management/password_reset", map[string]any{"email": email}, idem)
+	require.Equal(c.t, http.StatusCreated, status, pr)
+	status, hdr, again := c.callWith("POST", "/user_management/password_reset", map[string]any{"email": email}, idem)
+	require.Equal(c.t, http.StatusCreated, status, again)
+	require.Equal(c.t, "true", hdr.Get("Idempotent-Replayed"))
+	require.Equal(c.t, pr["password_reset_token"], again["password_reset_token"])
+	return pr
+}
+
 func (c client) call(method, path string, body any) (int, map[string]any) {
 	c.t.Helper()
 	status, _, out := c.callWith(method, path, body, nil)
@@ -169,14 +184,8 @@ func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
 
 	// Under an Idempotency-Key, the answer, token included, is kept in the
 	// database for a retry: sealed.
-	idem := map[string]string{"Idempotency-Key": "reset-1"}
-	status, _, pr := c.callWith("POST", "/user_management/password_reset", map[string]any{"email": email}, idem)
-	require.Equal(t, http.StatusCreated, status, pr)
+	pr := c.resetReplayed(email)
 	token := pr["password_reset_token"].(string)
-	status, hdr, again := c.callWith("POST", "/user_management/password_reset", map[string]any{"email": email}, idem)
-	require.Equal(t, http.StatusCreated, status, again)
-	require.Equal(t, "true", hdr.Get("Idempotent-Replayed"))
-	require.Equal(t, token, again["password_reset_token"])
 	require.NotEmpty(t, a.mailbox.Messages(), "the dev transport kept the email")
 	status, got := c.call("GET", "/user_management/password_reset/"+pr["id"].(string), nil)
 	require.Equal(t, http.StatusOK, status)

@@ -8,8 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -67,122 +66,49 @@ type webLoad struct {
 // package doc.
 func TestWebappSurvivesKills(t *testing.T) {
 	skipUnlessEnabled(t)
-	kills, rng := settings(t)
-	dir := workDir(t)
-	bin := build(t, dir, "github.com/passreset/passreset/examples/webapp")
-	dbPath := filepath.Join(dir, "webapp.db")
-	users := seedUsers(t, dbPath)
-	mailSrv := startMailServer(t)
-
-	addr := freePort(t)
-	base := "http://" + addr
-	c := newClient(base)
-	a := &app{t: t, bin: bin, logDir: dir, args: []string{
-		"-addr", addr, "-db", dbPath, "-smtp", mailSrv.addr, "-smtp-tls", "none",
-		"-demo-user", "", "-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32", "-client-header", "X-Forwarded-For",
-	}, env: []string{"PASSRESET_SECRET_KEY="}} // no key: the app keeps its own beside the database
-	a.ready = func() error {
-		res := c.do(context.Background(), http.MethodGet, "/sign-in", "", nil)
-		if res.err != nil {
-			return res.err
-		}
-		if res.status != http.StatusOK {
-			return fmt.Errorf("GET /sign-in: %d", res.status)
-		}
-		return nil
-	}
-	defer func() {
-		if t.Failed() {
-			for i := range a.intervals() {
-				p := filepath.Join(dir, fmt.Sprintf("run-%02d.log", i+1))
-				t.Logf("---- %s (last lines)\n%s", p, tail(p, 15))
-			}
-		}
-	}()
-
-	load := &webLoad{limited: map[string]int{}, attempts: map[string][]*redeemAttempt{}, accepts: map[string]int{}}
-	a.start()
-	ctx, stopLoad := context.WithCancel(context.Background())
-	var workers sync.WaitGroup
-	var next atomic.Int64 // the next account to ask for a reset
-	for w := range forgotWorkers {
-		seed := rng.Uint64()
-		workers.Go(func() { forgotWorker(ctx, c, load, &next, rand.New(rand.NewPCG(seed, uint64(w)))) })
-	}
-	workers.Go(func() { unknownWorker(ctx, c, load) })
-	workers.Go(func() { limitedWorker(ctx, c, load) })
-	for w := range redeemWorkers {
-		seed := rng.Uint64()
-		workers.Go(func() {
-			redeemWorker(ctx, load, mailSrv, rand.New(rand.NewPCG(seed, uint64(w))), func(ctx context.Context, token, password, ip string) string {
-				res := c.do(ctx, http.MethodPost, "/reset-password", ip, url.Values{
-					"token": {token}, "new_password": {password}, "confirm_password": {password},
-				})
-				switch {
-				case res.err != nil || res.status >= 500:
-					return "unknown"
-				case res.status == http.StatusSeeOther && strings.Contains(res.location, "notice=password_reset"):
-					return "accepted"
-				}
-				return "refused"
+	r := drive(t, target{
+		pkg:    "github.com/passreset/passreset/examples/webapp",
+		dbFile: "webapp.db",
+		args: []string{"-demo-user", "", "-bcrypt-cost", "4", "-trusted-proxies", "127.0.0.1/32",
+			"-client-header", "X-Forwarded-For"},
+		env:   []string{"PASSRESET_SECRET_KEY="}, // no key: the app keeps its own beside the database
+		ready: "/sign-in", readyStatus: http.StatusOK,
+		// the form answers alike for every address, known or not
+		ask: func(ctx context.Context, c *client, addr, ip string) bool {
+			res := c.do(ctx, http.MethodPost, "/forgot-password", ip, url.Values{"email": {addr}})
+			return res.err == nil && res.status == http.StatusOK && strings.Contains(res.body, "Check your email")
+		},
+		askUnknown: true,
+		redeem: func(ctx context.Context, c *client, token, password, ip string) string {
+			res := c.do(ctx, http.MethodPost, "/reset-password", ip, url.Values{
+				"token": {token}, "new_password": {password}, "confirm_password": {password},
 			})
-		})
-	}
-
-	// Kill at random moments: some runs short (a kill during the recovery
-	// of the last one), some longer than maxLate (so that an email held
-	// up by a crash has to arrive within maxLate of the restart).
-	for k := range kills {
-		up := time.Duration(1000+rng.IntN(4000)) * time.Millisecond
-		if k%2 == 1 || rng.IntN(3) == 0 {
-			up = time.Duration(16_000+rng.IntN(4000)) * time.Millisecond
-		}
-		time.Sleep(up)
-		a.kill()
-		a.integrityCheck(dbPath)
-		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
-		a.start()
-	}
-	time.Sleep(maxLate + 5*time.Second) // the last run, under load, longer than maxLate
-	stopLoad()
-	workers.Wait()
-
-	// Let the last run work off what is pending, then check what a user
-	// sees from outside while it still runs.
-	load.mu.Lock()
-	forgot := slices.Clone(load.forgot)
-	load.mu.Unlock()
-	waitDelivered(t, mailSrv, forgot, 30*time.Second)
-	checked := 0
-	checkPasswords(t, load, func(addr, pw string) bool {
-		checked++
-		res := c.do(context.Background(), http.MethodPost, "/sign-in", ipOf(600_000+checked), url.Values{"email": {addr}, "password": {pw}})
-		require.NoError(t, res.err)
-		return res.status == http.StatusSeeOther && res.location == "/"
+			switch {
+			case res.err != nil || res.status >= 500:
+				return "unknown"
+			case res.status == http.StatusSeeOther && strings.Contains(res.location, "notice=password_reset"):
+				return "accepted"
+			}
+			return "refused"
+		},
+		signIn: func(t *testing.T, c *client, addr, pw, ip string) bool {
+			res := c.do(context.Background(), http.MethodPost, "/sign-in", ip, url.Values{"email": {addr}, "password": {pw}})
+			require.NoError(t, res.err)
+			return res.status == http.StatusSeeOther && res.location == "/"
+		},
+		replayRefused: func(t *testing.T, c *client, tok, ip string) bool {
+			res := c.do(context.Background(), http.MethodPost, "/reset-password", ip, url.Values{
+				"token": {tok}, "new_password": {"replayed password"}, "confirm_password": {"replayed password"},
+			})
+			require.NoError(t, res.err)
+			return res.status == http.StatusGone
+		},
 	})
-	replayed := 0
-	checkNoTokenSpentTwice(t, load, func(tok string) bool {
-		replayed++
-		res := c.do(context.Background(), http.MethodPost, "/reset-password", ipOf(700_000+replayed), url.Values{
-			"token": {tok}, "new_password": {"replayed password"}, "confirm_password": {"replayed password"},
-		})
-		require.NoError(t, res.err)
-		return res.status == http.StatusGone
-	})
-	a.stop()
-	a.integrityCheck(dbPath)
 
-	runs := a.intervals()
-	deliveries := mailSrv.deliveries()
-	t.Logf("runs: %d (kills %d), load %v; forgot posts answered: %d for accounts, %d for unknown addresses, %d for the limited accounts, %d unanswered",
-		len(runs), kills, runs[len(runs)-1].end.Sub(runs[0].start).Round(time.Second), len(forgot), len(load.unknown), sumValues(load.limited), load.unacked.Load())
-	for i, res := range a.integrity {
-		require.Equal(t, "ok", res, "PRAGMA integrity_check after stop %d", i+1)
-	}
-	require.Empty(t, mailSrv.fails, "messages the mail server could not read")
-	checkForgotDelivered(t, runs, forgot, deliveries, kills)
-	checkUnknownGetNothing(t, load, deliveries)
-	checkDatabase(t, dbPath, users, deliveries)
+	t.Logf("forgot posts answered: %d for unknown addresses, %d for the limited accounts", len(r.load.unknown), sumValues(r.load.limited))
+	checkForgotDelivered(t, r.runs, r.forgot, r.deliveries, r.kills)
+	checkUnknownGetNothing(t, r.load, r.deliveries)
+	checkDatabase(t, r.dbPath, r.users, r.deliveries)
 }
 
 // seedUsers creates the accounts in the database, before the app's first
@@ -196,6 +122,8 @@ func seedUsers(t *testing.T, path string) map[string]string {
 	svc, err := reset.NewService(reset.Config{Store: st, Mailer: new(mailtest.Recorder), ResetURL: "http://127.0.0.1/reset-password",
 		Hasher: password.Bcrypt{Cost: 4}, SecretKey: []byte(strings.Repeat("s", 32))})
 	require.NoError(t, err)
+	accounts, err := account.New(svc, account.Config{})
+	require.NoError(t, err)
 	ids := make(map[string]string)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -203,7 +131,7 @@ func seedUsers(t *testing.T, path string) map[string]string {
 	for range 4 {
 		wg.Go(func() {
 			for addr := range work {
-				u, err := svc.CreateUser(t.Context(), reset.CreateUserParams{Email: addr, Password: oldPassword, EmailVerified: true})
+				u, err := accounts.CreateUser(t.Context(), account.CreateUserParams{Email: addr, Password: oldPassword, EmailVerified: true})
 				if err != nil {
 					t.Error(err)
 					continue
@@ -224,55 +152,6 @@ func seedUsers(t *testing.T, path string) map[string]string {
 	wg.Wait()
 	require.Len(t, ids, webUsers+limitedUsers)
 	return ids
-}
-
-// forgotWorker asks for a reset for one account after another, each once.
-func forgotWorker(ctx context.Context, c *client, load *webLoad, next *atomic.Int64, rng *rand.Rand) {
-	for ctx.Err() == nil {
-		i := int(next.Add(1)) - 1
-		if i >= webUsers {
-			return
-		}
-		addr := knownAddr(i)
-		res := c.do(ctx, http.MethodPost, "/forgot-password", ipOf(i+1), url.Values{"email": {addr}})
-		if res.err == nil && res.status == http.StatusOK && strings.Contains(res.body, "Check your email") {
-			load.mu.Lock()
-			load.forgot = append(load.forgot, forgotAck{addr: addr, at: time.Now()})
-			load.mu.Unlock()
-		} else {
-			load.unacked.Add(1)
-		}
-		sleep(ctx, time.Duration(60+rng.IntN(80))*time.Millisecond)
-	}
-}
-
-// unknownWorker asks for resets for addresses without an account.
-func unknownWorker(ctx context.Context, c *client, load *webLoad) {
-	for i := 0; ctx.Err() == nil; i++ {
-		addr := unknownAddr(i)
-		res := c.do(ctx, http.MethodPost, "/forgot-password", ipOf(200_000+i), url.Values{"email": {addr}})
-		if res.err == nil && res.status == http.StatusOK && strings.Contains(res.body, "Check your email") {
-			load.mu.Lock()
-			load.unknown = append(load.unknown, forgotAck{addr: addr, at: time.Now()})
-			load.mu.Unlock()
-		}
-		sleep(ctx, 250*time.Millisecond)
-	}
-}
-
-// limitedWorker asks for resets for the limited accounts, again and again,
-// across the crashes: each may get perAddressLimit emails, no more.
-func limitedWorker(ctx context.Context, c *client, load *webLoad) {
-	for i := 0; ctx.Err() == nil; i++ {
-		addr := limitedAddr(i % limitedUsers)
-		res := c.do(ctx, http.MethodPost, "/forgot-password", ipOf(300_000+i), url.Values{"email": {addr}})
-		if res.err == nil && res.status == http.StatusOK {
-			load.mu.Lock()
-			load.limited[addr]++
-			load.mu.Unlock()
-		}
-		sleep(ctx, 700*time.Millisecond)
-	}
 }
 
 // redeemWorker opens the reset emails as they arrive and, for most,

@@ -367,10 +367,11 @@ func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset
 }
 
 // RedeemReset, in one transaction: spends the reset (the first statement),
-// checks that the address it went to is still one of the account's that a
-// reset may go to (refused with store.ErrInvalidToken otherwise), sets
-// accounts.updated_at, adds the new hash to credentials, marks the address
-// verified, and inserts r.Jobs. It returns the user as seen through that
+// sets accounts.updated_at (store.ErrUserNotFound when the account is
+// gone), checks that the address it went to is still one of the account's
+// that a reset may go to (refused with store.ErrInvalidToken otherwise),
+// adds the new hash to credentials, marks the address verified, and
+// inserts r.Jobs. It returns the user as seen through that
 // address.
 func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Redeemed, error) {
 	var out store.Redeemed
@@ -390,6 +391,12 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 		if !ok {
 			return store.ErrUserNotFound
 		}
+		now := hostTime(r.Now)
+		if n, err := rowsAffected(tx.ExecContext(ctx, qTouchAccount, now, key)); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrUserNotFound // deleted since the reset was made: rolled back
+		}
 		// The transaction holds the write lock from its first statement
 		// (_txlock=immediate), so no change to the account's addresses can
 		// commit between this check and the commit.
@@ -399,12 +406,6 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 		}
 		if !held {
 			return store.ErrInvalidToken // the address left the account: rolled back
-		}
-		now := hostTime(r.Now)
-		if n, err := rowsAffected(tx.ExecContext(ctx, qTouchAccount, now, key)); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrUserNotFound // deleted since the reset was made
 		}
 		if _, err := tx.ExecContext(ctx, qInsertCredential, key, r.PasswordHash, now); err != nil {
 			return err

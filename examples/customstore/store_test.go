@@ -69,6 +69,13 @@ func TestConformance(t *testing.T) {
 				`UPDATE emails SET address = ?, address_key = ? WHERE account_id = ? AND is_primary`, email, EmailKey(email), key)
 			require.NoError(t, err)
 		},
+		// The account is closed: its addresses and credentials go with it.
+		DeleteUser: func(t *testing.T, st store.Store, userID string) {
+			key, ok := AccountID(userID)
+			require.True(t, ok)
+			_, err := st.(*Store).db.ExecContext(t.Context(), `DELETE FROM accounts WHERE id = ?`, key)
+			require.NoError(t, err)
+		},
 	})
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -102,6 +103,7 @@ func startWebFleet(tb testing.TB, n int, db string) *webFleet {
 // same database, so that the measured requests find them.
 type seeder struct {
 	svc   *reset.Service
+	acct  *account.Service
 	users atomic.Int64
 	// creates counts the resets asked for through the fleet, to spread
 	// them over addresses, three each.
@@ -120,14 +122,16 @@ func newSeeder(tb testing.TB, db string) *seeder {
 		Hasher: password.Bcrypt{Cost: 4}, Logger: slog.New(slog.DiscardHandler), RateLimit: reset.RateLimit{Disabled: true},
 	})
 	require.NoError(tb, err)
-	return &seeder{svc: svc}
+	acct, err := account.New(svc, account.Config{})
+	require.NoError(tb, err)
+	return &seeder{svc: svc, acct: acct}
 }
 
 // user makes a user, with a password when pw is not empty.
 func (s *seeder) user(tb testing.TB, pw string) string {
 	tb.Helper()
 	email := fmt.Sprintf("bench.%d.%s@example.com", s.users.Add(1), strings.ToLower(randomHex(4)))
-	_, err := s.svc.CreateUser(context.Background(), reset.CreateUserParams{Email: email, Password: pw})
+	_, err := s.acct.CreateUser(context.Background(), account.CreateUserParams{Email: email, Password: pw})
 	require.NoError(tb, err)
 	return email
 }

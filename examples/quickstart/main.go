@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
@@ -50,7 +51,8 @@ func run(ctx context.Context, out io.Writer) error {
 	say("1. Opened %s and applied the schema.", filepath.Base(path))
 
 	// 2. The parts: a dev mailbox instead of SMTP, sessions in the same
-	// store (so a reset revokes them in its own transaction), the Service.
+	// store (so a reset revokes them in its own transaction), the Service,
+	// and the accounts built on it.
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mailbox := mail.NewDev(quiet, 10)
 	sessions, err := session.New(session.Config{Store: st, Logger: quiet})
@@ -67,10 +69,14 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	accounts, err := account.New(svc, account.Config{})
+	if err != nil {
+		return err
+	}
 
 	// 3. A user, signed in on two devices.
 	const email, oldPassword = "marcelina.davis@example.com", "old and forgotten"
-	user, err := svc.CreateUser(ctx, reset.CreateUserParams{Email: email, Password: oldPassword, FirstName: "Marcelina", LastName: "Davis"})
+	user, err := accounts.CreateUser(ctx, account.CreateUserParams{Email: email, Password: oldPassword, FirstName: "Marcelina", LastName: "Davis"})
 	if err != nil {
 		return err
 	}
@@ -120,12 +126,12 @@ func run(ctx context.Context, out io.Writer) error {
 			say("7. The %s's session: %v", device.name, err)
 		}
 	}
-	if _, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: email, Password: oldPassword}); err == nil {
+	if _, err := accounts.Authenticate(ctx, account.AuthenticateParams{Email: email, Password: oldPassword}); err == nil {
 		return fmt.Errorf("the old password still works")
 	} else {
 		say("8. Sign in with the old password: %v", err)
 	}
-	if _, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: email, Password: newPassword}); err != nil {
+	if _, err := accounts.Authenticate(ctx, account.AuthenticateParams{Email: email, Password: newPassword}); err != nil {
 		return fmt.Errorf("the new password does not work: %w", err)
 	}
 	say("9. Sign in with the new password: ok.")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
@@ -107,7 +108,7 @@ func (a *testApp) finishBackground(t testing.TB) {
 // createUser adds a user with a password.
 func (a *testApp) createUser(t *testing.T, email, password string) reset.User {
 	t.Helper()
-	u, err := a.srv.svc.CreateUser(t.Context(), reset.CreateUserParams{Email: email, Password: password})
+	u, err := a.srv.accounts.CreateUser(t.Context(), account.CreateUserParams{Email: email, Password: password})
 	require.NoError(t, err)
 	return u
 }

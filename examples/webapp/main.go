@@ -102,6 +102,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/examples/internal/appkey"
 	"github.com/passreset/passreset/examples/internal/deploy"
@@ -244,7 +245,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	demoNote, err := createDemoUser(ctx, srv.svc, o, st.Name)
+	demoNote, err := createDemoUser(ctx, srv.accounts, o, st.Name)
 	if err != nil {
 		return err
 	}
@@ -320,7 +321,7 @@ func browserAddr(a *net.TCPAddr) string {
 // createDemoUser creates the demo user unless it exists, and returns the
 // line to print about it. A generated password is in that line, once; a
 // password from the command line never is.
-func createDemoUser(ctx context.Context, svc *reset.Service, o options, dbName string) (string, error) {
+func createDemoUser(ctx context.Context, accounts *account.Service, o options, dbName string) (string, error) {
 	if o.demoEmail == "" {
 		return "", nil
 	}
@@ -328,9 +329,9 @@ func createDemoUser(ctx context.Context, svc *reset.Service, o options, dbName s
 	if generated {
 		password = rand.Text()
 	}
-	_, err := svc.CreateUser(ctx, reset.CreateUserParams{Email: o.demoEmail, Password: password, EmailVerified: true})
+	_, err := accounts.CreateUser(ctx, account.CreateUserParams{Email: o.demoEmail, Password: password, EmailVerified: true})
 	switch {
-	case errors.Is(err, reset.ErrEmailTaken):
+	case errors.Is(err, account.ErrEmailTaken):
 		return fmt.Sprintf("demo user  %s already exists in %s; its password is unchanged (forgot it? use \"Forgot your password?\")", o.demoEmail, dbName), nil
 	case err != nil:
 		return "", fmt.Errorf("-demo-user: %w", err)

@@ -12,15 +12,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/examples/internal/appkey"
-	"github.com/passreset/passreset/examples/internal/dbtest"
 	"github.com/passreset/passreset/internal/testfix"
+	"github.com/passreset/passreset/internal/testfix/testmysql"
 )
 
 // TestRunOnMySQL runs the command on a MySQL or MariaDB database (-db
 // mysql://...) and plays a whole reset through it: the request, the email
 // in the dev mailbox, the link, the new password, the sign-in with it.
 func TestRunOnMySQL(t *testing.T) {
-	db := dbtest.MySQL(t)
+	db := testmysql.URL(testmysql.FreshDB(t, "passreset_example_"))
 	t.Setenv(appkey.Env, strings.Repeat("5a", 32))
 	const email, oldPassword, newPassword = "ana@example.com", "a given passphrase", "a brand new passphrase"
 	base, banner := started(t, new(testfix.Buffer), "-addr", "127.0.0.1:0", "-bcrypt-cost", "4", "-db", db,

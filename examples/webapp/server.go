@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/password"
@@ -74,6 +75,7 @@ type config struct {
 type server struct {
 	http.Handler
 	svc      *reset.Service
+	accounts *account.Service
 	sessions *session.Manager
 	pages    *pages.Handler
 	tmpl     *template.Template
@@ -127,6 +129,12 @@ func newServer(cfg config) (*server, error) {
 		},
 	})
 	if err != nil {
+		return nil, err
+	}
+	// The users are passreset's: sign-in, the account page's password
+	// change and the demo user go through an account.Service, which
+	// shares the reset Service's hashing cap.
+	if s.accounts, err = account.New(s.svc, account.Config{}); err != nil {
 		return nil, err
 	}
 
@@ -215,7 +223,7 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 // account renders the account page with v's notice or errors.
 func (s *server) account(w http.ResponseWriter, r *http.Request, status int, v *view) {
 	cur, _ := session.FromContext(r.Context())
-	user, err := s.svc.GetUser(r.Context(), cur.UserID)
+	user, err := s.accounts.GetUser(r.Context(), cur.UserID)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -269,7 +277,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) {
 		s.account(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
-	ch, err := s.svc.ChangePassword(r.Context(), reset.ChangePasswordParams{
+	ch, err := s.accounts.ChangePassword(r.Context(), account.ChangePasswordParams{
 		UserID: cur.UserID, CurrentPassword: current, NewPassword: pw, SessionID: cur.ID,
 	})
 	var weak *password.PolicyError
@@ -291,7 +299,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) {
 		busy, _ := errors.AsType[*reset.BusyError](err)
 		s.busy(w, r, busy)
 		return
-	case errors.Is(err, reset.ErrPasswordChanged):
+	case errors.Is(err, account.ErrPasswordChanged):
 		v.Errors = []string{"Your password was changed elsewhere meanwhile. Sign in again if you are asked to."}
 	default:
 		s.internalError(w, r, err)
@@ -369,7 +377,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, "sign-in", http.StatusTooManyRequests, v)
 		return
 	}
-	in, err := s.svc.Authenticate(r.Context(), reset.AuthenticateParams{Email: email, Password: password, Client: client})
+	in, err := s.accounts.Authenticate(r.Context(), account.AuthenticateParams{Email: email, Password: password, Client: client})
 	if busy, ok := errors.AsType[*reset.BusyError](err); ok {
 		s.busy(w, r, busy)
 		return

@@ -2,13 +2,18 @@
 // that each is written once: a log buffer safe for concurrent writes, a
 // clock a test moves, goroutines released at once. It needs nothing but
 // the standard library, so that store/storetest may use it; the fixtures
-// that need a server are in testpg (a Postgres schema of a test's own) and
-// testsmtp (a real SMTP server on loopback). Only tests import them.
+// that need a server are in testpg (a Postgres schema of a test's own),
+// testmysql (a MySQL or MariaDB database of a test's own) and testsmtp (a
+// real SMTP server on loopback). Only tests import them.
 package testfix
 
 import (
 	"bytes"
+	"crypto/rand"
+	"os"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -76,4 +81,22 @@ func Concurrently(n int, fn func(i int)) {
 	}
 	close(start)
 	wg.Wait()
+}
+
+// Server returns the value of the environment variable env, which points
+// tests at a database server, or skips tb, saying how to set it: to what
+// (a server of which kind), such as example.
+func Server(tb testing.TB, env, what, example string) string {
+	tb.Helper()
+	v := os.Getenv(env)
+	if v == "" {
+		tb.Skip(env + " is not set: set it to " + what + ", such as " + example + ", to run this test")
+	}
+	return v
+}
+
+// Name returns a new random name that starts with prefix: a database or a
+// schema of a test's own.
+func Name(prefix string) string {
+	return prefix + strings.ToLower(rand.Text()[:16])
 }

@@ -2,6 +2,7 @@ package testfix_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,4 +56,33 @@ func TestConcurrently(t *testing.T) {
 			t.Error("the goroutines did not all run at once")
 		}
 	})
+}
+
+// TestServer: the variable's value when it is set; a skip, before the
+// test goes on, when it is not.
+func TestServer(t *testing.T) {
+	const env = "PASSRESET_TESTFIX_SERVER"
+	t.Setenv(env, "db://here")
+	if got := testfix.Server(t, env, "a server", "db://example"); got != "db://here" {
+		t.Fatalf("Server = %q, want the variable's value", got)
+	}
+	t.Setenv(env, "")
+	var sub *testing.T
+	reached := false
+	t.Run("unset", func(t *testing.T) {
+		sub = t
+		testfix.Server(t, env, "a server", "db://example")
+		reached = true
+	})
+	if !sub.Skipped() || reached {
+		t.Fatalf("without the variable: skipped %v, went on %v; want skipped, not gone on", sub.Skipped(), reached)
+	}
+}
+
+// TestName: the prefix, then a random lower-case suffix.
+func TestName(t *testing.T) {
+	a, b := testfix.Name("p_"), testfix.Name("p_")
+	if a == b || len(a) != len("p_")+16 || a[:2] != "p_" || strings.ToLower(a) != a {
+		t.Fatalf("Name gave %q and %q", a, b)
+	}
 }

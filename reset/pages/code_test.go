@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/passreset/passreset/account"
 	"github.com/stretchr/testify/require"
-
-	"github.com/passreset/passreset/reset"
 )
 
 // codeOf returns the code in the last email.
@@ -46,7 +45,7 @@ func TestCodeInTheSameBrowser(t *testing.T) {
 	res = f.post(t, "/reset-password", codeForm("ana@example.com", code, newPassword))
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)
 	require.Equal(t, "/sign-in?notice=password_reset", res.Header.Get("Location"))
-	_, err := f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: newPassword})
+	_, err := f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: email, Password: newPassword})
 	require.NoError(t, err)
 	requireExpiredPage(t, f.get(t, strings.TrimPrefix(link, origin)))
 	require.NotContains(t, f.logs.String(), strings.ReplaceAll(code, " ", ""))
@@ -59,7 +58,7 @@ func TestCodeInTheSameBrowser(t *testing.T) {
 // usable.
 func TestWrongCodePageAlike(t *testing.T) {
 	f := newFixture(t, nil)
-	_, err := f.svc.CreateUser(t.Context(), reset.CreateUserParams{Email: "bob@example.com", Password: oldPassword})
+	_, err := f.acct.CreateUser(t.Context(), account.CreateUserParams{Email: "bob@example.com", Password: oldPassword})
 	require.NoError(t, err)
 	tok := f.token(t)
 	code := f.codeOf(t)

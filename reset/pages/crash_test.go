@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
@@ -64,7 +65,9 @@ func TestForgotRequestSurvivesACrash(t *testing.T) {
 	}
 	deadMail, liveMail := new(mailtest.Recorder), new(mailtest.Recorder)
 	dead, live := newService(dying, deadMail), newService(st, liveMail)
-	_, err := live.CreateUser(t.Context(), reset.CreateUserParams{Email: email, Password: oldPassword})
+	accounts, err := account.New(live, account.Config{})
+	require.NoError(t, err)
+	_, err = accounts.CreateUser(t.Context(), account.CreateUserParams{Email: email, Password: oldPassword})
 	require.NoError(t, err)
 
 	h, err := pages.New(pages.Config{Service: dead, SignInURL: "/sign-in"})

@@ -10,7 +10,7 @@
 //
 // The host's sign-in handler calls h.AllowSignIn(r) first: it limits the
 // sign-in posts of each client (each failed password costs a bcrypt
-// comparison) and names the client for reset.AuthenticateParams.Client.
+// comparison) and names the client for account.AuthenticateParams.Client.
 //
 // # The pages
 //

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/reset/pages"
@@ -43,7 +44,11 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	go svc.RunDispatcher(ctx) // retries emails whose first attempt failed
+	go svc.RunDispatcher(ctx)                           // retries emails whose first attempt failed
+	accounts, err := account.New(svc, account.Config{}) // the users, if passreset keeps them
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	resetPages, err := pages.New(pages.Config{Service: svc, SignInURL: "/sign-in", Logger: quiet})
 	if err != nil {
@@ -67,7 +72,7 @@ func Example() {
 			http.Error(w, "Too many attempts. Wait a minute.", http.StatusTooManyRequests)
 			return
 		}
-		in, err := svc.Authenticate(r.Context(), reset.AuthenticateParams{
+		in, err := accounts.Authenticate(r.Context(), account.AuthenticateParams{
 			Email: r.PostFormValue("email"), Password: r.PostFormValue("password"), Client: client})
 		switch {
 		case errors.Is(err, reset.ErrInvalidCredentials):
@@ -86,7 +91,7 @@ func Example() {
 	handler := sessions.Middleware(mux) // http.ListenAndServe(addr, handler) in a real app
 
 	// A user forgets their password.
-	if _, err := svc.CreateUser(ctx, reset.CreateUserParams{Email: "ana@example.com", Password: "the old passphrase"}); err != nil {
+	if _, err := accounts.CreateUser(ctx, account.CreateUserParams{Email: "ana@example.com", Password: "the old passphrase"}); err != nil {
 		log.Fatal(err)
 	}
 	form := url.Values{"email": {"ana@example.com"}}

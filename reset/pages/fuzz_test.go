@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/reset/pages"
 )
@@ -36,7 +37,7 @@ var fuzzTargets = []struct{ path, contentType string }{
 func FuzzForms(f *testing.F) {
 	fx := newFixture(f, func(c *pages.Config) { c.ClientLimit.Disabled = true })
 	const tokenUser = "fuzz@example.com"
-	_, err := fx.svc.CreateUser(f.Context(), reset.CreateUserParams{Email: tokenUser, Password: oldPassword})
+	_, err := fx.acct.CreateUser(f.Context(), account.CreateUserParams{Email: tokenUser, Password: oldPassword})
 	require.NoError(f, err)
 	var tok string
 	// usableToken returns a token of tokenUser that can still be redeemed.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/reset/pages"
@@ -109,7 +110,7 @@ func TestResetOverClientLimit(t *testing.T) {
 	require.NotContains(t, b, tok)
 	_, err := f.svc.CheckToken(t.Context(), tok)
 	require.NoError(t, err, "the refused post did not spend the token")
-	_, err = f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: oldPassword})
+	_, err = f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: email, Password: oldPassword})
 	require.NoError(t, err)
 
 	// Another client goes through.

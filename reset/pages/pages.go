@@ -322,14 +322,14 @@ func (h *Handler) ResetPath() string { return h.resetPath }
 
 // AllowSignIn counts a post to the host's own sign-in page against the
 // client's limit (Config.ClientLimit, counted apart from the two pages) and
-// names the client, for reset.AuthenticateParams.Client. When ok is false
+// names the client, for account.AuthenticateParams.Client. When ok is false
 // the client is over its limit: answer 429 with a Retry-After of
 // retryAfter, and do not call Authenticate. A sign-in handler calls it
 // first:
 //
 //	client, retry, ok := resetPages.AllowSignIn(r)
 //	if !ok { ... 429 ... }
-//	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: email, Password: pw, Client: client})
+//	in, err := accounts.Authenticate(ctx, account.AuthenticateParams{Email: email, Password: pw, Client: client})
 //
 // Each failed password costs the Service a bcrypt comparison, whether the
 // address has an account or not: without this limit, one client posting

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
@@ -35,6 +36,7 @@ const (
 
 type fixture struct {
 	svc   *reset.Service
+	acct  *account.Service
 	sess  *session.Manager
 	h     *pages.Handler
 	mux   *http.ServeMux
@@ -79,7 +81,9 @@ func newFixtureWith(t testing.TB, editSvc func(*reset.Config), edit func(*pages.
 	}
 	f.svc, err = reset.NewService(rc)
 	require.NoError(t, err)
-	f.user, err = f.svc.CreateUser(t.Context(), reset.CreateUserParams{Email: email, Password: oldPassword})
+	f.acct, err = account.New(f.svc, account.Config{})
+	require.NoError(t, err)
+	f.user, err = f.acct.CreateUser(t.Context(), account.CreateUserParams{Email: email, Password: oldPassword})
 	require.NoError(t, err)
 
 	cfg := pages.Config{Service: f.svc, SignInURL: "/sign-in", Logger: log, AppName: "Example"}
@@ -187,7 +191,7 @@ func TestForgotAnswersAlike(t *testing.T) {
 		}
 		return nil
 	}
-	_, err := f.svc.CreateUser(t.Context(), reset.CreateUserParams{Email: "bob@example.com", Password: oldPassword})
+	_, err := f.acct.CreateUser(t.Context(), account.CreateUserParams{Email: "bob@example.com", Password: oldPassword})
 	require.NoError(t, err)
 
 	answer := func(addr string) (int, string) {
@@ -402,9 +406,9 @@ func TestResetSucceeds(t *testing.T) {
 		_, err := f.sess.Validate(t.Context(), tok)
 		require.ErrorIs(t, err, session.ErrRevoked)
 	}
-	_, err = f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: oldPassword})
+	_, err = f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: email, Password: oldPassword})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	_, err = f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: newPassword})
+	_, err = f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: email, Password: newPassword})
 	require.NoError(t, err)
 
 	// The spent link, fetched or posted again, gets the expired page.
@@ -414,7 +418,7 @@ func TestResetSucceeds(t *testing.T) {
 	res = f.post(t, "/reset-password", url.Values{"token": {tok}, "new_password": {"yet another passphrase"}, "confirm_password": {"yet another passphrase"}})
 	require.Equal(t, http.StatusGone, res.StatusCode)
 	requireExpiredPage(t, res)
-	_, err = f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: newPassword})
+	_, err = f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: email, Password: newPassword})
 	require.NoError(t, err)
 
 	require.NotContains(t, f.logs.String(), tok)
@@ -452,7 +456,7 @@ func TestExpiredAndUnknownTokens(t *testing.T) {
 		require.Equal(t, http.StatusGone, res.StatusCode, name)
 		requireExpiredPage(t, res)
 	}
-	_, err := f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: oldPassword})
+	_, err := f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: email, Password: oldPassword})
 	require.NoError(t, err)
 }
 
@@ -589,7 +593,7 @@ func TestMaxPending(t *testing.T) {
 	release := make(chan struct{})
 	f.mail.FailWith = func(mail.Message) error { <-release; return nil }
 	f.post(t, "/forgot-password", url.Values{"email": {email}})
-	_, err := f.svc.CreateUser(t.Context(), reset.CreateUserParams{Email: "other@example.com", Password: oldPassword})
+	_, err := f.acct.CreateUser(t.Context(), account.CreateUserParams{Email: "other@example.com", Password: oldPassword})
 	require.NoError(t, err)
 	res := f.post(t, "/forgot-password", url.Values{"email": {"other@example.com"}})
 	require.Equal(t, http.StatusOK, res.StatusCode)

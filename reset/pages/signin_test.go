@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -53,7 +54,7 @@ func TestResetBusyAnswers503(t *testing.T) {
 	defer h.release()
 	held := make(chan error, 1)
 	go func() { // holds the one slot
-		_, err := f.svc.Authenticate(context.Background(), reset.AuthenticateParams{Email: email, Password: oldPassword})
+		_, err := f.acct.Authenticate(context.Background(), account.AuthenticateParams{Email: email, Password: oldPassword})
 		held <- err
 	}()
 	require.Eventually(t, func() bool { return h.held.Load() == 1 }, 5*time.Second, time.Millisecond)

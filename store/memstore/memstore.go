@@ -137,7 +137,7 @@ func (st *Store) CreateUser(ctx context.Context, u reset.User, passwordHash stri
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if _, ok := st.userEmails[foldEmail(u.Email)]; ok {
-		return reset.ErrEmailTaken
+		return store.ErrEmailTaken
 	}
 	if _, ok := st.users[u.ID]; ok || u.ID == "" {
 		return fmt.Errorf("memstore: create user: id %q empty or taken", u.ID)
@@ -286,7 +286,7 @@ func (st *Store) EndResets(ctx context.Context, userID string, now time.Time) (i
 
 // SetEmail changes the user's email, as a host does when the user moves
 // their account to another address: the resets sent to the old address
-// stop working (RedeemReset refuses them). It returns reset.ErrEmailTaken
+// stop working (RedeemReset refuses them). It returns store.ErrEmailTaken
 // when another user has the address without regard to case, and
 // reset.ErrUserNotFound for an unknown user. A host calls
 // reset.Service.EndResets after it, so that the old links are ended too.
@@ -301,7 +301,7 @@ func (st *Store) SetEmail(ctx context.Context, userID, email string) error {
 		return reset.ErrUserNotFound
 	}
 	if id, ok := st.userEmails[foldEmail(email)]; ok && id != userID {
-		return reset.ErrEmailTaken
+		return store.ErrEmailTaken
 	}
 	delete(st.userEmails, foldEmail(row.user.Email))
 	st.userEmails[foldEmail(email)] = userID
@@ -509,49 +509,45 @@ func (st *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Durati
 
 // FinishJob implements store.Store. Finishing a failed job changes nothing.
 func (st *Store) FinishJob(ctx context.Context, id string, now time.Time) error {
-	if err := ctxErr(ctx, "finish job"); err != nil {
-		return err
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if j, ok := st.jobs[id]; ok && !j.done() {
+	return st.updateJob(ctx, "finish job", id, func(j *jobRow) {
 		j.finishedAt = now
 		j.job.Payload = nil
 		j.job.ClaimedUntil = time.Time{}
-	}
-	return nil
+	})
 }
 
 // RetryJob implements store.Store. It clears the job's lease, so the job is
 // due again at runAt. Retrying a job that is missing, finished or failed
 // changes nothing and returns nil.
 func (st *Store) RetryJob(ctx context.Context, id string, runAt time.Time, lastError string) error {
-	if err := ctxErr(ctx, "retry job"); err != nil {
-		return err
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if j, ok := st.jobs[id]; ok && !j.done() {
+	return st.updateJob(ctx, "retry job", id, func(j *jobRow) {
 		j.job.RunAt = runAt
 		j.job.ClaimedUntil = time.Time{}
 		j.lastError = lastError
-	}
-	return nil
+	})
 }
 
 // FailJob implements store.Store. Failing a job that is missing, finished or
 // already failed changes nothing and returns nil.
 func (st *Store) FailJob(ctx context.Context, id string, now time.Time, lastError string) error {
-	if err := ctxErr(ctx, "fail job"); err != nil {
+	return st.updateJob(ctx, "fail job", id, func(j *jobRow) {
+		j.failedAt = now
+		j.lastError = lastError
+		j.job.Payload = nil
+		j.job.ClaimedUntil = time.Time{}
+	})
+}
+
+// updateJob applies change, under st.mu, to the job with this id unless
+// it is missing, finished or failed; op names the operation in an error.
+func (st *Store) updateJob(ctx context.Context, op, id string, change func(*jobRow)) error {
+	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if j, ok := st.jobs[id]; ok && !j.done() {
-		j.failedAt = now
-		j.lastError = lastError
-		j.job.Payload = nil
-		j.job.ClaimedUntil = time.Time{}
+		change(j)
 	}
 	return nil
 }

@@ -12,9 +12,6 @@ import (
 	"github.com/passreset/passreset/token"
 )
 
-// defaultListLimit is the page size when ListParams.Limit is <= 0.
-const defaultListLimit = 10
-
 // CreateSession implements session.Store.
 func (st *Store) CreateSession(ctx context.Context, s session.Session, h token.Hash) error {
 	if err := ctxErr(ctx, "create session"); err != nil {
@@ -140,11 +137,7 @@ func (st *Store) ListSessions(ctx context.Context, userID string, p session.List
 	if p.Desc {
 		slices.Reverse(page)
 	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = defaultListLimit
-	}
-	return page[:min(len(page), limit)], nil
+	return page[:min(len(page), p.PageSize())], nil
 }
 
 // RevokeSession implements session.Store.

@@ -1,7 +1,7 @@
 package mysqlstore_test
 
 // The benchmarks of store/internal/storebench on MySQL or MariaDB: each hot
-// path through the module and as the Store's statements written by hand
+// path through the module and as the Store's statements issued by hand
 // (raw_bench_test.go), in the same run. Each side has a fresh database of
 // its own, seeded alike with multi-row INSERTs and dropped when the
 // benchmark ends. They need a server, and skip without one:
@@ -12,7 +12,6 @@ package mysqlstore_test
 import (
 	"context"
 	"database/sql"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,18 +27,6 @@ func BenchmarkHostPairs(b *testing.B) { storebench.Pairs(b, benchDialect(true)) 
 func TestBench(t *testing.T)          { storebench.Test(t, benchDialect(false)) }
 func TestBenchHost(t *testing.T)      { storebench.Test(t, benchDialect(true)) }
 
-// TestBenchRawSQLIsTheStores: the raw side issues the Store's own
-// statements, as text.
-func TestBenchRawSQLIsTheStores(t *testing.T) {
-	storebench.SameSQL(t, rawSQL, mysqlstore.BenchSQL)
-	db := benchDialect(true).Seeded(t, storebench.Spec{Users: 1, Resets: 1, Sessions: 1, Now: time.Now()})
-	host, err := mysqlstore.HostBenchSQL(t.Context(), db.Store(t).(*mysqlstore.Store))
-	if err != nil {
-		t.Fatal(err)
-	}
-	storebench.SameSQL(t, rawHostSQL, host)
-}
-
 // benchDialect is MySQL to the harness: over passreset's own users table,
 // or over the host's accounts (host_test.go).
 func benchDialect(host bool) storebench.Dialect {
@@ -51,14 +38,10 @@ func benchDialect(host bool) storebench.Dialect {
 		},
 	}
 	if host {
-		d.UserID = hostUserID
+		d.UserID = storebench.HostUserID
 	}
 	return d
 }
-
-// hostUserID is the id the Store shows for seeded user i over the
-// accounts table, whose account_id is i+1.
-func hostUserID(i int) string { return "user_" + strconv.Itoa(i+1) }
 
 // benchDB is a seeded database.
 type benchDB struct {
@@ -85,7 +68,14 @@ func (db benchDB) Store(tb testing.TB) storebench.Store {
 }
 
 func (db benchDB) Raw(tb testing.TB, now func() time.Time) storebench.Raw {
-	return openRaw(benchPool(tb, db.cfg), db.host, now)
+	var host map[string]string
+	if db.host {
+		var err error
+		if host, err = mysqlstore.HostBenchSQL(context.Background(), db.Store(tb).(*mysqlstore.Store)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return openRaw(tb, benchPool(tb, db.cfg), host, now)
 }
 
 // benchPool is a pool of OpenDB's with database/sql's defaults, closed
@@ -112,56 +102,24 @@ func seed(tb testing.TB, db benchDB, spec storebench.Spec) {
 		}
 	}
 	db.Store(tb)
-	now := spec.Now.Truncate(time.Millisecond)
-	ms := func(t time.Time) int64 { return t.UnixMilli() }
-	created := ms(now.Add(-48 * time.Hour))
-	insert := func(table string, cols []string, n int, row func(i int) []any) {
+	tables := storebench.Tables(spec, db.host, func(t time.Time) any { return t.UnixMilli() }, "{}")
+	for _, tbl := range tables {
 		const chunk = 500
-		for lo := 0; lo < n; lo += chunk {
-			hi := min(lo+chunk, n)
-			group := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
-			q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " +
+		group := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(tbl.Cols)), ", ") + ")"
+		for lo := 0; lo < tbl.Rows; lo += chunk {
+			hi := min(lo+chunk, tbl.Rows)
+			q := "INSERT INTO " + tbl.Name + " (" + strings.Join(tbl.Cols, ", ") + ") VALUES " +
 				strings.TrimSuffix(strings.Repeat(group+", ", hi-lo), ", ")
-			args := make([]any, 0, (hi-lo)*len(cols))
+			args := make([]any, 0, (hi-lo)*len(tbl.Cols))
 			for i := lo; i < hi; i++ {
-				args = append(args, row(i)...)
+				args = append(args, tbl.Row(i)...)
 			}
 			if _, err := pool.ExecContext(ctx, q, args...); err != nil {
-				tb.Fatalf("seed %s: %v", table, err)
+				tb.Fatalf("seed %s: %v", tbl.Name, err)
 			}
 		}
 	}
-	userID, users := storebench.UserID, "passreset_users"
-	if db.host {
-		userID, users = hostUserID, "accounts"
-		insert(users, []string{"account_id", "email_address", "pw_digest"}, spec.Users, func(i int) []any {
-			return []any{int64(i + 1), storebench.Email(i), storebench.PasswordHash}
-		})
-	} else {
-		insert(users, []string{"id", "email", "email_key", "first_name", "last_name", "profile_picture_url",
-			"external_id", "locale", "metadata", "password_hash", "created_at", "updated_at"},
-			spec.Users, func(i int) []any {
-				e := storebench.Email(i)
-				return []any{storebench.UserID(i), e, e, storebench.FirstName, storebench.LastName, "", "", "", "{}",
-					storebench.PasswordHash, created, created}
-			})
-	}
-	insert("passreset_resets", []string{"id", "user_id", "email", "token_hash", "created_at", "expires_at", "ended_at"},
-		spec.Resets, func(i int) []any {
-			var ended sql.NullInt64
-			if spec.Ended(i) {
-				ended = sql.NullInt64{Int64: ms(now.Add(-time.Second)), Valid: true}
-			}
-			u := spec.ResetUser(i)
-			return []any{storebench.ResetID(i), userID(u), storebench.Email(u),
-				storebench.TokenHash(storebench.Token(storebench.ResetToken, i)), ms(now.Add(-time.Minute)), ms(now.Add(time.Hour)), ended}
-		})
-	insert("passreset_sessions", []string{"id", "user_id", "token_hash", "created_at", "last_seen_at", "expires_at", "user_agent", "ip_address", "stamp"},
-		spec.Sessions, func(i int) []any {
-			return []any{storebench.SessionID(i), userID(spec.SessionUser(i)), storebench.TokenHash(storebench.Token(storebench.SessionToken, i)),
-				ms(now.Add(-time.Minute)), ms(now), ms(now.Add(30 * 24 * time.Hour)), storebench.UserAgent, storebench.IP, ""}
-		})
-	if _, err := pool.ExecContext(ctx, "ANALYZE TABLE "+users+", passreset_resets, passreset_sessions"); err != nil {
+	if _, err := pool.ExecContext(ctx, "ANALYZE TABLE "+tables[0].Name+", passreset_resets, passreset_sessions"); err != nil {
 		tb.Fatal(err)
 	}
 }

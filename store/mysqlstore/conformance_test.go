@@ -9,6 +9,7 @@ import (
 
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/internal/hostusers"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/mysqlstore"
 	"github.com/passreset/passreset/store/storetest"
 )
@@ -17,16 +18,12 @@ import (
 // per subtest.
 func TestConformance(t *testing.T) {
 	testURL(t)
-	dbs := map[store.Store]*mysql.Config{} // the database of each store, for a second instance
+	// A second instance: a Store with a pool of its own.
+	newStore, another := sqltest.Instances(func(t *testing.T) *mysql.Config { return freshDB(t) },
+		func(t *testing.T, cfg *mysql.Config) store.Store { return newStoreIn(t, cfg) })
 	storetest.Run(t, storetest.Harness{
-		NewStore: func(t *testing.T) store.Store {
-			cfg := freshDB(t)
-			st := newStoreIn(t, cfg)
-			dbs[st] = cfg
-			return st
-		},
-		// A second instance: a Store with a pool of its own.
-		Another: func(t *testing.T, st store.Store) store.Store { return newStoreIn(t, dbs[st]) },
+		NewStore: newStore,
+		Another:  another,
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
 			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
 				`UPDATE passreset_users SET email = ?, email_key = ? WHERE id = ?`, email, hostusers.Fold(email), userID)
@@ -41,7 +38,6 @@ func TestConformance(t *testing.T) {
 // its transactions.
 func TestConformanceOverPlainPool(t *testing.T) {
 	testURL(t)
-	dbs := map[store.Store]*mysql.Config{}
 	open := func(t *testing.T, cfg *mysql.Config) store.Store {
 		plain := cfg.Clone()
 		plain.InterpolateParams = false
@@ -63,13 +59,6 @@ func TestConformanceOverPlainPool(t *testing.T) {
 		}
 		return st
 	}
-	storetest.Run(t, storetest.Harness{
-		NewStore: func(t *testing.T) store.Store {
-			cfg := freshDB(t)
-			st := open(t, cfg)
-			dbs[st] = cfg
-			return st
-		},
-		Another: func(t *testing.T, st store.Store) store.Store { return open(t, dbs[st]) },
-	})
+	newStore, another := sqltest.Instances(func(t *testing.T) *mysql.Config { return freshDB(t) }, open)
+	storetest.Run(t, storetest.Harness{NewStore: newStore, Another: another})
 }

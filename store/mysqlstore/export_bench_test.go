@@ -3,9 +3,8 @@ package mysqlstore
 import "context"
 
 // BenchSQL is the text of every statement a hot path of the Store issues
-// over passreset_users, by name. The paired benchmarks write the same
-// statements by hand for their raw side; TestBenchRawSQLIsTheStores checks
-// that they are these.
+// over passreset_users, by name: what the raw side of the paired
+// benchmarks issues, by hand.
 var BenchSQL = map[string]string{
 	"RateLock":           qRateLock,
 	"RateCount":          qRateCount,

@@ -1,6 +1,9 @@
 package mysqlstore
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
 
 // SetsLevelPerTx reports whether st begins each transaction with SET
 // TRANSACTION ISOLATION LEVEL READ COMMITTED (a pool not made by OpenDB).
@@ -14,3 +17,7 @@ func HostEmailSQL(ctx context.Context, st *Store) (string, error) {
 	}
 	return us.byEmail, nil
 }
+
+// DB returns the pool the Store uses, for the tests to look at the
+// database beside it.
+func (s *Store) DB() *sql.DB { return s.db }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -29,12 +30,14 @@ func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
 		Hasher: password.Bcrypt{Cost: 4}, Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
+	accounts, err := account.New(svc, account.Config{})
+	require.NoError(t, err)
 	const email, oldPassword, newPassword = "ana.secret.test@example.com", "the old passphrase 1", "a brand new passphrase 2"
-	u, err := svc.CreateUser(ctx, reset.CreateUserParams{Email: email, Password: oldPassword})
+	u, err := accounts.CreateUser(ctx, account.CreateUserParams{Email: email, Password: oldPassword})
 	require.NoError(t, err)
 	sm, err := session.New(session.Config{Store: st, Stamps: svc})
 	require.NoError(t, err)
-	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: email, Password: oldPassword})
+	in, err := accounts.Authenticate(ctx, account.AuthenticateParams{Email: email, Password: oldPassword})
 	require.NoError(t, err)
 	_, sessionToken, err := sm.Create(ctx, u.ID, session.Metadata{Stamp: in.Stamp})
 	require.NoError(t, err)

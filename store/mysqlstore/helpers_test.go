@@ -1,68 +1,27 @@
 package mysqlstore_test
 
 import (
-	"context"
-	"crypto/rand"
 	"database/sql"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/passreset/passreset/internal/testfix/testmysql"
 	"github.com/passreset/passreset/store/mysqlstore"
 )
-
-// envURL names the variable that points the tests at a MySQL or MariaDB
-// server.
-const envURL = "PASSRESET_MYSQL_URL"
 
 // testURL returns the server's DSN, or skips the test when there is none.
 // The user it names must be able to create and drop databases: each test
 // runs in a fresh one.
-func testURL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv(envURL)
-	if url == "" {
-		t.Skip("the mysqlstore tests need a MySQL or MariaDB server and a user that may create databases; run them with " +
-			envURL + "='root@tcp(127.0.0.1:3306)/test' go test ./store/mysqlstore")
-	}
-	return url
-}
+func testURL(t testing.TB) string { return testmysql.DSN(t) }
 
 // dbName returns a new random database name, unique to the caller.
-func dbName() string {
-	return "passreset_test_" + strings.ToLower(rand.Text()[:16])
-}
+func dbName() string { return testmysql.Name("passreset_test_") }
 
 // freshDB creates an empty database of its own for the test, dropped when
 // the test ends, and returns the configuration of a connection to it.
 // Register it before the pools that use it, so that they are closed first.
-func freshDB(t testing.TB) *mysql.Config {
-	t.Helper()
-	cfg, err := mysqlstore.ParseDSN(testURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := dbName()
-	admin, err := mysqlstore.OpenDB(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		// t.Context is already cancelled when cleanups run.
-		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.Clone()
-	cfg.DBName = name
-	return cfg
-}
+func freshDB(t testing.TB) *mysql.Config { return testmysql.FreshDB(t, "passreset_test_") }
 
 // newDB returns a pool of its own over cfg, closed when the test ends.
 func newDB(t testing.TB, cfg *mysql.Config) *sql.DB {

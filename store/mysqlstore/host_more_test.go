@@ -15,24 +15,16 @@ import (
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/mysqlstore"
-	"github.com/passreset/passreset/token"
 )
-
-var base = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
-
-// newReset is an unused reset of u made at base, for the token tok.
-func newReset(u store.User, tok string) store.Reset {
-	return store.Reset{ID: "password_reset_" + dbName(), UserID: u.ID, Email: u.Email, TokenHash: token.Sum(tok),
-		CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
-}
 
 // TestHostColumnTypes: the key, the verified flag and the updated time are
 // read and written as the column's type wants, whatever the session's time
 // zone.
 func TestHostColumnTypes(t *testing.T) {
 	ctx := t.Context()
-	at := base.Add(30*time.Minute + 7*time.Second + 890_123_456) // 2026-01-15 12:30:07.890123456 UTC
+	at := sqltest.Base.Add(30*time.Minute + 7*time.Second + 890_123_456) // 2026-01-15 12:30:07.890123456 UTC
 	for _, c := range []struct {
 		name, key, verified, updated string
 		keyValue                     string // the key's value, or "" for AUTO_INCREMENT
@@ -79,26 +71,7 @@ func TestHostColumnTypes(t *testing.T) {
 				IDPrefix: "person_",
 			}))
 			require.NoError(t, err)
-			require.NoError(t, st.Migrate(ctx))
-
-			u, err := st.UserByEmail(ctx, "ana@example.com")
-			require.NoError(t, err)
-			require.Equal(t, id, u.ID)
-			require.False(t, u.EmailVerified, "a NULL flag reads as unverified")
-			u, err = st.UserByID(ctx, id)
-			require.NoError(t, err)
-			require.Equal(t, "ana@example.com", u.Email)
-			for _, bad := range []string{"person_", "person_1x", "person_07", "person_99999999999999999999", ""} {
-				_, err = st.UserByID(ctx, bad)
-				require.ErrorIs(t, err, store.ErrUserNotFound, bad)
-			}
-
-			r := newReset(u, "token of "+c.name)
-			require.NoError(t, st.CreateReset(ctx, r, nil))
-			got, err := st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: id, PasswordHash: "$2a$04$new", Now: at})
-			require.NoError(t, err)
-			require.Equal(t, id, got.User.ID)
-			require.True(t, got.User.EmailVerified)
+			sqltest.ReadsAndRedeems(t, st, id, []string{"person_", "person_1x", "person_07", "person_99999999999999999999", ""}, at)
 
 			var verified, updated, hash string
 			require.NoError(t, db.QueryRowContext(ctx, `SELECT CAST(ok AS CHAR), CAST(changed AS CHAR), hash FROM people`).Scan(&verified, &updated, &hash))
@@ -107,24 +80,6 @@ func TestHostColumnTypes(t *testing.T) {
 			assert.Equal(t, "$2a$04$new", hash)
 		})
 	}
-}
-
-// TestHostUserDeleted: a reset whose user the host deleted is not spent,
-// and changes nothing.
-func TestHostUserDeleted(t *testing.T) {
-	ctx := t.Context()
-	st := accountsStore(t)
-	id := insertAccount(t, st.DB(), "ana@example.com", "$2a$04$old")
-	r := newReset(store.User{ID: id, Email: "ana@example.com"}, "a token")
-	require.NoError(t, st.CreateReset(ctx, r, nil))
-	_, err := st.DB().ExecContext(ctx, `DELETE FROM accounts`)
-	require.NoError(t, err)
-
-	_, err = st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: id, PasswordHash: "h", Now: base})
-	require.ErrorIs(t, err, store.ErrUserNotFound)
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
-	require.NoError(t, got.Status(base), "the reset was spent")
 }
 
 // TestHostTableMismatch: a description that does not fit the table is
@@ -137,44 +92,26 @@ func TestHostTableMismatch(t *testing.T) {
 	require.NoError(t, err)
 	_, err = db.ExecContext(ctx, `CREATE TABLE legacy_users (id INT PRIMARY KEY, email VARCHAR(100), pw VARCHAR(100)) ENGINE=MyISAM`)
 	require.NoError(t, err)
-	with := func(change func(*store.UsersTable)) store.UsersTable {
-		d := accounts()
-		change(&d)
-		return d
+	open := func(d store.UsersTable) (sqltest.Store, error) {
+		return mysqlstore.New(ctx, db, mysqlstore.WithUsers(d))
 	}
-	for name, c := range map[string]struct {
-		desc store.UsersTable
-		want string
-	}{
-		"column":   {with(func(d *store.UsersTable) { d.Email = "email" }), `users table "accounts": no column "email"`},
-		"columns":  {with(func(d *store.UsersTable) { d.Email, d.PasswordHash = "email", "hash" }), `no column "email", "hash"`},
-		"table":    {with(func(d *store.UsersTable) { d.Table = "users" }), `users table "users" does not exist`},
-		"database": {with(func(d *store.UsersTable) { d.Table = "nosuch.accounts" }), `users table "nosuch.accounts" does not exist`},
-		"time":     {with(func(d *store.UsersTable) { d.UpdatedAt = "display_name" }), `column "display_name" (UsersTable.UpdatedAt) is of type varchar, not DATETIME, TIMESTAMP or an integer`},
-		"verified": {with(func(d *store.UsersTable) { d.Verified = "modified_at" }), `column "modified_at" (UsersTable.Verified) is of type timestamp, not BOOLEAN or an integer`},
-		"key":      {with(func(d *store.UsersTable) { d.ID = "modified_at" }), `(UsersTable.ID) is of type timestamp, not an integer or text`},
-		"engine": {store.UsersTable{Table: "legacy_users", ID: "id", Email: "email", PasswordHash: "pw"},
-			`users table "legacy_users" is MyISAM, not InnoDB`},
-	} {
-		t.Run(name, func(t *testing.T) {
-			st, err := mysqlstore.New(ctx, db, mysqlstore.WithUsers(c.desc))
-			require.NoError(t, err)
-			_, err = st.UserByID(ctx, "user_1")
-			require.ErrorContains(t, err, c.want, "a use before Migrate")
-			require.NotErrorIs(t, err, store.ErrUserNotFound)
-			err = st.Migrate(ctx)
-			require.ErrorContains(t, err, "mysqlstore: WithUsers: ")
-			require.ErrorContains(t, err, c.want)
+	sqltest.RefusesMismatches(t, accounts(), "mysqlstore: WithUsers: ", open,
+		map[string]sqltest.Mismatch{
+			"column":   {func(d *store.UsersTable) { d.Email = "email" }, `users table "accounts": no column "email"`},
+			"columns":  {func(d *store.UsersTable) { d.Email, d.PasswordHash = "email", "hash" }, `no column "email", "hash"`},
+			"table":    {func(d *store.UsersTable) { d.Table = "users" }, `users table "users" does not exist`},
+			"database": {func(d *store.UsersTable) { d.Table = "nosuch.accounts" }, `users table "nosuch.accounts" does not exist`},
+			"time":     {func(d *store.UsersTable) { d.UpdatedAt = "display_name" }, `column "display_name" (UsersTable.UpdatedAt) is of type varchar, not DATETIME, TIMESTAMP or an integer`},
+			"verified": {func(d *store.UsersTable) { d.Verified = "modified_at" }, `column "modified_at" (UsersTable.Verified) is of type timestamp, not BOOLEAN or an integer`},
+			"key":      {func(d *store.UsersTable) { d.ID = "modified_at" }, `(UsersTable.ID) is of type timestamp, not an integer or text`},
+			"engine": {
+				func(d *store.UsersTable) {
+					*d = store.UsersTable{Table: "legacy_users", ID: "id", Email: "email", PasswordHash: "pw"}
+				},
+				`users table "legacy_users" is MyISAM, not InnoDB`,
+			},
 		})
-	}
-	for desc, want := range map[*store.UsersTable]string{
-		{Table: "accounts"}: "UsersTable.ID is required",
-		{Table: "a.b.c", ID: "id", Email: "e", PasswordHash: "h"}:     `UsersTable.Table "a.b.c" is not a table or database.table`,
-		{Table: ".accounts", ID: "id", Email: "e", PasswordHash: "h"}: `UsersTable.Table ".accounts" is not a table or database.table`,
-	} {
-		_, err := mysqlstore.New(ctx, db, mysqlstore.WithUsers(*desc))
-		require.ErrorContains(t, err, "mysqlstore: WithUsers: "+want)
-	}
+	sqltest.RefusesBadDescriptions(t, "mysqlstore: WithUsers: ", "database", open)
 }
 
 // TestHostTableNotCreated: over a host's table, Migrate creates only
@@ -193,24 +130,22 @@ func TestHostTableNotCreated(t *testing.T) {
 		tables = append(tables, name)
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"accounts", "passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
-		"passreset_resets", "passreset_retired_session_tokens", "passreset_sessions"}, tables)
+	require.Equal(t, append([]string{"accounts"}, sqltest.OwnTables...), tables)
 
-	err = st.CreateUser(ctx, store.User{ID: "user_9", Email: "x@example.com", CreatedAt: base, UpdatedAt: base}, "")
-	require.ErrorIs(t, err, store.ErrNoUserCreator)
+	sqltest.NoUserCreator(t, st)
 	id := insertAccount(t, st.DB(), "ana@example.com", "h")
 	_, err = st.DB().ExecContext(ctx, `UPDATE accounts SET modified_at = '2020-01-01 00:00:00'`)
 	require.NoError(t, err)
-	require.NoError(t, st.RecordSignIn(ctx, id, base))
+	require.NoError(t, st.RecordSignIn(ctx, id, sqltest.Base))
 	var after string
 	require.NoError(t, st.DB().QueryRowContext(ctx, `SELECT CAST(modified_at AS CHAR) FROM accounts`).Scan(&after))
 	require.Equal(t, "2020-01-01 00:00:00.000", after, "RecordSignIn wrote the host's row")
 }
 
-// TestHostEmailWhateverCollation: addresses are found without regard to
-// case in full Unicode, and only those, whatever the email column's
-// collation: binary (which folds nothing), utf8mb4_general_ci, and
-// utf8mb4_unicode_ci (which also take "ö" for "o" and "ß" for "ss").
+// TestHostEmailWhateverCollation: addresses are found as
+// sqltest.FindsAddresses says, whatever the email column's collation:
+// binary (which folds nothing), utf8mb4_general_ci, and utf8mb4_unicode_ci
+// (which also take "ö" for "o" and "ß" for "ss").
 func TestHostEmailWhateverCollation(t *testing.T) {
 	ctx := t.Context()
 	for _, collation := range []string{"utf8mb4_bin", "utf8mb4_general_ci", "utf8mb4_unicode_ci"} {
@@ -228,32 +163,7 @@ func TestHostEmailWhateverCollation(t *testing.T) {
 			}))
 			require.NoError(t, err)
 			require.NoError(t, st.Migrate(ctx))
-			ids := map[string]string{}
-			for _, e := range []string{"Ünal.ÇELIK@Bücher.Example", "JOSE\u0301@BU\u0308CHER.example", "őrs@example.com", "ors@example.com",
-				"ANA@EXAMPLE.COM", "Kelvin@Example.com", "a_b%c@example.com", "strasse@example.com"} {
-				ids[e] = insertAccount(t, db, e, "h")
-			}
-			for email, want := range map[string]string{
-				strings.ToLower("Ünal.ÇELIK@Bücher.Example"): "Ünal.ÇELIK@Bücher.Example",
-				"ÜNAL.ÇELIK@BÜCHER.EXAMPLE":                  "Ünal.ÇELIK@Bücher.Example",
-				"ünal.çelik@xn--bcher-kva.example":           "Ünal.ÇELIK@Bücher.Example",
-				"jos\u00e9@xn--bcher-kva.example":            "JOSE\u0301@BU\u0308CHER.example", // NFC and punycode find NFD and Unicode
-				"őrs@example.com":                            "őrs@example.com",
-				"ŐRS@example.com":                            "őrs@example.com",
-				"ors@example.com":                            "ors@example.com",
-				"ana@example.com":                            "ANA@EXAMPLE.COM",
-				"A_B%C@example.com":                          "a_b%c@example.com",
-				"kelvin@example.com":                         "Kelvin@Example.com",
-			} {
-				u, err := st.UserByEmail(ctx, email)
-				require.NoError(t, err, email)
-				require.Equal(t, ids[want], u.ID, email)
-			}
-			for _, email := range []string{"örs@example.com", "axb%c@example.com", "a_bxc@example.com", "ünal@bücher.example", "%@example.com",
-				"\u212Aelvin@example.com", "straße@example.com", "ors@éxample.com"} {
-				_, err := st.UserByEmail(ctx, email)
-				require.ErrorIs(t, err, store.ErrUserNotFound, email)
-			}
+			sqltest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, db, email, "h") })
 		})
 	}
 }

@@ -85,6 +85,11 @@ func TestConformanceOverHostTable(t *testing.T) {
 				`UPDATE accounts SET email_address = ? WHERE account_id = ?`, email, strings.TrimPrefix(userID, "user_"))
 			require.NoError(t, err)
 		},
+		DeleteUser: func(t *testing.T, st store.Store, userID string) {
+			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
+				`DELETE FROM accounts WHERE account_id = ?`, strings.TrimPrefix(userID, "user_"))
+			require.NoError(t, err)
+		},
 	})
 }
 
@@ -113,6 +118,11 @@ func TestConformanceOverTextKeys(t *testing.T) {
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
 			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
 				`UPDATE `+tables[st]+` SET mail = ? WHERE member_key = ?`, email, userID)
+			require.NoError(t, err)
+		},
+		DeleteUser: func(t *testing.T, st store.Store, userID string) {
+			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
+				`DELETE FROM `+tables[st]+` WHERE member_key = ?`, userID)
 			require.NoError(t, err)
 		},
 		NoVerifiedFlag: true,

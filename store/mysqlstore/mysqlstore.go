@@ -271,9 +271,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// DB returns the pool the Store uses.
-func (s *Store) DB() *sql.DB { return s.db }
-
 // Durable reports true: the Store's state is in a database server. It
 // implements store.Durable.
 func (s *Store) Durable() bool { return true }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store/internal/sqlrows"
 	"github.com/passreset/passreset/token"
 )
 
@@ -130,28 +131,16 @@ func (s *Store) RevokeRetiredToken(ctx context.Context, h token.Hash, at time.Ti
 
 // ListSessions returns a page of the user's sessions ordered by id.
 func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListParams) ([]session.Session, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 10
-	}
 	q := qListSessions
 	if p.Desc {
 		q = qListSessionsDesc
 	}
-	rows, err := s.db.QueryContext(ctx, q, userID, p.Before, p.Before, p.After, p.After, limit)
+	rows, err := s.db.QueryContext(ctx, q, userID, p.Before, p.Before, p.After, p.After, p.PageSize())
 	if err != nil {
 		return nil, wrap("list sessions", err)
 	}
-	defer rows.Close()
-	var list []session.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, wrap("list sessions", err)
-		}
-		list = append(list, sess)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := sqlrows.Collect(rows, scanSession)
+	if err != nil {
 		return nil, wrap("list sessions", err)
 	}
 	return list, nil

@@ -3,7 +3,6 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,10 +10,12 @@ import (
 
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/internal/hostusers"
+	"github.com/passreset/passreset/store/internal/metadata"
+	"github.com/passreset/passreset/store/internal/sqlrows"
 )
 
 // row is what a user's columns are scanned from: *sql.Row or *sql.Rows.
-type row interface{ Scan(dest ...any) error }
+type row = sqlrows.Scanner
 
 // userSQL is how the Store reads and writes a users table, passreset_users
 // or a host's: the statements and how ids map to keys. The statements that
@@ -121,16 +122,8 @@ func (s *Store) pickUser(ctx context.Context, us *userSQL, key, query string, ar
 	if err != nil {
 		return store.User{}, err
 	}
-	defer rows.Close()
-	var found []store.User
-	for rows.Next() {
-		u, err := us.scan(rows)
-		if err != nil {
-			return store.User{}, err
-		}
-		found = append(found, u)
-	}
-	if err := rows.Err(); err != nil {
+	found, err := sqlrows.Collect(rows, us.scan)
+	if err != nil {
 		return store.User{}, err
 	}
 	if u, ok := hostusers.PickUser(key, found); ok {
@@ -180,7 +173,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User, passwordHash strin
 	if s.host != nil {
 		return fmt.Errorf("mysqlstore: create user: the users table is the host's: %w", store.ErrNoUserCreator)
 	}
-	md, err := marshalMetadata(u.Metadata)
+	md, err := metadata.Marshal(u.Metadata)
 	if err != nil {
 		return wrap("create user", err)
 	}
@@ -249,29 +242,8 @@ func scanUser(r row) (store.User, error) {
 	u.LastSignInAt = fromNullMS(signIn)
 	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
 	var err error
-	if u.Metadata, err = unmarshalMetadata(md); err != nil {
+	if u.Metadata, err = metadata.Unmarshal([]byte(md)); err != nil {
 		return store.User{}, err
 	}
 	return u, nil
-}
-
-// Metadata is a JSON object; an empty one reads back as a nil map.
-
-func marshalMetadata(md map[string]string) (string, error) {
-	if len(md) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(md)
-	return string(b), err
-}
-
-func unmarshalMetadata(s string) (map[string]string, error) {
-	if len(s) <= len("{}") {
-		return nil, nil
-	}
-	var md map[string]string
-	if err := json.Unmarshal([]byte(s), &md); err != nil {
-		return nil, err
-	}
-	return md, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/pgstore"
 
 	"github.com/passreset/passreset/store"
@@ -16,16 +17,12 @@ import (
 // subtest found through the pool's search_path.
 func TestConformance(t *testing.T) {
 	testURL(t)
-	schemas := map[store.Store]string{} // the schema of each store, for a second instance
+	// A second instance: a Store with a pool of its own.
+	newStore, another := sqltest.Instances(func(t *testing.T) string { return freshSchema(t) },
+		func(t *testing.T, schema string) store.Store { return newStoreIn(t, schema) })
 	storetest.Run(t, storetest.Harness{
-		NewStore: func(t *testing.T) store.Store {
-			schema := freshSchema(t)
-			st := newStoreIn(t, schema)
-			schemas[st] = schema
-			return st
-		},
-		// A second instance: a Store with a pool of its own.
-		Another: func(t *testing.T, st store.Store) store.Store { return newStoreIn(t, schemas[st]) },
+		NewStore: newStore,
+		Another:  another,
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
 			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
 				`UPDATE passreset_users SET email = $1, email_key = $2 WHERE id = $3`, email, strings.ToLower(email), userID)

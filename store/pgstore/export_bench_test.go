@@ -3,9 +3,8 @@ package pgstore
 import "context"
 
 // BenchSQL is the text of every statement a hot path of the Store issues,
-// by name, with its tables left to the search_path (no WithSchema). The
-// paired benchmarks write the same statements by hand for their raw side;
-// TestBenchRawSQLIsTheStores checks that they are these.
+// by name, with its tables left to the search_path (no WithSchema): what
+// the raw side of the paired benchmarks issues, by hand.
 var BenchSQL = func() map[string]string {
 	q := resolveQueries("")
 	return map[string]string{

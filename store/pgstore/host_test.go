@@ -13,11 +13,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/pgstore"
 	"github.com/passreset/passreset/store/storetest"
 	"github.com/passreset/passreset/token"
@@ -104,6 +106,14 @@ func newHostService(t testing.TB, st store.Store, hasher password.Hasher, now fu
 	return svc
 }
 
+// hostAccounts is an account.Service on svc.
+func hostAccounts(t testing.TB, svc *reset.Service) *account.Service {
+	t.Helper()
+	accounts, err := account.New(svc, account.Config{})
+	require.NoError(t, err)
+	return accounts
+}
+
 func TestConformanceOverHostTable(t *testing.T) {
 	testURL(t)
 	storetest.Run(t, storetest.Harness{
@@ -114,6 +124,11 @@ func TestConformanceOverHostTable(t *testing.T) {
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
 			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
 				`UPDATE accounts SET email_address = $1 WHERE account_id = $2`, email, strings.TrimPrefix(userID, "user_"))
+			require.NoError(t, err)
+		},
+		DeleteUser: func(t *testing.T, st store.Store, userID string) {
+			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
+				`DELETE FROM accounts WHERE account_id = $1`, strings.TrimPrefix(userID, "user_"))
 			require.NoError(t, err)
 		},
 	})
@@ -141,6 +156,10 @@ func TestConformanceOverTextKeys(t *testing.T) {
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
 			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
 				`UPDATE `+tables[st]+` SET mail = $1 WHERE member_key = $2`, email, userID)
+			require.NoError(t, err)
+		},
+		DeleteUser: func(t *testing.T, st store.Store, userID string) {
+			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(), `DELETE FROM `+tables[st]+` WHERE member_key = $1`, userID)
 			require.NoError(t, err)
 		},
 		NoVerifiedFlag: true,
@@ -201,7 +220,7 @@ func TestHostRowAfterReset(t *testing.T) {
 	require.Equal(t, reset.Stamp(got.digest), stamp)
 	_, err = svc.CheckPassword(got.digest, "$2a$04$old")
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: "Ana@Example.com", Password: "a brand new password"})
+	in, err := hostAccounts(t, svc).Authenticate(ctx, account.AuthenticateParams{Email: "Ana@Example.com", Password: "a brand new password"})
 	require.NoError(t, err)
 	require.Equal(t, id, in.User.ID)
 	require.Equal(t, stamp, in.Stamp)
@@ -262,26 +281,7 @@ func TestHostColumnTypes(t *testing.T) {
 				IDPrefix: "person_",
 			}))
 			require.NoError(t, err)
-			require.NoError(t, st.Migrate(ctx))
-
-			u, err := st.UserByEmail(ctx, "ana@example.com")
-			require.NoError(t, err)
-			require.Equal(t, id, u.ID)
-			require.False(t, u.EmailVerified, "a NULL flag reads as unverified")
-			u, err = st.UserByID(ctx, id)
-			require.NoError(t, err)
-			require.Equal(t, "ana@example.com", u.Email)
-			for _, bad := range []string{"person_", "person_1x", "not-a-uuid", strings.ToUpper(id) + "0", "person_99999999999999999999"} {
-				_, err = st.UserByID(ctx, bad)
-				require.ErrorIs(t, err, store.ErrUserNotFound, bad)
-			}
-
-			r := newReset(u, "token of "+c.name)
-			require.NoError(t, st.CreateReset(ctx, r, nil))
-			got, err := st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: id, PasswordHash: "$2a$04$new", Now: at})
-			require.NoError(t, err)
-			require.Equal(t, id, got.User.ID)
-			require.True(t, got.User.EmailVerified)
+			sqltest.ReadsAndRedeems(t, st, id, []string{"person_", "person_1x", "not-a-uuid", strings.ToUpper(id) + "0", "person_99999999999999999999"}, at)
 
 			var verified, updated, hash string
 			require.NoError(t, pool.QueryRow(ctx, `SELECT ok::text, changed::text, hash FROM people`).Scan(&verified, &updated, &hash))
@@ -316,24 +316,6 @@ func TestHostIDsThatNameNoRow(t *testing.T) {
 	require.Equal(t, "$2a$04$old", h)
 }
 
-// TestHostUserDeleted: a reset whose user the host deleted is not spent,
-// and changes nothing.
-func TestHostUserDeleted(t *testing.T) {
-	ctx := t.Context()
-	st := accountsStore(t)
-	id := insertAccount(t, st, "ana@example.com", "$2a$04$old")
-	r := newReset(store.User{ID: id, Email: "ana@example.com"}, "a token")
-	require.NoError(t, st.CreateReset(ctx, r, nil))
-	_, err := st.Pool().Exec(ctx, `DELETE FROM accounts`)
-	require.NoError(t, err)
-
-	_, err = st.RedeemReset(ctx, store.Redemption{ResetID: r.ID, UserID: id, PasswordHash: "h", Now: base})
-	require.ErrorIs(t, err, store.ErrUserNotFound)
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
-	require.NoError(t, got.Status(base), "the reset was spent")
-}
-
 // TestHostTableMismatch: a description that does not fit the table is
 // refused by Migrate, and by any use before it, with what is wrong named.
 func TestHostTableMismatch(t *testing.T) {
@@ -341,45 +323,20 @@ func TestHostTableMismatch(t *testing.T) {
 	pool := newPool(t, freshSchema(t))
 	_, err := pool.Exec(ctx, accountsDDL)
 	require.NoError(t, err)
-	with := func(change func(*store.UsersTable)) store.UsersTable {
-		d := accounts()
-		change(&d)
-		return d
-	}
-	for name, c := range map[string]struct {
-		desc store.UsersTable
-		want string
-	}{
-		"column":   {with(func(d *store.UsersTable) { d.Email = "email" }), `users table "accounts": no column "email"`},
-		"columns":  {with(func(d *store.UsersTable) { d.Email, d.PasswordHash = "email", "hash" }), `no column "email", "hash"`},
-		"case":     {with(func(d *store.UsersTable) { d.ID = "Account_ID" }), `no column "Account_ID" (there is "account_id": names are quoted, so case matters)`},
-		"table":    {with(func(d *store.UsersTable) { d.Table = "users" }), `users table "users" does not exist`},
-		"schema":   {with(func(d *store.UsersTable) { d.Table = "nosuch.accounts" }), `users table "nosuch.accounts" does not exist`},
-		"updated":  {with(func(d *store.UsersTable) { d.UpdatedAt = "changed" }), `no column "changed"`},
-		"time":     {with(func(d *store.UsersTable) { d.UpdatedAt = "display_name" }), `column "display_name" (UsersTable.UpdatedAt) is of type text, not timestamp or integer`},
-		"verified": {with(func(d *store.UsersTable) { d.Verified = "modified_at" }), `column "modified_at" (UsersTable.Verified) is of type timestamp with time zone, not boolean or integer`},
-		"key":      {with(func(d *store.UsersTable) { d.ID = "modified_at" }), `(UsersTable.ID) is of type timestamp with time zone, not integer or text or uuid`},
-	} {
-		t.Run(name, func(t *testing.T) {
-			st, err := pgstore.New(ctx, pool, pgstore.WithUsers(c.desc))
-			require.NoError(t, err)
-			_, err = st.UserByID(ctx, "user_1")
-			require.ErrorContains(t, err, c.want, "a use before Migrate")
-			require.NotErrorIs(t, err, store.ErrUserNotFound)
-			err = st.Migrate(ctx)
-			require.ErrorContains(t, err, "pgstore: WithUsers: ")
-			require.ErrorContains(t, err, c.want)
+	open := func(d store.UsersTable) (sqltest.Store, error) { return pgstore.New(ctx, pool, pgstore.WithUsers(d)) }
+	sqltest.RefusesMismatches(t, accounts(), "pgstore: WithUsers: ", open,
+		map[string]sqltest.Mismatch{
+			"column":   {func(d *store.UsersTable) { d.Email = "email" }, `users table "accounts": no column "email"`},
+			"columns":  {func(d *store.UsersTable) { d.Email, d.PasswordHash = "email", "hash" }, `no column "email", "hash"`},
+			"case":     {func(d *store.UsersTable) { d.ID = "Account_ID" }, `no column "Account_ID" (there is "account_id": names are quoted, so case matters)`},
+			"table":    {func(d *store.UsersTable) { d.Table = "users" }, `users table "users" does not exist`},
+			"schema":   {func(d *store.UsersTable) { d.Table = "nosuch.accounts" }, `users table "nosuch.accounts" does not exist`},
+			"updated":  {func(d *store.UsersTable) { d.UpdatedAt = "changed" }, `no column "changed"`},
+			"time":     {func(d *store.UsersTable) { d.UpdatedAt = "display_name" }, `column "display_name" (UsersTable.UpdatedAt) is of type text, not timestamp or integer`},
+			"verified": {func(d *store.UsersTable) { d.Verified = "modified_at" }, `column "modified_at" (UsersTable.Verified) is of type timestamp with time zone, not boolean or integer`},
+			"key":      {func(d *store.UsersTable) { d.ID = "modified_at" }, `(UsersTable.ID) is of type timestamp with time zone, not integer or text or uuid`},
 		})
-	}
-
-	for desc, want := range map[*store.UsersTable]string{
-		{Table: "accounts"}: "UsersTable.ID is required",
-		{Table: "a.b.c", ID: "id", Email: "e", PasswordHash: "h"}:     `UsersTable.Table "a.b.c" is not a table or schema.table`,
-		{Table: ".accounts", ID: "id", Email: "e", PasswordHash: "h"}: `UsersTable.Table ".accounts" is not a table or schema.table`,
-	} {
-		_, err := pgstore.New(ctx, pool, pgstore.WithUsers(*desc))
-		require.ErrorContains(t, err, "pgstore: WithUsers: "+want)
-	}
+	sqltest.RefusesBadDescriptions(t, "pgstore: WithUsers: ", "schema", open)
 }
 
 // TestHostTableNotCreated: over a host's table, Migrate creates only
@@ -393,12 +350,10 @@ func TestHostTableNotCreated(t *testing.T) {
 	require.NoError(t, err)
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
-	require.Equal(t, []string{"accounts", "passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
-		"passreset_resets", "passreset_retired_session_tokens", "passreset_sessions"}, tables)
+	require.Equal(t, append([]string{"accounts"}, sqltest.OwnTables...), tables)
 	require.Equal(t, stateMigrations(), appliedMigrations(t, st, "passreset_migrations"))
 
-	err = st.CreateUser(ctx, store.User{ID: "user_9", Email: "x@example.com", CreatedAt: base, UpdatedAt: base}, "")
-	require.ErrorIs(t, err, store.ErrNoUserCreator)
+	sqltest.NoUserCreator(t, st)
 	var n int
 	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&n))
 	require.Zero(t, n)
@@ -412,10 +367,10 @@ func TestHostTableNotCreated(t *testing.T) {
 	require.True(t, before.Equal(after), "RecordSignIn wrote the host's row")
 }
 
-// TestHostEmailWhateverCollation: addresses are found without regard to
-// case in full Unicode, whatever the email column's collation: "C" (where
-// lower() and ILIKE fold ASCII alone), the database's default, and a
-// nondeterministic ICU collation (which refuses a plain ILIKE).
+// TestHostEmailWhateverCollation: addresses are found as
+// sqltest.FindsAddresses says, whatever the email column's collation: "C"
+// (where lower() and ILIKE fold ASCII alone), the database's default, and
+// a nondeterministic ICU collation (which refuses a plain ILIKE).
 func TestHostEmailWhateverCollation(t *testing.T) {
 	ctx := t.Context()
 	var cLower string
@@ -444,31 +399,7 @@ func TestHostEmailWhateverCollation(t *testing.T) {
 			}))
 			require.NoError(t, err)
 			require.NoError(t, st.Migrate(ctx))
-			ids := map[string]string{}
-			for _, e := range []string{"Ünal.ÇELIK@Bücher.Example", "JOSE\u0301@BU\u0308CHER.example", "őrs@example.com", "ors@example.com", "ANA@EXAMPLE.COM",
-				"Kelvin@Example.com", "a_b%c@example.com"} {
-				ids[e] = insertAccount(t, st, e, "h")
-			}
-			for email, want := range map[string]string{
-				strings.ToLower("Ünal.ÇELIK@Bücher.Example"): "Ünal.ÇELIK@Bücher.Example",
-				"ÜNAL.ÇELIK@BÜCHER.EXAMPLE":                  "Ünal.ÇELIK@Bücher.Example",
-				"ünal.çelik@xn--bcher-kva.example":           "Ünal.ÇELIK@Bücher.Example",
-				"jos\u00e9@xn--bcher-kva.example":            "JOSE\u0301@BU\u0308CHER.example", // NFC and punycode find NFD and Unicode
-				"őrs@example.com":                            "őrs@example.com",
-				"ŐRS@example.com":                            "őrs@example.com",
-				"ors@example.com":                            "ors@example.com",
-				"ana@example.com":                            "ANA@EXAMPLE.COM",
-				"A_B%C@example.com":                          "a_b%c@example.com",
-			} {
-				u, err := st.UserByEmail(ctx, email)
-				require.NoError(t, err, email)
-				require.Equal(t, ids[want], u.ID, email)
-			}
-			for _, email := range []string{"örs@example.com", "axb%c@example.com", "a_bxc@example.com", "ünal@bücher.example", "%@example.com",
-				"\u212Aelvin@example.com"} { // a Kelvin sign is not k
-				_, err := st.UserByEmail(ctx, email)
-				require.ErrorIs(t, err, store.ErrUserNotFound, email)
-			}
+			sqltest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, st, email, "h") })
 		})
 	}
 }
@@ -539,7 +470,7 @@ func TestStampEndsRacingSignIn(t *testing.T) {
 	sm, err := session.New(session.Config{Store: st, Stamps: svc})
 	require.NoError(t, err)
 
-	in, err := svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "old password 1"})
+	in, err := hostAccounts(t, svc).Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "old password 1"})
 	require.NoError(t, err)
 	require.Equal(t, id, in.User.ID)
 	_, before, err := sm.Create(ctx, id, session.Metadata{Stamp: in.Stamp})
@@ -559,7 +490,7 @@ func TestStampEndsRacingSignIn(t *testing.T) {
 	_, err = sm.Validate(ctx, late)
 	require.ErrorIs(t, err, session.ErrRevoked, "a session with the old password's stamp")
 
-	in, err = svc.Authenticate(ctx, reset.AuthenticateParams{Email: "ana@example.com", Password: "new password 2"})
+	in, err = hostAccounts(t, svc).Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "new password 2"})
 	require.NoError(t, err)
 	_, fresh, err := sm.Create(ctx, id, session.Metadata{Stamp: in.Stamp})
 	require.NoError(t, err)

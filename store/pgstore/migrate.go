@@ -60,16 +60,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	files, err := migrate.List(migrationFiles, "migrations")
+	files, err := migrate.Store(migrationFiles, s.host == nil)
 	if err != nil {
 		return err
-	}
-	if s.host == nil {
-		users, err := migrate.List(migrationFiles, "migrations/users")
-		if err != nil {
-			return err
-		}
-		files = append(files, users...)
 	}
 	err = s.locked(ctx, false, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, s.q[qMigrateTable]); err != nil {

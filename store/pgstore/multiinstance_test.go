@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
@@ -40,6 +41,7 @@ func (h fastHasher) Compare(hash, password string) error {
 type instance struct {
 	store    *pgstore.Store
 	svc      *reset.Service
+	acct     *account.Service
 	sessions *session.Manager
 	mail     *mailtest.Recorder
 }
@@ -65,7 +67,9 @@ func newInstances(t *testing.T, n int) []instance {
 			Logger:    slog.New(slog.DiscardHandler),
 		})
 		require.NoError(t, err)
-		insts[i] = instance{store: st, svc: svc, sessions: sm, mail: rec}
+		acct, err := account.New(svc, account.Config{})
+		require.NoError(t, err)
+		insts[i] = instance{store: st, svc: svc, acct: acct, sessions: sm, mail: rec}
 	}
 	return insts
 }
@@ -74,7 +78,7 @@ func TestMultiInstanceRedeemOnOtherInstance(t *testing.T) {
 	insts := newInstances(t, 2)
 	a, b := insts[0], insts[1]
 	ctx := t.Context()
-	u, err := a.svc.CreateUser(ctx, reset.CreateUserParams{Email: "marcelina.davis@example.com", Password: "old password 1"})
+	u, err := a.acct.CreateUser(ctx, account.CreateUserParams{Email: "marcelina.davis@example.com", Password: "old password 1"})
 	require.NoError(t, err)
 
 	pr, err := a.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "Marcelina.Davis@example.com"})
@@ -93,9 +97,9 @@ func TestMultiInstanceRedeemOnOtherInstance(t *testing.T) {
 	_, err = a.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "new password 3"})
 	require.ErrorIs(t, err, reset.ErrInvalidToken, "the token was spent on the other instance")
 
-	_, err = a.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "marcelina.davis@example.com", Password: "new password 2"})
+	_, err = a.acct.Authenticate(ctx, account.AuthenticateParams{Email: "marcelina.davis@example.com", Password: "new password 2"})
 	require.NoError(t, err)
-	_, err = a.svc.Authenticate(ctx, reset.AuthenticateParams{Email: "marcelina.davis@example.com", Password: "old password 1"})
+	_, err = a.acct.Authenticate(ctx, account.AuthenticateParams{Email: "marcelina.davis@example.com", Password: "old password 1"})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 }
 
@@ -104,7 +108,7 @@ func TestMultiInstanceRedeemOnOtherInstance(t *testing.T) {
 func TestMultiInstanceConcurrentRedemption(t *testing.T) {
 	insts := newInstances(t, 2)
 	ctx := t.Context()
-	u, err := insts[0].svc.CreateUser(ctx, reset.CreateUserParams{Email: "ana@example.com"})
+	u, err := insts[0].acct.CreateUser(ctx, account.CreateUserParams{Email: "ana@example.com"})
 	require.NoError(t, err)
 	pr, err := insts[1].svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
 	require.NoError(t, err)
@@ -146,9 +150,9 @@ func TestMultiInstanceSessionsRevoked(t *testing.T) {
 	insts := newInstances(t, 2)
 	a, b := insts[0], insts[1]
 	ctx := t.Context()
-	u, err := a.svc.CreateUser(ctx, reset.CreateUserParams{Email: "ana@example.com", Password: "old password 1"})
+	u, err := a.acct.CreateUser(ctx, account.CreateUserParams{Email: "ana@example.com", Password: "old password 1"})
 	require.NoError(t, err)
-	other, err := a.svc.CreateUser(ctx, reset.CreateUserParams{Email: "bob@example.com"})
+	other, err := a.acct.CreateUser(ctx, account.CreateUserParams{Email: "bob@example.com"})
 	require.NoError(t, err)
 
 	_, tokA, err := a.sessions.Create(ctx, u.ID, session.Metadata{UserAgent: "laptop"})

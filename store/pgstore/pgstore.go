@@ -135,9 +135,6 @@ func (s *Store) Close() {
 	}
 }
 
-// Pool returns the pool the Store uses.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // Times are written truncated to milliseconds, the precision the contract
 // promises and the wire format carries, and read back in UTC.
 

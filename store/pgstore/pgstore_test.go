@@ -233,7 +233,7 @@ func TestErrorTextHoldsNoSecret(t *testing.T) {
 	const pwHash = "$2a$10$secret.hash.never.in.errors"
 	err = st.CreateUser(ctx, reset.User{ID: u.ID, Email: "other@example.com", CreatedAt: base, UpdatedAt: base}, pwHash)
 	require.Error(t, err, "a duplicate id")
-	require.NotErrorIs(t, err, reset.ErrEmailTaken, "the id, not the email, is taken")
+	require.NotErrorIs(t, err, store.ErrEmailTaken, "the id, not the email, is taken")
 	assert.NotContains(t, err.Error(), pwHash)
 }
 

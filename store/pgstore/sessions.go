@@ -69,28 +69,16 @@ func (s *Store) RevokeRetiredToken(ctx context.Context, h token.Hash, at time.Ti
 
 // ListSessions returns a page of the user's sessions ordered by id.
 func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListParams) ([]session.Session, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 10
-	}
 	q := qListSessions
 	if p.Desc {
 		q = qListSessionsDesc
 	}
-	rows, err := s.pool.Query(ctx, s.q[q], userID, p.Before, p.After, limit)
+	rows, err := s.pool.Query(ctx, s.q[q], userID, p.Before, p.After, p.PageSize())
 	if err != nil {
 		return nil, wrap("list sessions", err)
 	}
-	defer rows.Close()
-	var list []session.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, wrap("list sessions", err)
-		}
-		list = append(list, sess)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (session.Session, error) { return scanSession(row) })
+	if err != nil {
 		return nil, wrap("list sessions", err)
 	}
 	return list, nil

@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/internal/hostusers"
+	"github.com/passreset/passreset/store/internal/metadata"
 )
 
 // SQLSTATEs the Store translates.
@@ -61,16 +61,8 @@ func (s *Store) userByEmailLike(ctx context.Context, hs *hostSQL, key string) (s
 	if err != nil {
 		return store.User{}, err
 	}
-	defer rows.Close()
-	var found []store.User
-	for rows.Next() {
-		u, err := hs.scan(rows)
-		if err != nil {
-			return store.User{}, err
-		}
-		found = append(found, u)
-	}
-	if err := rows.Err(); err != nil {
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.User, error) { return hs.scan(row) })
+	if err != nil {
 		return store.User{}, err
 	}
 	if u, ok := hostusers.PickUser(key, found); ok {
@@ -128,7 +120,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User, passwordHash strin
 	if s.host != nil {
 		return fmt.Errorf("pgstore: create user: the users table is the host's: %w", store.ErrNoUserCreator)
 	}
-	md, err := marshalMetadata(u.Metadata)
+	md, err := metadata.Marshal(u.Metadata)
 	if err != nil {
 		return wrap("create user", err)
 	}
@@ -189,29 +181,8 @@ func scanUser(row pgx.Row, extra ...any) (store.User, error) {
 	u.CreatedAt = u.CreatedAt.UTC()
 	u.UpdatedAt = u.UpdatedAt.UTC()
 	var err error
-	if u.Metadata, err = unmarshalMetadata(md); err != nil {
+	if u.Metadata, err = metadata.Unmarshal(md); err != nil {
 		return store.User{}, err
 	}
 	return u, nil
-}
-
-// Metadata is a JSON object; an empty one reads back as a nil map.
-
-func marshalMetadata(md map[string]string) (string, error) {
-	if len(md) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(md)
-	return string(b), err
-}
-
-func unmarshalMetadata(b []byte) (map[string]string, error) {
-	if len(b) <= len("{}") {
-		return nil, nil
-	}
-	var md map[string]string
-	if err := json.Unmarshal(b, &md); err != nil {
-		return nil, err
-	}
-	return md, nil
 }

@@ -1,7 +1,7 @@
 package sqlitestore_test
 
 // The benchmarks of store/internal/storebench on SQLite: each hot path
-// through the module and as the Store's statements written by hand
+// through the module and as the Store's statements issued by hand
 // (raw_bench_test.go), in the same run, on files seeded alike, both
 // durable (synchronous=FULL).
 //
@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func benchDialect(host bool) storebench.Dialect {
 		},
 	}
 	if host {
-		d.UserID = hostUserID
+		d.UserID = storebench.HostUserID
 	} else {
 		d.Grown = func(b *testing.B, spec storebench.Spec) storebench.DB {
 			return benchDB{path: growthDB(b, spec), warm: true}
@@ -78,10 +79,6 @@ func benchDialect(host bool) storebench.Dialect {
 	}
 	return d
 }
-
-// hostUserID is the id the Store shows for seeded user i over the
-// accounts table, whose account_id is i+1.
-func hostUserID(i int) string { return "user_" + strconv.Itoa(i+1) }
 
 // benchDB is a seeded file.
 type benchDB struct {
@@ -183,57 +180,16 @@ func fill(ctx context.Context, conn *sql.Conn, host bool, spec storebench.Spec) 
 		return err
 	}
 	defer tx.Rollback()
-	now := spec.Now.UnixMilli()
-	created := spec.Now.Add(-48 * time.Hour).UnixMilli()
-	userID := storebench.UserID
-
-	insUser, err := tx.PrepareContext(ctx, `INSERT INTO passreset_users (id, email, email_key, email_verified,
-	first_name, last_name, password_hash, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)`)
-	if host {
-		userID = hostUserID
-		insUser, err = tx.PrepareContext(ctx, `INSERT INTO accounts (account_id, email_address, pw_digest) VALUES (?, ?, ?)`)
-	}
-	if err != nil {
-		return err
-	}
-	for i := range spec.Users {
-		e := storebench.Email(i)
-		args := []any{storebench.UserID(i), e, e, storebench.FirstName, storebench.LastName, storebench.PasswordHash, created, created}
-		if host {
-			args = []any{i + 1, e, storebench.PasswordHash}
-		}
-		if _, err := insUser.ExecContext(ctx, args...); err != nil {
+	for _, tbl := range storebench.Tables(spec, host, func(t time.Time) any { return t.UnixMilli() }, nil) {
+		ins, err := tx.PrepareContext(ctx, "INSERT INTO "+strconv.Quote(tbl.Name)+" ("+strings.Join(tbl.Cols, ", ")+
+			") VALUES ("+strings.TrimSuffix(strings.Repeat("?, ", len(tbl.Cols)), ", ")+")")
+		if err != nil {
 			return err
 		}
-	}
-
-	insReset, err := tx.PrepareContext(ctx, `INSERT INTO passreset_resets
-	(id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)`)
-	if err != nil {
-		return err
-	}
-	for i := range spec.Resets {
-		var ended any
-		if spec.Ended(i) {
-			ended = now - 1000
-		}
-		u := spec.ResetUser(i)
-		if _, err := insReset.ExecContext(ctx, storebench.ResetID(i), userID(u), storebench.Email(u),
-			storebench.TokenHash(storebench.Token(storebench.ResetToken, i)), now-60_000, now+time.Hour.Milliseconds(), ended); err != nil {
-			return err
-		}
-	}
-
-	insSession, err := tx.PrepareContext(ctx, `INSERT INTO passreset_sessions (id, user_id, token_hash, created_at,
-	last_seen_at, expires_at, revoked_at, user_agent, ip_address) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	for i := range spec.Sessions {
-		if _, err := insSession.ExecContext(ctx, storebench.SessionID(i), userID(spec.SessionUser(i)),
-			storebench.TokenHash(storebench.Token(storebench.SessionToken, i)), now-60_000, now,
-			now+(30*24*time.Hour).Milliseconds(), storebench.UserAgent, storebench.IP); err != nil {
-			return err
+		for i := range tbl.Rows {
+			if _, err := ins.ExecContext(ctx, tbl.Row(i)...); err != nil {
+				return err
+			}
 		}
 	}
 	// The spec, in a table of the benchmarks' own: a file that has it is
@@ -241,7 +197,7 @@ func fill(ctx context.Context, conn *sql.Conn, host bool, spec storebench.Spec) 
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE bench_meta (users INTEGER, resets INTEGER, sessions INTEGER, now INTEGER)`); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO bench_meta VALUES (?, ?, ?, ?)`, spec.Users, spec.Resets, spec.Sessions, now); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO bench_meta VALUES (?, ?, ?, ?)`, spec.Users, spec.Resets, spec.Sessions, spec.Now.UnixMilli()); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -6,8 +6,7 @@ import (
 )
 
 // BenchSQL is the text of every statement a hot path of the Store issues,
-// by name. The paired benchmarks write the same statements by hand for
-// their raw side; TestBenchRawSQLIsTheStores checks that they are these.
+// by name: what the raw side of the paired benchmarks issues, by hand.
 var BenchSQL = map[string]string{
 	"AllowRequest":       qAllowRequest,
 	"UserByEmail":        qUserByEmail,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -62,7 +63,7 @@ func TestReplacedHashLeavesNoTrace(t *testing.T) {
 			}
 			svc := newService(password.Bcrypt{Cost: 4})
 
-			u, err := svc.CreateUser(ctx, reset.CreateUserParams{Email: "ana@example.com", Password: "the first passphrase"})
+			u, err := accountsOf(t, svc).CreateUser(ctx, account.CreateUserParams{Email: "ana@example.com", Password: "the first passphrase"})
 			require.NoError(t, err)
 			oldHash, err := st.PasswordHash(ctx, u.ID)
 			require.NoError(t, err)
@@ -70,7 +71,7 @@ func TestReplacedHashLeavesNoTrace(t *testing.T) {
 			// Another row after hers on the page: her cell is then not at
 			// the edge of the free space, where a longer new cell would
 			// cover it; freed, it stays unless secure_delete zeroes it.
-			_, err = svc.CreateUser(ctx, reset.CreateUserParams{Email: "bob@example.com", Password: "another passphrase"})
+			_, err = accountsOf(t, svc).CreateUser(ctx, account.CreateUserParams{Email: "bob@example.com", Password: "another passphrase"})
 			require.NoError(t, err)
 
 			svc = newService(hasher)
@@ -102,4 +103,12 @@ func files(t *testing.T, path string) string {
 		dump = append(dump, b...)
 	}
 	return string(dump)
+}
+
+// accountsOf is an account.Service on svc.
+func accountsOf(t testing.TB, svc *reset.Service) *account.Service {
+	t.Helper()
+	accounts, err := account.New(svc, account.Config{})
+	require.NoError(t, err)
+	return accounts
 }

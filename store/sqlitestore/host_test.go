@@ -16,6 +16,7 @@ import (
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/sqlitestore"
 	"github.com/passreset/passreset/store/storetest"
 )
@@ -99,6 +100,11 @@ func TestConformanceOverHostTable(t *testing.T) {
 				email, strings.TrimPrefix(userID, "user_"))
 			require.NoError(t, err)
 		},
+		DeleteUser: func(t *testing.T, st store.Store, userID string) {
+			w, _ := sqlitestore.Pools(st.(*sqlitestore.Store))
+			_, err := w.ExecContext(t.Context(), `DELETE FROM accounts WHERE account_id = ?`, strings.TrimPrefix(userID, "user_"))
+			require.NoError(t, err)
+		},
 	})
 }
 
@@ -117,6 +123,11 @@ func TestConformanceOverTextKeys(t *testing.T) {
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
 			w, _ := sqlitestore.Pools(st.(*sqlitestore.Store))
 			_, err := w.ExecContext(t.Context(), `UPDATE "team members" SET mail = ? WHERE member_key = ?`, email, userID)
+			require.NoError(t, err)
+		},
+		DeleteUser: func(t *testing.T, st store.Store, userID string) {
+			w, _ := sqlitestore.Pools(st.(*sqlitestore.Store))
+			_, err := w.ExecContext(t.Context(), `DELETE FROM "team members" WHERE member_key = ?`, userID)
 			require.NoError(t, err)
 		},
 		NoVerifiedFlag: true,
@@ -196,9 +207,15 @@ func TestHostTableNotCreated(t *testing.T) {
 		require.NoError(t, rows.Scan(&name))
 		tables = append(tables, name)
 	}
-	require.Equal(t, []string{"accounts", "passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays", "passreset_resets", "passreset_retired_session_tokens", "passreset_sessions"}, tables)
-	err = st.CreateUser(t.Context(), store.User{ID: "user_9", Email: "x@example.com"}, "")
-	require.ErrorIs(t, err, store.ErrNoUserCreator)
+	require.Equal(t, append([]string{"accounts"}, sqltest.OwnTables...), tables)
+	sqltest.NoUserCreator(t, st)
+}
+
+// TestHostFindsAddresses: addresses are found as sqltest.FindsAddresses
+// says, in a host's table whose email column compares bytes.
+func TestHostFindsAddresses(t *testing.T) {
+	st := hostStore(t, accountsDDL, accounts)
+	sqltest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, st, email, "h") })
 }
 
 // TestAdoptLegacyDatabase: a database made by a passreset older than the

@@ -1,107 +1,23 @@
 package sqlitestore_test
 
 // The raw side of the benchmarks (storebench.Raw) on SQLite: the
-// statements the Store issues on each hot path, written by hand with
-// database/sql, prepared where the Store prepares them, over pools shaped
-// as Open shapes them and opened with the same DSN. No code of the module
-// runs here but sqlitestore.DSN.
+// statements the Store issues on each hot path (their text, BenchSQL),
+// issued by hand with database/sql, prepared where the Store prepares
+// them, over pools shaped as Open shapes them and opened with the same
+// DSN. No code of the module runs here but sqlitestore.DSN.
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/oklog/ulid/v2"
-
 	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/sqlitestore"
-)
-
-// The statements, as the Store has them (TestBenchRawSQLIsTheStores).
-const (
-	rawAllowRequest = `INSERT INTO passreset_rate_limits (key, at) SELECT ?1, ?2
-	WHERE (SELECT count(*) FROM passreset_rate_limits WHERE key = ?1 AND at > ?3 AND at <= ?5) < ?4`
-	rawEndResets = `UPDATE passreset_resets SET ended_at = ?
-	WHERE user_id = ? AND used_at IS NULL AND ended_at IS NULL`
-	rawInsertReset = `INSERT INTO passreset_resets
-	(id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
-	code_key, code_hash, code_expires_at, code_tries_left)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	rawInsertJob = `INSERT INTO passreset_jobs (id, kind, user_id, payload, attempts, run_at, claimed_until, created_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	rawFinishJob = `UPDATE passreset_jobs SET finished_at = ?, payload = NULL, claimed_until = NULL
-	WHERE id = ? AND finished_at IS NULL`
-	rawResetByID = `SELECT id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
-	code_key, code_hash, code_expires_at, code_tries_left
-	FROM passreset_resets WHERE id = ?`
-	rawResetByTokenHash = `SELECT id, user_id, email, created_at, expires_at, used_at, ended_at,
-	code_key, code_hash, code_expires_at, code_tries_left
-	FROM passreset_resets WHERE token_hash = ?`
-	rawSpendReset = `UPDATE passreset_resets SET used_at = ?1
-	WHERE id = ?2 AND used_at IS NULL AND ended_at IS NULL AND expires_at > ?1
-	RETURNING user_id, email`
-	rawRevokeUserSessions = `UPDATE passreset_sessions SET revoked_at = ?1
-	WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1`
-	rawSessionByTokenHash = `SELECT id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp
-	FROM passreset_sessions WHERE token_hash = ?`
-	rawTouchSession = `UPDATE passreset_sessions SET last_seen_at = ? WHERE id = ?`
-
-	// passreset's own users table
-	rawUserCols = `id, email, email_verified, first_name, last_name, profile_picture_url,
-	external_id, locale, metadata, last_sign_in_at, created_at, updated_at`
-	rawUserByEmail  = `SELECT ` + rawUserCols + ` FROM passreset_users WHERE email_key = ?`
-	rawUserByID     = `SELECT ` + rawUserCols + ` FROM passreset_users WHERE id = ?`
-	rawUserExists   = `SELECT 1 FROM passreset_users WHERE id = ?`
-	rawPasswordHash = `SELECT password_hash FROM passreset_users WHERE id = ?`
-	rawSetPassword  = `UPDATE passreset_users SET password_hash = ?1, email_verified = 1, updated_at = ?2
-	WHERE id = ?3 RETURNING ` + rawUserCols
-
-	// the host's accounts table (accounts, in host_test.go)
-	rawHostCols         = `"account_id", "email_address", coalesce("is_verified", 0) <> 0`
-	rawHostUserByEmail  = `SELECT ` + rawHostCols + ` FROM "accounts" WHERE "email_address" = ?`
-	rawHostUserByID     = `SELECT ` + rawHostCols + ` FROM "accounts" WHERE "account_id" = ?`
-	rawHostUserExists   = `SELECT 1 FROM "accounts" WHERE "account_id" = ?`
-	rawHostPasswordHash = `SELECT coalesce("pw_digest", '') FROM "accounts" WHERE "account_id" = ?`
-	rawHostSetPassword  = `UPDATE "accounts" SET "pw_digest" = ?1, "is_verified" = 1, "modified_at" = ?2
-	WHERE "account_id" = ?3 RETURNING ` + rawHostCols
-)
-
-// rawSQL names the raw statements as sqlitestore.BenchSQL does; over the
-// host's table, the users' statements are rawHostSQL's.
-var (
-	rawSQL = map[string]string{
-		"AllowRequest":       rawAllowRequest,
-		"UserByEmail":        rawUserByEmail,
-		"UserByID":           rawUserByID,
-		"UserExists":         rawUserExists,
-		"PasswordHash":       rawPasswordHash,
-		"EndResets":          rawEndResets,
-		"InsertReset":        rawInsertReset,
-		"InsertJob":          rawInsertJob,
-		"FinishJob":          rawFinishJob,
-		"ResetByID":          rawResetByID,
-		"ResetByTokenHash":   rawResetByTokenHash,
-		"SpendReset":         rawSpendReset,
-		"SetPassword":        rawSetPassword,
-		"RevokeUserSessions": rawRevokeUserSessions,
-		"SessionByTokenHash": rawSessionByTokenHash,
-		"TouchSession":       rawTouchSession,
-	}
-	rawHostSQL = map[string]string{
-		"UserByEmail":  rawHostUserByEmail,
-		"UserByID":     rawHostUserByID,
-		"UserExists":   rawHostUserExists,
-		"PasswordHash": rawHostPasswordHash,
-		"SetPassword":  rawHostSetPassword,
-	}
 )
 
 // rawDB is the raw side's database: a write pool of one connection and a
@@ -149,31 +65,34 @@ func openRawOn(tb testing.TB, w, r *sql.DB, host bool, now func() time.Time) *ra
 	if now != nil {
 		db.now = func() int64 { return now().UnixMilli() }
 	}
-	users := rawSQL
+	var hostSQL map[string]string
 	if host {
-		users = rawHostSQL
+		hostSQL = sqlitestore.HostBenchSQL(accounts)
 	}
+	q := storebench.Statements(tb, sqlitestore.BenchSQL, hostSQL, "UserByEmail", "UserByID", "PasswordHash", "ResetByID",
+		"ResetByTokenHash", "SessionByTokenHash", "AllowRequest", "EndResets", "UserExists", "InsertReset", "InsertJob",
+		"SpendReset", "SetPassword", "RevokeUserSessions", "TouchSession", "FinishJob")
 	for _, p := range []struct {
 		st   **sql.Stmt
 		db   *sql.DB
 		text string
 	}{
-		{&db.userByEmail, r, users["UserByEmail"]},
-		{&db.userByID, r, users["UserByID"]},
-		{&db.passwordHash, r, users["PasswordHash"]},
-		{&db.resetByID, r, rawResetByID},
-		{&db.resetByTokenHash, r, rawResetByTokenHash},
-		{&db.sessionByTokenHash, r, rawSessionByTokenHash},
-		{&db.allowRequest, w, rawAllowRequest},
-		{&db.endResets, w, rawEndResets},
-		{&db.userExists, w, users["UserExists"]},
-		{&db.insertReset, w, rawInsertReset},
-		{&db.insertJob, w, rawInsertJob},
-		{&db.spendReset, w, rawSpendReset},
-		{&db.setPassword, w, users["SetPassword"]},
-		{&db.revokeUserSessions, w, rawRevokeUserSessions},
-		{&db.touchSession, w, rawTouchSession},
-		{&db.finishJob, w, rawFinishJob},
+		{&db.userByEmail, r, q["UserByEmail"]},
+		{&db.userByID, r, q["UserByID"]},
+		{&db.passwordHash, r, q["PasswordHash"]},
+		{&db.resetByID, r, q["ResetByID"]},
+		{&db.resetByTokenHash, r, q["ResetByTokenHash"]},
+		{&db.sessionByTokenHash, r, q["SessionByTokenHash"]},
+		{&db.allowRequest, w, q["AllowRequest"]},
+		{&db.endResets, w, q["EndResets"]},
+		{&db.userExists, w, q["UserExists"]},
+		{&db.insertReset, w, q["InsertReset"]},
+		{&db.insertJob, w, q["InsertJob"]},
+		{&db.spendReset, w, q["SpendReset"]},
+		{&db.setPassword, w, q["SetPassword"]},
+		{&db.revokeUserSessions, w, q["RevokeUserSessions"]},
+		{&db.touchSession, w, q["TouchSession"]},
+		{&db.finishJob, w, q["FinishJob"]},
 	} {
 		st, err := p.db.PrepareContext(context.Background(), p.text)
 		if err != nil {
@@ -234,7 +153,7 @@ func (db *rawDB) scanUser(row *sql.Row, u *rawUser) error {
 		if err := row.Scan(&u.key, &u.email, &u.verified); err != nil {
 			return err
 		}
-		u.id = "user_" + strconv.FormatInt(u.key, 10)
+		u.id = storebench.HostID(u.key)
 		return nil
 	}
 	return row.Scan(&u.id, &u.email, &u.verified, &u.first, &u.last, &u.picture,
@@ -247,11 +166,7 @@ func (db *rawDB) key(userID string) (any, error) {
 	if !db.host {
 		return userID, nil
 	}
-	digits, ok := strings.CutPrefix(userID, "user_")
-	if !ok {
-		return nil, storebench.ErrNotFound
-	}
-	return strconv.ParseInt(digits, 10, 64)
+	return storebench.HostKey(userID)
 }
 
 // Create: the rate limit, the user, one transaction (end the older
@@ -278,11 +193,7 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	if err := db.scanUser(db.userByEmail.QueryRowContext(ctx, email), &u); err != nil {
 		return err
 	}
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	h := sha256.Sum256([]byte(base64.RawURLEncoding.EncodeToString(b[:])))
-	resetID := "password_reset_" + ulid.MustNew(uint64(now), rand.Reader).String()
-	jobID := "job_" + ulid.MustNew(uint64(now), rand.Reader).String()
+	c := storebench.NewCreated(time.UnixMilli(now))
 
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -300,14 +211,12 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	if err := tx.StmtContext(ctx, db.userExists).QueryRowContext(ctx, key).Scan(&one); err != nil {
 		return err
 	}
-	var codeHash [32]byte
-	_, _ = rand.Read(codeHash[:])
 	ttl := storebench.TTL.Milliseconds()
-	if _, err := tx.StmtContext(ctx, db.insertReset).ExecContext(ctx, resetID, u.id, u.email, h[:],
-		now, now+ttl, nil, nil, rateKey, codeHash[:], now+ttl, storebench.CodeTries); err != nil {
+	if _, err := tx.StmtContext(ctx, db.insertReset).ExecContext(ctx, c.ResetID, u.id, u.email, c.TokenHash,
+		now, now+ttl, nil, nil, rateKey, c.CodeHash, now+ttl, storebench.CodeTries); err != nil {
 		return err
 	}
-	if _, err := tx.StmtContext(ctx, db.insertJob).ExecContext(ctx, jobID, "email", u.id, payload, 1,
+	if _, err := tx.StmtContext(ctx, db.insertJob).ExecContext(ctx, c.JobID, "email", u.id, payload, 1,
 		now, now+storebench.Lease.Milliseconds(), now); err != nil {
 		return err
 	}
@@ -315,7 +224,7 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 		return err
 	}
 	// The email is sent here.
-	return db.finish(ctx, jobID)
+	return db.finish(ctx, c.JobID)
 }
 
 // rawReset is a passreset_resets row.
@@ -378,7 +287,7 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 		return 0, errors.New("raw: the user's address changed")
 	}
 	now := db.now()
-	jobID := "job_" + ulid.MustNew(uint64(now), rand.Reader).String()
+	jobID := "job_" + storebench.NewID(time.UnixMilli(now))
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -461,11 +370,4 @@ func (db *rawDB) PasswordHash(ctx context.Context, userID string) (string, error
 	var h string
 	err = db.passwordHash.QueryRowContext(ctx, key).Scan(&h)
 	return h, err
-}
-
-// TestBenchRawSQLIsTheStores: the raw side issues the Store's own
-// statements, as text.
-func TestBenchRawSQLIsTheStores(t *testing.T) {
-	storebench.SameSQL(t, rawSQL, sqlitestore.BenchSQL)
-	storebench.SameSQL(t, rawHostSQL, sqlitestore.HostBenchSQL(accounts))
 }

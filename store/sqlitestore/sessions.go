@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store/internal/sqlrows"
 	"github.com/passreset/passreset/token"
 )
 
@@ -169,10 +170,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.T
 // ones included, ordered by id: the p.Limit (10 when <= 0) lowest ids that
 // match p.Before and p.After, or the highest, newest first, when p.Desc.
 func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListParams) ([]session.Session, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 10
-	}
+	limit := p.PageSize()
 	form := 0
 	args := make([]any, 1, 4)
 	args[0] = userID
@@ -192,16 +190,8 @@ func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListP
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
 	}
-	defer rows.Close()
-	out := make([]session.Session, 0, min(limit, 16))
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
-		}
-		out = append(out, sess)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrows.Collect(rows, scanSession)
+	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
 	}
 	return out, nil

@@ -21,6 +21,7 @@ import (
 
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlrows"
 )
 
 var (
@@ -379,7 +380,7 @@ func (p *statements) close() error {
 }
 
 // scanner is a *sql.Row or *sql.Rows.
-type scanner interface{ Scan(dest ...any) error }
+type scanner = sqlrows.Scanner
 
 // millis is how every time is stored: unix milliseconds, UTC.
 func millis(t time.Time) int64 { return t.UnixMilli() }

@@ -24,6 +24,7 @@ import (
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/sqlitestore"
 	"github.com/passreset/passreset/store/storetest"
 	"github.com/passreset/passreset/token"
@@ -48,15 +49,12 @@ func newStore(t testing.TB, opts ...sqlitestore.Option) *sqlitestore.Store {
 }
 
 func TestConformance(t *testing.T) {
-	paths := map[store.Store]string{} // the file of each store, to open it again
+	// A second instance: the same file opened again.
+	newStore, another := sqltest.Instances(func(t *testing.T) string { return filepath.Join(t.TempDir(), "passreset.db") },
+		func(t *testing.T, path string) store.Store { return openStore(t, path) })
 	storetest.Run(t, storetest.Harness{
-		NewStore: func(t *testing.T) store.Store {
-			path := filepath.Join(t.TempDir(), "passreset.db")
-			st := openStore(t, path)
-			paths[st] = path
-			return st
-		},
-		Another: func(t *testing.T, st store.Store) store.Store { return openStore(t, paths[st]) },
+		NewStore: newStore,
+		Another:  another,
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
 			w, _ := sqlitestore.Pools(st.(*sqlitestore.Store))
 			_, err := w.ExecContext(t.Context(), `UPDATE passreset_users SET email = ?, email_key = ? WHERE id = ?`,
@@ -391,20 +389,8 @@ func TestNoPlaintextInFile(t *testing.T) {
 	require.NoError(t, err)
 	sessionHash := sha256.Sum256([]byte(sessionToken))
 
-	files := func() []byte {
-		var all []byte
-		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
-			b, err := os.ReadFile(path + suffix)
-			if errors.Is(err, os.ErrNotExist) {
-				continue
-			}
-			require.NoError(t, err)
-			all = append(all, b...)
-		}
-		return all
-	}
 	check := func(when string) {
-		all := files()
+		all := readFiles(t, path)
 		for _, tok := range []string{resetToken, sessionToken} {
 			require.False(t, bytes.Contains(all, []byte(tok)), "%s: a token is in the files", when)
 			require.False(t, bytes.Contains(all, []byte(hex.EncodeToString([]byte(tok)))), "%s: a token's hex is in the files", when)
@@ -451,7 +437,7 @@ func TestEmailIgnoresUnicodeCase(t *testing.T) {
 	require.Equal(t, "Élodie.Ünal@Example.com", got.Email, "the email's case is kept")
 
 	err = st.CreateUser(ctx, reset.User{ID: newID("user_"), Email: "ÉLODIE.ÜNAL@EXAMPLE.COM", CreatedAt: base, UpdatedAt: base}, "")
-	require.ErrorIs(t, err, reset.ErrEmailTaken)
+	require.ErrorIs(t, err, store.ErrEmailTaken)
 }
 
 func TestMetadataRoundTrip(t *testing.T) {

@@ -44,6 +44,26 @@ func testRedeemAfterEmailChange(t *testing.T, st *subject) {
 	require.Equal(t, u.ID, out.User.ID)
 }
 
+// testRedeemUserDeleted: a reset whose user the host deleted is refused
+// as a user not found, and is not spent.
+func testRedeemUserDeleted(t *testing.T, st *subject) {
+	if st.h.DeleteUser == nil {
+		t.Skip("the harness cannot delete a user (Harness.DeleteUser)")
+	}
+	ctx := t.Context()
+	u := seedUser(t, st)
+	r := seedReset(t, st, u, base)
+	st.h.DeleteUser(t, st.Store, u.ID)
+	now := base.Add(time.Minute)
+
+	_, err := st.RedeemReset(ctx, redemption(r, now))
+	require.ErrorIs(t, err, store.ErrUserNotFound)
+	got, err := st.ResetByID(ctx, r.ID)
+	require.NoError(t, err)
+	require.True(t, got.UsedAt.IsZero(), "a redemption of a deleted user spent the reset")
+	require.NoError(t, got.Status(now))
+}
+
 // testEndResets: EndResets ends the user's unspent resets at now (expired
 // ones too), leaves spent ones and other users' alone, and says how many.
 func testEndResets(t *testing.T, st *subject) {

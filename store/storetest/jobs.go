@@ -75,12 +75,18 @@ func testAllowKeysIndependent(t *testing.T, st *subject) {
 func testAllowConcurrent(t *testing.T, st *subject) {
 	ctx := t.Context()
 	key := "k_" + ulid.Make().String()
-	const n = 20
+	require.Equal(t, 3, countAllowed(t, 20, func(int) (bool, time.Time, error) {
+		return st.AllowRequest(ctx, key, base, time.Hour, 3)
+	}))
+}
+
+// countAllowed makes n requests at once, the i-th by allow(i) (an
+// AllowRequest), and returns how many were allowed; none may fail.
+func countAllowed(t *testing.T, n int, allow func(i int) (bool, time.Time, error)) int {
+	t.Helper()
 	oks := make([]bool, n)
 	errs := make([]error, n)
-	concurrently(n, func(i int) {
-		oks[i], _, errs[i] = st.AllowRequest(ctx, key, base, time.Hour, 3)
-	})
+	concurrently(n, func(i int) { oks[i], _, errs[i] = allow(i) })
 	allowed := 0
 	for i := range n {
 		require.NoError(t, errs[i])
@@ -88,7 +94,7 @@ func testAllowConcurrent(t *testing.T, st *subject) {
 			allowed++
 		}
 	}
-	require.Equal(t, 3, allowed)
+	return allowed
 }
 
 // testAllowOutOfOrder: concurrent callers read their clocks before the
@@ -112,20 +118,9 @@ func testAllowOutOfOrder(t *testing.T, st *subject) {
 
 	// And concurrently, each caller a millisecond apart.
 	key = "k_" + ulid.Make().String()
-	const n = 20
-	oks := make([]bool, n)
-	errs := make([]error, n)
-	concurrently(n, func(i int) {
-		oks[i], _, errs[i] = st.AllowRequest(ctx, key, base.Add(time.Duration(i)*time.Millisecond), window, 3)
-	})
-	allowed := 0
-	for i := range n {
-		require.NoError(t, errs[i])
-		if oks[i] {
-			allowed++
-		}
-	}
-	require.Equal(t, 3, allowed)
+	require.Equal(t, 3, countAllowed(t, 20, func(i int) (bool, time.Time, error) {
+		return st.AllowRequest(ctx, key, base.Add(time.Duration(i)*time.Millisecond), window, 3)
+	}))
 }
 
 func testClaimDueOnly(t *testing.T, st *subject) {

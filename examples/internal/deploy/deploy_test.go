@@ -8,8 +8,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/passreset/passreset/examples/internal/dbtest"
 	"github.com/passreset/passreset/examples/internal/deploy"
+	"github.com/passreset/passreset/internal/testfix/testmysql"
 	"github.com/passreset/passreset/internal/testfix/testpg"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
@@ -65,7 +65,7 @@ func TestOpenMySQLNeverQuotesTheURL(t *testing.T) {
 
 // TestOpenMySQL: a mysql:// URL opens a migrated mysqlstore.
 func TestOpenMySQL(t *testing.T) {
-	u, err := url.Parse(dbtest.MySQL(t))
+	u, err := url.Parse(testmysql.URL(testmysql.FreshDB(t, "passreset_example_")))
 	require.NoError(t, err)
 	db, err := deploy.Open(t.Context(), u.String())
 	require.NoError(t, err)

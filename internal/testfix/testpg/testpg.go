@@ -4,13 +4,11 @@ package testpg
 
 import (
 	"context"
-	"crypto/rand"
 	"net/url"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/passreset/passreset/internal/testfix"
 )
 
 // PostgresEnv names the variable that points tests at a Postgres server.
@@ -20,18 +18,11 @@ const PostgresEnv = "PASSRESET_POSTGRES_URL"
 // when PostgresEnv is not set.
 func PostgresURL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv(PostgresEnv)
-	if u == "" {
-		tb.Skip(PostgresEnv + " is not set: set it to a Postgres URL, such as " +
-			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run this test on Postgres")
-	}
-	return u
+	return testfix.Server(tb, PostgresEnv, "a Postgres URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 }
 
 // SchemaName returns a new random schema name that starts with prefix.
-func SchemaName(prefix string) string {
-	return prefix + strings.ToLower(rand.Text()[:16])
-}
+func SchemaName(prefix string) string { return testfix.Name(prefix) }
 
 // DropSchemaOnCleanup drops the schema, whoever creates it, when tb ends,
 // so that runs never see each other's rows. Register it before the pools

@@ -49,3 +49,19 @@ func List(fsys fs.FS, dir string) ([]File, error) {
 	}
 	return files, nil
 }
+
+// Store returns the migrations a SQL store applies, in the order it
+// applies them: those of passreset's own state in migrations/, then, when
+// the store keeps its own users table (ownUsers: no host table described),
+// those of passreset_users in migrations/users/.
+func Store(fsys fs.FS, ownUsers bool) ([]File, error) {
+	files, err := List(fsys, "migrations")
+	if err != nil || !ownUsers {
+		return files, err
+	}
+	users, err := List(fsys, "migrations/users")
+	if err != nil {
+		return nil, err
+	}
+	return append(files, users...), nil
+}

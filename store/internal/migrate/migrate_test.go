@@ -37,3 +37,30 @@ func TestListRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestStore(t *testing.T) {
+	fsys := fstest.MapFS{
+		"migrations/0002_more.sql":        {Data: []byte("B")},
+		"migrations/0001_state.sql":       {Data: []byte("A")},
+		"migrations/users/0001_users.sql": {Data: []byte("U")},
+	}
+	for ownUsers, want := range map[bool]string{
+		true:  "migrations/0001_state.sql migrations/0002_more.sql migrations/users/0001_users.sql ",
+		false: "migrations/0001_state.sql migrations/0002_more.sql ",
+	} {
+		files, err := Store(fsys, ownUsers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for _, f := range files {
+			got += f.Name + " "
+		}
+		if got != want {
+			t.Errorf("Store(ownUsers=%v) = %q, want %q", ownUsers, got, want)
+		}
+	}
+	if _, err := Store(fstest.MapFS{"migrations/users/init.sql": {}}, true); err == nil {
+		t.Error("Store accepted a users migration without a version")
+	}
+}

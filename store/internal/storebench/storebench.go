@@ -46,8 +46,8 @@ type Store interface {
 }
 
 // Raw is the raw side of the pairs: the statements the Store issues on
-// each hot path, written by hand, over a database seeded as the passreset
-// side's.
+// each hot path (Statements), issued by hand, over a database seeded as
+// the passreset side's.
 type Raw interface {
 	// Create is CreatePasswordReset for email: the rate limit under
 	// rateKey, the user, one transaction (end the user's other resets,

@@ -1,23 +1,24 @@
-package reset_test
+package account_test
 
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
+	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
+	"github.com/stretchr/testify/require"
 )
 
 // signIn signs in as client, with the fixture's clock.
 func (f *fixture) signIn(t *testing.T, email, pw, client string) error {
 	t.Helper()
-	_, err := f.svc.Authenticate(t.Context(), reset.AuthenticateParams{Email: email, Password: pw, Client: client})
+	_, err := f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: email, Password: pw, Client: client})
 	return err
 }
 
@@ -47,7 +48,7 @@ func TestSignInLockoutLiftedByReset(t *testing.T) {
 	}
 	require.ErrorIs(t, f.signIn(t, u.Email, newPassword, client), reset.ErrRateLimited)
 	const changed = "changed from a signed-in device"
-	_, err = f.svc.ChangePassword(ctx, reset.ChangePasswordParams{UserID: u.ID, CurrentPassword: newPassword, NewPassword: changed})
+	_, err = f.acct.ChangePassword(ctx, account.ChangePasswordParams{UserID: u.ID, CurrentPassword: newPassword, NewPassword: changed})
 	require.NoError(t, err)
 	require.NoError(t, f.signIn(t, u.Email, changed, client), "a password change lifts the count too")
 }
@@ -86,9 +87,8 @@ func TestSignInSuccessesNotCounted(t *testing.T) {
 // stop at the per-address budget, for addresses with an account and
 // without alike, and cost no hash comparison past it.
 func TestSignInAddressBudgetStopsSpraying(t *testing.T) {
-	f := newFixture(t, func(c *reset.Config) {
-		c.SignInAddressLimit = reset.RateLimit{Limit: 30, Window: 15 * time.Minute}
-	})
+	f := newFixture(t)
+	f.accounts(t, account.Config{SignInAddressLimit: reset.RateLimit{Limit: 30, Window: 15 * time.Minute}})
 	u := f.user(t, "ana@example.com")
 	for _, email := range []string{u.Email, "ghost@example.com"} {
 		for i := range 30 {
@@ -109,88 +109,11 @@ func TestSignInAddressBudgetStopsSpraying(t *testing.T) {
 	require.NoError(t, f.signIn(t, u.Email, "a fresh and long passphrase", "a client that never failed"))
 }
 
-// TestConcurrentConfirmationsHashOnce: twenty confirmations of one token
-// at once, each with its own password, compute one hash, or two should
-// the first fail: the others wait for the one that has the turn and then
-// find the token spent. Exactly one succeeds; the password that won
-// signs in.
-func TestConcurrentConfirmationsHashOnce(t *testing.T) {
-	ctx := t.Context()
-	// A realistic cost, so that the confirmations overlap as they do in
-	// production (at cost 4 they would run one after another).
-	hasher := &countingHasher{Bcrypt: password.Bcrypt{Cost: 10}}
-	f := newFixture(t, func(c *reset.Config) { c.Hasher = hasher })
-	u := f.user(t, "ana@example.com")
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
-	require.NoError(t, err)
-	before := hasher.hashes.Load()
-
-	const n = 20
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			_, errs[i] = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: fmt.Sprintf("new passphrase number %d", i)})
-		})
-	}
-	close(start)
-	wg.Wait()
-
-	won := -1
-	for i, err := range errs {
-		if err == nil {
-			require.Equal(t, -1, won, "two confirmations succeeded")
-			won = i
-			continue
-		}
-		require.ErrorIs(t, err, reset.ErrInvalidToken, "a loser gets what a spent token gets")
-	}
-	require.NotEqual(t, -1, won, "no confirmation succeeded")
-	hashes := hasher.hashes.Load() - before
-	require.LessOrEqual(t, hashes, int64(2), "hashes computed for %d concurrent confirmations of one token", n)
-	require.NoError(t, f.signIn(t, u.Email, fmt.Sprintf("new passphrase number %d", won), "c"))
-}
-
-// TestConcurrentCodeConfirmationsHashOnce: the same through the code.
-func TestConcurrentCodeConfirmationsHashOnce(t *testing.T) {
-	ctx := t.Context()
-	// A realistic cost, so that the confirmations overlap as they do in
-	// production (at cost 4 they would run one after another).
-	hasher := &countingHasher{Bcrypt: password.Bcrypt{Cost: 10}}
-	f := newFixture(t, func(c *reset.Config) { c.Hasher = hasher })
-	u := f.user(t, "ana@example.com")
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
-	require.NoError(t, err)
-	before := hasher.hashes.Load()
-	const n = reset.CodeTries // each claim takes a try
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			_, errs[i] = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: u.Email, Code: pr.Code, NewPassword: fmt.Sprintf("new passphrase number %d", i)})
-		})
-	}
-	close(start)
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		if err == nil {
-			ok++
-			continue
-		}
-		require.ErrorIs(t, err, reset.ErrInvalidCode)
-	}
-	require.Equal(t, 1, ok)
-	require.LessOrEqual(t, hasher.hashes.Load()-before, int64(2))
-}
-
 // TestHashingCapAnswersBusy: with every hashing slot taken, a sign-in
 // waits HashingWait and returns a *BusyError, counting nothing; one
 // client takes at most half the slots, so another client still gets one.
+// The cap is the reset.Service's: sign-ins that hold it leave a reset's
+// redemption busy too, without spending its token.
 func TestHashingCapAnswersBusy(t *testing.T) {
 	gate := &blockingHasher{Bcrypt: password.Bcrypt{Cost: 4}, open: make(chan struct{})}
 	f := newFixture(t, func(c *reset.Config) {
@@ -199,15 +122,17 @@ func TestHashingCapAnswersBusy(t *testing.T) {
 		c.Hasher = gate
 	})
 	u := f.user(t, "ana@example.com")
+	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: u.Email})
+	require.NoError(t, err)
 
 	// The flooding client holds its one slot (half of two).
 	flood := make(chan error, 1)
 	go func() {
-		_, err := f.svc.Authenticate(context.Background(), reset.AuthenticateParams{Email: "ghost@example.com", Password: "x", Client: "flood"})
+		_, err := f.acct.Authenticate(context.Background(), account.AuthenticateParams{Email: "ghost@example.com", Password: "x", Client: "flood"})
 		flood <- err
 	}()
 	gate.waitHeld(t, 1)
-	err := f.signIn(t, "ghost2@example.com", "x", "flood")
+	err = f.signIn(t, "ghost2@example.com", "x", "flood")
 	var busy *reset.BusyError
 	require.ErrorAs(t, err, &busy, "the flooding client's second sign-in")
 	require.ErrorIs(t, err, reset.ErrBusy)
@@ -216,14 +141,19 @@ func TestHashingCapAnswersBusy(t *testing.T) {
 	// Another client gets the other slot, and holds it.
 	owner := make(chan error, 1)
 	go func() {
-		_, err := f.svc.Authenticate(context.Background(), reset.AuthenticateParams{Email: u.Email, Password: oldPassword, Client: "owner"})
+		_, err := f.acct.Authenticate(context.Background(), account.AuthenticateParams{Email: u.Email, Password: oldPassword, Client: "owner"})
 		owner <- err
 	}()
 	gate.waitHeld(t, 2)
-	// Every slot is taken: a third client, and a reset, are busy.
+	// Every slot is taken: a third client, a password change and a
+	// reset's redemption are busy.
 	require.ErrorIs(t, f.signIn(t, u.Email, oldPassword, "third"), reset.ErrBusy)
-	_, err = f.svc.ChangePassword(t.Context(), reset.ChangePasswordParams{UserID: u.ID, CurrentPassword: oldPassword, NewPassword: "whatever passphrase"})
+	_, err = f.acct.ChangePassword(t.Context(), account.ChangePasswordParams{UserID: u.ID, CurrentPassword: oldPassword, NewPassword: "whatever passphrase"})
 	require.ErrorIs(t, err, reset.ErrBusy)
+	_, err = f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a passphrase from the link"})
+	require.ErrorIs(t, err, reset.ErrBusy, "a redemption shares the sign-ins' cap")
+	_, err = f.svc.CheckToken(t.Context(), pr.Token)
+	require.NoError(t, err, "a busy redemption spends nothing")
 
 	gate.release()
 	require.NoError(t, <-owner)
@@ -257,4 +187,54 @@ func (h *blockingHasher) waitHeld(t *testing.T, n int64) {
 	t.Helper()
 	t.Cleanup(h.release)
 	require.Eventually(t, func() bool { return h.held.Load() >= n }, 5*time.Second, time.Millisecond)
+}
+
+func TestAuthenticateRefusesPasswordsPastBcryptLimit(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	long := strings.Repeat("x", 72)
+	_, err := f.acct.CreateUser(ctx, account.CreateUserParams{Email: "ana@example.com", Password: long})
+	require.NoError(t, err)
+	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: long})
+	require.NoError(t, err)
+	// bcrypt alone would accept this: it reads only 72 bytes.
+	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: long + "suffix"})
+	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
+	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "nobody@example.com", Password: long})
+	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
+}
+
+func TestSignInAttemptsAreThrottledPerAddress(t *testing.T) {
+	f := newFixture(t)
+	f.accounts(t, account.Config{SignInLimit: reset.RateLimit{Limit: 3, Window: time.Minute}})
+	f.user(t, "ana@example.com")
+	f.user(t, "bo@example.com")
+	ctx := t.Context()
+	for range 3 {
+		_, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "a wrong guess"})
+		require.ErrorIs(t, err, reset.ErrInvalidCredentials)
+	}
+	before := f.hasher.compares.Load()
+	_, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ANA@example.com", Password: oldPassword})
+	var rl *reset.RateLimitError
+	require.ErrorAs(t, err, &rl, "the right password too: the limit comes first")
+	require.Equal(t, time.Minute, rl.RetryAfter())
+	require.Equal(t, before, f.hasher.compares.Load(), "no bcrypt work past the limit")
+
+	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "bo@example.com", Password: oldPassword})
+	require.NoError(t, err, "another address is not affected")
+	for range 3 {
+		_, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ghost@example.com", Password: "a guess"})
+		require.ErrorIs(t, err, reset.ErrInvalidCredentials)
+	}
+	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ghost@example.com", Password: "a guess"})
+	require.ErrorIs(t, err, reset.ErrRateLimited, "unknown addresses alike")
+
+	// Sign-in attempts and reset emails are counted apart.
+	_, err = f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	require.NoError(t, err)
+
+	f.clock.Add(time.Minute)
+	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+	require.NoError(t, err)
 }

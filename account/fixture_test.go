@@ -1,0 +1,88 @@
+package account_test
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/internal/testfix"
+	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/password"
+	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store/memstore"
+)
+
+// countingHasher is bcrypt at its cheapest, counting its comparisons.
+type countingHasher struct {
+	password.Bcrypt
+	compares atomic.Int64
+}
+
+func (h *countingHasher) Compare(hash, p string) error {
+	h.compares.Add(1)
+	return h.Bcrypt.Compare(hash, p)
+}
+
+// fixture is an account.Service on a reset.Service over a real memstore,
+// with a clock and a recording mailer.
+type fixture struct {
+	svc    *reset.Service
+	acct   *account.Service
+	store  *memstore.Store
+	mail   *mailtest.Recorder
+	clock  *testfix.Clock
+	hasher *countingHasher
+}
+
+// newFixture builds the fixture with the default account.Config; mod may
+// change the reset.Config first.
+func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
+	t.Helper()
+	f := &fixture{
+		store:  memstore.New(),
+		mail:   new(mailtest.Recorder),
+		clock:  testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)),
+		hasher: &countingHasher{Bcrypt: password.Bcrypt{Cost: 4}},
+	}
+	cfg := reset.Config{Store: f.store, Mailer: f.mail, ResetURL: "https://app.example/reset-password", Hasher: f.hasher, Now: f.clock.Now}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	var err error
+	f.svc, err = reset.NewService(cfg)
+	require.NoError(t, err)
+	f.accounts(t, account.Config{})
+	return f
+}
+
+// accounts makes f.acct an account.Service on f.svc configured by cfg.
+func (f *fixture) accounts(t testing.TB, cfg account.Config) {
+	t.Helper()
+	f.acct = accountsOn(t, f.svc, cfg)
+}
+
+// accountsOn is an account.Service on svc configured by cfg.
+func accountsOn(t testing.TB, svc *reset.Service, cfg account.Config) *account.Service {
+	t.Helper()
+	a, err := account.New(svc, cfg)
+	require.NoError(t, err)
+	return a
+}
+
+const oldPassword = "correct horse battery"
+
+// user creates a user with oldPassword.
+func (f *fixture) user(t testing.TB, email string) reset.User {
+	t.Helper()
+	u, err := f.acct.CreateUser(t.Context(), account.CreateUserParams{Email: email, Password: oldPassword, FirstName: "Marcelina", LastName: "Davis"})
+	require.NoError(t, err)
+	return u
+}
+
+func TestNewNeedsAService(t *testing.T) {
+	_, err := account.New(nil, account.Config{})
+	require.ErrorContains(t, err, "reset.Service")
+}
