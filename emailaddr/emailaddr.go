@@ -146,14 +146,35 @@ func Fold(s string) string {
 	if err != nil {
 		return asciiLower(s)
 	}
-	return norm.NFC.String(strings.ToLower(n))
+	return foldNormal(n)
 }
+
+// FoldValid returns Fold(s) for an address Normalize accepts, and
+// Normalize's error for one it refuses: what Normalize then Fold of its
+// result would give, with one pass of Normalize instead of two.
+func FoldValid(s string) (string, error) {
+	n, err := Normalize(s)
+	if err != nil {
+		return "", err
+	}
+	return foldNormal(n), nil
+}
+
+// EqualFold reports whether a and b fold alike (Fold(a) == Fold(b)): the
+// same mailbox, however each is spelt. Equal strings are, without folding
+// either.
+func EqualFold(a, b string) bool { return a == b || Fold(a) == Fold(b) }
+
+// foldNormal is the fold of n, a form Normalize returned.
+func foldNormal(n string) string { return norm.NFC.String(strings.ToLower(n)) }
 
 // checkRune refuses a character no address should hold.
 func checkRune(r rune) error {
 	switch {
 	case r == ' ':
 		return ErrSyntax // an unquoted address has no space
+	case r > ' ' && r < 0x7f:
+		return nil // the rest of printable ASCII: graphic, none of the sets below
 	case unicode.IsControl(r):
 		return ErrControl
 	case !unicode.IsGraphic(r), unicode.Is(unicode.Zs, r),
@@ -210,6 +231,41 @@ func asciiDomain(domain string) (string, error) {
 	if len(domain) > maxInput {
 		return "", ErrTooLong
 	}
+	if ldhDomain(domain) {
+		return domain, nil
+	}
+	return idnaDomain(domain)
+}
+
+// ldhDomain reports whether domain is already in the form asciiDomain
+// gives, which IDNA leaves as it is: labels of lower-case ASCII letters,
+// digits and inner hyphens, none with hyphens in its third and fourth
+// places (as "xn--"), none empty or over 63 octets, within
+// MaxDomainLength. Any other domain goes through IDNA.
+func ldhDomain(domain string) bool {
+	if len(domain) > MaxDomainLength {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(domain); i++ {
+		if i < len(domain) && domain[i] != '.' {
+			if c := domain[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+			continue
+		}
+		label := domain[start:i]
+		if label == "" || len(label) > maxLabelLength || label[0] == '-' || label[len(label)-1] == '-' ||
+			len(label) >= 4 && label[2] == '-' && label[3] == '-' {
+			return false
+		}
+		start = i + 1
+	}
+	return true
+}
+
+// idnaDomain is asciiDomain through IDNA.
+func idnaDomain(domain string) (string, error) {
 	ascii, err := idna.Lookup.ToASCII(domain)
 	if err != nil || ascii == "" || strings.HasSuffix(ascii, ".") {
 		return "", ErrDomain

@@ -74,6 +74,9 @@ func TestNormalize(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := emailaddr.Normalize(tc.in)
+			if k, kErr := emailaddr.FoldValid(tc.in); kErr != err || err == nil && k != emailaddr.Fold(tc.in) {
+				t.Errorf("FoldValid(%q) = %q, %v; want %q, %v", tc.in, k, kErr, emailaddr.Fold(tc.in), err)
+			}
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) || !errors.Is(err, emailaddr.ErrInvalid) {
 					t.Fatalf("Normalize(%q) = %q, %v; want an error matching %v and ErrInvalid", tc.in, got, err, tc.err)
@@ -128,6 +131,9 @@ func TestFoldRefusedMatchesNoAccepted(t *testing.T) {
 		if a, b := emailaddr.Fold(tc.refused), emailaddr.Fold(tc.lookalike); a == b {
 			t.Errorf("Fold(%q) = Fold(%q) = %q: a refused address reaches an accepted one", tc.refused, tc.lookalike, a)
 		}
+		if emailaddr.EqualFold(tc.refused, tc.lookalike) {
+			t.Errorf("EqualFold(%q, %q): a refused address reaches an accepted one", tc.refused, tc.lookalike)
+		}
 		if got := emailaddr.Fold(tc.refused); got != emailaddr.Fold(got) {
 			t.Errorf("Fold is not stable on %q", tc.refused)
 		}
@@ -143,6 +149,9 @@ func FuzzNormalize(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		n, err := emailaddr.Normalize(s)
+		if v, vErr := emailaddr.FoldValid(s); vErr != err || err == nil && v != emailaddr.Fold(n) {
+			t.Fatalf("FoldValid(%q) = %q, %v; want Fold(Normalize) = %q, %v", s, v, vErr, emailaddr.Fold(n), err)
+		}
 		if err != nil {
 			if !errors.Is(err, emailaddr.ErrInvalid) {
 				t.Fatalf("error %v does not match ErrInvalid", err)
@@ -156,6 +165,9 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("Normalize not stable: %q -> %q -> %q, %v", s, n, again, err)
 		}
 		k := emailaddr.Fold(s)
+		if !emailaddr.EqualFold(s, n) || !emailaddr.EqualFold(k, s) || !emailaddr.EqualFold(s, s) {
+			t.Fatalf("EqualFold: %q, its normal form %q and its fold %q are not all one mailbox", s, n, k)
+		}
 		if _, err := emailaddr.Normalize(k); err != nil {
 			t.Fatalf("Normalize refuses the fold %q of %q: %v", k, s, err)
 		}

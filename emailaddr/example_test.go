@@ -36,3 +36,21 @@ func ExampleFold() {
 	fmt.Println(a == b, a)
 	// Output: true josé@xn--bcher-kva.example
 }
+
+func ExampleFoldValid() {
+	key, err := emailaddr.FoldValid(" JOSE\u0301@B\u00dcCHER.example")
+	fmt.Println(key, err)
+	_, err = emailaddr.FoldValid("\u212Aate@example.com")
+	fmt.Println(err)
+	// Output:
+	// josé@xn--bcher-kva.example <nil>
+	// emailaddr: invalid address: character that passes for another
+}
+
+func ExampleEqualFold() {
+	fmt.Println(emailaddr.EqualFold("Ada@B\u00fccher.example", "ada@xn--bcher-kva.EXAMPLE"))
+	fmt.Println(emailaddr.EqualFold("\u212Aate@example.com", "kate@example.com"))
+	// Output:
+	// true
+	// false
+}

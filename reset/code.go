@@ -43,7 +43,13 @@ func newCode(r io.Reader) (string, error) {
 			return "", fmt.Errorf("reset: code: %w", err)
 		}
 		if v := binary.BigEndian.Uint64(b[:]); v < limit {
-			return fmt.Sprintf("%0*d", CodeDigits, v%n), nil
+			var digits [CodeDigits]byte // v % n, zero-padded
+			v %= n
+			for i := len(digits) - 1; i >= 0; i-- {
+				digits[i] = byte('0' + v%10)
+				v /= 10
+			}
+			return string(digits[:]), nil
 		}
 	}
 }

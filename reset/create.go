@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -24,32 +25,32 @@ import (
 // A host that checks addresses against an allow or deny list should check
 // this form: it is the one passreset matches.
 func NormalizeEmail(email string) (string, error) {
-	n, err := emailaddr.Normalize(email)
+	key, err := emailaddr.FoldValid(email)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalidEmail, err)
 	}
-	return emailaddr.Fold(n), nil
+	return key, nil
 }
 
 // requestKey is the address a reset is requested for: NormalizeEmail's
 // form; or, for an address emailaddr refuses for what it holds rather than
 // for not being an address at all (an invisible character, a domain
 // literal, a local part over 64 octets), its fold, which reaches no
-// account: create counts it against the per-address limit and answers
-// ErrUserNotFound, as for an unknown address, so that the answer is the
-// same for both. Only what is not an address (emailaddr.ErrSyntax, a
-// control character such as a line break, or longer than any address
-// could be in any form) is ErrInvalidEmail.
-func requestKey(email string) (string, error) {
-	key, err := NormalizeEmail(email)
+// account, and refused: create counts it against the per-address limit
+// and answers ErrUserNotFound, as for an unknown address, so that the
+// answer is the same for both. Only what is not an address
+// (emailaddr.ErrSyntax, a control character such as a line break, or
+// longer than any address could be in any form) is ErrInvalidEmail.
+func requestKey(email string) (key string, refused bool, err error) {
+	key, err = NormalizeEmail(email)
 	if err == nil || errors.Is(err, emailaddr.ErrSyntax) || errors.Is(err, emailaddr.ErrControl) {
-		return key, err
+		return key, false, err
 	}
 	email = strings.TrimSpace(email)
 	if len(email) > maxRefusedEmail {
-		return "", err
+		return "", false, err
 	}
-	return emailaddr.Fold(email), nil
+	return emailaddr.Fold(email), true, nil
 }
 
 // maxRefusedEmail bounds a refused address the Service still answers as
@@ -79,23 +80,23 @@ type CreatePasswordResetParams struct {
 // character, a domain literal, over the lengths), which no user can be
 // reached by: the same answer as for an unknown address.
 func (s *Service) CreatePasswordReset(ctx context.Context, p CreatePasswordResetParams) (PasswordReset, error) {
-	email, err := requestKey(p.Email)
+	email, refused, err := requestKey(p.Email)
 	if err != nil {
 		return PasswordReset{}, err
 	}
-	return s.create(ctx, email, "")
+	return s.create(ctx, email, refused, "")
 }
 
-// create is CreatePasswordReset for a normalised address. The reset gets id
-// when it is not "" (a reset request's, derived from its job), a new one
-// otherwise.
-func (s *Service) create(ctx context.Context, email, id string) (PasswordReset, error) {
+// create is CreatePasswordReset for an address as requestKey returns it,
+// refused when requestKey said so. The reset gets id when it is not ""
+// (a reset request's, derived from its job), a new one otherwise.
+func (s *Service) create(ctx context.Context, email string, refused bool, id string) (PasswordReset, error) {
 	now := s.clock()
 	if err := s.allow(ctx, s.limit, email, now); err != nil {
 		return PasswordReset{}, err
 	}
-	if _, err := emailaddr.Normalize(email); err != nil {
-		// A refused address (requestKey): the answer of an unknown one.
+	if refused {
+		// The answer of an unknown address.
 		return PasswordReset{}, fmt.Errorf("reset: create: %w", ErrUserNotFound)
 	}
 	user, err := s.store.UserByEmail(ctx, email)
@@ -149,12 +150,45 @@ func (s *Service) create(ctx context.Context, email, id string) (PasswordReset, 
 	return pr, nil
 }
 
+// linkFor is the reset link of tok: ResetURL with tok as its token
+// parameter (replacing any there), its query encoded as url.Values does.
 func (s *Service) linkFor(tok string) string {
-	u := *s.resetURL
-	q := u.Query()
+	if s.link.ok && url.QueryEscape(tok) == tok {
+		return s.link.before + tok + s.link.after
+	}
+	return linkTo(s.resetURL, tok)
+}
+
+// linkTo is ResetURL u with tok as its token parameter.
+func linkTo(u *url.URL, tok string) string {
+	v := *u
+	q := v.Query()
 	q.Set("token", tok)
-	u.RawQuery = q.Encode()
-	return u.String()
+	v.RawQuery = q.Encode()
+	return v.String()
+}
+
+// resetLink is a reset link cut around its token, which every link of a
+// Service has in one place: the query's other parameters, and the rest of
+// the URL, are the same in all of them.
+type resetLink struct {
+	before, after string
+	ok            bool // cut; otherwise every link is built by linkTo
+}
+
+// linkPlaceholder stands for the token while NewService cuts the link: a
+// token's characters, none of which a query escapes.
+const linkPlaceholder = "passresetLinkTokenPlaceholder"
+
+// cutLink cuts the link of u around its token, if it can tell where that
+// is: the placeholder appears once in the link.
+func cutLink(u *url.URL) resetLink {
+	full := linkTo(u, linkPlaceholder)
+	before, after, ok := strings.Cut(full, linkPlaceholder)
+	if !ok || strings.Contains(after, linkPlaceholder) {
+		return resetLink{}
+	}
+	return resetLink{before: before, after: after, ok: true}
 }
 
 // GetPasswordReset returns the reset with this id, without its token or URL

@@ -1,6 +1,7 @@
 package reset
 
 import (
+	"bytes"
 	htmltemplate "html/template"
 	"strconv"
 	"strings"
@@ -112,23 +113,40 @@ func (t EmailTemplate) withDefaults(d EmailTemplate) EmailTemplate {
 
 // render executes the three templates into a message to data.Email.
 func (t EmailTemplate) render(from string, data EmailData) (mail.Message, error) {
-	var subject, text, html strings.Builder
-	if err := t.Subject.Execute(&subject, data); err != nil {
+	return t.renderInto(new(bytes.Buffer), from, data)
+}
+
+// renderInto is render with buf, empty, as its scratch space: the three
+// parts are written one after the other into it, and the message's
+// strings are cut from one copy of it. data is boxed once for the three.
+func (t EmailTemplate) renderInto(buf *bytes.Buffer, from string, data EmailData) (mail.Message, error) {
+	d := any(data)
+	if err := t.Subject.Execute(buf, d); err != nil {
 		return mail.Message{}, err
 	}
-	if err := t.Text.Execute(&text, data); err != nil {
+	subjectEnd := buf.Len()
+	if err := t.Text.Execute(buf, d); err != nil {
 		return mail.Message{}, err
 	}
-	if err := t.HTML.Execute(&html, data); err != nil {
+	textEnd := buf.Len()
+	if err := t.HTML.Execute(buf, d); err != nil {
 		return mail.Message{}, err
 	}
+	all := buf.String()
 	return mail.Message{
 		To:      data.Email,
 		From:    from,
-		Subject: strings.TrimSpace(subject.String()),
-		Text:    text.String(),
-		HTML:    html.String(),
+		Subject: strings.TrimSpace(all[:subjectEnd]),
+		Text:    all[subjectEnd:textEnd],
+		HTML:    all[textEnd:],
 	}, nil
+}
+
+// render renders t through one of the Service's scratch buffers.
+func (s *Service) render(t EmailTemplate, from string, data EmailData) (mail.Message, error) {
+	buf := s.renderBufs.get()
+	defer s.renderBufs.put(buf)
+	return t.renderInto(buf, from, data)
 }
 
 // humanDuration writes d in words: "15 minutes", "1 hour", "90 seconds".

@@ -106,7 +106,7 @@ func (s *Service) ResetPassword(ctx context.Context, p ResetPasswordParams) (Use
 		return User{}, fmt.Errorf("reset: redeem: %w", err)
 	}
 	to := []string{current.Email}
-	if emailaddr.Fold(current.Email) != emailaddr.Fold(r.Email) {
+	if !emailaddr.EqualFold(current.Email, r.Email) {
 		to = append(to, r.Email)
 	}
 	// With a dispatcher running, the notices leave the caller's path: they

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/store"
 )
@@ -43,7 +44,7 @@ type ResetRequest struct {
 // lengths) is recorded like any other, and its Run returns
 // ErrUserNotFound: the same for it as for an unknown address.
 func (s *Service) RequestPasswordReset(ctx context.Context, p CreatePasswordResetParams) (*ResetRequest, error) {
-	email, err := requestKey(p.Email)
+	email, _, err := requestKey(p.Email)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,10 @@ func (s *Service) carryOut(ctx context.Context, job store.Job, email string) err
 			return fmt.Errorf("reset: reset request: %w", err)
 		}
 	}
-	_, err := s.create(ctx, email, id)
+	// The request keeps requestKey's form of the address, in which one it
+	// refused is still refused.
+	_, refused := emailaddr.Normalize(email)
+	_, err := s.create(ctx, email, refused != nil, id)
 	return err
 }
 

@@ -1,6 +1,7 @@
 package reset
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -10,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"sync"
 
 	"github.com/passreset/passreset/mail"
 )
@@ -23,11 +26,12 @@ import (
 // one key for two purposes.
 type secrets struct {
 	aead       cipher.AEAD
-	rateKey    []byte
-	codeKey    []byte
+	rateMACs   *macs // under the rate-limit key
+	codeMACs   *macs // under the reset-code key
 	replayAEAD cipher.AEAD
 	replayKey  []byte
 	rand       io.Reader
+	plain      scratch // for sealJSON
 }
 
 // The HKDF info of each derived key. Changing one changes the key: mail
@@ -72,7 +76,32 @@ func newSecrets(master []byte, rand io.Reader) (*secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reset: derive replay key: %w", err)
 	}
-	return &secrets{aead: aead, rateKey: rateKey, codeKey: codeKey, replayAEAD: replayAEAD, replayKey: replayKey, rand: rand}, nil
+	return &secrets{aead: aead, rateMACs: &macs{key: rateKey}, codeMACs: &macs{key: codeKey},
+		replayAEAD: replayAEAD, replayKey: replayKey, rand: rand}, nil
+}
+
+// macs hands out HMAC-SHA-256 states under one key, kept between uses: a
+// state made anew costs allocations and the compression of the key's two
+// padded blocks, which a state reset after use has already done.
+type macs struct {
+	key  []byte
+	pool sync.Pool
+}
+
+// sum is the HMAC of parts, written one after the other.
+func (m *macs) sum(parts ...string) [sha256.Size]byte {
+	h, _ := m.pool.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, m.key)
+	}
+	for _, p := range parts {
+		_, _ = io.WriteString(h, p)
+	}
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	h.Reset() // nothing of the message stays in the pool
+	m.pool.Put(h)
+	return out
 }
 
 // newAEAD is AES-256-GCM under key.
@@ -87,18 +116,15 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 // rateLimitKey is the key under which requests for email are counted: a
 // keyed hash, so the Store never holds the address of an unknown account.
 func (s *secrets) rateLimitKey(email string) string {
-	m := hmac.New(sha256.New, s.rateKey)
-	m.Write([]byte(email))
-	return hex.EncodeToString(m.Sum(nil))
+	sum := s.rateMACs.sum(email)
+	return hex.EncodeToString(sum[:])
 }
 
 // codeLookup is the key under which a reset's code is found: a keyed hash
 // of the address it is entered with, so the Store never holds the address.
 func (s *secrets) codeLookup(email string) string {
-	m := hmac.New(sha256.New, s.codeKey)
-	m.Write([]byte("address\x00"))
-	m.Write([]byte(email))
-	return hex.EncodeToString(m.Sum(nil))
+	sum := s.codeMACs.sum("address\x00", email)
+	return hex.EncodeToString(sum[:])
 }
 
 // codeHash is what a Store keeps of a reset's code: HMAC-SHA-256 under the
@@ -110,14 +136,7 @@ func (s *secrets) codeLookup(email string) string {
 // succeeds with a chance of 5 in 10^8 per reset. Binding the reset's id
 // makes the same code of two resets hash apart.
 func (s *secrets) codeHash(resetID, code string) [32]byte {
-	m := hmac.New(sha256.New, s.codeKey)
-	m.Write([]byte("code\x00"))
-	m.Write([]byte(resetID))
-	m.Write([]byte{0})
-	m.Write([]byte(code))
-	var h [32]byte
-	m.Sum(h[:0])
-	return h
+	return s.codeMACs.sum("code\x00", resetID, "\x00", code)
 }
 
 var errUnsealable = errors.New("reset: queued job cannot be opened: sealed under another SecretKey")
@@ -159,11 +178,17 @@ func (s *secrets) openRequest(jobID string, sealed []byte) (string, error) {
 // sealJSON encrypts v's JSON for the outbox, bound to its job id (the
 // AEAD's additional data), so that a payload cannot be moved to another
 // job.
+//
+// The JSON is json.Marshal's, written into a scratch buffer, so that the
+// plain text is not copied out before it is sealed.
 func (s *secrets) sealJSON(jobID string, v any) ([]byte, error) {
-	plain, err := json.Marshal(v)
-	if err != nil {
+	buf := s.plain.get()
+	defer s.plain.put(buf)
+	// Encode writes what Marshal returns, and a newline.
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return nil, fmt.Errorf("reset: seal: %w", err)
 	}
+	plain := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	sealed, err := sealWith(s.aead, s.rand, []byte(jobID), plain)
 	if err != nil {
 		return nil, fmt.Errorf("reset: seal: %w", err)

@@ -37,6 +37,7 @@ type Service struct {
 	secrets  *secrets
 	leases   *leases // the claims on jobs this Service works on, kept alive
 	resetURL *url.URL
+	link     resetLink // resetURL cut around the token
 	from     string
 	appName  string
 	// msgIDDomain is the domain of the Message-IDs of the emails, From's;
@@ -53,6 +54,7 @@ type Service struct {
 	// renderReset and renderNotice render the two emails through the
 	// templates of emails, DefaultEmails' where Config left them unset.
 	renderReset, renderNotice func(from string, d EmailData) (mail.Message, error)
+	renderBufs                scratch // for render
 
 	// dispatchers counts running RunDispatcher loops; wake tells one of
 	// them that a job is due now.
@@ -98,6 +100,7 @@ func NewService(cfg Config) (*Service, error) {
 		codeTTL:  cfg.CodeTTL,
 		dispatch: cfg.Dispatch,
 		resetURL: u,
+		link:     cutLink(u),
 		from:     cfg.From,
 		appName:  cfg.AppName,
 		ttl:      cfg.TokenTTL,
@@ -195,7 +198,10 @@ func NewService(cfg Config) (*Service, error) {
 		Reset:           cfg.Emails.Reset.withDefaults(def.Reset),
 		PasswordChanged: cfg.Emails.PasswordChanged.withDefaults(def.PasswordChanged),
 	}
-	s.renderReset, s.renderNotice = s.emails.Reset.render, s.emails.PasswordChanged.render
+	s.renderReset = func(from string, d EmailData) (mail.Message, error) { return s.render(s.emails.Reset, from, d) }
+	s.renderNotice = func(from string, d EmailData) (mail.Message, error) {
+		return s.render(s.emails.PasswordChanged, from, d)
+	}
 	key := cfg.SecretKey
 	if len(key) == 0 {
 		key = make([]byte, 32)

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/store"
-	"github.com/passreset/passreset/store/internal/hostusers"
 	"github.com/passreset/passreset/token"
 )
 
@@ -164,7 +164,7 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 		// Compared in the form UserByEmail matches by (hostusers.Fold):
 		// a row stored in NFD or with a Unicode domain is still the
 		// address the reset was sent to.
-		if hostusers.Fold(u.Email) != hostusers.Fold(email) {
+		if !emailaddr.EqualFold(u.Email, email) {
 			return errAddressGone // rolled back: the reset stays unspent
 		}
 		args := []any{r.PasswordHash}

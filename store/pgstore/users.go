@@ -47,7 +47,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, erro
 	// The column's collation has no say: a row the equality finds counts
 	// only if its address folds to the key (a case-insensitive collation
 	// may equate a Kelvin sign with k).
-	if err == nil && hostusers.Fold(u.Email) == key || err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err == nil && hostusers.FoldsTo(u.Email, key) || err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return u, userErr("user by email", err)
 	}
 	u, err = s.userByEmailLike(ctx, hs, key)

@@ -132,7 +132,7 @@ const qWriteLock = `DELETE FROM passreset_migrations WHERE 0`
 // whose address does not fold to it.
 func (s *Store) hostUserByEmail(ctx context.Context, q Querier, key string) (store.User, error) {
 	u, err := s.users.UserByEmail(ctx, q, key)
-	if err == nil && hostusers.Fold(u.Email) != key {
+	if err == nil && !hostusers.FoldsTo(u.Email, key) {
 		return store.User{}, store.ErrUserNotFound
 	}
 	return u, err

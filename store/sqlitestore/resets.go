@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/store"
-	"github.com/passreset/passreset/store/internal/hostusers"
 	"github.com/passreset/passreset/token"
 )
 
@@ -404,7 +404,7 @@ func (s *Store) redeemReset(ctx context.Context, r store.Redemption) (store.Rede
 		// The transaction has held the write lock since its first statement,
 		// so the address read back with the user's row is the current one,
 		// and no change to it can commit before this transaction ends.
-		if hostusers.Fold(out.User.Email) != hostusers.Fold(email) {
+		if !emailaddr.EqualFold(out.User.Email, email) {
 			return store.Redeemed{}, store.ErrInvalidToken // the address is no longer the user's: rolled back
 		}
 	}

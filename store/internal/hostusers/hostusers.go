@@ -50,6 +50,11 @@ func (m IDs) Key(id string) (any, bool) {
 // it stored, so that rows written in another form still match.
 func Fold(email string) string { return emailaddr.Fold(email) }
 
+// FoldsTo reports whether an address stored as email folds to key, a Fold
+// result: one stored exactly as key does without being folded again, Fold
+// being stable (Fold(Fold(s)) == Fold(s)).
+func FoldsTo(email, key string) bool { return email == key || Fold(email) == key }
+
 // LikePattern returns a LIKE pattern that matches, without regard to ASCII
 // case (as LIKE and ILIKE compare in every database), every address whose
 // Fold could be email: each run of non-ASCII characters becomes the
@@ -102,7 +107,7 @@ func Pick(email string, candidates []string) int {
 		switch {
 		case c == email:
 			return i
-		case found < 0 && Fold(c) == email:
+		case found < 0 && FoldsTo(c, email):
 			found = i
 		}
 	}

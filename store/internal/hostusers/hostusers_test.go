@@ -67,3 +67,21 @@ func TestPick(t *testing.T) {
 		t.Errorf("Pick matched a Kelvin sign to k: %d", i)
 	}
 }
+
+func TestFoldsTo(t *testing.T) {
+	key := Fold("Ünal@Example.com")
+	for _, c := range []struct {
+		email string
+		want  bool
+	}{
+		{key, true},                      // as stored by the Service: no fold needed
+		{"ÜNAL@EXAMPLE.COM", true},       // another case
+		{"U\u0308nal@example.com", true}, // NFD
+		{"unal@example.com", false},
+		{"", false},
+	} {
+		if got := FoldsTo(c.email, key); got != c.want || got != (Fold(c.email) == key) {
+			t.Errorf("FoldsTo(%q, %q) = %v, want %v", c.email, key, got, c.want)
+		}
+	}
+}
