@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/passreset/passreset/account"
-	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store"
@@ -102,28 +100,9 @@ func benchSignIn(b *testing.B, flood, maxHashing int) {
 }
 
 // benchAccounts is an account.Service over a fresh SQLite file, the
-// embedded default, on a reset.Service of cfg (its Store, Mailer, ResetURL
-// and Logger filled in), with the default limits.
+// embedded default, on a reset.Service of cfg, with the default limits.
 func benchAccounts(b *testing.B, cfg reset.Config) (*account.Service, *sqlitestore.Store) {
-	b.Helper()
-	st, err := sqlitestore.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	if err := st.Migrate(b.Context()); err != nil {
-		b.Fatal(err)
-	}
-	cfg.Store, cfg.Mailer, cfg.ResetURL = st, new(mailtest.Recorder), "https://app.example/reset-password"
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	svc, err := reset.NewService(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	accounts, err := account.New(svc, account.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, accounts, st := testsvc.OnSQLite(b, cfg)
 	return accounts, st
 }
 

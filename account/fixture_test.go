@@ -9,6 +9,7 @@ import (
 
 	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/internal/testfix"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -51,10 +52,7 @@ func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 	for _, m := range mod {
 		m(&cfg)
 	}
-	var err error
-	f.svc, err = reset.NewService(cfg)
-	require.NoError(t, err)
-	f.accounts(t, account.Config{})
+	f.svc, f.acct = testsvc.New(t, cfg)
 	return f
 }
 
@@ -77,9 +75,7 @@ const oldPassword = "correct horse battery"
 // user creates a user with oldPassword.
 func (f *fixture) user(t testing.TB, email string) reset.User {
 	t.Helper()
-	u, err := f.acct.CreateUser(t.Context(), account.CreateUserParams{Email: email, Password: oldPassword, FirstName: "Marcelina", LastName: "Davis"})
-	require.NoError(t, err)
-	return u
+	return testsvc.CreateUser(t, f.acct, email, oldPassword)
 }
 
 func TestNewNeedsAService(t *testing.T) {

@@ -4,17 +4,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/passreset/passreset/account"
-	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/store/sqlitestore"
 	"github.com/passreset/passreset/token"
 )
 
@@ -23,27 +20,7 @@ import (
 // which the benchmarks make many of (they are counted all the same), and
 // the account.Service that makes their users.
 func benchService(b *testing.B, hasher password.Hasher) (*reset.Service, *account.Service) {
-	b.Helper()
-	st, err := sqlitestore.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	if err := st.Migrate(b.Context()); err != nil {
-		b.Fatal(err)
-	}
-	svc, err := reset.NewService(reset.Config{
-		Store: st, Mailer: new(mailtest.Recorder), ResetURL: "https://app.example/reset-password",
-		Hasher: hasher, RateLimit: reset.RateLimit{Disabled: true},
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	accounts, err := account.New(svc, account.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	svc, accounts, _ := testsvc.OnSQLite(b, reset.Config{Hasher: hasher, RateLimit: reset.RateLimit{Disabled: true}})
 	return svc, accounts
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/internal/testfix"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
@@ -87,11 +88,8 @@ func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 	for _, m := range mod {
 		m(&cfg)
 	}
+	f.svc, f.acct = testsvc.New(t, cfg)
 	var err error
-	f.svc, err = reset.NewService(cfg)
-	require.NoError(t, err)
-	f.acct, err = account.New(f.svc, account.Config{})
-	require.NoError(t, err)
 	f.sess, err = session.New(session.Config{Store: f.store, Now: f.clock.Now})
 	require.NoError(t, err)
 	return f
@@ -101,9 +99,7 @@ const oldPassword = "correct horse battery"
 
 func (f *fixture) user(t testing.TB, email string) reset.User {
 	t.Helper()
-	u, err := f.acct.CreateUser(t.Context(), account.CreateUserParams{Email: email, Password: oldPassword, FirstName: "Marcelina", LastName: "Davis"})
-	require.NoError(t, err)
-	return u
+	return testsvc.CreateUser(t, f.acct, email, oldPassword)
 }
 
 func TestNewServiceNamesMissingParts(t *testing.T) {
