@@ -1,9 +1,7 @@
 package account_test
 
 import (
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -11,21 +9,9 @@ import (
 	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/mail/mailtest"
-	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store/memstore"
 )
-
-// countingHasher is bcrypt at its cheapest, counting its comparisons.
-type countingHasher struct {
-	password.Bcrypt
-	compares atomic.Int64
-}
-
-func (h *countingHasher) Compare(hash, p string) error {
-	h.compares.Add(1)
-	return h.Bcrypt.Compare(hash, p)
-}
 
 // fixture is an account.Service on a reset.Service over a real memstore,
 // with a clock and a recording mailer.
@@ -35,24 +21,17 @@ type fixture struct {
 	store  *memstore.Store
 	mail   *mailtest.Recorder
 	clock  *testfix.Clock
-	hasher *countingHasher
+	hasher *testsvc.CountingHasher
 }
 
 // newFixture builds the fixture with the default account.Config; mod may
 // change the reset.Config first.
 func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 	t.Helper()
-	f := &fixture{
-		store:  memstore.New(),
-		mail:   new(mailtest.Recorder),
-		clock:  testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)),
-		hasher: &countingHasher{Bcrypt: password.Bcrypt{Cost: 4}},
-	}
-	cfg := reset.Config{Store: f.store, Mailer: f.mail, ResetURL: "https://app.example/reset-password", Hasher: f.hasher, Now: f.clock.Now}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	f.svc, f.acct = testsvc.New(t, cfg)
+	f := new(fixture)
+	var d testsvc.Doubles
+	f.svc, f.acct, d = testsvc.OnMemory(t, reset.Config{}, mod...)
+	f.store, f.mail, f.clock, f.hasher = d.Store, d.Mail, d.Clock, d.Hasher
 	return f
 }
 

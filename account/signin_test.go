@@ -94,12 +94,12 @@ func TestSignInAddressBudgetStopsSpraying(t *testing.T) {
 		for i := range 30 {
 			require.ErrorIs(t, f.signIn(t, email, "spray", fmt.Sprintf("client-%d", i)), reset.ErrInvalidCredentials, "%s guess %d", email, i+1)
 		}
-		before := f.hasher.compares.Load()
+		before := f.hasher.Compares.Load()
 		err := f.signIn(t, email, oldPassword, "a client that never failed")
 		var rl *reset.RateLimitError
 		require.ErrorAs(t, err, &rl, "%s: past the address budget every client is refused", email)
 		require.Equal(t, 15*time.Minute, rl.RetryAfter())
-		require.Equal(t, before, f.hasher.compares.Load(), "no comparison past the budget")
+		require.Equal(t, before, f.hasher.Compares.Load(), "no comparison past the budget")
 	}
 	// The owner's way in: a reset.
 	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: u.Email})
@@ -214,12 +214,12 @@ func TestSignInAttemptsAreThrottledPerAddress(t *testing.T) {
 		_, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "a wrong guess"})
 		require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 	}
-	before := f.hasher.compares.Load()
+	before := f.hasher.Compares.Load()
 	_, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ANA@example.com", Password: oldPassword})
 	var rl *reset.RateLimitError
 	require.ErrorAs(t, err, &rl, "the right password too: the limit comes first")
 	require.Equal(t, time.Minute, rl.RetryAfter())
-	require.Equal(t, before, f.hasher.compares.Load(), "no bcrypt work past the limit")
+	require.Equal(t, before, f.hasher.Compares.Load(), "no bcrypt work past the limit")
 
 	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "bo@example.com", Password: oldPassword})
 	require.NoError(t, err, "another address is not affected")

@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
@@ -200,7 +202,7 @@ func (m *slowMailer) Send(ctx context.Context, _ mail.Message) error {
 func TestSlowSendKeepsItsJob(t *testing.T) {
 	st := memstore.New()
 	key := []byte(strings.Repeat("k", 32))
-	clk := newClock()
+	clk := testsvc.NewClock()
 	lease := 3 * time.Second // renewed every second
 	slow := &slowMailer{started: make(chan struct{}, 1), release: make(chan struct{})}
 	a := newFixture(t, func(c *reset.Config) {
@@ -442,16 +444,9 @@ func TestLoadKeyFileConcurrently(t *testing.T) {
 	const n = 16
 	keys := make([][]byte, n)
 	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			keys[i], _, errs[i] = reset.LoadKeyFile(path)
-		})
-	}
-	close(start)
-	wg.Wait()
+	testfix.Concurrently(n, func(i int) {
+		keys[i], _, errs[i] = reset.LoadKeyFile(path)
+	})
 	for i := range n {
 		require.NoError(t, errs[i])
 		require.Equal(t, keys[0], keys[i])

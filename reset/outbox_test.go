@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
@@ -79,7 +80,7 @@ func TestTwoDispatchersNeverSendTwice(t *testing.T) {
 	stA, stB := openSQLite(t, path), openSQLite(t, path)
 	key := []byte(strings.Repeat("k", 32))
 	mailer := newFlakyMailer(2)
-	clk := newClock()
+	clk := testsvc.NewClock()
 	cfg := func(st store.Store) func(*reset.Config) {
 		return func(c *reset.Config) {
 			c.Store, c.Mailer, c.SecretKey, c.Now = st, mailer, key, clk.Now
@@ -161,7 +162,7 @@ func (r blockingRevoker) RevokeUserSessions(ctx context.Context, _ string) error
 func TestRevocationSurvivesACrash(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "crash.db")
 	key := []byte(strings.Repeat("k", 32))
-	clk := newClock()
+	clk := testsvc.NewClock()
 	// The host's sessions live elsewhere: a session.Manager over a store of
 	// their own, reached through reset.Config.Sessions.
 	sessions, err := session.New(session.Config{Store: memstore.New(), Now: clk.Now})

@@ -27,26 +27,6 @@ import (
 	"github.com/passreset/passreset/token"
 )
 
-func newClock() *testfix.Clock {
-	return testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC))
-}
-
-// countingHasher is bcrypt at its cheapest, counting the hashes it makes.
-type countingHasher struct {
-	password.Bcrypt
-	hashes, compares atomic.Int64
-}
-
-func (h *countingHasher) Compare(hash, p string) error {
-	h.compares.Add(1)
-	return h.Bcrypt.Compare(hash, p)
-}
-
-func (h *countingHasher) Hash(p string) (string, error) {
-	h.hashes.Add(1)
-	return h.Bcrypt.Hash(p)
-}
-
 // fixture is a Service over a real memstore, with a clock, a recording
 // mailer, a session manager over the same store, captured logs, and the
 // account.Service on it that creates users and signs them in.
@@ -56,39 +36,28 @@ type fixture struct {
 	store  *memstore.Store
 	mail   *mailtest.Recorder
 	clock  *testfix.Clock
-	hasher *countingHasher
+	hasher *testsvc.CountingHasher
 	logs   *bytes.Buffer
 	events []reset.Event
 	evMu   sync.Mutex
 	sess   *session.Manager
 }
 
+// newFixture builds the fixture; mod may change the Config first.
 func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 	t.Helper()
-	f := &fixture{
-		store:  memstore.New(),
-		mail:   new(mailtest.Recorder),
-		clock:  newClock(),
-		hasher: &countingHasher{Bcrypt: password.Bcrypt{Cost: 4}},
-		logs:   new(bytes.Buffer),
-	}
-	cfg := reset.Config{
-		Store:    f.store,
-		Mailer:   f.mail,
-		ResetURL: "https://app.example/reset-password",
-		Hasher:   f.hasher,
-		Now:      f.clock.Now,
-		Logger:   slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	f := &fixture{logs: new(bytes.Buffer)}
+	observed := reset.Config{
+		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnEvent: func(_ context.Context, e reset.Event) {
 			f.evMu.Lock()
 			defer f.evMu.Unlock()
 			f.events = append(f.events, e)
 		},
 	}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	f.svc, f.acct = testsvc.New(t, cfg)
+	var d testsvc.Doubles
+	f.svc, f.acct, d = testsvc.OnMemory(t, observed, mod...)
+	f.store, f.mail, f.clock, f.hasher = d.Store, d.Mail, d.Clock, d.Hasher
 	var err error
 	f.sess, err = session.New(session.Config{Store: f.store, Now: f.clock.Now})
 	require.NoError(t, err)
@@ -97,9 +66,18 @@ func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 
 const oldPassword = "correct horse battery"
 
+// user creates a user with oldPassword.
 func (f *fixture) user(t testing.TB, email string) reset.User {
 	t.Helper()
 	return testsvc.CreateUser(t, f.acct, email, oldPassword)
+}
+
+// createReset creates a reset for email, and stops t if that fails.
+func (f *fixture) createReset(t testing.TB, email string) reset.PasswordReset {
+	t.Helper()
+	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: email})
+	require.NoError(t, err)
+	return pr
 }
 
 func TestNewServiceNamesMissingParts(t *testing.T) {
@@ -259,7 +237,7 @@ func TestRejectsBadTokensBeforeHashing(t *testing.T) {
 	ctx := t.Context()
 	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
 	require.NoError(t, err)
-	before := f.hasher.hashes.Load()
+	before := f.hasher.Hashes.Load()
 
 	for _, tok := range []string{"", "short", pr.Token + "x", strings.Repeat("!", 43), strings.Repeat("A", 43)} {
 		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: tok, NewPassword: "a good long passphrase"})
@@ -270,7 +248,7 @@ func TestRejectsBadTokensBeforeHashing(t *testing.T) {
 	require.ErrorIs(t, err, reset.ErrTokenExpired)
 	_, err = f.svc.CheckToken(ctx, pr.Token)
 	require.ErrorIs(t, err, reset.ErrTokenExpired)
-	require.Equal(t, before, f.hasher.hashes.Load(), "no bcrypt work for a rejected token")
+	require.Equal(t, before, f.hasher.Hashes.Load(), "no bcrypt work for a rejected token")
 }
 
 func TestExpiryBoundary(t *testing.T) {
