@@ -157,8 +157,7 @@ func TestEmailOfADeadSenderGoesOutWhenItsLeaseEnds(t *testing.T) {
 	dying, survivor, dead := twoInstances(t)
 	dying.user(t, "ana@example.com")
 	dying.mail.FailWith = func(mail.Message) error { dead.die(); return errDead }
-	pr, err := dying.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := dying.createReset(t, "ana@example.com")
 
 	dying.clock.Add(reset.DefaultLease - time.Millisecond)
 	n, err := survivor.svc.DispatchOnce(t.Context())
@@ -300,8 +299,7 @@ func TestUnopenableJobIsReleasedNotFailed(t *testing.T) {
 	wrong := newFixture(t, func(c *reset.Config) { c.Store, c.SecretKey, c.Now = st, other, a.clock.Now })
 	a.user(t, "ana@example.com")
 	a.mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
-	pr, err := a.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := a.createReset(t, "ana@example.com")
 
 	a.clock.Add(time.Minute)
 	n, err := wrong.svc.DispatchOnce(t.Context())
@@ -320,11 +318,9 @@ func TestUnopenableJobIsReleasedNotFailed(t *testing.T) {
 	require.Contains(t, m.Text, pr.URL)
 
 	// A job that no instance opens for a day is failed, with a loud line.
-	_, err = a.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	a.createReset(t, "ana@example.com")
 	a.mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
-	_, err = a.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	a.createReset(t, "ana@example.com")
 	for range 60 {
 		a.clock.Add(time.Hour)
 		_, err := wrong.svc.DispatchOnce(t.Context())
@@ -366,8 +362,7 @@ func TestDispatcherReleasesWhatItDidNotStart(t *testing.T) {
 	f.user(t, "ana@example.com")
 	f.mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
 	for range 3 {
-		_, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-		require.NoError(t, err)
+		f.createReset(t, "ana@example.com")
 	}
 	f.clock.Add(time.Hour)
 	ctx, cancel := context.WithCancel(t.Context())
