@@ -6,6 +6,8 @@
 package testsvc
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/internal/testfix"
+	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -131,4 +134,38 @@ func CreateUser(tb testing.TB, accounts *account.Service, email, pw string) rese
 		tb.Fatal(err)
 	}
 	return u
+}
+
+// Demo returns what the runnable examples of reset and account start
+// from, with no testing.TB to stop: a reset.Service over a memstore (an
+// app has sqlitestore or pgstore), with a dev mailbox of the last ten
+// messages, bcrypt at its cheapest (an app keeps the default, 12), a clock
+// fixed at 2026-01-15 12:00 UTC and a logger that discards; the
+// account.Service on it, with the default account.Config; the mailbox;
+// and one user, marcelina.davis@example.com, whose password is "the old
+// passphrase".
+func Demo() (*reset.Service, *account.Service, *mail.Dev, error) {
+	quiet := slog.New(slog.DiscardHandler)
+	mailbox := mail.NewDev(quiet, 10)
+	svc, err := reset.NewService(reset.Config{
+		Store:    memstore.New(),
+		Mailer:   mailbox,
+		ResetURL: ResetURL,
+		Hasher:   password.Bcrypt{Cost: 4},
+		Now:      NewClock().Now,
+		Logger:   quiet,
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("testsvc: demo: %w", err)
+	}
+	// The accounts share the Service's Store, Hasher, Policy and hashing
+	// cap (reset.Config.MaxHashing).
+	accounts, err := account.New(svc, account.Config{})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("testsvc: demo: %w", err)
+	}
+	if _, err := accounts.CreateUser(context.Background(), account.CreateUserParams{Email: "marcelina.davis@example.com", Password: "the old passphrase"}); err != nil {
+		return nil, nil, nil, fmt.Errorf("testsvc: demo: %w", err)
+	}
+	return svc, accounts, mailbox, nil
 }
