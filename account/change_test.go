@@ -119,9 +119,7 @@ func TestRehashOnSignIn(t *testing.T) {
 	require.Equal(t, h4, again, "a hash at the configured cost is not rehashed")
 
 	// Restart with a higher cost, over the same store.
-	upSvc, err := reset.NewService(reset.Config{Store: f.store, Mailer: f.mail, ResetURL: "https://app.example/r", Hasher: password.Bcrypt{Cost: 5}, Now: f.clock.Now})
-	require.NoError(t, err)
-	up := accountsOn(t, upSvc, account.Config{})
+	upSvc, up := f.restart(t, password.Bcrypt{Cost: 5})
 	in5, err := up.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 	require.NoError(t, err)
 	h5, err := f.store.PasswordHash(ctx, u.ID)
@@ -135,10 +133,7 @@ func TestRehashOnSignIn(t *testing.T) {
 	require.True(t, ok, "a session of before the upgrade stays valid")
 
 	// And on to Argon2id, by configuration alone.
-	argonSvc, err := reset.NewService(reset.Config{Store: f.store, Mailer: f.mail, ResetURL: "https://app.example/r",
-		Hasher: password.Argon2id{Memory: 64, Time: 1}, Now: f.clock.Now})
-	require.NoError(t, err)
-	argon := accountsOn(t, argonSvc, account.Config{})
+	_, argon := f.restart(t, password.Argon2id{Memory: 64, Time: 1})
 	inA, err := argon.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 	require.NoError(t, err)
 	hA, err := f.store.PasswordHash(ctx, u.ID)

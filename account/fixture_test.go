@@ -9,6 +9,7 @@ import (
 	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/mail/mailtest"
+	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store/memstore"
 )
@@ -38,15 +39,16 @@ func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 // accounts makes f.acct an account.Service on f.svc configured by cfg.
 func (f *fixture) accounts(t testing.TB, cfg account.Config) {
 	t.Helper()
-	f.acct = accountsOn(t, f.svc, cfg)
+	var err error
+	f.acct, err = account.New(f.svc, cfg)
+	require.NoError(t, err)
 }
 
-// accountsOn is an account.Service on svc configured by cfg.
-func accountsOn(t testing.TB, svc *reset.Service, cfg account.Config) *account.Service {
+// restart is the app restarted with the Hasher h: a reset.Service over
+// f's store, mailer and clock, and the account.Service on it.
+func (f *fixture) restart(t testing.TB, h password.Hasher) (*reset.Service, *account.Service) {
 	t.Helper()
-	a, err := account.New(svc, cfg)
-	require.NoError(t, err)
-	return a
+	return testsvc.New(t, reset.Config{Store: f.store, Mailer: f.mail, ResetURL: testsvc.ResetURL, Hasher: h, Now: f.clock.Now})
 }
 
 const oldPassword = "correct horse battery"
