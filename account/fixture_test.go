@@ -44,6 +44,14 @@ func (f *fixture) accounts(t testing.TB, cfg account.Config) {
 	require.NoError(t, err)
 }
 
+// hashOf is the password hash f's store keeps for the user id.
+func (f *fixture) hashOf(t testing.TB, id string) string {
+	t.Helper()
+	h, err := f.store.PasswordHash(t.Context(), id)
+	require.NoError(t, err)
+	return h
+}
+
 // restart is the app restarted with the Hasher h: a reset.Service over
 // f's store, mailer and clock, and the account.Service on it.
 func (f *fixture) restart(t testing.TB, h password.Hasher) (*reset.Service, *account.Service) {
