@@ -129,7 +129,7 @@ func ExampleConfig_breachedPasswords() {
 	_, err := accounts.CreateUser(context.Background(), account.CreateUserParams{Email: "ana@example.com", Password: "another-leaked-one"})
 	fmt.Println(err)
 	// Output:
-	// reset: password rejected: This password has appeared in a data breach; choose another.
+	// password: rejected: This password has appeared in a data breach; choose another.
 }
 
 // A "forgot password" handler records the request before it answers, so
