@@ -577,16 +577,23 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 // resetForm serves GET ResetPath: the form for a usable token, the expired
 // page otherwise. It never spends the token.
 func (h *Handler) resetForm(w http.ResponseWriter, r *http.Request, p *Page) {
-	token := r.URL.Query().Get("token")
+	if _, ok := h.checkToken(w, r, p, r.URL.Query().Get("token")); ok {
+		h.render(w, r, TemplateReset, http.StatusOK, p)
+	}
+}
+
+// checkToken fills p for the form of a usable token and returns its reset.
+// A token that cannot be used is answered, and checkToken returns false.
+func (h *Handler) checkToken(w http.ResponseWriter, r *http.Request, p *Page, token string) (reset.PasswordReset, bool) {
 	pr, err := h.svc.CheckToken(r.Context(), token)
 	if err != nil {
 		h.tokenFailed(w, r, p, err)
-		return
+		return pr, false
 	}
 	p.Title = "Choose a new password"
 	p.Token = token
 	p.Email = pr.Email
-	h.render(w, r, TemplateReset, http.StatusOK, p)
+	return pr, true
 }
 
 // resetSubmit serves POST ResetPath.
@@ -602,14 +609,10 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
 		h.codeSubmit(w, r, p)
 		return
 	}
-	pr, err := h.svc.CheckToken(r.Context(), token)
-	if err != nil {
-		h.tokenFailed(w, r, p, err)
+	pr, ok := h.checkToken(w, r, p, token)
+	if !ok {
 		return
 	}
-	p.Title = "Choose a new password"
-	p.Token = token
-	p.Email = pr.Email
 	pw, problem := newPassword(r)
 	if problem != "" {
 		p.Errors = []string{problem}
@@ -617,7 +620,7 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
 		return
 	}
 
-	_, err = h.svc.ResetPassword(r.Context(), reset.ResetPasswordParams{Token: token, NewPassword: pw})
+	_, err := h.svc.ResetPassword(r.Context(), reset.ResetPasswordParams{Token: token, NewPassword: pw})
 	if reasons, ok := policyReasons(err); ok {
 		p.Errors = reasons
 		h.render(w, r, TemplateReset, http.StatusUnprocessableEntity, p)
