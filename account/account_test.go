@@ -19,14 +19,14 @@ func TestCreateUserRefusesUnsafeNames(t *testing.T) {
 		"Ana\r\nBcc: victim@example.com", "Ana\nEve", "Ana\x00", "Ana\u2028Eve", "\u202eevE", "Ana\u2066x",
 		strings.Repeat("a", account.MaxNameLength+1), "\xff",
 	} {
-		_, err := f.acct.CreateUser(ctx, account.CreateUserParams{Email: "n@example.com", FirstName: name})
+		_, err := f.Accounts.CreateUser(ctx, account.CreateUserParams{Email: "n@example.com", FirstName: name})
 		require.ErrorIs(t, err, account.ErrInvalidName, "%q", name)
-		_, err = f.acct.CreateUser(ctx, account.CreateUserParams{Email: "n@example.com", LastName: name})
+		_, err = f.Accounts.CreateUser(ctx, account.CreateUserParams{Email: "n@example.com", LastName: name})
 		require.ErrorIs(t, err, account.ErrInvalidName, "%q", name)
 	}
-	_, err := f.store.UserByEmail(ctx, "n@example.com")
+	_, err := f.Store.UserByEmail(ctx, "n@example.com")
 	require.ErrorIs(t, err, reset.ErrUserNotFound)
-	u, err := f.acct.CreateUser(ctx, account.CreateUserParams{Email: "n@example.com", FirstName: "Zoë", LastName: strings.Repeat("Ł", account.MaxNameLength)})
+	u, err := f.Accounts.CreateUser(ctx, account.CreateUserParams{Email: "n@example.com", FirstName: "Zoë", LastName: strings.Repeat("Ł", account.MaxNameLength)})
 	require.NoError(t, err)
 	require.Equal(t, "Zoë", u.FirstName)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
@@ -20,27 +21,27 @@ import (
 // asked is kept with the new stamp, and the notice sent.
 func TestChangePassword(t *testing.T) {
 	f := newFixture(t)
-	u := f.user(t, "ana@example.com")
+	u := f.User(t, "ana@example.com")
 	ctx := t.Context()
-	sm, err := session.New(session.Config{Store: f.store, Stamps: f.svc, Now: f.clock.Now})
+	sm, err := session.New(session.Config{Store: f.Store.(session.Store), Stamps: f.Svc, Now: f.Clock.Now})
 	require.NoError(t, err)
-	in, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+	in, err := f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: testsvc.OldPassword})
 	require.NoError(t, err)
 	here, hereTok, err := sm.Create(ctx, u.ID, session.Metadata{Stamp: in.Stamp})
 	require.NoError(t, err)
 	_, thereTok, err := sm.Create(ctx, u.ID, session.Metadata{Stamp: in.Stamp})
 	require.NoError(t, err)
-	mails := len(f.mail.Messages())
+	mails := len(f.Mail.Messages())
 
-	_, err = f.acct.ChangePassword(ctx, account.ChangePasswordParams{UserID: u.ID, CurrentPassword: "wrong", NewPassword: "a brand new passphrase", SessionID: here.ID})
+	_, err = f.Accounts.ChangePassword(ctx, account.ChangePasswordParams{UserID: u.ID, CurrentPassword: "wrong", NewPassword: "a brand new passphrase", SessionID: here.ID})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	_, err = f.acct.ChangePassword(ctx, account.ChangePasswordParams{UserID: u.ID, CurrentPassword: oldPassword, NewPassword: "qwertyuiop", SessionID: here.ID})
+	_, err = f.Accounts.ChangePassword(ctx, account.ChangePasswordParams{UserID: u.ID, CurrentPassword: testsvc.OldPassword, NewPassword: "qwertyuiop", SessionID: here.ID})
 	require.ErrorIs(t, err, reset.ErrWeakPassword)
 	pe, _ := errors.AsType[*password.PolicyError](err)
 	require.Equal(t, password.ReasonCommon, pe.Reasons[0].Code)
-	require.Len(t, f.mail.Messages(), mails, "a refused change sent mail")
+	require.Len(t, f.Mail.Messages(), mails, "a refused change sent mail")
 
-	ch, err := f.acct.ChangePassword(ctx, account.ChangePasswordParams{UserID: u.ID, CurrentPassword: oldPassword, NewPassword: "a brand new passphrase", SessionID: here.ID})
+	ch, err := f.Accounts.ChangePassword(ctx, account.ChangePasswordParams{UserID: u.ID, CurrentPassword: testsvc.OldPassword, NewPassword: "a brand new passphrase", SessionID: here.ID})
 	require.NoError(t, err)
 	require.Equal(t, 1, ch.SessionsRevoked)
 	require.NotEqual(t, in.Stamp, ch.Stamp)
@@ -52,12 +53,12 @@ func TestChangePassword(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ch.Stamp, kept.Stamp, "the session that asked carries the new stamp")
 
-	notice, _ := f.mail.Last()
+	notice, _ := f.Mail.Last()
 	require.Contains(t, notice.Subject, "password was changed")
 	require.Contains(t, notice.Text, "but the one\nthat changed it")
-	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+	_, err = f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: testsvc.OldPassword})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "a brand new passphrase"})
+	_, err = f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "a brand new passphrase"})
 	require.NoError(t, err)
 }
 
@@ -87,17 +88,17 @@ func (r *otherRevoker) RevokeOtherSessions(_ context.Context, userID, keep strin
 func TestChangePasswordThroughRevoker(t *testing.T) {
 	rev := new(otherRevoker)
 	f := newFixture(t, func(c *reset.Config) { c.Sessions = rev })
-	u := f.user(t, "ana@example.com")
+	u := f.User(t, "ana@example.com")
 	ctx := t.Context()
-	in, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+	in, err := f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: testsvc.OldPassword})
 	require.NoError(t, err)
-	ch, err := f.acct.ChangePassword(ctx, account.ChangePasswordParams{UserID: u.ID, CurrentPassword: oldPassword, NewPassword: "a brand new passphrase", SessionID: "scs-token-1"})
+	ch, err := f.Accounts.ChangePassword(ctx, account.ChangePasswordParams{UserID: u.ID, CurrentPassword: testsvc.OldPassword, NewPassword: "a brand new passphrase", SessionID: "scs-token-1"})
 	require.NoError(t, err)
 	require.Equal(t, []string{"others " + u.ID + " keep scs-token-1"}, rev.calls)
-	ok, err := f.svc.StampMatches(ctx, u.ID, in.Stamp)
+	ok, err := f.Svc.StampMatches(ctx, u.ID, in.Stamp)
 	require.NoError(t, err)
 	require.False(t, ok, "an old session's stamp")
-	ok, err = f.svc.StampMatches(ctx, u.ID, ch.Stamp)
+	ok, err = f.Svc.StampMatches(ctx, u.ID, ch.Stamp)
 	require.NoError(t, err)
 	require.True(t, ok, "the new stamp")
 }
@@ -109,17 +110,17 @@ func TestChangePasswordThroughRevoker(t *testing.T) {
 func TestRehashOnSignIn(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
-	u := f.user(t, "ana@example.com")
-	h4 := f.hashOf(t, u.ID)
-	in4, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+	u := f.User(t, "ana@example.com")
+	h4 := f.HashOf(t, u.ID)
+	in4, err := f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: testsvc.OldPassword})
 	require.NoError(t, err)
-	require.Equal(t, h4, f.hashOf(t, u.ID), "a hash at the configured cost is not rehashed")
+	require.Equal(t, h4, f.HashOf(t, u.ID), "a hash at the configured cost is not rehashed")
 
 	// Restart with a higher cost, over the same store.
-	upSvc, up := f.restart(t, password.Bcrypt{Cost: 5})
-	in5, err := up.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+	upSvc, up := f.Restart(t, password.Bcrypt{Cost: 5})
+	in5, err := up.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: testsvc.OldPassword})
 	require.NoError(t, err)
-	h5 := f.hashOf(t, u.ID)
+	h5 := f.HashOf(t, u.ID)
 	cost, err := bcrypt.Cost([]byte(h5))
 	require.NoError(t, err)
 	require.Equal(t, 5, cost, "the hash was upgraded")
@@ -129,19 +130,19 @@ func TestRehashOnSignIn(t *testing.T) {
 	require.True(t, ok, "a session of before the upgrade stays valid")
 
 	// And on to Argon2id, by configuration alone.
-	_, argon := f.restart(t, password.Argon2id{Memory: 64, Time: 1})
-	inA, err := argon.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+	_, argon := f.Restart(t, password.Argon2id{Memory: 64, Time: 1})
+	inA, err := argon.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: testsvc.OldPassword})
 	require.NoError(t, err)
-	hA := f.hashOf(t, u.ID)
+	hA := f.HashOf(t, u.ID)
 	require.True(t, strings.HasPrefix(hA, "$argon2id$"), hA)
 	require.Equal(t, in4.Stamp, inA.Stamp)
 	_, err = argon.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "wrong password"})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 	// Back to bcrypt: the argon2id hash still signs in, and is moved back.
-	inB, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+	inB, err := f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: testsvc.OldPassword})
 	require.NoError(t, err)
 	require.Equal(t, in4.Stamp, inB.Stamp)
-	hB := f.hashOf(t, u.ID)
+	hB := f.HashOf(t, u.ID)
 	require.True(t, strings.HasPrefix(hB, "$2a$04$"), hB)
 }
 
@@ -150,29 +151,29 @@ func TestRehashOnSignIn(t *testing.T) {
 func TestRehashIsConditional(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
-	u := f.user(t, "ana@example.com")
-	h4 := f.hashOf(t, u.ID)
+	u := f.User(t, "ana@example.com")
+	h4 := f.HashOf(t, u.ID)
 	newer, err := password.Bcrypt{Cost: 4}.Hash("a password set meanwhile")
 	require.NoError(t, err)
-	_, err = f.store.ChangePassword(ctx, store.PasswordChange{UserID: u.ID, OldHash: h4, NewHash: newer, Now: f.clock.Now()})
+	_, err = f.Store.ChangePassword(ctx, store.PasswordChange{UserID: u.ID, OldHash: h4, NewHash: newer, Now: f.Clock.Now()})
 	require.NoError(t, err)
-	up5, err := password.Bcrypt{Cost: 5}.Rehash(h4, oldPassword)
+	up5, err := password.Bcrypt{Cost: 5}.Rehash(h4, testsvc.OldPassword)
 	require.NoError(t, err)
-	_, err = f.store.ChangePassword(ctx, store.PasswordChange{UserID: u.ID, OldHash: h4, NewHash: up5, Now: f.clock.Now(), Rehash: true})
+	_, err = f.Store.ChangePassword(ctx, store.PasswordChange{UserID: u.ID, OldHash: h4, NewHash: up5, Now: f.Clock.Now(), Rehash: true})
 	require.ErrorIs(t, err, store.ErrPasswordChanged)
-	require.Equal(t, newer, f.hashOf(t, u.ID), "a stale rehash overwrote a new password")
+	require.Equal(t, newer, f.HashOf(t, u.ID), "a stale rehash overwrote a new password")
 }
 
 // TestChangePasswordEndsResets: a link sent before a password change
 // cannot undo it.
 func TestChangePasswordEndsResets(t *testing.T) {
 	f := newFixture(t)
-	u := f.user(t, "ana@example.com")
+	u := f.User(t, "ana@example.com")
 	ctx := t.Context()
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	pr, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
 	require.NoError(t, err)
-	_, err = f.acct.ChangePassword(ctx, account.ChangePasswordParams{UserID: u.ID, CurrentPassword: oldPassword, NewPassword: "a brand new passphrase"})
+	_, err = f.Accounts.ChangePassword(ctx, account.ChangePasswordParams{UserID: u.ID, CurrentPassword: testsvc.OldPassword, NewPassword: "a brand new passphrase"})
 	require.NoError(t, err)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "the attacker's passphrase"})
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "the attacker's passphrase"})
 	require.ErrorIs(t, err, reset.ErrInvalidToken)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/reset"
 )
 
@@ -27,21 +28,21 @@ var refusedAddresses = []struct{ name, refused, lookalike string }{
 func TestOneMailboxOneAccount(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	u := f.user(t, "JOSE\u0301@BU\u0308CHER.example") // NFD, Unicode domain
+	u := f.User(t, "JOSE\u0301@BU\u0308CHER.example") // NFD, Unicode domain
 	require.Equal(t, "jos\u00e9@xn--bcher-kva.example", u.Email, "stored in one form: NFC, the domain in ASCII")
 
 	for _, email := range []string{"jos\u00e9@xn--bcher-kva.example", "Jos\u00e9@B\u00fccher.Example", "jose\u0301@XN--BCHER-KVA.EXAMPLE"} {
-		_, err := f.acct.CreateUser(ctx, account.CreateUserParams{Email: email})
+		_, err := f.Accounts.CreateUser(ctx, account.CreateUserParams{Email: email})
 		require.ErrorIs(t, err, account.ErrEmailTaken, "%+q", email)
 
-		pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: email})
+		pr, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: email})
 		require.NoError(t, err, "%+q", email)
 		require.Equal(t, u.ID, pr.UserID, "%+q", email)
 	}
-	for _, m := range f.mail.Messages() {
+	for _, m := range f.Mail.Messages() {
 		require.Equal(t, u.Email, m.To)
 	}
-	_, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "jose\u0301@b\u00fccher.example", Password: oldPassword})
+	_, err := f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "jose\u0301@b\u00fccher.example", Password: testsvc.OldPassword})
 	require.NoError(t, err, "sign-in by another spelling")
 }
 
@@ -56,24 +57,24 @@ func TestRefusedAddresses(t *testing.T) {
 	for _, a := range refusedAddresses {
 		t.Run(a.name, func(t *testing.T) {
 			f := newFixture(t)
-			_, err := f.acct.CreateUser(ctx, account.CreateUserParams{Email: a.refused})
+			_, err := f.Accounts.CreateUser(ctx, account.CreateUserParams{Email: a.refused})
 			require.ErrorIs(t, err, reset.ErrInvalidEmail)
 			_, err = reset.NormalizeEmail(a.refused)
 			require.ErrorIs(t, err, reset.ErrInvalidEmail)
 
-			f.user(t, a.lookalike)
-			sent := f.mail.Len()
-			_, err = f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: a.refused})
+			f.User(t, a.lookalike)
+			sent := f.Mail.Len()
+			_, err = f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: a.refused})
 			require.ErrorIs(t, err, reset.ErrUserNotFound)
-			_, unknown := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "nobody." + a.lookalike})
+			_, unknown := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "nobody." + a.lookalike})
 			require.Equal(t, unknown.Error(), err.Error(), "the same answer as for an unknown address")
 
-			req, err := f.svc.RequestPasswordReset(ctx, reset.CreatePasswordResetParams{Email: a.refused})
+			req, err := f.Svc.RequestPasswordReset(ctx, reset.CreatePasswordResetParams{Email: a.refused})
 			require.NoError(t, err, "recorded like any other")
 			require.ErrorIs(t, req.Run(ctx), reset.ErrUserNotFound)
-			require.Equal(t, sent, f.mail.Len(), "mail was sent for a refused address")
+			require.Equal(t, sent, f.Mail.Len(), "mail was sent for a refused address")
 
-			_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: a.refused, Password: oldPassword})
+			_, err = f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: a.refused, Password: testsvc.OldPassword})
 			require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 		})
 	}
@@ -86,9 +87,9 @@ func TestRefusedAddressesAreLimited(t *testing.T) {
 	f := newFixture(t, func(c *reset.Config) { c.RateLimit = reset.RateLimit{Limit: 1, Window: 3600e9} })
 	ctx := t.Context()
 	for _, email := range []string{"ka\u200dte@example.com", "nobody@example.com"} {
-		_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: email})
+		_, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: email})
 		require.ErrorIs(t, err, reset.ErrUserNotFound, "%+q", email)
-		_, err = f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: email})
+		_, err = f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: email})
 		require.ErrorIs(t, err, reset.ErrRateLimited, "%+q", email)
 	}
 }

@@ -43,14 +43,14 @@ func TestConcurrentConfirmationsHashOnce(t *testing.T) {
 			// do in production (at cost 4 they would run one after another).
 			hasher := testsvc.NewCountingHasher(10)
 			f := newFixture(t, func(c *reset.Config) { c.Hasher = hasher })
-			u := f.user(t, "ana@example.com")
-			pr := f.createReset(t, u.Email)
+			u := f.User(t, "ana@example.com")
+			pr := f.CreateReset(t, u.Email)
 			before := hasher.Hashes.Load()
 
 			passphrase := func(i int) string { return fmt.Sprintf("new passphrase number %d", i) }
 			errs := make([]error, tc.n)
 			testfix.Concurrently(tc.n, func(i int) {
-				_, errs[i] = f.svc.ResetPassword(t.Context(), tc.confirm(pr, passphrase(i)))
+				_, errs[i] = f.Svc.ResetPassword(t.Context(), tc.confirm(pr, passphrase(i)))
 			})
 
 			won := -1
@@ -65,7 +65,7 @@ func TestConcurrentConfirmationsHashOnce(t *testing.T) {
 			require.NotEqual(t, -1, won, "no confirmation succeeded")
 			hashes := hasher.Hashes.Load() - before
 			require.LessOrEqual(t, hashes, int64(2), "hashes computed for %d concurrent confirmations of one reset", tc.n)
-			_, err := f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: u.Email, Password: passphrase(won), Client: "c"})
+			_, err := f.Accounts.Authenticate(t.Context(), account.AuthenticateParams{Email: u.Email, Password: passphrase(won), Client: "c"})
 			require.NoError(t, err)
 		})
 	}

@@ -86,7 +86,7 @@ func twoInstances(t *testing.T) (dying, survivor *fixture, dead *deadStore) {
 	dead = &deadStore{Store: st}
 	key := []byte(strings.Repeat("k", 32))
 	dying = newFixture(t, func(c *reset.Config) { c.Store, c.SecretKey = dead, key })
-	survivor = newFixture(t, func(c *reset.Config) { c.Store, c.SecretKey, c.Now = st, key, dying.clock.Now })
+	survivor = newFixture(t, func(c *reset.Config) { c.Store, c.SecretKey, c.Now = st, key, dying.Clock.Now })
 	return dying, survivor, dead
 }
 
@@ -96,32 +96,32 @@ func twoInstances(t *testing.T) (dying, survivor *fixture, dead *deadStore) {
 // done without an email.
 func TestRequestSurvivesACrashBeforeItsWork(t *testing.T) {
 	dying, survivor, dead := twoInstances(t)
-	dying.user(t, "ana@example.com")
+	dying.User(t, "ana@example.com")
 	for _, addr := range []string{"ana@example.com", "nobody@example.com"} {
-		_, err := dying.svc.RequestPasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: addr})
+		_, err := dying.Svc.RequestPasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: addr})
 		require.NoError(t, err)
 	}
 	dead.die() // before Run
 
-	dying.clock.Add(reset.DefaultLease - time.Millisecond)
-	n, err := survivor.svc.DispatchOnce(t.Context())
+	dying.Clock.Add(reset.DefaultLease - time.Millisecond)
+	n, err := survivor.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n, "taken while the dead process's lease ran")
 
-	dying.clock.Add(time.Millisecond)
-	n, err = survivor.svc.DispatchOnce(t.Context())
+	dying.Clock.Add(time.Millisecond)
+	n, err = survivor.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "both requests carried out")
-	msgs := survivor.mail.Messages()
+	msgs := survivor.Mail.Messages()
 	require.Len(t, msgs, 1, "one email: the unknown address gets none")
 	require.Equal(t, "ana@example.com", msgs[0].To)
 	require.Contains(t, survivor.logs.String(), "password reset requested for an address without an account")
 
-	dying.clock.Add(time.Hour)
-	n, err = survivor.svc.DispatchOnce(t.Context())
+	dying.Clock.Add(time.Hour)
+	n, err = survivor.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n, "both requests done for good")
-	require.Zero(t, dying.mail.Len())
+	require.Zero(t, dying.Mail.Len())
 }
 
 // TestRequestRunAgainSendsNoSecondEmail: a process dies after its request
@@ -129,22 +129,22 @@ func TestRequestSurvivesACrashBeforeItsWork(t *testing.T) {
 // done; the request run again finds the reset and sends nothing more.
 func TestRequestRunAgainSendsNoSecondEmail(t *testing.T) {
 	dying, survivor, dead := twoInstances(t)
-	dying.user(t, "ana@example.com")
-	req, err := dying.svc.RequestPasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	dying.User(t, "ana@example.com")
+	req, err := dying.Svc.RequestPasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
 	require.NoError(t, err)
 	// The process dies just as the email is accepted: neither the email
 	// job nor the request is recorded done.
-	dying.mail.FailWith = func(mail.Message) error { dead.die(); return nil }
+	dying.Mail.FailWith = func(mail.Message) error { dead.die(); return nil }
 	require.NoError(t, req.Run(t.Context()))
-	require.Equal(t, 1, dying.mail.Len())
+	require.Equal(t, 1, dying.Mail.Len())
 
-	dying.clock.Add(reset.DefaultLease)
-	n, err := survivor.svc.DispatchOnce(t.Context())
+	dying.Clock.Add(reset.DefaultLease)
+	n, err := survivor.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "the request and the reset's email, both unfinished")
-	require.Equal(t, 1, survivor.mail.Len(), "the email once more (at least once), and no second reset's")
-	first, _ := dying.mail.Last()
-	again, _ := survivor.mail.Last()
+	require.Equal(t, 1, survivor.Mail.Len(), "the email once more (at least once), and no second reset's")
+	first, _ := dying.Mail.Last()
+	again, _ := survivor.Mail.Last()
 	require.Equal(t, first.Text, again.Text, "the same link")
 	require.Equal(t, first.MessageID, again.MessageID, "the same Message-ID, so that readers fold the two")
 	require.NotEmpty(t, again.MessageID)
@@ -155,19 +155,19 @@ func TestRequestRunAgainSendsNoSecondEmail(t *testing.T) {
 // renewed, ends: DefaultLease after the claim, not minutes.
 func TestEmailOfADeadSenderGoesOutWhenItsLeaseEnds(t *testing.T) {
 	dying, survivor, dead := twoInstances(t)
-	dying.user(t, "ana@example.com")
-	dying.mail.FailWith = func(mail.Message) error { dead.die(); return errDead }
-	pr := dying.createReset(t, "ana@example.com")
+	dying.User(t, "ana@example.com")
+	dying.Mail.FailWith = func(mail.Message) error { dead.die(); return errDead }
+	pr := dying.CreateReset(t, "ana@example.com")
 
-	dying.clock.Add(reset.DefaultLease - time.Millisecond)
-	n, err := survivor.svc.DispatchOnce(t.Context())
+	dying.Clock.Add(reset.DefaultLease - time.Millisecond)
+	n, err := survivor.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n)
-	dying.clock.Add(time.Millisecond)
-	n, err = survivor.svc.DispatchOnce(t.Context())
+	dying.Clock.Add(time.Millisecond)
+	n, err = survivor.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	m, ok := survivor.mail.Last()
+	m, ok := survivor.Mail.Last()
 	require.True(t, ok)
 	require.Contains(t, m.Text, pr.URL)
 }
@@ -212,10 +212,10 @@ func TestSlowSendKeepsItsJob(t *testing.T) {
 		c.Store, c.SecretKey, c.Now = st, key, clk.Now
 		c.Dispatch.Lease = lease
 	})
-	a.user(t, "ana@example.com")
+	a.User(t, "ana@example.com")
 	created := make(chan error, 1)
 	go func() {
-		_, err := a.svc.CreatePasswordReset(context.Background(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
+		_, err := a.Svc.CreatePasswordReset(context.Background(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
 		created <- err
 	}()
 	<-slow.started
@@ -229,16 +229,16 @@ func TestSlowSendKeepsItsJob(t *testing.T) {
 			require.NoError(t, err)
 			return next.After(before.Add(lease))
 		})
-		n, err := b.svc.DispatchOnce(t.Context())
+		n, err := b.Svc.DispatchOnce(t.Context())
 		require.NoError(t, err)
 		require.Zero(t, n, "the job was taken from the live sender")
 	}
 	close(slow.release)
 	require.NoError(t, <-created)
 	require.Equal(t, 1, slow.sent)
-	require.Zero(t, b.mail.Len())
+	require.Zero(t, b.Mail.Len())
 	clk.Add(time.Hour)
-	n, err := b.svc.DispatchOnce(t.Context())
+	n, err := b.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n, "the job was finished")
 }
@@ -271,8 +271,8 @@ func TestDispatcherWakesWhenALeaseEnds(t *testing.T) {
 		c.Store, c.SecretKey, c.Now = st, key, time.Now
 		c.Dispatch.Interval = time.Hour
 	})
-	dying.user(t, "ana@example.com")
-	_, err := dying.svc.RequestPasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	dying.User(t, "ana@example.com")
+	_, err := dying.Svc.RequestPasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
 	require.NoError(t, err)
 	dead.die()
 
@@ -280,11 +280,11 @@ func TestDispatcherWakesWhenALeaseEnds(t *testing.T) {
 	// polls): the request's lease runs still.
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- survivor.svc.RunDispatcher(ctx) }()
+	go func() { done <- survivor.Svc.RunDispatcher(ctx) }()
 	defer func() { stop(); require.NoError(t, <-done) }()
 	wctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	msgs, err := survivor.mail.WaitFor(wctx, 1)
+	msgs, err := survivor.Mail.WaitFor(wctx, 1)
 	require.NoError(t, err, "the request of the dead process was not carried out before the dispatcher's next poll")
 	require.Equal(t, "ana@example.com", msgs[0].To)
 }
@@ -296,39 +296,39 @@ func TestUnopenableJobIsReleasedNotFailed(t *testing.T) {
 	st := memstore.New()
 	key, other := []byte(strings.Repeat("k", 32)), []byte(strings.Repeat("z", 32))
 	a := newFixture(t, func(c *reset.Config) { c.Store, c.SecretKey = st, key })
-	wrong := newFixture(t, func(c *reset.Config) { c.Store, c.SecretKey, c.Now = st, other, a.clock.Now })
-	a.user(t, "ana@example.com")
-	a.mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
-	pr := a.createReset(t, "ana@example.com")
+	wrong := newFixture(t, func(c *reset.Config) { c.Store, c.SecretKey, c.Now = st, other, a.Clock.Now })
+	a.User(t, "ana@example.com")
+	a.Mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
+	pr := a.CreateReset(t, "ana@example.com")
 
-	a.clock.Add(time.Minute)
-	n, err := wrong.svc.DispatchOnce(t.Context())
+	a.Clock.Add(time.Minute)
+	n, err := wrong.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	require.Zero(t, wrong.mail.Len())
+	require.Zero(t, wrong.Mail.Len())
 	require.Contains(t, wrong.logs.String(), "sealed under another SecretKey")
 
-	a.mail.FailWith = nil
-	a.clock.Add(time.Hour)
-	n, err = a.svc.DispatchOnce(t.Context())
+	a.Mail.FailWith = nil
+	a.Clock.Add(time.Hour)
+	n, err = a.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 1, n, "the released job is still there for the right key")
-	m, ok := a.mail.Last()
+	m, ok := a.Mail.Last()
 	require.True(t, ok)
 	require.Contains(t, m.Text, pr.URL)
 
 	// A job that no instance opens for a day is failed, with a loud line.
-	a.createReset(t, "ana@example.com")
-	a.mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
-	a.createReset(t, "ana@example.com")
+	a.CreateReset(t, "ana@example.com")
+	a.Mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
+	a.CreateReset(t, "ana@example.com")
 	for range 60 {
-		a.clock.Add(time.Hour)
-		_, err := wrong.svc.DispatchOnce(t.Context())
+		a.Clock.Add(time.Hour)
+		_, err := wrong.Svc.DispatchOnce(t.Context())
 		require.NoError(t, err)
 	}
 	require.Contains(t, wrong.logs.String(), "giving up a job that cannot be opened")
-	a.mail.FailWith = nil
-	n, err = a.svc.DispatchOnce(t.Context())
+	a.Mail.FailWith = nil
+	n, err = a.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n, "failed for good")
 }
@@ -359,23 +359,23 @@ func TestNoSecretKeyOnADurableStoreWarns(t *testing.T) {
 // backoff or a lease.
 func TestDispatcherReleasesWhatItDidNotStart(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
-	f.mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
+	f.User(t, "ana@example.com")
+	f.Mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
 	for range 3 {
-		f.createReset(t, "ana@example.com")
+		f.CreateReset(t, "ana@example.com")
 	}
-	f.clock.Add(time.Hour)
+	f.Clock.Add(time.Hour)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	// The process is told to stop during the first send.
-	f.mail.FailWith = func(mail.Message) error { cancel(); return context.Canceled }
-	n, err := f.svc.DispatchOnce(ctx)
+	f.Mail.FailWith = func(mail.Message) error { cancel(); return context.Canceled }
+	n, err := f.Svc.DispatchOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 3, n)
-	require.Zero(t, f.mail.Len())
-	next, err := f.store.NextDue(t.Context())
+	require.Zero(t, f.Mail.Len())
+	next, err := f.Store.NextDue(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, f.clock.Now(), next, "released, due now")
+	require.Equal(t, f.Clock.Now(), next, "released, due now")
 }
 
 func TestParseSecretKey(t *testing.T) {
@@ -489,12 +489,12 @@ func TestDispatcherSendsSeveralAtOnce(t *testing.T) {
 	f := newFixture(t, func(c *reset.Config) { c.Mailer, c.Dispatch.Workers = m, 4 })
 	for i := range 8 {
 		addr := fmt.Sprintf("user%d@example.com", i)
-		f.user(t, addr)
-		req, err := f.svc.RequestPasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: addr})
+		f.User(t, addr)
+		req, err := f.Svc.RequestPasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: addr})
 		require.NoError(t, err)
 		require.NoError(t, req.Release(t.Context()))
 	}
-	n, err := f.svc.DispatchOnce(t.Context())
+	n, err := f.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 8, n)
 	require.Equal(t, 8, m.started)

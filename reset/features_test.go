@@ -1,7 +1,6 @@
 package reset_test
 
 import (
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -9,18 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/reset"
 )
-
-// codeIn returns the code of the last email, as the email shows it.
-func (f *fixture) codeIn(t *testing.T) string {
-	t.Helper()
-	m, _ := f.mail.Last()
-	code := regexp.MustCompile(`(?m)^    (\d{4} \d{4})$`).FindStringSubmatch(m.Text)
-	require.NotNil(t, code, "the email shows no code:\n%s", m.Text)
-	require.Contains(t, m.HTML, code[1])
-	return code[1]
-}
 
 // wrongCode is a code that is not code.
 func wrongCode(code string) string {
@@ -34,9 +24,9 @@ func wrongCode(code string) string {
 // without), sets the password, and spends the link with it.
 func TestResetByCode(t *testing.T) {
 	f := newFixture(t)
-	u := f.user(t, "ana@example.com")
+	u := f.User(t, "ana@example.com")
 	ctx := t.Context()
-	pr := f.createReset(t, "Ana@Example.com")
+	pr := f.CreateReset(t, "Ana@Example.com")
 	require.Regexp(t, `^\d{8}$`, pr.Code)
 	f.evMu.Lock()
 	for _, e := range f.events {
@@ -45,28 +35,28 @@ func TestResetByCode(t *testing.T) {
 	}
 	require.NotEmpty(t, f.events)
 	f.evMu.Unlock()
-	code := f.codeIn(t)
+	code := testsvc.Code(t, f.Mail)
 	require.Equal(t, reset.FormatCode(pr.Code), code)
-	last, _ := f.mail.Last()
+	last, _ := f.Mail.Last()
 	require.Contains(t, last.Text, pr.URL)
 
-	got, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: " ANA@example.com", Code: "  " + strings.ReplaceAll(code, " ", "-"), NewPassword: "a brand new passphrase"})
+	got, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: " ANA@example.com", Code: "  " + strings.ReplaceAll(code, " ", "-"), NewPassword: "a brand new passphrase"})
 	require.NoError(t, err)
 	require.Equal(t, u.ID, got.ID)
-	in, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "a brand new passphrase"})
+	in, err := f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "a brand new passphrase"})
 	require.NoError(t, err)
 	require.Equal(t, u.ID, in.User.ID)
 
 	// Either spends both.
-	_, err = f.svc.CheckToken(ctx, pr.Token)
+	_, err = f.Svc.CheckToken(ctx, pr.Token)
 	require.ErrorIs(t, err, reset.ErrInvalidToken)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: code, NewPassword: "another passphrase"})
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: code, NewPassword: "another passphrase"})
 	require.ErrorIs(t, err, reset.ErrInvalidCode)
 
-	pr2 := f.createReset(t, "ana@example.com")
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr2.Token, NewPassword: "a third passphrase"})
+	pr2 := f.CreateReset(t, "ana@example.com")
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr2.Token, NewPassword: "a third passphrase"})
 	require.NoError(t, err)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: pr2.Code, NewPassword: "a fourth passphrase"})
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: pr2.Code, NewPassword: "a fourth passphrase"})
 	require.ErrorIs(t, err, reset.ErrInvalidCode, "the link spent the code")
 }
 
@@ -76,14 +66,14 @@ func TestCodeDiesAfterFiveWrongGuesses(t *testing.T) {
 	ctx := t.Context()
 	for _, wrong := range []int{reset.CodeTries - 1, reset.CodeTries} {
 		f := newFixture(t)
-		f.user(t, "ana@example.com")
-		pr := f.createReset(t, "ana@example.com")
+		f.User(t, "ana@example.com")
+		pr := f.CreateReset(t, "ana@example.com")
 		for range wrong {
-			_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: wrongCode(pr.Code), NewPassword: "a brand new passphrase"})
+			_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: wrongCode(pr.Code), NewPassword: "a brand new passphrase"})
 			require.ErrorIs(t, err, reset.ErrInvalidCode)
 		}
-		_, linkErr := f.svc.CheckToken(ctx, pr.Token)
-		_, codeErr := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: pr.Code, NewPassword: "a brand new passphrase"})
+		_, linkErr := f.Svc.CheckToken(ctx, pr.Token)
+		_, codeErr := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: pr.Code, NewPassword: "a brand new passphrase"})
 		if wrong < reset.CodeTries {
 			require.NoError(t, linkErr, "after %d wrong guesses", wrong)
 			require.NoError(t, codeErr, "after %d wrong guesses the right code works", wrong)
@@ -91,9 +81,9 @@ func TestCodeDiesAfterFiveWrongGuesses(t *testing.T) {
 		}
 		require.ErrorIs(t, linkErr, reset.ErrInvalidToken, "the link dies with the code")
 		require.ErrorIs(t, codeErr, reset.ErrInvalidCode)
-		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new passphrase"})
+		_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new passphrase"})
 		require.ErrorIs(t, err, reset.ErrInvalidToken)
-		_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+		_, err = f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: testsvc.OldPassword})
 		require.NoError(t, err, "the password is unchanged")
 	}
 }
@@ -102,18 +92,18 @@ func TestCodeDiesAfterFiveWrongGuesses(t *testing.T) {
 // outlives it.
 func TestCodeExpiresBeforeTheLink(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
-	pr := f.createReset(t, "ana@example.com")
-	last, _ := f.mail.Last()
+	pr := f.CreateReset(t, "ana@example.com")
+	last, _ := f.Mail.Last()
 	require.Contains(t, last.Text, "enter this code within 10 minutes")
-	f.clock.Add(reset.MaxCodeTTL)
-	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: pr.Code, NewPassword: "a brand new passphrase"})
+	f.Clock.Add(reset.MaxCodeTTL)
+	_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: pr.Code, NewPassword: "a brand new passphrase"})
 	require.ErrorIs(t, err, reset.ErrInvalidCode)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new passphrase"})
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new passphrase"})
 	require.NoError(t, err)
 
-	_, err = reset.NewService(reset.Config{Store: f.store, Mailer: f.mail, ResetURL: "https://app.example/r", CodeTTL: 11 * time.Minute})
+	_, err = reset.NewService(reset.Config{Store: f.Store, Mailer: f.Mail, ResetURL: "https://app.example/r", CodeTTL: 11 * time.Minute})
 	require.ErrorContains(t, err, "CodeTTL")
 }
 
@@ -124,29 +114,29 @@ func TestCodeExpiresBeforeTheLink(t *testing.T) {
 // no try.
 func TestWrongCodeAnswersAlike(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
-	f.user(t, "bo@example.com")
+	f.User(t, "ana@example.com")
+	f.User(t, "bo@example.com")
 	ctx := t.Context()
-	pr := f.createReset(t, "ana@example.com")
+	pr := f.CreateReset(t, "ana@example.com")
 	for _, email := range []string{"ana@example.com", "bo@example.com", "nobody@example.com"} {
-		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: email, Code: wrongCode(pr.Code), NewPassword: "a brand new passphrase"})
+		_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: email, Code: wrongCode(pr.Code), NewPassword: "a brand new passphrase"})
 		require.Equal(t, reset.ErrInvalidCode, err, email)
 	}
-	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "not an address", Code: "12345678", NewPassword: "a brand new passphrase"})
+	_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "not an address", Code: "12345678", NewPassword: "a brand new passphrase"})
 	require.Equal(t, reset.ErrInvalidCode, err)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: "1234", NewPassword: "a brand new passphrase"})
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: "1234", NewPassword: "a brand new passphrase"})
 	require.Equal(t, reset.ErrInvalidCode, err)
 
 	// A refused password uses no try: CodeTries of them, then the code works.
 	for range reset.CodeTries {
-		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: wrongCode(pr.Code), NewPassword: "password123"})
+		_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: wrongCode(pr.Code), NewPassword: "password123"})
 		require.ErrorIs(t, err, reset.ErrWeakPassword)
 	}
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: pr.Code, NewPassword: "a brand new passphrase"})
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: pr.Code, NewPassword: "a brand new passphrase"})
 	require.NoError(t, err)
 
 	// The store holds neither the code nor the address as the key.
-	r, err := f.store.ResetByID(ctx, pr.ID)
+	r, err := f.Store.ResetByID(ctx, pr.ID)
 	require.NoError(t, err)
 	require.NotContains(t, r.Code.Key, "ana")
 	require.NotContains(t, string(r.Code.Hash[:]), pr.Code)
@@ -157,18 +147,18 @@ func TestWrongCodeAnswersAlike(t *testing.T) {
 // address are refused without being checked, known or unknown alike.
 func TestCodeGuessesLimitedPerAddress(t *testing.T) {
 	f := newFixture(t, func(c *reset.Config) { c.CodeLimit = reset.RateLimit{Limit: 3, Window: time.Hour} })
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
-	pr := f.createReset(t, "ana@example.com")
+	pr := f.CreateReset(t, "ana@example.com")
 	for _, email := range []string{"ana@example.com", "nobody@example.com"} {
 		for range 3 {
-			_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: email, Code: "00000000", NewPassword: "a brand new passphrase"})
+			_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: email, Code: "00000000", NewPassword: "a brand new passphrase"})
 			require.ErrorIs(t, err, reset.ErrInvalidCode)
 		}
-		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: email, Code: pr.Code, NewPassword: "a brand new passphrase"})
+		_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: email, Code: pr.Code, NewPassword: "a brand new passphrase"})
 		require.ErrorIs(t, err, reset.ErrRateLimited, email)
 	}
-	f.clock.Add(time.Hour)
-	_, err := f.svc.CheckToken(ctx, pr.Token)
+	f.Clock.Add(time.Hour)
+	_, err := f.Svc.CheckToken(ctx, pr.Token)
 	require.ErrorIs(t, err, reset.ErrTokenExpired)
 }

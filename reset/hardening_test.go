@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
@@ -40,15 +41,15 @@ func FuzzNormalizeEmail(f *testing.F) {
 
 func FuzzCheckToken(f *testing.F) {
 	fx := newFixture(f)
-	u, err := fx.acct.CreateUser(context.Background(), account.CreateUserParams{Email: "ana@example.com"})
+	u, err := fx.Accounts.CreateUser(context.Background(), account.CreateUserParams{Email: "ana@example.com"})
 	require.NoError(f, err)
-	pr, err := fx.svc.CreatePasswordReset(context.Background(), reset.CreatePasswordResetParams{Email: u.Email})
+	pr, err := fx.Svc.CreatePasswordReset(context.Background(), reset.CreatePasswordResetParams{Email: u.Email})
 	require.NoError(f, err)
 	for _, s := range []string{"", pr.Token, pr.Token[:42], pr.Token + "=", strings.Repeat("A", 43), "%00", "\x00\xff", strings.Repeat("-", 43), strings.Repeat("x", 10000)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, tok string) {
-		got, err := fx.svc.CheckToken(context.Background(), tok)
+		got, err := fx.Svc.CheckToken(context.Background(), tok)
 		if tok == pr.Token {
 			require.NoError(t, err)
 			require.Equal(t, pr.ID, got.ID)
@@ -121,16 +122,16 @@ func TestFaultsInCreateLeaveNothingBehind(t *testing.T) {
 		t.Run(step, func(t *testing.T) {
 			fs := &faultyStore{Store: memstore.New()}
 			f := newFixture(t, func(c *reset.Config) { c.Store = fs })
-			f.user(t, "ana@example.com")
-			earlier := f.createReset(t, "ana@example.com")
-			f.mail.Reset()
+			f.User(t, "ana@example.com")
+			earlier := f.CreateReset(t, "ana@example.com")
+			f.Mail.Reset()
 
 			fs.failOn = step
-			_, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
+			_, err := f.Svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
 			require.ErrorIs(t, err, errInjected)
-			require.Zero(t, f.mail.Len(), "no email for a reset that was not stored")
+			require.Zero(t, f.Mail.Len(), "no email for a reset that was not stored")
 			fs.failOn = ""
-			_, err = f.svc.CheckToken(t.Context(), earlier.Token)
+			_, err = f.Svc.CheckToken(t.Context(), earlier.Token)
 			require.NoError(t, err, "the earlier link still works: nothing was ended")
 		})
 	}
@@ -138,12 +139,12 @@ func TestFaultsInCreateLeaveNothingBehind(t *testing.T) {
 
 func TestCancelledContextInCreate(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	_, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
 	require.ErrorIs(t, err, context.Canceled)
-	require.Zero(t, f.mail.Len())
+	require.Zero(t, f.Mail.Len())
 }
 
 func TestFaultsInRedeemLeaveTokenUsable(t *testing.T) {
@@ -151,23 +152,25 @@ func TestFaultsInRedeemLeaveTokenUsable(t *testing.T) {
 		t.Run(step, func(t *testing.T) {
 			fs := &faultyStore{Store: memstore.New()}
 			f := newFixture(t, func(c *reset.Config) { c.Store = fs })
-			u := f.user(t, "ana@example.com")
+			u := f.User(t, "ana@example.com")
 			_, sessTok, err := f.sess.Create(t.Context(), u.ID, session.Metadata{})
 			require.NoError(t, err)
-			pr := f.createReset(t, "ana@example.com")
+			pr := f.CreateReset(t, "ana@example.com")
 
 			fs.failOn = step
-			_, err = f.svc.ResetPassword(t.Context(), byLink(pr))
+			_, err = f.Svc.ResetPassword(t.Context(), byLink(pr))
 			require.ErrorIs(t, err, errInjected)
 			require.NotContains(t, err.Error(), pr.Token)
 			fs.failOn = ""
 
 			_, err = f.sess.Validate(t.Context(), sessTok)
 			require.NoError(t, err, "sessions untouched")
-			_, err = f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+			_, err = f.Accounts.Authenticate(t.Context(), account.AuthenticateParams{Email: "ana@example.com", Password: testsvc.OldPassword})
 			require.NoError(t, err, "password unchanged")
-			_, err = f.svc.ResetPassword(t.Context(), byLink(pr))
+			_, err = f.Svc.ResetPassword(t.Context(), byLink(pr))
 			require.NoError(t, err, "the token is still usable")
+			_, err = f.sess.Validate(t.Context(), sessTok)
+			require.ErrorIs(t, err, session.ErrRevoked, "the session was one the reset could revoke")
 		})
 	}
 }
@@ -175,34 +178,34 @@ func TestFaultsInRedeemLeaveTokenUsable(t *testing.T) {
 func TestFinishJobFailureDoesNotResend(t *testing.T) {
 	fs := &faultyStore{Store: memstore.New()}
 	f := newFixture(t, func(c *reset.Config) { c.Store = fs })
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	fs.failOn = "FinishJob"
-	f.createReset(t, "ana@example.com")
-	require.Equal(t, 1, f.mail.Len())
+	f.CreateReset(t, "ana@example.com")
+	require.Equal(t, 1, f.Mail.Len())
 	fs.failOn = ""
 	// Within the lease no dispatcher takes the job over.
-	f.clock.Add(reset.DefaultLease - time.Millisecond)
-	n, err := f.svc.DispatchOnce(t.Context())
+	f.Clock.Add(reset.DefaultLease - time.Millisecond)
+	n, err := f.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n)
-	require.Equal(t, 1, f.mail.Len())
+	require.Equal(t, 1, f.Mail.Len())
 }
 
 func TestSealedOutboxNeedsTheSameKey(t *testing.T) {
 	st := memstore.New()
 	key := []byte(strings.Repeat("k", 32))
 	a := newFixture(t, func(c *reset.Config) { c.Store = st; c.SecretKey = key })
-	a.user(t, "ana@example.com")
-	a.mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
-	pr := a.createReset(t, "ana@example.com")
+	a.User(t, "ana@example.com")
+	a.Mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
+	pr := a.CreateReset(t, "ana@example.com")
 
 	// Another instance with the same key delivers it, with the same link.
-	b := newFixture(t, func(c *reset.Config) { c.Store = st; c.SecretKey = key; c.Now = a.clock.Now })
-	a.clock.Add(time.Hour)
-	n, err := b.svc.DispatchOnce(t.Context())
+	b := newFixture(t, func(c *reset.Config) { c.Store = st; c.SecretKey = key; c.Now = a.Clock.Now })
+	a.Clock.Add(time.Hour)
+	n, err := b.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	m, ok := b.mail.Last()
+	m, ok := b.Mail.Last()
 	require.True(t, ok)
 	require.Contains(t, m.Text, pr.URL)
 
@@ -210,51 +213,51 @@ func TestSealedOutboxNeedsTheSameKey(t *testing.T) {
 	c := newFixture(t, func(c *reset.Config) {
 		c.Store = st
 		c.SecretKey = []byte(strings.Repeat("z", 32))
-		c.Now = a.clock.Now
+		c.Now = a.Clock.Now
 	})
-	a.createReset(t, "ana@example.com")
-	a.clock.Add(time.Hour)
-	n, err = c.svc.DispatchOnce(t.Context())
+	a.CreateReset(t, "ana@example.com")
+	a.Clock.Add(time.Hour)
+	n, err = c.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	require.Zero(t, c.mail.Len())
+	require.Zero(t, c.Mail.Len())
 }
 
 func TestJanitorPurges(t *testing.T) {
 	f := newFixture(t)
-	u := f.user(t, "ana@example.com")
+	u := f.User(t, "ana@example.com")
 	ctx := t.Context()
-	spent := f.createReset(t, "ana@example.com")
-	_, err := f.svc.ResetPassword(ctx, byLink(spent))
+	spent := f.CreateReset(t, "ana@example.com")
+	_, err := f.Svc.ResetPassword(ctx, byLink(spent))
 	require.NoError(t, err)
 	sess, _, err := f.sess.Create(ctx, u.ID, session.Metadata{})
 	require.NoError(t, err)
 	require.NoError(t, f.sess.Revoke(ctx, sess.ID))
 
-	f.clock.Add(time.Hour)
-	fresh := f.createReset(t, "ana@example.com")
+	f.Clock.Add(time.Hour)
+	fresh := f.CreateReset(t, "ana@example.com")
 
-	n, err := f.svc.Purge(ctx, 30*time.Minute)
+	n, err := f.Svc.Purge(ctx, 30*time.Minute)
 	require.NoError(t, err)
 	require.Positive(t, n)
-	_, err = f.svc.GetPasswordReset(ctx, spent.ID)
+	_, err = f.Svc.GetPasswordReset(ctx, spent.ID)
 	require.ErrorIs(t, err, reset.ErrResetNotFound, "spent an hour ago: gone")
-	_, err = f.svc.GetPasswordReset(ctx, fresh.ID)
+	_, err = f.Svc.GetPasswordReset(ctx, fresh.ID)
 	require.NoError(t, err, "still usable: kept")
 	_, err = f.sess.Get(ctx, sess.ID)
 	require.ErrorIs(t, err, session.ErrNotFound, "revoked session purged")
 
 	// The janitor purges on its own: a reset spent now is gone once the
 	// clock has moved past the retention and a tick has come.
-	late := f.createReset(t, "ana@example.com")
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: late.Token, NewPassword: "yet another password"})
+	late := f.CreateReset(t, "ana@example.com")
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: late.Token, NewPassword: "yet another password"})
 	require.NoError(t, err)
-	f.clock.Add(2 * time.Minute)
+	f.Clock.Add(2 * time.Minute)
 	jctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- f.svc.RunJanitor(jctx, time.Millisecond, time.Minute) }()
+	go func() { done <- f.Svc.RunJanitor(jctx, time.Millisecond, time.Minute) }()
 	require.Eventually(t, func() bool {
-		_, err := f.svc.GetPasswordReset(ctx, late.ID)
+		_, err := f.Svc.GetPasswordReset(ctx, late.ID)
 		return errors.Is(err, reset.ErrResetNotFound)
 	}, 10*time.Second, time.Millisecond, "the janitor never purged the spent reset")
 	// The janitor loop stops with its context.
@@ -268,17 +271,17 @@ func TestJanitorPurges(t *testing.T) {
 func TestPurgeRefusesNegativeRetention(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
-	u := f.user(t, "ana@example.com")
-	pr := f.createReset(t, u.Email)
+	u := f.User(t, "ana@example.com")
+	pr := f.CreateReset(t, u.Email)
 	sess, _, err := f.sess.Create(ctx, u.ID, session.Metadata{})
 	require.NoError(t, err)
 
-	n, err := f.svc.Purge(ctx, -time.Hour)
+	n, err := f.Svc.Purge(ctx, -time.Hour)
 	require.Error(t, err)
 	require.Zero(t, n)
-	require.Error(t, f.svc.RunJanitor(ctx, time.Minute, -time.Hour))
-	require.Error(t, f.svc.RunJanitor(ctx, 0, time.Hour))
-	_, err = f.svc.CheckToken(ctx, pr.Token)
+	require.Error(t, f.Svc.RunJanitor(ctx, time.Minute, -time.Hour))
+	require.Error(t, f.Svc.RunJanitor(ctx, 0, time.Hour))
+	_, err = f.Svc.CheckToken(ctx, pr.Token)
 	require.NoError(t, err, "a live reset was purged")
 	_, err = f.sess.Get(ctx, sess.ID)
 	require.NoError(t, err, "a live session was purged")
@@ -299,25 +302,25 @@ func TestResetIssuedAheadOfTheClockEnds(t *testing.T) {
 	} {
 		t.Run(tc.by, func(t *testing.T) {
 			f := newFixture(t)
-			u := f.user(t, "ana@example.com")
+			u := f.User(t, "ana@example.com")
 			ctx := t.Context()
-			right := f.clock.Now()
+			right := f.Clock.Now()
 
-			f.clock.Set(right.Add(6 * time.Hour))
-			fast := f.createReset(t, u.Email)
-			f.clock.Set(right)
-			_, err := f.svc.ResetPassword(ctx, tc.redeem(fast))
+			f.Clock.Set(right.Add(6 * time.Hour))
+			fast := f.CreateReset(t, u.Email)
+			f.Clock.Set(right)
+			_, err := f.Svc.ResetPassword(ctx, tc.redeem(fast))
 			require.ErrorIs(t, err, tc.refused)
 			require.Contains(t, f.logs.String(), "ran ahead")
 
-			f.clock.Set(right.Add(6*time.Hour + time.Minute)) // the issue time has come: still dead
-			_, err = f.svc.ResetPassword(ctx, byLink(fast))
+			f.Clock.Set(right.Add(6*time.Hour + time.Minute)) // the issue time has come: still dead
+			_, err = f.Svc.ResetPassword(ctx, byLink(fast))
 			require.ErrorIs(t, err, reset.ErrInvalidToken)
-			_, err = f.svc.ResetPassword(ctx, byCode(fast))
+			_, err = f.Svc.ResetPassword(ctx, byCode(fast))
 			require.ErrorIs(t, err, reset.ErrInvalidCode)
 
-			again := f.createReset(t, u.Email)
-			_, err = f.svc.ResetPassword(ctx, byLink(again))
+			again := f.CreateReset(t, u.Email)
+			_, err = f.Svc.ResetPassword(ctx, byLink(again))
 			require.NoError(t, err)
 		})
 	}

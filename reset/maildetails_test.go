@@ -31,8 +31,8 @@ func TestSMTPReplyTextNotKept(t *testing.T) {
 		c.Mailer = &mail.SMTP{Addr: srv.Addr, TLSMode: mail.Insecure, Timeout: 5 * time.Second}
 	})
 	const email = "marcelina.davis@example.com"
-	f.user(t, email)
-	f.createReset(t, email)
+	f.User(t, email)
+	f.CreateReset(t, email)
 	require.Equal(t, 1, srv.Attempts())
 
 	db, err := sql.Open("sqlite3", sqlitestore.DSN(path))
@@ -64,12 +64,12 @@ func TestMailDateAndAutoSubmitted(t *testing.T) {
 		c.Store = openSQLite(t, filepath.Join(t.TempDir(), "date.db"))
 		c.Mailer = &mail.SMTP{Addr: srv.Addr, TLSMode: mail.Insecure, Timeout: 5 * time.Second}
 	})
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	tokyo := time.FixedZone("JST", 9*3600)
-	f.clock.Set(time.Date(2026, 3, 2, 9, 30, 5, 0, tokyo))
-	pr := f.createReset(t, "ana@example.com")
-	f.clock.Add(time.Minute)
-	_, err := f.svc.ResetPassword(t.Context(), byLink(pr))
+	f.Clock.Set(time.Date(2026, 3, 2, 9, 30, 5, 0, tokyo))
+	pr := f.CreateReset(t, "ana@example.com")
+	f.Clock.Add(time.Minute)
+	_, err := f.Svc.ResetPassword(t.Context(), byLink(pr))
 	require.NoError(t, err)
 
 	delivered := srv.Delivered()
@@ -95,8 +95,8 @@ func TestMailerErrorAddressNotKept(t *testing.T) {
 		c.Mailer = rec
 	})
 	const email = "marcelina.davis@example.com"
-	f.user(t, email)
-	f.createReset(t, email)
+	f.User(t, email)
+	f.CreateReset(t, email)
 
 	db, err := sql.Open("sqlite3", sqlitestore.DSN(path))
 	require.NoError(t, err)

@@ -91,9 +91,9 @@ func TestTwoDispatchersNeverSendTwice(t *testing.T) {
 
 	const n = 120 // more than one claim takes (50), so that both dispatchers get some
 	for i := range n {
-		svc, accounts := a.svc, a.acct
+		svc, accounts := a.Svc, a.Accounts
 		if i%2 == 1 {
-			svc, accounts = b.svc, b.acct
+			svc, accounts = b.Svc, b.Accounts
 		}
 		email := fmt.Sprintf("user%d@example.com", i)
 		_, err := accounts.CreateUser(t.Context(), account.CreateUserParams{Email: email})
@@ -109,7 +109,7 @@ func TestTwoDispatchersNeverSendTwice(t *testing.T) {
 	for round := 0; round < 10; round++ {
 		clk.Add(2 * time.Second)
 		var wg sync.WaitGroup
-		for i, svc := range []*reset.Service{a.svc, b.svc} {
+		for i, svc := range []*reset.Service{a.Svc, b.Svc} {
 			wg.Go(func() {
 				for range 5 {
 					k, err := svc.DispatchOnce(context.Background())
@@ -173,27 +173,27 @@ func TestRevocationSurvivesACrash(t *testing.T) {
 		c.Store = failingRetryStore{openSQLite(t, path)}
 		c.SecretKey, c.Now, c.Sessions = key, clk.Now, revoker
 	})
-	u := dying.user(t, "ana@example.com")
+	u := dying.User(t, "ana@example.com")
 	_, laptop, err := sessions.Create(t.Context(), u.ID, session.Metadata{})
 	require.NoError(t, err)
 	_, phone, err := sessions.Create(t.Context(), u.ID, session.Metadata{})
 	require.NoError(t, err)
-	pr := dying.createReset(t, "ana@example.com")
+	pr := dying.CreateReset(t, "ana@example.com")
 
 	ctx, kill := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		_, err := dying.svc.ResetPassword(ctx, byLink(pr))
+		_, err := dying.Svc.ResetPassword(ctx, byLink(pr))
 		done <- err
 	}()
 	<-revoker.called // the redemption has committed; the revocation hangs
 	kill()
 	require.ErrorIs(t, <-done, reset.ErrSessionsNotRevoked)
 	require.Contains(t, dying.logs.String(), "process died before recording the outcome")
-	require.Equal(t, 1, dying.mail.Len(), "the reset email only: the notice died with the process")
+	require.Equal(t, 1, dying.Mail.Len(), "the reset email only: the notice died with the process")
 
 	// The password is changed; the sessions are not revoked yet.
-	_, err = dying.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: "ana@example.com", Password: newPassphrase})
+	_, err = dying.Accounts.Authenticate(t.Context(), account.AuthenticateParams{Email: "ana@example.com", Password: newPassphrase})
 	require.NoError(t, err)
 	for _, tok := range []string{laptop, phone} {
 		_, err := sessions.Validate(t.Context(), tok)
@@ -207,24 +207,24 @@ func TestRevocationSurvivesACrash(t *testing.T) {
 		c.SecretKey, c.Now, c.Sessions = key, clk.Now, sessions
 	})
 	clk.Add(reset.DefaultLease - time.Millisecond)
-	n, err := survivor.svc.DispatchOnce(t.Context())
+	n, err := survivor.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n, "the dead instance's lease still runs")
 
 	clk.Add(time.Millisecond) // the lease, which the dead instance no longer renews, has run out
-	n, err = survivor.svc.DispatchOnce(t.Context())
+	n, err = survivor.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "the revocation, and the notice the dead instance never sent")
 	for _, tok := range []string{laptop, phone} {
 		_, err := sessions.Validate(t.Context(), tok)
 		require.ErrorIs(t, err, session.ErrRevoked)
 	}
-	msgs := survivor.mail.Messages()
+	msgs := survivor.Mail.Messages()
 	require.Len(t, msgs, 1)
 	require.Contains(t, msgs[0].Subject, "password was changed")
 
 	clk.Add(time.Hour)
-	n, err = survivor.svc.DispatchOnce(t.Context())
+	n, err = survivor.Svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n, "done for good")
 }
@@ -281,31 +281,31 @@ func TestLockedDatabase(t *testing.T) {
 				c.Store = openSQLite(t, path, sqlitestore.WithBusyTimeout(50*time.Millisecond))
 				c.RateLimit.Disabled = !limited
 			})
-			f.user(t, "ana@example.com")
+			f.User(t, "ana@example.com")
 			ctx := t.Context()
-			older := f.createReset(t, "ana@example.com")
-			f.mail.Reset()
+			older := f.CreateReset(t, "ana@example.com")
+			f.Mail.Reset()
 
 			unlock := lockDatabase(t, path)
 			start := time.Now()
-			_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+			_, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
 			requireBusy(t, err, op)
 			require.Less(t, time.Since(start), 5*time.Second, "the short busy timeout applies")
-			require.Zero(t, f.mail.Len(), "no email for a reset that was not stored")
+			require.Zero(t, f.Mail.Len(), "no email for a reset that was not stored")
 
-			_, err = f.svc.ResetPassword(ctx, byLink(older))
+			_, err = f.Svc.ResetPassword(ctx, byLink(older))
 			requireBusy(t, err, "redeem")
 			require.NotContains(t, err.Error(), older.Token)
-			require.Zero(t, f.mail.Len(), "no notice for a reset that did not happen")
+			require.Zero(t, f.Mail.Len(), "no notice for a reset that did not happen")
 			unlock()
 
-			_, err = f.svc.CheckToken(ctx, older.Token)
+			_, err = f.Svc.CheckToken(ctx, older.Token)
 			require.NoError(t, err, "the older reset was not ended, nor its token spent")
-			_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+			_, err = f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: testsvc.OldPassword})
 			require.NoError(t, err, "the password is unchanged")
-			_, err = f.svc.ResetPassword(ctx, byLink(older))
+			_, err = f.Svc.ResetPassword(ctx, byLink(older))
 			require.NoError(t, err, "the token is still usable")
-			_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: newPassphrase})
+			_, err = f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: newPassphrase})
 			require.NoError(t, err)
 		})
 	}
@@ -355,14 +355,14 @@ func TestCustomMailerFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			mailer := &apiMailer{errs: tc.errs}
 			f := newFixture(t, func(c *reset.Config) { c.Mailer = mailer })
-			f.user(t, "ana@example.com")
+			f.User(t, "ana@example.com")
 			ctx := t.Context()
 
-			pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+			pr, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
 			require.NoError(t, err, "a mail failure never reaches the caller")
 			for range 10 {
-				f.clock.Add(time.Hour)
-				_, err := f.svc.DispatchOnce(ctx)
+				f.Clock.Add(time.Hour)
+				_, err := f.Svc.DispatchOnce(ctx)
 				require.NoError(t, err)
 			}
 
@@ -410,9 +410,9 @@ func TestSecretKeyDerivation(t *testing.T) {
 	st := &keyRecordingStore{Store: memstore.New()}
 	mailer := &apiMailer{errs: []error{errors.New("emailapi: 503 service unavailable")}}
 	f := newFixture(t, func(c *reset.Config) { c.Store, c.Mailer, c.SecretKey = st, mailer, secret })
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
-	pr := f.createReset(t, "ana@example.com")
+	pr := f.CreateReset(t, "ana@example.com")
 
 	rateKey, err := hkdf.Key(sha256.New, secret, nil, "passreset rate limit v1", 32)
 	require.NoError(t, err)
@@ -423,8 +423,8 @@ func TestSecretKeyDerivation(t *testing.T) {
 	st.mu.Unlock()
 
 	// The first attempt failed: the email waits in the outbox, sealed.
-	f.clock.Add(time.Hour)
-	jobs, err := st.ClaimJobs(ctx, f.clock.Now(), time.Minute, 10)
+	f.Clock.Add(time.Hour)
+	jobs, err := st.ClaimJobs(ctx, f.Clock.Now(), time.Minute, 10)
 	require.NoError(t, err)
 	require.Len(t, jobs, 1)
 	require.NotContains(t, string(jobs[0].Payload), pr.Token)

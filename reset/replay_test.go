@@ -23,32 +23,32 @@ func TestClaimReplay(t *testing.T) {
 	f := newFixture(t)
 	scope, request := "api key 1\x00POST /user_management/password_reset\x00key-1", []byte(`{"email":"ana@example.com"}`)
 
-	claim, answer, err := f.svc.ClaimReplay(ctx, scope, request, replayTTL)
+	claim, answer, err := f.Svc.ClaimReplay(ctx, scope, request, replayTTL)
 	require.NoError(t, err)
 	require.NotNil(t, claim, "the first request claims the key")
 	require.Nil(t, answer)
 
-	_, _, err = f.svc.ClaimReplay(ctx, scope, request, replayTTL)
+	_, _, err = f.Svc.ClaimReplay(ctx, scope, request, replayTTL)
 	require.ErrorIs(t, err, reset.ErrReplayInFlight, "a retry while the first runs")
-	_, _, err = f.svc.ClaimReplay(ctx, scope, []byte(`{"email":"bob@example.com"}`), replayTTL)
+	_, _, err = f.Svc.ClaimReplay(ctx, scope, []byte(`{"email":"bob@example.com"}`), replayTTL)
 	require.ErrorIs(t, err, reset.ErrReplayMismatch, "another request under the key")
 
 	kept := []byte(`{"object":"password_reset","password_reset_token":"tok"}`)
 	require.NoError(t, claim.Save(ctx, kept))
 	for range 2 {
-		again, answer, err := f.svc.ClaimReplay(ctx, scope, request, replayTTL)
+		again, answer, err := f.Svc.ClaimReplay(ctx, scope, request, replayTTL)
 		require.NoError(t, err)
 		require.Nil(t, again, "a retry claimed an answered key")
 		require.Equal(t, kept, answer)
 	}
-	_, _, err = f.svc.ClaimReplay(ctx, scope, []byte(`{}`), replayTTL)
+	_, _, err = f.Svc.ClaimReplay(ctx, scope, []byte(`{}`), replayTTL)
 	require.ErrorIs(t, err, reset.ErrReplayMismatch, "another request under an answered key")
 
-	other, _, err := f.svc.ClaimReplay(ctx, scope+"2", request, replayTTL)
+	other, _, err := f.Svc.ClaimReplay(ctx, scope+"2", request, replayTTL)
 	require.NoError(t, err)
 	require.NotNil(t, other, "another scope is another key")
 
-	_, _, err = f.svc.ClaimReplay(ctx, "s", request, 0)
+	_, _, err = f.Svc.ClaimReplay(ctx, "s", request, 0)
 	require.Error(t, err, "a lifetime of zero")
 }
 
@@ -58,24 +58,24 @@ func TestClaimReplay(t *testing.T) {
 func TestReplayReleaseAndLease(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
-	first, _, err := f.svc.ClaimReplay(ctx, "s", nil, replayTTL)
+	first, _, err := f.Svc.ClaimReplay(ctx, "s", nil, replayTTL)
 	require.NoError(t, err)
 	require.NoError(t, first.Release(ctx))
-	second, _, err := f.svc.ClaimReplay(ctx, "s", nil, replayTTL)
+	second, _, err := f.Svc.ClaimReplay(ctx, "s", nil, replayTTL)
 	require.NoError(t, err)
 	require.NotNil(t, second, "the key after its release")
 
-	f.clock.Add(reset.ReplayLease - time.Millisecond)
-	_, _, err = f.svc.ClaimReplay(ctx, "s", nil, replayTTL)
+	f.Clock.Add(reset.ReplayLease - time.Millisecond)
+	_, _, err = f.Svc.ClaimReplay(ctx, "s", nil, replayTTL)
 	require.ErrorIs(t, err, reset.ErrReplayInFlight)
-	f.clock.Add(time.Millisecond)
-	third, _, err := f.svc.ClaimReplay(ctx, "s", nil, replayTTL)
+	f.Clock.Add(time.Millisecond)
+	third, _, err := f.Svc.ClaimReplay(ctx, "s", nil, replayTTL)
 	require.NoError(t, err)
 	require.NotNil(t, third, "the key once the lease ran out")
 	require.ErrorIs(t, second.Save(ctx, []byte("late")), reset.ErrReplayNotClaimed)
 	require.NoError(t, third.Save(ctx, []byte("kept")))
 	require.NoError(t, second.Release(ctx), "a release of a key taken over")
-	_, answer, err := f.svc.ClaimReplay(ctx, "s", nil, replayTTL)
+	_, answer, err := f.Svc.ClaimReplay(ctx, "s", nil, replayTTL)
 	require.NoError(t, err)
 	require.Equal(t, []byte("kept"), answer)
 }
@@ -88,23 +88,23 @@ func TestReplaySharedByInstances(t *testing.T) {
 	st := memstore.New()
 	key := []byte(strings.Repeat("k", 32))
 	a := newFixture(t, func(c *reset.Config) { c.Store = st; c.SecretKey = key })
-	b := newFixture(t, func(c *reset.Config) { c.Store = st; c.SecretKey = key; c.Now = a.clock.Now })
+	b := newFixture(t, func(c *reset.Config) { c.Store = st; c.SecretKey = key; c.Now = a.Clock.Now })
 	c := newFixture(t, func(c *reset.Config) {
 		c.Store = st
 		c.SecretKey = []byte(strings.Repeat("z", 32))
-		c.Now = a.clock.Now
+		c.Now = a.Clock.Now
 	})
 
-	claim, _, err := a.svc.ClaimReplay(ctx, "s", []byte("r"), replayTTL)
+	claim, _, err := a.Svc.ClaimReplay(ctx, "s", []byte("r"), replayTTL)
 	require.NoError(t, err)
-	_, _, err = b.svc.ClaimReplay(ctx, "s", []byte("r"), replayTTL)
+	_, _, err = b.Svc.ClaimReplay(ctx, "s", []byte("r"), replayTTL)
 	require.ErrorIs(t, err, reset.ErrReplayInFlight, "another instance while the first runs")
 	require.NoError(t, claim.Save(ctx, []byte("answer")))
-	_, answer, err := b.svc.ClaimReplay(ctx, "s", []byte("r"), replayTTL)
+	_, answer, err := b.Svc.ClaimReplay(ctx, "s", []byte("r"), replayTTL)
 	require.NoError(t, err)
 	require.Equal(t, []byte("answer"), answer, "another instance replays")
 
-	mine, _, err := c.svc.ClaimReplay(ctx, "s", []byte("r"), replayTTL)
+	mine, _, err := c.Svc.ClaimReplay(ctx, "s", []byte("r"), replayTTL)
 	require.NoError(t, err)
 	require.NotNil(t, mine, "an instance with another key shares no record")
 }
@@ -125,10 +125,10 @@ func TestReplaySealedAtRest(t *testing.T) {
 		request = `{"email":"request-address@example.com"}`
 		token   = "Z1uX3RbwcIl5fIGJJJCXXisdI-live-token"
 	)
-	claim, _, err := f.svc.ClaimReplay(ctx, scope, []byte(request), replayTTL)
+	claim, _, err := f.Svc.ClaimReplay(ctx, scope, []byte(request), replayTTL)
 	require.NoError(t, err)
 	require.NoError(t, claim.Save(ctx, []byte(`{"password_reset_token":"`+token+`"}`)))
-	_, answer, err := f.svc.ClaimReplay(ctx, scope, []byte(request), replayTTL)
+	_, answer, err := f.Svc.ClaimReplay(ctx, scope, []byte(request), replayTTL)
 	require.NoError(t, err)
 	require.Contains(t, string(answer), token)
 
@@ -150,20 +150,20 @@ func TestReplaySealedAtRest(t *testing.T) {
 func TestJanitorPurgesReplays(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
-	claim, _, err := f.svc.ClaimReplay(ctx, "s", nil, time.Hour)
+	claim, _, err := f.Svc.ClaimReplay(ctx, "s", nil, time.Hour)
 	require.NoError(t, err)
 	require.NoError(t, claim.Save(ctx, []byte("answer")))
 
-	f.clock.Add(time.Hour - time.Millisecond)
-	n, err := f.svc.Purge(ctx, 0)
+	f.Clock.Add(time.Hour - time.Millisecond)
+	n, err := f.Svc.Purge(ctx, 0)
 	require.NoError(t, err)
 	require.Zero(t, n, "a live replay was purged")
-	_, answer, err := f.svc.ClaimReplay(ctx, "s", nil, time.Hour)
+	_, answer, err := f.Svc.ClaimReplay(ctx, "s", nil, time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, []byte("answer"), answer)
 
-	f.clock.Add(2 * time.Millisecond)
-	n, err = f.svc.Purge(context.Background(), 24*time.Hour)
+	f.Clock.Add(2 * time.Millisecond)
+	n, err = f.Svc.Purge(context.Background(), 24*time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n, "the expired replay, under a day's retention")
 }

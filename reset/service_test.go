@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/account"
-	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
@@ -27,23 +26,21 @@ import (
 	"github.com/passreset/passreset/token"
 )
 
-// fixture is a Service over a real memstore, with a clock, a recording
-// mailer, a session manager over the same store, captured logs, and the
-// account.Service on it that creates users and signs them in.
+// fixture is the Service of testsvc over a real memstore, with a clock, a
+// recording mailer and the account.Service on it that creates users and
+// signs them in; and, here, captured logs and events, and a session
+// manager over the Service's Store.
 type fixture struct {
-	svc    *reset.Service
-	acct   *account.Service
-	store  *memstore.Store
-	mail   *mailtest.Recorder
-	clock  *testfix.Clock
-	hasher *testsvc.CountingHasher
+	*testsvc.Fixture
 	logs   *bytes.Buffer
 	events []reset.Event
 	evMu   sync.Mutex
 	sess   *session.Manager
 }
 
-// newFixture builds the fixture; mod may change the Config first.
+// newFixture builds the fixture; mod may change the Config first. Its
+// session manager keeps its sessions in the Store the Service runs on,
+// the one a mod put in place included, so that a reset revokes them.
 func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 	t.Helper()
 	f := &fixture{logs: new(bytes.Buffer)}
@@ -55,29 +52,13 @@ func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 			f.events = append(f.events, e)
 		},
 	}
-	var d testsvc.Doubles
-	f.svc, f.acct, d = testsvc.OnMemory(t, observed, mod...)
-	f.store, f.mail, f.clock, f.hasher = d.Store, d.Mail, d.Clock, d.Hasher
-	var err error
-	f.sess, err = session.New(session.Config{Store: f.store, Now: f.clock.Now})
-	require.NoError(t, err)
+	f.Fixture = testsvc.NewFixture(t, observed, mod...)
+	if sessions, ok := f.Store.(session.Store); ok {
+		var err error
+		f.sess, err = session.New(session.Config{Store: sessions, Now: f.Clock.Now})
+		require.NoError(t, err)
+	}
 	return f
-}
-
-const oldPassword = "correct horse battery"
-
-// user creates a user with oldPassword.
-func (f *fixture) user(t testing.TB, email string) reset.User {
-	t.Helper()
-	return testsvc.CreateUser(t, f.acct, email, oldPassword)
-}
-
-// createReset creates a reset for email, and stops t if that fails.
-func (f *fixture) createReset(t testing.TB, email string) reset.PasswordReset {
-	t.Helper()
-	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: email})
-	require.NoError(t, err)
-	return pr
 }
 
 // newPassphrase is the password a test sets where which one does not
@@ -112,15 +93,15 @@ func TestNewServiceNamesMissingParts(t *testing.T) {
 
 func TestCreatePasswordReset(t *testing.T) {
 	f := newFixture(t)
-	u := f.user(t, "Marcelina.Davis@Example.com")
+	u := f.User(t, "Marcelina.Davis@Example.com")
 
-	pr := f.createReset(t, "  MARCELINA.davis@example.com ")
+	pr := f.CreateReset(t, "  MARCELINA.davis@example.com ")
 	require.True(t, strings.HasPrefix(pr.ID, "password_reset_"), pr.ID)
 	require.Len(t, pr.ID, len("password_reset_")+26)
 	require.Equal(t, u.ID, pr.UserID)
 	require.Equal(t, "marcelina.davis@example.com", pr.Email)
-	require.Equal(t, f.clock.Now(), pr.CreatedAt)
-	require.Equal(t, f.clock.Now().Add(15*time.Minute), pr.ExpiresAt)
+	require.Equal(t, f.Clock.Now(), pr.CreatedAt)
+	require.Equal(t, f.Clock.Now().Add(15*time.Minute), pr.ExpiresAt)
 	require.Len(t, pr.Token, 43)
 
 	link, err := url.Parse(pr.URL)
@@ -130,7 +111,7 @@ func TestCreatePasswordReset(t *testing.T) {
 	require.Equal(t, pr.Token, link.Query().Get("token"))
 
 	// The email carries the link in both bodies, and says when it expires.
-	m, ok := f.mail.Last()
+	m, ok := f.Mail.Last()
 	require.True(t, ok)
 	require.Equal(t, "marcelina.davis@example.com", m.To)
 	require.Equal(t, "no-reply@app.example", m.From)
@@ -141,10 +122,10 @@ func TestCreatePasswordReset(t *testing.T) {
 	require.NoError(t, m.Validate())
 
 	// Only the hash is stored, and the read-back has no token.
-	stored, err := f.store.ResetByTokenHash(t.Context(), token.Sum(pr.Token))
+	stored, err := f.Store.ResetByTokenHash(t.Context(), token.Sum(pr.Token))
 	require.NoError(t, err)
 	require.Equal(t, pr.ID, stored.ID)
-	got, err := f.svc.GetPasswordReset(t.Context(), pr.ID)
+	got, err := f.Svc.GetPasswordReset(t.Context(), pr.ID)
 	require.NoError(t, err)
 	require.Empty(t, got.Token)
 	require.Empty(t, got.URL)
@@ -160,60 +141,60 @@ func TestCreatePasswordReset(t *testing.T) {
 
 func TestCreatePasswordResetErrors(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
 
-	_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "nobody@example.com"})
+	_, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "nobody@example.com"})
 	require.ErrorIs(t, err, reset.ErrUserNotFound)
 	for _, bad := range []string{"", "   ", "not-an-email", "Ana <ana@example.com>", "ana@example.com\r\nBcc: x@example.com"} {
-		_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: bad})
+		_, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: bad})
 		require.ErrorIs(t, err, reset.ErrInvalidEmail, "%q", bad)
 	}
-	require.Zero(t, f.mail.Len())
+	require.Zero(t, f.Mail.Len())
 }
 
 func TestRateLimitPerAddress(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
 	for i := range 3 {
-		_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+		_, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
 		require.NoError(t, err, i)
-		f.clock.Add(time.Minute)
+		f.Clock.Add(time.Minute)
 	}
-	_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ANA@example.com"})
+	_, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ANA@example.com"})
 	require.ErrorIs(t, err, reset.ErrRateLimited)
 	var rl *reset.RateLimitError
 	require.ErrorAs(t, err, &rl)
 	require.Equal(t, 12*time.Minute, rl.RetryAfter()) // the first request leaves the window 15 min after it
-	require.Equal(t, 3, f.mail.Len())
+	require.Equal(t, 3, f.Mail.Len())
 
 	// Unknown addresses are limited alike, so a 429 reveals nothing.
 	for range 3 {
-		_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ghost@example.com"})
+		_, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ghost@example.com"})
 		require.ErrorIs(t, err, reset.ErrUserNotFound)
 	}
-	_, err = f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ghost@example.com"})
+	_, err = f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ghost@example.com"})
 	require.ErrorIs(t, err, reset.ErrRateLimited)
 
-	f.clock.Add(12 * time.Minute)
-	f.createReset(t, "ana@example.com")
+	f.Clock.Add(12 * time.Minute)
+	f.CreateReset(t, "ana@example.com")
 }
 
 func TestResetPassword(t *testing.T) {
 	f := newFixture(t)
-	u := f.user(t, "ana@example.com")
+	u := f.User(t, "ana@example.com")
 	ctx := t.Context()
 	_, tokA, err := f.sess.Create(ctx, u.ID, session.Metadata{UserAgent: "laptop"})
 	require.NoError(t, err)
 	_, tokB, err := f.sess.Create(ctx, u.ID, session.Metadata{UserAgent: "phone"})
 	require.NoError(t, err)
 
-	pr := f.createReset(t, "ana@example.com")
-	f.clock.Add(time.Minute)
+	pr := f.CreateReset(t, "ana@example.com")
+	f.Clock.Add(time.Minute)
 
 	const newPassword = "a brand new passphrase"
-	got, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: newPassword})
+	got, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: newPassword})
 	require.NoError(t, err)
 	require.Equal(t, u.ID, got.ID)
 	require.True(t, got.EmailVerified)
@@ -225,17 +206,17 @@ func TestResetPassword(t *testing.T) {
 	require.ErrorIs(t, err, session.ErrRevoked)
 
 	// Only the new password works.
-	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
+	_, err = f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: testsvc.OldPassword})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: newPassword})
+	_, err = f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: newPassword})
 	require.NoError(t, err)
 
 	// The token is spent.
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "yet another passphrase"})
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "yet another passphrase"})
 	require.ErrorIs(t, err, reset.ErrInvalidToken)
 
 	// A notice went out after the reset email, and an event.
-	msgs := f.mail.Messages()
+	msgs := f.Mail.Messages()
 	require.Len(t, msgs, 2)
 	require.Contains(t, msgs[1].Subject, "password was changed")
 	require.NotContains(t, msgs[1].Text, pr.Token)
@@ -244,29 +225,29 @@ func TestResetPassword(t *testing.T) {
 
 func TestRejectsBadTokensBeforeHashing(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
-	pr := f.createReset(t, "ana@example.com")
-	before := f.hasher.Hashes.Load()
+	pr := f.CreateReset(t, "ana@example.com")
+	before := f.Hasher.Hashes.Load()
 
 	for _, tok := range []string{"", "short", pr.Token + "x", strings.Repeat("!", 43), strings.Repeat("A", 43)} {
-		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: tok, NewPassword: newPassphrase})
+		_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: tok, NewPassword: newPassphrase})
 		require.ErrorIs(t, err, reset.ErrInvalidToken, "%q", tok)
 	}
-	f.clock.Add(15 * time.Minute) // exactly the TTL: expired
-	_, err := f.svc.ResetPassword(ctx, byLink(pr))
+	f.Clock.Add(15 * time.Minute) // exactly the TTL: expired
+	_, err := f.Svc.ResetPassword(ctx, byLink(pr))
 	require.ErrorIs(t, err, reset.ErrTokenExpired)
-	_, err = f.svc.CheckToken(ctx, pr.Token)
+	_, err = f.Svc.CheckToken(ctx, pr.Token)
 	require.ErrorIs(t, err, reset.ErrTokenExpired)
-	require.Equal(t, before, f.hasher.Hashes.Load(), "no bcrypt work for a rejected token")
+	require.Equal(t, before, f.Hasher.Hashes.Load(), "no bcrypt work for a rejected token")
 }
 
 func TestExpiryBoundary(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
-	pr := f.createReset(t, "ana@example.com")
-	f.clock.Add(15*time.Minute - time.Millisecond)
-	_, err := f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "in the nick of time"})
+	f.User(t, "ana@example.com")
+	pr := f.CreateReset(t, "ana@example.com")
+	f.Clock.Add(15*time.Minute - time.Millisecond)
+	_, err := f.Svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "in the nick of time"})
 	require.NoError(t, err)
 }
 
@@ -279,9 +260,9 @@ func TestPolicyFailureKeepsToken(t *testing.T) {
 			return nil
 		}
 	})
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
-	pr := f.createReset(t, "ana@example.com")
+	pr := f.CreateReset(t, "ana@example.com")
 
 	cases := map[string]string{
 		"short":                 password.ReasonTooShort,
@@ -292,7 +273,7 @@ func TestPolicyFailureKeepsToken(t *testing.T) {
 		"QwertyUiop":            password.ReasonCommon,
 	}
 	for pw, code := range cases {
-		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: pw})
+		_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: pw})
 		require.ErrorIs(t, err, reset.ErrWeakPassword, pw)
 		var pe *password.PolicyError
 		require.ErrorAs(t, err, &pe)
@@ -300,43 +281,43 @@ func TestPolicyFailureKeepsToken(t *testing.T) {
 		require.NotContains(t, err.Error(), pw)
 	}
 	// 72 bytes exactly is fine, and the token still works after the failures.
-	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: strings.Repeat("é", 36)})
+	_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: strings.Repeat("é", 36)})
 	require.NoError(t, err)
 }
 
 func TestPasswordsAreNFKCNormalised(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
-	pr := f.createReset(t, "ana@example.com")
+	pr := f.CreateReset(t, "ana@example.com")
 	// Full-width letters and digits, as some keyboards type them.
-	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "Ｓｅｃｒｅｔ１２３４"})
+	_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "Ｓｅｃｒｅｔ１２３４"})
 	require.NoError(t, err)
-	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "Secret1234"})
+	_, err = f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "Secret1234"})
 	require.NoError(t, err)
 }
 
 func TestNewResetEndsOlderOnes(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
-	first := f.createReset(t, "ana@example.com")
-	second := f.createReset(t, "ana@example.com")
-	_, err := f.svc.ResetPassword(ctx, byLink(first))
+	first := f.CreateReset(t, "ana@example.com")
+	second := f.CreateReset(t, "ana@example.com")
+	_, err := f.Svc.ResetPassword(ctx, byLink(first))
 	require.ErrorIs(t, err, reset.ErrInvalidToken)
-	_, err = f.svc.ResetPassword(ctx, byLink(second))
+	_, err = f.Svc.ResetPassword(ctx, byLink(second))
 	require.NoError(t, err)
 }
 
 func TestConcurrentResetsOneWins(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
-	pr := f.createReset(t, "ana@example.com")
+	f.User(t, "ana@example.com")
+	pr := f.CreateReset(t, "ana@example.com")
 	var wins, invalid atomic.Int64
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			_, err := f.svc.ResetPassword(context.Background(), byLink(pr))
+			_, err := f.Svc.ResetPassword(context.Background(), byLink(pr))
 			switch {
 			case err == nil:
 				wins.Add(1)
@@ -367,72 +348,72 @@ func (r *revoker) RevokeUserSessions(_ context.Context, userID string) error {
 func TestHostSessionRevokerFailureIsRetried(t *testing.T) {
 	rv := &revoker{fail: errors.New("redis: connection refused")}
 	f := newFixture(t, func(c *reset.Config) { c.Sessions = rv })
-	u := f.user(t, "ana@example.com")
+	u := f.User(t, "ana@example.com")
 	ctx := t.Context()
-	pr := f.createReset(t, "ana@example.com")
+	pr := f.CreateReset(t, "ana@example.com")
 
-	got, err := f.svc.ResetPassword(ctx, byLink(pr))
+	got, err := f.Svc.ResetPassword(ctx, byLink(pr))
 	require.ErrorIs(t, err, reset.ErrSessionsNotRevoked)
 	require.Equal(t, u.ID, got.ID, "the password was changed all the same")
-	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: newPassphrase})
+	_, err = f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: newPassphrase})
 	require.NoError(t, err)
 
 	// Not due yet: nothing runs.
-	n, err := f.svc.DispatchOnce(ctx)
+	n, err := f.Svc.DispatchOnce(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
 
 	rv.mu.Lock()
 	rv.fail = nil
 	rv.mu.Unlock()
-	f.clock.Add(11 * time.Second)
-	n, err = f.svc.DispatchOnce(ctx)
+	f.Clock.Add(11 * time.Second)
+	n, err = f.Svc.DispatchOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Equal(t, []string{u.ID, u.ID}, rv.calls)
 
-	f.clock.Add(time.Hour)
-	n, err = f.svc.DispatchOnce(ctx)
+	f.Clock.Add(time.Hour)
+	n, err = f.Svc.DispatchOnce(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n, "a finished job never runs again")
 }
 
 func TestMailFailureIsRetriedNotReported(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	var failing atomic.Bool
 	failing.Store(true)
-	f.mail.FailWith = func(mail.Message) error {
+	f.Mail.FailWith = func(mail.Message) error {
 		if failing.Load() {
 			return errors.New("421 try later")
 		}
 		return nil
 	}
 	ctx := t.Context()
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+	pr, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
 	require.NoError(t, err, "a mail failure does not change what the caller sees")
-	require.Zero(t, f.mail.Len())
+	require.Zero(t, f.Mail.Len())
 
 	failing.Store(false)
-	f.clock.Add(10 * time.Second)
-	n, err := f.svc.DispatchOnce(ctx)
+	f.Clock.Add(10 * time.Second)
+	n, err := f.Svc.DispatchOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	m, ok := f.mail.Last()
+	m, ok := f.Mail.Last()
 	require.True(t, ok)
 	require.Contains(t, m.Text, pr.URL, "the queued message opens to the same link")
 }
 
 func TestMailGivesUpAfterMaxAttempts(t *testing.T) {
 	f := newFixture(t, func(c *reset.Config) { c.Dispatch.MaxAttempts = 3 })
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	var attempts atomic.Int64
-	f.mail.FailWith = func(mail.Message) error { attempts.Add(1); return errors.New("421 try later") }
+	f.Mail.FailWith = func(mail.Message) error { attempts.Add(1); return errors.New("421 try later") }
 	ctx := t.Context()
-	f.createReset(t, "ana@example.com")
+	f.CreateReset(t, "ana@example.com")
 	for range 10 {
-		f.clock.Add(time.Hour)
-		_, err := f.svc.DispatchOnce(ctx)
+		f.Clock.Add(time.Hour)
+		_, err := f.Svc.DispatchOnce(ctx)
 		require.NoError(t, err)
 	}
 	require.EqualValues(t, 3, attempts.Load())
@@ -440,23 +421,23 @@ func TestMailGivesUpAfterMaxAttempts(t *testing.T) {
 
 func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	f := newFixture(t)
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
-	f.mail.FailWith = func(mail.Message) error { return errors.New("450 mailbox busy") }
-	pr := f.createReset(t, "ana@example.com")
+	f.Mail.FailWith = func(mail.Message) error { return errors.New("450 mailbox busy") }
+	pr := f.CreateReset(t, "ana@example.com")
 	const pw = "a secret new passphrase"
-	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "short"})
+	_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "short"})
 	require.Error(t, err)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: pw})
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: pw})
 	require.NoError(t, err)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: pw})
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: pw})
 	require.NotContains(t, err.Error(), pr.Token)
-	hash, err := f.store.PasswordHash(ctx, pr.UserID)
+	hash, err := f.Store.PasswordHash(ctx, pr.UserID)
 	require.NoError(t, err)
 
 	logs := f.logs.String()
 	require.Contains(t, logs, pr.ID, "the logs do say what happened")
-	for _, secret := range []string{pr.Token, pw, hash, oldPassword, url.QueryEscape(pr.Token)} {
+	for _, secret := range []string{pr.Token, pw, hash, testsvc.OldPassword, url.QueryEscape(pr.Token)} {
 		require.NotContains(t, logs, secret)
 	}
 }
@@ -476,25 +457,25 @@ func (s *claimWatch) ClaimJobs(ctx context.Context, now time.Time, lease time.Du
 func TestNoticeLeavesTheRequestPathWhenADispatcherRuns(t *testing.T) {
 	st := &claimWatch{Store: memstore.New(), polled: make(chan struct{})}
 	f := newFixture(t, func(c *reset.Config) { c.Store = st; c.Dispatch.Interval = time.Hour })
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	release := make(chan struct{})
-	f.mail.FailWith = func(m mail.Message) error {
+	f.Mail.FailWith = func(m mail.Message) error {
 		if strings.Contains(m.Subject, "changed") {
 			<-release // a slow mail server
 		}
 		return nil
 	}
-	pr := f.createReset(t, "ana@example.com")
+	pr := f.CreateReset(t, "ana@example.com")
 
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- f.svc.RunDispatcher(ctx) }()
+	go func() { done <- f.Svc.RunDispatcher(ctx) }()
 	defer func() { close(release); stop(); require.NoError(t, <-done) }()
 	<-st.polled // the dispatcher is running
 
 	returned := make(chan error, 1)
 	go func() {
-		_, err := f.svc.ResetPassword(t.Context(), byLink(pr))
+		_, err := f.Svc.ResetPassword(t.Context(), byLink(pr))
 		returned <- err
 	}()
 	select {
@@ -503,32 +484,32 @@ func TestNoticeLeavesTheRequestPathWhenADispatcherRuns(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("ResetPassword waited for the slow mail server")
 	}
-	require.Equal(t, 1, f.mail.Len(), "the notice is still being sent")
+	require.Equal(t, 1, f.Mail.Len(), "the notice is still being sent")
 
 	release <- struct{}{} // the notice goes through
 	waitCtx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	msgs, err := f.mail.WaitFor(waitCtx, 2)
+	msgs, err := f.Mail.WaitFor(waitCtx, 2)
 	require.NoError(t, err, "the woken dispatcher sends the notice at once, not an hour later")
 	require.Contains(t, msgs[1].Subject, "changed")
 }
 
 func TestRejectCurrentPassword(t *testing.T) {
 	f := newFixture(t, func(c *reset.Config) { c.Policy.RejectCurrent = true })
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
-	pr := f.createReset(t, "ana@example.com")
-	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: oldPassword})
+	pr := f.CreateReset(t, "ana@example.com")
+	_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: testsvc.OldPassword})
 	var pe *password.PolicyError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, password.ReasonReused, pe.Reasons[0].Code)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "something else entirely"})
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "something else entirely"})
 	require.NoError(t, err, "the refusal did not spend the token")
 
 	// Off by default: the same password is accepted.
 	g := newFixture(t)
-	g.user(t, "ana@example.com")
-	pr = g.createReset(t, "ana@example.com")
-	_, err = g.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: oldPassword})
+	g.User(t, "ana@example.com")
+	pr = g.CreateReset(t, "ana@example.com")
+	_, err = g.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: testsvc.OldPassword})
 	require.NoError(t, err)
 }

@@ -161,26 +161,26 @@ func TestSMTPFaults(t *testing.T) {
 				c.Store = st
 				c.Mailer = &mail.SMTP{Addr: srv.Addr, TLSMode: mail.Insecure, Timeout: 5 * time.Second}
 			})
-			u := f.user(t, "ana@example.com")
+			u := f.User(t, "ana@example.com")
 			ctx := t.Context()
 
-			pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+			pr, err := f.Svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
 			require.NoError(t, err, "a mail failure never reaches the caller")
 			require.Equal(t, 1, srv.Attempts(), "the first attempt is made at once")
 			require.Zero(t, len(srv.Delivered()))
-			stored, err := f.svc.GetPasswordReset(ctx, pr.ID)
+			stored, err := f.Svc.GetPasswordReset(ctx, pr.ID)
 			require.NoError(t, err)
 			require.Equal(t, reset.PasswordReset{ID: pr.ID, UserID: u.ID, Email: u.Email, CreatedAt: pr.CreatedAt, ExpiresAt: pr.ExpiresAt}, stored)
 
-			n, err := f.svc.DispatchOnce(ctx)
+			n, err := f.Svc.DispatchOnce(ctx)
 			require.NoError(t, err)
 			require.Zero(t, n, "nothing is due before the backoff")
 
 			// Ten rounds of the dispatcher, an hour apart: the email is
 			// retried with backoff until delivered, and then never again.
 			for range 10 {
-				f.clock.Add(time.Hour)
-				_, err := f.svc.DispatchOnce(ctx)
+				f.Clock.Add(time.Hour)
+				_, err := f.Svc.DispatchOnce(ctx)
 				require.NoError(t, err)
 			}
 			require.Equal(t, tc.attempts, srv.Attempts())
@@ -195,15 +195,15 @@ func TestSMTPFaults(t *testing.T) {
 			// The reset is intact whatever became of its email. (Its token
 			// expired during the rounds above: make a new one, as the user
 			// would, and check the first is as it was.)
-			stored, err = f.svc.GetPasswordReset(ctx, pr.ID)
+			stored, err = f.Svc.GetPasswordReset(ctx, pr.ID)
 			require.NoError(t, err)
 			require.Equal(t, pr.ExpiresAt, stored.ExpiresAt)
-			_, err = f.svc.CheckToken(ctx, pr.Token)
+			_, err = f.Svc.CheckToken(ctx, pr.Token)
 			require.ErrorIs(t, err, reset.ErrTokenExpired, "expired, not spent or ended")
-			again := f.createReset(t, "ana@example.com")
-			_, err = f.svc.ResetPassword(ctx, byLink(again))
+			again := f.CreateReset(t, "ana@example.com")
+			_, err = f.Svc.ResetPassword(ctx, byLink(again))
 			require.NoError(t, err)
-			_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: newPassphrase})
+			_, err = f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: newPassphrase})
 			require.NoError(t, err)
 			require.Equal(t, 1, srv.DeliveredWith(again.Token))
 			require.Equal(t, 1, srv.DeliveredWith("password was changed"))
@@ -220,20 +220,20 @@ func TestSMTPFaultWithinTTL(t *testing.T) {
 		c.Store = openSQLite(t, filepath.Join(t.TempDir(), "ttl.db"))
 		c.Mailer = &mail.SMTP{Addr: srv.Addr, TLSMode: mail.Insecure, Timeout: 5 * time.Second}
 	})
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
-	pr := f.createReset(t, "ana@example.com")
-	f.clock.Add(10 * time.Second) // the first backoff
-	n, err := f.svc.DispatchOnce(ctx)
+	pr := f.CreateReset(t, "ana@example.com")
+	f.Clock.Add(10 * time.Second) // the first backoff
+	n, err := f.Svc.DispatchOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Zero(t, len(srv.Delivered()), "451 on the second attempt")
-	f.clock.Add(20 * time.Second) // the second backoff, doubled
-	n, err = f.svc.DispatchOnce(ctx)
+	f.Clock.Add(20 * time.Second) // the second backoff, doubled
+	n, err = f.Svc.DispatchOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Equal(t, 1, srv.DeliveredWith(pr.Token))
-	_, err = f.svc.ResetPassword(ctx, byLink(pr))
+	_, err = f.Svc.ResetPassword(ctx, byLink(pr))
 	require.NoError(t, err)
 	require.True(t, bytes.Contains(srv.Delivered()[1], []byte("password was changed")))
 }
@@ -251,15 +251,15 @@ func TestSMTPServerDown(t *testing.T) {
 		c.Store = openSQLite(t, filepath.Join(t.TempDir(), "down.db"))
 		c.Mailer = transport
 	})
-	f.user(t, "ana@example.com")
+	f.User(t, "ana@example.com")
 	ctx := t.Context()
-	pr := f.createReset(t, "ana@example.com")
+	pr := f.CreateReset(t, "ana@example.com")
 	require.Contains(t, f.logs.String(), "will retry")
 
 	srv := startSMTP(t)
 	transport.Addr = srv.Addr // the server is back (nothing sends meanwhile)
-	f.clock.Add(10 * time.Second)
-	n, err := f.svc.DispatchOnce(ctx)
+	f.Clock.Add(10 * time.Second)
+	n, err := f.Svc.DispatchOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Equal(t, 1, srv.DeliveredWith(pr.Token))

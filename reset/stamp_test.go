@@ -7,6 +7,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/reset"
 )
 
@@ -17,25 +18,25 @@ import (
 func TestHostLoginAfterANonASCIIReset(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
-	u := f.user(t, "zoe@example.com")
-	pr := f.createReset(t, u.Email)
+	u := f.User(t, "zoe@example.com")
+	pr := f.CreateReset(t, u.Email)
 	const atReset = "Zoë's ﬁrst café" // precomposed ë and é, the "ﬁ" ligature
-	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: atReset})
+	_, err := f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: atReset})
 	require.NoError(t, err)
-	hash, err := f.store.PasswordHash(ctx, u.ID)
+	hash, err := f.Store.PasswordHash(ctx, u.ID)
 	require.NoError(t, err)
 
 	const atLogin = "Zoe\u0308's first cafe\u0301" // decomposed, no ligature
-	stamp, err := f.svc.CheckPassword(hash, atLogin)
+	stamp, err := f.Svc.CheckPassword(hash, atLogin)
 	require.NoError(t, err)
 	require.Equal(t, reset.Stamp(hash), stamp)
 	require.Error(t, bcrypt.CompareHashAndPassword([]byte(hash), []byte(atLogin)), "raw bytes should not match")
 
-	_, err = f.svc.CheckPassword(hash, "Zoe's first cafe")
+	_, err = f.Svc.CheckPassword(hash, "Zoe's first cafe")
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	_, err = f.svc.CheckPassword("", atLogin)
+	_, err = f.Svc.CheckPassword("", atLogin)
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials, "a user without a password")
-	_, err = f.svc.CheckPassword("not a hash", atLogin)
+	_, err = f.Svc.CheckPassword("not a hash", atLogin)
 	require.Error(t, err)
 	require.NotErrorIs(t, err, reset.ErrInvalidCredentials)
 }
@@ -45,18 +46,18 @@ func TestHostLoginAfterANonASCIIReset(t *testing.T) {
 func TestStamps(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
-	u := f.user(t, "ada@example.com")
-	in, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: u.Email, Password: oldPassword})
+	u := f.User(t, "ada@example.com")
+	in, err := f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: u.Email, Password: testsvc.OldPassword})
 	require.NoError(t, err)
 	require.Len(t, in.Stamp, 22)
-	cur, err := f.svc.CurrentStamp(ctx, u.ID)
+	cur, err := f.Svc.CurrentStamp(ctx, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, in.Stamp, cur)
-	again, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: u.Email, Password: oldPassword})
+	again, err := f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: u.Email, Password: testsvc.OldPassword})
 	require.NoError(t, err)
 	require.Equal(t, in.Stamp, again.Stamp, "a stamp is stable while the password is")
 
-	ok, err := f.svc.StampMatches(ctx, u.ID, in.Stamp)
+	ok, err := f.Svc.StampMatches(ctx, u.ID, in.Stamp)
 	require.NoError(t, err)
 	require.True(t, ok)
 	for name, c := range map[string]struct{ id, stamp string }{
@@ -65,20 +66,20 @@ func TestStamps(t *testing.T) {
 		"unknown user": {"user_nobody", in.Stamp},
 		"no user":      {"", in.Stamp},
 	} {
-		ok, err := f.svc.StampMatches(ctx, c.id, c.stamp)
+		ok, err := f.Svc.StampMatches(ctx, c.id, c.stamp)
 		require.NoError(t, err, name)
 		require.False(t, ok, name)
 	}
 
-	pr := f.createReset(t, u.Email)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new password"})
+	pr := f.CreateReset(t, u.Email)
+	_, err = f.Svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new password"})
 	require.NoError(t, err)
-	ok, err = f.svc.StampMatches(ctx, u.ID, in.Stamp)
+	ok, err = f.Svc.StampMatches(ctx, u.ID, in.Stamp)
 	require.NoError(t, err)
 	require.False(t, ok, "a stamp from before the reset still matches")
-	after, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: u.Email, Password: "a brand new password"})
+	after, err := f.Accounts.Authenticate(ctx, account.AuthenticateParams{Email: u.Email, Password: "a brand new password"})
 	require.NoError(t, err)
 	require.NotEqual(t, in.Stamp, after.Stamp)
-	_, err = f.svc.CurrentStamp(ctx, "user_nobody")
+	_, err = f.Svc.CurrentStamp(ctx, "user_nobody")
 	require.ErrorIs(t, err, reset.ErrUserNotFound)
 }

@@ -8,18 +8,9 @@ import (
 	"testing"
 
 	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/stretchr/testify/require"
 )
-
-// codeOf returns the code in the last email.
-func (f *fixture) codeOf(t *testing.T) string {
-	t.Helper()
-	m, ok := f.mail.Last()
-	require.True(t, ok)
-	c := regexp.MustCompile(`(?m)^    (\d{4} \d{4})$`).FindStringSubmatch(m.Text)
-	require.NotNil(t, c, m.Text)
-	return c[1]
-}
 
 func codeForm(addr, code, pw string) url.Values {
 	return url.Values{"email": {addr}, "code": {code}, "new_password": {pw}, "confirm_password": {pw}}
@@ -37,7 +28,7 @@ func TestCodeInTheSameBrowser(t *testing.T) {
 	require.Contains(t, b, `<input type="hidden" name="email" value="ana@example.com">`)
 	require.Contains(t, b, `name="code" type="text" inputmode="numeric" autocomplete="one-time-code"`)
 	f.h.Wait()
-	code := f.codeOf(t)
+	code := testsvc.Code(t, f.mail)
 	m, _ := f.mail.Last()
 	link := regexp.MustCompile(`https://app\.example/reset-password\?token=\S+`).FindString(m.Text)
 	require.NotEmpty(t, link)
@@ -61,7 +52,7 @@ func TestWrongCodePageAlike(t *testing.T) {
 	_, err := f.acct.CreateUser(t.Context(), account.CreateUserParams{Email: "bob@example.com", Password: oldPassword})
 	require.NoError(t, err)
 	tok := f.token(t)
-	code := f.codeOf(t)
+	code := testsvc.Code(t, f.mail)
 	wrong := "0000 0000"
 	if strings.ReplaceAll(code, " ", "") == "00000000" {
 		wrong = "1111 1111"
@@ -100,7 +91,7 @@ func TestWrongCodePageAlike(t *testing.T) {
 func TestCodeFormFieldErrors(t *testing.T) {
 	f := newFixture(t, nil)
 	f.token(t)
-	code := f.codeOf(t)
+	code := testsvc.Code(t, f.mail)
 	for _, form := range []url.Values{
 		{"email": {email}, "code": {""}, "new_password": {newPassword}, "confirm_password": {newPassword}},
 		{"email": {"not an address"}, "code": {code}, "new_password": {newPassword}, "confirm_password": {newPassword}},

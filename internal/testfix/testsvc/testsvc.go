@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/memstore"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
@@ -44,7 +47,7 @@ func New(tb testing.TB, cfg reset.Config) (*reset.Service, *account.Service) {
 }
 
 // NewClock returns a Clock at 2026-01-15 12:00 UTC, where the Clock of
-// every Doubles starts.
+// every Fixture starts.
 func NewClock() *testfix.Clock {
 	return testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC))
 }
@@ -73,28 +76,102 @@ func (h *CountingHasher) Compare(hash, p string) error {
 	return h.Bcrypt.Compare(hash, p)
 }
 
-// Doubles are the parts of a Service built by OnMemory that a test looks
-// at or moves.
-type Doubles struct {
-	Store  *memstore.Store
-	Mail   *mailtest.Recorder
-	Clock  *testfix.Clock
-	Hasher *CountingHasher // bcrypt at its cheapest
+// Fixture is a reset.Service over a fresh memstore, the account.Service
+// on it, and the test doubles it runs with, which a test looks at and
+// moves. Make one with NewFixture.
+type Fixture struct {
+	Svc      *reset.Service
+	Accounts *account.Service
+	// Store is the Store Svc runs on: the fresh memstore, or whatever a
+	// mod of NewFixture put in its place, so that what a test reads of it
+	// is what the Service wrote.
+	Store store.Store
+	// Mail is the Service's Mailer; nil when a mod replaced the Mailer
+	// with something other than a mailtest.Recorder.
+	Mail *mailtest.Recorder
+	// Clock is the Service's clock, unless a mod replaced Config.Now: the
+	// test then moves the clock it gave.
+	Clock *testfix.Clock
+	// Hasher is the Service's Hasher, bcrypt at its cheapest; nil when a
+	// mod replaced the Hasher with something other than a CountingHasher.
+	Hasher *CountingHasher
 }
 
-// OnMemory is New over a fresh memstore and fresh Doubles: it sets cfg's
-// Store, Mailer, Hasher and Now to the Doubles' and its ResetURL to
-// ResetURL, then lets each mod change cfg (replace a part, wrap the
-// Store) before the Service is built.
-func OnMemory(tb testing.TB, cfg reset.Config, mod ...func(*reset.Config)) (*reset.Service, *account.Service, Doubles) {
+// NewFixture is New over a fresh memstore and fresh test doubles: it sets
+// cfg's Store, Mailer, Hasher and Now to the Fixture's and its ResetURL
+// to ResetURL, then lets each mod change cfg (replace a part, wrap the
+// Store) before the Service is built. The Fixture's fields are the parts
+// the Service was built with.
+func NewFixture(tb testing.TB, cfg reset.Config, mod ...func(*reset.Config)) *Fixture {
 	tb.Helper()
-	d := Doubles{Store: memstore.New(), Mail: new(mailtest.Recorder), Clock: NewClock(), Hasher: NewCountingHasher(4)}
-	cfg.Store, cfg.Mailer, cfg.Hasher, cfg.Now, cfg.ResetURL = d.Store, d.Mail, d.Hasher, d.Clock.Now, ResetURL
+	f := &Fixture{Mail: new(mailtest.Recorder), Clock: NewClock(), Hasher: NewCountingHasher(4)}
+	cfg.Store, cfg.Mailer, cfg.Hasher, cfg.Now, cfg.ResetURL = memstore.New(), f.Mail, f.Hasher, f.Clock.Now, ResetURL
 	for _, m := range mod {
 		m(&cfg)
 	}
-	svc, accounts := New(tb, cfg)
-	return svc, accounts, d
+	f.Store = cfg.Store
+	f.Mail, _ = cfg.Mailer.(*mailtest.Recorder)
+	f.Hasher, _ = cfg.Hasher.(*CountingHasher)
+	f.Svc, f.Accounts = New(tb, cfg)
+	return f
+}
+
+// OldPassword is the password of the users that User creates.
+const OldPassword = "correct horse battery"
+
+// User creates a user at email with OldPassword through f.Accounts. It
+// stops tb when that fails.
+func (f *Fixture) User(tb testing.TB, email string) reset.User {
+	tb.Helper()
+	return CreateUser(tb, f.Accounts, email, OldPassword)
+}
+
+// CreateReset creates a reset for email through f.Svc. It stops tb when
+// that fails.
+func (f *Fixture) CreateReset(tb testing.TB, email string) reset.PasswordReset {
+	tb.Helper()
+	pr, err := f.Svc.CreatePasswordReset(tb.Context(), reset.CreatePasswordResetParams{Email: email})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pr
+}
+
+// HashOf returns the password hash f.Store keeps for the user id. It
+// stops tb when there is none.
+func (f *Fixture) HashOf(tb testing.TB, id string) string {
+	tb.Helper()
+	h, err := f.Store.PasswordHash(tb.Context(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// Restart is the app restarted with the Hasher h: a reset.Service over
+// f's Store, Mail and Clock, and the account.Service on it.
+func (f *Fixture) Restart(tb testing.TB, h password.Hasher) (*reset.Service, *account.Service) {
+	tb.Helper()
+	return New(tb, reset.Config{Store: f.Store, Mailer: f.Mail, ResetURL: ResetURL, Hasher: h, Now: f.Clock.Now})
+}
+
+// Code returns the code of the last email rec recorded, as the email
+// shows it: two groups of four digits on a line of their own in the text,
+// and the same in the HTML. It stops tb when there is no email or no code.
+func Code(tb testing.TB, rec *mailtest.Recorder) string {
+	tb.Helper()
+	m, ok := rec.Last()
+	if !ok {
+		tb.Fatal("testsvc: no email recorded")
+	}
+	code := regexp.MustCompile(`(?m)^    (\d{4} \d{4})$`).FindStringSubmatch(m.Text)
+	if code == nil {
+		tb.Fatalf("testsvc: the email shows no code:\n%s", m.Text)
+	}
+	if !strings.Contains(m.HTML, code[1]) {
+		tb.Fatalf("testsvc: the email's HTML lacks the code %q:\n%s", code[1], m.HTML)
+	}
+	return code[1]
 }
 
 // OnSQLite is New over a fresh, migrated SQLite file in tb's temporary
