@@ -2,9 +2,7 @@ package mail_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -12,17 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix/testmail"
 	"github.com/passreset/passreset/mail"
 )
-
-func numbered(i int) mail.Message {
-	return mail.Message{
-		From:    "noreply@app.example",
-		To:      fmt.Sprintf("user%d@example.com", i),
-		Subject: fmt.Sprintf("message %d", i),
-		Text:    "body",
-	}
-}
 
 func subjects(msgs []mail.Message) []string {
 	var s []string
@@ -37,18 +27,18 @@ func TestDevBoundedNewestFirst(t *testing.T) {
 	require.Empty(t, dev.Messages())
 
 	for i := 1; i <= 2; i++ {
-		require.NoError(t, dev.Send(t.Context(), numbered(i)))
+		require.NoError(t, dev.Send(t.Context(), testmail.Numbered(i)))
 	}
 	require.Equal(t, []string{"message 2", "message 1"}, subjects(dev.Messages()))
 
 	for i := 3; i <= 7; i++ {
-		require.NoError(t, dev.Send(t.Context(), numbered(i)))
+		require.NoError(t, dev.Send(t.Context(), testmail.Numbered(i)))
 	}
 	require.Equal(t, []string{"message 7", "message 6", "message 5"}, subjects(dev.Messages()))
 
 	dev.Clear()
 	require.Empty(t, dev.Messages())
-	require.NoError(t, dev.Send(t.Context(), numbered(8)))
+	require.NoError(t, dev.Send(t.Context(), testmail.Numbered(8)))
 	require.Equal(t, []string{"message 8"}, subjects(dev.Messages()))
 }
 
@@ -56,7 +46,7 @@ func TestDevDefaultCapacity(t *testing.T) {
 	for _, capacity := range []int{0, -1} {
 		dev := mail.NewDev(slog.New(slog.DiscardHandler), capacity)
 		for i := range 101 {
-			require.NoError(t, dev.Send(t.Context(), numbered(i)))
+			require.NoError(t, dev.Send(t.Context(), testmail.Numbered(i)))
 		}
 		msgs := dev.Messages()
 		require.Len(t, msgs, 100)
@@ -71,7 +61,7 @@ func TestDevLogsRecipientAndSubjectOnly(t *testing.T) {
 	m := testMessage()
 	m.Headers = map[string]string{"X-Secret-Header": "header-value"}
 	require.NoError(t, dev.Send(t.Context(), m))
-	require.NoError(t, dev.Send(t.Context(), numbered(2)))
+	require.NoError(t, dev.Send(t.Context(), testmail.Numbered(2)))
 
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	require.Len(t, lines, 2, "one line per message")
@@ -92,33 +82,14 @@ func TestDevLogsRecipientAndSubjectOnly(t *testing.T) {
 }
 
 func TestDevReturnsCopies(t *testing.T) {
-	dev := mail.NewDev(slog.New(slog.DiscardHandler), 10)
-	m := numbered(1)
-	m.Headers = map[string]string{"X-Tag": "original"}
-	require.NoError(t, dev.Send(t.Context(), m))
-
-	m.Headers["X-Tag"] = "changed by the sender"
-	got := dev.Messages()
-	require.Equal(t, "original", got[0].Headers["X-Tag"])
-
-	got[0].Headers["X-Tag"] = "changed by the reader"
-	require.Equal(t, "original", dev.Messages()[0].Headers["X-Tag"])
+	testmail.KeepsCopies(t, mail.NewDev(slog.New(slog.DiscardHandler), 10))
 }
 
 func TestDevRejects(t *testing.T) {
 	var buf bytes.Buffer
 	dev := mail.NewDev(slog.New(slog.NewTextHandler(&buf, nil)), 10)
-
-	m := numbered(1)
-	m.Subject = "Hi\r\nBcc: victim@example.com"
-	require.ErrorIs(t, dev.Send(t.Context(), m), mail.ErrInvalidMessage)
-
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	require.ErrorIs(t, dev.Send(ctx, numbered(2)), context.Canceled)
-
-	require.Empty(t, dev.Messages())
-	require.Empty(t, buf.String())
+	testmail.Rejects(t, dev)
+	require.Empty(t, buf.String(), "a refused message is not logged")
 }
 
 func TestDevConcurrent(t *testing.T) {
@@ -126,7 +97,7 @@ func TestDevConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Go(func() {
-			if err := dev.Send(t.Context(), numbered(i)); err != nil {
+			if err := dev.Send(t.Context(), testmail.Numbered(i)); err != nil {
 				t.Error(err)
 			}
 			dev.Messages()

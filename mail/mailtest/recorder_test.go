@@ -3,25 +3,16 @@ package mailtest_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix/testmail"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
 )
-
-func message(i int) mail.Message {
-	return mail.Message{
-		From:    "noreply@app.example",
-		To:      fmt.Sprintf("user%d@example.com", i),
-		Subject: fmt.Sprintf("message %d", i),
-		Text:    "body",
-	}
-}
 
 func TestRecorder(t *testing.T) {
 	var rec mailtest.Recorder
@@ -31,13 +22,13 @@ func TestRecorder(t *testing.T) {
 	require.Empty(t, rec.Messages())
 
 	for i := 1; i <= 3; i++ {
-		require.NoError(t, rec.Send(t.Context(), message(i)))
+		require.NoError(t, rec.Send(t.Context(), testmail.Numbered(i)))
 	}
 	require.Equal(t, 3, rec.Len())
-	require.Equal(t, []mail.Message{message(1), message(2), message(3)}, rec.Messages(), "in the order sent")
+	require.Equal(t, []mail.Message{testmail.Numbered(1), testmail.Numbered(2), testmail.Numbered(3)}, rec.Messages(), "in the order sent")
 	last, ok := rec.Last()
 	require.True(t, ok)
-	require.Equal(t, message(3), last)
+	require.Equal(t, testmail.Numbered(3), last)
 
 	rec.Reset()
 	require.Zero(t, rec.Len())
@@ -47,14 +38,7 @@ func TestRecorder(t *testing.T) {
 
 func TestRecorderCopies(t *testing.T) {
 	var rec mailtest.Recorder
-	m := message(1)
-	m.Headers = map[string]string{"X-Tag": "original"}
-	require.NoError(t, rec.Send(t.Context(), m))
-	m.Headers["X-Tag"] = "changed"
-
-	got := rec.Messages()
-	require.Equal(t, "original", got[0].Headers["X-Tag"])
-	got[0].Headers["X-Tag"] = "changed"
+	testmail.KeepsCopies(t, &rec)
 	last, _ := rec.Last()
 	require.Equal(t, "original", last.Headers["X-Tag"])
 	last.Headers["X-Tag"] = "changed"
@@ -69,26 +53,18 @@ func TestRecorderFailWith(t *testing.T) {
 		}
 		return nil
 	}}
-	require.NoError(t, rec.Send(t.Context(), message(1)))
-	require.ErrorIs(t, rec.Send(t.Context(), message(2)), errDown)
-	require.NoError(t, rec.Send(t.Context(), message(3)))
-	require.Equal(t, []mail.Message{message(1), message(3)}, rec.Messages(), "failed messages are not recorded")
+	require.NoError(t, rec.Send(t.Context(), testmail.Numbered(1)))
+	require.ErrorIs(t, rec.Send(t.Context(), testmail.Numbered(2)), errDown)
+	require.NoError(t, rec.Send(t.Context(), testmail.Numbered(3)))
+	require.Equal(t, []mail.Message{testmail.Numbered(1), testmail.Numbered(3)}, rec.Messages(), "failed messages are not recorded")
 }
 
 func TestRecorderRejects(t *testing.T) {
 	called := false
 	rec := &mailtest.Recorder{FailWith: func(mail.Message) error { called = true; return nil }}
-
-	m := message(1)
-	m.Subject = "Hi\r\nBcc: victim@example.com"
-	require.ErrorIs(t, rec.Send(t.Context(), m), mail.ErrInvalidMessage)
-
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	require.ErrorIs(t, rec.Send(ctx, message(2)), context.Canceled)
-
+	testmail.Rejects(t, rec)
 	require.Zero(t, rec.Len())
-	require.False(t, called)
+	require.False(t, called, "a refused message never reaches FailWith")
 }
 
 func TestRecorderWaitFor(t *testing.T) {
@@ -96,7 +72,7 @@ func TestRecorderWaitFor(t *testing.T) {
 	go func() {
 		for i := 1; i <= 3; i++ {
 			time.Sleep(10 * time.Millisecond)
-			if err := rec.Send(context.Background(), message(i)); err != nil {
+			if err := rec.Send(context.Background(), testmail.Numbered(i)); err != nil {
 				t.Error(err)
 			}
 		}
@@ -105,7 +81,7 @@ func TestRecorderWaitFor(t *testing.T) {
 	defer cancel()
 	msgs, err := rec.WaitFor(ctx, 3)
 	require.NoError(t, err)
-	require.Equal(t, []mail.Message{message(1), message(2), message(3)}, msgs)
+	require.Equal(t, []mail.Message{testmail.Numbered(1), testmail.Numbered(2), testmail.Numbered(3)}, msgs)
 
 	msgs, err = rec.WaitFor(ctx, 2)
 	require.NoError(t, err, "already there")
@@ -114,14 +90,14 @@ func TestRecorderWaitFor(t *testing.T) {
 
 func TestRecorderWaitForTimeout(t *testing.T) {
 	var rec mailtest.Recorder
-	require.NoError(t, rec.Send(t.Context(), message(1)))
+	require.NoError(t, rec.Send(t.Context(), testmail.Numbered(1)))
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	msgs, err := rec.WaitFor(ctx, 2)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorContains(t, err, "waiting for 2 messages, got 1")
-	require.Equal(t, []mail.Message{message(1)}, msgs)
+	require.Equal(t, []mail.Message{testmail.Numbered(1)}, msgs)
 	require.Less(t, time.Since(start), 5*time.Second)
 }
 
@@ -137,7 +113,7 @@ func TestRecorderConcurrent(t *testing.T) {
 	}
 	for i := range 50 {
 		wg.Go(func() {
-			if err := rec.Send(t.Context(), message(i)); err != nil {
+			if err := rec.Send(t.Context(), testmail.Numbered(i)); err != nil {
 				t.Error(err)
 			}
 			rec.Last()
