@@ -147,3 +147,22 @@ func (f *fixture) create(t testing.TB, userID string) (session.Session, string) 
 	require.NoError(t, err)
 	return s, tok
 }
+
+// validate validates tok, and fails the test, saying msg, if it is refused.
+func (f *fixture) validate(t testing.TB, tok, msg string) session.Session {
+	t.Helper()
+	s, err := f.m.Validate(context.Background(), tok)
+	require.NoError(t, err, msg)
+	return s
+}
+
+// requireExpired checks that tok's session is over by f's clock, saying
+// msg if not: Validate refuses it with ErrExpired, and Refresh, which
+// judges a session the same way, too.
+func (f *fixture) requireExpired(t testing.TB, tok, msg string) {
+	t.Helper()
+	_, err := f.m.Validate(context.Background(), tok)
+	require.ErrorIs(t, err, session.ErrExpired, msg)
+	_, _, err = f.m.Refresh(context.Background(), tok)
+	require.ErrorIs(t, err, session.ErrExpired, "Refresh: "+msg)
+}
