@@ -255,6 +255,23 @@ func (c *client) mustLogin(email, pw, wantID string) {
 	require.Equal(c.t, wantID, body)
 }
 
+// signedIn returns a new client signed in as the user id at email, whose
+// password is oldPassword.
+func (a *app) signedIn(email, id string) *client {
+	a.t.Helper()
+	c := a.client()
+	c.mustLogin(email, oldPassword, id)
+	return c
+}
+
+// requireSignedOut checks that the client's next request is served as
+// signed out.
+func (c *client) requireSignedOut(msgAndArgs ...any) {
+	c.t.Helper()
+	status, _ := c.do(http.MethodGet, "/me", nil)
+	require.Equal(c.t, http.StatusUnauthorized, status, msgAndArgs...)
+}
+
 // token returns the scs cookie the client holds, or "".
 func (c *client) token() string {
 	for _, ck := range c.hc.Jar.Cookies(c.url) {

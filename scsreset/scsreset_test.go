@@ -76,8 +76,7 @@ func TestResetSignsOutEveryDeviceAndOnlyTheUser(t *testing.T) {
 	require.Contains(t, a.logs.String(), "deleted=2")
 
 	for _, c := range []*client{phone, laptop} {
-		status, _ := c.do(http.MethodGet, "/me", nil)
-		require.Equal(t, http.StatusUnauthorized, status)
+		c.requireSignedOut()
 	}
 	status, body := bobs.do(http.MethodGet, "/me", nil)
 	require.Equal(t, http.StatusOK, status)
@@ -99,8 +98,7 @@ func TestResetSignsOutEveryDeviceAndOnlyTheUser(t *testing.T) {
 func TestInFlightRequestCannotResaveASignedInSession(t *testing.T) {
 	a := newApp(t, appOptions{})
 	ada := a.createUser("ada@example.com", oldPassword)
-	phone := a.client()
-	phone.mustLogin("ada@example.com", oldPassword, ada)
+	phone := a.signedIn("ada@example.com", ada)
 	tokenBefore := phone.token()
 
 	type result struct {
@@ -124,8 +122,7 @@ func TestInFlightRequestCannotResaveASignedInSession(t *testing.T) {
 	require.Equal(t, 1, a.sessionsOf(ada), "and it wrote the deleted session back: the race happened")
 	require.Equal(t, tokenBefore, phone.token())
 
-	status, _ := phone.do(http.MethodGet, "/me", nil)
-	require.Equal(t, http.StatusUnauthorized, status, "the re-saved session is refused on its next request")
+	phone.requireSignedOut("the re-saved session is refused on its next request")
 	require.Equal(t, 0, a.sessionsOf(ada), "and destroyed")
 	require.Empty(t, phone.token(), "its cookie is cleared")
 	require.Contains(t, a.logs.String(), "session ended")
@@ -157,24 +154,20 @@ func TestSignInRacingTheResetEndsSignedOut(t *testing.T) {
 	require.Equal(t, http.StatusOK, <-done, "the sign-in itself completed")
 	require.Equal(t, 1, a.sessionsOf(ada), "with a session made after the revoker ran")
 
-	status, _ := phone.do(http.MethodGet, "/me", nil)
-	require.Equal(t, http.StatusUnauthorized, status)
+	phone.requireSignedOut()
 	require.Equal(t, 0, a.sessionsOf(ada))
 }
 
 func TestHashTokenInStore(t *testing.T) {
 	a := newApp(t, appOptions{hashTokenInStore: true})
 	ada := a.createUser("ada@example.com", oldPassword)
-	phone, laptop := a.client(), a.client()
-	phone.mustLogin("ada@example.com", oldPassword, ada)
-	laptop.mustLogin("ada@example.com", oldPassword, ada)
+	phone, laptop := a.signedIn("ada@example.com", ada), a.signedIn("ada@example.com", ada)
 	require.Equal(t, 2, a.sessionsOf(ada))
 
 	require.NoError(t, a.resetPassword("ada@example.com", newPassword))
 	require.Equal(t, 0, a.sessionsOf(ada), "deleted by the store's key, not hashed twice")
 	for _, c := range []*client{phone, laptop} {
-		status, _ := c.do(http.MethodGet, "/me", nil)
-		require.Equal(t, http.StatusUnauthorized, status)
+		c.requireSignedOut()
 	}
 }
 
@@ -182,22 +175,19 @@ func TestStoreThatCannotIterate(t *testing.T) {
 	a := newApp(t, appOptions{hideIteration: true})
 	require.Contains(t, a.logs.String(), "cannot list its sessions", "New warns")
 	ada := a.createUser("ada@example.com", oldPassword)
-	phone := a.client()
-	phone.mustLogin("ada@example.com", oldPassword, ada)
+	phone := a.signedIn("ada@example.com", ada)
 
 	require.NoError(t, a.resetPassword("ada@example.com", newPassword), "nothing to retry")
 	require.Equal(t, 1, a.sessionsOf(ada), "nothing deleted")
 
-	status, _ := phone.do(http.MethodGet, "/me", nil)
-	require.Equal(t, http.StatusUnauthorized, status, "the stamp check alone signs the device out")
+	phone.requireSignedOut("the stamp check alone signs the device out")
 	require.Equal(t, 0, a.sessionsOf(ada))
 }
 
 func TestRevokeSkipsUndecodableSessions(t *testing.T) {
 	a := newApp(t, appOptions{})
 	ada := a.createUser("ada@example.com", oldPassword)
-	phone := a.client()
-	phone.mustLogin("ada@example.com", oldPassword, ada)
+	a.signedIn("ada@example.com", ada)
 	// Two rows no codec can read, one of which holds Ada's id in its bytes
 	// and so is decoded.
 	for token, data := range map[string][]byte{
@@ -237,9 +227,8 @@ func TestRevokeWithAnotherCodec(t *testing.T) {
 	a := newApp(t, appOptions{})
 	a.sm.Codec = base64Codec{}
 	ada := a.createUser("ada@example.com", oldPassword)
-	phone, laptop := a.client(), a.client()
-	phone.mustLogin("ada@example.com", oldPassword, ada)
-	laptop.mustLogin("ada@example.com", oldPassword, ada)
+	a.signedIn("ada@example.com", ada) // on a phone
+	a.signedIn("ada@example.com", ada) // and on a laptop
 	require.Equal(t, 2, a.sessionsOf(ada))
 
 	require.NoError(t, a.resetPassword("ada@example.com", newPassword))
@@ -259,7 +248,7 @@ func TestRevokeEmptyUserIDDeletesNothing(t *testing.T) {
 func TestRevokeStopsWithContext(t *testing.T) {
 	a := newApp(t, appOptions{})
 	ada := a.createUser("ada@example.com", oldPassword)
-	a.client().mustLogin("ada@example.com", oldPassword, ada)
+	a.signedIn("ada@example.com", ada)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	err := a.sess.RevokeUserSessions(ctx, ada)
@@ -286,8 +275,7 @@ func TestAnonymousRequestsCostNoLookup(t *testing.T) {
 	ada := a.createUser("ada@example.com", oldPassword)
 	c := a.client()
 	for range 3 {
-		status, _ := c.do(http.MethodGet, "/me", nil)
-		require.Equal(t, http.StatusUnauthorized, status)
+		c.requireSignedOut()
 	}
 	status, _ := c.do(http.MethodPost, "/cart", nil)
 	require.Equal(t, http.StatusOK, status)
@@ -300,8 +288,7 @@ func TestAnonymousRequestsCostNoLookup(t *testing.T) {
 func TestStampCheckFailureFailsClosed(t *testing.T) {
 	a := newApp(t, appOptions{})
 	ada := a.createUser("ada@example.com", oldPassword)
-	phone := a.client()
-	phone.mustLogin("ada@example.com", oldPassword, ada)
+	phone := a.signedIn("ada@example.com", ada)
 
 	require.NoError(t, a.st.Close()) // the passreset store is gone: StampMatches fails
 	status, body := phone.do(http.MethodGet, "/me", nil)
@@ -311,8 +298,7 @@ func TestStampCheckFailureFailsClosed(t *testing.T) {
 	require.Equal(t, 1, a.sessionsOf(ada), "the session is kept: the stamp may well match")
 
 	// Anonymous requests need no lookup and are still served.
-	status, _ = a.client().do(http.MethodGet, "/me", nil)
-	require.Equal(t, http.StatusUnauthorized, status)
+	a.client().requireSignedOut()
 }
 
 func TestSessionWithUserIDButNoStampIsRefused(t *testing.T) {
@@ -334,8 +320,7 @@ func TestSessionWithUserIDButNoStampIsRefused(t *testing.T) {
 	c.a.srv = srv
 	status, _ := c.do(http.MethodPost, "/bad-login", nil)
 	require.Equal(t, http.StatusOK, status)
-	status, _ = c.do(http.MethodGet, "/me", nil)
-	require.Equal(t, http.StatusUnauthorized, status)
+	c.requireSignedOut()
 }
 
 func TestMisuseFailsWithoutPanic(t *testing.T) {
