@@ -29,6 +29,10 @@ func request(remote string, header ...string) *http.Request {
 	return r
 }
 
+// granted is the verdict of an Allow call without its wait, so that a
+// test checks a verdict in one line.
+func granted(ok bool, _ time.Duration) bool { return ok }
+
 func newLimiter(t testing.TB, cfg clientlimit.Config) *clientlimit.Limiter {
 	t.Helper()
 	l, err := clientlimit.New(cfg)
@@ -41,48 +45,41 @@ func TestDefaultLimit(t *testing.T) {
 	l := newLimiter(t, clientlimit.Config{Now: c.Now})
 	r := request("192.0.2.1:1234")
 	for i := range 10 {
-		ok, _ := l.Allow(r)
-		require.True(t, ok, "request %d of the burst", i+1)
+		require.True(t, granted(l.Allow(r)), "request %d of the burst", i+1)
 	}
 	ok, retry := l.Allow(r)
 	require.False(t, ok)
 	require.Equal(t, 6*time.Second, retry, "10 per minute: one more every 6 s")
 
 	// Another client has its own bucket.
-	ok, _ = l.Allow(request("192.0.2.2:1234"))
-	require.True(t, ok)
+	require.True(t, granted(l.Allow(request("192.0.2.2:1234"))))
 
 	c.Add(5 * time.Second)
 	ok, retry = l.Allow(r)
 	require.False(t, ok, "a refused request counts nothing, and the token is not back yet")
 	require.Equal(t, time.Second, retry)
 	c.Add(time.Second)
-	ok, _ = l.Allow(r)
-	require.True(t, ok)
-	ok, _ = l.Allow(r)
-	require.False(t, ok)
+	require.True(t, granted(l.Allow(r)))
+	require.False(t, granted(l.Allow(r)))
 }
 
 func TestConfiguredLimit(t *testing.T) {
 	c := newClock()
 	l := newLimiter(t, clientlimit.Config{Requests: 2, Per: time.Hour, Burst: 1, Now: c.Now})
 	r := request("192.0.2.1:1234")
-	ok, _ := l.Allow(r)
-	require.True(t, ok)
+	require.True(t, granted(l.Allow(r)))
 	ok, retry := l.Allow(r)
 	require.False(t, ok)
 	require.Equal(t, 30*time.Minute, retry)
 	c.Add(30 * time.Minute)
-	ok, _ = l.Allow(r)
-	require.True(t, ok)
+	require.True(t, granted(l.Allow(r)))
 }
 
 func TestRetryAfterIsWholeSeconds(t *testing.T) {
 	c := newClock()
 	l := newLimiter(t, clientlimit.Config{Requests: 1000, Per: time.Second, Burst: 1, Now: c.Now})
 	a := netip.MustParseAddr("192.0.2.1")
-	ok, _ := l.AllowAddr(a)
-	require.True(t, ok)
+	require.True(t, granted(l.AllowAddr(a)))
 	ok, retry := l.AllowAddr(a)
 	require.False(t, ok)
 	require.Equal(t, time.Second, retry, "1 ms rounds up to one second")
@@ -91,25 +88,19 @@ func TestRetryAfterIsWholeSeconds(t *testing.T) {
 func TestDisabled(t *testing.T) {
 	l := newLimiter(t, clientlimit.Config{Disabled: true, Requests: 1})
 	for range 100 {
-		ok, _ := l.Allow(request("192.0.2.1:1"))
-		require.True(t, ok)
+		require.True(t, granted(l.Allow(request("192.0.2.1:1"))))
 	}
 	require.Zero(t, l.Clients())
 }
 
 func TestIPv6CountedByNetwork(t *testing.T) {
 	l := newLimiter(t, clientlimit.Config{Requests: 1, Now: newClock().Now})
-	ok, _ := l.Allow(request("[2001:db8:1:2::1]:443"))
-	require.True(t, ok)
-	ok, _ = l.Allow(request("[2001:db8:1:2:ffff::9]:443"))
-	require.False(t, ok, "the same /64")
-	ok, _ = l.Allow(request("[2001:db8:1:3::1]:443"))
-	require.True(t, ok, "another /64")
+	require.True(t, granted(l.Allow(request("[2001:db8:1:2::1]:443"))))
+	require.False(t, granted(l.Allow(request("[2001:db8:1:2:ffff::9]:443"))), "the same /64")
+	require.True(t, granted(l.Allow(request("[2001:db8:1:3::1]:443"))), "another /64")
 
-	ok, _ = l.Allow(request("192.0.2.9:1"))
-	require.True(t, ok)
-	ok, _ = l.Allow(request("[::ffff:192.0.2.9]:1"))
-	require.False(t, ok, "an IPv4-mapped address is the IPv4 client")
+	require.True(t, granted(l.Allow(request("192.0.2.9:1"))))
+	require.False(t, granted(l.Allow(request("[::ffff:192.0.2.9]:1"))), "an IPv4-mapped address is the IPv4 client")
 }
 
 func TestRefilledBucketsForgotten(t *testing.T) {
@@ -133,24 +124,20 @@ func TestMaxClientsNeverResetsABucket(t *testing.T) {
 	c := newClock()
 	l := newLimiter(t, clientlimit.Config{Requests: 1, Per: time.Hour, MaxClients: 3, Now: c.Now})
 	victim := netip.MustParseAddr("192.0.2.200")
-	ok, _ := l.AllowAddr(victim)
-	require.True(t, ok)
+	require.True(t, granted(l.AllowAddr(victim)))
 	allowed := 0
 	for i := range 100 {
-		if ok, _ := l.AllowAddr(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)})); ok {
+		if granted(l.AllowAddr(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}))) {
 			allowed++
 		}
 		require.LessOrEqual(t, l.Clients(), 3)
 	}
 	require.Equal(t, 2+clientlimit.IPv6Factor48, allowed, "two more buckets fit; then every new client shares the overflow bucket, with the budget of a /48")
-	ok, _ = l.AllowAddr(victim)
-	require.False(t, ok, "the full table did not evict the exhausted bucket")
-	ok, _ = l.AllowAddr(netip.MustParseAddr("203.0.113.1"))
-	require.False(t, ok, "the overflow bucket is spent")
+	require.False(t, granted(l.AllowAddr(victim)), "the full table did not evict the exhausted bucket")
+	require.False(t, granted(l.AllowAddr(netip.MustParseAddr("203.0.113.1"))), "the overflow bucket is spent")
 
 	c.Add(time.Hour)
-	ok, _ = l.AllowAddr(netip.MustParseAddr("203.0.113.1"))
-	require.True(t, ok, "an hour on, every bucket has refilled and makes room")
+	require.True(t, granted(l.AllowAddr(netip.MustParseAddr("203.0.113.1"))), "an hour on, every bucket has refilled and makes room")
 	require.Equal(t, 1, l.Clients())
 }
 
@@ -160,21 +147,18 @@ func TestMaxClientsNeverResetsABucket(t *testing.T) {
 func TestIPv6SpreadOverOneNetwork(t *testing.T) {
 	l := newLimiter(t, clientlimit.Config{Requests: 1, Per: time.Hour, MaxClients: 100, Now: newClock().Now})
 	own := netip.MustParseAddr("2001:db8:1:1::1")
-	ok, _ := l.AllowAddr(own)
-	require.True(t, ok)
-	ok, _ = l.AllowAddr(own)
-	require.False(t, ok)
+	require.True(t, granted(l.AllowAddr(own)))
+	require.False(t, granted(l.AllowAddr(own)))
 	allowed := 0
 	for i := range 5000 {
 		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, byte(i >> 8), byte(i), 15: 1})
-		if ok, _ := l.AllowAddr(a); ok {
+		if granted(l.AllowAddr(a)) {
 			allowed++
 		}
 		require.LessOrEqual(t, l.Clients(), 100)
 	}
 	require.Equal(t, clientlimit.IPv6Factor48-1, allowed, "the /48 allows 16 requests in all, one of which the first /64 took")
-	ok, _ = l.AllowAddr(own)
-	require.False(t, ok, "the exhausted /64 was not reset")
+	require.False(t, granted(l.AllowAddr(own)), "the exhausted /64 was not reset")
 }
 
 func TestIPv6WiderNetworks(t *testing.T) {
@@ -182,7 +166,7 @@ func TestIPv6WiderNetworks(t *testing.T) {
 	count := func(net56, from, to int) (allowed int) {
 		for i := from; i < to; i++ {
 			a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 2, byte(net56), byte(i), 15: 1})
-			if ok, _ := l.AllowAddr(a); ok {
+			if granted(l.AllowAddr(a)) {
 				allowed++
 			}
 		}
@@ -196,10 +180,8 @@ func TestIPv6WiderNetworks(t *testing.T) {
 	}
 	require.Equal(t, clientlimit.IPv6Factor48, total, "the /48 caps the /56s together")
 
-	ok, _ := l.AllowAddr(netip.MustParseAddr("2001:db8:3::1"))
-	require.True(t, ok, "another /48")
-	ok, _ = l.AllowAddr(netip.MustParseAddr("192.0.2.1"))
-	require.True(t, ok, "IPv4 is counted apart")
+	require.True(t, granted(l.AllowAddr(netip.MustParseAddr("2001:db8:3::1"))), "another /48")
+	require.True(t, granted(l.AllowAddr(netip.MustParseAddr("192.0.2.1"))), "IPv4 is counted apart")
 }
 
 func TestMemoryBounded(t *testing.T) {
@@ -224,7 +206,7 @@ func TestConcurrentRequestsNeverExceedBurst(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 100 {
 		wg.Go(func() {
-			if ok, _ := l.Allow(request("192.0.2.1:1")); ok {
+			if granted(l.Allow(request("192.0.2.1:1"))) {
 				allowed.Add(1)
 			}
 		})
@@ -315,12 +297,9 @@ func TestClientIP(t *testing.T) {
 
 func TestLimiterUsesForwardedClient(t *testing.T) {
 	l := newLimiter(t, clientlimit.Config{Requests: 1, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, ClientHeader: "X-Forwarded-For", Now: newClock().Now})
-	ok, _ := l.Allow(request("127.0.0.1:5000", "X-Forwarded-For", "198.51.100.7"))
-	require.True(t, ok)
-	ok, _ = l.Allow(request("127.0.0.1:5001", "X-Forwarded-For", "198.51.100.8"))
-	require.True(t, ok, "another client behind the same proxy")
-	ok, _ = l.Allow(request("127.0.0.1:5002", "X-Forwarded-For", "203.0.113.1, 198.51.100.7"))
-	require.False(t, ok, "the first client again, whatever it put on the left")
+	require.True(t, granted(l.Allow(request("127.0.0.1:5000", "X-Forwarded-For", "198.51.100.7"))))
+	require.True(t, granted(l.Allow(request("127.0.0.1:5001", "X-Forwarded-For", "198.51.100.8"))), "another client behind the same proxy")
+	require.False(t, granted(l.Allow(request("127.0.0.1:5002", "X-Forwarded-For", "203.0.113.1, 198.51.100.7"))), "the first client again, whatever it put on the left")
 	require.Equal(t, "198.51.100.7", l.ClientIP(request("127.0.0.1:1", "X-Forwarded-For", "198.51.100.7")).String())
 }
 
@@ -332,7 +311,7 @@ func TestForgedForwardedForBehindXRealIPProxy(t *testing.T) {
 	allowed := 0
 	for i := range 50 {
 		r := request("127.0.0.1:5000", "X-Real-IP", "198.51.100.7", "X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i))
-		if ok, _ := l.Allow(r); ok {
+		if granted(l.Allow(r)) {
 			allowed++
 		}
 	}
@@ -375,8 +354,7 @@ func FuzzClientIP(f *testing.F) {
 				continue
 			}
 			require.True(t, got.IsValid())
-			ok, _ := l.Allow(r)
-			require.True(t, ok)
+			require.True(t, granted(l.Allow(r)))
 		}
 	})
 }
@@ -385,20 +363,16 @@ func TestAllowKey(t *testing.T) {
 	c := newClock()
 	l := newLimiter(t, clientlimit.Config{Requests: 3, Per: time.Hour, MaxClients: 4, Now: c.Now})
 	for range 3 {
-		ok, _ := l.AllowKey("a")
-		require.True(t, ok)
+		require.True(t, granted(l.AllowKey("a")))
 	}
 	ok, retry := l.AllowKey("a")
 	require.False(t, ok)
 	require.Equal(t, 20*time.Minute, retry)
-	ok, _ = l.AllowKey("b")
-	require.True(t, ok, "another name, another bucket")
-	ok, _ = l.AllowAddr(netip.MustParseAddr("192.0.2.1"))
-	require.True(t, ok, "names and addresses never share a bucket")
+	require.True(t, granted(l.AllowKey("b")), "another name, another bucket")
+	require.True(t, granted(l.AllowAddr(netip.MustParseAddr("192.0.2.1"))), "names and addresses never share a bucket")
 	require.Equal(t, 3, l.Clients())
 	c.Add(20 * time.Minute)
-	ok, _ = l.AllowKey("a")
-	require.True(t, ok)
+	require.True(t, granted(l.AllowKey("a")))
 	require.Equal(t, 1, l.Clients(), "b and the address refilled in 20 minutes and were forgotten")
 
 	off := newLimiter(t, clientlimit.Config{Disabled: true})
@@ -414,17 +388,15 @@ func TestAllowKey(t *testing.T) {
 func TestOverflowCountedOnce(t *testing.T) {
 	c := newClock()
 	l := newLimiter(t, clientlimit.Config{Requests: 1, Per: time.Hour, MaxClients: 3, Now: c.Now})
-	ok, _ := l.AllowAddr(netip.MustParseAddr("2001:db8:1:100::1"))
-	require.True(t, ok)
+	require.True(t, granted(l.AllowAddr(netip.MustParseAddr("2001:db8:1:100::1"))))
 	c.Add(time.Hour / clientlimit.IPv6Factor48) // the /48 has refilled, the /56 and /64 have not
-	ok, _ = l.AllowAddr(netip.MustParseAddr("192.0.2.1"))
-	require.True(t, ok)
+	require.True(t, granted(l.AllowAddr(netip.MustParseAddr("192.0.2.1"))))
 	require.Equal(t, 3, l.Clients(), "the /64, the /56 and the IPv4 address: full")
 
 	spent := 0
 	for i := range 10 { // other /64s of the same /56: the overflow bucket for their /64 and /48
 		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 1, byte(1 + i), 15: 1})
-		if ok, _ := l.AllowAddr(a); ok {
+		if granted(l.AllowAddr(a)) {
 			spent++
 		}
 	}
@@ -432,7 +404,7 @@ func TestOverflowCountedOnce(t *testing.T) {
 	left := 0
 	for i := range 100 { // fresh /48s: the overflow bucket alone
 		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, byte(100 + i), 15: 1})
-		if ok, _ := l.AllowAddr(a); ok {
+		if granted(l.AllowAddr(a)) {
 			left++
 		}
 	}
