@@ -22,16 +22,15 @@ func TestDuplicateAndCaseVariantKeys(t *testing.T) {
 		`{"email":"` + userEmail + `","email":"victim@example.com"}`,
 		`{"EMAIL":"victim@example.com"}`,
 	} {
-		r := e.do(t, req{method: http.MethodPost, path: "/user_management/password_reset", body: body})
+		r := e.post(t, "/user_management/password_reset", body)
 		requireError(t, r, http.StatusUnprocessableEntity, "invalid_request_parameters")
 	}
-	r := e.do(t, req{method: http.MethodPost, path: "/user_management/users",
-		body: `{"email":"md@example.com","password":"a long password","metadata":{"plan":"free","plan":"pro"}}`})
+	r := e.post(t, "/user_management/users", `{"email":"md@example.com","password":"a long password","metadata":{"plan":"free","plan":"pro"}}`)
 	requireError(t, r, http.StatusUnprocessableEntity, "invalid_request_parameters")
 	require.Zero(t, e.mail.Len(), "a refused request sent an email")
 
 	// Unknown keys are still ignored, and a well-formed body still works.
-	r = e.do(t, req{method: http.MethodPost, path: "/user_management/password_reset", body: `{"email":"` + userEmail + `","organization_id":"org_1"}`})
+	r = e.post(t, "/user_management/password_reset", `{"email":"`+userEmail+`","organization_id":"org_1"}`)
 	require.Equal(t, http.StatusCreated, r.status, string(r.raw))
 }
 
@@ -81,7 +80,7 @@ func TestKeyGuessingIsLimited(t *testing.T) {
 	require.Contains(t, logs, "too many failures")
 	require.NotContains(t, logs, "sk_guess_")
 
-	ok := e.do(t, req{method: http.MethodGet, path: "/user_management/users/user_x"})
+	ok := e.get(t, "/user_management/users/user_x")
 	require.Equal(t, http.StatusNotFound, ok.status, "the right key was refused: %s", ok.raw)
 	other := e.do(t, req{method: http.MethodGet, path: "/user_management/users/user_x", key: ptr("sk_wrong"), remote: "198.51.100.9:1234"})
 	require.Equal(t, http.StatusUnauthorized, other.status, "another client was limited")
