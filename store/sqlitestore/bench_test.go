@@ -64,15 +64,14 @@ func TestBenchRawWritesAsTheStore(t *testing.T) {
 // table, or over the host's accounts (host_test.go).
 func benchDialect(host bool) storebench.Dialect {
 	d := storebench.Dialect{
+		Host: host,
 		Seeded: func(tb testing.TB, spec storebench.Spec) storebench.DB {
 			path := filepath.Join(tb.TempDir(), "bench.db")
 			seed(tb, path, host, spec)
 			return benchDB{path: path, host: host}
 		},
 	}
-	if host {
-		d.UserID = storebench.HostUserID
-	} else {
+	if !host {
 		d.Grown = func(b *testing.B, spec storebench.Spec) storebench.DB {
 			return benchDB{path: growthDB(b, spec), warm: true}
 		}

@@ -160,15 +160,6 @@ func (db *rawDB) scanUser(row *sql.Row, u *rawUser) error {
 		&u.external, &u.locale, &u.metadata, &u.signIn, &u.created, &u.updated)
 }
 
-// key is the key of the users row of a user id: the id itself, or the
-// host's integer.
-func (db *rawDB) key(userID string) (any, error) {
-	if !db.host {
-		return userID, nil
-	}
-	return storebench.HostKey(userID)
-}
-
 // Create: the rate limit, the user, one transaction (end the older
 // resets, check the user, insert the reset and its email job), then, the
 // email sent, the job finished. The token is made as the module makes it.
@@ -203,7 +194,7 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	if _, err := tx.StmtContext(ctx, db.endResets).ExecContext(ctx, now, u.id); err != nil {
 		return err
 	}
-	key, err := db.key(u.id)
+	key, err := storebench.UserKey(db.host, u.id)
 	if err != nil {
 		return err
 	}
@@ -275,7 +266,7 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 	}
 	// The user's current address, which the notice goes to (and to the
 	// reset's, were it another).
-	key, err := db.key(r.userID)
+	key, err := storebench.UserKey(db.host, r.userID)
 	if err != nil {
 		return 0, err
 	}
@@ -363,7 +354,7 @@ func (db *rawDB) Validate(ctx context.Context, token string) error {
 
 // PasswordHash is the indexed lookup of the user's hash.
 func (db *rawDB) PasswordHash(ctx context.Context, userID string) (string, error) {
-	key, err := db.key(userID)
+	key, err := storebench.UserKey(db.host, userID)
 	if err != nil {
 		return "", err
 	}
