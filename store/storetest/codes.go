@@ -46,10 +46,10 @@ func testCodeRoundTrip(t *testing.T, st *subject) {
 	r := seedCodedReset(t, st, u, base.Add(ms))
 	got, err = st.ResetByID(ctx, r.ID)
 	require.NoError(t, err)
-	requireSameReset(t, r, got)
+	requireSame(t, r, got)
 	got, err = st.ResetByTokenHash(ctx, r.TokenHash)
 	require.NoError(t, err)
-	requireSameReset(t, r, got)
+	requireSame(t, r, got)
 }
 
 // testClaimTakesTries: each claim takes one try and returns the reset as
@@ -272,7 +272,7 @@ func testRehashKeepsSessions(t *testing.T, st sessionSubject) {
 	require.Zero(t, out.SessionsRevoked)
 	got, err := st.SessionByID(ctx, a.ID)
 	require.NoError(t, err)
-	requireSameSession(t, a, got)
+	requireSame(t, a, got)
 	h, err := st.PasswordHash(ctx, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, c.NewHash, h)

@@ -40,11 +40,11 @@ func testUserRoundTrip(t *testing.T, st *subject, c store.UserCreator) {
 
 		byID, err := st.UserByID(ctx, u.ID)
 		require.NoError(t, err)
-		requireSameUser(t, u, byID)
+		requireSame(t, u, byID)
 
 		byEmail, err := st.UserByEmail(ctx, u.Email)
 		require.NoError(t, err)
-		requireSameUser(t, u, byEmail)
+		requireSame(t, u, byEmail)
 	}
 }
 
@@ -215,8 +215,8 @@ func testUpdatedAtOnRedemption(t *testing.T, st *subject, c store.UserCreator) {
 	require.NoError(t, err)
 	want := u
 	want.EmailVerified, want.UpdatedAt = true, red.Now
-	requireSameUser(t, want, out.User)
+	requireSame(t, want, out.User)
 	got, err := st.UserByID(ctx, u.ID)
 	require.NoError(t, err)
-	requireSameUser(t, want, got)
+	requireSame(t, want, got)
 }
