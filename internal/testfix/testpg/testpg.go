@@ -57,8 +57,8 @@ func FreshSchema(tb testing.TB, prefix string) (schema, schemaURL string) {
 	return schema, u.String()
 }
 
-// exec runs one statement on a connection of its own to the server at
-// server.
+// exec runs one statement on a connection of its own to server, a
+// Postgres URL.
 func exec(ctx context.Context, server, sql string) error {
 	conn, err := pgx.Connect(ctx, server)
 	if err != nil {
