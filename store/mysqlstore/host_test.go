@@ -81,14 +81,10 @@ func TestConformanceOverHostTable(t *testing.T) {
 			return insertAccount(t, st.(*mysqlstore.Store).DB(), email, hash)
 		},
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
-			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
-				`UPDATE accounts SET email_address = ? WHERE account_id = ?`, email, strings.TrimPrefix(userID, "user_"))
-			require.NoError(t, err)
+			exec(t, st, `UPDATE accounts SET email_address = ? WHERE account_id = ?`, email, strings.TrimPrefix(userID, "user_"))
 		},
 		DeleteUser: func(t *testing.T, st store.Store, userID string) {
-			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
-				`DELETE FROM accounts WHERE account_id = ?`, strings.TrimPrefix(userID, "user_"))
-			require.NoError(t, err)
+			exec(t, st, `DELETE FROM accounts WHERE account_id = ?`, strings.TrimPrefix(userID, "user_"))
 		},
 	})
 }
@@ -110,20 +106,14 @@ func TestConformanceOverTextKeys(t *testing.T) {
 		},
 		AddUser: func(t *testing.T, st store.Store, email, hash string) string {
 			key := "member-" + dbName()
-			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
-				`INSERT INTO `+tables[st]+` (member_key, mail, secret) VALUES (?, ?, ?)`, key, email, hash)
-			require.NoError(t, err)
+			exec(t, st, `INSERT INTO `+tables[st]+` (member_key, mail, secret) VALUES (?, ?, ?)`, key, email, hash)
 			return key
 		},
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
-			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
-				`UPDATE `+tables[st]+` SET mail = ? WHERE member_key = ?`, email, userID)
-			require.NoError(t, err)
+			exec(t, st, `UPDATE `+tables[st]+` SET mail = ? WHERE member_key = ?`, email, userID)
 		},
 		DeleteUser: func(t *testing.T, st store.Store, userID string) {
-			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
-				`DELETE FROM `+tables[st]+` WHERE member_key = ?`, userID)
-			require.NoError(t, err)
+			exec(t, st, `DELETE FROM `+tables[st]+` WHERE member_key = ?`, userID)
 		},
 		NoVerifiedFlag: true,
 	})

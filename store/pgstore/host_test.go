@@ -52,10 +52,7 @@ func accountsStore(t testing.TB) *pgstore.Store {
 	pool := newPool(t, freshSchema(t))
 	_, err := pool.Exec(t.Context(), accountsDDL)
 	require.NoError(t, err)
-	st, err := pgstore.New(t.Context(), pool, pgstore.WithUsers(accounts()))
-	require.NoError(t, err)
-	require.NoError(t, st.Migrate(t.Context()))
-	return st
+	return migratedStore(t, pool, pgstore.WithUsers(accounts()))
 }
 
 // insertAccount adds a row the way the host's own sign-up would ("" for
@@ -86,12 +83,9 @@ func membersStore(t testing.TB) (st *pgstore.Store, members string) {
 		secret     text NOT NULL DEFAULT ''
 	)`)
 	require.NoError(t, err)
-	st, err = pgstore.New(t.Context(), pool, pgstore.WithSchema(own), pgstore.WithUsers(store.UsersTable{
+	return migratedStore(t, pool, pgstore.WithSchema(own), pgstore.WithUsers(store.UsersTable{
 		Table: hostSchema + ".team members", ID: "member_key", Email: "mail", PasswordHash: "secret",
-	}))
-	require.NoError(t, err)
-	require.NoError(t, st.Migrate(t.Context()))
-	return st, members
+	})), members
 }
 
 // newHostService is a reset Service over st with cheap bcrypt and the
@@ -122,14 +116,10 @@ func TestConformanceOverHostTable(t *testing.T) {
 			return insertAccount(t, st.(*pgstore.Store), email, hash)
 		},
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
-			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
-				`UPDATE accounts SET email_address = $1 WHERE account_id = $2`, email, strings.TrimPrefix(userID, "user_"))
-			require.NoError(t, err)
+			exec(t, st, `UPDATE accounts SET email_address = $1 WHERE account_id = $2`, email, strings.TrimPrefix(userID, "user_"))
 		},
 		DeleteUser: func(t *testing.T, st store.Store, userID string) {
-			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
-				`DELETE FROM accounts WHERE account_id = $1`, strings.TrimPrefix(userID, "user_"))
-			require.NoError(t, err)
+			exec(t, st, `DELETE FROM accounts WHERE account_id = $1`, strings.TrimPrefix(userID, "user_"))
 		},
 	})
 }
@@ -148,19 +138,14 @@ func TestConformanceOverTextKeys(t *testing.T) {
 		},
 		AddUser: func(t *testing.T, st store.Store, email, hash string) string {
 			key := newID("member-")
-			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
-				`INSERT INTO `+tables[st]+` (member_key, mail, secret) VALUES ($1, $2, $3)`, key, email, hash)
-			require.NoError(t, err)
+			exec(t, st, `INSERT INTO `+tables[st]+` (member_key, mail, secret) VALUES ($1, $2, $3)`, key, email, hash)
 			return key
 		},
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
-			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
-				`UPDATE `+tables[st]+` SET mail = $1 WHERE member_key = $2`, email, userID)
-			require.NoError(t, err)
+			exec(t, st, `UPDATE `+tables[st]+` SET mail = $1 WHERE member_key = $2`, email, userID)
 		},
 		DeleteUser: func(t *testing.T, st store.Store, userID string) {
-			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(), `DELETE FROM `+tables[st]+` WHERE member_key = $1`, userID)
-			require.NoError(t, err)
+			exec(t, st, `DELETE FROM `+tables[st]+` WHERE member_key = $1`, userID)
 		},
 		NoVerifiedFlag: true,
 	})
