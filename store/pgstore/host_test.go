@@ -379,11 +379,9 @@ func TestHostEmailWhateverCollation(t *testing.T) {
 				email_address text COLLATE `+c.collation+` NOT NULL,
 				pw_digest     text)`)
 			require.NoError(t, err)
-			st, err := pgstore.New(ctx, pool, pgstore.WithUsers(store.UsersTable{
+			st := migratedStore(t, pool, pgstore.WithUsers(store.UsersTable{
 				Table: "accounts", ID: "account_id", Email: "email_address", PasswordHash: "pw_digest",
 			}))
-			require.NoError(t, err)
-			require.NoError(t, st.Migrate(ctx))
 			sqltest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, st, email, "h") })
 		})
 	}
