@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/mysqlstore"
 )
@@ -47,7 +48,7 @@ func benchDB(cfg *mysql.Config, host bool) storebench.Server[*mysqlstore.Store] 
 		NewStore: func(tb testing.TB) (*mysqlstore.Store, error) {
 			var opts []mysqlstore.Option
 			if host {
-				opts = append(opts, mysqlstore.WithUsers(accounts()))
+				opts = append(opts, mysqlstore.WithUsers(sqltest.Accounts()))
 			}
 			return mysqlstore.New(context.Background(), benchPool(tb, cfg), opts...)
 		},

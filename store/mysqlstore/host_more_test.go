@@ -95,7 +95,7 @@ func TestHostTableMismatch(t *testing.T) {
 	open := func(d store.UsersTable) (sqltest.Store, error) {
 		return mysqlstore.New(ctx, db, mysqlstore.WithUsers(d))
 	}
-	sqltest.RefusesMismatches(t, accounts(), "mysqlstore: WithUsers: ", open,
+	sqltest.RefusesMismatches(t, sqltest.Accounts(), "mysqlstore: WithUsers: ", open,
 		map[string]sqltest.Mismatch{
 			"column":   {func(d *store.UsersTable) { d.Email = "email" }, `users table "accounts": no column "email"`},
 			"columns":  {func(d *store.UsersTable) { d.Email, d.PasswordHash = "email", "hash" }, `no column "email", "hash"`},

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/mysqlstore"
 	"github.com/passreset/passreset/store/storetest"
 )
@@ -27,13 +28,6 @@ const accountsDDL = `CREATE TABLE accounts (
     display_name  VARCHAR(100) NOT NULL DEFAULT ''
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`
 
-func accounts() store.UsersTable {
-	return store.UsersTable{
-		Table: "accounts", ID: "account_id", Email: "email_address", PasswordHash: "pw_digest",
-		Verified: "is_verified", UpdatedAt: "modified_at",
-	}
-}
-
 // accountsStore returns a migrated Store over the accounts table of a
 // fresh database, which holds passreset's tables too.
 func accountsStore(t testing.TB) *mysqlstore.Store {
@@ -41,7 +35,7 @@ func accountsStore(t testing.TB) *mysqlstore.Store {
 	cfg := freshDB(t)
 	_, err := newDB(t, cfg).ExecContext(t.Context(), accountsDDL)
 	require.NoError(t, err)
-	return newStoreIn(t, cfg, mysqlstore.WithUsers(accounts()))
+	return newStoreIn(t, cfg, mysqlstore.WithUsers(sqltest.Accounts()))
 }
 
 // insertAccount adds a row the way the host's own sign-up would ("" for

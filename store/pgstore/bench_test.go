@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/pgstore"
 )
@@ -47,7 +48,7 @@ func benchDB(schema string, host bool) storebench.Server[*pgstore.Store] {
 		NewStore: func(tb testing.TB) (*pgstore.Store, error) {
 			var opts []pgstore.Option
 			if host {
-				opts = append(opts, pgstore.WithUsers(accounts()))
+				opts = append(opts, pgstore.WithUsers(sqltest.Accounts()))
 			}
 			return pgstore.New(context.Background(), newPool(tb, schema), opts...)
 		},

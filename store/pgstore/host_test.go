@@ -37,13 +37,6 @@ const accountsDDL = `CREATE TABLE accounts (
     display_name  text        NOT NULL DEFAULT ''
 )`
 
-func accounts() store.UsersTable {
-	return store.UsersTable{
-		Table: "accounts", ID: "account_id", Email: "email_address", PasswordHash: "pw_digest",
-		Verified: "is_verified", UpdatedAt: "modified_at",
-	}
-}
-
 // accountsStore returns a migrated Store over the accounts table of a
 // fresh schema, which holds passreset's tables too (found through the
 // search_path, as the host's own are).
@@ -52,7 +45,7 @@ func accountsStore(t testing.TB) *pgstore.Store {
 	pool := newPool(t, freshSchema(t))
 	_, err := pool.Exec(t.Context(), accountsDDL)
 	require.NoError(t, err)
-	return migratedStore(t, pool, pgstore.WithUsers(accounts()))
+	return migratedStore(t, pool, pgstore.WithUsers(sqltest.Accounts()))
 }
 
 // insertAccount adds a row the way the host's own sign-up would ("" for
@@ -309,7 +302,7 @@ func TestHostTableMismatch(t *testing.T) {
 	_, err := pool.Exec(ctx, accountsDDL)
 	require.NoError(t, err)
 	open := func(d store.UsersTable) (sqltest.Store, error) { return pgstore.New(ctx, pool, pgstore.WithUsers(d)) }
-	sqltest.RefusesMismatches(t, accounts(), "pgstore: WithUsers: ", open,
+	sqltest.RefusesMismatches(t, sqltest.Accounts(), "pgstore: WithUsers: ", open,
 		map[string]sqltest.Mismatch{
 			"column":   {func(d *store.UsersTable) { d.Email = "email" }, `users table "accounts": no column "email"`},
 			"columns":  {func(d *store.UsersTable) { d.Email, d.PasswordHash = "email", "hash" }, `no column "email", "hash"`},

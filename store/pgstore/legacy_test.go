@@ -184,7 +184,7 @@ func TestAdoptLegacyWithUsers(t *testing.T) {
 		buildLegacy(t, pool)
 		_, err := pool.Exec(ctx, accountsDDL)
 		require.NoError(t, err)
-		st, err := pgstore.New(ctx, pool, pgstore.WithUsers(accounts()))
+		st, err := pgstore.New(ctx, pool, pgstore.WithUsers(sqltest.Accounts()))
 		require.NoError(t, err)
 		require.NoError(t, st.Migrate(ctx))
 

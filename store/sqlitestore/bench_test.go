@@ -35,6 +35,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
@@ -91,7 +92,7 @@ func (db benchDB) Store(tb testing.TB) storebench.Store {
 	tb.Helper()
 	var opts []sqlitestore.Option
 	if db.host {
-		opts = append(opts, sqlitestore.WithUsers(accounts))
+		opts = append(opts, sqlitestore.WithUsers(sqltest.Accounts()))
 	}
 	if db.warm {
 		warm(tb, db.path)
@@ -143,7 +144,7 @@ func seed(tb testing.TB, path string, host bool, spec storebench.Spec) {
 		if _, err := db.ExecContext(ctx, accountsDDL); err != nil {
 			tb.Fatal(err)
 		}
-		opts = append(opts, sqlitestore.WithUsers(accounts))
+		opts = append(opts, sqlitestore.WithUsers(sqltest.Accounts()))
 	}
 	st, err := sqlitestore.Open(ctx, path, opts...)
 	if err == nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
@@ -67,7 +68,7 @@ func openRawOn(tb testing.TB, w, r *sql.DB, host bool, now func() time.Time) *ra
 	}
 	var hostSQL map[string]string
 	if host {
-		hostSQL = sqlitestore.HostBenchSQL(accounts)
+		hostSQL = sqlitestore.HostBenchSQL(sqltest.Accounts())
 	}
 	q := storebench.Statements(tb, sqlitestore.BenchSQL, hostSQL, "UserByEmail", "UserByID", "PasswordHash", "ResetByID",
 		"ResetByTokenHash", "SessionByTokenHash", "AllowRequest", "EndResets", "UserExists", "InsertReset", "InsertJob",

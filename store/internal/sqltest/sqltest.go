@@ -32,6 +32,16 @@ type Store interface {
 	Migrate(ctx context.Context) error
 }
 
+// Accounts describes the host's accounts table that every SQL store's host
+// tests create in their dialect (their accountsDDL), and that storebench
+// seeds over a host's users: integer keys, the host's own column names.
+func Accounts() store.UsersTable {
+	return store.UsersTable{
+		Table: "accounts", ID: "account_id", Email: "email_address", PasswordHash: "pw_digest",
+		Verified: "is_verified", UpdatedAt: "modified_at",
+	}
+}
+
 // OwnTables are the tables that Migrate makes beside a host's users table:
 // passreset's own, and never a users table.
 var OwnTables = []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
