@@ -202,6 +202,17 @@ func requireSameJob(t *testing.T, want, got store.Job, claimedUntil time.Time, a
 	requireSame(t, want, got)
 }
 
+// claimJobs claims the jobs due at now under lease, ten at the most, and
+// requires that n were claimed; msgAndArgs say which claim, where a test
+// makes several.
+func claimJobs(t *testing.T, st store.Store, now time.Time, lease time.Duration, n int, msgAndArgs ...any) []store.Job {
+	t.Helper()
+	claimed, err := st.ClaimJobs(t.Context(), now, lease, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, n, msgAndArgs...)
+	return claimed
+}
+
 func jobIDs(jobs []store.Job) []string {
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {
