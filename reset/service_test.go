@@ -1,7 +1,6 @@
 package reset_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
@@ -32,7 +32,7 @@ import (
 // manager over the Service's Store.
 type fixture struct {
 	*testsvc.Fixture
-	logs   *bytes.Buffer
+	logs   *testfix.Buffer
 	events []reset.Event
 	evMu   sync.Mutex
 	sess   *session.Manager
@@ -43,7 +43,7 @@ type fixture struct {
 // the one a mod put in place included, so that a reset revokes them.
 func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 	t.Helper()
-	f := &fixture{logs: new(bytes.Buffer)}
+	f := &fixture{logs: new(testfix.Buffer)}
 	observed := reset.Config{
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnEvent: func(_ context.Context, e reset.Event) {
