@@ -9,7 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os" // passreset
+	"os"      // passreset
+	"strconv" // passreset
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/passreset/passreset"                   // passreset
 	"github.com/passreset/passreset/password"          // passreset
+	"github.com/passreset/passreset/reset"             // passreset
 	"github.com/passreset/passreset/reset/pages"       // passreset
 	"github.com/passreset/passreset/scsreset"          // passreset
 	"github.com/passreset/passreset/store"             // passreset
@@ -237,6 +239,13 @@ func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
 // the password against its digest.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	// passreset:begin
+	// A few sign-ins a minute per client: each costs a bcrypt comparison.
+	if _, retry, ok := a.kit.Pages().AllowSignIn(r); !ok {
+		a.later(w, r, http.StatusTooManyRequests, retry, "Too many attempts; try again in a minute.")
+		return
+	}
+	// passreset:end
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 	var id int64
 	var digest string // stays empty for an unknown address, which never matches
@@ -249,7 +258,14 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	// as passreset hashed at a reset, and returns the credential stamp.
 	stamp, err := a.kit.CheckPassword(digest, r.PostFormValue("password")) // passreset
 	a.pause(r, "after-password-check")
-	if err != nil {
+	var busy *reset.BusyError // passreset
+	switch {
+	// passreset:begin
+	case errors.As(err, &busy): // every hashing slot is taken
+		a.later(w, r, http.StatusServiceUnavailable, busy.RetryAfter(), "Too many sign-ins at once; try again in a moment.")
+		return
+	// passreset:end
+	case err != nil:
 		a.render(w, r, "login", http.StatusUnauthorized, loginView{Email: email, Error: "Wrong email address or password."})
 		return
 	}
@@ -267,6 +283,17 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	a.log.InfoContext(ctx, "signed in", "account_id", id)
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
+
+// passreset:begin
+
+// later answers a sign-in that must wait: 429 when this client posts too
+// often, 503 when the server is busy; Retry-After says when to try again.
+func (a *app) later(w http.ResponseWriter, r *http.Request, status int, retry time.Duration, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(max(time.Second, retry.Round(time.Second))/time.Second)))
+	a.render(w, r, "login", status, loginView{Error: msg})
+}
+
+// passreset:end
 
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	if err := a.sm.Destroy(r.Context()); err != nil {

@@ -4,12 +4,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/passreset/passreset/internal/testfix"
+	"github.com/passreset/passreset/reset/pages"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -191,6 +193,30 @@ func TestLoginRefusesCrossOriginAndUnknownAddresses(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/login", loc)
 	require.False(t, c.signedIn())
+}
+
+// Every sign-in post costs a bcrypt comparison, so the app's login counts
+// them per client (pages.Handler.AllowSignIn, 20 a minute): past that,
+// even the right password gets 429 until the minute is over, and another
+// client is not held back.
+func TestLoginLimitedPerClient(t *testing.T) {
+	h := newHarness(t, databases(t)["sqlite"](t))
+	_, err := h.app.createAccount(t.Context(), "ada@example.com", oldPassword)
+	require.NoError(t, err)
+	c := h.client()
+	for i := range pages.DefaultSignInRequests {
+		status, _ := c.login("ada@example.com", "wrong password", nil)
+		require.Equal(t, http.StatusUnauthorized, status, "attempt %d", i+1)
+	}
+	status, _ := c.login("ada@example.com", oldPassword, nil)
+	require.Equal(t, http.StatusTooManyRequests, status)
+	require.False(t, c.signedIn())
+
+	// Another client (another loopback address) signs in.
+	other := h.client()
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	other.hc.Transport = &http.Transport{DialContext: dialer.DialContext}
+	other.mustLogin("ada@example.com", oldPassword)
 }
 
 // PASSRESET_SECRET_KEY is read in hex or base64 (reset.ParseSecretKey);
