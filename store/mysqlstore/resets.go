@@ -9,6 +9,7 @@ import (
 
 	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 	"github.com/passreset/passreset/token"
 )
 
@@ -73,11 +74,11 @@ func (s *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job
 		if _, err := us.scan(tx.QueryRowContext(ctx, us.lock, key)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, qEndResets, ms(r.CreatedAt), r.UserID); err != nil {
+		if _, err := tx.ExecContext(ctx, qEndResets, r.CreatedAt.UnixMilli(), r.UserID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, qInsertReset, r.ID, r.UserID, r.Email, r.TokenHash[:],
-			ms(r.CreatedAt), ms(r.ExpiresAt), nullMS(r.UsedAt), nullMS(r.EndedAt),
+			r.CreatedAt.UnixMilli(), r.ExpiresAt.UnixMilli(), sqlcore.NullMS(r.UsedAt), sqlcore.NullMS(r.EndedAt),
 			codeKey, codeHash, codeExpires, r.Code.TriesLeft); err != nil {
 			return err
 		}
@@ -92,7 +93,7 @@ func codeColumns(c store.Code) (key, hash, expires any) {
 	if c.Key == "" {
 		return nil, nil, nil
 	}
-	return c.Key, c.Hash[:], ms(c.ExpiresAt)
+	return c.Key, c.Hash[:], c.ExpiresAt.UnixMilli()
 }
 
 // ResetByID returns the reset with this id, or store.ErrResetNotFound.
@@ -137,7 +138,7 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 		// No reset can belong to a user with such an id.
 		return store.Redeemed{}, s.whyNotRedeemed(ctx, r.ResetID, "", r.Now)
 	}
-	now := ms(r.Now)
+	now := r.Now.UnixMilli()
 	var out store.Redeemed
 	errNotSpent, errAddressGone := errors.New("not spent"), errors.New("address gone")
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
@@ -178,7 +179,7 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 			u.EmailVerified = true
 		}
 		if s.host == nil {
-			u.UpdatedAt = fromMS(now)
+			u.UpdatedAt = sqlcore.FromMS(now)
 		}
 		res, err = tx.ExecContext(ctx, qRevokeUserSessions, now, r.UserID, now)
 		if err != nil {
@@ -212,7 +213,7 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 // EndResets ends the user's unspent, unended resets at now, in one
 // statement, and returns how many.
 func (s *Store) EndResets(ctx context.Context, userID string, now time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, qEndResets, ms(now), userID)
+	res, err := s.db.ExecContext(ctx, qEndResets, now.UnixMilli(), userID)
 	if err != nil {
 		return 0, wrap("end resets", err)
 	}
@@ -235,8 +236,8 @@ func (s *Store) whyNotRedeemed(ctx context.Context, resetID, userID string, now 
 	if err != nil {
 		return resetErr("redeem reset", err)
 	}
-	st.UsedAt, st.EndedAt, st.ExpiresAt = fromNullMS(used), fromNullMS(ended), fromMS(expires)
-	if err := st.Status(fromMS(ms(now))); err != nil {
+	st.UsedAt, st.EndedAt, st.ExpiresAt = sqlcore.FromNullMS(used), sqlcore.FromNullMS(ended), sqlcore.FromMS(expires)
+	if err := st.Status(sqlcore.FromMS(now.UnixMilli())); err != nil {
 		return err
 	}
 	if st.UserID == userID {
@@ -269,10 +270,10 @@ func scanReset(r row) (store.Reset, error) {
 		return store.Reset{}, fmt.Errorf("token hash of %d bytes", len(h))
 	}
 	copy(v.TokenHash[:], h)
-	v.Code.Key, v.Code.ExpiresAt = codeKey.String, fromNullMS(codeExpires)
+	v.Code.Key, v.Code.ExpiresAt = codeKey.String, sqlcore.FromNullMS(codeExpires)
 	copy(v.Code.Hash[:], codeHash)
-	v.CreatedAt, v.ExpiresAt = fromMS(created), fromMS(expires)
-	v.UsedAt, v.EndedAt = fromNullMS(used), fromNullMS(ended)
+	v.CreatedAt, v.ExpiresAt = sqlcore.FromMS(created), sqlcore.FromMS(expires)
+	v.UsedAt, v.EndedAt = sqlcore.FromNullMS(used), sqlcore.FromNullMS(ended)
 	return v, nil
 }
 
@@ -283,7 +284,7 @@ func scanReset(r row) (store.Reset, error) {
 // a conditional update that swaps the count of tries read for one less (a
 // round lost to a concurrent claim reads again).
 func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (store.Reset, error) {
-	at := ms(now)
+	at := now.UnixMilli()
 	for {
 		r, err := scanReset(s.db.QueryRowContext(ctx, qFindResetCode, key, at, at))
 		if err != nil {
@@ -317,7 +318,7 @@ func (s *Store) ChangePassword(ctx context.Context, c store.PasswordChange) (sto
 	if !ok {
 		return store.Changed{}, store.ErrUserNotFound
 	}
-	now := ms(c.Now)
+	now := c.Now.UnixMilli()
 	var out store.Changed
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var res sql.Result

@@ -9,6 +9,7 @@ import (
 
 	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 	"github.com/passreset/passreset/token"
 )
 
@@ -80,7 +81,7 @@ func (s *Store) createReset(ctx context.Context, r store.Reset, jobs []store.Job
 	}
 	defer rollback(tx)
 	// A write first: the transaction holds the write lock from its start.
-	if _, err := tx.StmtContext(ctx, p[sEndResets]).ExecContext(ctx, millis(r.CreatedAt), r.UserID); err != nil {
+	if _, err := tx.StmtContext(ctx, p[sEndResets]).ExecContext(ctx, r.CreatedAt.UnixMilli(), r.UserID); err != nil {
 		return err
 	}
 	if err := s.userExists(ctx, tx, p, r.UserID); err != nil {
@@ -89,8 +90,8 @@ func (s *Store) createReset(ctx context.Context, r store.Reset, jobs []store.Job
 	h := r.TokenHash
 	codeKey, codeHash, codeExpires := codeColumns(r.Code)
 	if _, err := tx.StmtContext(ctx, p[sInsertReset]).ExecContext(ctx,
-		r.ID, r.UserID, r.Email, h[:], millis(r.CreatedAt), millis(r.ExpiresAt),
-		nullMillis(r.UsedAt), nullMillis(r.EndedAt), codeKey, codeHash, codeExpires, r.Code.TriesLeft); err != nil {
+		r.ID, r.UserID, r.Email, h[:], r.CreatedAt.UnixMilli(), r.ExpiresAt.UnixMilli(),
+		sqlcore.NullMS(r.UsedAt), sqlcore.NullMS(r.EndedAt), codeKey, codeHash, codeExpires, r.Code.TriesLeft); err != nil {
 		return err
 	}
 	if err := insertJobs(ctx, tx, p, jobs); err != nil {
@@ -162,9 +163,9 @@ type resetRow struct {
 }
 
 func (v *resetRow) reset() store.Reset {
-	v.r.CreatedAt, v.r.ExpiresAt = fromMillis(v.created), fromMillis(v.expires)
-	v.r.UsedAt, v.r.EndedAt = fromNullMillis(v.used), fromNullMillis(v.ended)
-	v.r.Code.Key, v.r.Code.ExpiresAt = v.codeKey.String, fromNullMillis(v.codeExpires)
+	v.r.CreatedAt, v.r.ExpiresAt = sqlcore.FromMS(v.created), sqlcore.FromMS(v.expires)
+	v.r.UsedAt, v.r.EndedAt = sqlcore.FromNullMS(v.used), sqlcore.FromNullMS(v.ended)
+	v.r.Code.Key, v.r.Code.ExpiresAt = v.codeKey.String, sqlcore.FromNullMS(v.codeExpires)
 	copy(v.r.Code.Hash[:], v.codeHash)
 	return v.r
 }
@@ -175,7 +176,7 @@ func codeColumns(c store.Code) (key, hash, expires any) {
 	if c.Key == "" {
 		return nil, nil, nil
 	}
-	return c.Key, c.Hash[:], millis(c.ExpiresAt)
+	return c.Key, c.Hash[:], c.ExpiresAt.UnixMilli()
 }
 
 // ClaimResetCode takes one try from the code of the newest reset under key
@@ -200,7 +201,7 @@ func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (
 	// reads again, and there are at most as many rounds as tries.
 	for {
 		var v resetRow
-		err := p[sFindResetCode].QueryRowContext(ctx, key, millis(now)).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
+		err := p[sFindResetCode].QueryRowContext(ctx, key, now.UnixMilli()).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
 			(*hash32)(&v.r.TokenHash), &v.created, &v.expires, &v.used, &v.ended,
 			&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
 		if err != nil {
@@ -208,7 +209,7 @@ func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (
 		}
 		var swapped int64
 		err = s.unsynced(ctx, func(tx *sql.Tx) error {
-			res, err := tx.StmtContext(ctx, p[sTakeTry]).ExecContext(ctx, v.r.ID, millis(now), v.r.Code.TriesLeft)
+			res, err := tx.StmtContext(ctx, p[sTakeTry]).ExecContext(ctx, v.r.ID, now.UnixMilli(), v.r.Code.TriesLeft)
 			if err != nil {
 				return err
 			}
@@ -228,7 +229,7 @@ func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (
 // EndResets ends the user's unspent, unended resets at now, in one
 // statement, and returns how many.
 func (s *Store) EndResets(ctx context.Context, userID string, now time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, qEndResets, millis(now), userID)
+	res, err := s.w.ExecContext(ctx, qEndResets, now.UnixMilli(), userID)
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: end resets: %w", err)
 	}
@@ -274,7 +275,7 @@ func (s *Store) changePassword(ctx context.Context, c store.PasswordChange) (sto
 	}
 	var out store.Changed
 	if !c.Rehash {
-		now := millis(c.Now)
+		now := c.Now.UnixMilli()
 		res, err := tx.ExecContext(ctx, qRevokeOtherSessions, now, c.UserID, c.KeepSessionID)
 		if err != nil {
 			return store.Changed{}, err
@@ -318,7 +319,7 @@ func (s *Store) changeTable(ctx context.Context, tx *sql.Tx, p *statements, c st
 	case c.Rehash:
 		res, err = tx.ExecContext(ctx, s.host.rehash, c.NewHash, key, c.OldHash)
 	case s.host == nil:
-		res, err = tx.ExecContext(ctx, qChangePassword, c.NewHash, millis(c.Now), key, c.OldHash)
+		res, err = tx.ExecContext(ctx, qChangePassword, c.NewHash, c.Now.UnixMilli(), key, c.OldHash)
 	default:
 		res, err = tx.ExecContext(ctx, s.host.changePassword, c.NewHash, s.host.updatedAt(c.Now), key, c.OldHash)
 	}
@@ -375,7 +376,7 @@ func (s *Store) redeemReset(ctx context.Context, r store.Redemption) (store.Rede
 	}
 	defer rollback(tx)
 
-	now := millis(r.Now)
+	now := r.Now.UnixMilli()
 	var userID, email string
 	err = tx.StmtContext(ctx, p[sSpendReset]).QueryRowContext(ctx, now, r.ResetID).Scan(&userID, &email)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -454,8 +455,8 @@ func whyNotSpent(ctx context.Context, tx *sql.Tx, id string, now int64) error {
 	if err != nil {
 		return err
 	}
-	r := store.Reset{ExpiresAt: fromMillis(expires), UsedAt: fromNullMillis(used), EndedAt: fromNullMillis(ended)}
-	if err := r.Status(fromMillis(now)); err != nil {
+	r := store.Reset{ExpiresAt: sqlcore.FromMS(expires), UsedAt: sqlcore.FromNullMS(used), EndedAt: sqlcore.FromNullMS(ended)}
+	if err := r.Status(sqlcore.FromMS(now)); err != nil {
 		return err
 	}
 	return store.ErrInvalidToken // not reached: the update would have matched
@@ -470,7 +471,7 @@ func insertJobs(ctx context.Context, tx *sql.Tx, p *statements, jobs []store.Job
 	ins := tx.StmtContext(ctx, p[sInsertJob])
 	for _, j := range jobs {
 		if _, err := ins.ExecContext(ctx, j.ID, string(j.Kind), j.UserID, j.Payload, j.Attempts,
-			millis(j.RunAt), nullMillis(j.ClaimedUntil), millis(j.CreatedAt)); err != nil {
+			j.RunAt.UnixMilli(), sqlcore.NullMS(j.ClaimedUntil), j.CreatedAt.UnixMilli()); err != nil {
 			return fmt.Errorf("insert job: %w", err)
 		}
 	}
