@@ -44,7 +44,7 @@ func (s *Store) ClaimReplay(ctx context.Context, r store.Replay, now time.Time) 
 		)
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			var err error
-			got, err = scanReplay(tx.QueryRowContext(ctx, qReplayForUpdate, r.Key))
+			got, err = sqlcore.ScanReplay(tx.QueryRowContext(ctx, qReplayForUpdate, r.Key))
 			switch {
 			case err == nil && got.Live(now):
 				return nil
@@ -106,18 +106,4 @@ func (s *Store) PurgeReplays(ctx context.Context, before time.Time) (int64, erro
 		return 0, wrap("purge replays", err)
 	}
 	return n, nil
-}
-
-func scanReplay(r row) (store.Replay, error) {
-	var (
-		v                store.Replay
-		created, expires int64
-		claimed          sql.NullInt64
-	)
-	if err := r.Scan(&v.Key, &v.Fingerprint, &v.Owner, &v.Answer, &created, &claimed, &expires); err != nil {
-		return store.Replay{}, err
-	}
-	v.CreatedAt, v.ExpiresAt = sqlcore.FromMS(created), sqlcore.FromMS(expires)
-	v.ClaimedUntil = sqlcore.FromNullMS(claimed)
-	return v, nil
 }

@@ -247,11 +247,9 @@ func (s *Store) whyNotRedeemed(ctx context.Context, resetID, userID string, now 
 	return store.ErrInvalidToken
 }
 
+// resetErr translates a missing row into store.ErrResetNotFound.
 func resetErr(op string, err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrResetNotFound
-	}
-	return wrap(op, err)
+	return sqlcore.NoRows("mysqlstore", op, err, store.ErrResetNotFound)
 }
 
 func scanReset(r row) (store.Reset, error) {

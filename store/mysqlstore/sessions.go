@@ -216,9 +216,7 @@ func (s *Store) execOne(ctx context.Context, op, check string, checkArgs []any, 
 	return nil
 }
 
+// sessionErr translates a missing row into session.ErrNotFound.
 func sessionErr(op string, err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return session.ErrNotFound
-	}
-	return wrap(op, err)
+	return sqlcore.NoRows("mysqlstore", op, err, session.ErrNotFound)
 }

@@ -216,16 +216,9 @@ func (s *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) e
 	return nil
 }
 
-// userErr translates sql.ErrNoRows into store.ErrUserNotFound and wraps
-// any other error with the operation.
+// userErr translates a missing row into store.ErrUserNotFound.
 func userErr(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
-		return store.ErrUserNotFound
-	}
-	return wrap(op, err)
+	return sqlcore.NoRows("mysqlstore", op, err, store.ErrUserNotFound)
 }
 
 // scanUser scans the columns of userColumns.

@@ -106,25 +106,15 @@ func (s *Store) PurgeReplays(ctx context.Context, before time.Time) (int64, erro
 	return n, nil
 }
 
+// scanReplay reads the record the claim just wrote or found.
 func scanReplay(row scanner) (store.Replay, error) {
-	var (
-		r                  store.Replay
-		created, expires   int64
-		claimed            sql.NullInt64
-		fingerprint, reply []byte
-	)
-	err := row.Scan(&r.Key, &fingerprint, &r.Owner, &reply, &created, &claimed, &expires)
+	r, err := sqlcore.ScanReplay(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Released or purged between the upsert and the read: impossible
 		// in one transaction, but never a zero record.
 		return store.Replay{}, fmt.Errorf("replay record vanished: %w", err)
 	}
-	if err != nil {
-		return store.Replay{}, err
-	}
-	r.Fingerprint, r.Answer = fingerprint, reply
-	r.CreatedAt, r.ClaimedUntil, r.ExpiresAt = sqlcore.FromMS(created), sqlcore.FromNullMS(claimed), sqlcore.FromMS(expires)
-	return r, nil
+	return r, err
 }
 
 // nonNil is b, or an empty slice for nil: the columns are NOT NULL or mean

@@ -337,11 +337,9 @@ func (s *Store) changeTable(ctx context.Context, tx *sql.Tx, p *statements, c st
 	return nil
 }
 
+// resetErr translates a missing row into store.ErrResetNotFound.
 func resetErr(op string, err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrResetNotFound
-	}
-	return fmt.Errorf("sqlitestore: %s: %w", op, err)
+	return sqlcore.NoRows("sqlitestore", op, err, store.ErrResetNotFound)
 }
 
 // RedeemReset spends the reset, sets the user's password hash, marks the

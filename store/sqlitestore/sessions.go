@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -228,14 +227,9 @@ func (s *Store) purgeSessions(ctx context.Context, before int64) (int64, error) 
 	return n, tx.Commit()
 }
 
+// sessionErr translates a missing row into session.ErrNotFound.
 func sessionErr(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
-		return session.ErrNotFound
-	}
-	return fmt.Errorf("sqlitestore: %s: %w", op, err)
+	return sqlcore.NoRows("sqlitestore", op, err, session.ErrNotFound)
 }
 
 // oneRow runs an update that must match one session.

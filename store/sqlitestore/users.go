@@ -363,16 +363,9 @@ func scanUser(sc scanner) (store.User, error) {
 	return v.u, nil
 }
 
-// userErr translates sql.ErrNoRows into store.ErrUserNotFound and wraps any
-// other error with the operation.
+// userErr translates a missing row into store.ErrUserNotFound.
 func userErr(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
-		return store.ErrUserNotFound
-	}
-	return fmt.Errorf("sqlitestore: %s: %w", op, err)
+	return sqlcore.NoRows("sqlitestore", op, err, store.ErrUserNotFound)
 }
 
 // encodeMetadata stores a nil map as NULL and an empty one as "{}", so that

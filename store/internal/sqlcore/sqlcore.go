@@ -1,11 +1,15 @@
 // Package sqlcore is what the SQL stores share whatever their dialect: the
 // ports each of them implements and, for those over database/sql that keep
 // times as unix milliseconds (mysqlstore, sqlitestore), how a time goes in
-// and out of a column and how a session row is read.
+// and out of a column, how a session or an idempotency record is read, and
+// how a missing row becomes a port's not-found error. The SQL itself stays
+// in each store, in its dialect.
 package sqlcore
 
 import (
 	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/passreset/passreset/session"
@@ -78,4 +82,34 @@ func (v *SessionRow) Scan(sc sqlrows.Scanner) (session.Session, error) {
 		CreatedAt: FromMS(v.created), LastSeenAt: FromMS(v.seen), ExpiresAt: FromMS(v.expires),
 		RevokedAt: FromNullMS(v.revoked),
 	}, nil
+}
+
+// NoRows translates the error of a statement that reads or changes one
+// row, for the store named name ("mysqlstore") in the operation op: nil
+// stays nil, sql.ErrNoRows becomes notFound, the port's sentinel
+// (store.ErrUserNotFound, store.ErrResetNotFound, session.ErrNotFound),
+// and any other error is wrapped with the name and op.
+func NoRows(name, op string, err, notFound error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return notFound
+	}
+	return fmt.Errorf("%s: %s: %w", name, op, err)
+}
+
+// ScanReplay reads an idempotency record's columns: its key, fingerprint,
+// owner, answer, created_at, claimed_until and expires_at, in this order.
+func ScanReplay(sc sqlrows.Scanner) (store.Replay, error) {
+	var (
+		r                store.Replay
+		created, expires int64
+		claimed          sql.NullInt64
+	)
+	if err := sc.Scan(&r.Key, &r.Fingerprint, &r.Owner, &r.Answer, &created, &claimed, &expires); err != nil {
+		return store.Replay{}, err
+	}
+	r.CreatedAt, r.ClaimedUntil, r.ExpiresAt = FromMS(created), FromNullMS(claimed), FromMS(expires)
+	return r, nil
 }
