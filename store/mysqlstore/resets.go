@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/passreset/passreset/emailaddr"
@@ -252,28 +251,8 @@ func resetErr(op string, err error) error {
 	return sqlcore.NoRows("mysqlstore", op, err, store.ErrResetNotFound)
 }
 
-func scanReset(r row) (store.Reset, error) {
-	var (
-		v                        store.Reset
-		h, codeHash              []byte
-		created, expires         int64
-		used, ended, codeExpires sql.NullInt64
-		codeKey                  sql.NullString
-	)
-	if err := r.Scan(&v.ID, &v.UserID, &v.Email, &h, &created, &expires, &used, &ended,
-		&codeKey, &codeHash, &codeExpires, &v.Code.TriesLeft); err != nil {
-		return store.Reset{}, err
-	}
-	if len(h) != len(v.TokenHash) {
-		return store.Reset{}, fmt.Errorf("token hash of %d bytes", len(h))
-	}
-	copy(v.TokenHash[:], h)
-	v.Code.Key, v.Code.ExpiresAt = codeKey.String, sqlcore.FromNullMS(codeExpires)
-	copy(v.Code.Hash[:], codeHash)
-	v.CreatedAt, v.ExpiresAt = sqlcore.FromMS(created), sqlcore.FromMS(expires)
-	v.UsedAt, v.EndedAt = sqlcore.FromNullMS(used), sqlcore.FromNullMS(ended)
-	return v, nil
-}
+// scanReset reads the columns of resetColumns.
+func scanReset(r *sql.Row) (store.Reset, error) { return new(sqlcore.ResetRow).Scan(r) }
 
 // ClaimResetCode takes one try from the code of the newest reset under key
 // that can still take a guess at now, and returns the reset as it now is;

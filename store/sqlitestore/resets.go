@@ -125,14 +125,9 @@ func (s *Store) ResetByID(ctx context.Context, id string) (store.Reset, error) {
 	if err != nil {
 		return store.Reset{}, err
 	}
-	var v resetRow // one allocation for every destination
-	err = p[sResetByID].QueryRowContext(ctx, id).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
-		(*hash32)(&v.r.TokenHash), &v.created, &v.expires, &v.used, &v.ended,
-		&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
-	if err != nil {
-		return store.Reset{}, resetErr("reset by id", err)
-	}
-	return v.reset(), nil
+	var v sqlcore.ResetRow // one allocation for every destination
+	r, err := v.Scan(p[sResetByID].QueryRowContext(ctx, id))
+	return r, resetErr("reset by id", err)
 }
 
 // ResetByTokenHash returns the reset whose token hashes to h, whatever its
@@ -142,32 +137,9 @@ func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset
 	if err != nil {
 		return store.Reset{}, err
 	}
-	v := resetRow{r: store.Reset{TokenHash: h}}
-	err = p[sResetByTokenHash].QueryRowContext(ctx, v.r.TokenHash[:]).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
-		&v.created, &v.expires, &v.used, &v.ended,
-		&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
-	if err != nil {
-		return store.Reset{}, resetErr("reset by token hash", err)
-	}
-	return v.reset(), nil
-}
-
-// resetRow gathers the scan destinations of a reset, so that they escape
-// to the heap as one allocation rather than one each.
-type resetRow struct {
-	r                        store.Reset
-	created, expires         int64
-	used, ended, codeExpires sql.NullInt64
-	codeKey                  sql.NullString
-	codeHash                 []byte
-}
-
-func (v *resetRow) reset() store.Reset {
-	v.r.CreatedAt, v.r.ExpiresAt = sqlcore.FromMS(v.created), sqlcore.FromMS(v.expires)
-	v.r.UsedAt, v.r.EndedAt = sqlcore.FromNullMS(v.used), sqlcore.FromNullMS(v.ended)
-	v.r.Code.Key, v.r.Code.ExpiresAt = v.codeKey.String, sqlcore.FromNullMS(v.codeExpires)
-	copy(v.r.Code.Hash[:], v.codeHash)
-	return v.r
+	var v sqlcore.ResetRow
+	r, err := v.ScanByHash(p[sResetByTokenHash].QueryRowContext(ctx, v.ByHash(h)))
+	return r, resetErr("reset by token hash", err)
 }
 
 // codeColumns are the columns of a reset's code: NULL for a reset without
@@ -200,16 +172,14 @@ func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (
 	// tries in a write of one statement; a round lost to a concurrent claim
 	// reads again, and there are at most as many rounds as tries.
 	for {
-		var v resetRow
-		err := p[sFindResetCode].QueryRowContext(ctx, key, now.UnixMilli()).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
-			(*hash32)(&v.r.TokenHash), &v.created, &v.expires, &v.used, &v.ended,
-			&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
+		var v sqlcore.ResetRow
+		r, err := v.Scan(p[sFindResetCode].QueryRowContext(ctx, key, now.UnixMilli()))
 		if err != nil {
 			return store.Reset{}, resetErr("claim reset code", err)
 		}
 		var swapped int64
 		err = s.unsynced(ctx, func(tx *sql.Tx) error {
-			res, err := tx.StmtContext(ctx, p[sTakeTry]).ExecContext(ctx, v.r.ID, now.UnixMilli(), v.r.Code.TriesLeft)
+			res, err := tx.StmtContext(ctx, p[sTakeTry]).ExecContext(ctx, r.ID, now.UnixMilli(), r.Code.TriesLeft)
 			if err != nil {
 				return err
 			}
@@ -220,8 +190,8 @@ func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (
 			return store.Reset{}, resetErr("claim reset code", err)
 		}
 		if swapped == 1 {
-			v.r.Code.TriesLeft--
-			return v.reset(), nil
+			r.Code.TriesLeft--
+			return r, nil
 		}
 	}
 }

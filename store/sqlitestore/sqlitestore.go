@@ -396,19 +396,6 @@ func (p *statements) close() error {
 // scanner is a *sql.Row or *sql.Rows.
 type scanner = sqlrows.Scanner
 
-// hash32 scans a 32-byte BLOB straight into a token hash, without the
-// intermediate copy database/sql makes for a *[]byte.
-type hash32 [32]byte
-
-func (h *hash32) Scan(src any) error {
-	b, ok := src.([]byte)
-	if !ok || len(b) != len(h) {
-		return fmt.Errorf("token hash: want %d bytes, got %T of length %d", len(h), src, len(b))
-	}
-	copy(h[:], b)
-	return nil
-}
-
 // isUnique reports whether err is a UNIQUE constraint violation (not a
 // PRIMARY KEY one, which SQLite reports with its own code).
 func isUnique(err error) bool {

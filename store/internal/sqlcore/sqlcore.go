@@ -113,3 +113,69 @@ func ScanReplay(sc sqlrows.Scanner) (store.Replay, error) {
 	r.CreatedAt, r.ClaimedUntil, r.ExpiresAt = FromMS(created), FromNullMS(claimed), FromMS(expires)
 	return r, nil
 }
+
+// ResetRow gathers the scan destinations of a reset, so that they escape
+// to the heap as one allocation rather than one each. It reads a *sql.Row,
+// whose Scan keeps the list of destinations off the heap. Its zero value is
+// ready; a row is scanned once.
+type ResetRow struct {
+	r                        store.Reset
+	created, expires         int64
+	used, ended, codeExpires sql.NullInt64
+	codeKey                  sql.NullString
+	codeHash                 []byte
+}
+
+// Scan reads a reset's columns: id, user_id, email, token_hash,
+// created_at, expires_at, used_at, ended_at, code_key, code_hash,
+// code_expires_at and code_tries_left, in this order.
+func (v *ResetRow) Scan(row *sql.Row) (store.Reset, error) {
+	err := row.Scan(&v.r.ID, &v.r.UserID, &v.r.Email, (*hash32)(&v.r.TokenHash),
+		&v.created, &v.expires, &v.used, &v.ended,
+		&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
+	if err != nil {
+		return store.Reset{}, err
+	}
+	return v.reset(), nil
+}
+
+// ByHash readies v for a lookup by token hash: it keeps h, and returns it
+// as the lookup's argument, which then shares v's allocation instead of
+// making its own.
+func (v *ResetRow) ByHash(h token.Hash) []byte {
+	v.r.TokenHash = h
+	return v.r.TokenHash[:]
+}
+
+// ScanByHash reads the columns Scan reads but token_hash, of the reset of
+// a lookup by the hash given to ByHash, which it need not read back.
+func (v *ResetRow) ScanByHash(row *sql.Row) (store.Reset, error) {
+	err := row.Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
+		&v.created, &v.expires, &v.used, &v.ended,
+		&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
+	if err != nil {
+		return store.Reset{}, err
+	}
+	return v.reset(), nil
+}
+
+func (v *ResetRow) reset() store.Reset {
+	v.r.CreatedAt, v.r.ExpiresAt = FromMS(v.created), FromMS(v.expires)
+	v.r.UsedAt, v.r.EndedAt = FromNullMS(v.used), FromNullMS(v.ended)
+	v.r.Code.Key, v.r.Code.ExpiresAt = v.codeKey.String, FromNullMS(v.codeExpires)
+	copy(v.r.Code.Hash[:], v.codeHash)
+	return v.r
+}
+
+// hash32 scans a 32-byte BLOB straight into a token hash, without the
+// intermediate copy database/sql makes for a *[]byte.
+type hash32 [32]byte
+
+func (h *hash32) Scan(src any) error {
+	b, ok := src.([]byte)
+	if !ok || len(b) != len(h) {
+		return fmt.Errorf("token hash: want %d bytes, got %T of length %d", len(h), src, len(b))
+	}
+	copy(h[:], b)
+	return nil
+}
