@@ -51,8 +51,8 @@ func FromNullMS(v sql.NullInt64) time.Time {
 	return FromMS(v.Int64)
 }
 
-// SessionColumns are the columns of passreset_sessions that SessionRow.Scan
-// reads, in its order.
+// SessionColumns are the columns of passreset_sessions every SQL store
+// reads for a session, in the order SessionRow.Scan reads them.
 const SessionColumns = `id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp`
 
 // SessionRow gathers the scan destinations of a session, and the list of
