@@ -19,8 +19,9 @@ import (
 	"unicode"
 )
 
-// maxReadmeBytes bounds README.md: the long forms live in docs/.
-const maxReadmeBytes = 25 << 10
+// maxReadmeBytes bounds README.md below 25 KB, in either sense of KB:
+// the long forms live in docs/.
+const maxReadmeBytes = 25_000
 
 // docs returns the Markdown documents whose links are checked: README.md,
 // CHANGELOG.md and docs/*.md, as paths from the module's root (the folder

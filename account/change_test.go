@@ -110,22 +110,16 @@ func TestRehashOnSignIn(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
 	u := f.user(t, "ana@example.com")
-	h4, err := f.store.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
+	h4 := f.hashOf(t, u.ID)
 	in4, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 	require.NoError(t, err)
-	again, err := f.store.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, h4, again, "a hash at the configured cost is not rehashed")
+	require.Equal(t, h4, f.hashOf(t, u.ID), "a hash at the configured cost is not rehashed")
 
 	// Restart with a higher cost, over the same store.
-	upSvc, err := reset.NewService(reset.Config{Store: f.store, Mailer: f.mail, ResetURL: "https://app.example/r", Hasher: password.Bcrypt{Cost: 5}, Now: f.clock.Now})
-	require.NoError(t, err)
-	up := accountsOn(t, upSvc, account.Config{})
+	upSvc, up := f.restart(t, password.Bcrypt{Cost: 5})
 	in5, err := up.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 	require.NoError(t, err)
-	h5, err := f.store.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
+	h5 := f.hashOf(t, u.ID)
 	cost, err := bcrypt.Cost([]byte(h5))
 	require.NoError(t, err)
 	require.Equal(t, 5, cost, "the hash was upgraded")
@@ -135,14 +129,10 @@ func TestRehashOnSignIn(t *testing.T) {
 	require.True(t, ok, "a session of before the upgrade stays valid")
 
 	// And on to Argon2id, by configuration alone.
-	argonSvc, err := reset.NewService(reset.Config{Store: f.store, Mailer: f.mail, ResetURL: "https://app.example/r",
-		Hasher: password.Argon2id{Memory: 64, Time: 1}, Now: f.clock.Now})
-	require.NoError(t, err)
-	argon := accountsOn(t, argonSvc, account.Config{})
+	_, argon := f.restart(t, password.Argon2id{Memory: 64, Time: 1})
 	inA, err := argon.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 	require.NoError(t, err)
-	hA, err := f.store.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
+	hA := f.hashOf(t, u.ID)
 	require.True(t, strings.HasPrefix(hA, "$argon2id$"), hA)
 	require.Equal(t, in4.Stamp, inA.Stamp)
 	_, err = argon.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "wrong password"})
@@ -151,7 +141,7 @@ func TestRehashOnSignIn(t *testing.T) {
 	inB, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 	require.NoError(t, err)
 	require.Equal(t, in4.Stamp, inB.Stamp)
-	hB, _ := f.store.PasswordHash(ctx, u.ID)
+	hB := f.hashOf(t, u.ID)
 	require.True(t, strings.HasPrefix(hB, "$2a$04$"), hB)
 }
 
@@ -161,8 +151,7 @@ func TestRehashIsConditional(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
 	u := f.user(t, "ana@example.com")
-	h4, err := f.store.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
+	h4 := f.hashOf(t, u.ID)
 	newer, err := password.Bcrypt{Cost: 4}.Hash("a password set meanwhile")
 	require.NoError(t, err)
 	_, err = f.store.ChangePassword(ctx, store.PasswordChange{UserID: u.ID, OldHash: h4, NewHash: newer, Now: f.clock.Now()})
@@ -171,8 +160,7 @@ func TestRehashIsConditional(t *testing.T) {
 	require.NoError(t, err)
 	_, err = f.store.ChangePassword(ctx, store.PasswordChange{UserID: u.ID, OldHash: h4, NewHash: up5, Now: f.clock.Now(), Rehash: true})
 	require.ErrorIs(t, err, store.ErrPasswordChanged)
-	got, _ := f.store.PasswordHash(ctx, u.ID)
-	require.Equal(t, newer, got, "a stale rehash overwrote a new password")
+	require.Equal(t, newer, f.hashOf(t, u.ID), "a stale rehash overwrote a new password")
 }
 
 // TestChangePasswordEndsResets: a link sent before a password change

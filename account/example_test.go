@@ -4,40 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"time"
 
 	"github.com/passreset/passreset/account"
-	"github.com/passreset/passreset/mail"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
-	"github.com/passreset/passreset/store/memstore"
 )
 
 // newExample returns a reset.Service over an in-memory store, with a dev
-// mailbox and a fixed clock, and the account.Service built on it.
+// mailbox and a fixed clock, and the account.Service built on it, with one
+// user: marcelina.davis@example.com, whose password is "the old
+// passphrase".
 func newExample() (*reset.Service, *account.Service) {
-	quiet := slog.New(slog.DiscardHandler)
-	svc, err := reset.NewService(reset.Config{
-		Store:    memstore.New(), // sqlitestore or pgstore in a real app
-		Mailer:   mail.NewDev(quiet, 10),
-		ResetURL: "https://app.example/reset-password",
-		Hasher:   password.Bcrypt{Cost: 4}, // cheap for the example; keep the default (12) in production
-		Now:      func() time.Time { return time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC) },
-		Logger:   quiet,
-	})
+	svc, accounts, _, err := testsvc.Demo()
 	if err != nil {
-		panic(err)
-	}
-	// The accounts share the Service's Store, Hasher, Policy and hashing
-	// cap (reset.Config.MaxHashing).
-	accounts, err := account.New(svc, account.Config{})
-	if err != nil {
-		panic(err)
-	}
-	if _, err := accounts.CreateUser(context.Background(), account.CreateUserParams{
-		Email: "marcelina.davis@example.com", Password: "the old passphrase",
-	}); err != nil {
 		panic(err)
 	}
 	return svc, accounts

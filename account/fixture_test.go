@@ -1,9 +1,7 @@
 package account_test
 
 import (
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -16,17 +14,6 @@ import (
 	"github.com/passreset/passreset/store/memstore"
 )
 
-// countingHasher is bcrypt at its cheapest, counting its comparisons.
-type countingHasher struct {
-	password.Bcrypt
-	compares atomic.Int64
-}
-
-func (h *countingHasher) Compare(hash, p string) error {
-	h.compares.Add(1)
-	return h.Bcrypt.Compare(hash, p)
-}
-
 // fixture is an account.Service on a reset.Service over a real memstore,
 // with a clock and a recording mailer.
 type fixture struct {
@@ -35,39 +22,41 @@ type fixture struct {
 	store  *memstore.Store
 	mail   *mailtest.Recorder
 	clock  *testfix.Clock
-	hasher *countingHasher
+	hasher *testsvc.CountingHasher
 }
 
 // newFixture builds the fixture with the default account.Config; mod may
 // change the reset.Config first.
 func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 	t.Helper()
-	f := &fixture{
-		store:  memstore.New(),
-		mail:   new(mailtest.Recorder),
-		clock:  testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)),
-		hasher: &countingHasher{Bcrypt: password.Bcrypt{Cost: 4}},
-	}
-	cfg := reset.Config{Store: f.store, Mailer: f.mail, ResetURL: "https://app.example/reset-password", Hasher: f.hasher, Now: f.clock.Now}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	f.svc, f.acct = testsvc.New(t, cfg)
+	f := new(fixture)
+	var d testsvc.Doubles
+	f.svc, f.acct, d = testsvc.OnMemory(t, reset.Config{}, mod...)
+	f.store, f.mail, f.clock, f.hasher = d.Store, d.Mail, d.Clock, d.Hasher
 	return f
 }
 
 // accounts makes f.acct an account.Service on f.svc configured by cfg.
 func (f *fixture) accounts(t testing.TB, cfg account.Config) {
 	t.Helper()
-	f.acct = accountsOn(t, f.svc, cfg)
+	var err error
+	f.acct, err = account.New(f.svc, cfg)
+	require.NoError(t, err)
 }
 
-// accountsOn is an account.Service on svc configured by cfg.
-func accountsOn(t testing.TB, svc *reset.Service, cfg account.Config) *account.Service {
+// hashOf is the password hash f's store keeps for the user id.
+func (f *fixture) hashOf(t testing.TB, id string) string {
 	t.Helper()
-	a, err := account.New(svc, cfg)
+	h, err := f.store.PasswordHash(t.Context(), id)
 	require.NoError(t, err)
-	return a
+	return h
+}
+
+// restart is the app restarted with the Hasher h: a reset.Service over
+// f's store, mailer and clock, and the account.Service on it.
+func (f *fixture) restart(t testing.TB, h password.Hasher) (*reset.Service, *account.Service) {
+	t.Helper()
+	return testsvc.New(t, reset.Config{Store: f.store, Mailer: f.mail, ResetURL: testsvc.ResetURL, Hasher: h, Now: f.clock.Now})
 }
 
 const oldPassword = "correct horse battery"

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/passreset/passreset/account"
-	"github.com/passreset/passreset/password"
+	"github.com/passreset/passreset/internal/testfix/testhash"
 	"github.com/passreset/passreset/reset"
 	"github.com/stretchr/testify/require"
 )
@@ -94,12 +92,12 @@ func TestSignInAddressBudgetStopsSpraying(t *testing.T) {
 		for i := range 30 {
 			require.ErrorIs(t, f.signIn(t, email, "spray", fmt.Sprintf("client-%d", i)), reset.ErrInvalidCredentials, "%s guess %d", email, i+1)
 		}
-		before := f.hasher.compares.Load()
+		before := f.hasher.Compares.Load()
 		err := f.signIn(t, email, oldPassword, "a client that never failed")
 		var rl *reset.RateLimitError
 		require.ErrorAs(t, err, &rl, "%s: past the address budget every client is refused", email)
 		require.Equal(t, 15*time.Minute, rl.RetryAfter())
-		require.Equal(t, before, f.hasher.compares.Load(), "no comparison past the budget")
+		require.Equal(t, before, f.hasher.Compares.Load(), "no comparison past the budget")
 	}
 	// The owner's way in: a reset.
 	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: u.Email})
@@ -115,7 +113,7 @@ func TestSignInAddressBudgetStopsSpraying(t *testing.T) {
 // The cap is the reset.Service's: sign-ins that hold it leave a reset's
 // redemption busy too, without spending its token.
 func TestHashingCapAnswersBusy(t *testing.T) {
-	gate := &blockingHasher{Bcrypt: password.Bcrypt{Cost: 4}, open: make(chan struct{})}
+	gate := testhash.NewGate()
 	f := newFixture(t, func(c *reset.Config) {
 		c.MaxHashing = 2
 		c.HashingWait = 50 * time.Millisecond
@@ -131,7 +129,7 @@ func TestHashingCapAnswersBusy(t *testing.T) {
 		_, err := f.acct.Authenticate(context.Background(), account.AuthenticateParams{Email: "ghost@example.com", Password: "x", Client: "flood"})
 		flood <- err
 	}()
-	gate.waitHeld(t, 1)
+	gate.WaitHeld(t, 1)
 	err = f.signIn(t, "ghost2@example.com", "x", "flood")
 	var busy *reset.BusyError
 	require.ErrorAs(t, err, &busy, "the flooding client's second sign-in")
@@ -144,7 +142,7 @@ func TestHashingCapAnswersBusy(t *testing.T) {
 		_, err := f.acct.Authenticate(context.Background(), account.AuthenticateParams{Email: u.Email, Password: oldPassword, Client: "owner"})
 		owner <- err
 	}()
-	gate.waitHeld(t, 2)
+	gate.WaitHeld(t, 2)
 	// Every slot is taken: a third client, a password change and a
 	// reset's redemption are busy.
 	require.ErrorIs(t, f.signIn(t, u.Email, oldPassword, "third"), reset.ErrBusy)
@@ -155,38 +153,13 @@ func TestHashingCapAnswersBusy(t *testing.T) {
 	_, err = f.svc.CheckToken(t.Context(), pr.Token)
 	require.NoError(t, err, "a busy redemption spends nothing")
 
-	gate.release()
+	gate.Release()
 	require.NoError(t, <-owner)
 	require.ErrorIs(t, <-flood, reset.ErrInvalidCredentials)
 	// Busy answers counted no failure: ten more wrong guesses are allowed.
 	for range 10 {
 		require.ErrorIs(t, f.signIn(t, "ghost2@example.com", "x", "flood"), reset.ErrInvalidCredentials)
 	}
-}
-
-// blockingHasher holds every comparison until release: a fault the real
-// bcrypt cannot produce on demand (a comparison that lasts as long as the
-// test needs).
-type blockingHasher struct {
-	password.Bcrypt
-	held atomic.Int64
-	open chan struct{}
-	once sync.Once
-}
-
-func (h *blockingHasher) Compare(hash, p string) error {
-	h.held.Add(1)
-	<-h.open
-	return h.Bcrypt.Compare(hash, p)
-}
-
-func (h *blockingHasher) release() { h.once.Do(func() { close(h.open) }) }
-
-// waitHeld waits until n comparisons are held.
-func (h *blockingHasher) waitHeld(t *testing.T, n int64) {
-	t.Helper()
-	t.Cleanup(h.release)
-	require.Eventually(t, func() bool { return h.held.Load() >= n }, 5*time.Second, time.Millisecond)
 }
 
 func TestAuthenticateRefusesPasswordsPastBcryptLimit(t *testing.T) {
@@ -214,12 +187,12 @@ func TestSignInAttemptsAreThrottledPerAddress(t *testing.T) {
 		_, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "a wrong guess"})
 		require.ErrorIs(t, err, reset.ErrInvalidCredentials)
 	}
-	before := f.hasher.compares.Load()
+	before := f.hasher.Compares.Load()
 	_, err := f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ANA@example.com", Password: oldPassword})
 	var rl *reset.RateLimitError
 	require.ErrorAs(t, err, &rl, "the right password too: the limit comes first")
 	require.Equal(t, time.Minute, rl.RetryAfter())
-	require.Equal(t, before, f.hasher.compares.Load(), "no bcrypt work past the limit")
+	require.Equal(t, before, f.hasher.Compares.Load(), "no bcrypt work past the limit")
 
 	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "bo@example.com", Password: oldPassword})
 	require.NoError(t, err, "another address is not affected")

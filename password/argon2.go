@@ -1,6 +1,7 @@
 package password
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -60,17 +61,11 @@ type argon2Params struct {
 }
 
 func (h Argon2id) params() argon2Params {
-	p := argon2Params{memory: h.Memory, time: h.Time, threads: h.Threads}
-	if p.memory == 0 {
-		p.memory = DefaultArgon2Memory
+	return argon2Params{
+		memory:  cmp.Or(h.Memory, DefaultArgon2Memory),
+		time:    cmp.Or(h.Time, DefaultArgon2Time),
+		threads: cmp.Or(h.Threads, DefaultArgon2Threads),
 	}
-	if p.time == 0 {
-		p.time = DefaultArgon2Time
-	}
-	if p.threads == 0 {
-		p.threads = DefaultArgon2Threads
-	}
-	return p
 }
 
 // Check returns an error when h's parameters cannot make a hash that

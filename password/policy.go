@@ -10,7 +10,7 @@ import (
 
 // ErrWeak: a new password fails the policy; the error is a *PolicyError
 // that lists the reasons.
-var ErrWeak = errors.New("reset: password rejected by policy")
+var ErrWeak = errors.New("password: rejected by policy")
 
 // Policy decides which new passwords are accepted. Its zero value is the
 // default policy: at least 8 characters, at most MaxBytes bytes, not the
@@ -71,7 +71,7 @@ func (e *PolicyError) Error() string {
 	for i, r := range e.Reasons {
 		msgs[i] = r.Message
 	}
-	return "reset: password rejected: " + strings.Join(msgs, "; ")
+	return "password: rejected: " + strings.Join(msgs, "; ")
 }
 
 // Is reports whether target is ErrWeak.

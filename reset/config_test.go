@@ -66,10 +66,10 @@ func TestResetURLChecks(t *testing.T) {
 // hashing on top.
 func TestDummyHashMadeUpFront(t *testing.T) {
 	f := newFixture(t)
-	made := f.hasher.hashes.Load()
+	made := f.hasher.Hashes.Load()
 	require.EqualValues(t, 1, made, "NewService made the dummy hash")
 	_, err := f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: "nobody@example.com", Password: "a password"})
 	require.ErrorIs(t, err, reset.ErrInvalidCredentials)
-	require.Equal(t, made, f.hasher.hashes.Load(), "the first unknown-address sign-in hashed")
-	require.EqualValues(t, 1, f.hasher.compares.Load())
+	require.Equal(t, made, f.hasher.Hashes.Load(), "the first unknown-address sign-in hashed")
+	require.EqualValues(t, 1, f.hasher.Compares.Load())
 }

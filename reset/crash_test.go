@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
@@ -155,8 +157,7 @@ func TestEmailOfADeadSenderGoesOutWhenItsLeaseEnds(t *testing.T) {
 	dying, survivor, dead := twoInstances(t)
 	dying.user(t, "ana@example.com")
 	dying.mail.FailWith = func(mail.Message) error { dead.die(); return errDead }
-	pr, err := dying.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := dying.createReset(t, "ana@example.com")
 
 	dying.clock.Add(reset.DefaultLease - time.Millisecond)
 	n, err := survivor.svc.DispatchOnce(t.Context())
@@ -200,7 +201,7 @@ func (m *slowMailer) Send(ctx context.Context, _ mail.Message) error {
 func TestSlowSendKeepsItsJob(t *testing.T) {
 	st := memstore.New()
 	key := []byte(strings.Repeat("k", 32))
-	clk := newClock()
+	clk := testsvc.NewClock()
 	lease := 3 * time.Second // renewed every second
 	slow := &slowMailer{started: make(chan struct{}, 1), release: make(chan struct{})}
 	a := newFixture(t, func(c *reset.Config) {
@@ -298,8 +299,7 @@ func TestUnopenableJobIsReleasedNotFailed(t *testing.T) {
 	wrong := newFixture(t, func(c *reset.Config) { c.Store, c.SecretKey, c.Now = st, other, a.clock.Now })
 	a.user(t, "ana@example.com")
 	a.mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
-	pr, err := a.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := a.createReset(t, "ana@example.com")
 
 	a.clock.Add(time.Minute)
 	n, err := wrong.svc.DispatchOnce(t.Context())
@@ -318,11 +318,9 @@ func TestUnopenableJobIsReleasedNotFailed(t *testing.T) {
 	require.Contains(t, m.Text, pr.URL)
 
 	// A job that no instance opens for a day is failed, with a loud line.
-	_, err = a.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	a.createReset(t, "ana@example.com")
 	a.mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
-	_, err = a.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	a.createReset(t, "ana@example.com")
 	for range 60 {
 		a.clock.Add(time.Hour)
 		_, err := wrong.svc.DispatchOnce(t.Context())
@@ -364,8 +362,7 @@ func TestDispatcherReleasesWhatItDidNotStart(t *testing.T) {
 	f.user(t, "ana@example.com")
 	f.mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
 	for range 3 {
-		_, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-		require.NoError(t, err)
+		f.createReset(t, "ana@example.com")
 	}
 	f.clock.Add(time.Hour)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -442,16 +439,9 @@ func TestLoadKeyFileConcurrently(t *testing.T) {
 	const n = 16
 	keys := make([][]byte, n)
 	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			keys[i], _, errs[i] = reset.LoadKeyFile(path)
-		})
-	}
-	close(start)
-	wg.Wait()
+	testfix.Concurrently(n, func(i int) {
+		keys[i], _, errs[i] = reset.LoadKeyFile(path)
+	})
 	for i := range n {
 		require.NoError(t, errs[i])
 		require.Equal(t, keys[0], keys[i])

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -20,26 +21,10 @@ import (
 )
 
 // newExampleService returns a Service over an in-memory store with one
-// user, a dev mailbox, and a fixed clock.
+// user, marcelina.davis@example.com, whose password is "the old
+// passphrase", a dev mailbox, and a fixed clock.
 func newExampleService() (*reset.Service, *mail.Dev) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	mailbox := mail.NewDev(quiet, 10)
-	svc, err := reset.NewService(reset.Config{
-		Store:    memstore.New(),
-		Mailer:   mailbox,
-		ResetURL: "https://app.example/reset-password",
-		Hasher:   password.Bcrypt{Cost: 4}, // cheap for the example; keep the default (12) in production
-		Now:      func() time.Time { return time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC) },
-		Logger:   quiet,
-	})
-	if err != nil {
-		panic(err)
-	}
-	accounts, err := account.New(svc, account.Config{})
-	if err != nil {
-		panic(err)
-	}
-	_, err = accounts.CreateUser(context.Background(), account.CreateUserParams{Email: "marcelina.davis@example.com", Password: "the old passphrase"})
+	svc, _, mailbox, err := testsvc.Demo()
 	if err != nil {
 		panic(err)
 	}
@@ -144,7 +129,7 @@ func ExampleConfig_breachedPasswords() {
 	_, err := accounts.CreateUser(context.Background(), account.CreateUserParams{Email: "ana@example.com", Password: "another-leaked-one"})
 	fmt.Println(err)
 	// Output:
-	// reset: password rejected: This password has appeared in a data breach; choose another.
+	// password: rejected: This password has appeared in a data breach; choose another.
 }
 
 // A "forgot password" handler records the request before it answers, so

@@ -36,8 +36,7 @@ func TestResetByCode(t *testing.T) {
 	f := newFixture(t)
 	u := f.user(t, "ana@example.com")
 	ctx := t.Context()
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "Ana@Example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "Ana@Example.com")
 	require.Regexp(t, `^\d{8}$`, pr.Code)
 	f.evMu.Lock()
 	for _, e := range f.events {
@@ -64,8 +63,7 @@ func TestResetByCode(t *testing.T) {
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: code, NewPassword: "another passphrase"})
 	require.ErrorIs(t, err, reset.ErrInvalidCode)
 
-	pr2, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr2 := f.createReset(t, "ana@example.com")
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr2.Token, NewPassword: "a third passphrase"})
 	require.NoError(t, err)
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: pr2.Code, NewPassword: "a fourth passphrase"})
@@ -79,8 +77,7 @@ func TestCodeDiesAfterFiveWrongGuesses(t *testing.T) {
 	for _, wrong := range []int{reset.CodeTries - 1, reset.CodeTries} {
 		f := newFixture(t)
 		f.user(t, "ana@example.com")
-		pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-		require.NoError(t, err)
+		pr := f.createReset(t, "ana@example.com")
 		for range wrong {
 			_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: wrongCode(pr.Code), NewPassword: "a brand new passphrase"})
 			require.ErrorIs(t, err, reset.ErrInvalidCode)
@@ -94,7 +91,7 @@ func TestCodeDiesAfterFiveWrongGuesses(t *testing.T) {
 		}
 		require.ErrorIs(t, linkErr, reset.ErrInvalidToken, "the link dies with the code")
 		require.ErrorIs(t, codeErr, reset.ErrInvalidCode)
-		_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new passphrase"})
+		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new passphrase"})
 		require.ErrorIs(t, err, reset.ErrInvalidToken)
 		_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 		require.NoError(t, err, "the password is unchanged")
@@ -107,12 +104,11 @@ func TestCodeExpiresBeforeTheLink(t *testing.T) {
 	f := newFixture(t)
 	f.user(t, "ana@example.com")
 	ctx := t.Context()
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 	last, _ := f.mail.Last()
 	require.Contains(t, last.Text, "enter this code within 10 minutes")
 	f.clock.Add(reset.MaxCodeTTL)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: pr.Code, NewPassword: "a brand new passphrase"})
+	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: pr.Code, NewPassword: "a brand new passphrase"})
 	require.ErrorIs(t, err, reset.ErrInvalidCode)
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new passphrase"})
 	require.NoError(t, err)
@@ -131,13 +127,12 @@ func TestWrongCodeAnswersAlike(t *testing.T) {
 	f.user(t, "ana@example.com")
 	f.user(t, "bo@example.com")
 	ctx := t.Context()
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 	for _, email := range []string{"ana@example.com", "bo@example.com", "nobody@example.com"} {
 		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: email, Code: wrongCode(pr.Code), NewPassword: "a brand new passphrase"})
 		require.Equal(t, reset.ErrInvalidCode, err, email)
 	}
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "not an address", Code: "12345678", NewPassword: "a brand new passphrase"})
+	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "not an address", Code: "12345678", NewPassword: "a brand new passphrase"})
 	require.Equal(t, reset.ErrInvalidCode, err)
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: "ana@example.com", Code: "1234", NewPassword: "a brand new passphrase"})
 	require.Equal(t, reset.ErrInvalidCode, err)
@@ -164,8 +159,7 @@ func TestCodeGuessesLimitedPerAddress(t *testing.T) {
 	f := newFixture(t, func(c *reset.Config) { c.CodeLimit = reset.RateLimit{Limit: 3, Window: time.Hour} })
 	f.user(t, "ana@example.com")
 	ctx := t.Context()
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 	for _, email := range []string{"ana@example.com", "nobody@example.com"} {
 		for range 3 {
 			_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: email, Code: "00000000", NewPassword: "a brand new passphrase"})
@@ -175,6 +169,6 @@ func TestCodeGuessesLimitedPerAddress(t *testing.T) {
 		require.ErrorIs(t, err, reset.ErrRateLimited, email)
 	}
 	f.clock.Add(time.Hour)
-	_, err = f.svc.CheckToken(ctx, pr.Token)
+	_, err := f.svc.CheckToken(ctx, pr.Token)
 	require.ErrorIs(t, err, reset.ErrTokenExpired)
 }

@@ -122,12 +122,11 @@ func TestFaultsInCreateLeaveNothingBehind(t *testing.T) {
 			fs := &faultyStore{Store: memstore.New()}
 			f := newFixture(t, func(c *reset.Config) { c.Store = fs })
 			f.user(t, "ana@example.com")
-			earlier, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-			require.NoError(t, err)
+			earlier := f.createReset(t, "ana@example.com")
 			f.mail.Reset()
 
 			fs.failOn = step
-			_, err = f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
+			_, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
 			require.ErrorIs(t, err, errInjected)
 			require.Zero(t, f.mail.Len(), "no email for a reset that was not stored")
 			fs.failOn = ""
@@ -155,11 +154,10 @@ func TestFaultsInRedeemLeaveTokenUsable(t *testing.T) {
 			u := f.user(t, "ana@example.com")
 			_, sessTok, err := f.sess.Create(t.Context(), u.ID, session.Metadata{})
 			require.NoError(t, err)
-			pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-			require.NoError(t, err)
+			pr := f.createReset(t, "ana@example.com")
 
 			fs.failOn = step
-			_, err = f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
+			_, err = f.svc.ResetPassword(t.Context(), byLink(pr))
 			require.ErrorIs(t, err, errInjected)
 			require.NotContains(t, err.Error(), pr.Token)
 			fs.failOn = ""
@@ -168,7 +166,7 @@ func TestFaultsInRedeemLeaveTokenUsable(t *testing.T) {
 			require.NoError(t, err, "sessions untouched")
 			_, err = f.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 			require.NoError(t, err, "password unchanged")
-			_, err = f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
+			_, err = f.svc.ResetPassword(t.Context(), byLink(pr))
 			require.NoError(t, err, "the token is still usable")
 		})
 	}
@@ -179,8 +177,7 @@ func TestFinishJobFailureDoesNotResend(t *testing.T) {
 	f := newFixture(t, func(c *reset.Config) { c.Store = fs })
 	f.user(t, "ana@example.com")
 	fs.failOn = "FinishJob"
-	_, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	f.createReset(t, "ana@example.com")
 	require.Equal(t, 1, f.mail.Len())
 	fs.failOn = ""
 	// Within the lease no dispatcher takes the job over.
@@ -197,8 +194,7 @@ func TestSealedOutboxNeedsTheSameKey(t *testing.T) {
 	a := newFixture(t, func(c *reset.Config) { c.Store = st; c.SecretKey = key })
 	a.user(t, "ana@example.com")
 	a.mail.FailWith = func(mail.Message) error { return errors.New("421 later") }
-	pr, err := a.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := a.createReset(t, "ana@example.com")
 
 	// Another instance with the same key delivers it, with the same link.
 	b := newFixture(t, func(c *reset.Config) { c.Store = st; c.SecretKey = key; c.Now = a.clock.Now })
@@ -216,8 +212,7 @@ func TestSealedOutboxNeedsTheSameKey(t *testing.T) {
 		c.SecretKey = []byte(strings.Repeat("z", 32))
 		c.Now = a.clock.Now
 	})
-	_, err = a.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	a.createReset(t, "ana@example.com")
 	a.clock.Add(time.Hour)
 	n, err = c.svc.DispatchOnce(t.Context())
 	require.NoError(t, err)
@@ -229,17 +224,15 @@ func TestJanitorPurges(t *testing.T) {
 	f := newFixture(t)
 	u := f.user(t, "ana@example.com")
 	ctx := t.Context()
-	spent, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: spent.Token, NewPassword: "a good long passphrase"})
+	spent := f.createReset(t, "ana@example.com")
+	_, err := f.svc.ResetPassword(ctx, byLink(spent))
 	require.NoError(t, err)
 	sess, _, err := f.sess.Create(ctx, u.ID, session.Metadata{})
 	require.NoError(t, err)
 	require.NoError(t, f.sess.Revoke(ctx, sess.ID))
 
 	f.clock.Add(time.Hour)
-	fresh, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	fresh := f.createReset(t, "ana@example.com")
 
 	n, err := f.svc.Purge(ctx, 30*time.Minute)
 	require.NoError(t, err)
@@ -253,8 +246,7 @@ func TestJanitorPurges(t *testing.T) {
 
 	// The janitor purges on its own: a reset spent now is gone once the
 	// clock has moved past the retention and a tick has come.
-	late, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	late := f.createReset(t, "ana@example.com")
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: late.Token, NewPassword: "yet another password"})
 	require.NoError(t, err)
 	f.clock.Add(2 * time.Minute)
@@ -277,8 +269,7 @@ func TestPurgeRefusesNegativeRetention(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
 	u := f.user(t, "ana@example.com")
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
-	require.NoError(t, err)
+	pr := f.createReset(t, u.Email)
 	sess, _, err := f.sess.Create(ctx, u.ID, session.Metadata{})
 	require.NoError(t, err)
 
@@ -294,49 +285,40 @@ func TestPurgeRefusesNegativeRetention(t *testing.T) {
 }
 
 // TestResetIssuedAheadOfTheClockEnds: a reset issued while the clock ran
-// six hours fast is refused once the clock is right, and stays refused
-// when the real time reaches its issue time, by its link and by its code;
-// a new reset, issued by the right clock, works.
+// six hours fast is refused, by its link or by its code, once the clock is
+// right, and stays refused, by both, when the real time reaches its issue
+// time; a new reset, issued by the right clock, works.
 func TestResetIssuedAheadOfTheClockEnds(t *testing.T) {
-	f := newFixture(t)
-	u := f.user(t, "ana@example.com")
-	ctx := t.Context()
-	right := f.clock.Now()
+	for _, tc := range []struct {
+		by      string
+		redeem  func(reset.PasswordReset) reset.ResetPasswordParams
+		refused error
+	}{
+		{"link", byLink, reset.ErrTokenExpired},
+		{"code", byCode, reset.ErrInvalidCode},
+	} {
+		t.Run(tc.by, func(t *testing.T) {
+			f := newFixture(t)
+			u := f.user(t, "ana@example.com")
+			ctx := t.Context()
+			right := f.clock.Now()
 
-	f.clock.Set(right.Add(6 * time.Hour))
-	fast, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
-	require.NoError(t, err)
-	f.clock.Set(right)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: fast.Token, NewPassword: "a brand new passphrase"})
-	require.ErrorIs(t, err, reset.ErrTokenExpired)
-	require.Contains(t, f.logs.String(), "ran ahead")
+			f.clock.Set(right.Add(6 * time.Hour))
+			fast := f.createReset(t, u.Email)
+			f.clock.Set(right)
+			_, err := f.svc.ResetPassword(ctx, tc.redeem(fast))
+			require.ErrorIs(t, err, tc.refused)
+			require.Contains(t, f.logs.String(), "ran ahead")
 
-	f.clock.Set(right.Add(6*time.Hour + time.Minute)) // the issue time has come: still dead
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: fast.Token, NewPassword: "a brand new passphrase"})
-	require.ErrorIs(t, err, reset.ErrInvalidToken)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: u.Email, Code: fast.Code, NewPassword: "a brand new passphrase"})
-	require.ErrorIs(t, err, reset.ErrInvalidCode)
+			f.clock.Set(right.Add(6*time.Hour + time.Minute)) // the issue time has come: still dead
+			_, err = f.svc.ResetPassword(ctx, byLink(fast))
+			require.ErrorIs(t, err, reset.ErrInvalidToken)
+			_, err = f.svc.ResetPassword(ctx, byCode(fast))
+			require.ErrorIs(t, err, reset.ErrInvalidCode)
 
-	again, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
-	require.NoError(t, err)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: again.Token, NewPassword: "a brand new passphrase"})
-	require.NoError(t, err)
-}
-
-// TestResetCodeIssuedAheadOfTheClockEnds: the same through the code.
-func TestResetCodeIssuedAheadOfTheClockEnds(t *testing.T) {
-	f := newFixture(t)
-	u := f.user(t, "ana@example.com")
-	ctx := t.Context()
-	right := f.clock.Now()
-
-	f.clock.Set(right.Add(6 * time.Hour))
-	fast, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
-	require.NoError(t, err)
-	f.clock.Set(right)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Email: u.Email, Code: fast.Code, NewPassword: "a brand new passphrase"})
-	require.ErrorIs(t, err, reset.ErrInvalidCode)
-	f.clock.Set(right.Add(6*time.Hour + time.Minute))
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: fast.Token, NewPassword: "a brand new passphrase"})
-	require.ErrorIs(t, err, reset.ErrInvalidToken)
+			again := f.createReset(t, u.Email)
+			_, err = f.svc.ResetPassword(ctx, byLink(again))
+			require.NoError(t, err)
+		})
+	}
 }

@@ -32,8 +32,7 @@ func TestSMTPReplyTextNotKept(t *testing.T) {
 	})
 	const email = "marcelina.davis@example.com"
 	f.user(t, email)
-	_, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: email})
-	require.NoError(t, err)
+	f.createReset(t, email)
 	require.Equal(t, 1, srv.Attempts())
 
 	db, err := sql.Open("sqlite3", sqlitestore.DSN(path))
@@ -68,10 +67,9 @@ func TestMailDateAndAutoSubmitted(t *testing.T) {
 	f.user(t, "ana@example.com")
 	tokyo := time.FixedZone("JST", 9*3600)
 	f.clock.Set(time.Date(2026, 3, 2, 9, 30, 5, 0, tokyo))
-	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 	f.clock.Add(time.Minute)
-	_, err = f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
+	_, err := f.svc.ResetPassword(t.Context(), byLink(pr))
 	require.NoError(t, err)
 
 	delivered := srv.Delivered()
@@ -98,8 +96,7 @@ func TestMailerErrorAddressNotKept(t *testing.T) {
 	})
 	const email = "marcelina.davis@example.com"
 	f.user(t, email)
-	_, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: email})
-	require.NoError(t, err)
+	f.createReset(t, email)
 
 	db, err := sql.Open("sqlite3", sqlitestore.DSN(path))
 	require.NoError(t, err)

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/internal/testfix/testsvc"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
@@ -79,7 +80,7 @@ func TestTwoDispatchersNeverSendTwice(t *testing.T) {
 	stA, stB := openSQLite(t, path), openSQLite(t, path)
 	key := []byte(strings.Repeat("k", 32))
 	mailer := newFlakyMailer(2)
-	clk := newClock()
+	clk := testsvc.NewClock()
 	cfg := func(st store.Store) func(*reset.Config) {
 		return func(c *reset.Config) {
 			c.Store, c.Mailer, c.SecretKey, c.Now = st, mailer, key, clk.Now
@@ -161,7 +162,7 @@ func (r blockingRevoker) RevokeUserSessions(ctx context.Context, _ string) error
 func TestRevocationSurvivesACrash(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "crash.db")
 	key := []byte(strings.Repeat("k", 32))
-	clk := newClock()
+	clk := testsvc.NewClock()
 	// The host's sessions live elsewhere: a session.Manager over a store of
 	// their own, reached through reset.Config.Sessions.
 	sessions, err := session.New(session.Config{Store: memstore.New(), Now: clk.Now})
@@ -177,13 +178,12 @@ func TestRevocationSurvivesACrash(t *testing.T) {
 	require.NoError(t, err)
 	_, phone, err := sessions.Create(t.Context(), u.ID, session.Metadata{})
 	require.NoError(t, err)
-	pr, err := dying.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := dying.createReset(t, "ana@example.com")
 
 	ctx, kill := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		_, err := dying.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
+		_, err := dying.svc.ResetPassword(ctx, byLink(pr))
 		done <- err
 	}()
 	<-revoker.called // the redemption has committed; the revocation hangs
@@ -193,7 +193,7 @@ func TestRevocationSurvivesACrash(t *testing.T) {
 	require.Equal(t, 1, dying.mail.Len(), "the reset email only: the notice died with the process")
 
 	// The password is changed; the sessions are not revoked yet.
-	_, err = dying.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
+	_, err = dying.acct.Authenticate(t.Context(), account.AuthenticateParams{Email: "ana@example.com", Password: newPassphrase})
 	require.NoError(t, err)
 	for _, tok := range []string{laptop, phone} {
 		_, err := sessions.Validate(t.Context(), tok)
@@ -283,18 +283,17 @@ func TestLockedDatabase(t *testing.T) {
 			})
 			f.user(t, "ana@example.com")
 			ctx := t.Context()
-			older, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-			require.NoError(t, err)
+			older := f.createReset(t, "ana@example.com")
 			f.mail.Reset()
 
 			unlock := lockDatabase(t, path)
 			start := time.Now()
-			_, err = f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
+			_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
 			requireBusy(t, err, op)
 			require.Less(t, time.Since(start), 5*time.Second, "the short busy timeout applies")
 			require.Zero(t, f.mail.Len(), "no email for a reset that was not stored")
 
-			_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: older.Token, NewPassword: "a good long passphrase"})
+			_, err = f.svc.ResetPassword(ctx, byLink(older))
 			requireBusy(t, err, "redeem")
 			require.NotContains(t, err.Error(), older.Token)
 			require.Zero(t, f.mail.Len(), "no notice for a reset that did not happen")
@@ -304,9 +303,9 @@ func TestLockedDatabase(t *testing.T) {
 			require.NoError(t, err, "the older reset was not ended, nor its token spent")
 			_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: oldPassword})
 			require.NoError(t, err, "the password is unchanged")
-			_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: older.Token, NewPassword: "a good long passphrase"})
+			_, err = f.svc.ResetPassword(ctx, byLink(older))
 			require.NoError(t, err, "the token is still usable")
-			_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
+			_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: newPassphrase})
 			require.NoError(t, err)
 		})
 	}
@@ -413,8 +412,7 @@ func TestSecretKeyDerivation(t *testing.T) {
 	f := newFixture(t, func(c *reset.Config) { c.Store, c.Mailer, c.SecretKey = st, mailer, secret })
 	f.user(t, "ana@example.com")
 	ctx := t.Context()
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 
 	rateKey, err := hkdf.Key(sha256.New, secret, nil, "passreset rate limit v1", 32)
 	require.NoError(t, err)

@@ -27,26 +27,6 @@ import (
 	"github.com/passreset/passreset/token"
 )
 
-func newClock() *testfix.Clock {
-	return testfix.NewClock(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC))
-}
-
-// countingHasher is bcrypt at its cheapest, counting the hashes it makes.
-type countingHasher struct {
-	password.Bcrypt
-	hashes, compares atomic.Int64
-}
-
-func (h *countingHasher) Compare(hash, p string) error {
-	h.compares.Add(1)
-	return h.Bcrypt.Compare(hash, p)
-}
-
-func (h *countingHasher) Hash(p string) (string, error) {
-	h.hashes.Add(1)
-	return h.Bcrypt.Hash(p)
-}
-
 // fixture is a Service over a real memstore, with a clock, a recording
 // mailer, a session manager over the same store, captured logs, and the
 // account.Service on it that creates users and signs them in.
@@ -56,39 +36,28 @@ type fixture struct {
 	store  *memstore.Store
 	mail   *mailtest.Recorder
 	clock  *testfix.Clock
-	hasher *countingHasher
+	hasher *testsvc.CountingHasher
 	logs   *bytes.Buffer
 	events []reset.Event
 	evMu   sync.Mutex
 	sess   *session.Manager
 }
 
+// newFixture builds the fixture; mod may change the Config first.
 func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 	t.Helper()
-	f := &fixture{
-		store:  memstore.New(),
-		mail:   new(mailtest.Recorder),
-		clock:  newClock(),
-		hasher: &countingHasher{Bcrypt: password.Bcrypt{Cost: 4}},
-		logs:   new(bytes.Buffer),
-	}
-	cfg := reset.Config{
-		Store:    f.store,
-		Mailer:   f.mail,
-		ResetURL: "https://app.example/reset-password",
-		Hasher:   f.hasher,
-		Now:      f.clock.Now,
-		Logger:   slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	f := &fixture{logs: new(bytes.Buffer)}
+	observed := reset.Config{
+		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnEvent: func(_ context.Context, e reset.Event) {
 			f.evMu.Lock()
 			defer f.evMu.Unlock()
 			f.events = append(f.events, e)
 		},
 	}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	f.svc, f.acct = testsvc.New(t, cfg)
+	var d testsvc.Doubles
+	f.svc, f.acct, d = testsvc.OnMemory(t, observed, mod...)
+	f.store, f.mail, f.clock, f.hasher = d.Store, d.Mail, d.Clock, d.Hasher
 	var err error
 	f.sess, err = session.New(session.Config{Store: f.store, Now: f.clock.Now})
 	require.NoError(t, err)
@@ -97,9 +66,32 @@ func newFixture(t testing.TB, mod ...func(*reset.Config)) *fixture {
 
 const oldPassword = "correct horse battery"
 
+// user creates a user with oldPassword.
 func (f *fixture) user(t testing.TB, email string) reset.User {
 	t.Helper()
 	return testsvc.CreateUser(t, f.acct, email, oldPassword)
+}
+
+// createReset creates a reset for email, and stops t if that fails.
+func (f *fixture) createReset(t testing.TB, email string) reset.PasswordReset {
+	t.Helper()
+	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: email})
+	require.NoError(t, err)
+	return pr
+}
+
+// newPassphrase is the password a test sets where which one does not
+// matter.
+const newPassphrase = "a good long passphrase"
+
+// byLink redeems pr by its link, setting newPassphrase.
+func byLink(pr reset.PasswordReset) reset.ResetPasswordParams {
+	return reset.ResetPasswordParams{Token: pr.Token, NewPassword: newPassphrase}
+}
+
+// byCode redeems pr by its address and code, setting newPassphrase.
+func byCode(pr reset.PasswordReset) reset.ResetPasswordParams {
+	return reset.ResetPasswordParams{Email: pr.Email, Code: pr.Code, NewPassword: newPassphrase}
 }
 
 func TestNewServiceNamesMissingParts(t *testing.T) {
@@ -122,8 +114,7 @@ func TestCreatePasswordReset(t *testing.T) {
 	f := newFixture(t)
 	u := f.user(t, "Marcelina.Davis@Example.com")
 
-	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "  MARCELINA.davis@example.com "})
-	require.NoError(t, err)
+	pr := f.createReset(t, "  MARCELINA.davis@example.com ")
 	require.True(t, strings.HasPrefix(pr.ID, "password_reset_"), pr.ID)
 	require.Len(t, pr.ID, len("password_reset_")+26)
 	require.Equal(t, u.ID, pr.UserID)
@@ -206,8 +197,7 @@ func TestRateLimitPerAddress(t *testing.T) {
 	require.ErrorIs(t, err, reset.ErrRateLimited)
 
 	f.clock.Add(12 * time.Minute)
-	_, err = f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	f.createReset(t, "ana@example.com")
 }
 
 func TestResetPassword(t *testing.T) {
@@ -219,8 +209,7 @@ func TestResetPassword(t *testing.T) {
 	_, tokB, err := f.sess.Create(ctx, u.ID, session.Metadata{UserAgent: "phone"})
 	require.NoError(t, err)
 
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 	f.clock.Add(time.Minute)
 
 	const newPassword = "a brand new passphrase"
@@ -257,29 +246,27 @@ func TestRejectsBadTokensBeforeHashing(t *testing.T) {
 	f := newFixture(t)
 	f.user(t, "ana@example.com")
 	ctx := t.Context()
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
-	before := f.hasher.hashes.Load()
+	pr := f.createReset(t, "ana@example.com")
+	before := f.hasher.Hashes.Load()
 
 	for _, tok := range []string{"", "short", pr.Token + "x", strings.Repeat("!", 43), strings.Repeat("A", 43)} {
-		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: tok, NewPassword: "a good long passphrase"})
+		_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: tok, NewPassword: newPassphrase})
 		require.ErrorIs(t, err, reset.ErrInvalidToken, "%q", tok)
 	}
 	f.clock.Add(15 * time.Minute) // exactly the TTL: expired
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
+	_, err := f.svc.ResetPassword(ctx, byLink(pr))
 	require.ErrorIs(t, err, reset.ErrTokenExpired)
 	_, err = f.svc.CheckToken(ctx, pr.Token)
 	require.ErrorIs(t, err, reset.ErrTokenExpired)
-	require.Equal(t, before, f.hasher.hashes.Load(), "no bcrypt work for a rejected token")
+	require.Equal(t, before, f.hasher.Hashes.Load(), "no bcrypt work for a rejected token")
 }
 
 func TestExpiryBoundary(t *testing.T) {
 	f := newFixture(t)
 	f.user(t, "ana@example.com")
-	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 	f.clock.Add(15*time.Minute - time.Millisecond)
-	_, err = f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "in the nick of time"})
+	_, err := f.svc.ResetPassword(t.Context(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "in the nick of time"})
 	require.NoError(t, err)
 }
 
@@ -294,8 +281,7 @@ func TestPolicyFailureKeepsToken(t *testing.T) {
 	})
 	f.user(t, "ana@example.com")
 	ctx := t.Context()
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 
 	cases := map[string]string{
 		"short":                 password.ReasonTooShort,
@@ -314,7 +300,7 @@ func TestPolicyFailureKeepsToken(t *testing.T) {
 		require.NotContains(t, err.Error(), pw)
 	}
 	// 72 bytes exactly is fine, and the token still works after the failures.
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: strings.Repeat("é", 36)})
+	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: strings.Repeat("é", 36)})
 	require.NoError(t, err)
 }
 
@@ -322,10 +308,9 @@ func TestPasswordsAreNFKCNormalised(t *testing.T) {
 	f := newFixture(t)
 	f.user(t, "ana@example.com")
 	ctx := t.Context()
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 	// Full-width letters and digits, as some keyboards type them.
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "Ｓｅｃｒｅｔ１２３４"})
+	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "Ｓｅｃｒｅｔ１２３４"})
 	require.NoError(t, err)
 	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "Secret1234"})
 	require.NoError(t, err)
@@ -335,26 +320,23 @@ func TestNewResetEndsOlderOnes(t *testing.T) {
 	f := newFixture(t)
 	f.user(t, "ana@example.com")
 	ctx := t.Context()
-	first, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
-	second, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: first.Token, NewPassword: "a good long passphrase"})
+	first := f.createReset(t, "ana@example.com")
+	second := f.createReset(t, "ana@example.com")
+	_, err := f.svc.ResetPassword(ctx, byLink(first))
 	require.ErrorIs(t, err, reset.ErrInvalidToken)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: second.Token, NewPassword: "a good long passphrase"})
+	_, err = f.svc.ResetPassword(ctx, byLink(second))
 	require.NoError(t, err)
 }
 
 func TestConcurrentResetsOneWins(t *testing.T) {
 	f := newFixture(t)
 	f.user(t, "ana@example.com")
-	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 	var wins, invalid atomic.Int64
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			_, err := f.svc.ResetPassword(context.Background(), reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
+			_, err := f.svc.ResetPassword(context.Background(), byLink(pr))
 			switch {
 			case err == nil:
 				wins.Add(1)
@@ -387,13 +369,12 @@ func TestHostSessionRevokerFailureIsRetried(t *testing.T) {
 	f := newFixture(t, func(c *reset.Config) { c.Sessions = rv })
 	u := f.user(t, "ana@example.com")
 	ctx := t.Context()
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 
-	got, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a good long passphrase"})
+	got, err := f.svc.ResetPassword(ctx, byLink(pr))
 	require.ErrorIs(t, err, reset.ErrSessionsNotRevoked)
 	require.Equal(t, u.ID, got.ID, "the password was changed all the same")
-	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: "a good long passphrase"})
+	_, err = f.acct.Authenticate(ctx, account.AuthenticateParams{Email: "ana@example.com", Password: newPassphrase})
 	require.NoError(t, err)
 
 	// Not due yet: nothing runs.
@@ -448,8 +429,7 @@ func TestMailGivesUpAfterMaxAttempts(t *testing.T) {
 	var attempts atomic.Int64
 	f.mail.FailWith = func(mail.Message) error { attempts.Add(1); return errors.New("421 try later") }
 	ctx := t.Context()
-	_, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	f.createReset(t, "ana@example.com")
 	for range 10 {
 		f.clock.Add(time.Hour)
 		_, err := f.svc.DispatchOnce(ctx)
@@ -463,10 +443,9 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	f.user(t, "ana@example.com")
 	ctx := t.Context()
 	f.mail.FailWith = func(mail.Message) error { return errors.New("450 mailbox busy") }
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 	const pw = "a secret new passphrase"
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "short"})
+	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "short"})
 	require.Error(t, err)
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: pw})
 	require.NoError(t, err)
@@ -505,8 +484,7 @@ func TestNoticeLeavesTheRequestPathWhenADispatcherRuns(t *testing.T) {
 		}
 		return nil
 	}
-	pr, err := f.svc.CreatePasswordReset(t.Context(), reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr := f.createReset(t, "ana@example.com")
 
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -516,7 +494,7 @@ func TestNoticeLeavesTheRequestPathWhenADispatcherRuns(t *testing.T) {
 
 	returned := make(chan error, 1)
 	go func() {
-		_, err := f.svc.ResetPassword(t.Context(), resetParams(pr.Token))
+		_, err := f.svc.ResetPassword(t.Context(), byLink(pr))
 		returned <- err
 	}()
 	select {
@@ -535,17 +513,12 @@ func TestNoticeLeavesTheRequestPathWhenADispatcherRuns(t *testing.T) {
 	require.Contains(t, msgs[1].Subject, "changed")
 }
 
-func resetParams(tok string) reset.ResetPasswordParams {
-	return reset.ResetPasswordParams{Token: tok, NewPassword: "a good long passphrase"}
-}
-
 func TestRejectCurrentPassword(t *testing.T) {
 	f := newFixture(t, func(c *reset.Config) { c.Policy.RejectCurrent = true })
 	f.user(t, "ana@example.com")
 	ctx := t.Context()
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: oldPassword})
+	pr := f.createReset(t, "ana@example.com")
+	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: oldPassword})
 	var pe *password.PolicyError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, password.ReasonReused, pe.Reasons[0].Code)
@@ -555,8 +528,7 @@ func TestRejectCurrentPassword(t *testing.T) {
 	// Off by default: the same password is accepted.
 	g := newFixture(t)
 	g.user(t, "ana@example.com")
-	pr, err = g.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: "ana@example.com"})
-	require.NoError(t, err)
+	pr = g.createReset(t, "ana@example.com")
 	_, err = g.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: oldPassword})
 	require.NoError(t, err)
 }

@@ -18,10 +18,9 @@ func TestHostLoginAfterANonASCIIReset(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
 	u := f.user(t, "zoe@example.com")
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
-	require.NoError(t, err)
+	pr := f.createReset(t, u.Email)
 	const atReset = "Zoë's ﬁrst café" // precomposed ë and é, the "ﬁ" ligature
-	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: atReset})
+	_, err := f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: atReset})
 	require.NoError(t, err)
 	hash, err := f.store.PasswordHash(ctx, u.ID)
 	require.NoError(t, err)
@@ -71,8 +70,7 @@ func TestStamps(t *testing.T) {
 		require.False(t, ok, name)
 	}
 
-	pr, err := f.svc.CreatePasswordReset(ctx, reset.CreatePasswordResetParams{Email: u.Email})
-	require.NoError(t, err)
+	pr := f.createReset(t, u.Email)
 	_, err = f.svc.ResetPassword(ctx, reset.ResetPasswordParams{Token: pr.Token, NewPassword: "a brand new password"})
 	require.NoError(t, err)
 	ok, err = f.svc.StampMatches(ctx, u.ID, in.Stamp)

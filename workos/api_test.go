@@ -504,76 +504,46 @@ func testListSessionsPagination(t *testing.T, e *env) {
 		desc[len(ids)-1-i] = id
 	}
 	base := "/user_management/users/" + uid + "/sessions"
-	page := func(query string) (got []string, before, after any) {
-		t.Helper()
-		r := e.get(t, base+query)
+	// Each page: the ids it lists, and its list_metadata cursors (nil: none).
+	pages := []struct {
+		query         string
+		want          []string
+		before, after any
+	}{
+		// The default: 10, newest first; "after" pages on.
+		{"", desc[:10], nil, desc[9]},
+		{"?order=desc&after=" + desc[9], desc[10:20], desc[10], desc[19]},
+		{"?after=" + desc[19], desc[20:], desc[20], nil},
+		// "before" pages back.
+		{"?before=" + desc[20], desc[10:20], desc[10], desc[19]},
+		{"?before=" + desc[10], desc[:10], nil, desc[9]},
+		// Ascending.
+		{"?order=asc&limit=7", ids[:7], nil, ids[6]},
+		{"?order=asc&limit=7&after=" + ids[6], ids[7:14], ids[7], ids[13]},
+		{"?order=asc&limit=7&before=" + ids[7], ids[:7], nil, ids[6]},
+		// "normal": newest first, "before" fetches older ones.
+		{"?order=normal&limit=10", desc[:10], desc[9], nil},
+		{"?order=normal&limit=10&before=" + desc[9], desc[10:20], desc[19], desc[10]},
+		{"?order=normal&limit=10&after=" + desc[10], desc[:10], desc[9], nil},
+		// Everything at once, and nothing past the end.
+		{"?limit=100", desc, nil, nil},
+		{"?after=" + desc[24], nil, nil, nil},
+	}
+	for _, p := range pages {
+		r := e.get(t, base+p.query)
 		require.Equal(t, http.StatusOK, r.status, string(r.raw))
 		require.Equal(t, "list", r.body["object"])
+		var got []string
 		for _, s := range r.body["data"].([]any) {
 			got = append(got, s.(map[string]any)["id"].(string))
 		}
+		require.Equal(t, p.want, got, p.query)
 		md := r.body["list_metadata"].(map[string]any)
 		require.Contains(t, md, "before")
 		require.Contains(t, md, "after")
-		return got, md["before"], md["after"]
+		require.Equal(t, p.before, md["before"], "list_metadata.before of %q", p.query)
+		require.Equal(t, p.after, md["after"], "list_metadata.after of %q", p.query)
 	}
-
-	// The default: 10, newest first; "after" pages on.
-	got, before, after := page("")
-	require.Equal(t, desc[:10], got)
-	require.Nil(t, before)
-	require.Equal(t, desc[9], after)
-	got, before, after = page("?order=desc&after=" + desc[9])
-	require.Equal(t, desc[10:20], got)
-	require.Equal(t, desc[10], before)
-	require.Equal(t, desc[19], after)
-	got, before, after = page("?after=" + desc[19])
-	require.Equal(t, desc[20:], got)
-	require.Equal(t, desc[20], before)
-	require.Nil(t, after)
-	// "before" pages back.
-	got, before, after = page("?before=" + desc[20])
-	require.Equal(t, desc[10:20], got)
-	require.Equal(t, desc[10], before)
-	require.Equal(t, desc[19], after)
-	got, before, after = page("?before=" + desc[10])
-	require.Equal(t, desc[:10], got)
-	require.Nil(t, before)
-	require.Equal(t, desc[9], after)
-
-	// Ascending.
-	got, before, after = page("?order=asc&limit=7")
-	require.Equal(t, ids[:7], got)
-	require.Nil(t, before)
-	require.Equal(t, ids[6], after)
-	got, before, after = page("?order=asc&limit=7&after=" + ids[6])
-	require.Equal(t, ids[7:14], got)
-	require.Equal(t, ids[7], before)
-	require.Equal(t, ids[13], after)
-	got, _, _ = page("?order=asc&limit=7&before=" + ids[7])
-	require.Equal(t, ids[:7], got)
-
-	// "normal": newest first, "before" fetches older ones.
-	got, before, after = page("?order=normal&limit=10")
-	require.Equal(t, desc[:10], got)
-	require.Equal(t, desc[9], before)
-	require.Nil(t, after)
-	got, before, after = page("?order=normal&limit=10&before=" + desc[9])
-	require.Equal(t, desc[10:20], got)
-	require.Equal(t, desc[19], before)
-	require.Equal(t, desc[10], after)
-	got, _, _ = page("?order=normal&limit=10&after=" + desc[10])
-	require.Equal(t, desc[:10], got)
-
-	// Everything at once, and nothing past the end.
-	got, before, after = page("?limit=100")
-	require.Equal(t, desc, got)
-	require.Nil(t, before)
-	require.Nil(t, after)
-	got, before, after = page("?after=" + desc[24])
-	require.Empty(t, got)
-	require.Nil(t, before)
-	require.Nil(t, after)
 
 	for _, q := range []string{"?limit=0", "?limit=101", "?limit=x", "?limit=-1", "?order=sideways", "?before=a&after=b"} {
 		requireError(t, e.get(t, base+q), http.StatusUnprocessableEntity, "invalid_request_parameters")

@@ -4,14 +4,12 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/passreset/passreset/password"
+	"github.com/passreset/passreset/internal/testfix/testhash"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/workos"
 )
@@ -62,39 +60,21 @@ func TestSignInLimitedPerEndUser(t *testing.T) {
 // TestSignInBusy: with the Service's hashing full, a sign-in is answered
 // 503 with Retry-After, not queued.
 func TestSignInBusy(t *testing.T) {
-	h := &holdingHasher{Bcrypt: password.Bcrypt{Cost: 4}, open: make(chan struct{})}
+	h := testhash.NewGate()
 	e := newEnv(t, func(c *reset.Config, _ *workos.Config) {
 		c.Hasher, c.MaxHashing, c.HashingWait = h, 1, 20*time.Millisecond
 	})
 	e.createUser(t, userEmail)
-	defer h.release()
 	body := map[string]any{"client_secret": apiKey, "grant_type": "password", "email": userEmail, "password": oldPassword}
 	done := make(chan resp, 1)
 	go func() {
 		done <- e.do(t, req{method: http.MethodPost, path: "/user_management/authenticate", body: body, ctx: context.Background()})
 	}()
-	require.Eventually(t, func() bool { return h.held.Load() == 1 }, 5*time.Second, time.Millisecond)
+	h.WaitHeld(t, 1)
 	body["ip_address"] = "198.51.100.7"
 	r := e.post(t, "/user_management/authenticate", body)
 	requireError(t, r, http.StatusServiceUnavailable, "server_busy")
 	require.Equal(t, "1", r.header.Get("Retry-After"))
-	h.release()
+	h.Release()
 	require.Equal(t, http.StatusOK, (<-done).status)
 }
-
-// holdingHasher holds every comparison until release: a comparison that
-// lasts as long as the test needs, which real bcrypt cannot give.
-type holdingHasher struct {
-	password.Bcrypt
-	held atomic.Int64
-	open chan struct{}
-	once sync.Once
-}
-
-func (h *holdingHasher) Compare(hash, p string) error {
-	h.held.Add(1)
-	<-h.open
-	return h.Bcrypt.Compare(hash, p)
-}
-
-func (h *holdingHasher) release() { h.once.Do(func() { close(h.open) }) }

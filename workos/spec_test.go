@@ -133,6 +133,16 @@ var sessionListSchema = schema{"GET /user_management/users/{id}/sessions 200", m
 	"data": {kind: kArray, nested: &sessionSchema},
 }}
 
+// detailsErrorSchema is the error body that lists what was wrong in
+// errors[]; the spec gives it to three routes, each with its own code.
+func detailsErrorSchema(where, code string) schema {
+	return schema{where, map[string]prop{
+		"code":    need(kString, code),
+		"message": need(kString),
+		"errors":  {kind: kArray, required: true, nested: &errorDetailSchema},
+	}}
+}
+
 // Error bodies, from the responses of the routes.
 var (
 	invalidParamsSchema = schema{"422 (every route)", map[string]prop{
@@ -146,21 +156,9 @@ var (
 		"code":    need(kString),
 		"message": need(kString),
 	}}
-	resetErrorSchema = schema{"POST /user_management/password_reset/confirm 400", map[string]prop{
-		"code":    need(kString, "password_reset_error"),
-		"message": need(kString),
-		"errors":  {kind: kArray, required: true, nested: &errorDetailSchema},
-	}}
-	passwordStrengthSchema = schema{"POST /user_management/users 400 oneOf[0]", map[string]prop{
-		"code":    need(kString, "password_strength_error"),
-		"message": need(kString),
-		"errors":  {kind: kArray, required: true, nested: &errorDetailSchema},
-	}}
-	userCreationSchema = schema{"POST /user_management/users 400 oneOf[1]", map[string]prop{
-		"code":    need(kString, "user_creation_error"),
-		"message": need(kString),
-		"errors":  {kind: kArray, required: true, nested: &errorDetailSchema},
-	}}
+	resetErrorSchema         = detailsErrorSchema("POST /user_management/password_reset/confirm 400", "password_reset_error")
+	passwordStrengthSchema   = detailsErrorSchema("POST /user_management/users 400 oneOf[0]", "password_strength_error")
+	userCreationSchema       = detailsErrorSchema("POST /user_management/users 400 oneOf[1]", "user_creation_error")
 	invalidCredentialsSchema = schema{"POST /user_management/authenticate 400 oneOf (invalid_credentials)", map[string]prop{
 		"code":    need(kString, "invalid_credentials"),
 		"message": need(kString),

@@ -2,10 +2,7 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,14 +17,7 @@ import (
 // refused as a user (422), and a reset asked for it gets the answer of an
 // unknown address, word for word.
 func TestAddressFormsOverTheAPI(t *testing.T) {
-	o, err := parseOptions([]string{"-db", filepath.Join(t.TempDir(), "api.db"), "-bcrypt-cost", "4"}, getenv(testKey), io.Discard)
-	require.NoError(t, err)
-	a, err := newApp(t.Context(), o, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	defer a.Close()
-	srv := httptest.NewServer(a.handler)
-	defer srv.Close()
-	c := client{t, srv.URL}
+	c := client{t, serveApp(t, []string{"-db", filepath.Join(t.TempDir(), "api.db"), "-bcrypt-cost", "4"}, getenv(testKey))}
 
 	status, user := c.call("POST", "/user_management/users", map[string]any{"email": "JOSE\u0301@BU\u0308CHER.example"})
 	require.Equal(t, http.StatusCreated, status, user)

@@ -85,6 +85,7 @@ import (
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/examples/internal/appkey"
 	"github.com/passreset/passreset/examples/internal/deploy"
+	"github.com/passreset/passreset/examples/internal/serve"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -279,16 +280,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	srv := serve.Server(a.handler, logger)
+	srv.MaxHeaderBytes = 64 << 10
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 
 	// The dispatcher retries the emails whose first attempt failed; the
 	// janitor purges spent resets, ended sessions and the answers kept for
@@ -298,25 +292,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	wg.Go(func() { _ = a.service.RunDispatcher(ctx) })
 	wg.Go(func() { _ = a.service.RunJanitor(ctx, janitorInterval, janitorRetention) })
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	logger.Info("apiserver: listening", "addr", ln.Addr().String(), "db", a.db.Name, "api_keys", len(o.apiKeys))
-
-	select {
-	case err = <-served: // the listener failed
-	case <-ctx.Done():
-		logger.Info("apiserver: shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		err = srv.Shutdown(sctx)
-		cancel()
-		if err == nil {
-			err = <-served
-		}
-	}
+	err = serve.Until(ctx, srv, ln, serve.Stop{
+		Grace:    shutdownTimeout,
+		Starting: func() { logger.Info("apiserver: shutting down") },
+	})
 	wg.Wait()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
 	logger.Info("apiserver: stopped", "err", err)
 	return err
 }

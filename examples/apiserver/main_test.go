@@ -19,9 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/passreset/passreset/examples/internal/appkey"
 	"github.com/passreset/passreset/internal/testfix"
-	"github.com/stretchr/testify/require"
 )
 
 const (
@@ -39,6 +40,20 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// serveApp builds the app as run does, from args and env, and serves it on
+// a test server until t ends; it returns the server's URL.
+func serveApp(t *testing.T, args []string, env func(string) string) string {
+	t.Helper()
+	o, err := parseOptions(args, env, io.Discard)
+	require.NoError(t, err)
+	a, err := newApp(t.Context(), o, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func getenv(key string) func(string) string {
@@ -265,18 +280,12 @@ func TestClientLimit(t *testing.T) {
 		if trusted {
 			args = append(args, "-trusted-proxies", "127.0.0.0/8, ::1", "-client-header", "X-Forwarded-For")
 		}
-		o, err := parseOptions(args, getenv(testKey), io.Discard)
-		require.NoError(t, err)
-		a, err := newApp(t.Context(), o, slog.New(slog.DiscardHandler))
-		require.NoError(t, err)
-		defer a.Close()
-		srv := httptest.NewServer(a.handler)
-		defer srv.Close()
+		url := serveApp(t, args, getenv(testKey))
 
 		ask := func(i int, forwardedFor string) (int, string) {
 			b, err := json.Marshal(map[string]any{"email": fmt.Sprintf("nobody%d@example.com", i)})
 			require.NoError(t, err)
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/user_management/password_reset", bytes.NewReader(b))
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/user_management/password_reset", bytes.NewReader(b))
 			require.NoError(t, err)
 			req.Header.Set("Authorization", "Bearer "+testKey)
 			req.Header.Set("Content-Type", "application/json")

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -29,14 +26,7 @@ func TestFlowOnMySQL(t *testing.T) {
 		}
 		return ""
 	}
-	o, err := parseOptions([]string{"-db", db, "-bcrypt-cost", "4"}, env, io.Discard)
-	require.NoError(t, err)
-	a, err := newApp(t.Context(), o, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, err)
-	defer a.Close()
-	srv := httptest.NewServer(a.handler)
-	defer srv.Close()
-	c := client{t, srv.URL}
+	c := client{t, serveApp(t, []string{"-db", db, "-bcrypt-cost", "4"}, env)}
 	const oldPassword, newPassword = "the old passphrase", "a brand new passphrase"
 
 	status, user := c.call("POST", "/user_management/users", map[string]any{"email": email, "password": oldPassword})

@@ -27,6 +27,8 @@ import (
 	"github.com/passreset/passreset/store"             // passreset
 	"github.com/passreset/passreset/store/pgstore"     // passreset
 	"github.com/passreset/passreset/store/sqlitestore" // passreset
+
+	"github.com/passreset/passreset/examples/internal/serve"
 )
 
 // config configures the app.
@@ -183,7 +185,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 
 	a.handler = a.sm.LoadAndSave(
 		a.sess.Middleware(a.kit, // passreset: the stamp check, inside LoadAndSave
-			http.NewCrossOriginProtection().Handler(securityHeaders(mux))))
+			http.NewCrossOriginProtection().Handler(serve.SecurityHeaders(ownPagesCSP, mux))))
 	return a, nil
 }
 
@@ -307,18 +309,9 @@ func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, "Something went wrong. Try again in a moment.", http.StatusInternalServerError)
 }
 
-// securityHeaders sets the headers of the app's own pages; the reset pages
-// set their own.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		h.Set("Cache-Control", "no-store")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Content-Type-Options", "nosniff")
-		next.ServeHTTP(w, r)
-	})
-}
+// ownPagesCSP is the Content-Security-Policy of the app's own pages (with
+// serve.SecurityHeaders' other headers); the reset pages set their own.
+const ownPagesCSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 const pageTemplates = `
 {{define "head"}}<!doctype html>

@@ -37,12 +37,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/passreset/passreset/examples/internal/serve"
 )
 
 func main() {
@@ -94,33 +95,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stopBackground()
 	go a.kit.Run(bg) // passreset: retries mail that failed, purges spent resets
 
-	hs := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "existingapp: listening on %s (database %s)\n", *baseURL, redact(*db))
 	if demoNote != "" {
 		fmt.Fprintf(stdout, "  %s\n", demoNote)
 	}
-
-	select {
-	case err = <-served:
-	case <-ctx.Done():
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err = hs.Shutdown(shutdownCtx)
-		err = errors.Join(err, a.kit.Shutdown(shutdownCtx)) // passreset: lets an email being sent finish
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	return serve.Until(ctx, serve.Server(a.handler, log), ln, serve.Stop{Grace: 10 * time.Second,
+		Then: []func(context.Context) error{a.kit.Shutdown}}) // passreset: lets an email being sent finish
 }
 
 // createDemoAccount creates the demo account unless it exists, and returns

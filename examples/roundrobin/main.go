@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/examples/internal/roundrobin"
+	"github.com/passreset/passreset/examples/internal/serve"
 )
 
 func main() {
@@ -73,18 +74,6 @@ func run(ctx context.Context, args []string, logOut io.Writer) error {
 		return err
 	}
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	logger.Info("roundrobin: listening", "addr", ln.Addr().String(), "backends", len(backends))
-	select {
-	case err = <-served:
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = srv.Shutdown(sctx)
-		cancel()
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	return serve.Until(ctx, srv, ln, serve.Stop{Grace: 10 * time.Second})
 }

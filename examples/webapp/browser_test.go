@@ -139,6 +139,20 @@ func submit(form string) chromedp.Action[chromedp.Void] {
 	}
 }
 
+// submitPasswords runs first (steps that open or fill in the rest of the
+// form), types pw and confirm in the new_password and confirm_password
+// fields, submits form, and waits for the element whose id is then:
+// "errors" where the password is refused, "notice" where it is set.
+func (b *browser) submitPasswords(form, pw, confirm, then string, first ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	b.do(append(first,
+		chromedp.SendKeys(chromedp.ID("new_password"), pw),
+		chromedp.SendKeys(chromedp.ID("confirm_password"), confirm),
+		submit(form),
+		chromedp.WaitVisible(chromedp.ID(then)),
+	)...)
+}
+
 // text returns the visible text of the element sel selects.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
@@ -341,12 +355,7 @@ func TestBrowserResetSignsOutEverywhere(t *testing.T) {
 	require.Equal(t, link, laptop.location())
 	require.Contains(t, laptop.text("main"), email)
 	laptop.docShot("reset-password")
-	laptop.do(
-		chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
-		chromedp.SendKeys(chromedp.ID("confirm_password"), newPassword),
-		submit("#reset-password"),
-		chromedp.WaitVisible(chromedp.ID("notice")),
-	)
+	laptop.submitPasswords("#reset-password", newPassword, newPassword, "notice")
 	require.Equal(t, app.URL+"/sign-in?notice=password_reset", laptop.location())
 	require.Contains(t, laptop.text("#notice"), "Your password was changed")
 
@@ -407,32 +416,18 @@ func TestBrowserWeakPassword(t *testing.T) {
 	b := newBrowser(t, "browser")
 	link := b.requestReset(app, email)
 
-	b.do(
+	b.submitPasswords("#reset-password", "short", "short", "errors",
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.ID("new_password")),
-		chromedp.SendKeys(chromedp.ID("new_password"), "short"),
-		chromedp.SendKeys(chromedp.ID("confirm_password"), "short"),
-		submit("#reset-password"),
-		chromedp.WaitVisible(chromedp.ID("errors")),
 	)
 	require.Contains(t, b.text("#errors"), "at least 8 characters")
 	require.Empty(t, value(b, chromedp.Value(chromedp.ID("new_password"))), "the password is not sent back")
 	b.docShot("reset-password-weak")
 
-	b.do(
-		chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
-		chromedp.SendKeys(chromedp.ID("confirm_password"), newPassword+" typo"),
-		submit("#reset-password"),
-		chromedp.WaitVisible(chromedp.ID("errors")),
-	)
+	b.submitPasswords("#reset-password", newPassword, newPassword+" typo", "errors")
 	require.Contains(t, b.text("#errors"), "do not match")
 
-	b.do(
-		chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
-		chromedp.SendKeys(chromedp.ID("confirm_password"), newPassword),
-		submit("#reset-password"),
-		chromedp.WaitVisible(chromedp.ID("notice")),
-	)
+	b.submitPasswords("#reset-password", newPassword, newPassword, "notice")
 	b.signIn(app.URL, email, newPassword)
 }
 
@@ -460,20 +455,11 @@ func TestBrowserCodeInTheSameBrowser(t *testing.T) {
 	link := regexp.MustCompile(`http://\S+/reset-password\?token=\S+`).FindString(m.Text)
 	require.NotEmpty(t, link)
 
-	b.do(
+	b.submitPasswords("#reset-code", "password123", "password123", "errors",
 		chromedp.SendKeys(chromedp.ID("code"), code[1]),
-		chromedp.SendKeys(chromedp.ID("new_password"), "password123"),
-		chromedp.SendKeys(chromedp.ID("confirm_password"), "password123"),
-		submit("#reset-code"),
-		chromedp.WaitVisible(chromedp.ID("errors")),
 	)
 	require.Contains(t, b.text("#errors"), "too common")
-	b.do(
-		chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
-		chromedp.SendKeys(chromedp.ID("confirm_password"), newPassword),
-		submit("#reset-code"),
-		chromedp.WaitVisible(chromedp.ID("notice")),
-	)
+	b.submitPasswords("#reset-code", newPassword, newPassword, "notice")
 	require.Equal(t, app.URL+"/sign-in?notice=password_reset", b.location())
 	b.signIn(app.URL, email, newPassword)
 	b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("link-expired")))
@@ -493,20 +479,12 @@ func TestBrowserChangePasswordSignsOutOtherDevices(t *testing.T) {
 	phone.signIn(app.URL, email, oldPassword)
 	laptop.signIn(app.URL, email, oldPassword)
 
-	laptop.do(
+	laptop.submitPasswords("#change-password", newPassword, newPassword, "errors",
 		chromedp.SendKeys(chromedp.ID("current_password"), "not the password"),
-		chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
-		chromedp.SendKeys(chromedp.ID("confirm_password"), newPassword),
-		submit("#change-password"),
-		chromedp.WaitVisible(chromedp.ID("errors")),
 	)
 	require.Contains(t, laptop.text("#errors"), "current password is not right")
-	laptop.do(
+	laptop.submitPasswords("#change-password", newPassword, newPassword, "notice",
 		chromedp.SendKeys(chromedp.ID("current_password"), oldPassword),
-		chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
-		chromedp.SendKeys(chromedp.ID("confirm_password"), newPassword),
-		submit("#change-password"),
-		chromedp.WaitVisible(chromedp.ID("notice")),
 	)
 	require.Contains(t, laptop.text("#notice"), "every other device was signed out (1 signed out just now")
 	sessions := laptop.text("#sessions")

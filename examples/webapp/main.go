@@ -92,7 +92,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -106,6 +105,7 @@ import (
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/examples/internal/appkey"
 	"github.com/passreset/passreset/examples/internal/deploy"
+	"github.com/passreset/passreset/examples/internal/serve"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 )
@@ -257,17 +257,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	background.Go(func() { srv.svc.RunDispatcher(bgCtx) })
 	background.Go(func() { srv.svc.RunJanitor(bgCtx, time.Hour, 24*time.Hour) })
 
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-
 	say := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
 	say("passreset webapp: listening on %s (database %s)", o.baseURL, st.Name)
 	say("  open        %s/", o.baseURL)
@@ -288,22 +277,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	say("Press Ctrl+C to stop.")
 	log.Info("started", "addr", ln.Addr().String(), "base_url", o.baseURL)
 
-	select {
-	case err = <-served:
-	case <-ctx.Done():
-		log.Info("shutting down")
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err = hs.Shutdown(shutdownCtx)
-		if perr := srv.pages.Shutdown(shutdownCtx); err == nil {
-			err = perr
-		}
-	}
+	err = serve.Until(ctx, serve.Server(srv, log), ln, serve.Stop{
+		Grace:    10 * time.Second,
+		Starting: func() { log.Info("shutting down") },
+		Then:     []func(context.Context) error{srv.pages.Shutdown}, // the reset emails still being sent
+	})
 	stopBackground()
 	background.Wait()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
 	log.Info("stopped")
 	return err
 }

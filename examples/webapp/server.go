@@ -17,6 +17,7 @@ import (
 
 	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/clientlimit"
+	"github.com/passreset/passreset/examples/internal/serve"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -183,7 +184,7 @@ func newServer(cfg config) (*server, error) {
 		// Host that is not a loopback name (DNS rebinding).
 		mux.Handle("GET /dev/mail", s.devMail.Handler())
 	}
-	s.Handler = logRequests(s.log, securityHeaders(s.sessions.Middleware(limitBodies(mux))))
+	s.Handler = logRequests(s.log, serve.SecurityHeaders(defaultCSP, s.sessions.Middleware(limitBodies(mux))))
 	return s, nil
 }
 
@@ -460,19 +461,9 @@ func newNonce() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// securityHeaders sets the headers every answer of the app carries; pages
-// that render HTML replace the CSP with one that allows their nonce.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		next.ServeHTTP(w, r)
-	})
-}
+// defaultCSP is the Content-Security-Policy of every answer of the app;
+// pages that render HTML replace it with one that allows their nonce.
+const defaultCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // limitBodies caps every request body; the reset pages cap theirs tighter.
 func limitBodies(next http.Handler) http.Handler {

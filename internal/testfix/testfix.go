@@ -9,6 +9,7 @@ package testfix
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"os"
 	"strings"
@@ -99,4 +100,18 @@ func Server(tb testing.TB, env, what, example string) string {
 // schema of a test's own.
 func Name(prefix string) string {
 	return prefix + strings.ToLower(rand.Text()[:16])
+}
+
+// DropOnCleanup runs drop when tb ends, with a context still live
+// (tb.Context is already cancelled when cleanups run), and reports its
+// error as a failure to drop what: a database or a schema of a test's
+// own. Register it before the pools that use what, so that they are
+// closed first.
+func DropOnCleanup(tb testing.TB, what string, drop func(ctx context.Context) error) {
+	tb.Helper()
+	tb.Cleanup(func() {
+		if err := drop(context.Background()); err != nil {
+			tb.Errorf("drop %s: %v", what, err)
+		}
+	})
 }

@@ -577,16 +577,23 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 // resetForm serves GET ResetPath: the form for a usable token, the expired
 // page otherwise. It never spends the token.
 func (h *Handler) resetForm(w http.ResponseWriter, r *http.Request, p *Page) {
-	token := r.URL.Query().Get("token")
+	if _, ok := h.checkToken(w, r, p, r.URL.Query().Get("token")); ok {
+		h.render(w, r, TemplateReset, http.StatusOK, p)
+	}
+}
+
+// checkToken fills p for the form of a usable token and returns its reset.
+// A token that cannot be used is answered, and checkToken returns false.
+func (h *Handler) checkToken(w http.ResponseWriter, r *http.Request, p *Page, token string) (reset.PasswordReset, bool) {
 	pr, err := h.svc.CheckToken(r.Context(), token)
 	if err != nil {
 		h.tokenFailed(w, r, p, err)
-		return
+		return pr, false
 	}
 	p.Title = "Choose a new password"
 	p.Token = token
 	p.Email = pr.Email
-	h.render(w, r, TemplateReset, http.StatusOK, p)
+	return pr, true
 }
 
 // resetSubmit serves POST ResetPath.
@@ -602,33 +609,20 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
 		h.codeSubmit(w, r, p)
 		return
 	}
-	pr, err := h.svc.CheckToken(r.Context(), token)
-	if err != nil {
-		h.tokenFailed(w, r, p, err)
+	pr, ok := h.checkToken(w, r, p, token)
+	if !ok {
 		return
 	}
-	p.Title = "Choose a new password"
-	p.Token = token
-	p.Email = pr.Email
-	pw, confirm := r.PostForm.Get("new_password"), r.PostForm.Get("confirm_password")
-	switch {
-	case pw == "":
-		p.Errors = []string{"Enter a new password."}
-	case confirm == "":
-		p.Errors = []string{"Enter the new password a second time, to confirm it."}
-	case pw != confirm:
-		p.Errors = []string{"The two passwords do not match. Type the same password twice."}
-	}
-	if len(p.Errors) > 0 {
+	pw, problem := newPassword(r)
+	if problem != "" {
+		p.Errors = []string{problem}
 		h.render(w, r, TemplateReset, http.StatusUnprocessableEntity, p)
 		return
 	}
 
-	_, err = h.svc.ResetPassword(r.Context(), reset.ResetPasswordParams{Token: token, NewPassword: pw})
-	if pe, ok := errors.AsType[*password.PolicyError](err); ok {
-		for _, reason := range pe.Reasons {
-			p.Errors = append(p.Errors, reason.Message)
-		}
+	_, err := h.svc.ResetPassword(r.Context(), reset.ResetPasswordParams{Token: token, NewPassword: pw})
+	if reasons, ok := policyReasons(err); ok {
+		p.Errors = reasons
 		h.render(w, r, TemplateReset, http.StatusUnprocessableEntity, p)
 		return
 	}
@@ -655,19 +649,15 @@ func (h *Handler) codeSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
 	if len(p.Code) > 32 {
 		p.Code = ""
 	}
-	pw, confirm := r.PostForm.Get("new_password"), r.PostForm.Get("confirm_password")
+	pw, problem := newPassword(r)
 	email, err := reset.NormalizeEmail(p.Email)
 	switch {
 	case err != nil:
 		p.Errors = []string{"Enter the email address you asked for the code with."}
 	case p.Code == "":
 		p.Errors = []string{"Enter the code from the email."}
-	case pw == "":
-		p.Errors = []string{"Enter a new password."}
-	case confirm == "":
-		p.Errors = []string{"Enter the new password a second time, to confirm it."}
-	case pw != confirm:
-		p.Errors = []string{"The two passwords do not match. Type the same password twice."}
+	case problem != "":
+		p.Errors = []string{problem}
 	}
 	if len(p.Errors) > 0 {
 		h.render(w, r, TemplateCode, http.StatusUnprocessableEntity, p)
@@ -675,10 +665,8 @@ func (h *Handler) codeSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
 	}
 	p.Email = email
 	_, err = h.svc.ResetPassword(r.Context(), reset.ResetPasswordParams{Email: email, Code: p.Code, NewPassword: pw})
-	if pe, ok := errors.AsType[*password.PolicyError](err); ok {
-		for _, reason := range pe.Reasons {
-			p.Errors = append(p.Errors, reason.Message)
-		}
+	if reasons, ok := policyReasons(err); ok {
+		p.Errors = reasons
 		h.render(w, r, TemplateCode, http.StatusUnprocessableEntity, p)
 		return
 	}
@@ -710,6 +698,36 @@ func (h *Handler) codeSubmit(w http.ResponseWriter, r *http.Request, p *Page) {
 		return
 	}
 	http.Redirect(w, r, h.doneURL, http.StatusSeeOther)
+}
+
+// newPassword reads the new_password and confirm_password fields of a
+// reset form. problem is what the page tells the user when they are not one
+// password typed twice, and "" when they are.
+func newPassword(r *http.Request) (pw, problem string) {
+	pw, confirm := r.PostForm.Get("new_password"), r.PostForm.Get("confirm_password")
+	switch {
+	case pw == "":
+		return pw, "Enter a new password."
+	case confirm == "":
+		return pw, "Enter the new password a second time, to confirm it."
+	case pw != confirm:
+		return pw, "The two passwords do not match. Type the same password twice."
+	}
+	return pw, ""
+}
+
+// policyReasons returns the messages of a password policy's refusal, and
+// false when err is not one.
+func policyReasons(err error) ([]string, bool) {
+	pe, ok := errors.AsType[*password.PolicyError](err)
+	if !ok {
+		return nil, false
+	}
+	reasons := make([]string, 0, len(pe.Reasons))
+	for _, reason := range pe.Reasons {
+		reasons = append(reasons, reason.Message)
+	}
+	return reasons, true
 }
 
 // tokenFailed answers a token that cannot be used with the expired page,

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +12,7 @@ import (
 
 	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/clientlimit"
-	"github.com/passreset/passreset/password"
+	"github.com/passreset/passreset/internal/testfix/testhash"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/reset/pages"
 )
@@ -47,17 +45,16 @@ func TestAllowSignInPerClient(t *testing.T) {
 // TestResetBusyAnswers503: with the Service's hashing full, a reset post
 // is answered 503 with Retry-After, and its token still works.
 func TestResetBusyAnswers503(t *testing.T) {
-	h := &holdingHasher{Bcrypt: password.Bcrypt{Cost: 4}, open: make(chan struct{})}
+	h := testhash.NewGate()
 	f := newFixtureWith(t, func(c *reset.Config) {
 		c.Hasher, c.MaxHashing, c.HashingWait = h, 1, 20*time.Millisecond
 	}, nil)
-	defer h.release()
 	held := make(chan error, 1)
 	go func() { // holds the one slot
 		_, err := f.acct.Authenticate(context.Background(), account.AuthenticateParams{Email: email, Password: oldPassword})
 		held <- err
 	}()
-	require.Eventually(t, func() bool { return h.held.Load() == 1 }, 5*time.Second, time.Millisecond)
+	h.WaitHeld(t, 1)
 
 	token := f.token(t)
 	form := url.Values{"token": {token}, "new_password": {newPassword}, "confirm_password": {newPassword}}
@@ -66,25 +63,8 @@ func TestResetBusyAnswers503(t *testing.T) {
 	require.Equal(t, "1", res.Header.Get("Retry-After"))
 	require.Contains(t, body(t, res), "still works")
 
-	h.release()
+	h.Release()
 	require.NoError(t, <-held)
 	res = f.post(t, "/reset-password", form)
 	require.Equal(t, http.StatusSeeOther, res.StatusCode, "the token was not spent by the busy answer")
 }
-
-// holdingHasher holds every comparison until release: a comparison that
-// lasts as long as the test needs, which real bcrypt cannot give.
-type holdingHasher struct {
-	password.Bcrypt
-	held atomic.Int64
-	open chan struct{}
-	once sync.Once
-}
-
-func (h *holdingHasher) Compare(hash, p string) error {
-	h.held.Add(1)
-	<-h.open
-	return h.Bcrypt.Compare(hash, p)
-}
-
-func (h *holdingHasher) release() { h.once.Do(func() { close(h.open) }) }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/mysqlstore"
 )
@@ -30,52 +31,32 @@ func TestBenchHost(t *testing.T)      { storebench.Test(t, benchDialect(true)) }
 // benchDialect is MySQL to the harness: over passreset's own users table,
 // or over the host's accounts (host_test.go).
 func benchDialect(host bool) storebench.Dialect {
-	d := storebench.Dialect{
-		Seeded: func(tb testing.TB, spec storebench.Spec) storebench.DB {
-			db := benchDB{cfg: freshDB(tb), host: host}
-			seed(tb, db, spec)
-			return db
+	return storebench.Dialect{Host: host, Seeded: func(tb testing.TB, spec storebench.Spec) storebench.DB {
+		cfg := freshDB(tb)
+		db := benchDB(cfg, host)
+		seed(tb, benchPool(tb, cfg), db, spec)
+		return db
+	}}
+}
+
+// benchDB is the database of cfg: the Store opened as Open opens it, on a
+// pool of OpenDB's (READ COMMITTED set when each connection connects,
+// placeholders interpolated), and the raw side on another.
+func benchDB(cfg *mysql.Config, host bool) storebench.Server[*mysqlstore.Store] {
+	return storebench.Server[*mysqlstore.Store]{
+		Host: host,
+		NewStore: func(tb testing.TB) (*mysqlstore.Store, error) {
+			var opts []mysqlstore.Option
+			if host {
+				opts = append(opts, mysqlstore.WithUsers(sqltest.Accounts()))
+			}
+			return mysqlstore.New(context.Background(), benchPool(tb, cfg), opts...)
+		},
+		HostSQL: mysqlstore.HostBenchSQL,
+		NewRaw: func(tb testing.TB, hostSQL map[string]string, now func() time.Time) storebench.Raw {
+			return openRaw(tb, benchPool(tb, cfg), hostSQL, now)
 		},
 	}
-	if host {
-		d.UserID = storebench.HostUserID
-	}
-	return d
-}
-
-// benchDB is a seeded database.
-type benchDB struct {
-	cfg  *mysql.Config
-	host bool // the users are in the host's accounts
-}
-
-// Store opens the Store as Open does: a pool of OpenDB's (READ COMMITTED
-// set when each connection connects, placeholders interpolated).
-func (db benchDB) Store(tb testing.TB) storebench.Store {
-	tb.Helper()
-	var opts []mysqlstore.Option
-	if db.host {
-		opts = append(opts, mysqlstore.WithUsers(accounts()))
-	}
-	st, err := mysqlstore.New(context.Background(), benchPool(tb, db.cfg), opts...)
-	if err == nil {
-		err = st.Migrate(context.Background()) // a no-op on a seeded database
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return st
-}
-
-func (db benchDB) Raw(tb testing.TB, now func() time.Time) storebench.Raw {
-	var host map[string]string
-	if db.host {
-		var err error
-		if host, err = mysqlstore.HostBenchSQL(context.Background(), db.Store(tb).(*mysqlstore.Store)); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return openRaw(tb, benchPool(tb, db.cfg), host, now)
 }
 
 // benchPool is a pool of OpenDB's with database/sql's defaults, closed
@@ -90,19 +71,18 @@ func benchPool(tb testing.TB, cfg *mysql.Config) *sql.DB {
 	return pool
 }
 
-// seed migrates the database of db, fills its tables as spec says with
-// multi-row INSERTs, and analyses them.
-func seed(tb testing.TB, db benchDB, spec storebench.Spec) {
+// seed migrates the database of db, on pool, fills its tables as spec
+// says with multi-row INSERTs, and analyses them.
+func seed(tb testing.TB, pool *sql.DB, db storebench.Server[*mysqlstore.Store], spec storebench.Spec) {
 	tb.Helper()
 	ctx := context.Background()
-	pool := benchPool(tb, db.cfg)
-	if db.host {
+	if db.Host {
 		if _, err := pool.ExecContext(ctx, accountsDDL); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	db.Store(tb)
-	tables := storebench.Tables(spec, db.host, func(t time.Time) any { return t.UnixMilli() }, "{}")
+	tables := storebench.Tables(spec, db.Host, func(t time.Time) any { return t.UnixMilli() }, "{}")
 	for _, tbl := range tables {
 		const chunk = 500
 		group := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(tbl.Cols)), ", ") + ")"

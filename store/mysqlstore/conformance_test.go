@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/internal/hostusers"
@@ -25,9 +24,7 @@ func TestConformance(t *testing.T) {
 		NewStore: newStore,
 		Another:  another,
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
-			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
-				`UPDATE passreset_users SET email = ?, email_key = ? WHERE id = ?`, email, hostusers.Fold(email), userID)
-			require.NoError(t, err)
+			exec(t, st, `UPDATE passreset_users SET email = ?, email_key = ? WHERE id = ?`, email, hostusers.Fold(email), userID)
 		},
 	})
 }

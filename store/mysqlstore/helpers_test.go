@@ -5,8 +5,10 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/internal/testfix/testmysql"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/mysqlstore"
 )
 
@@ -54,4 +56,12 @@ func newStoreIn(t testing.TB, cfg *mysql.Config, opts ...mysqlstore.Option) *mys
 		t.Fatal(err)
 	}
 	return st
+}
+
+// exec runs a statement on the database of st, a *mysqlstore.Store, as the
+// host's own code would.
+func exec(t *testing.T, st store.Store, query string, args ...any) {
+	t.Helper()
+	_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(), query, args...)
+	require.NoError(t, err)
 }

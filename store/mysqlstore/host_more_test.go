@@ -95,7 +95,7 @@ func TestHostTableMismatch(t *testing.T) {
 	open := func(d store.UsersTable) (sqltest.Store, error) {
 		return mysqlstore.New(ctx, db, mysqlstore.WithUsers(d))
 	}
-	sqltest.RefusesMismatches(t, accounts(), "mysqlstore: WithUsers: ", open,
+	sqltest.RefusesMismatches(t, sqltest.Accounts(), "mysqlstore: WithUsers: ", open,
 		map[string]sqltest.Mismatch{
 			"column":   {func(d *store.UsersTable) { d.Email = "email" }, `users table "accounts": no column "email"`},
 			"columns":  {func(d *store.UsersTable) { d.Email, d.PasswordHash = "email", "hash" }, `no column "email", "hash"`},
@@ -150,7 +150,8 @@ func TestHostEmailWhateverCollation(t *testing.T) {
 	ctx := t.Context()
 	for _, collation := range []string{"utf8mb4_bin", "utf8mb4_general_ci", "utf8mb4_unicode_ci"} {
 		t.Run(collation, func(t *testing.T) {
-			db := newDB(t, freshDB(t))
+			cfg := freshDB(t)
+			db := newDB(t, cfg)
 			_, err := db.ExecContext(ctx, `CREATE TABLE accounts (
 				account_id    BIGINT AUTO_INCREMENT PRIMARY KEY,
 				email_address VARCHAR(320) CHARACTER SET utf8mb4 COLLATE `+collation+` NOT NULL,
@@ -158,11 +159,9 @@ func TestHostEmailWhateverCollation(t *testing.T) {
 				KEY (email_address)
 			) ENGINE=InnoDB`)
 			require.NoError(t, err)
-			st, err := mysqlstore.New(ctx, db, mysqlstore.WithUsers(store.UsersTable{
+			st := newStoreIn(t, cfg, mysqlstore.WithUsers(store.UsersTable{
 				Table: "accounts", ID: "account_id", Email: "email_address", PasswordHash: "pw_digest",
 			}))
-			require.NoError(t, err)
-			require.NoError(t, st.Migrate(ctx))
 			sqltest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, db, email, "h") })
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/mysqlstore"
 	"github.com/passreset/passreset/store/storetest"
 )
@@ -27,13 +28,6 @@ const accountsDDL = `CREATE TABLE accounts (
     display_name  VARCHAR(100) NOT NULL DEFAULT ''
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`
 
-func accounts() store.UsersTable {
-	return store.UsersTable{
-		Table: "accounts", ID: "account_id", Email: "email_address", PasswordHash: "pw_digest",
-		Verified: "is_verified", UpdatedAt: "modified_at",
-	}
-}
-
 // accountsStore returns a migrated Store over the accounts table of a
 // fresh database, which holds passreset's tables too.
 func accountsStore(t testing.TB) *mysqlstore.Store {
@@ -41,7 +35,7 @@ func accountsStore(t testing.TB) *mysqlstore.Store {
 	cfg := freshDB(t)
 	_, err := newDB(t, cfg).ExecContext(t.Context(), accountsDDL)
 	require.NoError(t, err)
-	return newStoreIn(t, cfg, mysqlstore.WithUsers(accounts()))
+	return newStoreIn(t, cfg, mysqlstore.WithUsers(sqltest.Accounts()))
 }
 
 // insertAccount adds a row the way the host's own sign-up would ("" for
@@ -81,14 +75,10 @@ func TestConformanceOverHostTable(t *testing.T) {
 			return insertAccount(t, st.(*mysqlstore.Store).DB(), email, hash)
 		},
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
-			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
-				`UPDATE accounts SET email_address = ? WHERE account_id = ?`, email, strings.TrimPrefix(userID, "user_"))
-			require.NoError(t, err)
+			exec(t, st, `UPDATE accounts SET email_address = ? WHERE account_id = ?`, email, strings.TrimPrefix(userID, "user_"))
 		},
 		DeleteUser: func(t *testing.T, st store.Store, userID string) {
-			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
-				`DELETE FROM accounts WHERE account_id = ?`, strings.TrimPrefix(userID, "user_"))
-			require.NoError(t, err)
+			exec(t, st, `DELETE FROM accounts WHERE account_id = ?`, strings.TrimPrefix(userID, "user_"))
 		},
 	})
 }
@@ -110,20 +100,14 @@ func TestConformanceOverTextKeys(t *testing.T) {
 		},
 		AddUser: func(t *testing.T, st store.Store, email, hash string) string {
 			key := "member-" + dbName()
-			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
-				`INSERT INTO `+tables[st]+` (member_key, mail, secret) VALUES (?, ?, ?)`, key, email, hash)
-			require.NoError(t, err)
+			exec(t, st, `INSERT INTO `+tables[st]+` (member_key, mail, secret) VALUES (?, ?, ?)`, key, email, hash)
 			return key
 		},
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
-			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
-				`UPDATE `+tables[st]+` SET mail = ? WHERE member_key = ?`, email, userID)
-			require.NoError(t, err)
+			exec(t, st, `UPDATE `+tables[st]+` SET mail = ? WHERE member_key = ?`, email, userID)
 		},
 		DeleteUser: func(t *testing.T, st store.Store, userID string) {
-			_, err := st.(*mysqlstore.Store).DB().ExecContext(t.Context(),
-				`DELETE FROM `+tables[st]+` WHERE member_key = ?`, userID)
-			require.NoError(t, err)
+			exec(t, st, `DELETE FROM `+tables[st]+` WHERE member_key = ?`, userID)
 		},
 		NoVerifiedFlag: true,
 	})

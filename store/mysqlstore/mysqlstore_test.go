@@ -3,7 +3,6 @@ package mysqlstore_test
 import (
 	"crypto/rand"
 	"database/sql"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/mysqlstore"
 	"github.com/passreset/passreset/token"
 )
@@ -27,15 +27,7 @@ func TestMigrateConcurrent(t *testing.T) {
 		require.NoError(t, err)
 		stores[i] = st
 	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i, st := range stores {
-		wg.Go(func() { errs[i] = st.Migrate(t.Context()) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		require.NoError(t, err)
-	}
+	sqltest.MigrateAtOnce(t, stores...)
 	var applied, distinct int
 	require.NoError(t, stores[0].DB().QueryRowContext(t.Context(),
 		`SELECT COUNT(*), COUNT(DISTINCT name) FROM passreset_migrations`).Scan(&applied, &distinct))

@@ -64,14 +64,6 @@ func (db *rawDB) scanUser(row scanner, u *rawUser) error {
 		&u.external, &u.locale, &u.metadata, &u.signIn, &u.created, &u.updated)
 }
 
-// userKey is the users table's key of a user id.
-func (db *rawDB) userKey(userID string) (any, error) {
-	if !db.host {
-		return userID, nil
-	}
-	return storebench.HostKey(userID)
-}
-
 type rawReset struct {
 	id, userID, email        string
 	hash, codeHash           []byte
@@ -142,7 +134,7 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 		return err
 	}
 	c := storebench.NewCreated(now)
-	key, err := db.userKey(u.id)
+	key, err := storebench.UserKey(db.host, u.id)
 	if err != nil {
 		return err
 	}
@@ -209,7 +201,7 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 	}
 	now := db.now()
 	jobID := "job_" + storebench.NewID(now)
-	key, err := db.userKey(r.userID)
+	key, err := storebench.UserKey(db.host, r.userID)
 	if err != nil {
 		return 0, err
 	}
@@ -289,7 +281,7 @@ func (db *rawDB) Validate(ctx context.Context, token string) error {
 }
 
 func (db *rawDB) PasswordHash(ctx context.Context, userID string) (string, error) {
-	k, err := db.userKey(userID)
+	k, err := storebench.UserKey(db.host, userID)
 	if err != nil {
 		return "", err
 	}

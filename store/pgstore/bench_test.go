@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/pgstore"
 )
@@ -30,66 +32,46 @@ func TestBenchHost(t *testing.T)      { storebench.Test(t, benchDialect(true)) }
 // benchDialect is Postgres to the harness: over passreset's own users
 // table, or over the host's accounts (host_test.go).
 func benchDialect(host bool) storebench.Dialect {
-	d := storebench.Dialect{
-		Seeded: func(tb testing.TB, spec storebench.Spec) storebench.DB {
-			db := benchDB{schema: freshSchema(tb), host: host}
-			seed(tb, db, spec)
-			return db
+	return storebench.Dialect{Host: host, Seeded: func(tb testing.TB, spec storebench.Spec) storebench.DB {
+		schema := freshSchema(tb)
+		db := benchDB(schema, host)
+		seed(tb, newPool(tb, schema), db, spec)
+		return db
+	}}
+}
+
+// benchDB is schema: the Store and the raw side each on a pool of its own
+// with pgxpool's defaults.
+func benchDB(schema string, host bool) storebench.Server[*pgstore.Store] {
+	return storebench.Server[*pgstore.Store]{
+		Host: host,
+		NewStore: func(tb testing.TB) (*pgstore.Store, error) {
+			var opts []pgstore.Option
+			if host {
+				opts = append(opts, pgstore.WithUsers(sqltest.Accounts()))
+			}
+			return pgstore.New(context.Background(), newPool(tb, schema), opts...)
+		},
+		HostSQL: pgstore.HostBenchSQL,
+		NewRaw: func(tb testing.TB, hostSQL map[string]string, now func() time.Time) storebench.Raw {
+			return openRaw(tb, newPool(tb, schema), hostSQL, now)
 		},
 	}
-	if host {
-		d.UserID = storebench.HostUserID
-	}
-	return d
 }
 
-// benchDB is a seeded schema.
-type benchDB struct {
-	schema string
-	host   bool // the users are in the host's accounts
-}
-
-func (db benchDB) Store(tb testing.TB) storebench.Store {
-	tb.Helper()
-	var opts []pgstore.Option
-	if db.host {
-		opts = append(opts, pgstore.WithUsers(accounts()))
-	}
-	st, err := pgstore.New(context.Background(), newPool(tb, db.schema), opts...)
-	if err == nil {
-		err = st.Migrate(context.Background()) // a no-op on a seeded schema
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return st
-}
-
-func (db benchDB) Raw(tb testing.TB, now func() time.Time) storebench.Raw {
-	var host map[string]string
-	if db.host {
-		var err error
-		if host, err = pgstore.HostBenchSQL(context.Background(), db.Store(tb).(*pgstore.Store)); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return openRaw(tb, newPool(tb, db.schema), host, now)
-}
-
-// seed migrates the schema of db, fills its tables as spec says with COPY,
-// and analyses them.
-func seed(tb testing.TB, db benchDB, spec storebench.Spec) {
+// seed migrates the schema of db, on pool, fills its tables as spec says
+// with COPY, and analyses them.
+func seed(tb testing.TB, pool *pgxpool.Pool, db storebench.Server[*pgstore.Store], spec storebench.Spec) {
 	tb.Helper()
 	ctx := context.Background()
-	pool := newPool(tb, db.schema)
 	defer pool.Close()
-	if db.host {
+	if db.Host {
 		if _, err := pool.Exec(ctx, accountsDDL); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	db.Store(tb)
-	tables := storebench.Tables(spec, db.host, func(t time.Time) any { return t }, "{}")
+	tables := storebench.Tables(spec, db.Host, func(t time.Time) any { return t }, "{}")
 	for _, tbl := range tables {
 		_, err := pool.CopyFrom(ctx, pgx.Identifier{tbl.Name}, tbl.Cols, pgx.CopyFromSlice(tbl.Rows, func(i int) ([]any, error) {
 			return tbl.Row(i), nil

@@ -4,12 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
-	"github.com/passreset/passreset/store/internal/sqltest"
-	"github.com/passreset/passreset/store/pgstore"
-
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/storetest"
 )
 
@@ -24,9 +20,7 @@ func TestConformance(t *testing.T) {
 		NewStore: newStore,
 		Another:  another,
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
-			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
-				`UPDATE passreset_users SET email = $1, email_key = $2 WHERE id = $3`, email, strings.ToLower(email), userID)
-			require.NoError(t, err)
+			exec(t, st, `UPDATE passreset_users SET email = $1, email_key = $2 WHERE id = $3`, email, strings.ToLower(email), userID)
 		},
 	})
 }

@@ -4,8 +4,10 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/internal/testfix/testpg"
+	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/pgstore"
 )
 
@@ -56,7 +58,13 @@ func newStore(t testing.TB) *pgstore.Store {
 // through the pool's search_path: a second instance of an app.
 func newStoreIn(t testing.TB, schema string) *pgstore.Store {
 	t.Helper()
-	st, err := pgstore.New(t.Context(), newPool(t, schema))
+	return migratedStore(t, newPool(t, schema))
+}
+
+// migratedStore returns a Store over pool made with opts, migrated.
+func migratedStore(t testing.TB, pool *pgxpool.Pool, opts ...pgstore.Option) *pgstore.Store {
+	t.Helper()
+	st, err := pgstore.New(t.Context(), pool, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,12 +81,13 @@ func newQualifiedStore(t testing.TB) *pgstore.Store {
 	t.Helper()
 	schema := schemaName()
 	dropSchemaOnCleanup(t, schema)
-	st, err := pgstore.New(t.Context(), newPool(t, ""), pgstore.WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return migratedStore(t, newPool(t, ""), pgstore.WithSchema(schema))
+}
+
+// exec runs a statement on the pool of st, a *pgstore.Store, as the host's
+// own code would.
+func exec(t *testing.T, st store.Store, query string, args ...any) {
+	t.Helper()
+	_, err := st.(*pgstore.Store).Pool().Exec(t.Context(), query, args...)
+	require.NoError(t, err)
 }

@@ -37,13 +37,6 @@ const accountsDDL = `CREATE TABLE accounts (
     display_name  text        NOT NULL DEFAULT ''
 )`
 
-func accounts() store.UsersTable {
-	return store.UsersTable{
-		Table: "accounts", ID: "account_id", Email: "email_address", PasswordHash: "pw_digest",
-		Verified: "is_verified", UpdatedAt: "modified_at",
-	}
-}
-
 // accountsStore returns a migrated Store over the accounts table of a
 // fresh schema, which holds passreset's tables too (found through the
 // search_path, as the host's own are).
@@ -52,10 +45,7 @@ func accountsStore(t testing.TB) *pgstore.Store {
 	pool := newPool(t, freshSchema(t))
 	_, err := pool.Exec(t.Context(), accountsDDL)
 	require.NoError(t, err)
-	st, err := pgstore.New(t.Context(), pool, pgstore.WithUsers(accounts()))
-	require.NoError(t, err)
-	require.NoError(t, st.Migrate(t.Context()))
-	return st
+	return migratedStore(t, pool, pgstore.WithUsers(sqltest.Accounts()))
 }
 
 // insertAccount adds a row the way the host's own sign-up would ("" for
@@ -86,12 +76,9 @@ func membersStore(t testing.TB) (st *pgstore.Store, members string) {
 		secret     text NOT NULL DEFAULT ''
 	)`)
 	require.NoError(t, err)
-	st, err = pgstore.New(t.Context(), pool, pgstore.WithSchema(own), pgstore.WithUsers(store.UsersTable{
+	return migratedStore(t, pool, pgstore.WithSchema(own), pgstore.WithUsers(store.UsersTable{
 		Table: hostSchema + ".team members", ID: "member_key", Email: "mail", PasswordHash: "secret",
-	}))
-	require.NoError(t, err)
-	require.NoError(t, st.Migrate(t.Context()))
-	return st, members
+	})), members
 }
 
 // newHostService is a reset Service over st with cheap bcrypt and the
@@ -122,14 +109,10 @@ func TestConformanceOverHostTable(t *testing.T) {
 			return insertAccount(t, st.(*pgstore.Store), email, hash)
 		},
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
-			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
-				`UPDATE accounts SET email_address = $1 WHERE account_id = $2`, email, strings.TrimPrefix(userID, "user_"))
-			require.NoError(t, err)
+			exec(t, st, `UPDATE accounts SET email_address = $1 WHERE account_id = $2`, email, strings.TrimPrefix(userID, "user_"))
 		},
 		DeleteUser: func(t *testing.T, st store.Store, userID string) {
-			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
-				`DELETE FROM accounts WHERE account_id = $1`, strings.TrimPrefix(userID, "user_"))
-			require.NoError(t, err)
+			exec(t, st, `DELETE FROM accounts WHERE account_id = $1`, strings.TrimPrefix(userID, "user_"))
 		},
 	})
 }
@@ -148,19 +131,14 @@ func TestConformanceOverTextKeys(t *testing.T) {
 		},
 		AddUser: func(t *testing.T, st store.Store, email, hash string) string {
 			key := newID("member-")
-			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
-				`INSERT INTO `+tables[st]+` (member_key, mail, secret) VALUES ($1, $2, $3)`, key, email, hash)
-			require.NoError(t, err)
+			exec(t, st, `INSERT INTO `+tables[st]+` (member_key, mail, secret) VALUES ($1, $2, $3)`, key, email, hash)
 			return key
 		},
 		SetEmail: func(t *testing.T, st store.Store, userID, email string) {
-			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(),
-				`UPDATE `+tables[st]+` SET mail = $1 WHERE member_key = $2`, email, userID)
-			require.NoError(t, err)
+			exec(t, st, `UPDATE `+tables[st]+` SET mail = $1 WHERE member_key = $2`, email, userID)
 		},
 		DeleteUser: func(t *testing.T, st store.Store, userID string) {
-			_, err := st.(*pgstore.Store).Pool().Exec(t.Context(), `DELETE FROM `+tables[st]+` WHERE member_key = $1`, userID)
-			require.NoError(t, err)
+			exec(t, st, `DELETE FROM `+tables[st]+` WHERE member_key = $1`, userID)
 		},
 		NoVerifiedFlag: true,
 	})
@@ -324,7 +302,7 @@ func TestHostTableMismatch(t *testing.T) {
 	_, err := pool.Exec(ctx, accountsDDL)
 	require.NoError(t, err)
 	open := func(d store.UsersTable) (sqltest.Store, error) { return pgstore.New(ctx, pool, pgstore.WithUsers(d)) }
-	sqltest.RefusesMismatches(t, accounts(), "pgstore: WithUsers: ", open,
+	sqltest.RefusesMismatches(t, sqltest.Accounts(), "pgstore: WithUsers: ", open,
 		map[string]sqltest.Mismatch{
 			"column":   {func(d *store.UsersTable) { d.Email = "email" }, `users table "accounts": no column "email"`},
 			"columns":  {func(d *store.UsersTable) { d.Email, d.PasswordHash = "email", "hash" }, `no column "email", "hash"`},
@@ -394,11 +372,9 @@ func TestHostEmailWhateverCollation(t *testing.T) {
 				email_address text COLLATE `+c.collation+` NOT NULL,
 				pw_digest     text)`)
 			require.NoError(t, err)
-			st, err := pgstore.New(ctx, pool, pgstore.WithUsers(store.UsersTable{
+			st := migratedStore(t, pool, pgstore.WithUsers(store.UsersTable{
 				Table: "accounts", ID: "account_id", Email: "email_address", PasswordHash: "pw_digest",
 			}))
-			require.NoError(t, err)
-			require.NoError(t, st.Migrate(ctx))
 			sqltest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, st, email, "h") })
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/pgstore"
 	"github.com/passreset/passreset/token"
 )
@@ -121,15 +121,7 @@ func TestAdoptLegacyDatabase(t *testing.T) {
 				return st
 			}
 			stores := []*pgstore.Store{newInstance(), newInstance(), newInstance()}
-			var wg sync.WaitGroup
-			errs := make([]error, len(stores))
-			for i, st := range stores {
-				wg.Go(func() { errs[i] = st.Migrate(ctx) })
-			}
-			wg.Wait()
-			for i, err := range errs {
-				require.NoError(t, err, "instance %d", i)
-			}
+			sqltest.MigrateAtOnce(t, stores...)
 			st := stores[0]
 
 			require.Equal(t, []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
@@ -192,7 +184,7 @@ func TestAdoptLegacyWithUsers(t *testing.T) {
 		buildLegacy(t, pool)
 		_, err := pool.Exec(ctx, accountsDDL)
 		require.NoError(t, err)
-		st, err := pgstore.New(ctx, pool, pgstore.WithUsers(accounts()))
+		st, err := pgstore.New(ctx, pool, pgstore.WithUsers(sqltest.Accounts()))
 		require.NoError(t, err)
 		require.NoError(t, st.Migrate(ctx))
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/pgstore"
 	"github.com/passreset/passreset/token"
 )
@@ -91,23 +91,6 @@ func stateMigrations() map[string]int {
 func TestMigrateConcurrent(t *testing.T) {
 	testURL(t)
 	const instances = 4
-	migrateAll := func(t *testing.T, stores []*pgstore.Store) {
-		var wg sync.WaitGroup
-		errs := make([]error, len(stores))
-		start := make(chan struct{})
-		for i, st := range stores {
-			wg.Go(func() {
-				<-start
-				errs[i] = st.Migrate(t.Context())
-			})
-		}
-		close(start)
-		wg.Wait()
-		for i, err := range errs {
-			require.NoError(t, err, "instance %d", i)
-		}
-	}
-
 	t.Run("SearchPath", func(t *testing.T) {
 		schema := freshSchema(t)
 		stores := make([]*pgstore.Store, instances)
@@ -116,7 +99,7 @@ func TestMigrateConcurrent(t *testing.T) {
 			require.NoError(t, err)
 			stores[i] = st
 		}
-		migrateAll(t, stores)
+		sqltest.MigrateAtOnce(t, stores...)
 		assert.Equal(t, ownMigrations(), appliedMigrations(t, stores[0], "passreset_migrations"))
 		seedUser(t, stores[1]) // the tables are there
 	})
@@ -131,7 +114,7 @@ func TestMigrateConcurrent(t *testing.T) {
 			require.NoError(t, err)
 			stores[i] = st
 		}
-		migrateAll(t, stores)
+		sqltest.MigrateAtOnce(t, stores...)
 		table := pgx.Identifier{schema, "passreset_migrations"}.Sanitize()
 		assert.Equal(t, ownMigrations(), appliedMigrations(t, stores[0], table))
 		seedUser(t, stores[1])

@@ -188,11 +188,9 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 	}
 	// The user's current address, which the notice goes to (and to the
 	// reset's, were it another).
-	var k any = r.userID
-	if db.host {
-		if k, err = storebench.HostKey(r.userID); err != nil {
-			return 0, err
-		}
+	k, err := storebench.UserKey(db.host, r.userID)
+	if err != nil {
+		return 0, err
 	}
 	var current rawUser
 	if err := db.scanUser(db.pool.QueryRow(ctx, db.q["UserByID"], k), &current); err != nil {
@@ -241,16 +239,12 @@ func (db *rawDB) Validate(ctx context.Context, token string) error {
 }
 
 func (db *rawDB) PasswordHash(ctx context.Context, userID string) (string, error) {
-	var k any = userID
-	if db.host {
-		n, err := storebench.HostKey(userID)
-		if err != nil {
-			return "", err
-		}
-		k = n
+	k, err := storebench.UserKey(db.host, userID)
+	if err != nil {
+		return "", err
 	}
 	var h string
-	err := db.pool.QueryRow(ctx, db.q["PasswordHash"], k).Scan(&h)
+	err = db.pool.QueryRow(ctx, db.q["PasswordHash"], k).Scan(&h)
 	return h, err
 }
 

@@ -35,6 +35,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
@@ -64,15 +65,14 @@ func TestBenchRawWritesAsTheStore(t *testing.T) {
 // table, or over the host's accounts (host_test.go).
 func benchDialect(host bool) storebench.Dialect {
 	d := storebench.Dialect{
+		Host: host,
 		Seeded: func(tb testing.TB, spec storebench.Spec) storebench.DB {
 			path := filepath.Join(tb.TempDir(), "bench.db")
 			seed(tb, path, host, spec)
 			return benchDB{path: path, host: host}
 		},
 	}
-	if host {
-		d.UserID = storebench.HostUserID
-	} else {
+	if !host {
 		d.Grown = func(b *testing.B, spec storebench.Spec) storebench.DB {
 			return benchDB{path: growthDB(b, spec), warm: true}
 		}
@@ -92,7 +92,7 @@ func (db benchDB) Store(tb testing.TB) storebench.Store {
 	tb.Helper()
 	var opts []sqlitestore.Option
 	if db.host {
-		opts = append(opts, sqlitestore.WithUsers(accounts))
+		opts = append(opts, sqlitestore.WithUsers(sqltest.Accounts()))
 	}
 	if db.warm {
 		warm(tb, db.path)
@@ -144,7 +144,7 @@ func seed(tb testing.TB, path string, host bool, spec storebench.Spec) {
 		if _, err := db.ExecContext(ctx, accountsDDL); err != nil {
 			tb.Fatal(err)
 		}
-		opts = append(opts, sqlitestore.WithUsers(accounts))
+		opts = append(opts, sqlitestore.WithUsers(sqltest.Accounts()))
 	}
 	st, err := sqlitestore.Open(ctx, path, opts...)
 	if err == nil {

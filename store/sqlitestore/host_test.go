@@ -33,11 +33,6 @@ const accountsDDL = `CREATE TABLE accounts (
     display_name  TEXT NOT NULL DEFAULT ''
 )`
 
-var accounts = store.UsersTable{
-	Table: "accounts", ID: "account_id", Email: "email_address", PasswordHash: "pw_digest",
-	Verified: "is_verified", UpdatedAt: "modified_at",
-}
-
 // members is another host's table: text keys, no verified flag, no
 // updated time, a table name that needs quoting.
 const membersDDL = `CREATE TABLE "team members" (
@@ -90,7 +85,7 @@ func newService(t testing.TB, st store.Store, now func() time.Time) *reset.Servi
 
 func TestConformanceOverHostTable(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
-		NewStore: func(t *testing.T) store.Store { return hostStore(t, accountsDDL, accounts) },
+		NewStore: func(t *testing.T) store.Store { return hostStore(t, accountsDDL, sqltest.Accounts()) },
 		AddUser: func(t *testing.T, st store.Store, email, hash string) string {
 			return insertAccount(t, st.(*sqlitestore.Store), email, hash)
 		},
@@ -138,7 +133,7 @@ func TestConformanceOverTextKeys(t *testing.T) {
 // host's row as the host reads it, and nothing else of the row.
 func TestHostRowAfterReset(t *testing.T) {
 	ctx := t.Context()
-	st := hostStore(t, accountsDDL, accounts)
+	st := hostStore(t, accountsDDL, sqltest.Accounts())
 	id := insertAccount(t, st, "ana@example.com", "$2a$04$old")
 	w, _ := sqlitestore.Pools(st)
 	_, err := w.ExecContext(ctx, `UPDATE accounts SET display_name = 'Ana', modified_at = '2020-01-01 00:00:00' WHERE account_id = 1`)
@@ -196,7 +191,7 @@ func TestHostTableMismatch(t *testing.T) {
 // TestHostTableNotCreated: over a host's table, Migrate creates only
 // passreset's tables, and CreateUser refuses.
 func TestHostTableNotCreated(t *testing.T) {
-	st := hostStore(t, accountsDDL, accounts)
+	st := hostStore(t, accountsDDL, sqltest.Accounts())
 	w, _ := sqlitestore.Pools(st)
 	rows, err := w.QueryContext(t.Context(), `SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
 	require.NoError(t, err)
@@ -214,7 +209,7 @@ func TestHostTableNotCreated(t *testing.T) {
 // TestHostFindsAddresses: addresses are found as sqltest.FindsAddresses
 // says, in a host's table whose email column compares bytes.
 func TestHostFindsAddresses(t *testing.T) {
-	st := hostStore(t, accountsDDL, accounts)
+	st := hostStore(t, accountsDDL, sqltest.Accounts())
 	sqltest.FindsAddresses(t, st, func(email string) string { return insertAccount(t, st, email, "h") })
 }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passreset/passreset/store/internal/sqltest"
 	"github.com/passreset/passreset/store/internal/storebench"
 	"github.com/passreset/passreset/store/sqlitestore"
 )
@@ -67,7 +68,7 @@ func openRawOn(tb testing.TB, w, r *sql.DB, host bool, now func() time.Time) *ra
 	}
 	var hostSQL map[string]string
 	if host {
-		hostSQL = sqlitestore.HostBenchSQL(accounts)
+		hostSQL = sqlitestore.HostBenchSQL(sqltest.Accounts())
 	}
 	q := storebench.Statements(tb, sqlitestore.BenchSQL, hostSQL, "UserByEmail", "UserByID", "PasswordHash", "ResetByID",
 		"ResetByTokenHash", "SessionByTokenHash", "AllowRequest", "EndResets", "UserExists", "InsertReset", "InsertJob",
@@ -160,15 +161,6 @@ func (db *rawDB) scanUser(row *sql.Row, u *rawUser) error {
 		&u.external, &u.locale, &u.metadata, &u.signIn, &u.created, &u.updated)
 }
 
-// key is the key of the users row of a user id: the id itself, or the
-// host's integer.
-func (db *rawDB) key(userID string) (any, error) {
-	if !db.host {
-		return userID, nil
-	}
-	return storebench.HostKey(userID)
-}
-
 // Create: the rate limit, the user, one transaction (end the older
 // resets, check the user, insert the reset and its email job), then, the
 // email sent, the job finished. The token is made as the module makes it.
@@ -203,7 +195,7 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	if _, err := tx.StmtContext(ctx, db.endResets).ExecContext(ctx, now, u.id); err != nil {
 		return err
 	}
-	key, err := db.key(u.id)
+	key, err := storebench.UserKey(db.host, u.id)
 	if err != nil {
 		return err
 	}
@@ -275,7 +267,7 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 	}
 	// The user's current address, which the notice goes to (and to the
 	// reset's, were it another).
-	key, err := db.key(r.userID)
+	key, err := storebench.UserKey(db.host, r.userID)
 	if err != nil {
 		return 0, err
 	}
@@ -363,7 +355,7 @@ func (db *rawDB) Validate(ctx context.Context, token string) error {
 
 // PasswordHash is the indexed lookup of the user's hash.
 func (db *rawDB) PasswordHash(ctx context.Context, userID string) (string, error) {
-	key, err := db.key(userID)
+	key, err := storebench.UserKey(db.host, userID)
 	if err != nil {
 		return "", err
 	}

@@ -187,15 +187,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		t.Cleanup(func() { require.NoError(t, st.Close()) })
 		stores[i] = st
 	}
-	errs := make([]error, len(stores))
-	var wg sync.WaitGroup
-	for i, st := range stores {
-		wg.Go(func() { errs[i] = st.Migrate(t.Context()) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		require.NoError(t, err)
-	}
+	sqltest.MigrateAtOnce(t, stores...)
 	w, _ := sqlitestore.Pools(stores[0])
 	var n int
 	require.NoError(t, w.QueryRowContext(t.Context(), `SELECT count(*) FROM passreset_migrations`).Scan(&n))

@@ -46,10 +46,10 @@ func testCodeRoundTrip(t *testing.T, st *subject) {
 	r := seedCodedReset(t, st, u, base.Add(ms))
 	got, err = st.ResetByID(ctx, r.ID)
 	require.NoError(t, err)
-	requireSameReset(t, r, got)
+	requireSame(t, r, got)
 	got, err = st.ResetByTokenHash(ctx, r.TokenHash)
 	require.NoError(t, err)
-	requireSameReset(t, r, got)
+	requireSame(t, r, got)
 }
 
 // testClaimTakesTries: each claim takes one try and returns the reset as
@@ -180,9 +180,7 @@ func testChangePasswordConditional(t *testing.T, st *subject) {
 	h, err := st.PasswordHash(ctx, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, oldHash, h)
-	claimed, err := st.ClaimJobs(ctx, c.Now, time.Minute, 10)
-	require.NoError(t, err)
-	require.Empty(t, claimed, "a refused change queued its jobs")
+	claimJobs(t, st, c.Now, time.Minute, 0, "a refused change queued its jobs")
 	for _, s := range sessions {
 		got, err := st.Store.(session.Store).SessionByID(ctx, s.ID)
 		require.NoError(t, err)
@@ -272,13 +270,11 @@ func testRehashKeepsSessions(t *testing.T, st sessionSubject) {
 	require.Zero(t, out.SessionsRevoked)
 	got, err := st.SessionByID(ctx, a.ID)
 	require.NoError(t, err)
-	requireSameSession(t, a, got)
+	requireSame(t, a, got)
 	h, err := st.PasswordHash(ctx, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, c.NewHash, h)
-	claimed, err := st.ClaimJobs(ctx, c.Now, time.Minute, 10)
-	require.NoError(t, err)
-	require.Empty(t, claimed, "a rehash queued jobs")
+	claimJobs(t, st, c.Now, time.Minute, 0, "a rehash queued jobs")
 }
 
 // testFailedChangeChangesNothing: a change whose job cannot be inserted

@@ -3,6 +3,7 @@ package storetest
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -148,18 +149,37 @@ func requireSameTime(t *testing.T, want, got time.Time, what string) {
 	require.Truef(t, norm(want).Equal(norm(got)), "%s: want %s, got %s", what, want, got)
 }
 
-// requireSameUser compares every field of two users, as a store that keeps
-// WorkOS's profile fields must keep them.
-func requireSameUser(t *testing.T, want, got store.User) {
+// requireSame compares every field of two values as stores keep them:
+// users with WorkOS's profile fields, resets, sessions, jobs, replays.
+// Every time is compared as norm makes it, and an empty slice or map as
+// nil, which a column gives back for nothing stored.
+func requireSame[T any](t *testing.T, want, got T) {
 	t.Helper()
-	normUser := func(u store.User) store.User {
-		if len(u.Metadata) == 0 {
-			u.Metadata = nil
+	require.Equal(t, normalized(want), normalized(got))
+}
+
+// normalized returns v with each of its times, at any depth, as norm makes
+// it, and each empty slice or map nil.
+func normalized[T any](v T) T {
+	var walk func(f reflect.Value)
+	walk = func(f reflect.Value) {
+		switch {
+		case f.Type() == reflect.TypeFor[time.Time]():
+			f.Set(reflect.ValueOf(norm(f.Interface().(time.Time))))
+		case f.Kind() == reflect.Struct:
+			for i := range f.NumField() {
+				if f.Field(i).CanSet() {
+					walk(f.Field(i))
+				}
+			}
+		case f.Kind() == reflect.Slice, f.Kind() == reflect.Map:
+			if f.Len() == 0 {
+				f.SetZero()
+			}
 		}
-		u.LastSignInAt, u.CreatedAt, u.UpdatedAt = norm(u.LastSignInAt), norm(u.CreatedAt), norm(u.UpdatedAt)
-		return u
 	}
-	require.Equal(t, normUser(want), normUser(got))
+	walk(reflect.ValueOf(&v).Elem())
+	return v
 }
 
 // requireUser checks what every store keeps of a user: the id, the email
@@ -174,38 +194,23 @@ func requireUser(t *testing.T, st *subject, want, got store.User) {
 	}
 }
 
-func requireSameReset(t *testing.T, want, got store.Reset) {
-	t.Helper()
-	normReset := func(r store.Reset) store.Reset {
-		r.CreatedAt, r.ExpiresAt, r.UsedAt, r.EndedAt = norm(r.CreatedAt), norm(r.ExpiresAt), norm(r.UsedAt), norm(r.EndedAt)
-		r.Code.ExpiresAt = norm(r.Code.ExpiresAt)
-		return r
-	}
-	require.Equal(t, normReset(want), normReset(got))
-}
-
-func requireSameSession(t *testing.T, want, got session.Session) {
-	t.Helper()
-	normSession := func(s session.Session) session.Session {
-		s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.RevokedAt = norm(s.CreatedAt), norm(s.LastSeenAt), norm(s.ExpiresAt), norm(s.RevokedAt)
-		return s
-	}
-	require.Equal(t, normSession(want), normSession(got))
-}
-
 // requireSameJob compares a claimed job with the job that was stored, given
 // the claim's expected lease end and attempt count.
 func requireSameJob(t *testing.T, want, got store.Job, claimedUntil time.Time, attempts int) {
 	t.Helper()
 	want.ClaimedUntil, want.Attempts = claimedUntil, attempts
-	normJob := func(j store.Job) store.Job {
-		if len(j.Payload) == 0 {
-			j.Payload = nil
-		}
-		j.RunAt, j.ClaimedUntil, j.CreatedAt = norm(j.RunAt), norm(j.ClaimedUntil), norm(j.CreatedAt)
-		return j
-	}
-	require.Equal(t, normJob(want), normJob(got))
+	requireSame(t, want, got)
+}
+
+// claimJobs claims the jobs due at now under lease, ten at the most, and
+// requires that n were claimed; msgAndArgs say which claim, where a test
+// makes several.
+func claimJobs(t *testing.T, st store.Store, now time.Time, lease time.Duration, n int, msgAndArgs ...any) []store.Job {
+	t.Helper()
+	claimed, err := st.ClaimJobs(t.Context(), now, lease, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, n, msgAndArgs...)
+	return claimed
 }
 
 func jobIDs(jobs []store.Job) []string {

@@ -164,23 +164,14 @@ func testClaimMax(t *testing.T, st *subject) {
 }
 
 func testClaimLease(t *testing.T, st *subject) {
-	ctx := t.Context()
 	u := seedUser(t, st)
 	j := newJob(u.ID, base)
 	seedJobs(t, st, u, j)
 	lease := 5 * time.Minute
 
-	claimed, err := st.ClaimJobs(ctx, base, lease, 10)
-	require.NoError(t, err)
-	require.Len(t, claimed, 1)
-
-	claimed, err = st.ClaimJobs(ctx, base.Add(lease-ms), lease, 10)
-	require.NoError(t, err)
-	require.Empty(t, claimed, "claimed again while the lease runs")
-
-	claimed, err = st.ClaimJobs(ctx, base.Add(lease), lease, 10)
-	require.NoError(t, err)
-	require.Len(t, claimed, 1, "not claimable once the lease ended")
+	claimJobs(t, st, base, lease, 1)
+	claimJobs(t, st, base.Add(lease-ms), lease, 0, "claimed again while the lease runs")
+	claimed := claimJobs(t, st, base.Add(lease), lease, 1, "not claimable once the lease ended")
 	requireSameJob(t, j, claimed[0], base.Add(2*lease), 2)
 }
 
@@ -189,14 +180,10 @@ func testFinishJob(t *testing.T, st *subject) {
 	u := seedUser(t, st)
 	j := newJob(u.ID, base)
 	seedJobs(t, st, u, j)
-	claimed, err := st.ClaimJobs(ctx, base, time.Minute, 10)
-	require.NoError(t, err)
-	require.Len(t, claimed, 1)
+	claimJobs(t, st, base, time.Minute, 1)
 
 	require.NoError(t, st.FinishJob(ctx, j.ID, base.Add(time.Second)))
-	claimed, err = st.ClaimJobs(ctx, base.Add(24*time.Hour), time.Minute, 10)
-	require.NoError(t, err)
-	require.Empty(t, claimed, "a finished job was claimed")
+	claimJobs(t, st, base.Add(24*time.Hour), time.Minute, 0, "a finished job was claimed")
 
 	require.NoError(t, st.FinishJob(ctx, j.ID, base.Add(2*time.Second)), "finishing twice")
 	require.NoError(t, st.FinishJob(ctx, newID("job_"), base), "finishing a missing job")
@@ -207,20 +194,13 @@ func testRetryJob(t *testing.T, st *subject) {
 	u := seedUser(t, st)
 	j := newJob(u.ID, base)
 	seedJobs(t, st, u, j)
-	claimed, err := st.ClaimJobs(ctx, base, time.Hour, 10)
-	require.NoError(t, err)
-	require.Len(t, claimed, 1)
+	claimJobs(t, st, base, time.Hour, 1)
 
 	runAt := base.Add(time.Minute) // well before the hour's lease ends
 	require.NoError(t, st.RetryJob(ctx, j.ID, runAt, "smtp: 451 try again later"))
 
-	claimed, err = st.ClaimJobs(ctx, runAt.Add(-ms), time.Minute, 10)
-	require.NoError(t, err)
-	require.Empty(t, claimed, "claimed before runAt")
-
-	claimed, err = st.ClaimJobs(ctx, runAt, time.Minute, 10)
-	require.NoError(t, err)
-	require.Len(t, claimed, 1, "not claimable at runAt (RetryJob must release the lease)")
+	claimJobs(t, st, runAt.Add(-ms), time.Minute, 0, "claimed before runAt")
+	claimed := claimJobs(t, st, runAt, time.Minute, 1, "not claimable at runAt (RetryJob must release the lease)")
 	want := j
 	want.RunAt = runAt
 	requireSameJob(t, want, claimed[0], runAt.Add(time.Minute), 2)
@@ -231,18 +211,15 @@ func testFailJob(t *testing.T, st *subject) {
 	u := seedUser(t, st)
 	failed, kept := newJob(u.ID, base), newJob(u.ID, base)
 	seedJobs(t, st, u, failed, kept)
-	claimed, err := st.ClaimJobs(ctx, base, time.Minute, 10)
-	require.NoError(t, err)
-	require.Len(t, claimed, 2)
+	claimJobs(t, st, base, time.Minute, 2)
 
 	require.NoError(t, st.FailJob(ctx, failed.ID, base.Add(time.Second), "smtp: 550 mailbox unavailable"))
-	claimed, err = st.ClaimJobs(ctx, base.Add(24*time.Hour), time.Minute, 10)
+	claimed, err := st.ClaimJobs(ctx, base.Add(24*time.Hour), time.Minute, 10)
 	require.NoError(t, err)
 	require.Equal(t, []string{kept.ID}, jobIDs(claimed), "a failed job was claimed, or the other job was lost")
 }
 
 func testJobPayloadRoundTrip(t *testing.T, st *subject) {
-	ctx := t.Context()
 	u := seedUser(t, st)
 	all := make([]byte, 256) // every byte value, NUL and invalid UTF-8 included
 	for i := range all {
@@ -255,9 +232,7 @@ func testJobPayloadRoundTrip(t *testing.T, st *subject) {
 	seedJobs(t, st, u, withBytes, empty)
 	withBytes.Payload[0] = 0xAA // the store must have kept its own copy
 
-	claimed, err := st.ClaimJobs(ctx, base, time.Minute, 10)
-	require.NoError(t, err)
-	require.Len(t, claimed, 2)
+	claimed := claimJobs(t, st, base, time.Minute, 2)
 	for _, j := range claimed {
 		switch j.ID {
 		case withBytes.ID:
@@ -408,14 +383,10 @@ func testEnqueueJob(t *testing.T, st *subject) {
 	require.NoError(t, st.EnqueueJob(ctx, req))
 	require.NoError(t, st.EnqueueJob(ctx, held))
 
-	claimed, err := st.ClaimJobs(ctx, base, time.Minute, 10)
-	require.NoError(t, err)
-	require.Len(t, claimed, 1, "the held job was claimed while its lease runs, or the other was not stored")
+	claimed := claimJobs(t, st, base, time.Minute, 1, "the held job was claimed while its lease runs, or the other was not stored")
 	requireSameJob(t, req, claimed[0], base.Add(time.Minute), 1)
 
-	claimed, err = st.ClaimJobs(ctx, base.Add(10*time.Second), time.Minute, 10)
-	require.NoError(t, err)
-	require.Len(t, claimed, 1, "the held job is claimable once its lease ends")
+	claimed = claimJobs(t, st, base.Add(10*time.Second), time.Minute, 1, "the held job is claimable once its lease ends")
 	requireSameJob(t, held, claimed[0], base.Add(10*time.Second+time.Minute), 2)
 }
 
@@ -430,9 +401,7 @@ func testEnqueueTakenID(t *testing.T, st *subject) {
 	again.ID, again.Kind = first.ID, store.JobResetRequest
 	require.Error(t, st.EnqueueJob(ctx, again))
 
-	claimed, err := st.ClaimJobs(ctx, base, time.Minute, 10)
-	require.NoError(t, err)
-	require.Len(t, claimed, 1)
+	claimed := claimJobs(t, st, base, time.Minute, 1)
 	requireSameJob(t, first, claimed[0], base.Add(time.Minute), 1)
 }
 
@@ -444,21 +413,15 @@ func testRenewHeldClaims(t *testing.T, st *subject) {
 	a, b := newJob(u.ID, base), newJob(u.ID, base)
 	seedJobs(t, st, u, a, b)
 	lease := 10 * time.Second
-	claimed, err := st.ClaimJobs(ctx, base, lease, 10)
-	require.NoError(t, err)
-	require.Len(t, claimed, 2)
+	claimed := claimJobs(t, st, base, lease, 2)
 
 	now := base.Add(3 * time.Second)
 	renewed, err := st.RenewJobs(ctx, claimed, now, now.Add(lease))
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{a.ID, b.ID}, renewed)
 
-	got, err := st.ClaimJobs(ctx, base.Add(lease), lease, 10)
-	require.NoError(t, err)
-	require.Empty(t, got, "claimed when the first lease would have ended: the renewal did not hold")
-	got, err = st.ClaimJobs(ctx, now.Add(lease), lease, 10)
-	require.NoError(t, err)
-	require.Len(t, got, 2, "not claimable when the renewed lease ended")
+	claimJobs(t, st, base.Add(lease), lease, 0, "claimed when the first lease would have ended: the renewal did not hold")
+	claimJobs(t, st, now.Add(lease), lease, 2, "not claimable when the renewed lease ended")
 
 	renewed, err = st.RenewJobs(ctx, nil, now, now.Add(lease))
 	require.NoError(t, err)
@@ -477,17 +440,13 @@ func testRenewOnlyTheCurrentClaim(t *testing.T, st *subject) {
 	j := newJob(u.ID, base)
 	seedJobs(t, st, u, j)
 	lease := 10 * time.Second
-	first, err := st.ClaimJobs(ctx, base, lease, 10)
-	require.NoError(t, err)
-	require.Len(t, first, 1)
+	first := claimJobs(t, st, base, lease, 1)
 
 	renewed, err := st.RenewJobs(ctx, first, base.Add(lease), base.Add(2*lease))
 	require.NoError(t, err)
 	require.Empty(t, renewed, "a lease that ended at now was renewed")
 
-	second, err := st.ClaimJobs(ctx, base.Add(lease), lease, 10)
-	require.NoError(t, err)
-	require.Len(t, second, 1, "the lapsed claim's job is claimable")
+	second := claimJobs(t, st, base.Add(lease), lease, 1, "the lapsed claim's job is claimable")
 	now := base.Add(lease + time.Second)
 	renewed, err = st.RenewJobs(ctx, first, now, now.Add(time.Hour))
 	require.NoError(t, err)
@@ -496,12 +455,8 @@ func testRenewOnlyTheCurrentClaim(t *testing.T, st *subject) {
 	require.NoError(t, err)
 	require.Equal(t, []string{j.ID}, renewed)
 
-	got, err := st.ClaimJobs(ctx, base.Add(2*lease), lease, 10)
-	require.NoError(t, err)
-	require.Empty(t, got, "the second claim's renewal did not hold")
-	got, err = st.ClaimJobs(ctx, now.Add(lease), lease, 10)
-	require.NoError(t, err)
-	require.Len(t, got, 1, "the renewal went past what the second claim asked for")
+	claimJobs(t, st, base.Add(2*lease), lease, 0, "the second claim's renewal did not hold")
+	claimJobs(t, st, now.Add(lease), lease, 1, "the renewal went past what the second claim asked for")
 }
 
 // testRenewNothingSettled: a job finished, failed or released (RetryJob)
@@ -512,9 +467,7 @@ func testRenewNothingSettled(t *testing.T, st *subject) {
 	finished, failed, retried := newJob(u.ID, base), newJob(u.ID, base), newJob(u.ID, base)
 	seedJobs(t, st, u, finished, failed, retried)
 	lease := 10 * time.Second
-	claimed, err := st.ClaimJobs(ctx, base, lease, 10)
-	require.NoError(t, err)
-	require.Len(t, claimed, 3)
+	claimed := claimJobs(t, st, base, lease, 3)
 	require.NoError(t, st.FinishJob(ctx, finished.ID, base.Add(time.Second)))
 	require.NoError(t, st.FailJob(ctx, failed.ID, base.Add(time.Second), "smtp: 550"))
 	require.NoError(t, st.RetryJob(ctx, retried.ID, base.Add(time.Minute), "smtp: 451"))

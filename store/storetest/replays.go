@@ -49,29 +49,17 @@ func claim(t *testing.T, st *subject, r store.Replay, now time.Time) (store.Repl
 	return got, ok
 }
 
-func requireSameReplay(t *testing.T, want, got store.Replay) {
-	t.Helper()
-	normReplay := func(r store.Replay) store.Replay {
-		if len(r.Answer) == 0 {
-			r.Answer = nil
-		}
-		r.CreatedAt, r.ClaimedUntil, r.ExpiresAt = norm(r.CreatedAt), norm(r.ClaimedUntil), norm(r.ExpiresAt)
-		return r
-	}
-	require.Equal(t, normReplay(want), normReplay(got))
-}
-
 // testReplayClaimOnce: the first claim of a key wins and is returned as
 // given; a second, by another owner, changes nothing and gets the first.
 func testReplayClaimOnce(t *testing.T, st *subject) {
 	r := newReplay(base)
 	got, ok := claim(t, st, r, base)
 	require.True(t, ok, "the first claim of a key")
-	requireSameReplay(t, r, got)
+	requireSame(t, r, got)
 
 	got, ok = claim(t, st, otherClaim(r, base.Add(time.Second)), base.Add(time.Second))
 	require.False(t, ok, "a second claim while the first runs")
-	requireSameReplay(t, r, got)
+	requireSame(t, r, got)
 
 	// Another key is another record.
 	_, ok = claim(t, st, newReplay(base), base)
@@ -98,7 +86,7 @@ func testReplaySaveAndReadBack(t *testing.T, st *subject) {
 	for _, at := range []time.Duration{0, 2 * replayLease, replayLife - time.Millisecond} {
 		got, ok := claim(t, st, otherClaim(r, base.Add(at)), base.Add(at))
 		require.False(t, ok, "a claim %v after an answer was saved", at)
-		requireSameReplay(t, want, got)
+		requireSame(t, want, got)
 	}
 }
 
@@ -133,7 +121,7 @@ func testReplayRelease(t *testing.T, st *subject) {
 	next := otherClaim(r, base.Add(time.Second))
 	got, ok := claim(t, st, next, base.Add(time.Second))
 	require.True(t, ok, "the key after its release")
-	requireSameReplay(t, next, got)
+	requireSame(t, next, got)
 	require.ErrorIs(t, st.SaveReplay(ctx, r.Key, r.Owner, []byte("late")), store.ErrReplayNotClaimed, "the released owner saved")
 
 	require.NoError(t, st.SaveReplay(ctx, next.Key, next.Owner, []byte("kept")))
@@ -160,7 +148,7 @@ func testReplayLeaseRunsOut(t *testing.T, st *subject) {
 	next := otherClaim(r, end)
 	got, ok := claim(t, st, next, end)
 	require.True(t, ok, "claimed when the lease has ended")
-	requireSameReplay(t, next, got)
+	requireSame(t, next, got)
 	require.ErrorIs(t, st.SaveReplay(ctx, r.Key, r.Owner, []byte("late")), store.ErrReplayNotClaimed)
 	require.NoError(t, st.SaveReplay(ctx, next.Key, next.Owner, []byte("the new owner's")))
 }
@@ -179,7 +167,7 @@ func testReplayExpiry(t *testing.T, st *subject) {
 	next := otherClaim(r, r.ExpiresAt)
 	got, ok := claim(t, st, next, r.ExpiresAt)
 	require.True(t, ok, "an expired record still counted")
-	requireSameReplay(t, next, got)
+	requireSame(t, next, got)
 	require.Empty(t, got.Answer)
 }
 

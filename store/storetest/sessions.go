@@ -31,10 +31,10 @@ func testSessionRoundTrip(t *testing.T, st sessionSubject) {
 
 	byHash, err := st.SessionByTokenHash(ctx, h)
 	require.NoError(t, err)
-	requireSameSession(t, s, byHash)
+	requireSame(t, s, byHash)
 	byID, err := st.SessionByID(ctx, s.ID)
 	require.NoError(t, err)
-	requireSameSession(t, s, byID)
+	requireSame(t, s, byID)
 }
 
 func testSessionNotFound(t *testing.T, st sessionSubject) {
@@ -61,7 +61,7 @@ func testTouchSession(t *testing.T, st sessionSubject) {
 	require.NoError(t, err)
 	want := s
 	want.LastSeenAt = at
-	requireSameSession(t, want, got)
+	requireSame(t, want, got)
 
 	require.ErrorIs(t, st.TouchSession(ctx, newID("session_"), at), session.ErrNotFound)
 }
@@ -78,7 +78,7 @@ func testRotateSessionToken(t *testing.T, st sessionSubject) {
 	require.NoError(t, err)
 	want := s
 	want.LastSeenAt = at
-	requireSameSession(t, want, got)
+	requireSame(t, want, got)
 }
 
 func testRotateStaleToken(t *testing.T, st sessionSubject) {
@@ -259,7 +259,7 @@ func testRevokeSession(t *testing.T, st sessionSubject) {
 	require.NoError(t, err, "a revoked session is still found by its hash")
 	want := s
 	want.RevokedAt = at
-	requireSameSession(t, want, got)
+	requireSame(t, want, got)
 
 	require.NoError(t, st.RevokeSession(ctx, s.ID, at.Add(time.Hour)), "revoking twice")
 	got, err = st.SessionByID(ctx, s.ID)

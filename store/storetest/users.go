@@ -40,11 +40,11 @@ func testUserRoundTrip(t *testing.T, st *subject, c store.UserCreator) {
 
 		byID, err := st.UserByID(ctx, u.ID)
 		require.NoError(t, err)
-		requireSameUser(t, u, byID)
+		requireSame(t, u, byID)
 
 		byEmail, err := st.UserByEmail(ctx, u.Email)
 		require.NoError(t, err)
-		requireSameUser(t, u, byEmail)
+		requireSame(t, u, byEmail)
 	}
 }
 
@@ -121,31 +121,33 @@ func testUserEmailUnicodeForms(t *testing.T, st *subject) {
 }
 
 func testUserEmailTakenInOtherForm(t *testing.T, st *subject, c store.UserCreator) {
-	ctx := t.Context()
-	u := store.User{ID: newID("user_"), Email: "jose\u0301@b\u00fccher.example", CreatedAt: base, UpdatedAt: base}
-	require.NoError(t, c.CreateUser(ctx, u, oldHash))
-	for _, email := range []string{"jos\u00e9@xn--bcher-kva.example", "JOS\u00c9@B\u00dcCHER.EXAMPLE", "JOSE\u0301@XN--BCHER-KVA.example"} {
-		dup := store.User{ID: newID("user_"), Email: email, CreatedAt: base, UpdatedAt: base}
-		require.ErrorIs(t, c.CreateUser(ctx, dup, "other-hash"), store.ErrEmailTaken, "%+q", email)
-	}
+	requireEmailTaken(t, st, c, "jose\u0301@b\u00fccher.example",
+		"jos\u00e9@xn--bcher-kva.example", "JOS\u00c9@B\u00dcCHER.EXAMPLE", "JOSE\u0301@XN--BCHER-KVA.example")
 }
 
 func testUserEmailTaken(t *testing.T, st *subject, c store.UserCreator) {
-	ctx := t.Context()
-	u := store.User{ID: newID("user_"), Email: "Ana@Example.com", CreatedAt: base, UpdatedAt: base}
-	require.NoError(t, c.CreateUser(ctx, u, oldHash))
-
-	for _, email := range []string{"Ana@Example.com", "ana@example.com", "ANA@EXAMPLE.COM"} {
-		dup := store.User{ID: newID("user_"), Email: email, CreatedAt: base, UpdatedAt: base}
-		err := c.CreateUser(ctx, dup, "other-hash")
-		require.ErrorIs(t, err, store.ErrEmailTaken, email)
-
-		_, err = st.UserByID(ctx, dup.ID)
-		require.ErrorIs(t, err, store.ErrUserNotFound, "the rejected user was stored")
-	}
-	got, err := st.UserByEmail(ctx, "ana@example.com")
+	u := requireEmailTaken(t, st, c, "Ana@Example.com", "Ana@Example.com", "ana@example.com", "ANA@EXAMPLE.COM")
+	got, err := st.UserByEmail(t.Context(), "ana@example.com")
 	require.NoError(t, err)
 	require.Equal(t, u.ID, got.ID)
+}
+
+// requireEmailTaken creates a user with the address stored, then requires
+// that CreateUser refuses a user with each of others, the same address
+// written another way, with ErrEmailTaken, and stores nothing of it. It
+// returns the user created.
+func requireEmailTaken(t *testing.T, st *subject, c store.UserCreator, stored string, others ...string) store.User {
+	t.Helper()
+	ctx := t.Context()
+	u := store.User{ID: newID("user_"), Email: stored, CreatedAt: base, UpdatedAt: base}
+	require.NoError(t, c.CreateUser(ctx, u, oldHash))
+	for _, email := range others {
+		dup := store.User{ID: newID("user_"), Email: email, CreatedAt: base, UpdatedAt: base}
+		require.ErrorIs(t, c.CreateUser(ctx, dup, "other-hash"), store.ErrEmailTaken, "%+q", email)
+		_, err := st.UserByID(ctx, dup.ID)
+		require.ErrorIs(t, err, store.ErrUserNotFound, "the rejected user %+q was stored", email)
+	}
+	return u
 }
 
 func testUserPasswordHash(t *testing.T, st *subject) {
@@ -215,8 +217,8 @@ func testUpdatedAtOnRedemption(t *testing.T, st *subject, c store.UserCreator) {
 	require.NoError(t, err)
 	want := u
 	want.EmailVerified, want.UpdatedAt = true, red.Now
-	requireSameUser(t, want, out.User)
+	requireSame(t, want, out.User)
 	got, err := st.UserByID(ctx, u.ID)
 	require.NoError(t, err)
-	requireSameUser(t, want, got)
+	requireSame(t, want, got)
 }

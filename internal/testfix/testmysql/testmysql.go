@@ -44,12 +44,10 @@ func FreshDB(tb testing.TB, prefix string) *mysql.Config {
 		tb.Fatal(err)
 	}
 	name := Name(prefix)
-	tb.Cleanup(func() {
+	testfix.DropOnCleanup(tb, "database "+name, func(ctx context.Context) error {
 		defer admin.Close()
-		// tb.Context is already cancelled when cleanups run.
-		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name); err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-		}
+		_, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name)
+		return err
 	})
 	if _, err := admin.ExecContext(tb.Context(), "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
 		tb.Fatal(err)

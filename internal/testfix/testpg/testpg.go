@@ -30,18 +30,8 @@ func SchemaName(prefix string) string { return testfix.Name(prefix) }
 func DropSchemaOnCleanup(tb testing.TB, schema string) {
 	tb.Helper()
 	base := PostgresURL(tb)
-	tb.Cleanup(func() {
-		// tb.Context is already cancelled when cleanups run.
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
+	testfix.DropOnCleanup(tb, "schema "+schema, func(ctx context.Context) error {
+		return exec(ctx, base, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 	})
 }
 
@@ -54,13 +44,7 @@ func FreshSchema(tb testing.TB, prefix string) (schema, schemaURL string) {
 	base := PostgresURL(tb)
 	schema = SchemaName(prefix)
 	DropSchemaOnCleanup(tb, schema)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+	if err := exec(context.Background(), base, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		tb.Fatal(err)
 	}
 	u, err := url.Parse(base)
@@ -71,4 +55,16 @@ func FreshSchema(tb testing.TB, prefix string) (schema, schemaURL string) {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return schema, u.String()
+}
+
+// exec runs one statement on a connection of its own to server, a
+// Postgres URL.
+func exec(ctx context.Context, server, sql string) error {
+	conn, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
 }

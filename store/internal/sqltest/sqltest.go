@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/emailaddr"
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/token"
 )
@@ -31,10 +32,32 @@ type Store interface {
 	Migrate(ctx context.Context) error
 }
 
+// Accounts describes the host's accounts table that every SQL store's host
+// tests create in their dialect (their accountsDDL), and that storebench
+// seeds over a host's users: integer keys, the host's own column names.
+func Accounts() store.UsersTable {
+	return store.UsersTable{
+		Table: "accounts", ID: "account_id", Email: "email_address", PasswordHash: "pw_digest",
+		Verified: "is_verified", UpdatedAt: "modified_at",
+	}
+}
+
 // OwnTables are the tables that Migrate makes beside a host's users table:
 // passreset's own, and never a users table.
 var OwnTables = []string{"passreset_jobs", "passreset_migrations", "passreset_rate_limits", "passreset_replays",
 	"passreset_resets", "passreset_retired_session_tokens", "passreset_sessions"}
+
+// MigrateAtOnce runs Migrate on each of stores, instances of an app over
+// one database, in goroutines released together, as instances started at
+// once run it, and fails t unless each succeeds.
+func MigrateAtOnce[S interface{ Migrate(context.Context) error }](t *testing.T, stores ...S) {
+	t.Helper()
+	errs := make([]error, len(stores))
+	testfix.Concurrently(len(stores), func(i int) { errs[i] = stores[i].Migrate(t.Context()) })
+	for i, err := range errs {
+		require.NoError(t, err, "instance %d", i)
+	}
+}
 
 // newReset is an unused reset of u made at Base, for the token tok.
 func newReset(u store.User, tok string) store.Reset {

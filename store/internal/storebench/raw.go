@@ -38,6 +38,16 @@ func HostKey(userID string) (int64, error) {
 	return strconv.ParseInt(digits, 10, 64)
 }
 
+// UserKey is the key of the users row that a user id names: the id itself
+// in passreset's own table, the host's account_id (HostKey) in its
+// accounts, when host.
+func UserKey(host bool, userID string) (any, error) {
+	if !host {
+		return userID, nil
+	}
+	return HostKey(userID)
+}
+
 // Created is what CreatePasswordReset makes before its transaction, as
 // the module makes it: the hash of a new token (32 random bytes, URL-safe
 // text), the reset's and its email job's ids, and the hash of a new code.

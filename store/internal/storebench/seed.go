@@ -5,8 +5,8 @@ import (
 )
 
 // HostUserID is the id a Store shows for seeded user i over the host's
-// accounts table of the stores' host tests, whose account_id is i+1: the
-// Dialect's UserID over a host's table.
+// accounts table of the stores' host tests, whose account_id is i+1
+// (Dialect.Host).
 func HostUserID(i int) string { return HostID(int64(i + 1)) }
 
 // Table is what a store's seed writes into one table, with its own bulk

@@ -94,16 +94,16 @@ type Dialect struct {
 	// benchmarks; it may build it once and keep it between runs. Nil:
 	// Seeded.
 	Grown func(b *testing.B, spec Spec) DB
-	// UserID is the id the Store shows for seeded user i: UserID(i) for
-	// passreset's own users table (nil), something else over a host's.
-	UserID func(i int) string
+	// Host says the users are the host's accounts (Tables), whose ids
+	// the Store shows as HostUserID(i), not passreset's own (UserID(i)).
+	Host bool
 }
 
 func (d Dialect) userID(i int) string {
-	if d.UserID == nil {
-		return UserID(i)
+	if d.Host {
+		return HostUserID(i)
 	}
-	return d.UserID(i)
+	return UserID(i)
 }
 
 func (d Dialect) grown(b *testing.B, spec Spec) DB {
