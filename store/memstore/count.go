@@ -9,10 +9,9 @@ import (
 
 // CountRequests implements store.Store.
 func (st *Store) CountRequests(ctx context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error) {
-	if err := ctxErr(ctx, "count requests"); err != nil {
+	if err := st.lock(ctx, "count requests"); err != nil {
 		return 0, time.Time{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	from, upto := now.Add(-window), now.Add(store.MaxClockSkew)
 	var (

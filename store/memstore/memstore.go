@@ -107,12 +107,35 @@ func New() *Store {
 // errJobID is returned for a job whose id is empty or already taken.
 var errJobID = errors.New("job id empty or taken")
 
-// ctxErr returns the context's error, wrapped, once it is done.
-func ctxErr(ctx context.Context, op string) error {
+// lock takes st.mu for the operation op, whose whole critical section it
+// guards, unless ctx is done: then it returns the context's error, wrapped
+// with op, and takes nothing. The caller defers st.mu.Unlock.
+func (st *Store) lock(ctx context.Context, op string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: %s: %w", op, err)
 	}
+	st.mu.Lock()
 	return nil
+}
+
+// user returns the row of the user with this id, or reset.ErrUserNotFound.
+// The caller holds st.mu.
+func (st *Store) user(id string) (*userRow, error) {
+	row, ok := st.users[id]
+	if !ok {
+		return nil, reset.ErrUserNotFound
+	}
+	return row, nil
+}
+
+// reset returns the reset with this id, or reset.ErrResetNotFound. The
+// caller holds st.mu.
+func (st *Store) reset(id string) (store.Reset, error) {
+	r, ok := st.resets[id]
+	if !ok {
+		return store.Reset{}, reset.ErrResetNotFound
+	}
+	return r, nil
 }
 
 // foldEmail is the key under which emails compare: without regard to case,
@@ -131,10 +154,9 @@ func copyJob(j store.Job) store.Job {
 
 // CreateUser implements store.UserCreator.
 func (st *Store) CreateUser(ctx context.Context, u reset.User, passwordHash string) error {
-	if err := ctxErr(ctx, "create user"); err != nil {
+	if err := st.lock(ctx, "create user"); err != nil {
 		return err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	if _, ok := st.userEmails[foldEmail(u.Email)]; ok {
 		return store.ErrEmailTaken
@@ -149,10 +171,9 @@ func (st *Store) CreateUser(ctx context.Context, u reset.User, passwordHash stri
 
 // UserByEmail implements store.Store.
 func (st *Store) UserByEmail(ctx context.Context, email string) (reset.User, error) {
-	if err := ctxErr(ctx, "user by email"); err != nil {
+	if err := st.lock(ctx, "user by email"); err != nil {
 		return reset.User{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	id, ok := st.userEmails[foldEmail(email)]
 	if !ok {
@@ -163,42 +184,39 @@ func (st *Store) UserByEmail(ctx context.Context, email string) (reset.User, err
 
 // UserByID implements store.Store.
 func (st *Store) UserByID(ctx context.Context, id string) (reset.User, error) {
-	if err := ctxErr(ctx, "user by id"); err != nil {
+	if err := st.lock(ctx, "user by id"); err != nil {
 		return reset.User{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
-	row, ok := st.users[id]
-	if !ok {
-		return reset.User{}, reset.ErrUserNotFound
+	row, err := st.user(id)
+	if err != nil {
+		return reset.User{}, err
 	}
 	return copyUser(row.user), nil
 }
 
 // PasswordHash implements store.Store.
 func (st *Store) PasswordHash(ctx context.Context, userID string) (string, error) {
-	if err := ctxErr(ctx, "password hash"); err != nil {
+	if err := st.lock(ctx, "password hash"); err != nil {
 		return "", err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
-	row, ok := st.users[userID]
-	if !ok {
-		return "", reset.ErrUserNotFound
+	row, err := st.user(userID)
+	if err != nil {
+		return "", err
 	}
 	return row.passwordHash, nil
 }
 
 // RecordSignIn implements store.SignInRecorder.
 func (st *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) error {
-	if err := ctxErr(ctx, "record sign-in"); err != nil {
+	if err := st.lock(ctx, "record sign-in"); err != nil {
 		return err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
-	row, ok := st.users[userID]
-	if !ok {
-		return reset.ErrUserNotFound
+	row, err := st.user(userID)
+	if err != nil {
+		return err
 	}
 	row.user.LastSignInAt = at
 	return nil
@@ -227,10 +245,9 @@ func (st *Store) insertJobs(jobs []store.Job) {
 // CreateReset implements store.Store. It ends the user's older unused reset
 // at r.CreatedAt. It returns reset.ErrUserNotFound when r.UserID is unknown.
 func (st *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job) error {
-	if err := ctxErr(ctx, "create reset"); err != nil {
+	if err := st.lock(ctx, "create reset"); err != nil {
 		return err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	// Check everything first: nothing is stored when any part fails.
 	if _, ok := st.users[r.UserID]; !ok {
@@ -266,10 +283,9 @@ func (st *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Jo
 
 // EndResets implements store.Store.
 func (st *Store) EndResets(ctx context.Context, userID string, now time.Time) (int, error) {
-	if err := ctxErr(ctx, "end resets"); err != nil {
+	if err := st.lock(ctx, "end resets"); err != nil {
 		return 0, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	// CreateReset keeps at most one reset of a user unused and unended:
 	// the one liveResets names.
@@ -291,14 +307,13 @@ func (st *Store) EndResets(ctx context.Context, userID string, now time.Time) (i
 // reset.ErrUserNotFound for an unknown user. A host calls
 // reset.Service.EndResets after it, so that the old links are ended too.
 func (st *Store) SetEmail(ctx context.Context, userID, email string) error {
-	if err := ctxErr(ctx, "set email"); err != nil {
+	if err := st.lock(ctx, "set email"); err != nil {
 		return err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
-	row, ok := st.users[userID]
-	if !ok {
-		return reset.ErrUserNotFound
+	row, err := st.user(userID)
+	if err != nil {
+		return err
 	}
 	if id, ok := st.userEmails[foldEmail(email)]; ok && id != userID {
 		return store.ErrEmailTaken
@@ -312,10 +327,9 @@ func (st *Store) SetEmail(ctx context.Context, userID, email string) error {
 
 // ClaimResetCode implements store.Store.
 func (st *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (store.Reset, error) {
-	if err := ctxErr(ctx, "claim reset code"); err != nil {
+	if err := st.lock(ctx, "claim reset code"); err != nil {
 		return store.Reset{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	id, ok := st.codeResets[key]
 	if !ok || key == "" {
@@ -332,15 +346,14 @@ func (st *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) 
 
 // ChangePassword implements store.Store.
 func (st *Store) ChangePassword(ctx context.Context, c store.PasswordChange) (store.Changed, error) {
-	if err := ctxErr(ctx, "change password"); err != nil {
+	if err := st.lock(ctx, "change password"); err != nil {
 		return store.Changed{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	// Check everything first: nothing is kept when any step fails.
-	row, ok := st.users[c.UserID]
-	if !ok {
-		return store.Changed{}, reset.ErrUserNotFound
+	row, err := st.user(c.UserID)
+	if err != nil {
+		return store.Changed{}, err
 	}
 	if row.passwordHash != c.OldHash {
 		return store.Changed{}, store.ErrPasswordChanged
@@ -371,24 +384,18 @@ func (st *Store) ChangePassword(ctx context.Context, c store.PasswordChange) (st
 
 // ResetByID implements store.Store.
 func (st *Store) ResetByID(ctx context.Context, id string) (store.Reset, error) {
-	if err := ctxErr(ctx, "reset by id"); err != nil {
+	if err := st.lock(ctx, "reset by id"); err != nil {
 		return store.Reset{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
-	r, ok := st.resets[id]
-	if !ok {
-		return store.Reset{}, reset.ErrResetNotFound
-	}
-	return r, nil
+	return st.reset(id)
 }
 
 // ResetByTokenHash implements store.Store.
 func (st *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset, error) {
-	if err := ctxErr(ctx, "reset by token hash"); err != nil {
+	if err := st.lock(ctx, "reset by token hash"); err != nil {
 		return store.Reset{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	id, ok := st.resetHashes[h]
 	if !ok {
@@ -400,15 +407,14 @@ func (st *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Rese
 // RedeemReset implements store.Store. A Redemption whose UserID is not the
 // reset's user is refused with an error, and changes nothing.
 func (st *Store) RedeemReset(ctx context.Context, rd store.Redemption) (store.Redeemed, error) {
-	if err := ctxErr(ctx, "redeem reset"); err != nil {
+	if err := st.lock(ctx, "redeem reset"); err != nil {
 		return store.Redeemed{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	// Check everything first: nothing is kept when any step fails.
-	r, ok := st.resets[rd.ResetID]
-	if !ok {
-		return store.Redeemed{}, reset.ErrResetNotFound
+	r, err := st.reset(rd.ResetID)
+	if err != nil {
+		return store.Redeemed{}, err
 	}
 	if err := r.Status(rd.Now); err != nil {
 		return store.Redeemed{}, err
@@ -416,9 +422,9 @@ func (st *Store) RedeemReset(ctx context.Context, rd store.Redemption) (store.Re
 	if rd.UserID != "" && r.UserID != rd.UserID {
 		return store.Redeemed{}, store.ErrInvalidToken // the reset belongs to another user
 	}
-	row, ok := st.users[r.UserID]
-	if !ok {
-		return store.Redeemed{}, reset.ErrUserNotFound
+	row, err := st.user(r.UserID)
+	if err != nil {
+		return store.Redeemed{}, err
 	}
 	if foldEmail(row.user.Email) != foldEmail(r.Email) {
 		return store.Redeemed{}, store.ErrInvalidToken // the address is no longer the user's
@@ -442,10 +448,9 @@ func (st *Store) RedeemReset(ctx context.Context, rd store.Redemption) (store.Re
 
 // AllowRequest implements store.Store. A limit <= 0 refuses every request.
 func (st *Store) AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, time.Time, error) {
-	if err := ctxErr(ctx, "allow request"); err != nil {
+	if err := st.lock(ctx, "allow request"); err != nil {
 		return false, time.Time{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	from, upto := now.Add(-window), now.Add(store.MaxClockSkew)
 	var count int
@@ -480,14 +485,13 @@ func (st *Store) AllowRequest(ctx context.Context, key string, now time.Time, wi
 // ClaimJobs implements store.Store. Due jobs are claimed in order of RunAt,
 // then id.
 func (st *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Job, error) {
-	if err := ctxErr(ctx, "claim jobs"); err != nil {
+	if err := st.lock(ctx, "claim jobs"); err != nil {
 		return nil, err
 	}
+	defer st.mu.Unlock()
 	if max <= 0 {
 		return nil, nil
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
 	var due []*jobRow
 	for _, j := range st.jobs {
 		if !j.done() && !j.job.RunAt.After(now) && !j.job.ClaimedUntil.After(now) {
@@ -541,10 +545,9 @@ func (st *Store) FailJob(ctx context.Context, id string, now time.Time, lastErro
 // updateJob applies change, under st.mu, to the job with this id unless
 // it is missing, finished or failed; op names the operation in an error.
 func (st *Store) updateJob(ctx context.Context, op, id string, change func(*jobRow)) error {
-	if err := ctxErr(ctx, op); err != nil {
+	if err := st.lock(ctx, op); err != nil {
 		return err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	if j, ok := st.jobs[id]; ok && !j.done() {
 		change(j)
@@ -555,10 +558,9 @@ func (st *Store) updateJob(ctx context.Context, op, id string, change func(*jobR
 // EnqueueJob implements store.Store. Memory is as durable as memstore
 // gets: the job lasts as long as the process.
 func (st *Store) EnqueueJob(ctx context.Context, j store.Job) error {
-	if err := ctxErr(ctx, "enqueue job"); err != nil {
+	if err := st.lock(ctx, "enqueue job"); err != nil {
 		return err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	if err := st.checkJobs([]store.Job{j}); err != nil {
 		return fmt.Errorf("memstore: enqueue job: %w", err)
@@ -569,10 +571,9 @@ func (st *Store) EnqueueJob(ctx context.Context, j store.Job) error {
 
 // RenewJobs implements store.Store.
 func (st *Store) RenewJobs(ctx context.Context, jobs []store.Job, now, until time.Time) ([]string, error) {
-	if err := ctxErr(ctx, "renew jobs"); err != nil {
+	if err := st.lock(ctx, "renew jobs"); err != nil {
 		return nil, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	var renewed []string
 	for _, claim := range jobs {
@@ -587,10 +588,9 @@ func (st *Store) RenewJobs(ctx context.Context, jobs []store.Job, now, until tim
 
 // NextDue implements store.Store.
 func (st *Store) NextDue(ctx context.Context) (time.Time, error) {
-	if err := ctxErr(ctx, "next due"); err != nil {
+	if err := st.lock(ctx, "next due"); err != nil {
 		return time.Time{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	var next time.Time
 	for _, j := range st.jobs {
@@ -610,10 +610,9 @@ func (st *Store) NextDue(ctx context.Context) (time.Time, error) {
 
 // Purge implements store.Store. Each recorded request counts as one row.
 func (st *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
-	if err := ctxErr(ctx, "purge"); err != nil {
+	if err := st.lock(ctx, "purge"); err != nil {
 		return 0, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	var n int64
 	for id, r := range st.resets {

@@ -16,10 +16,9 @@ func copyReplay(r store.Replay) store.Replay {
 
 // ClaimReplay implements store.Store.
 func (st *Store) ClaimReplay(ctx context.Context, r store.Replay, now time.Time) (store.Replay, bool, error) {
-	if err := ctxErr(ctx, "claim replay"); err != nil {
+	if err := st.lock(ctx, "claim replay"); err != nil {
 		return store.Replay{}, false, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	if cur, ok := st.replays[r.Key]; ok && cur.Live(now) {
 		return copyReplay(*cur), false, nil
@@ -32,10 +31,9 @@ func (st *Store) ClaimReplay(ctx context.Context, r store.Replay, now time.Time)
 
 // SaveReplay implements store.Store.
 func (st *Store) SaveReplay(ctx context.Context, key, owner string, answer []byte) error {
-	if err := ctxErr(ctx, "save replay"); err != nil {
+	if err := st.lock(ctx, "save replay"); err != nil {
 		return err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	cur, ok := st.replays[key]
 	if !ok || cur.Owner != owner || cur.Answer != nil {
@@ -51,10 +49,9 @@ func (st *Store) SaveReplay(ctx context.Context, key, owner string, answer []byt
 
 // ReleaseReplay implements store.Store.
 func (st *Store) ReleaseReplay(ctx context.Context, key, owner string) error {
-	if err := ctxErr(ctx, "release replay"); err != nil {
+	if err := st.lock(ctx, "release replay"); err != nil {
 		return err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	if cur, ok := st.replays[key]; ok && cur.Owner == owner && cur.Answer == nil {
 		delete(st.replays, key)
@@ -64,10 +61,9 @@ func (st *Store) ReleaseReplay(ctx context.Context, key, owner string) error {
 
 // PurgeReplays implements store.Store.
 func (st *Store) PurgeReplays(ctx context.Context, before time.Time) (int64, error) {
-	if err := ctxErr(ctx, "purge replays"); err != nil {
+	if err := st.lock(ctx, "purge replays"); err != nil {
 		return 0, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	var n int64
 	for key, r := range st.replays {

@@ -14,10 +14,9 @@ import (
 
 // CreateSession implements session.Store.
 func (st *Store) CreateSession(ctx context.Context, s session.Session, h token.Hash) error {
-	if err := ctxErr(ctx, "create session"); err != nil {
+	if err := st.lock(ctx, "create session"); err != nil {
 		return err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	if _, ok := st.sessions[s.ID]; ok || s.ID == "" {
 		return fmt.Errorf("memstore: create session: id %q empty or taken", s.ID)
@@ -38,10 +37,9 @@ func (st *Store) CreateSession(ctx context.Context, s session.Session, h token.H
 
 // SessionByTokenHash implements session.Store.
 func (st *Store) SessionByTokenHash(ctx context.Context, h token.Hash) (session.Session, error) {
-	if err := ctxErr(ctx, "session by token hash"); err != nil {
+	if err := st.lock(ctx, "session by token hash"); err != nil {
 		return session.Session{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	id, ok := st.sessionHashes[h]
 	if !ok {
@@ -52,28 +50,26 @@ func (st *Store) SessionByTokenHash(ctx context.Context, h token.Hash) (session.
 
 // SessionByID implements session.Store.
 func (st *Store) SessionByID(ctx context.Context, id string) (session.Session, error) {
-	if err := ctxErr(ctx, "session by id"); err != nil {
+	if err := st.lock(ctx, "session by id"); err != nil {
 		return session.Session{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
-	row, ok := st.sessions[id]
-	if !ok {
-		return session.Session{}, session.ErrNotFound
+	row, err := st.session(id)
+	if err != nil {
+		return session.Session{}, err
 	}
 	return row.s, nil
 }
 
 // TouchSession implements session.Store.
 func (st *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
-	if err := ctxErr(ctx, "touch session"); err != nil {
+	if err := st.lock(ctx, "touch session"); err != nil {
 		return err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
-	row, ok := st.sessions[id]
-	if !ok {
-		return session.ErrNotFound
+	row, err := st.session(id)
+	if err != nil {
+		return err
 	}
 	row.s.LastSeenAt = at
 	return nil
@@ -81,10 +77,9 @@ func (st *Store) TouchSession(ctx context.Context, id string, at time.Time) erro
 
 // RotateSessionToken implements session.Store.
 func (st *Store) RotateSessionToken(ctx context.Context, id string, old, new token.Hash, at time.Time) error {
-	if err := ctxErr(ctx, "rotate session token"); err != nil {
+	if err := st.lock(ctx, "rotate session token"); err != nil {
 		return err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	row, ok := st.sessions[id]
 	if !ok || row.h != old || !row.s.RevokedAt.IsZero() {
@@ -104,10 +99,9 @@ func (st *Store) RotateSessionToken(ctx context.Context, id string, old, new tok
 
 // RevokeRetiredToken implements session.Store.
 func (st *Store) RevokeRetiredToken(ctx context.Context, h token.Hash, at time.Time) (session.Session, error) {
-	if err := ctxErr(ctx, "revoke retired token"); err != nil {
+	if err := st.lock(ctx, "revoke retired token"); err != nil {
 		return session.Session{}, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	id, ok := st.retiredHashes[h]
 	if !ok {
@@ -122,10 +116,9 @@ func (st *Store) RevokeRetiredToken(ctx context.Context, h token.Hash, at time.T
 
 // ListSessions implements session.Store.
 func (st *Store) ListSessions(ctx context.Context, userID string, p session.ListParams) ([]session.Session, error) {
-	if err := ctxErr(ctx, "list sessions"); err != nil {
+	if err := st.lock(ctx, "list sessions"); err != nil {
 		return nil, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	var page []session.Session
 	for id := range st.userSessions[userID] {
@@ -142,14 +135,13 @@ func (st *Store) ListSessions(ctx context.Context, userID string, p session.List
 
 // RevokeSession implements session.Store.
 func (st *Store) RevokeSession(ctx context.Context, id string, at time.Time) error {
-	if err := ctxErr(ctx, "revoke session"); err != nil {
+	if err := st.lock(ctx, "revoke session"); err != nil {
 		return err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
-	row, ok := st.sessions[id]
-	if !ok {
-		return session.ErrNotFound
+	row, err := st.session(id)
+	if err != nil {
+		return err
 	}
 	if row.s.RevokedAt.IsZero() {
 		row.s.RevokedAt = at
@@ -157,13 +149,22 @@ func (st *Store) RevokeSession(ctx context.Context, id string, at time.Time) err
 	return nil
 }
 
+// session returns the row of the session with this id, or
+// session.ErrNotFound. The caller holds st.mu.
+func (st *Store) session(id string) (*sessionRow, error) {
+	row, ok := st.sessions[id]
+	if !ok {
+		return nil, session.ErrNotFound
+	}
+	return row, nil
+}
+
 // RevokeUserSessions implements session.Store. A session is active as
 // session.Session.Active says: neither revoked nor expired at at.
 func (st *Store) RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error) {
-	if err := ctxErr(ctx, "revoke user sessions"); err != nil {
+	if err := st.lock(ctx, "revoke user sessions"); err != nil {
 		return 0, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.revokeUserSessions(userID, at), nil
 }
@@ -183,10 +184,9 @@ func (st *Store) revokeUserSessions(userID string, at time.Time) int {
 
 // PurgeSessions implements session.Store.
 func (st *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
-	if err := ctxErr(ctx, "purge sessions"); err != nil {
+	if err := st.lock(ctx, "purge sessions"); err != nil {
 		return 0, err
 	}
-	st.mu.Lock()
 	defer st.mu.Unlock()
 	var n int64
 	for id, row := range st.sessions {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 )
 
 // CountRequests counts the requests AllowRequest would count under key,
@@ -15,8 +16,8 @@ func (s *Store) CountRequests(ctx context.Context, key string, now time.Time, wi
 		n      int64
 		oldest sql.NullInt64
 	)
-	if err := s.db.QueryRowContext(ctx, qRateCount, key, ms(now.Add(-window)), ms(now.Add(store.MaxClockSkew))).Scan(&n, &oldest); err != nil {
+	if err := s.db.QueryRowContext(ctx, qRateCount, key, now.Add(-window).UnixMilli(), now.Add(store.MaxClockSkew).UnixMilli()).Scan(&n, &oldest); err != nil {
 		return 0, time.Time{}, wrap("count requests", err)
 	}
-	return int(n), fromNullMS(oldest), nil
+	return int(n), sqlcore.FromNullMS(oldest), nil
 }

@@ -158,7 +158,7 @@ func hostStatements(tbl string, d store.UsersTable, typeOf func(string) string) 
 			// The instant: FROM_UNIXTIME gives it in the session's time
 			// zone, from which the column converts it back.
 			setUpdated = ", " + u + " = FROM_UNIXTIME(? / 1000)"
-			us.updated = func(t time.Time) any { return ms(t) }
+			us.updated = func(t time.Time) any { return t.UnixMilli() }
 		default:
 			setUpdated = ", " + u + " = ?"
 			us.updated = func(t time.Time) any { return t.Unix() }

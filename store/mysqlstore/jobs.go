@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 )
 
 const jobColumns = `id, kind, user_id, payload, attempts, run_at, claimed_until, created_at`
@@ -78,7 +79,7 @@ func jobArgs(jobs []store.Job) []any {
 	for _, j := range jobs {
 		payload := j.Payload
 		args = append(args, j.ID, string(j.Kind), j.UserID, payload, j.Attempts,
-			ms(j.RunAt), nullMS(j.ClaimedUntil), ms(j.CreatedAt), "")
+			j.RunAt.UnixMilli(), sqlcore.NullMS(j.ClaimedUntil), j.CreatedAt.UnixMilli(), "")
 	}
 	return args
 }
@@ -91,7 +92,7 @@ func jobArgs(jobs []store.Job) []any {
 // records one, committed before the lock is released. Each statement is a
 // transaction of its own, whose read sees every record committed before.
 func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, time.Time, error) {
-	at := ms(now)
+	at := now.UnixMilli()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return false, time.Time{}, wrap("allow request", err)
@@ -115,7 +116,7 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 		n      int64
 		oldest sql.NullInt64
 	)
-	if err := conn.QueryRowContext(ctx, qRateCount, key, ms(now.Add(-window)), ms(now.Add(store.MaxClockSkew))).Scan(&n, &oldest); err != nil {
+	if err := conn.QueryRowContext(ctx, qRateCount, key, now.Add(-window).UnixMilli(), now.Add(store.MaxClockSkew).UnixMilli()).Scan(&n, &oldest); err != nil {
 		return false, time.Time{}, wrap("allow request", err)
 	}
 	if n < int64(limit) {
@@ -125,11 +126,11 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 		return true, time.Time{}, nil
 	}
 	if !oldest.Valid { // limit <= 0: nothing counted, nothing allowed
-		return false, fromMS(at).Add(window), nil
+		return false, sqlcore.FromMS(at).Add(window), nil
 	}
 	// A record within the skew ahead of now would put the retry past one
 	// window: never later than that.
-	return false, fromMS(min(oldest.Int64, at)).Add(window), nil
+	return false, sqlcore.FromMS(min(oldest.Int64, at)).Add(window), nil
 }
 
 // ClaimJobs claims up to max due jobs, oldest RunAt first, in one
@@ -140,7 +141,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 	if max <= 0 {
 		return nil, nil
 	}
-	at, until := ms(now), ms(now.Add(lease))
+	at, until := now.UnixMilli(), now.Add(lease).UnixMilli()
 	var jobs []store.Job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		jobs = jobs[:0]
@@ -159,9 +160,9 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 			if err := rows.Scan(&j.ID, &kind, &j.UserID, &j.Payload, &j.Attempts, &run, &claimed, &created); err != nil {
 				return err
 			}
-			j.Kind, j.RunAt, j.CreatedAt = store.JobKind(kind), fromMS(run), fromMS(created)
+			j.Kind, j.RunAt, j.CreatedAt = store.JobKind(kind), sqlcore.FromMS(run), sqlcore.FromMS(created)
 			j.Attempts++
-			j.ClaimedUntil = fromMS(until)
+			j.ClaimedUntil = sqlcore.FromMS(until)
 			jobs = append(jobs, j)
 		}
 		if err := rows.Err(); err != nil {
@@ -189,7 +190,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 // FinishJob marks the job done and drops its payload. A job already
 // finished, or missing, is not an error.
 func (s *Store) FinishJob(ctx context.Context, id string, now time.Time) error {
-	if _, err := s.db.ExecContext(ctx, qFinishJob, ms(now), id); err != nil {
+	if _, err := s.db.ExecContext(ctx, qFinishJob, now.UnixMilli(), id); err != nil {
 		return wrap("finish job", err)
 	}
 	return nil
@@ -198,7 +199,7 @@ func (s *Store) FinishJob(ctx context.Context, id string, now time.Time) error {
 // RetryJob releases the job to run again at runAt and records lastError.
 // A job that is missing, finished or failed is left alone.
 func (s *Store) RetryJob(ctx context.Context, id string, runAt time.Time, lastError string) error {
-	if _, err := s.db.ExecContext(ctx, qRetryJob, ms(runAt), lastError, id); err != nil {
+	if _, err := s.db.ExecContext(ctx, qRetryJob, runAt.UnixMilli(), lastError, id); err != nil {
 		return wrap("retry job", err)
 	}
 	return nil
@@ -207,7 +208,7 @@ func (s *Store) RetryJob(ctx context.Context, id string, runAt time.Time, lastEr
 // FailJob marks the job failed for good, drops its payload and keeps
 // lastError. A job that is missing, finished or failed is left alone.
 func (s *Store) FailJob(ctx context.Context, id string, now time.Time, lastError string) error {
-	if _, err := s.db.ExecContext(ctx, qFailJob, ms(now), lastError, id); err != nil {
+	if _, err := s.db.ExecContext(ctx, qFailJob, now.UnixMilli(), lastError, id); err != nil {
 		return wrap("fail job", err)
 	}
 	return nil
@@ -235,7 +236,7 @@ func (s *Store) RenewJobs(ctx context.Context, jobs []store.Job, now, until time
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		renewed = renewed[:0]
 		args := make([]any, 0, 1+2*len(jobs))
-		args = append(args, ms(now))
+		args = append(args, now.UnixMilli())
 		for _, j := range jobs {
 			args = append(args, j.ID, j.Attempts)
 		}
@@ -258,7 +259,7 @@ func (s *Store) RenewJobs(ctx context.Context, jobs []store.Job, now, until time
 		if len(renewed) == 0 {
 			return nil
 		}
-		args = append(args[:0], ms(until))
+		args = append(args[:0], until.UnixMilli())
 		for _, id := range renewed {
 			args = append(args, id)
 		}
@@ -278,7 +279,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 	if err := s.db.QueryRowContext(ctx, qNextDue).Scan(&next); err != nil {
 		return time.Time{}, wrap("next due", err)
 	}
-	return fromNullMS(next), nil
+	return sqlcore.FromNullMS(next), nil
 }
 
 // Purge deletes resets that expired or were spent or ended before before,
@@ -286,7 +287,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 // before before, one table after another. It returns how many rows it
 // deleted.
 func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
-	at := ms(before)
+	at := before.UnixMilli()
 	var total int64
 	for _, q := range purges {
 		args := make([]any, strings.Count(q, "?"))

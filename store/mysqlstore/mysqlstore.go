@@ -7,21 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 )
 
-var (
-	_ store.Store          = (*Store)(nil)
-	_ store.UserCreator    = (*Store)(nil)
-	_ store.SignInRecorder = (*Store)(nil)
-	_ store.Durable        = (*Store)(nil)
-	_ session.Store        = (*Store)(nil)
-)
+var _ sqlcore.Store = (*Store)(nil)
 
 // Store keeps password resets, sessions, rate-limit records, idempotency
 // records and the job outbox in MySQL or MariaDB, beside the users: the
@@ -274,27 +267,6 @@ func (s *Store) Close() error {
 // Durable reports true: the Store's state is in a database server. It
 // implements store.Durable.
 func (s *Store) Durable() bool { return true }
-
-// Times are kept as unix milliseconds, the precision the contract promises
-// and the wire format carries, and read back in UTC.
-
-func ms(t time.Time) int64 { return t.UnixMilli() }
-
-func nullMS(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
-}
-
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
-
-func fromNullMS(v sql.NullInt64) time.Time {
-	if !v.Valid {
-		return time.Time{}
-	}
-	return fromMS(v.Int64)
-}
 
 // wrap wraps an infrastructure failure with the operation that met it.
 func wrap(op string, err error) error {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 )
 
 const (
@@ -35,7 +36,7 @@ func (s *Store) ClaimReplay(ctx context.Context, r store.Replay, now time.Time) 
 		fp = []byte{}
 	}
 	r.Answer = nil
-	now = fromMS(ms(now)) // judged at the stored precision
+	now = sqlcore.FromMS(now.UnixMilli()) // judged at the stored precision
 	for range 5 {
 		var (
 			got     store.Replay
@@ -43,14 +44,14 @@ func (s *Store) ClaimReplay(ctx context.Context, r store.Replay, now time.Time) 
 		)
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			var err error
-			got, err = scanReplay(tx.QueryRowContext(ctx, qReplayForUpdate, r.Key))
+			got, err = sqlcore.ScanReplay(tx.QueryRowContext(ctx, qReplayForUpdate, r.Key))
 			switch {
 			case err == nil && got.Live(now):
 				return nil
 			case err == nil:
-				_, err = tx.ExecContext(ctx, qReplaceReplay, fp, r.Owner, ms(r.CreatedAt), nullMS(r.ClaimedUntil), ms(r.ExpiresAt), r.Key)
+				_, err = tx.ExecContext(ctx, qReplaceReplay, fp, r.Owner, r.CreatedAt.UnixMilli(), sqlcore.NullMS(r.ClaimedUntil), r.ExpiresAt.UnixMilli(), r.Key)
 			case errors.Is(err, sql.ErrNoRows):
-				_, err = tx.ExecContext(ctx, qInsertReplay, r.Key, fp, r.Owner, ms(r.CreatedAt), nullMS(r.ClaimedUntil), ms(r.ExpiresAt))
+				_, err = tx.ExecContext(ctx, qInsertReplay, r.Key, fp, r.Owner, r.CreatedAt.UnixMilli(), sqlcore.NullMS(r.ClaimedUntil), r.ExpiresAt.UnixMilli())
 			}
 			claimed = err == nil
 			return err
@@ -96,7 +97,7 @@ func (s *Store) ReleaseReplay(ctx context.Context, key, owner string) error {
 
 // PurgeReplays deletes the records that expired before before.
 func (s *Store) PurgeReplays(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, qPurgeReplays, ms(before))
+	res, err := s.db.ExecContext(ctx, qPurgeReplays, before.UnixMilli())
 	if err != nil {
 		return 0, wrap("purge replays", err)
 	}
@@ -105,18 +106,4 @@ func (s *Store) PurgeReplays(ctx context.Context, before time.Time) (int64, erro
 		return 0, wrap("purge replays", err)
 	}
 	return n, nil
-}
-
-func scanReplay(r row) (store.Replay, error) {
-	var (
-		v                store.Replay
-		created, expires int64
-		claimed          sql.NullInt64
-	)
-	if err := r.Scan(&v.Key, &v.Fingerprint, &v.Owner, &v.Answer, &created, &claimed, &expires); err != nil {
-		return store.Replay{}, err
-	}
-	v.CreatedAt, v.ExpiresAt = fromMS(created), fromMS(expires)
-	v.ClaimedUntil = fromNullMS(claimed)
-	return v, nil
 }

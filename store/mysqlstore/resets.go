@@ -4,11 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 	"github.com/passreset/passreset/token"
 )
 
@@ -73,11 +73,11 @@ func (s *Store) CreateReset(ctx context.Context, r store.Reset, jobs []store.Job
 		if _, err := us.scan(tx.QueryRowContext(ctx, us.lock, key)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, qEndResets, ms(r.CreatedAt), r.UserID); err != nil {
+		if _, err := tx.ExecContext(ctx, qEndResets, r.CreatedAt.UnixMilli(), r.UserID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, qInsertReset, r.ID, r.UserID, r.Email, r.TokenHash[:],
-			ms(r.CreatedAt), ms(r.ExpiresAt), nullMS(r.UsedAt), nullMS(r.EndedAt),
+			r.CreatedAt.UnixMilli(), r.ExpiresAt.UnixMilli(), sqlcore.NullMS(r.UsedAt), sqlcore.NullMS(r.EndedAt),
 			codeKey, codeHash, codeExpires, r.Code.TriesLeft); err != nil {
 			return err
 		}
@@ -92,7 +92,7 @@ func codeColumns(c store.Code) (key, hash, expires any) {
 	if c.Key == "" {
 		return nil, nil, nil
 	}
-	return c.Key, c.Hash[:], ms(c.ExpiresAt)
+	return c.Key, c.Hash[:], c.ExpiresAt.UnixMilli()
 }
 
 // ResetByID returns the reset with this id, or store.ErrResetNotFound.
@@ -137,7 +137,7 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 		// No reset can belong to a user with such an id.
 		return store.Redeemed{}, s.whyNotRedeemed(ctx, r.ResetID, "", r.Now)
 	}
-	now := ms(r.Now)
+	now := r.Now.UnixMilli()
 	var out store.Redeemed
 	errNotSpent, errAddressGone := errors.New("not spent"), errors.New("address gone")
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
@@ -178,7 +178,7 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 			u.EmailVerified = true
 		}
 		if s.host == nil {
-			u.UpdatedAt = fromMS(now)
+			u.UpdatedAt = sqlcore.FromMS(now)
 		}
 		res, err = tx.ExecContext(ctx, qRevokeUserSessions, now, r.UserID, now)
 		if err != nil {
@@ -212,7 +212,7 @@ func (s *Store) RedeemReset(ctx context.Context, r store.Redemption) (store.Rede
 // EndResets ends the user's unspent, unended resets at now, in one
 // statement, and returns how many.
 func (s *Store) EndResets(ctx context.Context, userID string, now time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, qEndResets, ms(now), userID)
+	res, err := s.db.ExecContext(ctx, qEndResets, now.UnixMilli(), userID)
 	if err != nil {
 		return 0, wrap("end resets", err)
 	}
@@ -235,8 +235,8 @@ func (s *Store) whyNotRedeemed(ctx context.Context, resetID, userID string, now 
 	if err != nil {
 		return resetErr("redeem reset", err)
 	}
-	st.UsedAt, st.EndedAt, st.ExpiresAt = fromNullMS(used), fromNullMS(ended), fromMS(expires)
-	if err := st.Status(fromMS(ms(now))); err != nil {
+	st.UsedAt, st.EndedAt, st.ExpiresAt = sqlcore.FromNullMS(used), sqlcore.FromNullMS(ended), sqlcore.FromMS(expires)
+	if err := st.Status(sqlcore.FromMS(now.UnixMilli())); err != nil {
 		return err
 	}
 	if st.UserID == userID {
@@ -246,35 +246,13 @@ func (s *Store) whyNotRedeemed(ctx context.Context, resetID, userID string, now 
 	return store.ErrInvalidToken
 }
 
+// resetErr translates a missing row into store.ErrResetNotFound.
 func resetErr(op string, err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrResetNotFound
-	}
-	return wrap(op, err)
+	return sqlcore.NoRows("mysqlstore", op, err, store.ErrResetNotFound)
 }
 
-func scanReset(r row) (store.Reset, error) {
-	var (
-		v                        store.Reset
-		h, codeHash              []byte
-		created, expires         int64
-		used, ended, codeExpires sql.NullInt64
-		codeKey                  sql.NullString
-	)
-	if err := r.Scan(&v.ID, &v.UserID, &v.Email, &h, &created, &expires, &used, &ended,
-		&codeKey, &codeHash, &codeExpires, &v.Code.TriesLeft); err != nil {
-		return store.Reset{}, err
-	}
-	if len(h) != len(v.TokenHash) {
-		return store.Reset{}, fmt.Errorf("token hash of %d bytes", len(h))
-	}
-	copy(v.TokenHash[:], h)
-	v.Code.Key, v.Code.ExpiresAt = codeKey.String, fromNullMS(codeExpires)
-	copy(v.Code.Hash[:], codeHash)
-	v.CreatedAt, v.ExpiresAt = fromMS(created), fromMS(expires)
-	v.UsedAt, v.EndedAt = fromNullMS(used), fromNullMS(ended)
-	return v, nil
-}
+// scanReset reads the columns of resetColumns.
+func scanReset(r *sql.Row) (store.Reset, error) { return new(sqlcore.ResetRow).Scan(r) }
 
 // ClaimResetCode takes one try from the code of the newest reset under key
 // that can still take a guess at now, and returns the reset as it now is;
@@ -283,7 +261,7 @@ func scanReset(r row) (store.Reset, error) {
 // a conditional update that swaps the count of tries read for one less (a
 // round lost to a concurrent claim reads again).
 func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (store.Reset, error) {
-	at := ms(now)
+	at := now.UnixMilli()
 	for {
 		r, err := scanReset(s.db.QueryRowContext(ctx, qFindResetCode, key, at, at))
 		if err != nil {
@@ -317,7 +295,7 @@ func (s *Store) ChangePassword(ctx context.Context, c store.PasswordChange) (sto
 	if !ok {
 		return store.Changed{}, store.ErrUserNotFound
 	}
-	now := ms(c.Now)
+	now := c.Now.UnixMilli()
 	var out store.Changed
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var res sql.Result

@@ -7,27 +7,26 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 	"github.com/passreset/passreset/store/internal/sqlrows"
 	"github.com/passreset/passreset/token"
 )
-
-const sessionColumns = `id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp`
 
 const (
 	qCreateSession = `INSERT INTO passreset_sessions (id, user_id, token_hash, created_at, last_seen_at, expires_at,
 		revoked_at, user_agent, ip_address, stamp)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qSessionByTokenHash = `SELECT ` + sessionColumns + ` FROM passreset_sessions WHERE token_hash = ?`
-	qSessionByID        = `SELECT ` + sessionColumns + ` FROM passreset_sessions WHERE id = ?`
+	qSessionByTokenHash = `SELECT ` + sqlcore.SessionColumns + ` FROM passreset_sessions WHERE token_hash = ?`
+	qSessionByID        = `SELECT ` + sqlcore.SessionColumns + ` FROM passreset_sessions WHERE id = ?`
 	qSessionExists      = `SELECT 1 FROM passreset_sessions WHERE id = ?`
 	qTouchSession       = `UPDATE passreset_sessions SET last_seen_at = ? WHERE id = ?`
 	qRotateSessionToken = `UPDATE passreset_sessions SET token_hash = ?, last_seen_at = ?
 	WHERE id = ? AND token_hash = ? AND revoked_at IS NULL`
 	qRotatedTo    = `SELECT 1 FROM passreset_sessions WHERE id = ? AND token_hash = ? AND revoked_at IS NULL`
-	qListSessions = `SELECT ` + sessionColumns + ` FROM passreset_sessions
+	qListSessions = `SELECT ` + sqlcore.SessionColumns + ` FROM passreset_sessions
 	WHERE user_id = ? AND (? = '' OR id < ?) AND (? = '' OR id > ?)
 	ORDER BY id LIMIT ?`
-	qListSessionsDesc = `SELECT ` + sessionColumns + ` FROM passreset_sessions
+	qListSessionsDesc = `SELECT ` + sqlcore.SessionColumns + ` FROM passreset_sessions
 	WHERE user_id = ? AND (? = '' OR id < ?) AND (? = '' OR id > ?)
 	ORDER BY id DESC LIMIT ?`
 	qRevokeSession = `UPDATE passreset_sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`
@@ -42,7 +41,7 @@ const (
 // CreateSession inserts sess, findable by h, with its credential stamp.
 func (s *Store) CreateSession(ctx context.Context, sess session.Session, h token.Hash) error {
 	_, err := s.db.ExecContext(ctx, qCreateSession, sess.ID, sess.UserID, h[:],
-		ms(sess.CreatedAt), ms(sess.LastSeenAt), ms(sess.ExpiresAt), nullMS(sess.RevokedAt),
+		sess.CreatedAt.UnixMilli(), sess.LastSeenAt.UnixMilli(), sess.ExpiresAt.UnixMilli(), sqlcore.NullMS(sess.RevokedAt),
 		sess.UserAgent, sess.IPAddress, sess.Stamp)
 	if err != nil {
 		return wrap("create session", err)
@@ -53,7 +52,11 @@ func (s *Store) CreateSession(ctx context.Context, sess session.Session, h token
 // SessionByTokenHash returns the session whose current token hashes to h,
 // or session.ErrNotFound: one lookup in the unique index on token_hash.
 func (s *Store) SessionByTokenHash(ctx context.Context, h token.Hash) (session.Session, error) {
-	sess, err := scanSession(s.db.QueryRowContext(ctx, qSessionByTokenHash, h[:]))
+	// The hash goes into the row's scan buffer, which is on the heap
+	// anyway, rather than onto the heap by itself.
+	v := new(sqlcore.SessionRow)
+	v.Hash = h
+	sess, err := v.Scan(s.db.QueryRowContext(ctx, qSessionByTokenHash, v.Hash[:]))
 	if err != nil {
 		return session.Session{}, sessionErr("session by token hash", err)
 	}
@@ -62,7 +65,7 @@ func (s *Store) SessionByTokenHash(ctx context.Context, h token.Hash) (session.S
 
 // SessionByID returns the session with this id, or session.ErrNotFound.
 func (s *Store) SessionByID(ctx context.Context, id string) (session.Session, error) {
-	sess, err := scanSession(s.db.QueryRowContext(ctx, qSessionByID, id))
+	sess, err := sqlcore.ScanSession(s.db.QueryRowContext(ctx, qSessionByID, id))
 	if err != nil {
 		return session.Session{}, sessionErr("session by id", err)
 	}
@@ -72,7 +75,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (session.Session, er
 // TouchSession sets the session's LastSeenAt to at, or returns
 // session.ErrNotFound.
 func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
-	return s.execOne(ctx, "touch session", qSessionExists, []any{id}, qTouchSession, ms(at), id)
+	return s.execOne(ctx, "touch session", qSessionExists, []any{id}, qTouchSession, at.UnixMilli(), id)
 }
 
 // RotateSessionToken replaces the token hash oldHash with newHash, only
@@ -84,11 +87,11 @@ func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newH
 		// Nothing is replaced, so nothing retires: the update changes no
 		// row even when it matches, and the check says whether it did.
 		return s.execOne(ctx, "rotate session token", qRotatedTo, []any{id, newHash[:]},
-			qRotateSessionToken, newHash[:], ms(at), id, oldHash[:])
+			qRotateSessionToken, newHash[:], at.UnixMilli(), id, oldHash[:])
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// The swap changes the row whenever it matches: no second read.
-		res, err := tx.ExecContext(ctx, qRotateSessionToken, newHash[:], ms(at), id, oldHash[:])
+		res, err := tx.ExecContext(ctx, qRotateSessionToken, newHash[:], at.UnixMilli(), id, oldHash[:])
 		if err != nil {
 			return err
 		}
@@ -97,7 +100,7 @@ func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newH
 		} else if n == 0 {
 			return session.ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, qRetireToken, oldHash[:], id, ms(at))
+		_, err = tx.ExecContext(ctx, qRetireToken, oldHash[:], id, at.UnixMilli())
 		return err
 	})
 	if err != nil && !errors.Is(err, session.ErrNotFound) {
@@ -116,11 +119,11 @@ func (s *Store) RevokeRetiredToken(ctx context.Context, h token.Hash, at time.Ti
 		if err := tx.QueryRowContext(ctx, qRetiredOf, h[:]).Scan(&id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, qRevokeSession, ms(at), id); err != nil {
+		if _, err := tx.ExecContext(ctx, qRevokeSession, at.UnixMilli(), id); err != nil {
 			return err
 		}
 		var err error
-		sess, err = scanSession(tx.QueryRowContext(ctx, qSessionByID, id))
+		sess, err = sqlcore.ScanSession(tx.QueryRowContext(ctx, qSessionByID, id))
 		return err
 	})
 	if err != nil {
@@ -139,7 +142,7 @@ func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListP
 	if err != nil {
 		return nil, wrap("list sessions", err)
 	}
-	list, err := sqlrows.Collect(rows, scanSession)
+	list, err := sqlrows.Collect(rows, sqlcore.ScanSession)
 	if err != nil {
 		return nil, wrap("list sessions", err)
 	}
@@ -149,13 +152,13 @@ func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListP
 // RevokeSession sets RevokedAt to at unless the session is already revoked,
 // or returns session.ErrNotFound.
 func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time) error {
-	return s.execOne(ctx, "revoke session", qSessionExists, []any{id}, qRevokeSession, ms(at), id)
+	return s.execOne(ctx, "revoke session", qSessionExists, []any{id}, qRevokeSession, at.UnixMilli(), id)
 }
 
 // RevokeUserSessions revokes every active session of the user at at, in one
 // statement, and returns how many it revoked.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, qRevokeUserSessions, ms(at), userID, ms(at))
+	res, err := s.db.ExecContext(ctx, qRevokeUserSessions, at.UnixMilli(), userID, at.UnixMilli())
 	if err != nil {
 		return 0, wrap("revoke user sessions", err)
 	}
@@ -171,10 +174,10 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.T
 func (s *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, qPurgeRetired, ms(before), ms(before)); err != nil {
+		if _, err := tx.ExecContext(ctx, qPurgeRetired, before.UnixMilli(), before.UnixMilli()); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, qPurgeSessions, ms(before), ms(before))
+		res, err := tx.ExecContext(ctx, qPurgeSessions, before.UnixMilli(), before.UnixMilli())
 		if err != nil {
 			return err
 		}
@@ -213,25 +216,7 @@ func (s *Store) execOne(ctx context.Context, op, check string, checkArgs []any, 
 	return nil
 }
 
+// sessionErr translates a missing row into session.ErrNotFound.
 func sessionErr(op string, err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return session.ErrNotFound
-	}
-	return wrap(op, err)
-}
-
-func scanSession(r row) (session.Session, error) {
-	var (
-		sess                   session.Session
-		created, seen, expires int64
-		revoked                sql.NullInt64
-	)
-	err := r.Scan(&sess.ID, &sess.UserID, &created, &seen, &expires, &revoked,
-		&sess.UserAgent, &sess.IPAddress, &sess.Stamp)
-	if err != nil {
-		return session.Session{}, err
-	}
-	sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt = fromMS(created), fromMS(seen), fromMS(expires)
-	sess.RevokedAt = fromNullMS(revoked)
-	return sess, nil
+	return sqlcore.NoRows("mysqlstore", op, err, session.ErrNotFound)
 }

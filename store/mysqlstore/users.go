@@ -11,6 +11,7 @@ import (
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/internal/hostusers"
 	"github.com/passreset/passreset/store/internal/metadata"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 	"github.com/passreset/passreset/store/internal/sqlrows"
 )
 
@@ -61,7 +62,7 @@ var ownUsers = &userSQL{
 	changePassword: `UPDATE passreset_users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?`,
 	rehash:         `UPDATE passreset_users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
 	verifies:       true,
-	updated:        func(t time.Time) any { return ms(t) },
+	updated:        func(t time.Time) any { return t.UnixMilli() },
 	key:            func(id string) (any, bool) { return id, id != "" },
 	scan:           scanUser,
 }
@@ -179,7 +180,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User, passwordHash strin
 	}
 	_, err = s.db.ExecContext(ctx, qCreateUser,
 		u.ID, u.Email, hostusers.Fold(u.Email), u.EmailVerified, u.FirstName, u.LastName, u.ProfilePictureURL,
-		u.ExternalID, u.Locale, md, passwordHash, nullMS(u.LastSignInAt), ms(u.CreatedAt), ms(u.UpdatedAt))
+		u.ExternalID, u.Locale, md, passwordHash, sqlcore.NullMS(u.LastSignInAt), u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli())
 	if me, ok := errors.AsType[*mysqlError](err); ok && me.Number == erDupEntry && strings.Contains(me.Message, emailIndex) {
 		return store.ErrEmailTaken
 	}
@@ -198,7 +199,7 @@ func (s *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) e
 	if s.host != nil {
 		return nil
 	}
-	res, err := s.db.ExecContext(ctx, qRecordSignIn, ms(at), userID)
+	res, err := s.db.ExecContext(ctx, qRecordSignIn, at.UnixMilli(), userID)
 	if err != nil {
 		return wrap("record sign-in", err)
 	}
@@ -215,16 +216,9 @@ func (s *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) e
 	return nil
 }
 
-// userErr translates sql.ErrNoRows into store.ErrUserNotFound and wraps
-// any other error with the operation.
+// userErr translates a missing row into store.ErrUserNotFound.
 func userErr(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
-		return store.ErrUserNotFound
-	}
-	return wrap(op, err)
+	return sqlcore.NoRows("mysqlstore", op, err, store.ErrUserNotFound)
 }
 
 // scanUser scans the columns of userColumns.
@@ -239,8 +233,8 @@ func scanUser(r row) (store.User, error) {
 		&u.ExternalID, &u.Locale, &md, &signIn, &created, &updated); err != nil {
 		return store.User{}, err
 	}
-	u.LastSignInAt = fromNullMS(signIn)
-	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
+	u.LastSignInAt = sqlcore.FromNullMS(signIn)
+	u.CreatedAt, u.UpdatedAt = sqlcore.FromMS(created), sqlcore.FromMS(updated)
 	var err error
 	if u.Metadata, err = metadata.Unmarshal([]byte(md)); err != nil {
 		return store.User{}, err

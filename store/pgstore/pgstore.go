@@ -10,17 +10,11 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 )
 
-var (
-	_ store.Store          = (*Store)(nil)
-	_ store.UserCreator    = (*Store)(nil)
-	_ store.SignInRecorder = (*Store)(nil)
-	_ store.Durable        = (*Store)(nil)
-	_ session.Store        = (*Store)(nil)
-)
+var _ sqlcore.Store = (*Store)(nil)
 
 // Store keeps password resets, sessions, rate-limit records and the job
 // outbox in Postgres, beside the users: the host's own table (WithUsers) or

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 )
 
 // All of the package's SQL is here. "{s}" marks where a table name is
@@ -80,8 +81,6 @@ const userColumns = `id, email, email_verified, first_name, last_name, profile_p
 
 const resetColumns = `id, user_id, email, token_hash, created_at, expires_at, used_at, ended_at,
 	code_key, code_hash, code_expires_at, code_tries_left`
-
-const sessionColumns = `id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp`
 
 const jobColumns = `id, kind, user_id, payload, attempts, run_at, claimed_until, created_at`
 
@@ -299,8 +298,8 @@ var queryText = [numQueries]string{
 	qCreateSession: `INSERT INTO {s}passreset_sessions (id, user_id, token_hash, created_at, last_seen_at, expires_at,
 		revoked_at, user_agent, ip_address, stamp)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-	qSessionByTokenHash: `SELECT ` + sessionColumns + ` FROM {s}passreset_sessions WHERE token_hash = $1`,
-	qSessionByID:        `SELECT ` + sessionColumns + ` FROM {s}passreset_sessions WHERE id = $1`,
+	qSessionByTokenHash: `SELECT ` + sqlcore.SessionColumns + ` FROM {s}passreset_sessions WHERE token_hash = $1`,
+	qSessionByID:        `SELECT ` + sqlcore.SessionColumns + ` FROM {s}passreset_sessions WHERE id = $1`,
 	qTouchSession:       `UPDATE {s}passreset_sessions SET last_seen_at = $2 WHERE id = $1`,
 	// One statement: rotate, and keep the old hash as retired only with
 	// the rotation.
@@ -313,11 +312,11 @@ var queryText = [numQueries]string{
 	SELECT $2, id, $4 FROM rotated`,
 	qRevokeRetiredToken: `UPDATE {s}passreset_sessions SET revoked_at = coalesce(revoked_at, $2)
 	WHERE id = (SELECT session_id FROM {s}passreset_retired_session_tokens WHERE token_hash = $1)
-	RETURNING ` + sessionColumns,
-	qListSessions: `SELECT ` + sessionColumns + ` FROM {s}passreset_sessions
+	RETURNING ` + sqlcore.SessionColumns,
+	qListSessions: `SELECT ` + sqlcore.SessionColumns + ` FROM {s}passreset_sessions
 	WHERE user_id = $1 AND ($2 = '' OR id < $2) AND ($3 = '' OR id > $3)
 	ORDER BY id LIMIT $4`,
-	qListSessionsDesc: `SELECT ` + sessionColumns + ` FROM {s}passreset_sessions
+	qListSessionsDesc: `SELECT ` + sqlcore.SessionColumns + ` FROM {s}passreset_sessions
 	WHERE user_id = $1 AND ($2 = '' OR id < $2) AND ($3 = '' OR id > $3)
 	ORDER BY id DESC LIMIT $4`,
 	qRevokeSession: `UPDATE {s}passreset_sessions SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 )
 
 // qCountRequests counts what qAllowRequest counts, recording nothing.
@@ -19,11 +20,11 @@ func (s *Store) CountRequests(ctx context.Context, key string, now time.Time, wi
 		n      int
 		oldest sql.NullInt64
 	)
-	if err := s.r.QueryRowContext(ctx, qCountRequests, key, millis(now.Add(-window)), millis(now.Add(store.MaxClockSkew))).Scan(&n, &oldest); err != nil {
+	if err := s.r.QueryRowContext(ctx, qCountRequests, key, now.Add(-window).UnixMilli(), now.Add(store.MaxClockSkew).UnixMilli()).Scan(&n, &oldest); err != nil {
 		return 0, time.Time{}, fmt.Errorf("sqlitestore: count requests: %w", err)
 	}
 	if !oldest.Valid {
 		return n, time.Time{}, nil
 	}
-	return n, fromMillis(oldest.Int64), nil
+	return n, sqlcore.FromMS(oldest.Int64), nil
 }

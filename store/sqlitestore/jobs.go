@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 )
 
 const (
@@ -61,7 +62,7 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 	if err != nil {
 		return false, time.Time{}, err
 	}
-	at, from, upto := millis(now), millis(now.Add(-window)), millis(now.Add(store.MaxClockSkew))
+	at, from, upto := now.UnixMilli(), now.Add(-window).UnixMilli(), now.Add(store.MaxClockSkew).UnixMilli()
 	// The record is bookkeeping that a power loss may forget: at worst one
 	// more email. It is not synced on its own (see unsynced).
 	var n int64
@@ -91,7 +92,7 @@ func (s *Store) AllowRequest(ctx context.Context, key string, now time.Time, win
 	}
 	// A record within the skew ahead of now would put the retry past one
 	// window: never later than that.
-	return false, fromMillis(min(oldest.Int64, at)).Add(window), nil
+	return false, sqlcore.FromMS(min(oldest.Int64, at)).Add(window), nil
 }
 
 // ClaimJobs claims up to maxJobs due jobs in one statement: each gets
@@ -101,7 +102,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 	if maxJobs <= 0 {
 		return nil, nil
 	}
-	rows, err := s.w.QueryContext(ctx, qClaimJobs, millis(now), millis(now.Add(lease)), maxJobs)
+	rows, err := s.w.QueryContext(ctx, qClaimJobs, now.UnixMilli(), now.Add(lease).UnixMilli(), maxJobs)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: claim jobs: %w", err)
 	}
@@ -117,7 +118,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 			return nil, fmt.Errorf("sqlitestore: claim jobs: %w", err)
 		}
 		j.Kind = store.JobKind(kind)
-		j.RunAt, j.ClaimedUntil, j.CreatedAt = fromMillis(runAt), fromMillis(claim), fromMillis(created)
+		j.RunAt, j.ClaimedUntil, j.CreatedAt = sqlcore.FromMS(runAt), sqlcore.FromMS(claim), sqlcore.FromMS(created)
 		jobs = append(jobs, j)
 	}
 	// Close commits the claim; check its error, not only Next's.
@@ -145,7 +146,7 @@ func (s *Store) FinishJob(ctx context.Context, id string, now time.Time) error {
 		return err
 	}
 	err = s.unsynced(ctx, func(tx *sql.Tx) error {
-		_, err := tx.StmtContext(ctx, p[sFinishJob]).ExecContext(ctx, millis(now), id)
+		_, err := tx.StmtContext(ctx, p[sFinishJob]).ExecContext(ctx, now.UnixMilli(), id)
 		return err
 	})
 	if err != nil {
@@ -158,7 +159,7 @@ func (s *Store) FinishJob(ctx context.Context, id string, now time.Time) error {
 // recording lastError. A missing, finished or failed job is left alone and
 // is not an error.
 func (s *Store) RetryJob(ctx context.Context, id string, runAt time.Time, lastError string) error {
-	if _, err := s.w.ExecContext(ctx, qRetryJob, millis(runAt), lastError, id); err != nil {
+	if _, err := s.w.ExecContext(ctx, qRetryJob, runAt.UnixMilli(), lastError, id); err != nil {
 		return fmt.Errorf("sqlitestore: retry job: %w", err)
 	}
 	return nil
@@ -168,7 +169,7 @@ func (s *Store) RetryJob(ctx context.Context, id string, runAt time.Time, lastEr
 // lastError. A missing, finished or already failed job is left alone and is
 // not an error.
 func (s *Store) FailJob(ctx context.Context, id string, now time.Time, lastError string) error {
-	if _, err := s.w.ExecContext(ctx, qFailJob, millis(now), lastError, id); err != nil {
+	if _, err := s.w.ExecContext(ctx, qFailJob, now.UnixMilli(), lastError, id); err != nil {
 		return fmt.Errorf("sqlitestore: fail job: %w", err)
 	}
 	return nil
@@ -215,7 +216,7 @@ func (s *Store) RenewJobs(ctx context.Context, jobs []store.Job, now, until time
 		}
 		defer st.Close()
 		for _, j := range jobs {
-			res, err := st.ExecContext(ctx, millis(until), j.ID, j.Attempts, millis(now))
+			res, err := st.ExecContext(ctx, until.UnixMilli(), j.ID, j.Attempts, now.UnixMilli())
 			if err != nil {
 				return err
 			}
@@ -240,7 +241,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 	if err := s.r.QueryRowContext(ctx, qNextDue).Scan(&next); err != nil {
 		return time.Time{}, fmt.Errorf("sqlitestore: next due: %w", err)
 	}
-	return fromNullMillis(next), nil
+	return sqlcore.FromNullMS(next), nil
 }
 
 // Durable reports true: the Store's state is in a file. It implements
@@ -257,7 +258,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 		return 0, fmt.Errorf("sqlitestore: purge: %w", err)
 	}
 	defer rollback(tx)
-	b := millis(before)
+	b := before.UnixMilli()
 	var total int64
 	for _, q := range []string{qPurgeResets, qPurgeRateLimits, qPurgeJobs} {
 		res, err := tx.ExecContext(ctx, q, b)

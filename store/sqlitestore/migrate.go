@@ -96,7 +96,7 @@ func (s *Store) apply(ctx context.Context, f migrate.File) error {
 	if _, err := tx.ExecContext(ctx, f.SQL); err != nil {
 		return err
 	}
-	if f.Name == emailFoldMigration {
+	if f.Name == migrate.EmailFold {
 		if err := rekeyEmails(ctx, tx); err != nil {
 			return err
 		}
@@ -104,38 +104,21 @@ func (s *Store) apply(ctx context.Context, f migrate.File) error {
 	return tx.Commit()
 }
 
-// emailFoldMigration is the migration whose work is done in Go: email_key
-// recomputed with emailaddr.Fold.
-const emailFoldMigration = "migrations/users/0002_email_fold.sql"
-
 // rekeyEmails sets each user's email_key to the fold of its email, oldest
 // account first; an account whose new key another holds keeps its old one.
-// Only the rows whose key changes are held in memory: those with a
-// non-ASCII address, or one emailaddr refuses.
 func rekeyEmails(ctx context.Context, tx *sql.Tx) error {
-	type change struct{ id, key string }
-	var changes []change
-	rows, err := tx.QueryContext(ctx, `SELECT id, email, email_key FROM passreset_users ORDER BY created_at, id`)
+	rows, err := tx.QueryContext(ctx, migrate.SelectEmailKeys)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var id, email, key string
-		if err := rows.Scan(&id, &email, &key); err != nil {
-			rows.Close()
-			return err
-		}
-		if k := emailKey(email); k != key {
-			changes = append(changes, change{id, k})
-		}
-	}
+	changes, err := migrate.EmailKeyChanges(rows)
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return err
 	}
 	for _, c := range changes {
 		_, err := tx.ExecContext(ctx, `UPDATE passreset_users SET email_key = ?1
-			WHERE id = ?2 AND NOT EXISTS (SELECT 1 FROM passreset_users WHERE email_key = ?1)`, c.key, c.id)
+			WHERE id = ?2 AND NOT EXISTS (SELECT 1 FROM passreset_users WHERE email_key = ?1)`, c.Key, c.ID)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 )
 
 const (
@@ -39,7 +40,7 @@ func (s *Store) ClaimReplay(ctx context.Context, r store.Replay, now time.Time) 
 	)
 	err := s.unsynced(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, qClaimReplay, r.Key, nonNil(r.Fingerprint), r.Owner,
-			millis(r.CreatedAt), nullMillis(r.ClaimedUntil), millis(r.ExpiresAt), millis(now))
+			r.CreatedAt.UnixMilli(), sqlcore.NullMS(r.ClaimedUntil), r.ExpiresAt.UnixMilli(), now.UnixMilli())
 		if err != nil {
 			return err
 		}
@@ -94,7 +95,7 @@ func (s *Store) ReleaseReplay(ctx context.Context, key, owner string) error {
 // PurgeReplays deletes the records that expired before before, in one
 // statement over the expires_at index.
 func (s *Store) PurgeReplays(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, qPurgeReplays, millis(before))
+	res, err := s.w.ExecContext(ctx, qPurgeReplays, before.UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: purge replays: %w", err)
 	}
@@ -105,25 +106,15 @@ func (s *Store) PurgeReplays(ctx context.Context, before time.Time) (int64, erro
 	return n, nil
 }
 
+// scanReplay reads the record the claim just wrote or found.
 func scanReplay(row scanner) (store.Replay, error) {
-	var (
-		r                  store.Replay
-		created, expires   int64
-		claimed            sql.NullInt64
-		fingerprint, reply []byte
-	)
-	err := row.Scan(&r.Key, &fingerprint, &r.Owner, &reply, &created, &claimed, &expires)
+	r, err := sqlcore.ScanReplay(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Released or purged between the upsert and the read: impossible
 		// in one transaction, but never a zero record.
 		return store.Replay{}, fmt.Errorf("replay record vanished: %w", err)
 	}
-	if err != nil {
-		return store.Replay{}, err
-	}
-	r.Fingerprint, r.Answer = fingerprint, reply
-	r.CreatedAt, r.ClaimedUntil, r.ExpiresAt = fromMillis(created), fromNullMillis(claimed), fromMillis(expires)
-	return r, nil
+	return r, err
 }
 
 // nonNil is b, or an empty slice for nil: the columns are NOT NULL or mean

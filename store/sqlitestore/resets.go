@@ -9,6 +9,7 @@ import (
 
 	"github.com/passreset/passreset/emailaddr"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 	"github.com/passreset/passreset/token"
 )
 
@@ -80,7 +81,7 @@ func (s *Store) createReset(ctx context.Context, r store.Reset, jobs []store.Job
 	}
 	defer rollback(tx)
 	// A write first: the transaction holds the write lock from its start.
-	if _, err := tx.StmtContext(ctx, p[sEndResets]).ExecContext(ctx, millis(r.CreatedAt), r.UserID); err != nil {
+	if _, err := tx.StmtContext(ctx, p[sEndResets]).ExecContext(ctx, r.CreatedAt.UnixMilli(), r.UserID); err != nil {
 		return err
 	}
 	if err := s.userExists(ctx, tx, p, r.UserID); err != nil {
@@ -89,8 +90,8 @@ func (s *Store) createReset(ctx context.Context, r store.Reset, jobs []store.Job
 	h := r.TokenHash
 	codeKey, codeHash, codeExpires := codeColumns(r.Code)
 	if _, err := tx.StmtContext(ctx, p[sInsertReset]).ExecContext(ctx,
-		r.ID, r.UserID, r.Email, h[:], millis(r.CreatedAt), millis(r.ExpiresAt),
-		nullMillis(r.UsedAt), nullMillis(r.EndedAt), codeKey, codeHash, codeExpires, r.Code.TriesLeft); err != nil {
+		r.ID, r.UserID, r.Email, h[:], r.CreatedAt.UnixMilli(), r.ExpiresAt.UnixMilli(),
+		sqlcore.NullMS(r.UsedAt), sqlcore.NullMS(r.EndedAt), codeKey, codeHash, codeExpires, r.Code.TriesLeft); err != nil {
 		return err
 	}
 	if err := insertJobs(ctx, tx, p, jobs); err != nil {
@@ -124,14 +125,9 @@ func (s *Store) ResetByID(ctx context.Context, id string) (store.Reset, error) {
 	if err != nil {
 		return store.Reset{}, err
 	}
-	var v resetRow // one allocation for every destination
-	err = p[sResetByID].QueryRowContext(ctx, id).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
-		(*hash32)(&v.r.TokenHash), &v.created, &v.expires, &v.used, &v.ended,
-		&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
-	if err != nil {
-		return store.Reset{}, resetErr("reset by id", err)
-	}
-	return v.reset(), nil
+	var v sqlcore.ResetRow // one allocation for every destination
+	r, err := v.Scan(p[sResetByID].QueryRowContext(ctx, id))
+	return r, resetErr("reset by id", err)
 }
 
 // ResetByTokenHash returns the reset whose token hashes to h, whatever its
@@ -141,32 +137,9 @@ func (s *Store) ResetByTokenHash(ctx context.Context, h token.Hash) (store.Reset
 	if err != nil {
 		return store.Reset{}, err
 	}
-	v := resetRow{r: store.Reset{TokenHash: h}}
-	err = p[sResetByTokenHash].QueryRowContext(ctx, v.r.TokenHash[:]).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
-		&v.created, &v.expires, &v.used, &v.ended,
-		&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
-	if err != nil {
-		return store.Reset{}, resetErr("reset by token hash", err)
-	}
-	return v.reset(), nil
-}
-
-// resetRow gathers the scan destinations of a reset, so that they escape
-// to the heap as one allocation rather than one each.
-type resetRow struct {
-	r                        store.Reset
-	created, expires         int64
-	used, ended, codeExpires sql.NullInt64
-	codeKey                  sql.NullString
-	codeHash                 []byte
-}
-
-func (v *resetRow) reset() store.Reset {
-	v.r.CreatedAt, v.r.ExpiresAt = fromMillis(v.created), fromMillis(v.expires)
-	v.r.UsedAt, v.r.EndedAt = fromNullMillis(v.used), fromNullMillis(v.ended)
-	v.r.Code.Key, v.r.Code.ExpiresAt = v.codeKey.String, fromNullMillis(v.codeExpires)
-	copy(v.r.Code.Hash[:], v.codeHash)
-	return v.r
+	var v sqlcore.ResetRow
+	r, err := v.ScanByHash(p[sResetByTokenHash].QueryRowContext(ctx, v.ByHash(h)))
+	return r, resetErr("reset by token hash", err)
 }
 
 // codeColumns are the columns of a reset's code: NULL for a reset without
@@ -175,7 +148,7 @@ func codeColumns(c store.Code) (key, hash, expires any) {
 	if c.Key == "" {
 		return nil, nil, nil
 	}
-	return c.Key, c.Hash[:], millis(c.ExpiresAt)
+	return c.Key, c.Hash[:], c.ExpiresAt.UnixMilli()
 }
 
 // ClaimResetCode takes one try from the code of the newest reset under key
@@ -199,16 +172,14 @@ func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (
 	// tries in a write of one statement; a round lost to a concurrent claim
 	// reads again, and there are at most as many rounds as tries.
 	for {
-		var v resetRow
-		err := p[sFindResetCode].QueryRowContext(ctx, key, millis(now)).Scan(&v.r.ID, &v.r.UserID, &v.r.Email,
-			(*hash32)(&v.r.TokenHash), &v.created, &v.expires, &v.used, &v.ended,
-			&v.codeKey, &v.codeHash, &v.codeExpires, &v.r.Code.TriesLeft)
+		var v sqlcore.ResetRow
+		r, err := v.Scan(p[sFindResetCode].QueryRowContext(ctx, key, now.UnixMilli()))
 		if err != nil {
 			return store.Reset{}, resetErr("claim reset code", err)
 		}
 		var swapped int64
 		err = s.unsynced(ctx, func(tx *sql.Tx) error {
-			res, err := tx.StmtContext(ctx, p[sTakeTry]).ExecContext(ctx, v.r.ID, millis(now), v.r.Code.TriesLeft)
+			res, err := tx.StmtContext(ctx, p[sTakeTry]).ExecContext(ctx, r.ID, now.UnixMilli(), r.Code.TriesLeft)
 			if err != nil {
 				return err
 			}
@@ -219,8 +190,8 @@ func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (
 			return store.Reset{}, resetErr("claim reset code", err)
 		}
 		if swapped == 1 {
-			v.r.Code.TriesLeft--
-			return v.reset(), nil
+			r.Code.TriesLeft--
+			return r, nil
 		}
 	}
 }
@@ -228,7 +199,7 @@ func (s *Store) ClaimResetCode(ctx context.Context, key string, now time.Time) (
 // EndResets ends the user's unspent, unended resets at now, in one
 // statement, and returns how many.
 func (s *Store) EndResets(ctx context.Context, userID string, now time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, qEndResets, millis(now), userID)
+	res, err := s.w.ExecContext(ctx, qEndResets, now.UnixMilli(), userID)
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: end resets: %w", err)
 	}
@@ -274,7 +245,7 @@ func (s *Store) changePassword(ctx context.Context, c store.PasswordChange) (sto
 	}
 	var out store.Changed
 	if !c.Rehash {
-		now := millis(c.Now)
+		now := c.Now.UnixMilli()
 		res, err := tx.ExecContext(ctx, qRevokeOtherSessions, now, c.UserID, c.KeepSessionID)
 		if err != nil {
 			return store.Changed{}, err
@@ -318,7 +289,7 @@ func (s *Store) changeTable(ctx context.Context, tx *sql.Tx, p *statements, c st
 	case c.Rehash:
 		res, err = tx.ExecContext(ctx, s.host.rehash, c.NewHash, key, c.OldHash)
 	case s.host == nil:
-		res, err = tx.ExecContext(ctx, qChangePassword, c.NewHash, millis(c.Now), key, c.OldHash)
+		res, err = tx.ExecContext(ctx, qChangePassword, c.NewHash, c.Now.UnixMilli(), key, c.OldHash)
 	default:
 		res, err = tx.ExecContext(ctx, s.host.changePassword, c.NewHash, s.host.updatedAt(c.Now), key, c.OldHash)
 	}
@@ -336,11 +307,9 @@ func (s *Store) changeTable(ctx context.Context, tx *sql.Tx, p *statements, c st
 	return nil
 }
 
+// resetErr translates a missing row into store.ErrResetNotFound.
 func resetErr(op string, err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrResetNotFound
-	}
-	return fmt.Errorf("sqlitestore: %s: %w", op, err)
+	return sqlcore.NoRows("sqlitestore", op, err, store.ErrResetNotFound)
 }
 
 // RedeemReset spends the reset, sets the user's password hash, marks the
@@ -375,7 +344,7 @@ func (s *Store) redeemReset(ctx context.Context, r store.Redemption) (store.Rede
 	}
 	defer rollback(tx)
 
-	now := millis(r.Now)
+	now := r.Now.UnixMilli()
 	var userID, email string
 	err = tx.StmtContext(ctx, p[sSpendReset]).QueryRowContext(ctx, now, r.ResetID).Scan(&userID, &email)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -454,8 +423,8 @@ func whyNotSpent(ctx context.Context, tx *sql.Tx, id string, now int64) error {
 	if err != nil {
 		return err
 	}
-	r := store.Reset{ExpiresAt: fromMillis(expires), UsedAt: fromNullMillis(used), EndedAt: fromNullMillis(ended)}
-	if err := r.Status(fromMillis(now)); err != nil {
+	r := store.Reset{ExpiresAt: sqlcore.FromMS(expires), UsedAt: sqlcore.FromNullMS(used), EndedAt: sqlcore.FromNullMS(ended)}
+	if err := r.Status(sqlcore.FromMS(now)); err != nil {
 		return err
 	}
 	return store.ErrInvalidToken // not reached: the update would have matched
@@ -470,7 +439,7 @@ func insertJobs(ctx context.Context, tx *sql.Tx, p *statements, jobs []store.Job
 	ins := tx.StmtContext(ctx, p[sInsertJob])
 	for _, j := range jobs {
 		if _, err := ins.ExecContext(ctx, j.ID, string(j.Kind), j.UserID, j.Payload, j.Attempts,
-			millis(j.RunAt), nullMillis(j.ClaimedUntil), millis(j.CreatedAt)); err != nil {
+			j.RunAt.UnixMilli(), sqlcore.NullMS(j.ClaimedUntil), j.CreatedAt.UnixMilli()); err != nil {
 			return fmt.Errorf("insert job: %w", err)
 		}
 	}

@@ -3,20 +3,18 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/passreset/passreset/session"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 	"github.com/passreset/passreset/store/internal/sqlrows"
 	"github.com/passreset/passreset/token"
 )
 
-const sessionCols = `id, user_id, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip_address, stamp`
-
 const (
-	qSessionByID        = `SELECT ` + sessionCols + ` FROM passreset_sessions WHERE id = ?`
-	qSessionByTokenHash = `SELECT ` + sessionCols + ` FROM passreset_sessions WHERE token_hash = ?`
+	qSessionByID        = `SELECT ` + sqlcore.SessionColumns + ` FROM passreset_sessions WHERE id = ?`
+	qSessionByTokenHash = `SELECT ` + sqlcore.SessionColumns + ` FROM passreset_sessions WHERE token_hash = ?`
 	qInsertSession      = `INSERT INTO passreset_sessions (id, user_id, token_hash, created_at, last_seen_at,
 	expires_at, revoked_at, user_agent, ip_address, stamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qTouchSession  = `UPDATE passreset_sessions SET last_seen_at = ? WHERE id = ?`
@@ -28,7 +26,7 @@ const (
 	// ?1 is now, ?2 the hash: revoking keeps the first time.
 	qRevokeRetired = `UPDATE passreset_sessions SET revoked_at = coalesce(revoked_at, ?1)
 	WHERE id = (SELECT session_id FROM passreset_retired_session_tokens WHERE token_hash = ?2)
-	RETURNING ` + sessionCols
+	RETURNING ` + sqlcore.SessionColumns
 	// ?1 is before; the bound is strict. The retired hashes go first, with
 	// the sessions they belong to.
 	qPurgeRetired = `DELETE FROM passreset_retired_session_tokens WHERE session_id IN
@@ -40,7 +38,7 @@ const (
 // listForm.
 var qListSessions = func() (qs [8]string) {
 	for i := range qs {
-		q := `SELECT ` + sessionCols + ` FROM passreset_sessions WHERE user_id = ?`
+		q := `SELECT ` + sqlcore.SessionColumns + ` FROM passreset_sessions WHERE user_id = ?`
 		if i&listBefore != 0 {
 			q += ` AND id < ?`
 		}
@@ -66,8 +64,8 @@ const (
 // CreateSession inserts sess, findable by h.
 func (s *Store) CreateSession(ctx context.Context, sess session.Session, h token.Hash) error {
 	_, err := s.w.ExecContext(ctx, qInsertSession, sess.ID, sess.UserID, h[:],
-		millis(sess.CreatedAt), millis(sess.LastSeenAt), millis(sess.ExpiresAt),
-		nullMillis(sess.RevokedAt), sess.UserAgent, sess.IPAddress, sess.Stamp)
+		sess.CreatedAt.UnixMilli(), sess.LastSeenAt.UnixMilli(), sess.ExpiresAt.UnixMilli(),
+		sqlcore.NullMS(sess.RevokedAt), sess.UserAgent, sess.IPAddress, sess.Stamp)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: create session: %w", err)
 	}
@@ -83,9 +81,9 @@ func (s *Store) SessionByTokenHash(ctx context.Context, h token.Hash) (session.S
 	}
 	// The hash goes into the row's scan buffer, which is on the heap
 	// anyway, rather than onto the heap by itself.
-	v := new(sessionRow)
-	v.h = h
-	sess, err := v.scan(p[sSessionByTokenHash].QueryRowContext(ctx, v.h[:]))
+	v := new(sqlcore.SessionRow)
+	v.Hash = h
+	sess, err := v.Scan(p[sSessionByTokenHash].QueryRowContext(ctx, v.Hash[:]))
 	return sess, sessionErr("session by token hash", err)
 }
 
@@ -95,7 +93,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (session.Session, er
 	if err != nil {
 		return session.Session{}, err
 	}
-	sess, err := scanSession(p[sSessionByID].QueryRowContext(ctx, id))
+	sess, err := sqlcore.ScanSession(p[sSessionByID].QueryRowContext(ctx, id))
 	return sess, sessionErr("session by id", err)
 }
 
@@ -106,7 +104,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 	if err != nil {
 		return err
 	}
-	return oneRow(ctx, "touch session", p[sTouchSession], millis(at), id)
+	return oneRow(ctx, "touch session", p[sTouchSession], at.UnixMilli(), id)
 }
 
 // RotateSessionToken replaces the session's token hash oldHash with newHash
@@ -124,11 +122,11 @@ func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newH
 		return fmt.Errorf("sqlitestore: rotate session token: %w", err)
 	}
 	defer rollback(tx)
-	res, err := tx.StmtContext(ctx, p[sRotateSession]).ExecContext(ctx, newHash[:], millis(at), id, oldHash[:])
+	res, err := tx.StmtContext(ctx, p[sRotateSession]).ExecContext(ctx, newHash[:], at.UnixMilli(), id, oldHash[:])
 	if err := rowFound("rotate session token", res, err); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, qRetireToken, oldHash[:], id, millis(at)); err != nil {
+	if _, err := tx.ExecContext(ctx, qRetireToken, oldHash[:], id, at.UnixMilli()); err != nil {
 		return fmt.Errorf("sqlitestore: rotate session token: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -141,21 +139,21 @@ func (s *Store) RotateSessionToken(ctx context.Context, id string, oldHash, newH
 // a retired token hash, unless it is already revoked, and returns it; or
 // session.ErrNotFound.
 func (s *Store) RevokeRetiredToken(ctx context.Context, h token.Hash, at time.Time) (session.Session, error) {
-	sess, err := scanSession(s.w.QueryRowContext(ctx, qRevokeRetired, millis(at), h[:]))
+	sess, err := sqlcore.ScanSession(s.w.QueryRowContext(ctx, qRevokeRetired, at.UnixMilli(), h[:]))
 	return sess, sessionErr("revoke retired token", err)
 }
 
 // RevokeSession sets RevokedAt to at unless the session is already revoked,
 // or returns session.ErrNotFound.
 func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, qRevokeSession, millis(at), id)
+	res, err := s.w.ExecContext(ctx, qRevokeSession, at.UnixMilli(), id)
 	return rowFound("revoke session", res, err)
 }
 
 // RevokeUserSessions revokes every active (neither revoked nor expired at
 // at) session of the user at at, and returns how many it revoked.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, qRevokeUserSessions, millis(at), userID)
+	res, err := s.w.ExecContext(ctx, qRevokeUserSessions, at.UnixMilli(), userID)
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: revoke user sessions: %w", err)
 	}
@@ -190,7 +188,7 @@ func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListP
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
 	}
-	out, err := sqlrows.Collect(rows, scanSession)
+	out, err := sqlrows.Collect(rows, sqlcore.ScanSession)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
 	}
@@ -200,7 +198,7 @@ func (s *Store) ListSessions(ctx context.Context, userID string, p session.ListP
 // PurgeSessions deletes the sessions that expired or were revoked before
 // before (a time equal to before is kept), and returns how many.
 func (s *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
-	n, err := s.purgeSessions(ctx, millis(before))
+	n, err := s.purgeSessions(ctx, before.UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: purge sessions: %w", err)
 	}
@@ -229,40 +227,9 @@ func (s *Store) purgeSessions(ctx context.Context, before int64) (int64, error) 
 	return n, tx.Commit()
 }
 
-// scanSession reads the columns of sessionCols.
-func scanSession(sc scanner) (session.Session, error) { return new(sessionRow).scan(sc) }
-
-// sessionRow gathers the scan destinations of a session, and the list of
-// them Scan takes, so that they reach the heap as one allocation rather
-// than one each.
-type sessionRow struct {
-	id, userID, userAgent, ip, stamp string
-	created, seen, expires           int64
-	revoked                          sql.NullInt64
-	dest                             [9]any
-	h                                token.Hash // the argument of a lookup by hash
-}
-
-func (v *sessionRow) scan(sc scanner) (session.Session, error) {
-	v.dest = [9]any{&v.id, &v.userID, &v.created, &v.seen, &v.expires, &v.revoked, &v.userAgent, &v.ip, &v.stamp}
-	if err := sc.Scan(v.dest[:]...); err != nil {
-		return session.Session{}, err
-	}
-	return session.Session{
-		ID: v.id, UserID: v.userID, UserAgent: v.userAgent, IPAddress: v.ip, Stamp: v.stamp,
-		CreatedAt: fromMillis(v.created), LastSeenAt: fromMillis(v.seen), ExpiresAt: fromMillis(v.expires),
-		RevokedAt: fromNullMillis(v.revoked),
-	}, nil
-}
-
+// sessionErr translates a missing row into session.ErrNotFound.
 func sessionErr(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
-		return session.ErrNotFound
-	}
-	return fmt.Errorf("sqlitestore: %s: %w", op, err)
+	return sqlcore.NoRows("sqlitestore", op, err, session.ErrNotFound)
 }
 
 // oneRow runs an update that must match one session.

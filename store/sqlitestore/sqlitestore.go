@@ -19,18 +19,12 @@ import (
 	// users never import this package, so they never compile cgo SQLite.
 	"github.com/mattn/go-sqlite3"
 
-	"github.com/passreset/passreset/session"
 	"github.com/passreset/passreset/store"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 	"github.com/passreset/passreset/store/internal/sqlrows"
 )
 
-var (
-	_ store.Store          = (*Store)(nil)
-	_ store.UserCreator    = (*Store)(nil)
-	_ store.SignInRecorder = (*Store)(nil)
-	_ store.Durable        = (*Store)(nil)
-	_ session.Store        = (*Store)(nil)
-)
+var _ sqlcore.Store = (*Store)(nil)
 
 // DefaultBusyTimeout is how long a connection waits for another writer
 // (in this process or another) before giving up with SQLITE_BUSY.
@@ -401,39 +395,6 @@ func (p *statements) close() error {
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner = sqlrows.Scanner
-
-// millis is how every time is stored: unix milliseconds, UTC.
-func millis(t time.Time) int64 { return t.UnixMilli() }
-
-// nullMillis stores a zero time as NULL.
-func nullMillis(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMilli()
-}
-
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func fromNullMillis(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.UnixMilli(n.Int64).UTC()
-}
-
-// hash32 scans a 32-byte BLOB straight into a token hash, without the
-// intermediate copy database/sql makes for a *[]byte.
-type hash32 [32]byte
-
-func (h *hash32) Scan(src any) error {
-	b, ok := src.([]byte)
-	if !ok || len(b) != len(h) {
-		return fmt.Errorf("token hash: want %d bytes, got %T of length %d", len(h), src, len(b))
-	}
-	copy(h[:], b)
-	return nil
-}
 
 // isUnique reports whether err is a UNIQUE constraint violation (not a
 // PRIMARY KEY one, which SQLite reports with its own code).

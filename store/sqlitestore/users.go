@@ -12,6 +12,7 @@ import (
 
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/internal/hostusers"
+	"github.com/passreset/passreset/store/internal/sqlcore"
 )
 
 // The users passreset keeps itself, when the host has no table of its own
@@ -289,7 +290,7 @@ func (s *Store) setPassword(ctx context.Context, tx *sql.Tx, p *statements, user
 	}
 	row := tx.StmtContext(ctx, p[sSetPassword])
 	if s.host == nil {
-		return scanUser(row.QueryRowContext(ctx, hash, millis(now), key))
+		return scanUser(row.QueryRowContext(ctx, hash, now.UnixMilli(), key))
 	}
 	return s.host.scan(row.QueryRowContext(ctx, hash, s.host.updatedAt(now), key))
 }
@@ -310,7 +311,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User, passwordHash strin
 	_, err = s.w.ExecContext(ctx, qInsertUser,
 		u.ID, u.Email, emailKey(u.Email), u.EmailVerified, u.FirstName, u.LastName,
 		u.ProfilePictureURL, u.ExternalID, u.Locale, md, passwordHash,
-		nullMillis(u.LastSignInAt), millis(u.CreatedAt), millis(u.UpdatedAt))
+		sqlcore.NullMS(u.LastSignInAt), u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli())
 	switch {
 	case isUnique(err):
 		return store.ErrEmailTaken
@@ -327,7 +328,7 @@ func (s *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) e
 	if s.host != nil || s.users != nil {
 		return nil
 	}
-	res, err := s.w.ExecContext(ctx, qRecordSignIn, millis(at), userID)
+	res, err := s.w.ExecContext(ctx, qRecordSignIn, at.UnixMilli(), userID)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: record sign-in: %w", err)
 	}
@@ -356,22 +357,15 @@ func scanUser(sc scanner) (store.User, error) {
 	if v.u.Metadata, err = decodeMetadata(v.md); err != nil {
 		return store.User{}, err
 	}
-	v.u.LastSignInAt = fromNullMillis(v.signIn)
-	v.u.CreatedAt = fromMillis(v.created)
-	v.u.UpdatedAt = fromMillis(v.updated)
+	v.u.LastSignInAt = sqlcore.FromNullMS(v.signIn)
+	v.u.CreatedAt = sqlcore.FromMS(v.created)
+	v.u.UpdatedAt = sqlcore.FromMS(v.updated)
 	return v.u, nil
 }
 
-// userErr translates sql.ErrNoRows into store.ErrUserNotFound and wraps any
-// other error with the operation.
+// userErr translates a missing row into store.ErrUserNotFound.
 func userErr(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
-		return store.ErrUserNotFound
-	}
-	return fmt.Errorf("sqlitestore: %s: %w", op, err)
+	return sqlcore.NoRows("sqlitestore", op, err, store.ErrUserNotFound)
 }
 
 // encodeMetadata stores a nil map as NULL and an empty one as "{}", so that

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/passreset/passreset/store/internal/hostusers"
 )
 
 // File is one migration: the statements of a file named
@@ -64,4 +66,43 @@ func Store(fsys fs.FS, ownUsers bool) ([]File, error) {
 		return nil, err
 	}
 	return append(files, users...), nil
+}
+
+// EmailFold is the migration whose work is done in Go: after its SQL, in
+// its transaction, the store sets each user's email_key to the address
+// folded by hostusers.Fold (EmailKeyChanges).
+const EmailFold = "migrations/users/0002_email_fold.sql"
+
+// SelectEmailKeys reads what EmailKeyChanges takes: each user's id, email and
+// email_key, oldest account first.
+const SelectEmailKeys = `SELECT id, email, email_key FROM passreset_users ORDER BY created_at, id`
+
+// Rows is a result of SelectEmailKeys: a *sql.Rows or a pgx.Rows, which
+// the caller closes.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// KeyChange is a user whose email_key is to become Key.
+type KeyChange struct{ ID, Key string }
+
+// EmailKeyChanges reads rows of SelectEmailKeys and returns, in their
+// order, the users whose email_key is not the fold of their email. Only
+// those are held in memory: the users with a non-ASCII address, or one
+// emailaddr refuses. The caller sets each key unless another account holds
+// it already, so that the oldest account keeps a contested one.
+func EmailKeyChanges(rows Rows) ([]KeyChange, error) {
+	var changes []KeyChange
+	for rows.Next() {
+		var id, email, key string
+		if err := rows.Scan(&id, &email, &key); err != nil {
+			return nil, err
+		}
+		if k := hostusers.Fold(email); k != key {
+			changes = append(changes, KeyChange{id, k})
+		}
+	}
+	return changes, rows.Err()
 }
