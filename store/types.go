@@ -19,7 +19,7 @@ type User struct {
 	ProfilePictureURL string
 	ExternalID        string
 	Locale            string
-	Metadata          map[string]string
+	Metadata          map[string]string // an empty map reads back as nil, in every Store
 	LastSignInAt      time.Time
 	CreatedAt         time.Time
 	UpdatedAt         time.Time

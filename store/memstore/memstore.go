@@ -142,8 +142,13 @@ func (st *Store) reset(id string) (store.Reset, error) {
 // Unicode form or the domain's spelling (emailaddr.Fold).
 func foldEmail(email string) string { return emailaddr.Fold(email) }
 
+// copyUser copies u's Metadata, which reads back nil when empty, as
+// store.User says.
 func copyUser(u reset.User) reset.User {
 	u.Metadata = maps.Clone(u.Metadata)
+	if len(u.Metadata) == 0 {
+		u.Metadata = nil
+	}
 	return u
 }
 

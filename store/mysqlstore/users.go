@@ -236,7 +236,7 @@ func scanUser(r row) (store.User, error) {
 	u.LastSignInAt = sqlcore.FromNullMS(signIn)
 	u.CreatedAt, u.UpdatedAt = sqlcore.FromMS(created), sqlcore.FromMS(updated)
 	var err error
-	if u.Metadata, err = metadata.Unmarshal([]byte(md)); err != nil {
+	if u.Metadata, err = metadata.Unmarshal(md); err != nil {
 		return store.User{}, err
 	}
 	return u, nil

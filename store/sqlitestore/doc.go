@@ -265,6 +265,5 @@
 // fill email_key the same way. Migration users/0002_email_fold.sql
 // computed the keys of older rows again (in Go, in its transaction); of
 // two accounts it finds for one mailbox, the one already holding the key
-// keeps it, the other its old key, which no lookup produces. A nil Metadata is stored as NULL and an empty one as '{}', so
-// each reads back as it was given.
+// keeps it, the other its old key, which no lookup produces.
 package sqlitestore

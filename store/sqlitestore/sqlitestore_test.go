@@ -432,22 +432,6 @@ func TestEmailIgnoresUnicodeCase(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrEmailTaken)
 }
 
-func TestMetadataRoundTrip(t *testing.T) {
-	ctx := t.Context()
-	st := newStore(t)
-	for _, md := range []map[string]string{
-		nil,
-		{},
-		{"plan": "free", "quote": `"x" \ y`, "ünïcode": "✓"},
-	} {
-		u := reset.User{ID: newID("user_"), Email: newID("") + "@example.com", Metadata: md, CreatedAt: base, UpdatedAt: base}
-		require.NoError(t, st.CreateUser(ctx, u, ""))
-		got, err := st.UserByID(ctx, u.ID)
-		require.NoError(t, err)
-		require.Equal(t, md, got.Metadata)
-	}
-}
-
 // TestNew: a Store over the caller's handle leaves it open on Close, and New
 // refuses what it cannot work with.
 func TestNew(t *testing.T) {

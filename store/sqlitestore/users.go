@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/passreset/passreset/store"
 	"github.com/passreset/passreset/store/internal/hostusers"
+	"github.com/passreset/passreset/store/internal/metadata"
 	"github.com/passreset/passreset/store/internal/sqlcore"
 )
 
@@ -304,7 +304,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User, passwordHash strin
 	if s.host != nil || s.users != nil {
 		return fmt.Errorf("sqlitestore: create user: the users are the host's: %w", store.ErrNoUserCreator)
 	}
-	md, err := encodeMetadata(u.Metadata)
+	md, err := metadata.Marshal(u.Metadata)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: create user: %w", err)
 	}
@@ -354,7 +354,7 @@ func scanUser(sc scanner) (store.User, error) {
 	if err != nil {
 		return store.User{}, err
 	}
-	if v.u.Metadata, err = decodeMetadata(v.md); err != nil {
+	if v.u.Metadata, err = metadata.Unmarshal(v.md.String); err != nil {
 		return store.User{}, err
 	}
 	v.u.LastSignInAt = sqlcore.FromNullMS(v.signIn)
@@ -366,35 +366,4 @@ func scanUser(sc scanner) (store.User, error) {
 // userErr translates a missing row into store.ErrUserNotFound.
 func userErr(op string, err error) error {
 	return sqlcore.NoRows("sqlitestore", op, err, store.ErrUserNotFound)
-}
-
-// encodeMetadata stores a nil map as NULL and an empty one as "{}", so that
-// each reads back as it was given.
-func encodeMetadata(m map[string]string) (any, error) {
-	switch {
-	case m == nil:
-		return nil, nil
-	case len(m) == 0:
-		return "{}", nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
-	}
-	return string(b), nil
-}
-
-// decodeMetadata skips the JSON decoder for the common NULL and "{}".
-func decodeMetadata(md sql.NullString) (map[string]string, error) {
-	switch {
-	case !md.Valid:
-		return nil, nil
-	case md.String == "{}":
-		return map[string]string{}, nil
-	}
-	var m map[string]string
-	if err := json.Unmarshal([]byte(md.String), &m); err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
-	}
-	return m, nil
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func testUserRoundTrip(t *testing.T, st *subject, c store.UserCreator) {
 		ProfilePictureURL: "https://example.com/p/marcelina.png",
 		ExternalID:        "crm-4711",
 		Locale:            "pl-PL",
-		Metadata:          map[string]string{"plan": "pro", "team": "漢字 & ąę"},
+		Metadata:          map[string]string{"plan": "pro", "team": "漢字 & ąę", "quote": `"x" \ y`},
 		LastSignInAt:      base.Add(-time.Hour + 123*ms),
 		CreatedAt:         base.Add(-48*time.Hour + 7*ms),
 		UpdatedAt:         base.Add(-2*time.Hour + 999*ms),
@@ -183,6 +184,19 @@ func testUserReturnsCopies(t *testing.T, st *subject, c store.UserCreator) {
 	again, err := st.UserByEmail(ctx, u.Email)
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"plan": "pro"}, again.Metadata)
+
+	// An empty map, like none, reads back as nil (store.User), so that a
+	// host sees the same User from every Store.
+	for i, md := range []map[string]string{{}, nil} {
+		u := store.User{ID: newID("user_"), Email: fmt.Sprintf("empty%d@example.com", i), Metadata: md, CreatedAt: base, UpdatedAt: base}
+		require.NoError(t, c.CreateUser(ctx, u, oldHash))
+		got, err := st.UserByID(ctx, u.ID)
+		require.NoError(t, err)
+		require.Nil(t, got.Metadata, "Metadata %#v read back", md)
+		got, err = st.UserByEmail(ctx, u.Email)
+		require.NoError(t, err)
+		require.Nil(t, got.Metadata, "Metadata %#v read back", md)
+	}
 }
 
 func testRecordSignIn(t *testing.T, st *subject, _ store.UserCreator) {

@@ -14,13 +14,14 @@ func Marshal(md map[string]string) (string, error) {
 }
 
 // Unmarshal reads the column's value back: an empty object (or an empty
-// value) as a nil map.
-func Unmarshal(b []byte) (map[string]string, error) {
+// value, or NULL read as "") as a nil map, as store.User's contract says,
+// without a call to the JSON decoder.
+func Unmarshal[T string | []byte](b T) (map[string]string, error) {
 	if len(b) <= len("{}") {
 		return nil, nil
 	}
 	var md map[string]string
-	if err := json.Unmarshal(b, &md); err != nil {
+	if err := json.Unmarshal([]byte(b), &md); err != nil {
 		return nil, err
 	}
 	return md, nil
