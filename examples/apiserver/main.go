@@ -76,14 +76,13 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/examples/internal/appkey"
+	"github.com/passreset/passreset/examples/internal/command"
 	"github.com/passreset/passreset/examples/internal/deploy"
 	"github.com/passreset/passreset/examples/internal/serve"
 	"github.com/passreset/passreset/mail"
@@ -106,12 +105,9 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "apiserver:", err)
-		os.Exit(1)
-	}
+	command.Main("apiserver", func(ctx context.Context) error {
+		return run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	})
 }
 
 // options are the server's settings, from flags and the environment.

@@ -40,6 +40,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/passreset/passreset/examples/internal/command"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/store/sqlitestore"
@@ -181,10 +182,9 @@ func (h *host) RevokeUserSessions(_ context.Context, userID string) error {
 }
 
 func main() {
-	if err := run(context.Background(), os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "customstore:", err)
-		os.Exit(1)
-	}
+	command.Main("customstore", func(ctx context.Context) error {
+		return run(ctx, os.Stdout)
+	})
 }
 
 func run(ctx context.Context, out io.Writer) error {

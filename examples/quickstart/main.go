@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/examples/internal/command"
 	"github.com/passreset/passreset/mail"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
@@ -24,10 +25,9 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
-		os.Exit(1)
-	}
+	command.Main("quickstart", func(ctx context.Context) error {
+		return run(ctx, os.Stdout)
+	})
 }
 
 func run(ctx context.Context, out io.Writer) error {

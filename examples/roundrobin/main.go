@@ -22,23 +22,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
+	"github.com/passreset/passreset/examples/internal/command"
 	"github.com/passreset/passreset/examples/internal/roundrobin"
 	"github.com/passreset/passreset/examples/internal/serve"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "roundrobin:", err)
-		}
-		os.Exit(2)
-	}
+	command.Main("roundrobin", func(ctx context.Context) error {
+		return run(ctx, os.Args[1:], os.Stderr)
+	})
 }
 
 // run serves until ctx is done.

@@ -95,15 +95,14 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/passreset/passreset/account"
 	"github.com/passreset/passreset/clientlimit"
 	"github.com/passreset/passreset/examples/internal/appkey"
+	"github.com/passreset/passreset/examples/internal/command"
 	"github.com/passreset/passreset/examples/internal/deploy"
 	"github.com/passreset/passreset/examples/internal/serve"
 	"github.com/passreset/passreset/mail"
@@ -111,14 +110,9 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "webapp:", err)
-		}
-		os.Exit(2)
-	}
+	command.Main("webapp", func(ctx context.Context) error {
+		return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	})
 }
 
 // options are the command line's settings.
