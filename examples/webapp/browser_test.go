@@ -317,6 +317,18 @@ func (b *browser) save(dir, name string) string {
 	return path
 }
 
+// userOnTwoDevices creates a user and signs them in on two browsers of
+// their own: the phone, then the laptop, whose page therefore lists both
+// sessions.
+func (a *testApp) userOnTwoDevices(t *testing.T, email, password string) (laptop, phone *browser) {
+	t.Helper()
+	a.createUser(t, email, password)
+	laptop, phone = newBrowser(t, "laptop"), newBrowser(t, "phone")
+	phone.signIn(a.URL, email, password)
+	laptop.signIn(a.URL, email, password)
+	return laptop, phone
+}
+
 // TestBrowserResetSignsOutEverywhere is the whole story: a user signed in
 // on two devices resets their password from one; both are signed out, the
 // old password fails and the new one works.
@@ -324,11 +336,7 @@ func TestBrowserResetSignsOutEverywhere(t *testing.T) {
 	chromiumPath(t) // skip early without a browser
 	app := startApp(t)
 	const email, oldPassword, newPassword = "marcelina.davis@example.com", "the old passphrase", "a brand new passphrase"
-	app.createUser(t, email, oldPassword)
-
-	laptop, phone := newBrowser(t, "laptop"), newBrowser(t, "phone")
-	laptop.signIn(app.URL, email, oldPassword)
-	phone.signIn(app.URL, email, oldPassword)
+	laptop, phone := app.userOnTwoDevices(t, email, oldPassword)
 
 	// The session cookie is Secure, and Chromium kept it on plain
 	// http://127.0.0.1.
@@ -474,10 +482,7 @@ func TestBrowserChangePasswordSignsOutOtherDevices(t *testing.T) {
 	chromiumPath(t) // skip early without a browser
 	app := startApp(t)
 	const email, oldPassword, newPassword = "ana@example.com", "the old passphrase", "a brand new passphrase"
-	app.createUser(t, email, oldPassword)
-	laptop, phone := newBrowser(t, "laptop"), newBrowser(t, "phone")
-	phone.signIn(app.URL, email, oldPassword)
-	laptop.signIn(app.URL, email, oldPassword)
+	laptop, phone := app.userOnTwoDevices(t, email, oldPassword)
 
 	laptop.submitPasswords("#change-password", newPassword, newPassword, "errors",
 		chromedp.SendKeys(chromedp.ID("current_password"), "not the password"),
