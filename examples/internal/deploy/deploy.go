@@ -33,8 +33,9 @@ type DB struct {
 	Store
 	// Name says which database it is, for logs and messages: the file, or
 	// the URL without its password.
-	Name  string
-	close func() error
+	Name    string
+	migrate func(context.Context) error
+	close   func() error
 }
 
 // Close closes the database.
@@ -48,17 +49,55 @@ func (d *DB) Close() error { return d.close() }
 // (store/sqlitestore), created if need be. Errors never quote a URL, which
 // may hold a password.
 func Open(ctx context.Context, db string) (*DB, error) {
+	d, err := open(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// open opens the database that db names, as Open says, without migrating
+// it.
+func open(ctx context.Context, db string) (*DB, error) {
 	scheme, rest := schemeOf(db)
 	switch scheme {
 	case "postgres", "postgresql":
 		// pgx reads only a lower-case scheme as a URL; URLs' schemes are
 		// case-insensitive.
-		return openPostgres(ctx, scheme+"://"+rest)
+		db = scheme + "://" + rest
+		st, err := pgstore.Open(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		return &DB{Store: st, Name: redacted(db, "postgres database"), migrate: st.Migrate, close: func() error { st.Close(); return nil }}, nil
 	case "mysql":
-		return openMySQL(ctx, scheme+"://"+rest)
+		db = scheme + "://" + rest
+		st, err := mysqlstore.Open(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		return &DB{Store: st, Name: redacted(db, "mysql database"), migrate: st.Migrate, close: st.Close}, nil
 	default:
-		return openSQLite(ctx, db)
+		st, err := sqlitestore.Open(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		return &DB{Store: st, Name: db, migrate: st.Migrate, close: st.Close}, nil
 	}
+}
+
+// redacted returns the URL db without its password, or, when db does not
+// parse, what it is.
+func redacted(db, what string) string {
+	u, err := url.Parse(db)
+	if err != nil {
+		return what
+	}
+	return u.Redacted()
 }
 
 // Shared reports whether db names a database server that instances on
@@ -77,48 +116,4 @@ func schemeOf(db string) (scheme, rest string) {
 		return "", db
 	}
 	return strings.ToLower(scheme), rest
-}
-
-func openPostgres(ctx context.Context, db string) (*DB, error) {
-	name := "postgres database"
-	if u, err := url.Parse(db); err == nil {
-		name = u.Redacted()
-	}
-	st, err := pgstore.Open(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.Migrate(ctx); err != nil {
-		st.Close()
-		return nil, err
-	}
-	return &DB{Store: st, Name: name, close: func() error { st.Close(); return nil }}, nil
-}
-
-func openMySQL(ctx context.Context, db string) (*DB, error) {
-	name := "mysql database"
-	if u, err := url.Parse(db); err == nil {
-		name = u.Redacted()
-	}
-	st, err := mysqlstore.Open(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.Migrate(ctx); err != nil {
-		st.Close()
-		return nil, err
-	}
-	return &DB{Store: st, Name: name, close: st.Close}, nil
-}
-
-func openSQLite(ctx context.Context, path string) (*DB, error) {
-	st, err := sqlitestore.Open(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.Migrate(ctx); err != nil {
-		st.Close()
-		return nil, err
-	}
-	return &DB{Store: st, Name: path, close: st.Close}, nil
 }

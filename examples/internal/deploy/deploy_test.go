@@ -36,22 +36,12 @@ func TestOpenSQLite(t *testing.T) {
 	requireOptionalParts(t, db)
 }
 
-func TestOpenPostgresNeverQuotesTheURL(t *testing.T) {
+func TestOpenNeverQuotesTheURL(t *testing.T) {
 	// Nothing listens on port 1: the error comes from connecting.
 	for _, url := range []string{
 		"postgres://app:s3cret-pw@127.0.0.1:1/db?connect_timeout=1",
 		"POSTGRESQL://app:s3cret-pw@127.0.0.1:1/db?connect_timeout=1",
 		"postgres://app:s3cret-pw@[bad",
-	} {
-		_, err := deploy.Open(t.Context(), url)
-		require.Error(t, err, url)
-		require.NotContains(t, err.Error(), "s3cret-pw")
-	}
-}
-
-func TestOpenMySQLNeverQuotesTheURL(t *testing.T) {
-	// Nothing listens on port 1: the error comes from connecting.
-	for _, url := range []string{
 		"mysql://app:s3cret-pw@127.0.0.1:1/db?timeout=1s",
 		"MYSQL://app:s3cret-pw@127.0.0.1:1/db?timeout=1s",
 		"mysql://app:s3cret-pw@127.0.0.1:1",
