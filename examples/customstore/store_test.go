@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -229,22 +230,12 @@ func TestResetFlow(t *testing.T) {
 // hostRows describes an account's rows in the host's tables, one line each.
 func hostRows(t *testing.T, db *sql.DB, accountID int64) []string {
 	t.Helper()
-	rows, err := db.QueryContext(t.Context(), `
+	return testfix.Strings(t, db, `
 		SELECT 'account ' || display_name || ' ' || created_at || ' ' || updated_at FROM accounts WHERE id = ?1
 		UNION ALL SELECT * FROM (SELECT 'email ' || address || ' ' || is_primary || ' ' || coalesce(verified_at, '-')
 			FROM emails WHERE account_id = ?1 ORDER BY address)
 		UNION ALL SELECT * FROM (SELECT 'credential ' || created_at FROM credentials WHERE account_id = ?1 ORDER BY id)`,
 		accountID)
-	require.NoError(t, err)
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		require.NoError(t, rows.Scan(&s))
-		out = append(out, s)
-	}
-	require.NoError(t, rows.Err())
-	return out
 }
 
 // TestIDs checks that an account has one id, both ways.
@@ -293,18 +284,8 @@ func TestMigrate(t *testing.T) {
 
 func passresetTables(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.QueryContext(t.Context(), `SELECT name FROM sqlite_schema
+	return testfix.Strings(t, db, `SELECT name FROM sqlite_schema
 		WHERE type = 'table' AND name LIKE 'passreset\_%' ESCAPE '\' ORDER BY name`)
-	require.NoError(t, err)
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var name string
-		require.NoError(t, rows.Scan(&name))
-		names = append(names, name)
-	}
-	require.NoError(t, rows.Err())
-	return names
 }
 
 // TestDemo runs the command.

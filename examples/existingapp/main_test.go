@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,18 +149,9 @@ func TestPassresetTablesBesideTheApps(t *testing.T) {
 			if h.app.postgres {
 				q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`
 			}
-			rows, err := h.app.db.QueryContext(t.Context(), q)
-			require.NoError(t, err)
-			defer rows.Close()
-			var others []string
-			for rows.Next() {
-				var name string
-				require.NoError(t, rows.Scan(&name))
-				if name != "accounts" && name != "sessions" {
-					others = append(others, name)
-				}
-			}
-			require.NoError(t, rows.Err())
+			others := slices.DeleteFunc(testfix.Strings(t, h.app.db, q), func(name string) bool {
+				return name == "accounts" || name == "sessions"
+			})
 			require.NotEmpty(t, others)
 			for _, name := range others {
 				require.True(t, strings.HasPrefix(name, "passreset_"), "table %s", name)

@@ -1,6 +1,7 @@
 // Package testfix holds the fixtures that the module's tests share, so
 // that each is written once: a log buffer safe for concurrent writes, a
-// clock a test moves, goroutines released at once. It needs nothing but
+// clock a test moves, goroutines released at once, a column of strings
+// read from a database. It needs nothing but
 // the standard library, so that store/storetest may use it; the fixtures
 // that need a server are in testpg (a Postgres schema of a test's own),
 // testmysql (a MySQL or MariaDB database of a test's own) and testsmtp (a
@@ -11,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"os"
 	"strings"
 	"sync"
@@ -94,6 +96,29 @@ func Server(tb testing.TB, env, what, example string) string {
 		tb.Skip(env + " is not set: set it to " + what + ", such as " + example + ", to run this test")
 	}
 	return v
+}
+
+// Strings returns the one column of strings that query selects from db,
+// row by row, failing tb on any error.
+func Strings(tb testing.TB, db *sql.DB, query string, args ...any) []string {
+	tb.Helper()
+	rows, err := db.QueryContext(tb.Context(), query, args...)
+	if err != nil {
+		tb.Fatalf("query: %v", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			tb.Fatalf("scan: %v", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatalf("rows: %v", err)
+	}
+	return out
 }
 
 // Name returns a new random name that starts with prefix: a database or a
