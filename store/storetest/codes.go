@@ -36,20 +36,14 @@ func seedCodedReset(t *testing.T, st *subject, u store.User, created time.Time) 
 // testCodeRoundTrip: a reset's code comes back from both lookups as it was
 // stored, and a reset without one comes back with the zero Code.
 func testCodeRoundTrip(t *testing.T, st *subject) {
-	ctx := t.Context()
 	u := seedUser(t, st)
 	plain := seedReset(t, st, u, base)
-	got, err := st.ResetByID(ctx, plain.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, plain.ID)
 	require.Equal(t, store.Code{}, got.Code, "a reset without a code")
 
 	r := seedCodedReset(t, st, u, base.Add(ms))
-	got, err = st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
-	requireSame(t, r, got)
-	got, err = st.ResetByTokenHash(ctx, r.TokenHash)
-	require.NoError(t, err)
-	requireSame(t, r, got)
+	requireSame(t, r, resetByID(t, st, r.ID))
+	requireSame(t, r, resetByHash(t, st, r.TokenHash))
 }
 
 // testClaimTakesTries: each claim takes one try and returns the reset as
@@ -68,8 +62,7 @@ func testClaimTakesTries(t *testing.T, st *subject) {
 	}
 	_, err := st.ClaimResetCode(ctx, r.Code.Key, now)
 	require.ErrorIs(t, err, store.ErrResetNotFound, "no try left")
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, r.ID)
 	require.Zero(t, got.Code.TriesLeft, "a refused claim went below zero")
 	require.NoError(t, got.Status(now), "claims never spend or end the reset")
 
@@ -106,8 +99,7 @@ func testClaimRefusesUnusable(t *testing.T, st *subject) {
 	got, err := st.ClaimResetCode(ctx, r.Code.Key, base.Add(time.Minute))
 	require.NoError(t, err)
 	require.Equal(t, newer.ID, got.ID, "the ended reset was claimed")
-	old, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	old := resetByID(t, st, r.ID)
 	require.Equal(t, codeTries-1, old.Code.TriesLeft, "the ended reset lost a try")
 
 	// Spent.
@@ -115,8 +107,7 @@ func testClaimRefusesUnusable(t *testing.T, st *subject) {
 	require.NoError(t, err)
 	_, err = st.ClaimResetCode(ctx, r.Code.Key, base.Add(3*time.Minute))
 	require.ErrorIs(t, err, store.ErrResetNotFound, "a spent reset")
-	got, err = st.ResetByID(ctx, plain.ID)
-	require.NoError(t, err)
+	got = resetByID(t, st, plain.ID)
 	require.Equal(t, store.Code{}, got.Code, "claims touched a reset without a code")
 }
 

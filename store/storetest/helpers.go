@@ -202,6 +202,24 @@ func requireSameJob(t *testing.T, want, got store.Job, claimedUntil time.Time, a
 	requireSame(t, want, got)
 }
 
+// resetByID returns the reset st stores under id; msgAndArgs say why it
+// must be there, where that is not plain.
+func resetByID(t *testing.T, st store.Store, id string, msgAndArgs ...any) store.Reset {
+	t.Helper()
+	r, err := st.ResetByID(t.Context(), id)
+	require.NoError(t, err, msgAndArgs...)
+	return r
+}
+
+// resetByHash returns the reset st stores under the token hash h, as
+// resetByID does.
+func resetByHash(t *testing.T, st store.Store, h token.Hash, msgAndArgs ...any) store.Reset {
+	t.Helper()
+	r, err := st.ResetByTokenHash(t.Context(), h)
+	require.NoError(t, err, msgAndArgs...)
+	return r
+}
+
 // claimJobs claims the jobs due at now under lease, ten at the most, and
 // requires that n were claimed; msgAndArgs say which claim, where a test
 // makes several.

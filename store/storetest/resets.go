@@ -15,18 +15,14 @@ import (
 )
 
 func testResetRoundTrip(t *testing.T, st *subject) {
-	ctx := t.Context()
 	u := seedUser(t, st)
 	r := seedReset(t, st, u, base.Add(3*ms))
 
-	byID, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	byID := resetByID(t, st, r.ID)
 	requireSame(t, r, byID)
 	require.NoError(t, byID.Status(base.Add(time.Minute)))
 
-	byHash, err := st.ResetByTokenHash(ctx, r.TokenHash)
-	require.NoError(t, err)
-	requireSame(t, r, byHash)
+	requireSame(t, r, resetByHash(t, st, r.TokenHash))
 }
 
 func testResetNotFound(t *testing.T, st *subject) {
@@ -52,18 +48,15 @@ func testOnlyTokenHashStored(t *testing.T, st *subject) {
 	r.TokenHash[0], r.TokenHash[1], r.TokenHash[2], r.TokenHash[31] = 0x00, 0xff, 0xc3, 0x00
 	require.NoError(t, st.CreateReset(ctx, r, nil))
 
-	got, err := st.ResetByTokenHash(ctx, r.TokenHash)
-	require.NoError(t, err)
+	got := resetByHash(t, st, r.TokenHash)
 	require.Equal(t, r.ID, got.ID)
 	require.Equal(t, r.TokenHash, got.TokenHash)
 
-	got, err = st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
-	require.Equal(t, r.TokenHash, got.TokenHash)
+	require.Equal(t, r.TokenHash, resetByID(t, st, r.ID).TokenHash)
 
 	near := r.TokenHash
 	near[31] ^= 0x01
-	_, err = st.ResetByTokenHash(ctx, near)
+	_, err := st.ResetByTokenHash(ctx, near)
 	require.ErrorIs(t, err, store.ErrResetNotFound, "a hash one bit away found the reset")
 	var prefix token.Hash
 	copy(prefix[:16], r.TokenHash[:16])
@@ -72,31 +65,25 @@ func testOnlyTokenHashStored(t *testing.T, st *subject) {
 }
 
 func testOlderResetsEnded(t *testing.T, st *subject) {
-	ctx := t.Context()
 	u, other := seedUser(t, st), seedUser(t, st)
 	others := seedReset(t, st, other, base)
 	first := seedReset(t, st, u, base)
 	second := seedReset(t, st, u, base.Add(10*time.Minute))
 	now := base.Add(11 * time.Minute)
 
-	got, err := st.ResetByID(ctx, first.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, first.ID)
 	require.ErrorIs(t, got.Status(now), store.ErrInvalidToken)
 	requireSameTime(t, second.CreatedAt, got.EndedAt, "EndedAt of the older reset")
 	require.True(t, got.UsedAt.IsZero(), "an ended reset is not used")
 
-	got, err = st.ResetByTokenHash(ctx, first.TokenHash)
-	require.NoError(t, err, "an ended reset is still found by its hash")
+	got = resetByHash(t, st, first.TokenHash, "an ended reset is still found by its hash")
 	require.ErrorIs(t, got.Status(now), store.ErrInvalidToken)
 
-	got, err = st.ResetByID(ctx, second.ID)
-	require.NoError(t, err)
+	got = resetByID(t, st, second.ID)
 	requireSame(t, second, got)
 	require.NoError(t, got.Status(now))
 
-	got, err = st.ResetByID(ctx, others.ID)
-	require.NoError(t, err)
-	requireSame(t, others, got)
+	requireSame(t, others, resetByID(t, st, others.ID))
 }
 
 func testSpentResetNotEnded(t *testing.T, st *subject) {
@@ -108,8 +95,7 @@ func testSpentResetNotEnded(t *testing.T, st *subject) {
 	require.NoError(t, err)
 	seedReset(t, st, u, base.Add(2*time.Minute))
 
-	got, err := st.ResetByID(ctx, spent.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, spent.ID)
 	requireSameTime(t, usedAt, got.UsedAt, "UsedAt")
 	require.True(t, got.EndedAt.IsZero(), "a spent reset was ended: EndedAt = %s", got.EndedAt)
 }
@@ -128,9 +114,7 @@ func testFailedCreateChangesNothing(t *testing.T, st *subject) {
 		require.ErrorIs(t, err, store.ErrResetNotFound, "the reset of a failed CreateReset was stored")
 		_, err = st.ResetByTokenHash(ctx, r.TokenHash)
 		require.ErrorIs(t, err, store.ErrResetNotFound, "the reset of a failed CreateReset was stored")
-		got, err := st.ResetByID(ctx, older.ID)
-		require.NoError(t, err)
-		requireSame(t, older, got) // not ended
+		requireSame(t, older, resetByID(t, st, older.ID)) // not ended
 		claimed, err := st.ClaimJobs(ctx, base.Add(24*time.Hour), time.Minute, 100)
 		require.NoError(t, err)
 		require.NotContains(t, jobIDs(claimed), job.ID, "a job of a failed CreateReset was stored")
@@ -157,8 +141,7 @@ func redemption(r store.Reset, now time.Time) store.Redemption {
 func requireNotRedeemed(t *testing.T, st *subject, u store.User, r store.Reset, now time.Time, sessions ...session.Session) {
 	t.Helper()
 	ctx := t.Context()
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, r.ID)
 	require.True(t, got.UsedAt.IsZero(), "a failed redemption spent the reset")
 	require.NoError(t, got.Status(now))
 
@@ -196,13 +179,11 @@ func testRedeemSuccess(t *testing.T, st *subject) {
 	require.NoError(t, err)
 	require.Equal(t, red.PasswordHash, h)
 
-	spent, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	spent := resetByID(t, st, r.ID)
 	requireSameTime(t, red.Now, spent.UsedAt, "UsedAt")
 	require.True(t, spent.EndedAt.IsZero())
 	require.ErrorIs(t, spent.Status(red.Now), store.ErrInvalidToken)
-	spent, err = st.ResetByTokenHash(ctx, r.TokenHash)
-	require.NoError(t, err, "a spent reset is still found by its hash")
+	spent = resetByHash(t, st, r.TokenHash, "a spent reset is still found by its hash")
 	requireSameTime(t, red.Now, spent.UsedAt, "UsedAt")
 }
 
@@ -234,8 +215,7 @@ func testRedeemTwice(t *testing.T, st *subject) {
 	h, err := st.PasswordHash(ctx, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, first.PasswordHash, h)
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, r.ID)
 	requireSameTime(t, first.Now, got.UsedAt, "UsedAt")
 }
 
@@ -332,8 +312,7 @@ func testConcurrentRedemption(t *testing.T, st *subject) {
 	h, err := st.PasswordHash(ctx, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, hashes[winner], h, "the stored hash is not the winner's")
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, r.ID)
 	requireSameTime(t, now, got.UsedAt, "UsedAt")
 }
 
@@ -427,8 +406,7 @@ func testConcurrentCreates(t *testing.T, st *subject) {
 	now := base.Add(time.Minute)
 	usable := 0
 	for _, r := range resets {
-		got, err := st.ResetByID(ctx, r.ID)
-		require.NoError(t, err)
+		got := resetByID(t, st, r.ID)
 		if got.Status(now) == nil {
 			usable++
 		}
