@@ -35,7 +35,7 @@ func openRaw(tb testing.TB, db *sql.DB, host map[string]string, now func() time.
 			"ResetByTokenHash", "SpendReset", "ResetEmail", "SetPassword", "RevokeUserSessions", "SessionByTokenHash",
 			"TouchSession", "PasswordHash"),
 		now: storebench.Clock(now)}
-	return storebench.NewRaw(r, r.host)
+	return storebench.NewRaw(r, r.host, sql.ErrNoRows)
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -164,10 +164,7 @@ func (db *rawDB) ResetByID(ctx context.Context, id string) error {
 func (db *rawDB) ResetByHash(ctx context.Context, h []byte) (storebench.RawReset, error) {
 	var r rawReset
 	err := db.db.QueryRowContext(ctx, db.q["ResetByTokenHash"], h).Scan(r.dest()...)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return storebench.RawReset{}, storebench.ErrInvalid
-	case err != nil:
+	if err != nil {
 		return storebench.RawReset{}, err
 	}
 	return storebench.RawReset{ID: r.id, UserID: r.userID, Email: r.email, Used: r.used.Valid, Ended: r.ended.Valid,
@@ -224,9 +221,6 @@ func (db *rawDB) SessionByHash(ctx context.Context, h []byte) (storebench.RawSes
 	var s rawSession
 	err := db.db.QueryRowContext(ctx, db.q["SessionByTokenHash"], h).Scan(&s.id, &s.userID, &s.created,
 		&s.seen, &s.expires, &s.revoked, &s.userAgent, &s.ip, &s.stamp)
-	if errors.Is(err, sql.ErrNoRows) {
-		return storebench.RawSession{}, storebench.ErrNotFound
-	}
 	return storebench.RawSession{ID: s.id, Revoked: s.revoked.Valid, Seen: time.UnixMilli(s.seen), Expires: time.UnixMilli(s.expires)}, err
 }
 

@@ -9,7 +9,6 @@ package pgstore_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -37,7 +36,7 @@ func openRaw(tb testing.TB, pool *pgxpool.Pool, host map[string]string, now func
 			"CreateResetLock", "CreateReset", "FinishJob", "ResetByID", "ResetByTokenHash", "UserByID", "RedeemReset",
 			"SessionByTokenHash", "TouchSession", "PasswordHash"),
 		now: storebench.Clock(now)}
-	return storebench.NewRaw(db, db.host)
+	return storebench.NewRaw(db, db.host, pgx.ErrNoRows)
 }
 
 func (db *rawDB) Now() time.Time { return db.now() }
@@ -170,10 +169,7 @@ func (db *rawDB) ResetByID(ctx context.Context, id string) error {
 func (db *rawDB) ResetByHash(ctx context.Context, h []byte) (storebench.RawReset, error) {
 	var r rawReset
 	err := db.pool.QueryRow(ctx, db.q["ResetByTokenHash"], h).Scan(r.dest()...)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return storebench.RawReset{}, storebench.ErrInvalid
-	case err != nil:
+	if err != nil {
 		return storebench.RawReset{}, err
 	}
 	return storebench.RawReset{ID: r.id, UserID: r.userID, Email: r.email, Used: r.used.Valid, Ended: r.ended.Valid,
@@ -201,9 +197,6 @@ func (db *rawDB) SessionByHash(ctx context.Context, h []byte) (storebench.RawSes
 	var s rawSession
 	err := db.pool.QueryRow(ctx, db.q["SessionByTokenHash"], h).Scan(&s.id, &s.userID, &s.created,
 		&s.seen, &s.expires, &s.revoked, &s.userAgent, &s.ip, &s.stamp)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return storebench.RawSession{}, storebench.ErrNotFound
-	}
 	return storebench.RawSession{ID: s.id, Revoked: s.revoked.Valid, Seen: s.seen, Expires: s.expires}, err
 }
 

@@ -10,7 +10,6 @@ package sqlitestore_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"runtime"
 	"strings"
 	"testing"
@@ -99,7 +98,7 @@ func openRawOn(tb testing.TB, w, r *sql.DB, host bool, now func() time.Time) sto
 		tb.Cleanup(func() { st.Close() })
 		*p.st = st
 	}
-	return storebench.NewRaw(db, host)
+	return storebench.NewRaw(db, host, sql.ErrNoRows)
 }
 
 // unsynced runs fn in a transaction committed without a disk flush, as
@@ -240,10 +239,7 @@ func (db *rawDB) ResetByHash(ctx context.Context, h []byte) (storebench.RawReset
 	var r rawReset
 	err := db.resetByTokenHash.QueryRowContext(ctx, h).Scan(&r.id, &r.userID, &r.email,
 		&r.created, &r.expires, &r.used, &r.ended, &r.codeKey, &r.codeHash, &r.codeExpires, &r.codeTries)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return storebench.RawReset{}, storebench.ErrInvalid
-	case err != nil:
+	if err != nil {
 		return storebench.RawReset{}, err
 	}
 	return storebench.RawReset{ID: r.id, UserID: r.userID, Email: r.email, Used: r.used.Valid, Ended: r.ended.Valid,
@@ -309,9 +305,6 @@ func (db *rawDB) SessionByHash(ctx context.Context, h []byte) (storebench.RawSes
 	var s rawSession
 	err := db.sessionByTokenHash.QueryRowContext(ctx, h).Scan(&s.id, &s.userID, &s.created,
 		&s.seen, &s.expires, &s.revoked, &s.userAgent, &s.ip, &s.stamp)
-	if errors.Is(err, sql.ErrNoRows) {
-		return storebench.RawSession{}, storebench.ErrNotFound
-	}
 	return storebench.RawSession{ID: s.id, Revoked: s.revoked.Valid, Seen: time.UnixMilli(s.seen), Expires: time.UnixMilli(s.expires)}, err
 }
 

@@ -31,8 +31,7 @@ type RawSteps interface {
 	CreateReset(ctx context.Context, u RawUser, key any, c Created, rateKey string, payload []byte, now time.Time) error
 	// ResetByID reads the reset with this id.
 	ResetByID(ctx context.Context, id string) error
-	// ResetByHash reads the reset whose token hash is h: ErrInvalid when
-	// there is none.
+	// ResetByHash reads the reset whose token hash is h.
 	ResetByHash(ctx context.Context, h []byte) (RawReset, error)
 	// Redeem is ResetPassword's transaction: r spent at now, passwordHash
 	// written to the row of its user, which has key, the user's sessions
@@ -41,8 +40,7 @@ type RawSteps interface {
 	Redeem(ctx context.Context, r RawReset, key any, passwordHash, jobID string, payload []byte, now time.Time) (revoked int64, err error)
 	// FinishJob marks a job finished, its email sent.
 	FinishJob(ctx context.Context, jobID string) error
-	// SessionByHash reads the session whose token hash is h: ErrNotFound
-	// when there is none.
+	// SessionByHash reads the session whose token hash is h.
 	SessionByHash(ctx context.Context, h []byte) (RawSession, error)
 	// TouchSession writes the session's last-seen time, now.
 	TouchSession(ctx context.Context, id string, now time.Time) error
@@ -73,12 +71,14 @@ type RawSession struct {
 }
 
 // NewRaw returns the raw side that issues steps in the order of the
-// Store's flows; host says the users are the host's accounts.
-func NewRaw(steps RawSteps, host bool) Raw { return rawFlow{steps, host} }
+// Store's flows; host says the users are the host's accounts, and noRows
+// is the error of the steps' driver for a row that is not there.
+func NewRaw(steps RawSteps, host bool, noRows error) Raw { return rawFlow{steps, host, noRows} }
 
 type rawFlow struct {
-	s    RawSteps
-	host bool
+	s      RawSteps
+	host   bool
+	noRows error
 }
 
 func (f rawFlow) Create(ctx context.Context, email, rateKey string, payload []byte) error {
@@ -108,7 +108,10 @@ func (f rawFlow) Get(ctx context.Context, resetID string) error { return f.s.Res
 func (f rawFlow) lookup(ctx context.Context, token string) (RawReset, error) {
 	h := sha256.Sum256([]byte(token))
 	r, err := f.s.ResetByHash(ctx, h[:])
-	if err != nil {
+	switch {
+	case errors.Is(err, f.noRows):
+		return RawReset{}, ErrInvalid
+	case err != nil:
 		return RawReset{}, err
 	}
 	return r, Spendable(r.Used, r.Ended, r.Coded, r.CodeTries, r.Expires, f.s.Now())
@@ -150,7 +153,10 @@ func (f rawFlow) Redeem(ctx context.Context, token, passwordHash string, payload
 func (f rawFlow) Validate(ctx context.Context, token string) error {
 	h := sha256.Sum256([]byte(token))
 	s, err := f.s.SessionByHash(ctx, h[:])
-	if err != nil {
+	switch {
+	case errors.Is(err, f.noRows):
+		return ErrNotFound
+	case err != nil:
 		return err
 	}
 	now := f.s.Now()
