@@ -220,6 +220,15 @@ func resetByHash(t *testing.T, st store.Store, h token.Hash, msgAndArgs ...any) 
 	return r
 }
 
+// requireHash requires that st holds want as the password hash of the
+// user with this id.
+func requireHash(t *testing.T, st store.Store, userID, want string, msgAndArgs ...any) {
+	t.Helper()
+	h, err := st.PasswordHash(t.Context(), userID)
+	require.NoError(t, err)
+	require.Equal(t, want, h, msgAndArgs...)
+}
+
 // claimJobs claims the jobs due at now under lease, ten at the most, and
 // requires that n were claimed; msgAndArgs say which claim, where a test
 // makes several.

@@ -145,9 +145,7 @@ func requireNotRedeemed(t *testing.T, st *subject, u store.User, r store.Reset, 
 	require.True(t, got.UsedAt.IsZero(), "a failed redemption spent the reset")
 	require.NoError(t, got.Status(now))
 
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, oldHash, h, "a failed redemption changed the password hash")
+	requireHash(t, st, u.ID, oldHash, "a failed redemption changed the password hash")
 	user, err := st.UserByID(ctx, u.ID)
 	require.NoError(t, err)
 	requireUser(t, st, u, user) // email still unverified
@@ -175,9 +173,7 @@ func testRedeemSuccess(t *testing.T, st *subject) {
 	got, err := st.UserByID(ctx, u.ID)
 	require.NoError(t, err)
 	requireUser(t, st, want, got)
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, red.PasswordHash, h)
+	requireHash(t, st, u.ID, red.PasswordHash)
 
 	spent := resetByID(t, st, r.ID)
 	requireSameTime(t, red.Now, spent.UsedAt, "UsedAt")
@@ -212,9 +208,7 @@ func testRedeemTwice(t *testing.T, st *subject) {
 	_, err = st.RedeemReset(ctx, redemption(r, base.Add(2*time.Minute)))
 	require.ErrorIs(t, err, store.ErrInvalidToken)
 
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, first.PasswordHash, h)
+	requireHash(t, st, u.ID, first.PasswordHash)
 	got := resetByID(t, st, r.ID)
 	requireSameTime(t, first.Now, got.UsedAt, "UsedAt")
 }
@@ -243,9 +237,7 @@ func testRedeemEnded(t *testing.T, st *subject) {
 
 	_, err := st.RedeemReset(ctx, redemption(ended, now))
 	require.ErrorIs(t, err, store.ErrInvalidToken)
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, oldHash, h)
+	requireHash(t, st, u.ID, oldHash)
 
 	_, err = st.RedeemReset(ctx, redemption(newer, now))
 	require.NoError(t, err)
@@ -309,9 +301,7 @@ func testConcurrentRedemption(t *testing.T, st *subject) {
 	}
 	require.NotEqual(t, -1, winner, "no redemption succeeded")
 
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, hashes[winner], h, "the stored hash is not the winner's")
+	requireHash(t, st, u.ID, hashes[winner], "the stored hash is not the winner's")
 	got := resetByID(t, st, r.ID)
 	requireSameTime(t, now, got.UsedAt, "UsedAt")
 }
@@ -449,7 +439,5 @@ func testRedeemOtherUsersReset(t *testing.T, st *subject) {
 	_, err := st.RedeemReset(ctx, red)
 	require.ErrorIs(t, err, store.ErrInvalidToken)
 	requireNotRedeemed(t, st, u, r, red.Now)
-	h, err := st.PasswordHash(ctx, other.ID)
-	require.NoError(t, err)
-	require.Equal(t, oldHash, h, "the other user's hash was written")
+	requireHash(t, st, other.ID, oldHash, "the other user's hash was written")
 }
