@@ -42,37 +42,12 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func (db *rawDB) Now() time.Time { return db.now() }
 
-// rawUser is a users row: passreset's, or the host's (id, email,
-// verified).
-type rawUser struct {
-	id, email, first, last, picture, external, locale, metadata string
-	key                                                         int64 // the host's
-	verified                                                    bool
-	signIn                                                      sql.NullInt64
-	created, updated                                            int64
-}
-
-type scanner interface{ Scan(...any) error }
-
-func (db *rawDB) scanUser(row scanner) (storebench.RawUser, error) {
-	var u rawUser
-	if db.host {
-		if err := row.Scan(&u.key, &u.email, &u.verified); err != nil {
-			return storebench.RawUser{}, err
-		}
-		return storebench.RawUser{ID: storebench.HostID(u.key), Email: u.email}, nil
-	}
-	err := row.Scan(&u.id, &u.email, &u.verified, &u.first, &u.last, &u.picture,
-		&u.external, &u.locale, &u.metadata, &u.signIn, &u.created, &u.updated)
-	return storebench.RawUser{ID: u.id, Email: u.email}, err
-}
-
 func (db *rawDB) UserByEmail(ctx context.Context, email string) (storebench.RawUser, error) {
-	return db.scanUser(db.db.QueryRowContext(ctx, db.q["UserByEmail"], email))
+	return storebench.ScanSQLUser(db.db.QueryRowContext(ctx, db.q["UserByEmail"], email), db.host)
 }
 
 func (db *rawDB) UserByID(ctx context.Context, key any) (storebench.RawUser, error) {
-	return db.scanUser(db.db.QueryRowContext(ctx, db.q["UserByID"], key))
+	return storebench.ScanSQLUser(db.db.QueryRowContext(ctx, db.q["UserByID"], key), db.host)
 }
 
 type rawReset struct {
@@ -136,7 +111,7 @@ func (db *rawDB) Allow(ctx context.Context, rateKey string, now time.Time) error
 // ended, the reset and its job inserted).
 func (db *rawDB) CreateReset(ctx context.Context, u storebench.RawUser, key any, c storebench.Created, rateKey string, payload []byte, now time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := db.scanUser(tx.QueryRowContext(ctx, db.q["LockUser"], key)); err != nil {
+		if _, err := storebench.ScanSQLUser(tx.QueryRowContext(ctx, db.q["LockUser"], key), db.host); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, db.q["EndResets"], ms(now), u.ID); err != nil {
@@ -176,7 +151,7 @@ func (db *rawDB) ResetByHash(ctx context.Context, h []byte) (storebench.RawReset
 // revoked, the notice queued).
 func (db *rawDB) Redeem(ctx context.Context, r storebench.RawReset, key any, passwordHash, jobID string, payload []byte, now time.Time) (revoked int64, err error) {
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		u, err := db.scanUser(tx.QueryRowContext(ctx, db.q["LockUser"], key))
+		u, err := storebench.ScanSQLUser(tx.QueryRowContext(ctx, db.q["LockUser"], key), db.host)
 		if err != nil {
 			return err
 		}
@@ -211,17 +186,8 @@ func (db *rawDB) Redeem(ctx context.Context, r storebench.RawReset, key any, pas
 	return revoked, err
 }
 
-type rawSession struct {
-	id, userID, userAgent, ip, stamp string
-	created, seen, expires           int64
-	revoked                          sql.NullInt64
-}
-
 func (db *rawDB) SessionByHash(ctx context.Context, h []byte) (storebench.RawSession, error) {
-	var s rawSession
-	err := db.db.QueryRowContext(ctx, db.q["SessionByTokenHash"], h).Scan(&s.id, &s.userID, &s.created,
-		&s.seen, &s.expires, &s.revoked, &s.userAgent, &s.ip, &s.stamp)
-	return storebench.RawSession{ID: s.id, Revoked: s.revoked.Valid, Seen: time.UnixMilli(s.seen), Expires: time.UnixMilli(s.expires)}, err
+	return storebench.ScanSQLSession(db.db.QueryRowContext(ctx, db.q["SessionByTokenHash"], h))
 }
 
 func (db *rawDB) TouchSession(ctx context.Context, id string, now time.Time) error {

@@ -158,36 +158,12 @@ func (db *rawDB) FinishJob(ctx context.Context, jobID string) error {
 	})
 }
 
-// rawUser is a users row: passreset's, or the host's (id, email,
-// verified).
-type rawUser struct {
-	id, email, first, last, picture, external, locale string
-	key                                               int64 // the host's
-	verified                                          bool
-	metadata                                          sql.NullString
-	signIn                                            sql.NullInt64
-	created, updated                                  int64
-}
-
-func (db *rawDB) scanUser(row *sql.Row) (storebench.RawUser, error) {
-	var u rawUser
-	if db.host {
-		if err := row.Scan(&u.key, &u.email, &u.verified); err != nil {
-			return storebench.RawUser{}, err
-		}
-		return storebench.RawUser{ID: storebench.HostID(u.key), Email: u.email}, nil
-	}
-	err := row.Scan(&u.id, &u.email, &u.verified, &u.first, &u.last, &u.picture,
-		&u.external, &u.locale, &u.metadata, &u.signIn, &u.created, &u.updated)
-	return storebench.RawUser{ID: u.id, Email: u.email}, err
-}
-
 func (db *rawDB) UserByEmail(ctx context.Context, email string) (storebench.RawUser, error) {
-	return db.scanUser(db.userByEmail.QueryRowContext(ctx, email))
+	return storebench.ScanSQLUser(db.userByEmail.QueryRowContext(ctx, email), db.host)
 }
 
 func (db *rawDB) UserByID(ctx context.Context, key any) (storebench.RawUser, error) {
-	return db.scanUser(db.userByID.QueryRowContext(ctx, key))
+	return storebench.ScanSQLUser(db.userByID.QueryRowContext(ctx, key), db.host)
 }
 
 // CreateReset: one transaction (end the older resets, check the user,
@@ -266,7 +242,7 @@ func (db *rawDB) Redeem(ctx context.Context, r storebench.RawReset, key any, pas
 	if db.host {
 		updated = at.UTC().Format("2006-01-02 15:04:05.000")
 	}
-	u, err := db.scanUser(tx.StmtContext(ctx, db.setPassword).QueryRowContext(ctx, passwordHash, updated, key))
+	u, err := storebench.ScanSQLUser(tx.StmtContext(ctx, db.setPassword).QueryRowContext(ctx, passwordHash, updated, key), db.host)
 	if err != nil {
 		return 0, err
 	}
@@ -294,18 +270,8 @@ func (db *rawDB) Redeem(ctx context.Context, r storebench.RawReset, key any, pas
 	return revoked, nil
 }
 
-// rawSession is a passreset_sessions row.
-type rawSession struct {
-	id, userID, userAgent, ip, stamp string
-	created, seen, expires           int64
-	revoked                          sql.NullInt64
-}
-
 func (db *rawDB) SessionByHash(ctx context.Context, h []byte) (storebench.RawSession, error) {
-	var s rawSession
-	err := db.sessionByTokenHash.QueryRowContext(ctx, h).Scan(&s.id, &s.userID, &s.created,
-		&s.seen, &s.expires, &s.revoked, &s.userAgent, &s.ip, &s.stamp)
-	return storebench.RawSession{ID: s.id, Revoked: s.revoked.Valid, Seen: time.UnixMilli(s.seen), Expires: time.UnixMilli(s.expires)}, err
+	return storebench.ScanSQLSession(db.sessionByTokenHash.QueryRowContext(ctx, h))
 }
 
 // TouchSession writes last_seen_at.
