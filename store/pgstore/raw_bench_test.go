@@ -5,12 +5,10 @@ package pgstore_test
 // issued by hand with pgx, batched where the Store batches them, over a
 // pool made as the passreset side's (newPool: pgxpool's defaults, which
 // prepare and cache every statement on each connection).
+// storebench.NewRaw issues them in the order of the flows.
 
 import (
 	"context"
-	"crypto/sha256"
-	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +20,7 @@ import (
 	"github.com/passreset/passreset/store/pgstore"
 )
 
-// rawDB is the raw side over a pool of its own.
+// rawDB is the raw side's statements over a pool of its own.
 type rawDB struct {
 	pool *pgxpool.Pool
 	now  func() time.Time  // UTC, to the millisecond
@@ -32,14 +30,16 @@ type rawDB struct {
 
 // openRaw opens the raw side on pool; host is HostBenchSQL of a Store over
 // the host's accounts, or nil over passreset's own users.
-func openRaw(tb testing.TB, pool *pgxpool.Pool, host map[string]string, now func() time.Time) *rawDB {
+func openRaw(tb testing.TB, pool *pgxpool.Pool, host map[string]string, now func() time.Time) storebench.Raw {
 	db := &rawDB{pool: pool, host: host != nil,
 		q: storebench.Statements(tb, pgstore.BenchSQL, host, "CommitUnsynced", "RateLimitLock", "RateLimitCount", "UserByEmail",
 			"CreateResetLock", "CreateReset", "FinishJob", "ResetByID", "ResetByTokenHash", "UserByID", "RedeemReset",
 			"SessionByTokenHash", "TouchSession", "PasswordHash"),
 		now: storebench.Clock(now)}
-	return db
+	return storebench.NewRaw(db, db.host, pgx.ErrNoRows)
 }
+
+func (db *rawDB) Now() time.Time { return db.now() }
 
 // rawUser is a users row: passreset's, or the host's (id, email,
 // verified).
@@ -52,16 +52,25 @@ type rawUser struct {
 	created, updated                                  time.Time
 }
 
-func (db *rawDB) scanUser(row pgx.Row, u *rawUser, extra ...any) error {
+func (db *rawDB) scanUser(row pgx.Row, extra ...any) (storebench.RawUser, error) {
+	var u rawUser
 	if db.host {
 		if err := row.Scan(append([]any{&u.key, &u.email, &u.verified}, extra...)...); err != nil {
-			return err
+			return storebench.RawUser{}, err
 		}
-		u.id = storebench.HostID(u.key)
-		return nil
+		return storebench.RawUser{ID: storebench.HostID(u.key), Email: u.email}, nil
 	}
-	return row.Scan(append([]any{&u.id, &u.email, &u.verified, &u.first, &u.last, &u.picture,
+	err := row.Scan(append([]any{&u.id, &u.email, &u.verified, &u.first, &u.last, &u.picture,
 		&u.external, &u.locale, &u.metadata, &u.signIn, &u.created, &u.updated}, extra...)...)
+	return storebench.RawUser{ID: u.id, Email: u.email}, err
+}
+
+func (db *rawDB) UserByEmail(ctx context.Context, email string) (storebench.RawUser, error) {
+	return db.scanUser(db.pool.QueryRow(ctx, db.q["UserByEmail"], email))
+}
+
+func (db *rawDB) UserByID(ctx context.Context, key any) (storebench.RawUser, error) {
+	return db.scanUser(db.pool.QueryRow(ctx, db.q["UserByID"], key))
 }
 
 type rawReset struct {
@@ -84,11 +93,8 @@ func job(id, userID string, payload []byte, now time.Time) []any {
 		[]time.Time{now}, []pgtype.Timestamptz{{Time: now.Add(storebench.Lease), Valid: true}}, []time.Time{now}}
 }
 
-// Create: the rate limit (one batch, committed unsynced), the user, the
-// reset and its job (one batch: the user's lock, then one statement),
-// then, the email sent, the job finished.
-func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []byte) error {
-	now := db.now()
+// Allow is the rate limit: one batch, committed unsynced.
+func (db *rawDB) Allow(ctx context.Context, rateKey string, now time.Time) error {
 	b := &pgx.Batch{}
 	b.Queue(db.q["CommitUnsynced"])
 	b.Queue(db.q["RateLimitLock"], rateKey)
@@ -114,22 +120,23 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	if n >= storebench.RateLimit {
 		return storebench.ErrRateLimited
 	}
-	var u rawUser
-	if err := db.scanUser(db.pool.QueryRow(ctx, db.q["UserByEmail"], email), &u); err != nil {
-		return err
-	}
-	c := storebench.NewCreated(now)
-	args := append([]any{c.ResetID, u.id, u.email, c.TokenHash, now, now.Add(storebench.TTL), nil, nil,
-		rateKey, c.CodeHash, now.Add(storebench.TTL), storebench.CodeTries}, job(c.JobID, u.id, payload, now)...)
+	return nil
+}
+
+// CreateReset: one batch, the user's lock, then one statement (the other
+// resets ended, the reset and its job inserted).
+func (db *rawDB) CreateReset(ctx context.Context, u storebench.RawUser, key any, c storebench.Created, rateKey string, payload []byte, now time.Time) error {
+	args := append([]any{c.ResetID, u.ID, u.Email, c.TokenHash, now, now.Add(storebench.TTL), nil, nil,
+		rateKey, c.CodeHash, now.Add(storebench.TTL), storebench.CodeTries}, job(c.JobID, u.ID, payload, now)...)
 	if db.host {
-		args = append(args, u.key)
+		args = append(args, key)
 	}
-	b = &pgx.Batch{}
-	b.Queue(db.q["CreateResetLock"], u.id)
+	b := &pgx.Batch{}
+	b.Queue(db.q["CreateResetLock"], u.ID)
 	b.Queue(db.q["CreateReset"], args...)
-	br = db.pool.SendBatch(ctx, b)
+	br := db.pool.SendBatch(ctx, b)
 	var found bool
-	_, err = br.Exec()
+	_, err := br.Exec()
 	if err == nil {
 		err = br.QueryRow().Scan(&found)
 	}
@@ -142,75 +149,42 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	if !found {
 		return storebench.ErrNotFound
 	}
-	// The email is sent here.
-	return db.finish(ctx, c.JobID)
+	return nil
 }
 
-// finish marks a job finished in a transaction that commits without
+// FinishJob marks a job finished in a transaction that commits without
 // waiting for the disk, as the Store does.
-func (db *rawDB) finish(ctx context.Context, jobID string) error {
+func (db *rawDB) FinishJob(ctx context.Context, jobID string) error {
 	b := &pgx.Batch{}
 	b.Queue(db.q["CommitUnsynced"])
 	b.Queue(db.q["FinishJob"], jobID, db.now())
 	return db.pool.SendBatch(ctx, b).Close()
 }
 
-func (db *rawDB) Get(ctx context.Context, id string) error {
+func (db *rawDB) ResetByID(ctx context.Context, id string) error {
 	var r rawReset
 	return db.pool.QueryRow(ctx, db.q["ResetByID"], id).Scan(r.dest()...)
 }
 
-func (db *rawDB) lookup(ctx context.Context, token string) (rawReset, error) {
-	h := sha256.Sum256([]byte(token))
+func (db *rawDB) ResetByHash(ctx context.Context, h []byte) (storebench.RawReset, error) {
 	var r rawReset
-	err := db.pool.QueryRow(ctx, db.q["ResetByTokenHash"], h[:]).Scan(r.dest()...)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return rawReset{}, storebench.ErrInvalid
-	case err != nil:
-		return rawReset{}, err
+	err := db.pool.QueryRow(ctx, db.q["ResetByTokenHash"], h).Scan(r.dest()...)
+	if err != nil {
+		return storebench.RawReset{}, err
 	}
-	return r, storebench.Spendable(r.used.Valid, r.ended.Valid, r.codeKey.Valid, r.codeTries, r.expires, db.now())
+	return storebench.RawReset{ID: r.id, UserID: r.userID, Email: r.email, Used: r.used.Valid, Ended: r.ended.Valid,
+		Coded: r.codeKey.Valid, CodeTries: r.codeTries, Expires: r.expires}, nil
 }
 
-func (db *rawDB) Lookup(ctx context.Context, token string) error {
-	_, err := db.lookup(ctx, token)
-	return err
-}
-
-// Redeem: the lookup, the user's current address, then one statement
-// (spend the token, write the hash, revoke the sessions, queue the
-// notice), then, the notice sent, its job finished.
-func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload []byte) (revoked int64, err error) {
-	r, err := db.lookup(ctx, token)
-	if err != nil {
-		return 0, err
-	}
-	// The user's current address, which the notice goes to (and to the
-	// reset's, were it another).
-	k, err := storebench.UserKey(db.host, r.userID)
-	if err != nil {
-		return 0, err
-	}
-	var current rawUser
-	if err := db.scanUser(db.pool.QueryRow(ctx, db.q["UserByID"], k), &current); err != nil {
-		return 0, err
-	}
-	if !strings.EqualFold(current.email, r.email) {
-		return 0, errors.New("raw: the user's address changed")
-	}
-	now := db.now()
-	jobID := "job_" + storebench.NewID(now)
-	args := append([]any{r.id, r.userID, now, passwordHash}, job(jobID, r.userID, payload, now)...)
+// Redeem: one statement (spend the token, write the hash, revoke the
+// sessions, queue the notice).
+func (db *rawDB) Redeem(ctx context.Context, r storebench.RawReset, key any, passwordHash, jobID string, payload []byte, now time.Time) (revoked int64, err error) {
+	args := append([]any{r.ID, r.UserID, now, passwordHash}, job(jobID, r.UserID, payload, now)...)
 	if db.host {
-		args = append(args, k, now)
+		args = append(args, key, now)
 	}
-	var u rawUser
-	if err := db.scanUser(db.pool.QueryRow(ctx, db.q["RedeemReset"], args...), &u, &revoked); err != nil {
-		return 0, err
-	}
-	// The notice is sent here.
-	return revoked, db.finish(ctx, jobID)
+	_, err = db.scanUser(db.pool.QueryRow(ctx, db.q["RedeemReset"], args...), &revoked)
+	return revoked, err
 }
 
 type rawSession struct {
@@ -219,33 +193,22 @@ type rawSession struct {
 	revoked                          pgtype.Timestamptz
 }
 
-func (db *rawDB) Validate(ctx context.Context, token string) error {
-	h := sha256.Sum256([]byte(token))
+func (db *rawDB) SessionByHash(ctx context.Context, h []byte) (storebench.RawSession, error) {
 	var s rawSession
-	err := db.pool.QueryRow(ctx, db.q["SessionByTokenHash"], h[:]).Scan(&s.id, &s.userID, &s.created,
+	err := db.pool.QueryRow(ctx, db.q["SessionByTokenHash"], h).Scan(&s.id, &s.userID, &s.created,
 		&s.seen, &s.expires, &s.revoked, &s.userAgent, &s.ip, &s.stamp)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return storebench.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	now := db.now()
-	touch, err := storebench.Judge(s.revoked.Valid, s.seen, s.expires, now)
-	if touch {
-		_, err = db.pool.Exec(ctx, db.q["TouchSession"], s.id, now)
-	}
+	return storebench.RawSession{ID: s.id, Revoked: s.revoked.Valid, Seen: s.seen, Expires: s.expires}, err
+}
+
+func (db *rawDB) TouchSession(ctx context.Context, id string, now time.Time) error {
+	_, err := db.pool.Exec(ctx, db.q["TouchSession"], id, now)
 	return err
 }
 
-func (db *rawDB) PasswordHash(ctx context.Context, userID string) (string, error) {
-	k, err := storebench.UserKey(db.host, userID)
-	if err != nil {
-		return "", err
-	}
+func (db *rawDB) PasswordHash(ctx context.Context, key any) (string, error) {
 	var h string
-	err = db.pool.QueryRow(ctx, db.q["PasswordHash"], k).Scan(&h)
+	err := db.pool.QueryRow(ctx, db.q["PasswordHash"], key).Scan(&h)
 	return h, err
 }
 
-var _ storebench.Raw = (*rawDB)(nil)
+var _ storebench.RawSteps = (*rawDB)(nil)

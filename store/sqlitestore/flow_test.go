@@ -18,7 +18,6 @@ import (
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
 	"github.com/passreset/passreset/session"
-	"github.com/passreset/passreset/store/sqlitestore"
 )
 
 // TestFlowLeavesNoSecretInTheFile runs the whole flow through the Service
@@ -27,9 +26,7 @@ import (
 func TestFlowLeavesNoSecretInTheFile(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "app.db")
-	st, err := sqlitestore.Open(ctx, path)
-	require.NoError(t, err)
-	require.NoError(t, st.Migrate(ctx))
+	st := openStore(t, path)
 	rec := new(mailtest.Recorder)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := reset.NewService(reset.Config{Store: st, Mailer: rec, ResetURL: "https://app.example/reset-password", Hasher: password.Bcrypt{Cost: 4}, Logger: quiet})

@@ -5,12 +5,11 @@ package sqlitestore_test
 // issued by hand with database/sql, prepared where the Store prepares
 // them, over pools shaped as Open shapes them and opened with the same
 // DSN. No code of the module runs here but sqlitestore.DSN.
+// storebench.NewRaw issues them in the order of the flows.
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"errors"
 	"runtime"
 	"strings"
 	"testing"
@@ -21,12 +20,12 @@ import (
 	"github.com/passreset/passreset/store/sqlitestore"
 )
 
-// rawDB is the raw side's database: a write pool of one connection and a
-// read pool, opened as sqlitestore.Open opens them.
+// rawDB is the raw side's statements on its database: a write pool of one
+// connection and a read pool, opened as sqlitestore.Open opens them.
 type rawDB struct {
 	w, r *sql.DB
-	now  func() int64 // the clock, in UTC milliseconds
-	host bool         // the users are the host's accounts
+	now  func() time.Time // UTC, to the millisecond
+	host bool             // the users are the host's accounts
 	// on r
 	userByEmail, userByID, passwordHash, resetByID, resetByTokenHash, sessionByTokenHash *sql.Stmt
 	// on w
@@ -35,7 +34,7 @@ type rawDB struct {
 }
 
 // openRaw opens the raw side on the file at path.
-func openRaw(tb testing.TB, path string, host bool, now func() time.Time) *rawDB {
+func openRaw(tb testing.TB, path string, host bool, now func() time.Time) storebench.Raw {
 	tb.Helper()
 	dsn := sqlitestore.DSN(path)
 	w, err := sql.Open("sqlite3", dsn)
@@ -60,12 +59,9 @@ func openRaw(tb testing.TB, path string, host bool, now func() time.Time) *rawDB
 }
 
 // openRawOn prepares the raw side's statements on w and r.
-func openRawOn(tb testing.TB, w, r *sql.DB, host bool, now func() time.Time) *rawDB {
+func openRawOn(tb testing.TB, w, r *sql.DB, host bool, now func() time.Time) storebench.Raw {
 	tb.Helper()
-	db := &rawDB{w: w, r: r, host: host, now: func() int64 { return time.Now().UnixMilli() }}
-	if now != nil {
-		db.now = func() int64 { return now().UnixMilli() }
-	}
+	db := &rawDB{w: w, r: r, host: host, now: storebench.Clock(now)}
 	var hostSQL map[string]string
 	if host {
 		hostSQL = sqlitestore.HostBenchSQL(sqltest.Accounts())
@@ -102,7 +98,7 @@ func openRawOn(tb testing.TB, w, r *sql.DB, host bool, now func() time.Time) *ra
 		tb.Cleanup(func() { st.Close() })
 		*p.st = st
 	}
-	return db
+	return storebench.NewRaw(db, host, sql.ErrNoRows)
 }
 
 // unsynced runs fn in a transaction committed without a disk flush, as
@@ -130,42 +126,12 @@ func (db *rawDB) unsynced(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// finish marks a job finished, unsynced.
-func (db *rawDB) finish(ctx context.Context, jobID string) error {
-	return db.unsynced(ctx, func(tx *sql.Tx) error {
-		_, err := tx.StmtContext(ctx, db.finishJob).ExecContext(ctx, db.now(), jobID)
-		return err
-	})
-}
+func (db *rawDB) Now() time.Time { return db.now() }
 
-// rawUser is a users row: passreset's, or the host's (id, email,
-// verified).
-type rawUser struct {
-	id, email, first, last, picture, external, locale string
-	key                                               int64 // the host's
-	verified                                          bool
-	metadata                                          sql.NullString
-	signIn                                            sql.NullInt64
-	created, updated                                  int64
-}
-
-func (db *rawDB) scanUser(row *sql.Row, u *rawUser) error {
-	if db.host {
-		if err := row.Scan(&u.key, &u.email, &u.verified); err != nil {
-			return err
-		}
-		u.id = storebench.HostID(u.key)
-		return nil
-	}
-	return row.Scan(&u.id, &u.email, &u.verified, &u.first, &u.last, &u.picture,
-		&u.external, &u.locale, &u.metadata, &u.signIn, &u.created, &u.updated)
-}
-
-// Create: the rate limit, the user, one transaction (end the older
-// resets, check the user, insert the reset and its email job), then, the
-// email sent, the job finished. The token is made as the module makes it.
-func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []byte) error {
-	now := db.now()
+// Allow is the rate limit: one statement that records the request unless
+// the limit is reached, committed unsynced.
+func (db *rawDB) Allow(ctx context.Context, rateKey string, at time.Time) error {
+	now := at.UnixMilli()
 	var n int64
 	err := db.unsynced(ctx, func(tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, db.allowRequest).ExecContext(ctx, rateKey, now, now-storebench.Window.Milliseconds(), storebench.RateLimit, now+time.Minute.Milliseconds())
@@ -181,22 +147,35 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 	if n != 1 {
 		return storebench.ErrRateLimited
 	}
-	var u rawUser
-	if err := db.scanUser(db.userByEmail.QueryRowContext(ctx, email), &u); err != nil {
-		return err
-	}
-	c := storebench.NewCreated(time.UnixMilli(now))
+	return nil
+}
 
+// FinishJob marks a job finished, unsynced.
+func (db *rawDB) FinishJob(ctx context.Context, jobID string) error {
+	return db.unsynced(ctx, func(tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, db.finishJob).ExecContext(ctx, db.now().UnixMilli(), jobID)
+		return err
+	})
+}
+
+func (db *rawDB) UserByEmail(ctx context.Context, email string) (storebench.RawUser, error) {
+	return storebench.ScanSQLUser(db.userByEmail.QueryRowContext(ctx, email), db.host)
+}
+
+func (db *rawDB) UserByID(ctx context.Context, key any) (storebench.RawUser, error) {
+	return storebench.ScanSQLUser(db.userByID.QueryRowContext(ctx, key), db.host)
+}
+
+// CreateReset: one transaction (end the older resets, check the user,
+// insert the reset and its email job).
+func (db *rawDB) CreateReset(ctx context.Context, u storebench.RawUser, key any, c storebench.Created, rateKey string, payload []byte, at time.Time) error {
+	now := at.UnixMilli()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.StmtContext(ctx, db.endResets).ExecContext(ctx, now, u.id); err != nil {
-		return err
-	}
-	key, err := storebench.UserKey(db.host, u.id)
-	if err != nil {
+	if _, err := tx.StmtContext(ctx, db.endResets).ExecContext(ctx, now, u.ID); err != nil {
 		return err
 	}
 	var one int
@@ -204,19 +183,15 @@ func (db *rawDB) Create(ctx context.Context, email, rateKey string, payload []by
 		return err
 	}
 	ttl := storebench.TTL.Milliseconds()
-	if _, err := tx.StmtContext(ctx, db.insertReset).ExecContext(ctx, c.ResetID, u.id, u.email, c.TokenHash,
+	if _, err := tx.StmtContext(ctx, db.insertReset).ExecContext(ctx, c.ResetID, u.ID, u.Email, c.TokenHash,
 		now, now+ttl, nil, nil, rateKey, c.CodeHash, now+ttl, storebench.CodeTries); err != nil {
 		return err
 	}
-	if _, err := tx.StmtContext(ctx, db.insertJob).ExecContext(ctx, c.JobID, "email", u.id, payload, 1,
+	if _, err := tx.StmtContext(ctx, db.insertJob).ExecContext(ctx, c.JobID, "email", u.ID, payload, 1,
 		now, now+storebench.Lease.Milliseconds(), now); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	// The email is sent here.
-	return db.finish(ctx, c.JobID)
+	return tx.Commit()
 }
 
 // rawReset is a passreset_resets row.
@@ -229,78 +204,49 @@ type rawReset struct {
 	codeTries                int
 }
 
-// Get is GetPasswordReset's statement.
-func (db *rawDB) Get(ctx context.Context, id string) error {
+// ResetByID is GetPasswordReset's statement.
+func (db *rawDB) ResetByID(ctx context.Context, id string) error {
 	var r rawReset
 	return db.resetByID.QueryRowContext(ctx, id).Scan(&r.id, &r.userID, &r.email, &r.hash,
 		&r.created, &r.expires, &r.used, &r.ended, &r.codeKey, &r.codeHash, &r.codeExpires, &r.codeTries)
 }
 
-func (db *rawDB) lookup(ctx context.Context, token string) (rawReset, error) {
-	h := sha256.Sum256([]byte(token))
+func (db *rawDB) ResetByHash(ctx context.Context, h []byte) (storebench.RawReset, error) {
 	var r rawReset
-	err := db.resetByTokenHash.QueryRowContext(ctx, h[:]).Scan(&r.id, &r.userID, &r.email,
+	err := db.resetByTokenHash.QueryRowContext(ctx, h).Scan(&r.id, &r.userID, &r.email,
 		&r.created, &r.expires, &r.used, &r.ended, &r.codeKey, &r.codeHash, &r.codeExpires, &r.codeTries)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return rawReset{}, storebench.ErrInvalid
-	case err != nil:
-		return rawReset{}, err
+	if err != nil {
+		return storebench.RawReset{}, err
 	}
-	return r, storebench.Spendable(r.used.Valid, r.ended.Valid, r.codeKey.Valid, r.codeTries,
-		time.UnixMilli(r.expires), time.UnixMilli(db.now()))
+	return storebench.RawReset{ID: r.id, UserID: r.userID, Email: r.email, Used: r.used.Valid, Ended: r.ended.Valid,
+		Coded: r.codeKey.Valid, CodeTries: r.codeTries, Expires: time.UnixMilli(r.expires)}, nil
 }
 
-// Lookup is the cheap rejection of ResetPassword.
-func (db *rawDB) Lookup(ctx context.Context, token string) error {
-	_, err := db.lookup(ctx, token)
-	return err
-}
-
-// Redeem: the lookup, the user's current address, one transaction (spend
-// the token, set the password, revoke the sessions, queue the notice),
-// then, the notice sent, its job finished.
-func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload []byte) (revoked int64, err error) {
-	r, err := db.lookup(ctx, token)
-	if err != nil {
-		return 0, err
-	}
-	// The user's current address, which the notice goes to (and to the
-	// reset's, were it another).
-	key, err := storebench.UserKey(db.host, r.userID)
-	if err != nil {
-		return 0, err
-	}
-	var current rawUser
-	if err := db.scanUser(db.userByID.QueryRowContext(ctx, key), &current); err != nil {
-		return 0, err
-	}
-	if !strings.EqualFold(current.email, r.email) {
-		return 0, errors.New("raw: the user's address changed")
-	}
-	now := db.now()
-	jobID := "job_" + storebench.NewID(time.UnixMilli(now))
+// Redeem: one transaction (spend the token, set the password, revoke the
+// sessions, queue the notice), then the write-ahead log truncated.
+func (db *rawDB) Redeem(ctx context.Context, r storebench.RawReset, key any, passwordHash, jobID string, payload []byte, at time.Time) (revoked int64, err error) {
+	now := at.UnixMilli()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
 	var userID, email string
-	if err := tx.StmtContext(ctx, db.spendReset).QueryRowContext(ctx, now, r.id).Scan(&userID, &email); err != nil {
+	if err := tx.StmtContext(ctx, db.spendReset).QueryRowContext(ctx, now, r.ID).Scan(&userID, &email); err != nil {
 		return 0, err // a lost race or an expiry since the lookup
 	}
-	if userID != r.userID {
+	if userID != r.UserID {
 		return 0, storebench.ErrInvalid
 	}
 	var updated any = now
 	if db.host {
-		updated = time.UnixMilli(now).UTC().Format("2006-01-02 15:04:05.000")
+		updated = at.UTC().Format("2006-01-02 15:04:05.000")
 	}
-	var u rawUser
-	if err := db.scanUser(tx.StmtContext(ctx, db.setPassword).QueryRowContext(ctx, passwordHash, updated, key), &u); err != nil {
+	u, err := storebench.ScanSQLUser(tx.StmtContext(ctx, db.setPassword).QueryRowContext(ctx, passwordHash, updated, key), db.host)
+	if err != nil {
 		return 0, err
 	}
-	if !strings.EqualFold(u.email, email) {
+	if !strings.EqualFold(u.Email, email) {
 		return 0, sql.ErrNoRows // the address left the user
 	}
 	res, err := tx.StmtContext(ctx, db.revokeUserSessions).ExecContext(ctx, now, userID)
@@ -321,45 +267,24 @@ func (db *rawDB) Redeem(ctx context.Context, token, passwordHash string, payload
 	if _, err := db.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return 0, err
 	}
-	// The notice is sent here.
-	return revoked, db.finish(ctx, jobID)
+	return revoked, nil
 }
 
-// rawSession is a passreset_sessions row.
-type rawSession struct {
-	id, userID, userAgent, ip, stamp string
-	created, seen, expires           int64
-	revoked                          sql.NullInt64
+func (db *rawDB) SessionByHash(ctx context.Context, h []byte) (storebench.RawSession, error) {
+	return storebench.ScanSQLSession(db.sessionByTokenHash.QueryRowContext(ctx, h))
 }
 
-// Validate: the lookup, judged at the clock, and the write of
-// last_seen_at when it is a minute stale.
-func (db *rawDB) Validate(ctx context.Context, token string) error {
-	h := sha256.Sum256([]byte(token))
-	var s rawSession
-	err := db.sessionByTokenHash.QueryRowContext(ctx, h[:]).Scan(&s.id, &s.userID, &s.created,
-		&s.seen, &s.expires, &s.revoked, &s.userAgent, &s.ip, &s.stamp)
-	if errors.Is(err, sql.ErrNoRows) {
-		return storebench.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	now := db.now()
-	touch, err := storebench.Judge(s.revoked.Valid, time.UnixMilli(s.seen), time.UnixMilli(s.expires), time.UnixMilli(now))
-	if touch {
-		_, err = db.touchSession.ExecContext(ctx, now, s.id)
-	}
+// TouchSession writes last_seen_at.
+func (db *rawDB) TouchSession(ctx context.Context, id string, at time.Time) error {
+	_, err := db.touchSession.ExecContext(ctx, at.UnixMilli(), id)
 	return err
 }
 
 // PasswordHash is the indexed lookup of the user's hash.
-func (db *rawDB) PasswordHash(ctx context.Context, userID string) (string, error) {
-	key, err := storebench.UserKey(db.host, userID)
-	if err != nil {
-		return "", err
-	}
+func (db *rawDB) PasswordHash(ctx context.Context, key any) (string, error) {
 	var h string
-	err = db.passwordHash.QueryRowContext(ctx, key).Scan(&h)
+	err := db.passwordHash.QueryRowContext(ctx, key).Scan(&h)
 	return h, err
 }
+
+var _ storebench.RawSteps = (*rawDB)(nil)

@@ -369,15 +369,13 @@ func TestConcurrentMixedWorkload(t *testing.T) {
 func TestNoPlaintextInFile(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "passreset.db")
-	st, err := sqlitestore.Open(ctx, path)
-	require.NoError(t, err)
-	require.NoError(t, st.Migrate(ctx))
+	st := openStore(t, path)
 
 	resetToken, sessionToken := "reset-token-"+rand.Text(), "session-token-"+rand.Text()
 	u := seedUser(t, st)
 	r := seedReset(t, st, u, resetToken)
 	seedSession(t, st, u.ID, sessionToken)
-	_, err = st.ResetByTokenHash(ctx, token.Sum(resetToken))
+	_, err := st.ResetByTokenHash(ctx, token.Sum(resetToken))
 	require.NoError(t, err)
 	sessionHash := sha256.Sum256([]byte(sessionToken))
 
@@ -488,10 +486,8 @@ func TestOpenNeedsAFile(t *testing.T) {
 
 func TestClosedStore(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "passreset.db"))
-	require.NoError(t, err)
-	require.NoError(t, st.Migrate(ctx))
-	_, err = st.UserByID(ctx, "user_x") // prepares the statements
+	st := newStore(t)
+	_, err := st.UserByID(ctx, "user_x") // prepares the statements
 	require.ErrorIs(t, err, reset.ErrUserNotFound)
 	require.NoError(t, st.Close())
 

@@ -58,8 +58,7 @@ func testRedeemUserDeleted(t *testing.T, st *subject) {
 
 	_, err := st.RedeemReset(ctx, redemption(r, now))
 	require.ErrorIs(t, err, store.ErrUserNotFound)
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, r.ID)
 	require.True(t, got.UsedAt.IsZero(), "a redemption of a deleted user spent the reset")
 	require.NoError(t, got.Status(now))
 }
@@ -79,18 +78,15 @@ func testEndResets(t *testing.T, st *subject) {
 	n, err := st.EndResets(ctx, u.ID, now)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	got, err := st.ResetByID(ctx, live.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, live.ID)
 	requireSameTime(t, now, got.EndedAt, "EndedAt")
 	require.True(t, got.UsedAt.IsZero())
 	_, err = st.RedeemReset(ctx, redemption(live, now))
 	require.ErrorIs(t, err, store.ErrInvalidToken, "an ended reset was spent")
 
-	got, err = st.ResetByID(ctx, spent.ID)
-	require.NoError(t, err)
+	got = resetByID(t, st, spent.ID)
 	require.True(t, got.EndedAt.IsZero(), "a spent reset was ended")
-	got, err = st.ResetByID(ctx, others.ID)
-	require.NoError(t, err)
+	got = resetByID(t, st, others.ID)
 	require.NoError(t, got.Status(now), "another user's reset was ended")
 
 	n, err = st.EndResets(ctx, u.ID, now.Add(time.Minute))
@@ -105,8 +101,7 @@ func testEndResets(t *testing.T, st *subject) {
 	n, err = st.EndResets(ctx, other.ID, now)
 	require.NoError(t, err)
 	require.Equal(t, 1, n, "the expired reset (the older one was ended by CreateReset)")
-	got, err = st.ResetByID(ctx, expired.ID)
-	require.NoError(t, err)
+	got = resetByID(t, st, expired.ID)
 	requireSameTime(t, now, got.EndedAt, "EndedAt of the expired reset")
 }
 

@@ -36,20 +36,14 @@ func seedCodedReset(t *testing.T, st *subject, u store.User, created time.Time) 
 // testCodeRoundTrip: a reset's code comes back from both lookups as it was
 // stored, and a reset without one comes back with the zero Code.
 func testCodeRoundTrip(t *testing.T, st *subject) {
-	ctx := t.Context()
 	u := seedUser(t, st)
 	plain := seedReset(t, st, u, base)
-	got, err := st.ResetByID(ctx, plain.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, plain.ID)
 	require.Equal(t, store.Code{}, got.Code, "a reset without a code")
 
 	r := seedCodedReset(t, st, u, base.Add(ms))
-	got, err = st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
-	requireSame(t, r, got)
-	got, err = st.ResetByTokenHash(ctx, r.TokenHash)
-	require.NoError(t, err)
-	requireSame(t, r, got)
+	requireSame(t, r, resetByID(t, st, r.ID))
+	requireSame(t, r, resetByHash(t, st, r.TokenHash))
 }
 
 // testClaimTakesTries: each claim takes one try and returns the reset as
@@ -68,8 +62,7 @@ func testClaimTakesTries(t *testing.T, st *subject) {
 	}
 	_, err := st.ClaimResetCode(ctx, r.Code.Key, now)
 	require.ErrorIs(t, err, store.ErrResetNotFound, "no try left")
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, r.ID)
 	require.Zero(t, got.Code.TriesLeft, "a refused claim went below zero")
 	require.NoError(t, got.Status(now), "claims never spend or end the reset")
 
@@ -106,8 +99,7 @@ func testClaimRefusesUnusable(t *testing.T, st *subject) {
 	got, err := st.ClaimResetCode(ctx, r.Code.Key, base.Add(time.Minute))
 	require.NoError(t, err)
 	require.Equal(t, newer.ID, got.ID, "the ended reset was claimed")
-	old, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	old := resetByID(t, st, r.ID)
 	require.Equal(t, codeTries-1, old.Code.TriesLeft, "the ended reset lost a try")
 
 	// Spent.
@@ -115,8 +107,7 @@ func testClaimRefusesUnusable(t *testing.T, st *subject) {
 	require.NoError(t, err)
 	_, err = st.ClaimResetCode(ctx, r.Code.Key, base.Add(3*time.Minute))
 	require.ErrorIs(t, err, store.ErrResetNotFound, "a spent reset")
-	got, err = st.ResetByID(ctx, plain.ID)
-	require.NoError(t, err)
+	got = resetByID(t, st, plain.ID)
 	require.Equal(t, store.Code{}, got.Code, "claims touched a reset without a code")
 }
 
@@ -156,9 +147,7 @@ func testChangePassword(t *testing.T, st *subject) {
 	c.Jobs = []store.Job{job}
 	_, err := st.ChangePassword(ctx, c)
 	require.NoError(t, err)
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, c.NewHash, h)
+	requireHash(t, st, u.ID, c.NewHash)
 	claimed, err := st.ClaimJobs(ctx, c.Now, time.Minute, 10)
 	require.NoError(t, err)
 	require.Equal(t, []string{job.ID}, jobIDs(claimed))
@@ -177,9 +166,7 @@ func testChangePasswordConditional(t *testing.T, st *subject) {
 	c.Jobs = []store.Job{job}
 	_, err := st.ChangePassword(ctx, c)
 	require.ErrorIs(t, err, store.ErrPasswordChanged)
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, oldHash, h)
+	requireHash(t, st, u.ID, oldHash)
 	claimJobs(t, st, c.Now, time.Minute, 0, "a refused change queued its jobs")
 	for _, s := range sessions {
 		got, err := st.Store.(session.Store).SessionByID(ctx, s.ID)
@@ -271,9 +258,7 @@ func testRehashKeepsSessions(t *testing.T, st sessionSubject) {
 	got, err := st.SessionByID(ctx, a.ID)
 	require.NoError(t, err)
 	requireSame(t, a, got)
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, c.NewHash, h)
+	requireHash(t, st, u.ID, c.NewHash)
 	claimJobs(t, st, c.Now, time.Minute, 0, "a rehash queued jobs")
 }
 
@@ -290,9 +275,7 @@ func testFailedChangeChangesNothing(t *testing.T, st *subject) {
 	c.Jobs = []store.Job{job, dup}
 	_, err := st.ChangePassword(ctx, c)
 	require.Error(t, err, "two jobs with one id")
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, oldHash, h, "a failed change kept the hash")
+	requireHash(t, st, u.ID, oldHash, "a failed change kept the hash")
 	for _, s := range sessions {
 		got, err := st.Store.(session.Store).SessionByID(ctx, s.ID)
 		require.NoError(t, err)

@@ -202,6 +202,33 @@ func requireSameJob(t *testing.T, want, got store.Job, claimedUntil time.Time, a
 	requireSame(t, want, got)
 }
 
+// resetByID returns the reset st stores under id; msgAndArgs say why it
+// must be there, where that is not plain.
+func resetByID(t *testing.T, st store.Store, id string, msgAndArgs ...any) store.Reset {
+	t.Helper()
+	r, err := st.ResetByID(t.Context(), id)
+	require.NoError(t, err, msgAndArgs...)
+	return r
+}
+
+// resetByHash returns the reset st stores under the token hash h, as
+// resetByID does.
+func resetByHash(t *testing.T, st store.Store, h token.Hash, msgAndArgs ...any) store.Reset {
+	t.Helper()
+	r, err := st.ResetByTokenHash(t.Context(), h)
+	require.NoError(t, err, msgAndArgs...)
+	return r
+}
+
+// requireHash requires that st holds want as the password hash of the
+// user with this id.
+func requireHash(t *testing.T, st store.Store, userID, want string, msgAndArgs ...any) {
+	t.Helper()
+	h, err := st.PasswordHash(t.Context(), userID)
+	require.NoError(t, err)
+	require.Equal(t, want, h, msgAndArgs...)
+}
+
 // claimJobs claims the jobs due at now under lease, ten at the most, and
 // requires that n were claimed; msgAndArgs say which claim, where a test
 // makes several.

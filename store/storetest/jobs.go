@@ -331,8 +331,7 @@ func testPurgeResetsAndJobs(t *testing.T, st *subject) {
 		require.ErrorIs(t, err, store.ErrResetNotFound, "reset %s was not purged", r.ID)
 	}
 	for _, r := range []store.Reset{newer, spentAtBefore, expiresAtBefore, fresh} {
-		_, err := st.ResetByID(ctx, r.ID)
-		require.NoError(t, err, "reset %s was purged", r.ID)
+		resetByID(t, st, r.ID, "reset %s was purged", r.ID)
 	}
 	claimed, err := st.ClaimJobs(ctx, pending.RunAt, time.Minute, 10)
 	require.NoError(t, err)

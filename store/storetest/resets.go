@@ -15,18 +15,14 @@ import (
 )
 
 func testResetRoundTrip(t *testing.T, st *subject) {
-	ctx := t.Context()
 	u := seedUser(t, st)
 	r := seedReset(t, st, u, base.Add(3*ms))
 
-	byID, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	byID := resetByID(t, st, r.ID)
 	requireSame(t, r, byID)
 	require.NoError(t, byID.Status(base.Add(time.Minute)))
 
-	byHash, err := st.ResetByTokenHash(ctx, r.TokenHash)
-	require.NoError(t, err)
-	requireSame(t, r, byHash)
+	requireSame(t, r, resetByHash(t, st, r.TokenHash))
 }
 
 func testResetNotFound(t *testing.T, st *subject) {
@@ -52,18 +48,15 @@ func testOnlyTokenHashStored(t *testing.T, st *subject) {
 	r.TokenHash[0], r.TokenHash[1], r.TokenHash[2], r.TokenHash[31] = 0x00, 0xff, 0xc3, 0x00
 	require.NoError(t, st.CreateReset(ctx, r, nil))
 
-	got, err := st.ResetByTokenHash(ctx, r.TokenHash)
-	require.NoError(t, err)
+	got := resetByHash(t, st, r.TokenHash)
 	require.Equal(t, r.ID, got.ID)
 	require.Equal(t, r.TokenHash, got.TokenHash)
 
-	got, err = st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
-	require.Equal(t, r.TokenHash, got.TokenHash)
+	require.Equal(t, r.TokenHash, resetByID(t, st, r.ID).TokenHash)
 
 	near := r.TokenHash
 	near[31] ^= 0x01
-	_, err = st.ResetByTokenHash(ctx, near)
+	_, err := st.ResetByTokenHash(ctx, near)
 	require.ErrorIs(t, err, store.ErrResetNotFound, "a hash one bit away found the reset")
 	var prefix token.Hash
 	copy(prefix[:16], r.TokenHash[:16])
@@ -72,31 +65,25 @@ func testOnlyTokenHashStored(t *testing.T, st *subject) {
 }
 
 func testOlderResetsEnded(t *testing.T, st *subject) {
-	ctx := t.Context()
 	u, other := seedUser(t, st), seedUser(t, st)
 	others := seedReset(t, st, other, base)
 	first := seedReset(t, st, u, base)
 	second := seedReset(t, st, u, base.Add(10*time.Minute))
 	now := base.Add(11 * time.Minute)
 
-	got, err := st.ResetByID(ctx, first.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, first.ID)
 	require.ErrorIs(t, got.Status(now), store.ErrInvalidToken)
 	requireSameTime(t, second.CreatedAt, got.EndedAt, "EndedAt of the older reset")
 	require.True(t, got.UsedAt.IsZero(), "an ended reset is not used")
 
-	got, err = st.ResetByTokenHash(ctx, first.TokenHash)
-	require.NoError(t, err, "an ended reset is still found by its hash")
+	got = resetByHash(t, st, first.TokenHash, "an ended reset is still found by its hash")
 	require.ErrorIs(t, got.Status(now), store.ErrInvalidToken)
 
-	got, err = st.ResetByID(ctx, second.ID)
-	require.NoError(t, err)
+	got = resetByID(t, st, second.ID)
 	requireSame(t, second, got)
 	require.NoError(t, got.Status(now))
 
-	got, err = st.ResetByID(ctx, others.ID)
-	require.NoError(t, err)
-	requireSame(t, others, got)
+	requireSame(t, others, resetByID(t, st, others.ID))
 }
 
 func testSpentResetNotEnded(t *testing.T, st *subject) {
@@ -108,8 +95,7 @@ func testSpentResetNotEnded(t *testing.T, st *subject) {
 	require.NoError(t, err)
 	seedReset(t, st, u, base.Add(2*time.Minute))
 
-	got, err := st.ResetByID(ctx, spent.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, spent.ID)
 	requireSameTime(t, usedAt, got.UsedAt, "UsedAt")
 	require.True(t, got.EndedAt.IsZero(), "a spent reset was ended: EndedAt = %s", got.EndedAt)
 }
@@ -128,9 +114,7 @@ func testFailedCreateChangesNothing(t *testing.T, st *subject) {
 		require.ErrorIs(t, err, store.ErrResetNotFound, "the reset of a failed CreateReset was stored")
 		_, err = st.ResetByTokenHash(ctx, r.TokenHash)
 		require.ErrorIs(t, err, store.ErrResetNotFound, "the reset of a failed CreateReset was stored")
-		got, err := st.ResetByID(ctx, older.ID)
-		require.NoError(t, err)
-		requireSame(t, older, got) // not ended
+		requireSame(t, older, resetByID(t, st, older.ID)) // not ended
 		claimed, err := st.ClaimJobs(ctx, base.Add(24*time.Hour), time.Minute, 100)
 		require.NoError(t, err)
 		require.NotContains(t, jobIDs(claimed), job.ID, "a job of a failed CreateReset was stored")
@@ -157,14 +141,11 @@ func redemption(r store.Reset, now time.Time) store.Redemption {
 func requireNotRedeemed(t *testing.T, st *subject, u store.User, r store.Reset, now time.Time, sessions ...session.Session) {
 	t.Helper()
 	ctx := t.Context()
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	got := resetByID(t, st, r.ID)
 	require.True(t, got.UsedAt.IsZero(), "a failed redemption spent the reset")
 	require.NoError(t, got.Status(now))
 
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, oldHash, h, "a failed redemption changed the password hash")
+	requireHash(t, st, u.ID, oldHash, "a failed redemption changed the password hash")
 	user, err := st.UserByID(ctx, u.ID)
 	require.NoError(t, err)
 	requireUser(t, st, u, user) // email still unverified
@@ -192,17 +173,13 @@ func testRedeemSuccess(t *testing.T, st *subject) {
 	got, err := st.UserByID(ctx, u.ID)
 	require.NoError(t, err)
 	requireUser(t, st, want, got)
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, red.PasswordHash, h)
+	requireHash(t, st, u.ID, red.PasswordHash)
 
-	spent, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	spent := resetByID(t, st, r.ID)
 	requireSameTime(t, red.Now, spent.UsedAt, "UsedAt")
 	require.True(t, spent.EndedAt.IsZero())
 	require.ErrorIs(t, spent.Status(red.Now), store.ErrInvalidToken)
-	spent, err = st.ResetByTokenHash(ctx, r.TokenHash)
-	require.NoError(t, err, "a spent reset is still found by its hash")
+	spent = resetByHash(t, st, r.TokenHash, "a spent reset is still found by its hash")
 	requireSameTime(t, red.Now, spent.UsedAt, "UsedAt")
 }
 
@@ -231,11 +208,8 @@ func testRedeemTwice(t *testing.T, st *subject) {
 	_, err = st.RedeemReset(ctx, redemption(r, base.Add(2*time.Minute)))
 	require.ErrorIs(t, err, store.ErrInvalidToken)
 
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, first.PasswordHash, h)
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	requireHash(t, st, u.ID, first.PasswordHash)
+	got := resetByID(t, st, r.ID)
 	requireSameTime(t, first.Now, got.UsedAt, "UsedAt")
 }
 
@@ -263,9 +237,7 @@ func testRedeemEnded(t *testing.T, st *subject) {
 
 	_, err := st.RedeemReset(ctx, redemption(ended, now))
 	require.ErrorIs(t, err, store.ErrInvalidToken)
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, oldHash, h)
+	requireHash(t, st, u.ID, oldHash)
 
 	_, err = st.RedeemReset(ctx, redemption(newer, now))
 	require.NoError(t, err)
@@ -329,11 +301,8 @@ func testConcurrentRedemption(t *testing.T, st *subject) {
 	}
 	require.NotEqual(t, -1, winner, "no redemption succeeded")
 
-	h, err := st.PasswordHash(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, hashes[winner], h, "the stored hash is not the winner's")
-	got, err := st.ResetByID(ctx, r.ID)
-	require.NoError(t, err)
+	requireHash(t, st, u.ID, hashes[winner], "the stored hash is not the winner's")
+	got := resetByID(t, st, r.ID)
 	requireSameTime(t, now, got.UsedAt, "UsedAt")
 }
 
@@ -427,8 +396,7 @@ func testConcurrentCreates(t *testing.T, st *subject) {
 	now := base.Add(time.Minute)
 	usable := 0
 	for _, r := range resets {
-		got, err := st.ResetByID(ctx, r.ID)
-		require.NoError(t, err)
+		got := resetByID(t, st, r.ID)
 		if got.Status(now) == nil {
 			usable++
 		}
@@ -471,7 +439,5 @@ func testRedeemOtherUsersReset(t *testing.T, st *subject) {
 	_, err := st.RedeemReset(ctx, red)
 	require.ErrorIs(t, err, store.ErrInvalidToken)
 	requireNotRedeemed(t, st, u, r, red.Now)
-	h, err := st.PasswordHash(ctx, other.ID)
-	require.NoError(t, err)
-	require.Equal(t, oldHash, h, "the other user's hash was written")
+	requireHash(t, st, other.ID, oldHash, "the other user's hash was written")
 }

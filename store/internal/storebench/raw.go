@@ -12,8 +12,8 @@ import (
 )
 
 // What the raw sides share: what they make as the module makes it, and how
-// they name the host's accounts. The statements and the work around them
-// are each raw side's own.
+// they name the host's accounts. The statements are each raw side's own;
+// the order in which the flows issue them is NewRaw's (rawflow.go).
 
 // Clock returns the raw side's clock: now (or the wall clock, when nil),
 // in UTC, to the millisecond, as the Stores write times.
