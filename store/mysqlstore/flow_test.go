@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/passreset/passreset/account"
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -70,15 +71,7 @@ func TestFlowLeavesNoSecretInTheDatabase(t *testing.T) {
 func dump(t *testing.T, st *mysqlstore.Store) string {
 	t.Helper()
 	ctx := t.Context()
-	rows, err := st.DB().QueryContext(ctx, `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()`)
-	require.NoError(t, err)
-	var tables []string
-	for rows.Next() {
-		var name string
-		require.NoError(t, rows.Scan(&name))
-		tables = append(tables, name)
-	}
-	require.NoError(t, rows.Err())
+	tables := testfix.Strings(t, st.DB(), `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()`)
 	require.Contains(t, tables, "passreset_resets")
 	var b strings.Builder
 	for _, table := range tables {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/passreset/passreset/internal/testfix"
 	"github.com/passreset/passreset/mail/mailtest"
 	"github.com/passreset/passreset/password"
 	"github.com/passreset/passreset/reset"
@@ -193,15 +194,7 @@ func TestHostTableMismatch(t *testing.T) {
 func TestHostTableNotCreated(t *testing.T) {
 	st := hostStore(t, accountsDDL, sqltest.Accounts())
 	w, _ := sqlitestore.Pools(st)
-	rows, err := w.QueryContext(t.Context(), `SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
-	require.NoError(t, err)
-	defer rows.Close()
-	var tables []string
-	for rows.Next() {
-		var name string
-		require.NoError(t, rows.Scan(&name))
-		tables = append(tables, name)
-	}
+	tables := testfix.Strings(t, w, `SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
 	require.Equal(t, append([]string{"accounts"}, sqltest.OwnTables...), tables)
 	sqltest.NoUserCreator(t, st)
 }
